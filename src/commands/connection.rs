@@ -1,0 +1,696 @@
+//! Connection commands: PING ECHO QUIT SELECT SWAPDB HELLO RESET AUTH CLIENT.
+use super::*;
+use crate::server::{Pause, ReplyMode};
+use crate::util::eq_ic;
+use std::time::{Duration, Instant};
+
+pub static COMMANDS: &[Command] = &[
+    cmd("ping", -1, FAST, CONNECTION, (0, 0, 0), ping),
+    cmd("echo", 2, FAST, CONNECTION, (0, 0, 0), echo),
+    cmd(
+        "quit",
+        -1,
+        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        quit,
+    ),
+    cmd(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        CONNECTION,
+        (0, 0, 0),
+        select,
+    ),
+    cmd(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        KEYSPACE | DANGEROUS,
+        (0, 0, 0),
+        swapdb,
+    ),
+    cmd(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        CONNECTION,
+        (0, 0, 0),
+        hello,
+    ),
+    cmd(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        CONNECTION,
+        (0, 0, 0),
+        reset,
+    ),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        CONNECTION,
+        (0, 0, 0),
+        auth,
+    ),
+    cmd("client", -2, SKIP_SLOWLOG, CONNECTION, (0, 0, 0), container).subs(CLIENT),
+];
+
+static CLIENT: &[Command] = &[
+    cmd(
+        "id",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_id,
+    ),
+    cmd(
+        "setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_setname,
+    ),
+    cmd(
+        "getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_getname,
+    ),
+    cmd(
+        "list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_list,
+    ),
+    cmd(
+        "info",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_info,
+    ),
+    cmd(
+        "kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_kill,
+    ),
+    cmd(
+        "setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_setinfo,
+    ),
+    cmd(
+        "no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_no_evict,
+    ),
+    cmd(
+        "pause",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_pause,
+    ),
+    cmd(
+        "unpause",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_unpause,
+    ),
+    cmd(
+        "reply",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_reply,
+    ),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_help,
+    ),
+];
+
+fn ping(ctx: &mut Ctx, args: Args) {
+    match args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(args.get(1)),
+        _ => ctx
+            .out
+            .error("ERR wrong number of arguments for 'ping' command"),
+    }
+}
+
+fn echo(ctx: &mut Ctx, args: Args) {
+    ctx.out.bulk(args.get(1));
+}
+
+fn quit(ctx: &mut Ctx, _: Args) {
+    ctx.out.ok();
+    ctx.client().close_after_reply = true;
+}
+
+fn select(ctx: &mut Ctx, args: Args) {
+    let Some(n) = crate::util::parse_i64(args.get(1)) else {
+        return ctx.out.error("ERR value is not an integer or out of range");
+    };
+    if n < 0 || n >= ctx.srv.ks.dbs.len() as i64 {
+        return ctx.out.error("ERR DB index is out of range");
+    }
+    ctx.db = n as usize;
+    ctx.client().db = n as usize;
+    ctx.out.ok();
+}
+
+fn swapdb(ctx: &mut Ctx, args: Args) {
+    let n = ctx.srv.ks.dbs.len() as i64;
+    let (Some(a), Some(b)) = (
+        crate::util::parse_i64(args.get(1)),
+        crate::util::parse_i64(args.get(2)),
+    ) else {
+        return ctx.out.error("ERR invalid first DB index");
+    };
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return ctx.out.error("ERR DB index is out of range");
+    }
+    ctx.srv.ks.dbs.swap(a as usize, b as usize);
+    ctx.srv.dirty += 1;
+    ctx.out.ok();
+}
+
+fn auth(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.out.error(SYNTAX);
+    }
+    let (user, pass) = if args.len() == 3 {
+        (args.get(1), args.get(2))
+    } else {
+        (&b"default"[..], args.get(1))
+    };
+    if args.len() == 2 && ctx.srv.cfg.requirepass.is_empty() {
+        return ctx.out.error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    if check_password(ctx.srv, user, pass) {
+        let c = ctx.client();
+        c.authenticated = true;
+        c.user = String::from_utf8_lossy(user).into_owned();
+        ctx.out.ok();
+    } else {
+        ctx.out
+            .error("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+}
+
+/// The default user's password is `requirepass`; other users come with ACL.
+fn check_password(srv: &crate::server::Server, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    let want = srv.cfg.requirepass.as_bytes();
+    want.is_empty() || constant_time_eq(want, pass)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    // Compare digests so the time does not depend on where the inputs differ or their length.
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+fn hello(ctx: &mut Ctx, args: Args) {
+    let mut ver = None;
+    let mut i = 1;
+    if args.len() >= 2 {
+        match crate::util::parse_i64(args.get(1)) {
+            Some(v) if v == 2 || v == 3 => ver = Some(v),
+            Some(_) => return ctx.out.error("NOPROTO unsupported protocol version"),
+            None => {
+                return ctx
+                    .out
+                    .error("ERR Protocol version is not an integer or out of range")
+            }
+        }
+        i = 2;
+    }
+    let mut setname = None;
+    while i < args.len() {
+        let opt = args.get(i);
+        if eq_ic(opt, "auth") && i + 2 < args.len() {
+            let (u, p) = (args.get(i + 1), args.get(i + 2));
+            if !check_password(ctx.srv, u, p) {
+                return ctx
+                    .out
+                    .error("WRONGPASS invalid username-password pair or user is disabled.");
+            }
+            let c = ctx.client();
+            c.authenticated = true;
+            c.user = String::from_utf8_lossy(u).into_owned();
+            i += 3;
+        } else if eq_ic(opt, "setname") && i + 1 < args.len() {
+            let name = args.get(i + 1);
+            if let Err(e) = valid_name(name) {
+                return ctx.out.error(e);
+            }
+            setname = Some(name.to_vec());
+            i += 2;
+        } else {
+            return ctx.out.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            ));
+        }
+    }
+    if !ctx.client().authenticated {
+        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = setname {
+        ctx.client().name = if n.is_empty() { None } else { Some(n) };
+    }
+    if let Some(v) = ver {
+        ctx.out.resp3 = v == 3;
+    }
+    let id = ctx.client().id;
+    let proto = if ctx.out.resp3 { 3 } else { 2 };
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk_str("server");
+    out.bulk_str("redis");
+    out.bulk_str("version");
+    out.bulk_str(crate::REDIS_VERSION);
+    out.bulk_str("proto");
+    out.int(proto);
+    out.bulk_str("id");
+    out.int(id as i64);
+    out.bulk_str("mode");
+    out.bulk_str("standalone");
+    out.bulk_str("role");
+    out.bulk_str("master");
+    out.bulk_str("modules");
+    out.array(0);
+}
+
+fn reset(ctx: &mut Ctx, _: Args) {
+    ctx.db = 0;
+    ctx.out.resp3 = false;
+    let requirepass = !ctx.srv.cfg.requirepass.is_empty();
+    let c = ctx.client();
+    c.db = 0;
+    c.name = None;
+    c.reply_mode = ReplyMode::On;
+    c.no_evict = false;
+    c.user = "default".into();
+    c.authenticated = !requirepass;
+    let was_monitor = std::mem::replace(&mut c.monitor, false);
+    if was_monitor {
+        let id = ctx.id;
+        ctx.srv.monitors.retain(|&m| m != id);
+    }
+    ctx.out.simple("RESET");
+}
+
+fn valid_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&c| c < b'!' || c > b'~') {
+        Err("ERR Client names cannot contain spaces, newlines or special characters.")
+    } else {
+        Ok(())
+    }
+}
+
+fn client_id(ctx: &mut Ctx, _: Args) {
+    let id = ctx.client().id;
+    ctx.out.int(id as i64);
+}
+
+fn client_setname(ctx: &mut Ctx, args: Args) {
+    let name = args.get(2);
+    if let Err(e) = valid_name(name) {
+        return ctx.out.error(e);
+    }
+    ctx.client().name = if name.is_empty() {
+        None
+    } else {
+        Some(name.to_vec())
+    };
+    ctx.out.ok();
+}
+
+fn client_getname(ctx: &mut Ctx, _: Args) {
+    match ctx.client().name.clone() {
+        Some(n) => ctx.out.bulk(&n),
+        None => ctx.out.null(),
+    }
+}
+
+fn client_setinfo(ctx: &mut Ctx, args: Args) {
+    let (attr, val) = (args.get(2), args.get(3));
+    if val.iter().any(|&c| c < b'!' || c > b'~') {
+        return ctx.out.error(&format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_ascii_lowercase()
+        ));
+    }
+    let v = if val.is_empty() {
+        None
+    } else {
+        Some(val.to_vec())
+    };
+    if eq_ic(attr, "lib-name") {
+        ctx.client().lib_name = v;
+    } else if eq_ic(attr, "lib-ver") {
+        ctx.client().lib_ver = v;
+    } else {
+        return ctx.out.error(&format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        ));
+    }
+    ctx.out.ok();
+}
+
+/// One CLIENT LIST line for a client (without the trailing newline).
+pub fn client_line(
+    srv: &crate::server::Server,
+    idx: usize,
+    cur: Option<(usize, usize, bool)>,
+) -> String {
+    let c = &srv.clients[idx];
+    let (db, resp3) = match cur {
+        Some((i, db, r3)) if i == idx => (db, r3),
+        _ => (c.db, c.out.resp3),
+    };
+    let now = Instant::now();
+    let mut flags = String::new();
+    if c.monitor {
+        flags.push('O');
+    }
+    if c.close_after_reply {
+        flags.push('c');
+    }
+    if c.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let (addr, laddr) = if c.kind == crate::server::ClientKind::Unix {
+        (c.peer.clone(), c.local.clone() + ":0")
+    } else {
+        (c.peer.clone(), c.local.clone())
+    };
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        addr,
+        laddr,
+        idx + 8,
+        String::from_utf8_lossy(c.name.as_deref().unwrap_or(b"")),
+        now.duration_since(c.created).as_secs(),
+        now.duration_since(c.last_interaction).as_secs(),
+        flags,
+        db,
+        c.rbuf.len(),
+        c.rbuf.capacity() - c.rbuf.len(),
+        c.rbuf.capacity(),
+        c.rbuf.capacity(),
+        c.pending_output(),
+        c.rbuf.capacity() + c.out.buf.capacity(),
+        if c.last_cmd == "NULL" { "NULL".to_string() } else { c.last_cmd.to_string() },
+        c.user,
+        if resp3 { 3 } else { 2 },
+        String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
+        String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
+    )
+}
+
+fn client_info(ctx: &mut Ctx, _: Args) {
+    let mut line = client_line(ctx.srv, ctx.id, Some((ctx.id, ctx.db, ctx.out.resp3)));
+    line.push('\n');
+    ctx.out.verbatim(line.as_bytes());
+}
+
+fn client_list(ctx: &mut Ctx, args: Args) {
+    let mut filter_ids: Option<Vec<u64>> = None;
+    let mut filter_type: Option<String> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if eq_ic(args.get(i), "type") && i + 1 < args.len() {
+            let t = String::from_utf8_lossy(args.get(i + 1)).to_ascii_lowercase();
+            if !matches!(
+                t.as_str(),
+                "normal" | "master" | "replica" | "slave" | "pubsub"
+            ) {
+                return ctx.out.error(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(args.get(i + 1))
+                ));
+            }
+            filter_type = Some(t);
+            i += 2;
+        } else if eq_ic(args.get(i), "id") && i + 1 < args.len() {
+            let mut ids = Vec::new();
+            for a in args.iter().skip(i + 1) {
+                match crate::util::parse_i64(a) {
+                    Some(n) if n > 0 => ids.push(n as u64),
+                    _ => return ctx.out.error("ERR Invalid client ID"),
+                }
+            }
+            filter_ids = Some(ids);
+            i = args.len();
+        } else {
+            return ctx.out.error(SYNTAX);
+        }
+    }
+    let mut s = String::new();
+    let cur = Some((ctx.id, ctx.db, ctx.out.resp3));
+    for (idx, c) in ctx.srv.clients.iter() {
+        if let Some(ids) = &filter_ids {
+            if !ids.contains(&c.id) {
+                continue;
+            }
+        }
+        if let Some(t) = &filter_type {
+            let is_pubsub = pubsub_client(c);
+            let keep = match t.as_str() {
+                "normal" => !is_pubsub,
+                "pubsub" => is_pubsub,
+                _ => false,
+            };
+            if !keep {
+                continue;
+            }
+        }
+        s.push_str(&client_line(ctx.srv, idx, cur));
+        s.push('\n');
+    }
+    ctx.out.verbatim(s.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx, args: Args) {
+    // Old form: CLIENT KILL addr:port
+    if args.len() == 3 {
+        let addr = args.get(2);
+        let found = ctx
+            .srv
+            .clients
+            .iter()
+            .find(|(_, c)| c.peer.as_bytes() == addr)
+            .map(|(i, _)| i);
+        return match found {
+            Some(idx) => {
+                ctx.srv.clients[idx].close_asap = true;
+                ctx.srv.mark_pending(idx);
+                ctx.out.ok()
+            }
+            None => ctx.out.error("ERR No such client"),
+        };
+    }
+    if args.len() % 2 != 0 {
+        return ctx.out.error(SYNTAX);
+    }
+    let (mut id, mut addr, mut laddr, mut user, mut ctype) = (None, None, None, None, None);
+    let mut skipme = true;
+    for p in (2..args.len()).step_by(2) {
+        let (k, v) = (args.get(p), args.get(p + 1));
+        if eq_ic(k, "id") {
+            match crate::util::parse_i64(v) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.out.error("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ic(k, "addr") {
+            addr = Some(v.to_vec());
+        } else if eq_ic(k, "laddr") {
+            laddr = Some(v.to_vec());
+        } else if eq_ic(k, "user") {
+            user = Some(v.to_vec());
+        } else if eq_ic(k, "type") {
+            let t = String::from_utf8_lossy(v).to_ascii_lowercase();
+            if !matches!(
+                t.as_str(),
+                "normal" | "master" | "replica" | "slave" | "pubsub"
+            ) {
+                return ctx.out.error(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                ));
+            }
+            ctype = Some(t);
+        } else if eq_ic(k, "skipme") {
+            if eq_ic(v, "yes") {
+                skipme = true;
+            } else if eq_ic(v, "no") {
+                skipme = false;
+            } else {
+                return ctx.out.error(SYNTAX);
+            }
+        } else {
+            return ctx.out.error(SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    let me = ctx.id;
+    let victims: Vec<usize> = ctx
+        .srv
+        .clients
+        .iter()
+        .filter(|(i, c)| {
+            id.is_none_or(|x| c.id == x)
+                && addr
+                    .as_ref()
+                    .is_none_or(|a| c.peer.as_bytes() == a.as_slice())
+                && laddr
+                    .as_ref()
+                    .is_none_or(|a| c.local.as_bytes() == a.as_slice())
+                && user
+                    .as_ref()
+                    .is_none_or(|u| c.user.as_bytes() == u.as_slice())
+                && ctype.as_ref().is_none_or(|t| match t.as_str() {
+                    "normal" => !pubsub_client(c),
+                    "pubsub" => pubsub_client(c),
+                    _ => false,
+                })
+                && !(skipme && *i == me)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for v in victims {
+        if v == me {
+            ctx.srv.clients[v].close_after_reply = true;
+        } else {
+            ctx.srv.clients[v].close_asap = true;
+            ctx.srv.mark_pending(v);
+        }
+        killed += 1;
+    }
+    ctx.out.int(killed);
+}
+
+fn client_no_evict(ctx: &mut Ctx, args: Args) {
+    let v = args.get(2);
+    if eq_ic(v, "on") {
+        ctx.client().no_evict = true;
+    } else if eq_ic(v, "off") {
+        ctx.client().no_evict = false;
+    } else {
+        return ctx.out.error(SYNTAX);
+    }
+    ctx.out.ok();
+}
+
+fn client_pause(ctx: &mut Ctx, args: Args) {
+    let Some(ms) = crate::util::parse_i64(args.get(2)).filter(|&n| n >= 0) else {
+        return ctx
+            .out
+            .error("ERR timeout is not an integer or out of range");
+    };
+    let write_only = match args.len() {
+        3 => false,
+        4 if eq_ic(args.get(3), "write") => true,
+        4 if eq_ic(args.get(3), "all") => false,
+        _ => return ctx.out.error(SYNTAX),
+    };
+    let until = Instant::now() + Duration::from_millis(ms as u64);
+    // A new pause never shortens an existing one, as in Redis.
+    let p = match ctx.srv.pause {
+        Some(old) if old.until > until => Pause {
+            until: old.until,
+            write_only: old.write_only && write_only,
+        },
+        _ => Pause { until, write_only },
+    };
+    ctx.srv.pause = Some(p);
+    ctx.out.ok();
+}
+
+fn client_unpause(ctx: &mut Ctx, _: Args) {
+    ctx.srv.pause = None;
+    ctx.out.ok();
+}
+
+fn client_reply(ctx: &mut Ctx, args: Args) {
+    let v = args.get(2);
+    let mode = if eq_ic(v, "on") {
+        ReplyMode::On
+    } else if eq_ic(v, "off") {
+        ReplyMode::Off
+    } else if eq_ic(v, "skip") {
+        ReplyMode::SkipNext
+    } else {
+        return ctx.out.error(SYNTAX);
+    };
+    ctx.client().reply_mode = mode;
+    if mode == ReplyMode::On {
+        ctx.out.ok();
+    }
+}
+
+fn client_help(ctx: &mut Ctx, _: Args) {
+    super::server::help(
+        ctx,
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "GETNAME",
+            "ID",
+            "INFO",
+            "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
+            "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+            "NO-EVICT (ON|OFF)",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "REPLY (ON|OFF|SKIP)",
+            "SETINFO <option> <value>",
+            "SETNAME <name>",
+            "UNPAUSE",
+        ],
+    );
+}

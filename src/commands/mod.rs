@@ -1,0 +1,521 @@
+//! The command table: one `Command` row per command (name, arity, flags, ACL categories,
+//! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
+//! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
+pub mod connection;
+pub mod hash;
+pub mod keys;
+pub mod list;
+pub mod server;
+pub mod set;
+pub mod string;
+pub mod zset;
+
+use crate::resp::Args;
+use crate::server::{Client, Ctx, ReplyMode, Server};
+use hashbrown::HashMap;
+use std::time::Instant;
+
+pub type Handler = fn(&mut Ctx, Args);
+
+// Command flags (names as COMMAND INFO prints them).
+pub const WRITE: u32 = 1 << 0;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const PUBSUB: u32 = 1 << 4;
+pub const NOSCRIPT: u32 = 1 << 5;
+pub const BLOCKING: u32 = 1 << 6;
+pub const LOADING: u32 = 1 << 7;
+pub const STALE: u32 = 1 << 8;
+pub const SKIP_MONITOR: u32 = 1 << 9;
+pub const SKIP_SLOWLOG: u32 = 1 << 10;
+pub const FAST: u32 = 1 << 11;
+pub const NO_AUTH: u32 = 1 << 12;
+pub const MAY_REPLICATE: u32 = 1 << 13;
+pub const NO_MULTI: u32 = 1 << 14;
+pub const MOVABLE_KEYS: u32 = 1 << 15;
+pub const ALLOW_BUSY: u32 = 1 << 16;
+pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+pub const PROTECTED: u32 = 1 << 18;
+
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (MOVABLE_KEYS, "movablekeys"),
+    (ALLOW_BUSY, "allow_busy"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+];
+
+// ACL categories (names as ACL CAT prints them).
+pub const KEYSPACE: u32 = 1 << 0;
+pub const READ: u32 = 1 << 1;
+pub const WRITE_CAT: u32 = 1 << 2;
+pub const SET: u32 = 1 << 3;
+pub const SORTEDSET: u32 = 1 << 4;
+pub const LIST: u32 = 1 << 5;
+pub const HASH: u32 = 1 << 6;
+pub const STRING: u32 = 1 << 7;
+pub const BITMAP: u32 = 1 << 8;
+pub const HYPERLOGLOG: u32 = 1 << 9;
+pub const GEO: u32 = 1 << 10;
+pub const STREAM: u32 = 1 << 11;
+pub const PUBSUB_CAT: u32 = 1 << 12;
+pub const ADMIN_CAT: u32 = 1 << 13;
+pub const FAST_CAT: u32 = 1 << 14;
+pub const SLOW: u32 = 1 << 15;
+pub const BLOCKING_CAT: u32 = 1 << 16;
+pub const DANGEROUS: u32 = 1 << 17;
+pub const CONNECTION: u32 = 1 << 18;
+pub const TRANSACTION: u32 = 1 << 19;
+pub const SCRIPTING: u32 = 1 << 20;
+
+pub const CATEGORY_NAMES: &[(u32, &str)] = &[
+    (KEYSPACE, "keyspace"),
+    (READ, "read"),
+    (WRITE_CAT, "write"),
+    (SET, "set"),
+    (SORTEDSET, "sortedset"),
+    (LIST, "list"),
+    (HASH, "hash"),
+    (STRING, "string"),
+    (BITMAP, "bitmap"),
+    (HYPERLOGLOG, "hyperloglog"),
+    (GEO, "geo"),
+    (STREAM, "stream"),
+    (PUBSUB_CAT, "pubsub"),
+    (ADMIN_CAT, "admin"),
+    (FAST_CAT, "fast"),
+    (SLOW, "slow"),
+    (BLOCKING_CAT, "blocking"),
+    (DANGEROUS, "dangerous"),
+    (CONNECTION, "connection"),
+    (TRANSACTION, "transaction"),
+    (SCRIPTING, "scripting"),
+];
+
+/// Where a command's keys are: `first`..=`last` (negative: from the end) every `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keys {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+pub const NO_KEYS: Keys = Keys {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+
+pub struct Command {
+    pub name: &'static str,
+    /// Exact argument count including the name when positive; minimum when negative.
+    pub arity: i32,
+    pub flags: u32,
+    /// ACL categories beyond those derived from the flags.
+    pub acl: u32,
+    pub keys: Keys,
+    pub run: Handler,
+    pub subs: &'static [Command],
+    pub summary: &'static str,
+    pub since: &'static str,
+}
+
+/// A table row: `cmd(name, arity, flags, acl, (first, last, step), handler)`.
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: u32,
+    keys: (i32, i32, i32),
+    run: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: Keys {
+            first: keys.0,
+            last: keys.1,
+            step: keys.2,
+        },
+        run,
+        subs: &[],
+        summary: "",
+        since: "",
+    }
+}
+
+impl Command {
+    pub const fn subs(mut self, subs: &'static [Command]) -> Self {
+        self.subs = subs;
+        self
+    }
+    pub const fn doc(mut self, summary: &'static str, since: &'static str) -> Self {
+        self.summary = summary;
+        self.since = since;
+        self
+    }
+}
+
+/// A container command's handler: never called, dispatch goes to the subcommand.
+pub fn container(_: &mut Ctx, _: Args) {}
+
+/// The families, each with its COMMAND DOCS group name.
+pub fn families() -> Vec<(&'static str, &'static [Command])> {
+    vec![
+        ("connection", connection::COMMANDS),
+        ("generic", keys::COMMANDS),
+        ("string", string::COMMANDS),
+        ("server", server::COMMANDS),
+        ("list", list::COMMANDS),
+        ("hash", hash::COMMANDS),
+        ("set", set::COMMANDS),
+        ("sorted_set", zset::COMMANDS),
+    ]
+}
+
+pub struct Entry {
+    pub cmd: &'static Command,
+    /// "get", or "config|get" for a subcommand.
+    pub full_name: String,
+    pub parent: Option<usize>,
+    pub subs: HashMap<Box<[u8]>, usize>,
+    /// All ACL categories: explicit plus those derived from the flags.
+    pub acl: u32,
+    pub group: &'static str,
+}
+
+pub struct Table {
+    pub entries: Vec<Entry>,
+    by_name: HashMap<Box<[u8]>, usize>,
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Clone, Copy, Default)]
+pub struct CmdStats {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+fn derived_acl(c: &Command) -> u32 {
+    let mut a = c.acl;
+    if c.flags & WRITE != 0 {
+        a |= WRITE_CAT;
+    }
+    if c.flags & READONLY != 0 && c.acl & SCRIPTING == 0 {
+        a |= READ;
+    }
+    if c.flags & ADMIN != 0 {
+        a |= ADMIN_CAT | DANGEROUS;
+    }
+    if c.flags & PUBSUB != 0 {
+        a |= PUBSUB_CAT;
+    }
+    if c.flags & FAST != 0 {
+        a |= FAST_CAT;
+    }
+    if c.flags & BLOCKING != 0 {
+        a |= BLOCKING_CAT;
+    }
+    if a & FAST_CAT == 0 {
+        a |= SLOW;
+    }
+    a
+}
+
+impl Table {
+    pub fn build(families: &[(&'static str, &'static [Command])]) -> Table {
+        let mut t = Table {
+            entries: Vec::new(),
+            by_name: HashMap::new(),
+        };
+        for &(group, cmds) in families {
+            for c in cmds {
+                let id = t.entries.len();
+                t.entries.push(Entry {
+                    cmd: c,
+                    full_name: c.name.to_string(),
+                    parent: None,
+                    subs: HashMap::new(),
+                    acl: derived_acl(c),
+                    group,
+                });
+                t.by_name.insert(c.name.as_bytes().into(), id);
+                for s in c.subs {
+                    let sid = t.entries.len();
+                    t.entries.push(Entry {
+                        cmd: s,
+                        full_name: format!("{}|{}", c.name, s.name),
+                        parent: Some(id),
+                        subs: HashMap::new(),
+                        acl: derived_acl(s),
+                        group,
+                    });
+                    t.entries[id].subs.insert(s.name.as_bytes().into(), sid);
+                }
+            }
+        }
+        t
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// Case-insensitive lookup with no allocation.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        lookup_in(&self.by_name, name)
+    }
+    pub fn lookup_sub(&self, parent: usize, name: &[u8]) -> Option<usize> {
+        lookup_in(&self.entries[parent].subs, name)
+    }
+    /// Top-level commands, in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.parent.is_none())
+    }
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), String> {
+        let id = self
+            .lookup(old.as_bytes())
+            .ok_or_else(|| format!("No such command in rename-command: {old}"))?;
+        self.by_name.remove(old.to_ascii_lowercase().as_bytes());
+        if !new.is_empty() {
+            self.by_name
+                .insert(new.to_ascii_lowercase().into_bytes().into(), id);
+        }
+        Ok(())
+    }
+}
+
+#[inline]
+fn lookup_in(map: &HashMap<Box<[u8]>, usize>, name: &[u8]) -> Option<usize> {
+    let mut buf = [0u8; 64];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    map.get(&buf[..name.len()]).copied()
+}
+
+/// What the reactor should do after a command.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flow {
+    Done,
+    /// Not executed: the client waits for CLIENT PAUSE to end; keep the input.
+    Paused,
+}
+
+fn arity_ok(arity: i32, n: usize) -> bool {
+    (arity > 0 && n == arity as usize) || (arity < 0 && n >= (-arity) as usize)
+}
+
+/// Redis's reply for an unknown command, quoting up to the first arguments.
+fn unknown_command(ctx: &mut Ctx, args: Args) {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        trunc(args.get(0))
+    );
+    for a in args.iter().skip(1) {
+        msg.push_str(&format!("'{}' ", trunc(a)));
+        if msg.len() > 512 {
+            break;
+        }
+    }
+    ctx.out.error(&msg);
+}
+
+fn trunc(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+}
+
+/// Look up, check and run one command; account for it in the stats.
+pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
+    let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
+        unknown_command(ctx, args);
+        ctx.srv.stats.record_errors(&mut ctx.out.errors);
+        return Flow::Done;
+    };
+    if !ctx.srv.cmds.entries[id].subs.is_empty() && args.len() >= 2 {
+        match ctx.srv.cmds.lookup_sub(id, args.get(1)) {
+            Some(sid) => id = sid,
+            None => {
+                let e = &ctx.srv.cmds.entries[id];
+                let msg = format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    trunc(args.get(1)),
+                    e.cmd.name.to_ascii_uppercase()
+                );
+                return reject(ctx, id, &msg);
+            }
+        }
+    }
+    let entry = &ctx.srv.cmds.entries[id];
+    let cmd: &'static Command = entry.cmd;
+    if !arity_ok(cmd.arity, args.len()) {
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            entry.full_name
+        );
+        return reject(ctx, id, &msg);
+    }
+    let client = &ctx.srv.clients[ctx.id];
+    if !client.authenticated && cmd.flags & NO_AUTH == 0 {
+        return reject(ctx, id, "NOAUTH Authentication required.");
+    }
+    if let Some(p) = ctx.srv.pause {
+        if Instant::now() < p.until
+            && (!p.write_only || cmd.flags & (WRITE | MAY_REPLICATE) != 0)
+            && cmd.name != "client"
+        {
+            return Flow::Paused;
+        }
+    }
+    if cmd.flags & DENYOOM != 0
+        && ctx.srv.cfg.maxmemory > 0
+        && !crate::commands::server::free_memory_if_needed(ctx.srv)
+    {
+        return reject(
+            ctx,
+            id,
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        );
+    }
+    if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
+        server::feed_monitors(ctx, args);
+    }
+    let mode_before = ctx.srv.clients[ctx.id].reply_mode;
+    let mark = ctx.out.buf.len();
+    let errors_before = ctx.out.errors.len();
+    let start = Instant::now();
+    (cmd.run)(ctx, args);
+    let usec = start.elapsed().as_micros() as u64;
+    let st = &mut ctx.srv.cmd_stats[id];
+    st.calls += 1;
+    st.usec += usec;
+    if ctx.out.errors.len() > errors_before {
+        st.failed_calls += 1;
+    }
+    ctx.srv.stats.total_commands_processed += 1;
+    if !ctx.out.errors.is_empty() {
+        ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    }
+    if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
+        c.last_cmd = cmd.name;
+        c.tot_cmds += 1;
+        c.last_interaction = Instant::now();
+        let mode_after = c.reply_mode;
+        let suppress = matches!(mode_after, ReplyMode::Off | ReplyMode::SkipNext)
+            || mode_before == ReplyMode::Skip;
+        if suppress {
+            ctx.out.buf.truncate(mark);
+        }
+        c.reply_mode = match (mode_before, mode_after) {
+            (_, ReplyMode::SkipNext) => ReplyMode::Skip,
+            (ReplyMode::Skip, ReplyMode::Skip) => ReplyMode::On,
+            (_, m) => m,
+        };
+    }
+    Flow::Done
+}
+
+fn reject(ctx: &mut Ctx, id: usize, msg: &str) -> Flow {
+    ctx.out.error(msg);
+    ctx.srv.cmd_stats[id].rejected_calls += 1;
+    ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    Flow::Done
+}
+
+/// Whether a client counts as a pub/sub client for output limits.
+pub fn pubsub_client(_c: &Client) -> bool {
+    false
+}
+
+/// Clients the `timeout` option does not disconnect.
+pub fn exempt_from_timeout(c: &Client) -> bool {
+    c.monitor
+}
+
+/// Cleanup of per-client registrations when a client goes away.
+pub fn on_client_closed(_srv: &mut Server, _idx: usize, _c: &Client) {}
+
+// ---- helpers shared by the families ----
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+
+/// Parse an integer argument or reply Redis's error; `None` means the error was sent.
+pub fn int_arg(ctx: &mut Ctx, a: &[u8]) -> Option<i64> {
+    match crate::util::parse_i64(a) {
+        Some(n) => Some(n),
+        None => {
+            ctx.out.error(NOT_INT);
+            None
+        }
+    }
+}
+
+pub fn float_arg(ctx: &mut Ctx, a: &[u8]) -> Option<f64> {
+    match crate::util::parse_f64(a) {
+        Some(n) => Some(n),
+        None => {
+            ctx.out.error(NOT_FLOAT);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn table_is_consistent() {
+        let t = Table::build(&families());
+        let mut seen = std::collections::HashSet::new();
+        for e in &t.entries {
+            assert!(
+                seen.insert(e.full_name.clone()),
+                "duplicate command {}",
+                e.full_name
+            );
+            assert_eq!(
+                e.cmd.name,
+                e.cmd.name.to_ascii_lowercase(),
+                "names are lower case"
+            );
+            assert!(e.cmd.arity != 0, "{} has arity 0", e.full_name);
+            assert!(
+                !(e.cmd.flags & WRITE != 0 && e.cmd.flags & READONLY != 0),
+                "{} both write and readonly",
+                e.full_name
+            );
+        }
+        assert!(t.lookup(b"GeT").is_some());
+        let cfg = t.lookup(b"config").unwrap();
+        assert!(t.lookup_sub(cfg, b"GET").is_some());
+    }
+}

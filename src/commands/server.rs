@@ -1,0 +1,1417 @@
+//! Server commands: CONFIG INFO COMMAND TIME DBSIZE FLUSHDB FLUSHALL SHUTDOWN MONITOR
+//! DEBUG MEMORY LASTSAVE, plus eviction under maxmemory and the MONITOR feed.
+use super::*;
+use crate::config::{self, Apply, SPECS};
+use crate::server::Server;
+use crate::util::{eq_ic, glob_match, now_ms, now_us};
+use crate::{notice, warn};
+use std::fmt::Write as _;
+
+pub static COMMANDS: &[Command] = &[
+    cmd("config", -2, 0, 0, (0, 0, 0), container).subs(CONFIG),
+    cmd("info", -1, LOADING | STALE, DANGEROUS, (0, 0, 0), info),
+    cmd(
+        "command",
+        -1,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command,
+    )
+    .subs(COMMAND),
+    cmd("time", 1, LOADING | STALE | FAST, 0, (0, 0, 0), time),
+    cmd("dbsize", 1, READONLY | FAST, KEYSPACE, (0, 0, 0), dbsize),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        ADMIN_CAT | DANGEROUS,
+        (0, 0, 0),
+        lastsave,
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        KEYSPACE | DANGEROUS,
+        (0, 0, 0),
+        flushdb,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        KEYSPACE | DANGEROUS,
+        (0, 0, 0),
+        flushall,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        0,
+        (0, 0, 0),
+        shutdown,
+    ),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        (0, 0, 0),
+        monitor,
+    ),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED,
+        0,
+        (0, 0, 0),
+        debug,
+    ),
+    cmd("memory", -2, 0, 0, (0, 0, 0), container).subs(MEMORY),
+];
+
+static CONFIG: &[Command] = &[
+    cmd(
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        (0, 0, 0),
+        config_get,
+    ),
+    cmd(
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        (0, 0, 0),
+        config_set,
+    ),
+    cmd(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        (0, 0, 0),
+        config_resetstat,
+    ),
+    cmd(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        (0, 0, 0),
+        config_rewrite,
+    ),
+    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), config_help),
+];
+
+static COMMAND: &[Command] = &[
+    cmd(
+        "count",
+        2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_count,
+    ),
+    cmd(
+        "info",
+        -2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_info,
+    ),
+    cmd(
+        "docs",
+        -2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_docs,
+    ),
+    cmd(
+        "list",
+        -2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_list,
+    ),
+    cmd(
+        "getkeys",
+        -3,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_getkeys,
+    ),
+    cmd(
+        "getkeysandflags",
+        -3,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_getkeysandflags,
+    ),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        command_help,
+    ),
+];
+
+static MEMORY: &[Command] = &[
+    cmd("usage", -3, READONLY, 0, (2, 2, 1), memory_usage),
+    cmd("stats", 2, 0, 0, (0, 0, 0), memory_stats),
+    cmd("doctor", 2, 0, 0, (0, 0, 0), memory_doctor),
+    cmd("purge", 2, 0, 0, (0, 0, 0), memory_purge),
+    cmd("malloc-stats", 2, 0, 0, (0, 0, 0), memory_malloc_stats),
+    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), memory_help),
+];
+
+/// Reply a HELP listing in Redis's shape.
+pub fn help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+// ---------------- CONFIG ----------------
+
+fn config_get(ctx: &mut Ctx, args: Args) {
+    let mut seen: Vec<(&'static str, String)> = Vec::new();
+    for pat in args.iter().skip(2) {
+        let pat_s = String::from_utf8_lossy(pat).to_ascii_lowercase();
+        let is_glob = pat_s.bytes().any(|c| matches!(c, b'*' | b'?' | b'['));
+        for s in SPECS {
+            let names = std::iter::once(s.name).chain(s.aliases.iter().copied());
+            for n in names {
+                let hit = if is_glob {
+                    s.flags & config::types::HIDDEN == 0
+                        && glob_match(pat_s.as_bytes(), n.as_bytes(), true)
+                } else {
+                    n == pat_s
+                };
+                if hit && !seen.iter().any(|(x, _)| *x == n) {
+                    seen.push((n, shown_value(&ctx.srv.cfg, s)));
+                }
+            }
+        }
+    }
+    ctx.out.map(seen.len());
+    for (n, v) in seen {
+        ctx.out.bulk_str(n);
+        ctx.out.bulk_str(&v);
+    }
+}
+
+/// CONFIG GET's value: key passphrases are never echoed back.
+fn shown_value(cfg: &config::Config, s: &config::Spec) -> String {
+    let v = (s.get)(cfg);
+    if s.name.starts_with("tls-") && s.flags & config::types::SENSITIVE != 0 && !v.is_empty() {
+        return "(redacted)".into();
+    }
+    if s.name == "dir" {
+        return std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or(v);
+    }
+    v
+}
+
+fn config_set(ctx: &mut Ctx, args: Args) {
+    if args.len() % 2 != 0 {
+        return ctx
+            .out
+            .error("ERR wrong number of arguments for 'config|set' command");
+    }
+    let mut pairs: Vec<(&'static config::Spec, String)> = Vec::new();
+    for i in (2..args.len()).step_by(2) {
+        let name = String::from_utf8_lossy(args.get(i)).into_owned();
+        let Some(spec) = config::lookup(&name) else {
+            return ctx.out.error(&format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        };
+        if spec.flags & config::types::IMMUTABLE != 0 {
+            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
+        }
+        if pairs.iter().any(|(s, _)| s.name == spec.name) {
+            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+        }
+        pairs.push((spec, String::from_utf8_lossy(args.get(i + 1)).into_owned()));
+    }
+    let old = ctx.srv.cfg.clone();
+    for (spec, v) in &pairs {
+        if let Err(e) = set_one(&mut ctx.srv.cfg, spec, v) {
+            ctx.srv.cfg = old;
+            return ctx.out.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                spec.name, e
+            ));
+        }
+    }
+    let mut applies: Vec<(Apply, &'static str)> = Vec::new();
+    for (spec, _) in &pairs {
+        if !applies.iter().any(|(a, _)| *a == spec.apply) {
+            applies.push((spec.apply, spec.name));
+        }
+    }
+    for (apply, name) in applies {
+        if let Err(e) = apply_change(ctx.srv, apply, &old) {
+            // All or nothing: restore the old values and re-apply them.
+            let new = std::mem::replace(&mut ctx.srv.cfg, old.clone());
+            let _ = apply_change(ctx.srv, apply, &new);
+            return ctx.out.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
+            ));
+        }
+    }
+    ctx.out.ok();
+}
+
+fn set_one(cfg: &mut config::Config, spec: &config::Spec, v: &str) -> Result<(), String> {
+    match spec.name {
+        // CONFIG SET client-output-buffer-limit merges the classes given.
+        "client-output-buffer-limit" => {
+            cfg.client_output_buffer_limit = cfg.client_output_buffer_limit.merged(v)?;
+            Ok(())
+        }
+        "dir" => {
+            std::env::set_current_dir(v).map_err(|e| e.to_string())?;
+            (spec.set)(cfg, v)
+        }
+        _ => (spec.set)(cfg, v),
+    }
+}
+
+/// Make a changed option take effect.
+pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Result<(), String> {
+    match apply {
+        Apply::Nothing | Apply::Dir | Apply::Hz | Apply::Limits => Ok(()),
+        Apply::Listeners => {
+            if srv.cfg.tls_port != 0 && srv.tls.is_none() {
+                srv.reload_tls()?;
+            }
+            if srv.cfg.port != old.port
+                || srv.cfg.tls_port != old.tls_port
+                || srv.cfg.bind != old.bind
+            {
+                srv.rebind()
+            } else {
+                Ok(())
+            }
+        }
+        Apply::Tls => {
+            if srv.cfg.tls_port != 0 {
+                srv.reload_tls()
+            } else {
+                Ok(())
+            }
+        }
+        Apply::Maxmemory => {
+            let policy = srv.cfg.maxmemory_policy_name();
+            crate::evict::set_lfu(policy.contains("lfu"));
+            free_memory_if_needed(srv);
+            Ok(())
+        }
+        Apply::Requirepass => Ok(()),
+        Apply::Logging => {
+            crate::log::set_level(srv.cfg.loglevel.0);
+            Ok(())
+        }
+    }
+}
+
+fn config_resetstat(ctx: &mut Ctx, _: Args) {
+    ctx.srv.stats.reset();
+    for s in ctx.srv.cmd_stats.iter_mut() {
+        *s = CmdStats::default();
+    }
+    ctx.out.ok();
+}
+
+fn config_rewrite(ctx: &mut Ctx, _: Args) {
+    let Some(path) = ctx.srv.config_file.clone() else {
+        return ctx
+            .out
+            .error("ERR The server is running without a config file");
+    };
+    match rewrite_config(&ctx.srv.cfg, &path) {
+        Ok(()) => {
+            notice!("CONFIG REWRITE executed with success.");
+            ctx.out.ok()
+        }
+        Err(e) => {
+            warn!("CONFIG REWRITE failed: {}", e);
+            ctx.out.error(&format!("ERR Rewriting config file: {e}"))
+        }
+    }
+}
+
+/// Rewrite the config file as Redis does: keep comments and unknown lines, update lines of
+/// known options in place, drop duplicates, append changed options that were not there.
+pub fn rewrite_config(cfg: &config::Config, path: &str) -> Result<(), String> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let defaults = config::Config::default();
+    let mut written: Vec<&'static str> = Vec::new();
+    let mut out = String::new();
+    for line in old.lines() {
+        let t = line.trim();
+        let name = t
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if t.starts_with('#') || name.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let Some(spec) = config::lookup(&name) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        if written.contains(&spec.name) {
+            continue;
+        }
+        written.push(spec.name);
+        out.push_str(&rewrite_line(cfg, spec));
+    }
+    let mut header = false;
+    for spec in SPECS {
+        if written.contains(&spec.name)
+            || (spec.get)(cfg) == (spec.get)(&defaults)
+            || spec.name == "dir"
+        {
+            continue;
+        }
+        if !header {
+            out.push_str("# Generated by CONFIG REWRITE\n");
+            header = true;
+        }
+        out.push_str(&rewrite_line(cfg, spec));
+    }
+    let tmp = format!("{path}.tmp-{}", std::process::id());
+    std::fs::write(&tmp, out).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+fn rewrite_line(cfg: &config::Config, spec: &config::Spec) -> String {
+    let v = (spec.get)(cfg);
+    match spec.name {
+        "save" if v.is_empty() => "save \"\"\n".into(),
+        "save" => v
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .map(|p| format!("save {}\n", p.join(" ")))
+            .collect(),
+        "client-output-buffer-limit" => v
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(4)
+            .map(|p| format!("client-output-buffer-limit {}\n", p.join(" ")))
+            .collect(),
+        "bind" | "oom-score-adj-values" | "latency-tracking-info-percentiles" => {
+            format!("{} {}\n", spec.name, v)
+        }
+        _ => format!("{} {}\n", spec.name, config::file::quote(&v)),
+    }
+}
+
+fn config_help(ctx: &mut Ctx, _: Args) {
+    help(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}
+
+// ---------------- INFO ----------------
+
+fn info(ctx: &mut Ctx, args: Args) {
+    let mut sections: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if sections.is_empty() {
+        sections.push("default".into());
+    }
+    let text = info_text(ctx, &sections);
+    ctx.out.verbatim(text.as_bytes());
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+pub fn info_text(ctx: &mut Ctx, asked: &[String]) -> String {
+    let mut want: Vec<&str> = Vec::new();
+    for a in asked {
+        match a.as_str() {
+            "default" => want.extend(DEFAULT_SECTIONS),
+            "all" | "everything" => want.extend(ALL_SECTIONS),
+            s => {
+                if let Some(x) = ALL_SECTIONS.iter().find(|x| **x == s) {
+                    want.push(x)
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for sec in ALL_SECTIONS {
+        if !want.contains(sec) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = match *sec {
+            "cpu" => "CPU".to_string(),
+            s => {
+                let mut t = s.to_string();
+                t[..1].make_ascii_uppercase();
+                t
+            }
+        };
+        let _ = writeln!(out, "# {}\r", title);
+        section(ctx, sec, &mut out);
+    }
+    out
+}
+
+fn rusage() -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn human(n: u64) -> String {
+    let f = n as f64;
+    if f < 1024.0 {
+        format!("{n}B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
+    let srv = &*ctx.srv;
+    macro_rules! f {
+        ($k:expr, $v:expr) => {
+            let _ = write!(o, "{}:{}\r\n", $k, $v);
+        };
+    }
+    match sec {
+        "server" => {
+            let up = srv.started.elapsed().as_secs();
+            f!("redis_version", crate::REDIS_VERSION);
+            f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
+            f!("redis_git_sha1", "00000000");
+            f!("redis_git_dirty", 0);
+            f!("redis_build_id", "0");
+            f!("redis_mode", "standalone");
+            f!("os", std::env::consts::OS);
+            f!("arch_bits", 64);
+            f!("monotonic_clock", "POSIX clock_gettime");
+            f!("multiplexing_api", "epoll");
+            f!("atomicvar_api", "c11-builtin");
+            f!("gcc_version", "0.0.0");
+            f!("process_id", std::process::id());
+            f!("process_supervised", "no");
+            f!("run_id", srv.run_id);
+            f!("tcp_port", srv.cfg.port);
+            f!("server_time_usec", now_us());
+            f!("uptime_in_seconds", up);
+            f!("uptime_in_days", up / 86400);
+            f!("hz", srv.cfg.hz);
+            f!("configured_hz", srv.cfg.hz);
+            f!("lru_clock", crate::evict::lru_clock());
+            f!(
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            f!("config_file", srv.config_file.as_deref().unwrap_or(""));
+            f!("io_threads_active", 0);
+            f!("tls_port", srv.cfg.tls_port);
+            if srv.tls.is_some() {
+                let days = |t: i64| (t - now_ms() / 1000) / 86400;
+                f!("tls_server_cert_subject", srv.tls_info.server_subject);
+                f!("tls_server_cert_not_after", srv.tls_info.server_not_after);
+                f!(
+                    "tls_server_cert_days_left",
+                    days(srv.tls_info.server_not_after)
+                );
+            }
+        }
+        "clients" => {
+            f!("connected_clients", srv.clients.len());
+            f!("cluster_connections", 0);
+            f!("maxclients", srv.cfg.maxclients);
+            f!(
+                "client_recent_max_input_buffer",
+                srv.clients
+                    .iter()
+                    .map(|(_, c)| c.rbuf.len())
+                    .max()
+                    .unwrap_or(0)
+            );
+            f!(
+                "client_recent_max_output_buffer",
+                srv.clients
+                    .iter()
+                    .map(|(_, c)| c.pending_output())
+                    .max()
+                    .unwrap_or(0)
+            );
+            f!("blocked_clients", 0);
+            f!("tracking_clients", 0);
+            f!("clients_in_timeout_table", 0);
+        }
+        "memory" => {
+            let used = crate::evict::used_memory();
+            let rss = rss_bytes();
+            f!("used_memory", used);
+            f!("used_memory_human", human(used));
+            f!("used_memory_rss", rss);
+            f!("used_memory_rss_human", human(rss));
+            f!("used_memory_peak", srv.peak_memory.max(used));
+            f!("used_memory_peak_human", human(srv.peak_memory.max(used)));
+            f!("used_memory_lua", 31744);
+            f!("maxmemory", srv.cfg.maxmemory);
+            f!("maxmemory_human", human(srv.cfg.maxmemory as u64));
+            f!("maxmemory_policy", srv.cfg.maxmemory_policy_name());
+            f!(
+                "mem_fragmentation_ratio",
+                format!(
+                    "{:.2}",
+                    if used > 0 {
+                        rss as f64 / used as f64
+                    } else {
+                        0.0
+                    }
+                )
+            );
+            f!("mem_allocator", "jemalloc-5.3.0");
+            f!("lazyfree_pending_objects", 0);
+        }
+        "persistence" => {
+            f!("loading", 0);
+            f!("async_loading", 0);
+            f!("rdb_changes_since_last_save", srv.dirty);
+            f!("rdb_bgsave_in_progress", 0);
+            f!("rdb_last_save_time", srv.started_unix);
+            f!("rdb_last_bgsave_status", "ok");
+            f!("aof_enabled", 0);
+            f!("aof_rewrite_in_progress", 0);
+            f!("aof_rewrite_scheduled", 0);
+            f!("aof_last_bgrewrite_status", "ok");
+            f!("aof_last_write_status", "ok");
+        }
+        "stats" => {
+            let st = &srv.stats;
+            f!("total_connections_received", st.total_connections_received);
+            f!("total_commands_processed", st.total_commands_processed);
+            f!("instantaneous_ops_per_sec", st.instantaneous_ops());
+            f!("total_net_input_bytes", st.net_input_bytes);
+            f!("total_net_output_bytes", st.net_output_bytes);
+            f!("rejected_connections", st.rejected_connections);
+            f!("expired_keys", st.expired_keys);
+            f!("evicted_keys", st.evicted_keys);
+            f!("keyspace_hits", st.keyspace_hits);
+            f!("keyspace_misses", st.keyspace_misses);
+            f!("pubsub_channels", 0);
+            f!("pubsub_patterns", 0);
+            f!("total_error_replies", st.total_error_replies);
+            f!(
+                "client_query_buffer_limit_disconnections",
+                st.client_qbuf_limit_disconnections
+            );
+            f!(
+                "client_output_buffer_limit_disconnections",
+                st.client_outbuf_limit_disconnections
+            );
+            f!("tls_handshakes_ok", st.tls_handshakes_ok);
+            f!("tls_handshakes_resumed", st.tls_handshakes_resumed);
+            f!(
+                "tls_handshakes_failed",
+                st.tls_handshake_failures.values().sum::<u64>()
+            );
+            let mut fails: Vec<_> = st.tls_handshake_failures.iter().collect();
+            fails.sort();
+            let s: Vec<String> = fails
+                .iter()
+                .map(|(k, v)| format!("{}={}", k.replace([',', ' ', ':', '='], "_"), v))
+                .collect();
+            f!("tls_handshake_failures_by_reason", s.join(","));
+            f!("eventloop_cycles", srv.loop_iterations);
+        }
+        "replication" => {
+            f!("role", "master");
+            f!("connected_slaves", 0);
+            f!("master_failover_state", "no-failover");
+            f!("master_replid", srv.run_id);
+            f!("master_replid2", "0000000000000000000000000000000000000000");
+            f!("master_repl_offset", 0);
+            f!("second_repl_offset", -1);
+            f!("repl_backlog_active", 0);
+            f!("repl_backlog_size", srv.cfg.repl_backlog_size);
+            f!("repl_backlog_first_byte_offset", 0);
+            f!("repl_backlog_histlen", 0);
+        }
+        "cpu" => {
+            let (sys, user) = rusage();
+            f!("used_cpu_sys", format!("{sys:.6}"));
+            f!("used_cpu_user", format!("{user:.6}"));
+            f!("used_cpu_sys_children", "0.000000");
+            f!("used_cpu_user_children", "0.000000");
+        }
+        "modules" => {}
+        "cluster" => {
+            f!("cluster_enabled", 0);
+        }
+        "keyspace" => {
+            for (i, db) in srv.ks.dbs.iter().enumerate() {
+                if !db.is_empty() {
+                    let _ = write!(
+                        o,
+                        "db{}:keys={},expires={},avg_ttl={}\r\n",
+                        i,
+                        db.len(),
+                        db.volatile,
+                        db.avg_ttl
+                    );
+                }
+            }
+        }
+        "commandstats" => {
+            for (i, e) in srv.cmds.entries.iter().enumerate() {
+                let s = srv.cmd_stats[i];
+                if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
+                    continue;
+                }
+                let per = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    o,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    e.full_name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+                );
+            }
+        }
+        "errorstats" => {
+            let mut errs: Vec<_> = srv.stats.errors.iter().collect();
+            errs.sort();
+            for (k, v) in errs {
+                let _ = write!(o, "errorstat_{}:count={}\r\n", k, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------- COMMAND ----------------
+
+fn command(ctx: &mut Ctx, args: Args) {
+    // Plain COMMAND (no subcommand): every command's info.
+    if args.len() == 1 {
+        let ids: Vec<usize> = ctx.srv.cmds.top_level().map(|(i, _)| i).collect();
+        ctx.out.array(ids.len());
+        for id in ids {
+            command_info_reply(ctx, id);
+        }
+    }
+}
+
+fn command_count(ctx: &mut Ctx, _: Args) {
+    let n = ctx.srv.cmds.top_level().count();
+    ctx.out.int(n as i64);
+}
+
+fn command_info(ctx: &mut Ctx, args: Args) {
+    if args.len() == 2 {
+        return command(ctx, args.tail(1));
+    }
+    ctx.out.array(args.len() - 2);
+    for name in args.iter().skip(2) {
+        match find_command(ctx.srv, name) {
+            Some(id) => command_info_reply(ctx, id),
+            None => ctx.out.null_array(),
+        }
+    }
+}
+
+/// "get" or "config|get".
+fn find_command(srv: &Server, name: &[u8]) -> Option<usize> {
+    match name.iter().position(|&c| c == b'|') {
+        Some(p) => srv
+            .cmds
+            .lookup(&name[..p])
+            .and_then(|id| srv.cmds.lookup_sub(id, &name[p + 1..])),
+        None => srv.cmds.lookup(name),
+    }
+}
+
+fn command_info_reply(ctx: &mut Ctx, id: usize) {
+    let e = &ctx.srv.cmds.entries[id];
+    let c = e.cmd;
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk_str(&e.full_name);
+    out.int(c.arity as i64);
+    let flags: Vec<&str> = FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| c.flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(c.keys.first as i64);
+    out.int(c.keys.last as i64);
+    out.int(c.keys.step as i64);
+    let cats: Vec<&str> = CATEGORY_NAMES
+        .iter()
+        .filter(|(b, _)| e.acl & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(cats.len());
+    for cat in cats {
+        out.simple(&format!("@{cat}"));
+    }
+    out.array(0); // tips
+                  // key specs
+    if c.keys.first > 0 {
+        out.array(1);
+        out.map(4);
+        out.bulk_str("flags");
+        out.array(0);
+        out.bulk_str("begin_search");
+        out.map(2);
+        out.bulk_str("type");
+        out.bulk_str("index");
+        out.bulk_str("spec");
+        out.map(1);
+        out.bulk_str("index");
+        out.int(c.keys.first as i64);
+        out.bulk_str("find_keys");
+        out.map(2);
+        out.bulk_str("type");
+        out.bulk_str("range");
+        out.bulk_str("spec");
+        out.map(3);
+        out.bulk_str("lastkey");
+        out.int(if c.keys.last < 0 {
+            c.keys.last as i64
+        } else {
+            (c.keys.last - c.keys.first) as i64
+        });
+        out.bulk_str("keystep");
+        out.int(c.keys.step as i64);
+        out.bulk_str("limit");
+        out.int(0);
+        out.bulk_str("notes");
+        out.bulk_str("");
+    } else {
+        out.array(0);
+    }
+    let subs: Vec<usize> = e.subs.values().copied().collect();
+    ctx.out.array(subs.len());
+    for s in subs {
+        command_info_reply(ctx, s);
+    }
+}
+
+fn command_docs(ctx: &mut Ctx, args: Args) {
+    let ids: Vec<usize> = if args.len() == 2 {
+        ctx.srv.cmds.top_level().map(|(i, _)| i).collect()
+    } else {
+        args.iter()
+            .skip(2)
+            .filter_map(|n| find_command(ctx.srv, n))
+            .collect()
+    };
+    ctx.out.map(ids.len());
+    for id in ids {
+        command_doc_reply(ctx, id);
+    }
+}
+
+fn command_doc_reply(ctx: &mut Ctx, id: usize) {
+    let e = &ctx.srv.cmds.entries[id];
+    let subs: Vec<usize> = e.subs.values().copied().collect();
+    ctx.out.bulk_str(&e.full_name);
+    ctx.out.map(if subs.is_empty() { 3 } else { 4 });
+    ctx.out.bulk_str("summary");
+    ctx.out.bulk_str(e.cmd.summary);
+    ctx.out.bulk_str("since");
+    ctx.out.bulk_str(if e.cmd.since.is_empty() {
+        "1.0.0"
+    } else {
+        e.cmd.since
+    });
+    ctx.out.bulk_str("group");
+    ctx.out.bulk_str(e.group);
+    if !subs.is_empty() {
+        ctx.out.bulk_str("subcommands");
+        ctx.out.map(subs.len());
+        for s in subs {
+            command_doc_reply(ctx, s);
+        }
+    }
+}
+
+fn command_list(ctx: &mut Ctx, args: Args) {
+    let mut filter: Option<(String, String)> = None;
+    if args.len() == 5 && eq_ic(args.get(2), "filterby") {
+        filter = Some((
+            String::from_utf8_lossy(args.get(3)).to_ascii_lowercase(),
+            String::from_utf8_lossy(args.get(4)).into_owned(),
+        ));
+    } else if args.len() != 2 {
+        return ctx.out.error(SYNTAX);
+    }
+    let names: Vec<String> = ctx
+        .srv
+        .cmds
+        .entries
+        .iter()
+        .filter(|e| match &filter {
+            None => true,
+            Some((k, v)) => match k.as_str() {
+                "pattern" => glob_match(v.as_bytes(), e.full_name.as_bytes(), true),
+                "aclcat" => CATEGORY_NAMES
+                    .iter()
+                    .any(|(b, n)| n.eq_ignore_ascii_case(v) && e.acl & b != 0),
+                "module" => false,
+                _ => false,
+            },
+        })
+        .map(|e| e.full_name.clone())
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk_str(&n);
+    }
+}
+
+/// Positions of the keys of a command's arguments, from the table's key spec.
+pub fn key_positions(c: &Command, argc: usize) -> Vec<usize> {
+    let k = c.keys;
+    if k.first <= 0 {
+        return Vec::new();
+    }
+    let last = if k.last < 0 {
+        argc as i32 + k.last
+    } else {
+        k.last
+    };
+    let mut v = Vec::new();
+    let mut i = k.first;
+    while i <= last && (i as usize) < argc {
+        v.push(i as usize);
+        i += k.step.max(1);
+    }
+    v
+}
+
+fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<Vec<usize>> {
+    let sub = args.tail(2);
+    let Some(mut id) = ctx.srv.cmds.lookup(sub.get(0)) else {
+        ctx.out.error("ERR Invalid command specified");
+        return None;
+    };
+    if !ctx.srv.cmds.entries[id].subs.is_empty() && sub.len() >= 2 {
+        if let Some(s) = ctx.srv.cmds.lookup_sub(id, sub.get(1)) {
+            id = s;
+        }
+    }
+    let c = ctx.srv.cmds.entries[id].cmd;
+    if !arity_ok(c.arity, sub.len()) {
+        ctx.out
+            .error("ERR Invalid number of arguments specified for command");
+        return None;
+    }
+    let pos = key_positions(c, sub.len());
+    if pos.is_empty() {
+        ctx.out.error("ERR The command has no key arguments");
+        return None;
+    }
+    Some(pos)
+}
+
+fn command_getkeys(ctx: &mut Ctx, args: Args) {
+    if let Some(pos) = getkeys_common(ctx, args) {
+        ctx.out.array(pos.len());
+        for p in pos {
+            ctx.out.bulk(args.get(2 + p));
+        }
+    }
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
+    if let Some(pos) = getkeys_common(ctx, args) {
+        ctx.out.array(pos.len());
+        for p in pos {
+            ctx.out.array(2);
+            ctx.out.bulk(args.get(2 + p));
+            ctx.out.set(0);
+        }
+    }
+}
+
+fn command_help(ctx: &mut Ctx, _: Args) {
+    help(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
+}
+
+// ---------------- misc ----------------
+
+fn time(ctx: &mut Ctx, _: Args) {
+    let us = now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+}
+
+fn dbsize(ctx: &mut Ctx, _: Args) {
+    let n = ctx.dbm().len();
+    ctx.out.int(n as i64);
+}
+
+fn lastsave(ctx: &mut Ctx, _: Args) {
+    ctx.out.int(ctx.srv.started_unix);
+}
+
+fn flush_mode_ok(ctx: &mut Ctx, args: Args) -> bool {
+    match args.len() {
+        1 => true,
+        2 if eq_ic(args.get(1), "sync") || eq_ic(args.get(1), "async") => true,
+        _ => {
+            ctx.out.error(SYNTAX);
+            false
+        }
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: Args) {
+    if !flush_mode_ok(ctx, args) {
+        return;
+    }
+    let n = ctx.dbm().len() as u64;
+    ctx.dbm().clear();
+    ctx.srv.dirty += n.max(1);
+    ctx.out.ok();
+}
+
+fn flushall(ctx: &mut Ctx, args: Args) {
+    if !flush_mode_ok(ctx, args) {
+        return;
+    }
+    for db in ctx.srv.ks.dbs.iter_mut() {
+        db.clear();
+    }
+    ctx.srv.dirty += 1;
+    ctx.out.ok();
+}
+
+fn shutdown(ctx: &mut Ctx, args: Args) {
+    for a in args.iter().skip(1) {
+        if !["nosave", "save", "now", "force", "abort"]
+            .iter()
+            .any(|o| eq_ic(a, o))
+        {
+            return ctx.out.error(SYNTAX);
+        }
+        if eq_ic(a, "abort") {
+            return ctx.out.error("ERR No shutdown in progress.");
+        }
+    }
+    ctx.srv.shutdown = Some(crate::server::Shutdown { from_signal: false });
+    // Redis replies nothing on success: the connection just closes.
+    ctx.client().close_after_reply = true;
+}
+
+fn monitor(ctx: &mut Ctx, _: Args) {
+    let id = ctx.id;
+    let c = ctx.client();
+    if c.monitor {
+        return;
+    }
+    c.monitor = true;
+    ctx.srv.monitors.push(id);
+    ctx.out.ok();
+}
+
+/// Send a command to every MONITOR client, in Redis's line format.
+pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
+    let us = now_us();
+    let c = &ctx.srv.clients[ctx.id];
+    let origin = if c.kind == crate::server::ClientKind::Unix {
+        "unix:".to_string() + &c.local
+    } else {
+        c.peer.clone()
+    };
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        ctx.db,
+        origin
+    );
+    for a in args.iter() {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line.push_str("\r\n");
+    let mons = ctx.srv.monitors.clone();
+    for m in mons {
+        if m == ctx.id {
+            continue;
+        }
+        if let Some(mc) = ctx.srv.clients.get_mut(m) {
+            mc.out.raw(line.as_bytes());
+            ctx.srv.pending_write.push(m);
+        }
+    }
+}
+
+/// A quoted representation like Redis's sdscatrepr.
+pub fn repr(a: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in a {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => {
+                let _ = write!(s, "\\x{:02x}", c);
+            }
+        }
+    }
+    s.push('"');
+    s
+}
+
+fn debug(ctx: &mut Ctx, args: Args) {
+    let allowed = match ctx.srv.cfg.enable_debug_command.0 {
+        1 => true,
+        2 => {
+            let c = &ctx.srv.clients[ctx.id];
+            c.kind == crate::server::ClientKind::Unix
+                || c.peer.starts_with("127.")
+                || c.peer.starts_with("[::1]")
+        }
+        _ => false,
+    };
+    if !allowed {
+        return ctx.out.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if args.len() == 3 => {
+            let secs = crate::util::parse_f64(args.get(2)).unwrap_or(0.0);
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+            ctx.out.ok();
+        }
+        "set-active-expire" if args.len() == 3 => {
+            ctx.srv.active_expire_enabled = crate::util::parse_i64(args.get(2)).unwrap_or(1) != 0;
+            ctx.out.ok();
+        }
+        "object" if args.len() == 3 => {
+            let key = args.get(2);
+            let Some(e) = ctx.srv.ks.dbs[ctx.db].get(key) else {
+                return ctx.out.error("ERR no such key");
+            };
+            let enc = super::keys::encoding_name(&e.val, &ctx.srv.cfg);
+            let lru = crate::evict::idle_secs(e.lru);
+            let ser = e.val.heap_size();
+            let s = format!("Value at:0x0 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{lru}", e.lru);
+            ctx.out.simple(&s);
+        }
+        "quicklist-packed-threshold" | "listpack" | "quicklist" | "stringmatch-len" => ctx.out.ok(),
+        "change-repl-id"
+        | "replybuffer"
+        | "dict-resizing"
+        | "set-disable-deny-scripts"
+        | "pause-cron" => ctx.out.ok(),
+        "jmap" | "reload" | "loadaof" => ctx
+            .out
+            .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),
+        "digest" => {
+            ctx.out.bulk_str(&"0".repeat(40));
+        }
+        "protocol" if args.len() == 3 => debug_protocol(
+            ctx,
+            &String::from_utf8_lossy(args.get(2)).to_ascii_lowercase(),
+        ),
+        "log" if args.len() == 3 => {
+            warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
+            ctx.out.ok();
+        }
+        "help" => help(
+            ctx,
+            "DEBUG",
+            &[
+                "OBJECT <key>",
+                "SLEEP <seconds>",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "PROTOCOL <type>",
+                "LOG <message>",
+            ],
+        ),
+        _ => ctx.out.error(&format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(args.get(1))
+        )),
+    }
+}
+
+fn debug_protocol(ctx: &mut Ctx, t: &str) {
+    let out = &mut *ctx.out;
+    match t {
+        "string" => out.bulk_str("Hello World"),
+        "integer" => out.int(12345),
+        "double" => out.double(3.141),
+        "bignum" => {
+            if out.resp3 {
+                out.raw(b"(1234567999999999999999999999999999999\r\n")
+            } else {
+                out.bulk_str("1234567999999999999999999999999999999")
+            }
+        }
+        "null" => out.null(),
+        "array" => {
+            out.array(3);
+            for i in 0..3 {
+                out.int(i);
+            }
+        }
+        "set" => {
+            out.set(3);
+            for i in 0..3 {
+                out.int(i);
+            }
+        }
+        "map" => {
+            out.map(3);
+            for i in 0..3 {
+                out.int(i);
+                out.boolean(i == 1);
+            }
+        }
+        "attrib" => {
+            if out.resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk_str("key-popularity");
+                out.array(2);
+                out.bulk_str("key:123");
+                out.int(90);
+            }
+            out.bulk_str("Some real reply following the attribute");
+        }
+        "push" => {
+            if !out.resp3 {
+                return out.error("ERR RESP2 is not supported by this command");
+            }
+            out.push(2);
+            out.bulk_str("server-cpu-usage");
+            out.int(42);
+            out.bulk_str("Some real reply following the push reply");
+        }
+        "true" => out.boolean(true),
+        "false" => out.boolean(false),
+        "verbatim" => out.verbatim(b"This is a verbatim\nstring"),
+        _ => out.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
+    }
+}
+
+fn memory_usage(ctx: &mut Ctx, args: Args) {
+    if args.len() != 3 && !(args.len() == 5 && eq_ic(args.get(3), "samples")) {
+        return ctx.out.error(SYNTAX);
+    }
+    let key = args.get(2);
+    match ctx.dbm().get(key) {
+        Some(e) => {
+            let n = e.val.heap_size()
+                + key.len()
+                + crate::keyspace::Dict::<crate::keyspace::Entry>::ENTRY_OVERHEAD;
+            ctx.out.int(n as i64)
+        }
+        None => ctx.out.null(),
+    }
+}
+
+fn memory_stats(ctx: &mut Ctx, _: Args) {
+    let used = crate::evict::used_memory();
+    ctx.out.map(4);
+    ctx.out.bulk_str("peak.allocated");
+    ctx.out.int(ctx.srv.peak_memory.max(used) as i64);
+    ctx.out.bulk_str("total.allocated");
+    ctx.out.int(used as i64);
+    ctx.out.bulk_str("keys.count");
+    let keys: usize = ctx.srv.ks.dbs.iter().map(|d| d.len()).sum();
+    ctx.out.int(keys as i64);
+    ctx.out.bulk_str("clients.normal");
+    ctx.out.int(
+        ctx.srv
+            .clients
+            .iter()
+            .map(|(_, c)| c.rbuf.capacity() + c.out.buf.capacity())
+            .sum::<usize>() as i64,
+    );
+}
+
+fn memory_doctor(ctx: &mut Ctx, _: Args) {
+    ctx.out.verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+}
+
+fn memory_purge(ctx: &mut Ctx, _: Args) {
+    ctx.out.ok();
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx, _: Args) {
+    ctx.out
+        .verbatim(b"Stats not supported for the current allocator");
+}
+
+fn memory_help(ctx: &mut Ctx, _: Args) {
+    help(
+        ctx,
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "MALLOC-STATS",
+            "PURGE",
+            "STATS",
+            "USAGE <key> [SAMPLES <count>]",
+        ],
+    );
+}
+
+/// Evict keys while used memory is over maxmemory. Returns false when still over the
+/// limit (noeviction, or nothing left to evict): the caller answers -OOM.
+pub fn free_memory_if_needed(srv: &mut Server) -> bool {
+    let max = srv.cfg.maxmemory as u64;
+    if max == 0 {
+        return true;
+    }
+    let policy = crate::evict::policy_of(srv.cfg.maxmemory_policy_name());
+    let samples = srv.cfg.maxmemory_samples as usize;
+    let decay = srv.cfg.lfu_decay_time;
+    let mut guard = 0;
+    while crate::evict::used_memory() > max {
+        if policy == crate::evict::Policy::NoEviction {
+            return false;
+        }
+        let Some((db, slot)) = crate::evict::pick_victim(&mut srv.ks.dbs, policy, samples, decay)
+        else {
+            return false;
+        };
+        srv.ks.dbs[db].remove_slot(slot);
+        srv.stats.evicted_keys += 1;
+        srv.dirty += 1;
+        guard += 1;
+        if guard > 100_000 {
+            return crate::evict::used_memory() <= max;
+        }
+    }
+    true
+}

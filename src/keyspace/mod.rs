@@ -1,0 +1,177 @@
+//! The keyspace: `databases` numbered dictionaries of keys to typed values with expiry.
+//! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
+pub mod dict;
+pub mod value;
+
+pub use dict::{Dict, Key};
+pub use value::{Entry, Value, NO_EXPIRE};
+
+use crate::util::now_ms;
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct Db {
+    pub dict: Dict<Entry>,
+    /// Number of keys with a TTL (INFO keyspace "expires=").
+    pub volatile: usize,
+    /// Where the active expiry cycle resumes.
+    expire_cursor: usize,
+    pub avg_ttl: i64,
+}
+
+/// Outcome of a lookup that honours expiry.
+impl Db {
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    /// Slot of a live key; an expired key is deleted on the way (lazy expiry).
+    #[inline]
+    pub fn find(&mut self, key: &[u8]) -> Option<usize> {
+        let slot = self.dict.slot_of(key)?;
+        let (_, e) = self.dict.at(slot)?;
+        if e.expire != NO_EXPIRE && e.expire <= now_ms() {
+            self.remove_slot(slot);
+            return None;
+        }
+        Some(slot)
+    }
+    #[inline]
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        let s = self.find(key)?;
+        self.dict.at(s).map(|(_, e)| e)
+    }
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let s = self.find(key)?;
+        self.dict.at_mut(s).map(|(_, e)| e)
+    }
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.find(key).is_some()
+    }
+    /// Set a key to a value, replacing any old value. `keep_ttl` keeps the old expiry.
+    pub fn set(&mut self, key: &[u8], val: Value, expire: i64, keep_ttl: bool) {
+        match self.find(key) {
+            Some(slot) => {
+                let (_, e) = self.dict.at_mut(slot).expect("slot just found");
+                let old_exp = e.expire;
+                e.val = val;
+                e.touch();
+                if !keep_ttl {
+                    e.expire = expire;
+                    match (old_exp != NO_EXPIRE, expire != NO_EXPIRE) {
+                        (true, false) => self.volatile -= 1,
+                        (false, true) => self.volatile += 1,
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                self.dict.insert_new(key.into(), Entry::new(val, expire));
+                if expire != NO_EXPIRE {
+                    self.volatile += 1;
+                }
+            }
+        }
+    }
+    /// Insert a key known to be absent (after `find` said so). Returns its slot.
+    pub fn insert_new(&mut self, key: &[u8], val: Value) -> usize {
+        self.dict.insert_new(key.into(), Entry::new(val, NO_EXPIRE))
+    }
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let slot = self.dict.slot_of(key)?;
+        self.remove_slot(slot)
+    }
+    pub fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
+        let (_, e) = self.dict.remove_slot(slot)?;
+        if e.expire != NO_EXPIRE {
+            self.volatile -= 1;
+        }
+        Some(e)
+    }
+    /// Set or clear the expiry of a live key (absolute unix ms, or NO_EXPIRE).
+    pub fn set_expire(&mut self, slot: usize, at: i64) {
+        if let Some((_, e)) = self.dict.at_mut(slot) {
+            match (e.expire != NO_EXPIRE, at != NO_EXPIRE) {
+                (true, false) => self.volatile -= 1,
+                (false, true) => self.volatile += 1,
+                _ => {}
+            }
+            e.expire = at;
+        }
+    }
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.volatile = 0;
+        self.expire_cursor = 0;
+    }
+
+    /// One step of active expiry: walk slots from the saved cursor, deleting expired keys,
+    /// until `deadline`. Returns the number of keys deleted.
+    pub fn active_expire(&mut self, deadline: Instant, expired_keys: &mut Vec<Key>) -> usize {
+        if self.volatile == 0 {
+            return 0;
+        }
+        let now = now_ms();
+        let bound = self.dict.slot_bound();
+        let mut deleted = 0;
+        let (mut ttl_sum, mut ttl_n) = (0i64, 0i64);
+        let mut i = self.expire_cursor.min(bound);
+        let mut steps = 0usize;
+        loop {
+            if i >= bound {
+                i = 0;
+            }
+            if let Some((_, e)) = self.dict.at(i) {
+                if e.expire != NO_EXPIRE {
+                    if e.expire <= now {
+                        if let Some((k, _)) = self.dict.at(i) {
+                            expired_keys.push(k.clone());
+                        }
+                        self.remove_slot(i);
+                        deleted += 1;
+                    } else {
+                        ttl_sum += e.expire - now;
+                        ttl_n += 1;
+                    }
+                }
+            }
+            i += 1;
+            steps += 1;
+            if self.volatile == 0 || steps >= bound {
+                break;
+            }
+            if steps % 256 == 0 && Instant::now() >= deadline {
+                break;
+            }
+        }
+        self.expire_cursor = i;
+        if ttl_n > 0 {
+            let avg = ttl_sum / ttl_n;
+            self.avg_ttl = if self.avg_ttl == 0 {
+                avg
+            } else {
+                (self.avg_ttl * 49 + avg) / 50
+            };
+        }
+        if self.volatile == 0 {
+            self.avg_ttl = 0;
+        }
+        deleted
+    }
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    pub fn new(n: usize) -> Self {
+        Keyspace {
+            dbs: (0..n).map(|_| Db::default()).collect(),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Value types stored under a key, and the per-key metadata (expiry, LRU/LFU clock).
+use super::dict::Dict;
+use std::collections::VecDeque;
+
+/// `expire` of a key with no TTL.
+pub const NO_EXPIRE: i64 = -1;
+
+pub enum Value {
+    /// A string; integers that fit an i64 and print back identically are kept as numbers
+    /// (OBJECT ENCODING "int"), so INCR needs no parsing.
+    Int(i64),
+    Str(Vec<u8>),
+    List(VecDeque<Box<[u8]>>),
+    Hash(Dict<Box<[u8]>>),
+    Set(Dict<()>),
+    ZSet(Box<crate::types::zset::ZSet>),
+}
+
+impl Value {
+    /// Build a string value, integer-encoded when it round-trips (as Redis's tryObjectEncoding).
+    pub fn from_bytes(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(n) = crate::util::parse_i64(b) {
+                return Value::Int(n);
+            }
+        }
+        Value::Str(b.to_vec())
+    }
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Str(_))
+    }
+    /// The string's bytes, formatting an integer into `tmp`.
+    pub fn str_bytes<'a>(&'a self, tmp: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
+        match self {
+            Value::Int(n) => Some(tmp.format(*n).as_bytes()),
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// Approximate heap bytes held by the value (MEMORY USAGE, OBJECT).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str(s) => s.capacity(),
+            Value::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
+            Value::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + Dict::<Box<[u8]>>::ENTRY_OVERHEAD)
+                .sum(),
+            Value::Set(s) => s
+                .iter()
+                .map(|(k, _)| k.len() + Dict::<()>::ENTRY_OVERHEAD)
+                .sum(),
+            Value::ZSet(z) => z.heap_size(),
+        }
+    }
+}
+
+pub struct Entry {
+    pub val: Value,
+    /// Absolute unix time in ms, or NO_EXPIRE.
+    pub expire: i64,
+    /// LRU clock (seconds, 24 bits like Redis) or, under an LFU policy, the LFU counter
+    /// and decay time packed as Redis does (16 bits minutes, 8 bits counter).
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn new(val: Value, expire: i64) -> Self {
+        Entry {
+            val,
+            expire,
+            lru: crate::evict::lru_clock(),
+        }
+    }
+    #[inline]
+    pub fn touch(&mut self) {
+        self.lru = crate::evict::lru_clock();
+    }
+}

@@ -1,0 +1,106 @@
+//! ferrokv: a Redis-compatible key-value server. One thread, one mio reactor, rustls for TLS.
+pub mod commands;
+pub mod config;
+pub mod evict;
+pub mod keyspace;
+pub mod listen;
+pub mod log;
+pub mod net;
+pub mod reactor;
+pub mod resp;
+pub mod server;
+pub mod stats;
+pub mod tls;
+pub mod types;
+pub mod util;
+
+/// The Redis version ferrokv reports (INFO, HELLO): the one whose behaviour it follows.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+use config::file::Loader;
+
+/// Load configuration from a file and command-line words, as redis-server does.
+pub fn load_config(file: Option<&str>, words: &[String]) -> Result<Loader, String> {
+    let mut l = Loader::new();
+    if let Some(f) = file {
+        l.load_file(f)?;
+    }
+    if !words.is_empty() {
+        let text = Loader::args_to_text(words)?;
+        l.load_text(&text, "(command line)")?;
+    }
+    Ok(l)
+}
+
+/// Start the server and run until shutdown. Errors are fatal startup problems.
+pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
+    let cfg = loader.config;
+    log::set_level(cfg.loglevel.0);
+    log::set_file(&cfg.logfile)?;
+    evict::update_clock();
+    evict::set_lfu(cfg.maxmemory_policy_name().contains("lfu"));
+    if !cfg.dir.is_empty() {
+        std::env::set_current_dir(&cfg.dir)
+            .map_err(|e| format!("Can't chdir to '{}': {}", cfg.dir, e))?;
+    }
+    let mut table = commands::Table::build(&commands::families());
+    for (old, new) in &loader.extras.renames {
+        table.rename(old, new)?;
+    }
+    let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
+    let registry = poll.registry().try_clone().map_err(|e| e.to_string())?;
+    let mut srv = server::Server::new(cfg, loader.extras, config_file, table, registry);
+    notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
+    notice!(
+        "ferrokv version={}, redis-compat={}, bits=64, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        REDIS_VERSION,
+        std::process::id()
+    );
+    if srv.cfg.port == 0 && srv.cfg.tls_port == 0 && srv.cfg.unixsocket.is_empty() {
+        return Err("Configured to not listen anywhere, exiting.".into());
+    }
+    if srv.cfg.tls_port != 0 {
+        srv.reload_tls()?;
+        check_cert_expiry(&srv.tls_info, &srv.cfg.tls_cert_file);
+    }
+    srv.rebind()?;
+    if !srv.cfg.pidfile.is_empty() {
+        let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
+    }
+    notice!("Server initialized");
+    for l in &srv.listeners {
+        notice!(
+            "Ready to accept connections {} on {}",
+            if l.tls {
+                "tls"
+            } else if l.addr.starts_with('/') {
+                "unix"
+            } else {
+                "tcp"
+            },
+            l.addr
+        );
+    }
+    reactor::run(&mut srv, &mut poll).map_err(|e| e.to_string())
+}
+
+/// Warn loudly about a server certificate that is expired, not yet valid or expiring soon.
+pub fn check_cert_expiry(info: &tls::TlsInfo, path: &str) {
+    if info.server_not_after == 0 {
+        return;
+    }
+    let now = util::now_ms() / 1000;
+    let days = (info.server_not_after - now) / 86400;
+    if info.server_not_after < now {
+        warn!(
+            "WARNING: tls-cert-file '{}' ({}) has EXPIRED: clients will reject it",
+            path, info.server_subject
+        );
+    } else if days < 30 {
+        warn!(
+            "WARNING: tls-cert-file '{}' ({}) expires in {} days",
+            path, info.server_subject, days
+        );
+    }
+}

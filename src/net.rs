@@ -1,0 +1,237 @@
+//! A client socket: TCP or Unix, optionally wrapped in a nonblocking rustls session.
+//! Reads append plaintext to the client's read buffer; writes drain its output buffer.
+use std::io::{self, ErrorKind, Read, Write};
+
+pub enum Stream {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl mio::event::Source for Stream {
+    fn register(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &mio::Registry, t: mio::Token, i: mio::Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &mio::Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+pub struct Conn {
+    pub stream: Stream,
+    pub tls: Option<Box<rustls::ServerConnection>>,
+    /// The TLS handshake finished (always true for plaintext).
+    pub established: bool,
+}
+
+/// What a read did.
+pub enum ReadResult {
+    /// Bytes appended (possibly 0 with the socket still open).
+    Data(usize),
+    /// Peer closed (after any bytes appended).
+    Closed(usize),
+}
+
+/// Largest amount read from one socket in one readiness event before yielding to others.
+const READ_BUDGET: usize = 4 * 1024 * 1024;
+
+impl Conn {
+    pub fn plain(stream: Stream) -> Self {
+        Conn {
+            stream,
+            tls: None,
+            established: true,
+        }
+    }
+    pub fn tls(stream: Stream, session: rustls::ServerConnection) -> Self {
+        Conn {
+            stream,
+            tls: Some(Box::new(session)),
+            established: false,
+        }
+    }
+
+    /// Read everything available (up to a budget) into `rbuf`. TLS errors come back as
+    /// `InvalidData` with rustls's reason.
+    pub fn read_into(&mut self, rbuf: &mut Vec<u8>) -> io::Result<ReadResult> {
+        match &mut self.tls {
+            None => read_plain(&mut self.stream, rbuf),
+            Some(tls) => {
+                let r = read_tls(tls, &mut self.stream, rbuf);
+                if !tls.is_handshaking() {
+                    self.established = true;
+                }
+                r
+            }
+        }
+    }
+
+    /// Write `out[*pos..]`. Returns true when everything (including TLS records) is on the
+    /// wire, false when the socket would block with data left.
+    pub fn write_from(&mut self, out: &[u8], pos: &mut usize) -> io::Result<bool> {
+        match &mut self.tls {
+            None => {
+                while *pos < out.len() {
+                    match self.stream.write(&out[*pos..]) {
+                        Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                        Ok(n) => *pos += n,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(true)
+            }
+            Some(tls) => {
+                loop {
+                    // Encrypt as much plaintext as rustls will buffer, then push records out.
+                    if *pos < out.len() {
+                        let n = tls.writer().write(&out[*pos..])?;
+                        *pos += n;
+                    }
+                    if !flush_tls(tls, &mut self.stream)? {
+                        return Ok(false);
+                    }
+                    if *pos >= out.len() {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Push out TLS records rustls has queued (handshake messages, alerts).
+    pub fn flush_tls(&mut self) -> io::Result<bool> {
+        match &mut self.tls {
+            Some(tls) => flush_tls(tls, &mut self.stream),
+            None => Ok(true),
+        }
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+}
+
+fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult> {
+    let mut total = 0;
+    loop {
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024.max(rbuf.len() / 2).min(1 << 20));
+        }
+        let len = rbuf.len();
+        let cap = rbuf.capacity();
+        // SAFETY: we only expose the spare capacity to read(), then set_len by what it wrote.
+        let spare =
+            unsafe { std::slice::from_raw_parts_mut(rbuf.as_mut_ptr().add(len), cap - len) };
+        match stream.read(spare) {
+            Ok(0) => return Ok(ReadResult::Closed(total)),
+            Ok(n) => {
+                unsafe { rbuf.set_len(len + n) };
+                total += n;
+                if total >= READ_BUDGET {
+                    return Ok(ReadResult::Data(total));
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(ReadResult::Data(total)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn read_tls(
+    tls: &mut rustls::ServerConnection,
+    stream: &mut Stream,
+    rbuf: &mut Vec<u8>,
+) -> io::Result<ReadResult> {
+    let mut total = 0;
+    loop {
+        let (mut eof, mut drained) = (false, false);
+        match tls.read_tls(stream) {
+            Ok(0) => eof = true,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => drained = true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let state = tls.process_new_packets().map_err(|e| {
+            // Send the alert rustls queued before the connection is dropped.
+            let _ = flush_tls(tls, stream);
+            io::Error::new(ErrorKind::InvalidData, e)
+        })?;
+        let avail = state.plaintext_bytes_to_read();
+        let peer_closed = state.peer_has_closed();
+        if avail > 0 {
+            rbuf.reserve(avail);
+            let len = rbuf.len();
+            // SAFETY: reserve above made room for `avail` bytes; set_len by what was read.
+            let spare =
+                unsafe { std::slice::from_raw_parts_mut(rbuf.as_mut_ptr().add(len), avail) };
+            let n = tls.reader().read(spare)?;
+            unsafe { rbuf.set_len(len + n) };
+            total += n;
+        }
+        if tls.wants_write() {
+            flush_tls(tls, stream)?;
+        }
+        if eof || peer_closed {
+            return Ok(ReadResult::Closed(total));
+        }
+        if drained || total >= READ_BUDGET {
+            return Ok(ReadResult::Data(total));
+        }
+    }
+}
+
+/// Write queued TLS records. Ok(true) when rustls has nothing more to send.
+fn flush_tls(tls: &mut rustls::ServerConnection, stream: &mut Stream) -> io::Result<bool> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

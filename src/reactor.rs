@@ -1,0 +1,545 @@
+//! The event loop: one thread, one `mio::Poll`, every socket in one slab.
+//! Per readiness event a client is read (all available bytes), every complete command in
+//! its buffer is executed, and the replies are written with as few syscalls as possible.
+use crate::listen::{Sock, LISTENER_BASE};
+use crate::net::{Conn, ReadResult, Stream};
+use crate::resp::{parse_request, Args, Request};
+use crate::server::{Client, ClientKind, Ctx, Server};
+use crate::{commands, notice, verbose, warn};
+use mio::{Events, Interest, Poll, Token};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The last termination signal received (0 = none).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// How long a TLS client may take to finish its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time budget of one active-expiry step.
+const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
+
+pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
+    install_signal_handlers();
+    let mut events = Events::with_capacity(1024);
+    let mut next_cron = Instant::now();
+    let mut expire_backlog = false;
+    loop {
+        let now = Instant::now();
+        let timeout = if expire_backlog || !srv.pending_write.is_empty() {
+            Duration::ZERO
+        } else {
+            next_cron.saturating_duration_since(now)
+        };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        srv.loop_iterations += 1;
+        for ev in events.iter() {
+            let t = ev.token().0;
+            if t >= LISTENER_BASE {
+                accept_all(srv, t - LISTENER_BASE);
+                continue;
+            }
+            if !srv.clients.contains(t) {
+                continue;
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                handle_readable(srv, t);
+            }
+            if srv.clients.contains(t) && ev.is_writable() {
+                flush(srv, t);
+            }
+        }
+        flush_pending(srv);
+        let sig = SIGNAL.swap(0, Ordering::SeqCst);
+        if sig != 0 {
+            let name = if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            warn!("Received {} scheduling shutdown...", name);
+            srv.shutdown = Some(crate::server::Shutdown { from_signal: true });
+        }
+        if srv.shutdown.is_some() {
+            finish_shutdown(srv);
+            return Ok(());
+        }
+        if Instant::now() >= next_cron {
+            expire_backlog = cron(srv);
+            let hz = srv.cfg.hz.clamp(1, 500) as u64;
+            next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
+        } else if expire_backlog {
+            expire_backlog = active_expire(srv);
+        }
+    }
+}
+
+fn accept_all(srv: &mut Server, li: usize) {
+    loop {
+        let Some(l) = srv.listeners.get_mut(li) else {
+            return;
+        };
+        let tls = l.tls;
+        let accepted = match &mut l.sock {
+            Sock::Tcp(s) => s.accept().map(|(st, peer)| {
+                let _ = st.set_nodelay(true);
+                let local = st.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                (
+                    Stream::Tcp(st),
+                    peer.to_string(),
+                    local,
+                    if tls {
+                        ClientKind::Tls
+                    } else {
+                        ClientKind::Tcp
+                    },
+                )
+            }),
+            Sock::Unix(s) => s.accept().map(|(st, _)| {
+                (
+                    Stream::Unix(st),
+                    "/unixsocket:0".to_string(),
+                    l.addr.clone(),
+                    ClientKind::Unix,
+                )
+            }),
+        };
+        match accepted {
+            Ok((stream, peer, local, kind)) => new_client(srv, stream, peer, local, kind),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                warn!("Accepting client connection: {}", e);
+                return;
+            }
+        }
+    }
+}
+
+fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kind: ClientKind) {
+    srv.stats.total_connections_received += 1;
+    if let Stream::Tcp(s) = &stream {
+        if srv.cfg.tcp_keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(srv.cfg.tcp_keepalive as u64));
+            let _ = socket2::SockRef::from(s).set_tcp_keepalive(&ka);
+        }
+    }
+    let conn = if kind == ClientKind::Tls {
+        let Some(cfg) = srv.tls.clone() else {
+            warn!(
+                "Error accepting a TLS connection from {}: TLS is not configured",
+                peer
+            );
+            return;
+        };
+        match rustls::ServerConnection::new(cfg) {
+            Ok(s) => Conn::tls(stream, s),
+            Err(e) => {
+                warn!("Error accepting a TLS connection from {}: {}", peer, e);
+                return;
+            }
+        }
+    } else {
+        Conn::plain(stream)
+    };
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let entry = srv.clients.vacant_entry();
+    let idx = entry.key();
+    let client = entry.insert(Client::new(id, conn, kind, peer, local));
+    if srv
+        .registry
+        .register(&mut client.conn.stream, Token(idx), Interest::READABLE)
+        .is_err()
+    {
+        srv.clients.remove(idx);
+        return;
+    }
+    if srv.clients.len() as i64 > srv.cfg.maxclients {
+        srv.stats.rejected_connections += 1;
+        let c = &mut srv.clients[idx];
+        c.out.error("ERR max number of clients reached");
+        c.close_after_reply = true;
+        if c.kind != ClientKind::Tls {
+            flush(srv, idx);
+        }
+        return;
+    }
+    if kind != ClientKind::Tls {
+        verbose!("Accepted {}", srv.clients[idx].peer);
+    }
+}
+
+fn handle_readable(srv: &mut Server, idx: usize) {
+    let c = &mut srv.clients[idx];
+    let was_handshaking = !c.conn.established;
+    let r = c.conn.read_into(&mut c.rbuf);
+    let closed = match r {
+        Ok(ReadResult::Data(n)) => {
+            srv.stats.net_input_bytes += n as u64;
+            false
+        }
+        Ok(ReadResult::Closed(n)) => {
+            srv.stats.net_input_bytes += n as u64;
+            true
+        }
+        Err(e) => {
+            if was_handshaking {
+                tls_handshake_failed(srv, idx, &e.to_string());
+            } else {
+                verbose!(
+                    "Client {} closed the connection: {}",
+                    srv.clients[idx].peer,
+                    e
+                );
+            }
+            close_client(srv, idx);
+            return;
+        }
+    };
+    let c = &mut srv.clients[idx];
+    if was_handshaking && c.conn.established {
+        tls_handshake_done(srv, idx);
+    }
+    let c = &mut srv.clients[idx];
+    c.last_interaction = Instant::now();
+    if c.rbuf.len() as i64 > srv.cfg.client_query_buffer_limit {
+        warn!(
+            "Closing client that reached max query buffer length: addr={} qbuf={}",
+            c.peer,
+            c.rbuf.len()
+        );
+        srv.stats.client_qbuf_limit_disconnections += 1;
+        close_client(srv, idx);
+        return;
+    }
+    process_input(srv, idx);
+    if closed {
+        // Reply to what was sent before the close if the peer half-closed, then go.
+        flush(srv, idx);
+        if srv.clients.contains(idx) {
+            close_client(srv, idx);
+        }
+        return;
+    }
+    flush(srv, idx);
+}
+
+fn tls_handshake_done(srv: &mut Server, idx: usize) {
+    let c = &srv.clients[idx];
+    let resumed = c.conn.tls.as_ref().and_then(|t| t.handshake_kind())
+        == Some(rustls::HandshakeKind::Resumed);
+    srv.stats.tls_handshakes_ok += 1;
+    if resumed {
+        srv.stats.tls_handshakes_resumed += 1;
+    }
+    verbose!(
+        "Accepted TLS {} ({})",
+        c.peer,
+        if resumed { "resumed" } else { "full handshake" }
+    );
+}
+
+fn tls_handshake_failed(srv: &mut Server, idx: usize, reason: &str) {
+    let peer = srv.clients[idx].peer.clone();
+    warn!(
+        "Error accepting a client connection: {} (addr={} laddr={})",
+        reason, peer, srv.clients[idx].local
+    );
+    let key = reason
+        .split(':')
+        .next()
+        .unwrap_or(reason)
+        .trim()
+        .to_string();
+    *srv.stats.tls_handshake_failures.entry(key).or_insert(0) += 1;
+}
+
+/// Execute every complete command in the client's read buffer.
+pub fn process_input(srv: &mut Server, idx: usize) {
+    let c = &mut srv.clients[idx];
+    if c.close_after_reply || c.close_asap {
+        c.rbuf.clear();
+        return;
+    }
+    let mut rbuf = std::mem::take(&mut c.rbuf);
+    let mut spans = std::mem::take(&mut c.spans);
+    let mut scratch = std::mem::take(&mut c.scratch);
+    let mut out = std::mem::take(&mut c.out);
+    let mut db = c.db;
+    let max_bulk = srv.cfg.proto_max_bulk_len;
+    let mut pos = 0;
+    while pos < rbuf.len() {
+        match parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk) {
+            Ok(Request::Command { consumed, inline }) => {
+                let args = if inline {
+                    Args::new(&scratch, &spans)
+                } else {
+                    Args::new(&rbuf[pos..], &spans)
+                };
+                let mut ctx = Ctx {
+                    srv,
+                    out: &mut out,
+                    id: idx,
+                    db,
+                };
+                let flow = commands::execute(&mut ctx, args);
+                db = ctx.db;
+                if flow == commands::Flow::Paused {
+                    srv.paused_clients.push(idx);
+                    break;
+                }
+                pos += consumed;
+                let c = &mut srv.clients[idx];
+                c.tot_net_in += consumed as u64;
+                if c.close_asap || c.close_after_reply {
+                    break;
+                }
+            }
+            Ok(Request::Skip { consumed }) => pos += consumed,
+            Ok(Request::Incomplete { want }) => {
+                if want > rbuf.len() - pos {
+                    rbuf.reserve(want - (rbuf.len() - pos));
+                }
+                break;
+            }
+            Err(e) => {
+                verbose!(
+                    "Protocol error ({}) from client: addr={}",
+                    e.0,
+                    srv.clients[idx].peer
+                );
+                out.error(&e.0);
+                srv.stats.record_errors(&mut out.errors);
+                srv.clients[idx].close_after_reply = true;
+                pos = rbuf.len();
+                break;
+            }
+        }
+    }
+    rbuf.drain(..pos);
+    let c = &mut srv.clients[idx];
+    c.rbuf = rbuf;
+    c.spans = spans;
+    c.scratch = scratch;
+    c.out = out;
+    c.db = db;
+}
+
+/// Write what is pending for a client; register for WRITABLE if the socket is full.
+pub fn flush(srv: &mut Server, idx: usize) {
+    let c = &mut srv.clients[idx];
+    if c.close_asap {
+        close_client(srv, idx);
+        return;
+    }
+    let before = c.out_pos;
+    let res = if c.pending_output() > 0 {
+        c.conn.write_from(&c.out.buf, &mut c.out_pos)
+    } else {
+        c.conn.flush_tls()
+    };
+    srv.stats.net_output_bytes += (c.out_pos - before) as u64;
+    c.tot_net_out += (c.out_pos - before) as u64;
+    match res {
+        Ok(true) => {
+            c.out.buf.clear();
+            c.out_pos = 0;
+            if c.out.buf.capacity() > 1 << 20 {
+                c.out.buf = Vec::with_capacity(16 * 1024);
+            }
+            c.obuf_soft_since = None;
+            if c.close_after_reply {
+                close_client(srv, idx);
+                return;
+            }
+            if c.want_write {
+                c.want_write = false;
+                let _ = srv
+                    .registry
+                    .reregister(&mut c.conn.stream, Token(idx), Interest::READABLE);
+            }
+        }
+        Ok(false) => {
+            if !c.want_write {
+                c.want_write = true;
+                let _ = srv.registry.reregister(
+                    &mut c.conn.stream,
+                    Token(idx),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+            }
+            check_output_limits(srv, idx);
+        }
+        Err(e) => {
+            verbose!("Error writing to client {}: {}", c.peer, e);
+            close_client(srv, idx);
+        }
+    }
+}
+
+/// client-output-buffer-limit: hard limit closes at once, soft limit after its seconds.
+fn check_output_limits(srv: &mut Server, idx: usize) {
+    let c = &mut srv.clients[idx];
+    let class = if crate::commands::pubsub_client(c) {
+        crate::config::OBUF_PUBSUB
+    } else {
+        crate::config::OBUF_NORMAL
+    };
+    let lim = srv.cfg.client_output_buffer_limit.0[class];
+    let pending = c.pending_output() as i64;
+    let over_hard = lim.hard > 0 && pending >= lim.hard;
+    let over_soft = lim.soft > 0 && pending >= lim.soft;
+    let soft_expired = match (over_soft, c.obuf_soft_since) {
+        (true, Some(t)) => t.elapsed().as_secs() as i64 >= lim.soft_secs,
+        (true, None) => {
+            c.obuf_soft_since = Some(Instant::now());
+            lim.soft_secs == 0
+        }
+        (false, _) => {
+            c.obuf_soft_since = None;
+            false
+        }
+    };
+    if over_hard || soft_expired {
+        warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
+        srv.stats.client_outbuf_limit_disconnections += 1;
+        close_client(srv, idx);
+    }
+}
+
+fn flush_pending(srv: &mut Server) {
+    while let Some(idx) = srv.pending_write.pop() {
+        if srv.clients.contains(idx) {
+            flush(srv, idx);
+        }
+    }
+}
+
+pub fn close_client(srv: &mut Server, idx: usize) {
+    if !srv.clients.contains(idx) {
+        return;
+    }
+    let mut c = srv.clients.remove(idx);
+    let _ = srv.registry.deregister(&mut c.conn.stream);
+    if let Some(tls) = c.conn.tls.as_mut() {
+        if c.conn.established {
+            tls.send_close_notify();
+            let _ = c.conn.flush_tls();
+        }
+    }
+    srv.monitors.retain(|&m| m != idx);
+    commands::on_client_closed(srv, idx, &c);
+    verbose!("Client closed connection id={} addr={}", c.id, c.peer);
+}
+
+/// Periodic work. Returns true if active expiry ran out of time with work left.
+fn cron(srv: &mut Server) -> bool {
+    srv.cron_runs += 1;
+    crate::evict::update_clock();
+    let now_ms = crate::util::now_ms();
+    srv.stats.sample_ops(now_ms);
+    let mem = crate::evict::used_memory();
+    if mem > srv.peak_memory {
+        srv.peak_memory = mem;
+    }
+    // Client timeouts and stalled TLS handshakes.
+    let timeout = srv.cfg.timeout;
+    let mut to_close = Vec::new();
+    for (idx, c) in srv.clients.iter() {
+        let idle = c.last_interaction.elapsed();
+        if !c.conn.established && idle > HANDSHAKE_TIMEOUT {
+            warn!(
+                "Closing client addr={}: TLS handshake timed out after {}s",
+                c.peer,
+                HANDSHAKE_TIMEOUT.as_secs()
+            );
+            to_close.push(idx);
+        } else if timeout > 0
+            && idle.as_secs() as i64 > timeout
+            && !commands::exempt_from_timeout(c)
+        {
+            verbose!("Closing idle client addr={}", c.peer);
+            to_close.push(idx);
+        }
+    }
+    for idx in to_close {
+        if srv.clients[idx].conn.established {
+            close_client(srv, idx);
+        } else {
+            *srv.stats
+                .tls_handshake_failures
+                .entry("handshake timeout".into())
+                .or_insert(0) += 1;
+            close_client(srv, idx);
+        }
+    }
+    // A CLIENT PAUSE that ended lets the waiting clients run.
+    if let Some(p) = srv.pause {
+        if Instant::now() >= p.until {
+            srv.pause = None;
+        }
+    }
+    if srv.pause.is_none() && !srv.paused_clients.is_empty() {
+        let waiting = std::mem::take(&mut srv.paused_clients);
+        for idx in waiting {
+            if srv.clients.contains(idx) {
+                process_input(srv, idx);
+                flush(srv, idx);
+            }
+        }
+    }
+    active_expire(srv)
+}
+
+fn active_expire(srv: &mut Server) -> bool {
+    if !srv.active_expire_enabled {
+        return false;
+    }
+    let deadline = Instant::now() + EXPIRE_BUDGET;
+    let mut expired = Vec::new();
+    let mut backlog = false;
+    for db in srv.ks.dbs.iter_mut() {
+        if Instant::now() >= deadline {
+            backlog = true;
+            break;
+        }
+        let n = db.active_expire(deadline, &mut expired);
+        srv.stats.expired_keys += n as u64;
+        if Instant::now() >= deadline && db.volatile > 0 {
+            backlog = true;
+        }
+    }
+    backlog
+}
+
+fn finish_shutdown(srv: &mut Server) {
+    warn!("User requested shutdown...");
+    let idxs: Vec<usize> = srv.clients.iter().map(|(i, _)| i).collect();
+    for idx in idxs {
+        close_client(srv, idx);
+    }
+    if !srv.cfg.unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&srv.cfg.unixsocket);
+    }
+    if !srv.cfg.pidfile.is_empty() {
+        let _ = std::fs::remove_file(&srv.cfg.pidfile);
+    }
+    notice!("ferrokv is now ready to exit, bye bye...");
+}

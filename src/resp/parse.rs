@@ -1,0 +1,378 @@
+//! Request parser. Arguments are spans into the connection's read buffer, so parsing a
+//! command allocates nothing; inline commands (which need unquoting) go through a scratch
+//! buffer owned by the connection.
+use memchr::memchr;
+
+/// Longest inline request or bulk/multibulk header line accepted without a newline (as Redis).
+pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
+/// Largest multibulk count accepted (Redis: INT_MAX; 1024*1024 elements before auth is not enforced here).
+const MAX_MULTIBULK: i64 = i32::MAX as i64;
+
+/// The arguments of one command: spans into a byte buffer.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    spans: &'a [(u32, u32)],
+}
+
+impl<'a> Args<'a> {
+    pub fn new(buf: &'a [u8], spans: &'a [(u32, u32)]) -> Self {
+        Args { buf, spans }
+    }
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let buf = self.buf;
+        self.spans
+            .iter()
+            .map(move |&(s, e)| &buf[s as usize..e as usize])
+    }
+    /// Arguments from `i` on.
+    pub fn tail(&self, i: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            spans: &self.spans[i.min(self.spans.len())..],
+        }
+    }
+}
+
+/// Outcome of looking at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A whole command: `consumed` bytes; its spans were pushed; `inline` says they point
+    /// into the scratch buffer rather than the input.
+    Command { consumed: usize, inline: bool },
+    /// Bytes to skip with no command (empty inline line, `*0`, `*-1`).
+    Skip { consumed: usize },
+    /// More bytes are needed; `want` is a hint of the total length needed, if known.
+    Incomplete { want: usize },
+}
+
+/// A protocol error: the text after `-ERR ` and the connection is closed after replying.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+fn perr(msg: &str) -> ParseError {
+    ParseError(msg.to_string())
+}
+
+/// Parse one request at the start of `buf`, pushing argument spans into `spans` (cleared
+/// first). `max_bulk` is `proto-max-bulk-len`.
+pub fn parse_request(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    scratch: &mut Vec<u8>,
+    max_bulk: i64,
+) -> Result<Request, ParseError> {
+    spans.clear();
+    if buf.is_empty() {
+        return Ok(Request::Incomplete { want: 0 });
+    }
+    if buf[0] == b'*' {
+        parse_multibulk(buf, spans, max_bulk)
+    } else {
+        parse_inline(buf, spans, scratch)
+    }
+}
+
+/// Parse a decimal integer line as Redis's string2ll does (no '+', no leading zeros except "0").
+fn parse_int(s: &[u8]) -> Option<i64> {
+    crate::util::parse_i64(s)
+}
+
+fn parse_multibulk(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    max_bulk: i64,
+) -> Result<Request, ParseError> {
+    let Some(nl) = memchr(b'\r', buf) else {
+        if buf.len() > PROTO_INLINE_MAX_SIZE {
+            return Err(perr("Protocol error: too big mbulk count string"));
+        }
+        return Ok(Request::Incomplete { want: 0 });
+    };
+    if nl > PROTO_INLINE_MAX_SIZE {
+        return Err(perr("Protocol error: too big mbulk count string"));
+    }
+    if nl + 1 >= buf.len() {
+        return Ok(Request::Incomplete { want: 0 });
+    }
+    let count = match parse_int(&buf[1..nl]) {
+        Some(n) if n <= MAX_MULTIBULK => n,
+        _ => return Err(perr("Protocol error: invalid multibulk length")),
+    };
+    let mut pos = nl + 2;
+    if count <= 0 {
+        return Ok(Request::Skip { consumed: pos });
+    }
+    for _ in 0..count {
+        if pos >= buf.len() {
+            return Ok(Request::Incomplete { want: 0 });
+        }
+        if buf[pos] != b'$' {
+            return Err(ParseError(format!(
+                "Protocol error: expected '$', got '{}'",
+                buf[pos] as char
+            )));
+        }
+        let Some(rel) = memchr(b'\r', &buf[pos..]) else {
+            if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
+                return Err(perr("Protocol error: too big bulk count string"));
+            }
+            return Ok(Request::Incomplete { want: 0 });
+        };
+        if rel > PROTO_INLINE_MAX_SIZE {
+            return Err(perr("Protocol error: too big bulk count string"));
+        }
+        let line_end = pos + rel;
+        let len = match parse_int(&buf[pos + 1..line_end]) {
+            Some(n) if n >= 0 && n <= max_bulk => n as usize,
+            _ => return Err(perr("Protocol error: invalid bulk length")),
+        };
+        let start = line_end + 2;
+        let end = start + len;
+        if end + 2 > buf.len() {
+            return Ok(Request::Incomplete { want: end + 2 });
+        }
+        spans.push((start as u32, end as u32));
+        pos = end + 2;
+    }
+    Ok(Request::Command {
+        consumed: pos,
+        inline: false,
+    })
+}
+
+fn parse_inline(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    scratch: &mut Vec<u8>,
+) -> Result<Request, ParseError> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > PROTO_INLINE_MAX_SIZE {
+            return Err(perr("Protocol error: too big inline request"));
+        }
+        return Ok(Request::Incomplete { want: 0 });
+    };
+    let consumed = nl + 1;
+    let mut line = &buf[..nl];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    scratch.clear();
+    if !split_args(line, scratch, spans) {
+        return Err(perr("Protocol error: unbalanced quotes in request"));
+    }
+    if spans.is_empty() {
+        return Ok(Request::Skip { consumed });
+    }
+    Ok(Request::Command {
+        consumed,
+        inline: true,
+    })
+}
+
+/// Split a line into arguments the way Redis's sdssplitargs does: whitespace separated,
+/// "double quoted" with \n \r \t \b \a \\ \" \xHH escapes, 'single quoted' with \' only.
+/// A closing quote must be followed by whitespace or the end. Returns false on bad quoting.
+/// Also used by the config file parser.
+pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -> bool {
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return true;
+        }
+        let start = out.len();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            if inq {
+                if i >= n {
+                    return false;
+                }
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
+                    out.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
+                    i += 3;
+                } else if line[i] == b'\\' && i + 1 < n {
+                    i += 1;
+                    out.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        c => c,
+                    });
+                } else if line[i] == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    out.push(line[i]);
+                }
+            } else if insq {
+                if i >= n {
+                    return false;
+                }
+                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    out.push(b'\'');
+                } else if line[i] == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    out.push(line[i]);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    c => out.push(c),
+                }
+            }
+            i += 1;
+        }
+        spans.push((start as u32, out.len() as u32));
+    }
+}
+
+fn is_hex(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(buf: &[u8]) -> (Result<Request, ParseError>, Vec<Vec<u8>>) {
+        let (mut spans, mut scratch) = (Vec::new(), Vec::new());
+        let r = parse_request(buf, &mut spans, &mut scratch, 512 * 1024 * 1024);
+        let src: &[u8] = match r {
+            Ok(Request::Command { inline: true, .. }) => &scratch,
+            _ => buf,
+        };
+        let args = spans
+            .iter()
+            .map(|&(s, e)| src[s as usize..e as usize].to_vec())
+            .collect();
+        (r, args)
+    }
+
+    #[test]
+    fn multibulk_whole_and_split() {
+        let full = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let (r, a) = parse(full);
+        assert_eq!(
+            r,
+            Ok(Request::Command {
+                consumed: full.len(),
+                inline: false
+            })
+        );
+        assert_eq!(a, vec![b"GET".to_vec(), b"k".to_vec()]);
+        for cut in 0..full.len() {
+            let (r, _) = parse(&full[..cut]);
+            assert!(
+                matches!(r, Ok(Request::Incomplete { .. })),
+                "cut at {cut}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn multibulk_errors() {
+        assert_eq!(
+            parse(b"*x\r\n").0,
+            Err(perr("Protocol error: invalid multibulk length"))
+        );
+        assert_eq!(
+            parse(b"*1\r\n$-1\r\n").0,
+            Err(perr("Protocol error: invalid bulk length"))
+        );
+        assert_eq!(
+            parse(b"*1\r\n+OK\r\n").0,
+            Err(perr("Protocol error: expected '$', got '+'"))
+        );
+        assert_eq!(parse(b"*0\r\n").0, Ok(Request::Skip { consumed: 4 }));
+        let long = vec![b'1'; PROTO_INLINE_MAX_SIZE + 10];
+        let mut b = b"*".to_vec();
+        b.extend_from_slice(&long);
+        assert_eq!(
+            parse(&b).0,
+            Err(perr("Protocol error: too big mbulk count string"))
+        );
+    }
+
+    #[test]
+    fn inline_quoting() {
+        let (r, a) = parse(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n");
+        assert!(matches!(r, Ok(Request::Command { inline: true, .. })));
+        assert_eq!(
+            a,
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]
+        );
+        assert_eq!(
+            parse(b"set \"a\n").0,
+            Err(perr("Protocol error: unbalanced quotes in request"))
+        );
+        assert_eq!(parse(b"\r\n").0, Ok(Request::Skip { consumed: 2 }));
+        assert_eq!(parse(b"PING\n").1, vec![b"PING".to_vec()]);
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"*$\r\n0123456789-+abc \"'\\x";
+        for _ in 0..200_000 {
+            let len = rng.gen_range(0..40);
+            let buf: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            let (r, _) = parse(&buf);
+            if let Ok(Request::Command { consumed, .. } | Request::Skip { consumed }) = r {
+                assert!(consumed <= buf.len());
+            }
+        }
+    }
+}

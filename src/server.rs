@@ -1,0 +1,268 @@
+//! Server state shared by every command: configuration, keyspace, clients, counters.
+//! The reactor owns the sockets' readiness; everything else lives here.
+use crate::commands::{CmdStats, Table};
+use crate::config::{file::Extras, Config};
+use crate::keyspace::{Db, Keyspace};
+use crate::net::Conn;
+use crate::resp::Reply;
+use crate::stats::Stats;
+use slab::Slab;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientKind {
+    Tcp,
+    Tls,
+    Unix,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    Skip,
+}
+
+pub struct Client {
+    pub id: u64,
+    pub conn: Conn,
+    pub kind: ClientKind,
+    /// Bytes read and not yet consumed as commands.
+    pub rbuf: Vec<u8>,
+    /// Argument spans of the command being parsed, and inline-command scratch.
+    pub spans: Vec<(u32, u32)>,
+    pub scratch: Vec<u8>,
+    pub out: Reply,
+    /// How much of `out.buf` was already written to the socket.
+    pub out_pos: usize,
+    pub db: usize,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub peer: String,
+    pub local: String,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub last_cmd: &'static str,
+    pub user: String,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub no_evict: bool,
+    pub monitor: bool,
+    /// Close once the pending output is written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// Close at the next opportunity without writing more (CLIENT KILL, limits).
+    pub close_asap: bool,
+    /// Whether the socket is registered for WRITABLE as well.
+    pub want_write: bool,
+    /// Total bytes of commands processed / replies produced, for CLIENT LIST.
+    pub tot_net_in: u64,
+    pub tot_net_out: u64,
+    pub tot_cmds: u64,
+    /// When the output buffer first exceeded the soft limit (client-output-buffer-limit).
+    pub obuf_soft_since: Option<Instant>,
+}
+
+impl Client {
+    pub fn new(id: u64, conn: Conn, kind: ClientKind, peer: String, local: String) -> Self {
+        let now = Instant::now();
+        Client {
+            id,
+            conn,
+            kind,
+            rbuf: Vec::with_capacity(16 * 1024),
+            spans: Vec::with_capacity(16),
+            scratch: Vec::new(),
+            out: Reply::default(),
+            out_pos: 0,
+            db: 0,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            peer,
+            local,
+            created: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            user: "default".into(),
+            authenticated: true,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            monitor: false,
+            close_after_reply: false,
+            close_asap: false,
+            want_write: false,
+            tot_net_in: 0,
+            tot_net_out: 0,
+            tot_cmds: 0,
+            obuf_soft_since: None,
+        }
+    }
+    pub fn pending_output(&self) -> usize {
+        self.out.buf.len() - self.out_pos
+    }
+}
+
+/// A request to stop the server, from SHUTDOWN or a signal.
+#[derive(Clone, Copy, Debug)]
+pub struct Shutdown {
+    pub from_signal: bool,
+}
+
+/// A CLIENT PAUSE in effect.
+#[derive(Clone, Copy)]
+pub struct Pause {
+    pub until: Instant,
+    /// true: only write commands are paused (PAUSE ... WRITE).
+    pub write_only: bool,
+}
+
+pub struct Server {
+    pub cfg: Config,
+    pub extras: Extras,
+    pub config_file: Option<String>,
+    pub ks: Keyspace,
+    pub clients: Slab<Client>,
+    pub cmds: Table,
+    pub cmd_stats: Vec<CmdStats>,
+    pub stats: Stats,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls_info: crate::tls::TlsInfo,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub next_client_id: u64,
+    /// Writes since start (INFO rdb_changes_since_last_save).
+    pub dirty: u64,
+    pub shutdown: Option<Shutdown>,
+    /// Clients that got output from another client's command (to flush this iteration).
+    pub pending_write: Vec<usize>,
+    pub monitors: Vec<usize>,
+    /// A config change asked for the listeners to be rebuilt.
+    pub listeners_dirty: bool,
+    pub pause: Option<Pause>,
+    pub active_expire_enabled: bool,
+    pub loop_iterations: u64,
+    pub cron_runs: u64,
+    pub peak_memory: u64,
+    pub registry: mio::Registry,
+    pub listeners: Vec<crate::listen::Listener>,
+    /// Clients whose input waits for a CLIENT PAUSE to end.
+    pub paused_clients: Vec<usize>,
+}
+
+impl Server {
+    pub fn new(
+        cfg: Config,
+        extras: Extras,
+        config_file: Option<String>,
+        cmds: Table,
+        registry: mio::Registry,
+    ) -> Self {
+        let n = cmds.len();
+        Server {
+            ks: Keyspace::new(cfg.databases as usize),
+            cfg,
+            extras,
+            config_file,
+            clients: Slab::with_capacity(1024),
+            cmd_stats: vec![CmdStats::default(); n],
+            cmds,
+            stats: Stats::default(),
+            tls: None,
+            tls_info: Default::default(),
+            run_id: random_hex(40),
+            started: Instant::now(),
+            started_unix: crate::util::now_ms() / 1000,
+            next_client_id: 1,
+            dirty: 0,
+            shutdown: None,
+            pending_write: Vec::new(),
+            monitors: Vec::new(),
+            listeners_dirty: false,
+            pause: None,
+            active_expire_enabled: true,
+            loop_iterations: 0,
+            cron_runs: 0,
+            peak_memory: 0,
+            registry,
+            listeners: Vec::new(),
+            paused_clients: Vec::new(),
+        }
+    }
+    pub fn db(&mut self, i: usize) -> &mut Db {
+        &mut self.ks.dbs[i]
+    }
+    /// (Re)open listeners from the current config. On failure the old ones stay.
+    pub fn rebind(&mut self) -> Result<(), String> {
+        let mut fresh = crate::listen::open_all(&self.cfg)?;
+        crate::listen::deregister(&self.registry, &mut self.listeners);
+        crate::listen::register(&self.registry, &mut fresh).map_err(|e| e.to_string())?;
+        self.listeners = fresh;
+        Ok(())
+    }
+    /// (Re)build the TLS configuration when a TLS port is set. On failure the old one stays.
+    pub fn reload_tls(&mut self) -> Result<(), String> {
+        if self.cfg.tls_port == 0 && self.cfg.tls_cert_file.is_empty() {
+            return Ok(());
+        }
+        let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
+        self.tls = Some(sc);
+        self.tls_info = info;
+        Ok(())
+    }
+    /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
+    pub fn mark_pending(&mut self, idx: usize) {
+        self.pending_write.push(idx);
+    }
+}
+
+pub fn random_hex(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// What a command handler works with: the server, its own reply buffer (taken out of the
+/// client while the batch runs), and which client and database it is.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub out: &'a mut Reply,
+    pub id: usize,
+    pub db: usize,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.srv.clients[self.id]
+    }
+    /// The current database and the reply buffer, borrowed together.
+    #[inline]
+    pub fn db_out(&mut self) -> (&mut Db, &mut Reply) {
+        (&mut self.srv.ks.dbs[self.db], self.out)
+    }
+    #[inline]
+    pub fn dbm(&mut self) -> &mut Db {
+        &mut self.srv.ks.dbs[self.db]
+    }
+    /// Record that a key was written (dirty counter; hook point for WATCH and notifications).
+    #[inline]
+    pub fn modified(&mut self, _key: &[u8]) {
+        self.srv.dirty += 1;
+    }
+    /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
+    #[inline]
+    pub fn hit(&mut self, found: bool) {
+        if found {
+            self.srv.stats.keyspace_hits += 1;
+        } else {
+            self.srv.stats.keyspace_misses += 1;
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Data structures behind the collection types.
+pub mod zset;
