@@ -1,0 +1,145 @@
+//! Test harness: start ferrokv as a child process, wait until it accepts, kill on drop.
+#![allow(dead_code)]
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ferrokv")
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ferrokv-test-{}-{}-{}", tag, std::process::id(), free_port()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Server {
+    /// Start with extra `--name value` arguments; listens on 127.0.0.1:<port>.
+    pub fn start(extra: &[&str]) -> Server {
+        let port = free_port();
+        Self::start_on(port, &["--port", &port.to_string()], extra)
+    }
+
+    /// Start with the given listen arguments; `probe_port` is where readiness is checked.
+    pub fn start_on(probe_port: u16, listen: &[&str], extra: &[&str]) -> Server {
+        let dir = temp_dir("srv");
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new(bin())
+            .args(["--bind", "127.0.0.1", "--save", "", "--enable-debug-command", "yes", "--dir"])
+            .arg(&dir)
+            .args(listen)
+            .args(extra)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn ferrokv");
+        let mut s = Server { child, port: probe_port, dir };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("ferrokv exited early ({status}): {}", self.log());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ferrokv did not start listening: {}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url()).unwrap();
+        let conn = c.get_connection_with_timeout(Duration::from_secs(5)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn
+    }
+
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    /// Whether the process is still alive.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Wait for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Send raw bytes and read the reply until `expect_len` bytes arrived or the peer closed.
+pub fn raw_roundtrip(s: &mut TcpStream, req: &[u8], expect_len: usize) -> Vec<u8> {
+    s.write_all(req).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while out.len() < expect_len {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Run a command and return the server's error text (panics if it succeeded).
+pub fn err_of(con: &mut redis::Connection, cmd: &mut redis::Cmd) -> String {
+    match cmd.query::<redis::Value>(con) {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => {
+            let code = e.code().unwrap_or("").to_string();
+            let detail = e.detail().unwrap_or("").to_string();
+            if code.is_empty() {
+                e.to_string()
+            } else {
+                format!("{code} {detail}")
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: each starts the real ferrokv binary on an ephemeral port and talks to
+//! it through real clients (the `redis` crate, raw sockets, rustls).
+mod common;
+mod core;
+mod keys_cmds;
+mod string_cmds;
+mod tls;
