@@ -282,6 +282,12 @@ pub const TLS_AUTH_NO: Choice = Choice(0);
 pub const TLS_AUTH_YES: Choice = Choice(1);
 pub const TLS_AUTH_OPTIONAL: Choice = Choice(2);
 
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
 /// Find an option by name or alias, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| {
