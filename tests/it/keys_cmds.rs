@@ -1,3 +1,3 @@
-#[allow(unused_imports)]
 //! Tests of the keys command family.
+#[allow(unused_imports)]
 use crate::common::*;

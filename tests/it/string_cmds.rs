@@ -1,3 +1,3 @@
-#[allow(unused_imports)]
 //! Tests of the string command family.
+#[allow(unused_imports)]
 use crate::common::*;
