@@ -191,7 +191,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_sep(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -223,7 +223,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_sep(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -239,7 +239,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                     i += 1;
                     out.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_sep(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -252,7 +252,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    c if is_sep(c) => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => out.push(c),
@@ -262,6 +262,11 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
         }
         spans.push((start as u32, out.len() as u32));
     }
+}
+
+/// Argument separators: C's isspace() plus NUL (which ends a C string in Redis).
+fn is_sep(c: u8) -> bool {
+    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0)
 }
 
 fn is_hex(c: u8) -> bool {
@@ -363,7 +368,7 @@ mod tests {
     fn random_input_never_panics() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let alphabet = b"*$\r\n0123456789-+abc \"'\\x";
+        let alphabet = b"*$\r\n0123456789-+abc \"'\\x\0\t\x0b";
         for _ in 0..200_000 {
             let len = rng.gen_range(0..40);
             let buf: Vec<u8> = (0..len)

@@ -13,7 +13,11 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn bin() -> &'static str {
@@ -21,7 +25,12 @@ pub fn bin() -> &'static str {
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrokv-test-{}-{}-{}", tag, std::process::id(), free_port()));
+    let d = std::env::temp_dir().join(format!(
+        "ferrokv-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        free_port()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -33,12 +42,38 @@ impl Server {
         Self::start_on(port, &["--port", &port.to_string()], extra)
     }
 
+    /// Start from a config file (which must set `port`), as `ferrokv FILE --options`.
+    pub fn start_with_file(file: &std::path::Path, port: u16) -> Server {
+        Self::spawn(Some(file), port, &[], &[])
+    }
+
     /// Start with the given listen arguments; `probe_port` is where readiness is checked.
     pub fn start_on(probe_port: u16, listen: &[&str], extra: &[&str]) -> Server {
+        Self::spawn(None, probe_port, listen, extra)
+    }
+
+    fn spawn(
+        file: Option<&std::path::Path>,
+        probe_port: u16,
+        listen: &[&str],
+        extra: &[&str],
+    ) -> Server {
         let dir = temp_dir("srv");
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(bin())
-            .args(["--bind", "127.0.0.1", "--save", "", "--enable-debug-command", "yes", "--dir"])
+        let mut cmd = Command::new(bin());
+        if let Some(f) = file {
+            cmd.arg(f);
+        }
+        let child = cmd
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--enable-debug-command",
+                "yes",
+                "--dir",
+            ])
             .arg(&dir)
             .args(listen)
             .args(extra)
@@ -47,7 +82,11 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn ferrokv");
-        let mut s = Server { child, port: probe_port, dir };
+        let mut s = Server {
+            child,
+            port: probe_port,
+            dir,
+        };
         s.wait_ready();
         s
     }
@@ -76,8 +115,11 @@ impl Server {
 
     pub fn client(&self) -> redis::Connection {
         let c = redis::Client::open(self.url()).unwrap();
-        let conn = c.get_connection_with_timeout(Duration::from_secs(5)).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let conn = c
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         conn
     }
 
