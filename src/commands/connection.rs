@@ -340,7 +340,7 @@ fn reset(ctx: &mut Ctx, _: Args) {
 }
 
 fn valid_name(name: &[u8]) -> Result<(), &'static str> {
-    if name.iter().any(|&c| c < b'!' || c > b'~') {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         Err("ERR Client names cannot contain spaces, newlines or special characters.")
     } else {
         Ok(())
@@ -374,7 +374,7 @@ fn client_getname(ctx: &mut Ctx, _: Args) {
 
 fn client_setinfo(ctx: &mut Ctx, args: Args) {
     let (attr, val) = (args.get(2), args.get(3));
-    if val.iter().any(|&c| c < b'!' || c > b'~') {
+    if val.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return ctx.out.error(&format!(
             "ERR {} cannot contain spaces, newlines or special characters.",
             String::from_utf8_lossy(attr).to_ascii_lowercase()
@@ -535,7 +535,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             None => ctx.out.error("ERR No such client"),
         };
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.out.error(SYNTAX);
     }
     let (mut id, mut addr, mut laddr, mut user, mut ctype) = (None, None, None, None, None);

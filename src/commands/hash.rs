@@ -8,7 +8,7 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn hset(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx
             .out
             .error("ERR wrong number of arguments for 'hset' command");

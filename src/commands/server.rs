@@ -233,7 +233,7 @@ fn shown_value(cfg: &config::Config, s: &config::Spec) -> String {
 }
 
 fn config_set(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx
             .out
             .error("ERR wrong number of arguments for 'config|set' command");
@@ -1269,6 +1269,7 @@ fn debug_protocol(ctx: &mut Ctx, t: &str) {
     match t {
         "string" => out.bulk_str("Hello World"),
         "integer" => out.int(12345),
+        #[allow(clippy::approx_constant)] // the literal Redis replies with
         "double" => out.double(3.141),
         "bignum" => {
             if out.resp3 {

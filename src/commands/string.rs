@@ -39,7 +39,7 @@ pub static COMMANDS: &[Command] = &[
 
 fn get(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    let found = match db.get(args.get(0 + 1)) {
+    let found = match db.get(args.get(1)) {
         None => {
             out.null();
             false

@@ -17,7 +17,7 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn zadd(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.out.error(SYNTAX);
     }
     let mut pairs = Vec::with_capacity((args.len() - 2) / 2);
@@ -84,7 +84,7 @@ fn zpopmin(ctx: &mut Ctx, args: Args) {
             out.double(s);
         }
     }
-    if z.len() == 0 {
+    if z.is_empty() {
         db.remove_slot(slot);
     }
     ctx.modified(key);

@@ -117,7 +117,7 @@ pub struct SavePoints(pub Vec<(i64, i64)>);
 impl ConfValue for SavePoints {
     fn parse(_: &Kind, s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split_whitespace().collect();
-        if parts.len() % 2 != 0 {
+        if !parts.len().is_multiple_of(2) {
             return Err("Invalid save parameters".into());
         }
         let mut v = Vec::new();
@@ -232,7 +232,7 @@ impl ObufLimits {
     /// Apply `class hard soft secs` groups on top of self (classes not named keep their value).
     pub fn merged(mut self, s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split_whitespace().collect();
-        if parts.is_empty() || parts.len() % 4 != 0 {
+        if parts.is_empty() || !parts.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         for p in parts.chunks(4) {

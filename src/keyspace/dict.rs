@@ -223,7 +223,7 @@ mod tests {
             });
             // churn: add and delete keys that are not part of the stable set
             d.insert(format!("t{n}").as_bytes(), 0);
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 d.remove(format!("t{}", n / 2).as_bytes());
             }
             n += 1;

@@ -144,7 +144,7 @@ impl Db {
             if self.volatile == 0 || steps >= bound {
                 break;
             }
-            if steps % 256 == 0 && Instant::now() >= deadline {
+            if steps.is_multiple_of(256) && Instant::now() >= deadline {
                 break;
             }
         }

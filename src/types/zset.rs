@@ -3,8 +3,13 @@ use crate::keyspace::Dict;
 use std::collections::BTreeSet;
 
 /// A score with the total order Redis uses (no NaN is ever stored).
-#[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub struct Score(pub f64);
+impl PartialOrd for Score {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Eq for Score {}
 impl Ord for Score {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
