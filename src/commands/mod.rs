@@ -2,6 +2,7 @@
 //! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
 pub mod connection;
+pub mod function;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -186,6 +187,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("hash", hash::COMMANDS),
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
+        ("scripting", function::COMMANDS),
     ]
 }
 
