@@ -73,6 +73,7 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
                 "hashtable"
             }
         }
+        Value::Stream(_) => "stream",
         Value::ZSet(z) => {
             if z.len() as i64 <= cfg.zset_max_listpack_entries
                 && z.max_member_len() as i64 <= cfg.zset_max_listpack_value

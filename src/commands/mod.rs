@@ -8,6 +8,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -187,6 +188,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("hash", hash::COMMANDS),
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
+        ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
     ]
 }

@@ -14,6 +14,7 @@ pub enum Value {
     Hash(Dict<Box<[u8]>>),
     Set(Dict<()>),
     ZSet(Box<crate::types::zset::ZSet>),
+    Stream(Box<crate::types::stream::Stream>),
 }
 
 impl Value {
@@ -33,6 +34,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     pub fn is_string(&self) -> bool {
@@ -61,6 +63,7 @@ impl Value {
                 .map(|(k, _)| k.len() + Dict::<()>::ENTRY_OVERHEAD)
                 .sum(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }
