@@ -17,6 +17,26 @@ pub enum Value {
     Stream(Box<crate::types::stream::Stream>),
 }
 
+/// A deep copy of any value (COPY). Sorted sets are rebuilt member by member.
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        match self {
+            Value::Int(n) => Value::Int(*n),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => {
+                let mut copy = crate::types::zset::ZSet::default();
+                for (m, score) in z.iter() {
+                    copy.insert(m, score);
+                }
+                Value::ZSet(Box::new(copy))
+            }
+        }
+    }
+}
+
 impl Value {
     /// Build a string value, integer-encoded when it round-trips (as Redis's tryObjectEncoding).
     pub fn from_bytes(b: &[u8]) -> Value {
