@@ -550,13 +550,8 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
         Value::Int(_) => "int",
         Value::Str(s) if s.len() <= 44 => "embstr",
         Value::Str(_) => "raw",
-        Value::List(l) => {
-            if (l.len() as i64) < 128 && l.iter().all(|e| e.len() <= 64) {
-                "listpack"
-            } else {
-                "quicklist"
-            }
-        }
+        // Redis 7.0 always stores lists as quicklists (listpack lists came in 7.2).
+        Value::List(_) => "quicklist",
         Value::Hash(h) => {
             if h.len() as i64 <= cfg.hash_max_listpack_entries
                 && h.iter().all(|(k, v)| {
