@@ -12,7 +12,7 @@ pub enum Value {
     Str(Vec<u8>),
     List(VecDeque<Box<[u8]>>),
     Hash(Dict<Box<[u8]>>),
-    Set(Dict<()>),
+    Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
 }
 
@@ -56,10 +56,7 @@ impl Value {
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + Dict::<Box<[u8]>>::ENTRY_OVERHEAD)
                 .sum(),
-            Value::Set(s) => s
-                .iter()
-                .map(|(k, _)| k.len() + Dict::<()>::ENTRY_OVERHEAD)
-                .sum(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
         }
     }

@@ -1,2 +1,3 @@
 //! Data structures behind the collection types.
+pub mod set;
 pub mod zset;
