@@ -200,14 +200,16 @@ fn scard(ctx: &mut Ctx, args: Args) {
 
 /// A count that must be >= 0 (Redis's getPositiveLongFromObjectOrReply).
 pub(super) fn positive_arg(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    range_arg(ctx, a, 0, "ERR value is out of range, must be positive").map(|n| n as usize)
+}
+
+/// An integer in `min..` or, for anything else (not a number too), the error `msg`
+/// (Redis's getRangeLongFromObjectOrReply with a message).
+pub(super) fn range_arg(ctx: &mut Ctx, a: &[u8], min: i64, msg: &str) -> Option<i64> {
     match crate::util::parse_i64(a) {
-        Some(n) if n >= 0 => Some(n as usize),
-        Some(_) => {
-            ctx.out.error("ERR value is out of range, must be positive");
-            None
-        }
-        None => {
-            ctx.out.error(NOT_INT);
+        Some(n) if n >= min => Some(n),
+        _ => {
+            ctx.out.error(msg);
             None
         }
     }
@@ -489,25 +491,13 @@ fn sdiffstore(ctx: &mut Ctx, args: Args) {
 /// `numkeys key [key ...]` as SINTERCARD/ZINTERCARD/ZMPOP... take it: the key count, or
 /// None after replying the error.
 pub(super) fn numkeys_arg(ctx: &mut Ctx, args: Args, at: usize) -> Option<usize> {
-    match crate::util::parse_i64(args.get(at)) {
-        Some(n) if n >= 1 => {
-            if n as usize > args.len() - at - 1 {
-                ctx.out
-                    .error("ERR Number of keys can't be greater than number of args");
-                None
-            } else {
-                Some(n as usize)
-            }
-        }
-        Some(_) => {
-            ctx.out.error("ERR numkeys should be greater than 0");
-            None
-        }
-        None => {
-            ctx.out.error(NOT_INT);
-            None
-        }
+    let n = range_arg(ctx, args.get(at), 1, "ERR numkeys should be greater than 0")? as usize;
+    if n > args.len() - at - 1 {
+        ctx.out
+            .error("ERR Number of keys can't be greater than number of args");
+        return None;
     }
+    Some(n)
 }
 
 /// `[LIMIT n]` after the keys of SINTERCARD/ZINTERCARD.
@@ -516,17 +506,7 @@ pub(super) fn limit_opt(ctx: &mut Ctx, args: Args, from: usize) -> Option<usize>
     let mut i = from;
     while i < args.len() {
         if crate::util::eq_ic(args.get(i), "limit") && i + 1 < args.len() {
-            match crate::util::parse_i64(args.get(i + 1)) {
-                Some(n) if n >= 0 => limit = n as usize,
-                Some(_) => {
-                    ctx.out.error("ERR LIMIT can't be negative");
-                    return None;
-                }
-                None => {
-                    ctx.out.error(NOT_INT);
-                    return None;
-                }
-            }
+            limit = range_arg(ctx, args.get(i + 1), 0, "ERR LIMIT can't be negative")? as usize;
             i += 2;
         } else {
             ctx.out.error(SYNTAX);

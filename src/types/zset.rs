@@ -291,6 +291,8 @@ impl ZSet {
 
     /// Insert or update; true if the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
+        // A listpack keeps -0 as the integer 0; the skip list keeps the sign (as Redis).
+        let score = if self.listpack && score == 0.0 { 0.0 } else { score };
         if let Some(&id) = self.index.get(m) {
             let old = self.node(id).score;
             if old != score {
