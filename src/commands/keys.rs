@@ -565,21 +565,15 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
             }
         }
         Value::Set(s) => {
-            if s.len() as i64 <= cfg.set_max_intset_entries
-                && s.keys().all(|k| crate::util::parse_i64(k).is_some())
-            {
+            if s.is_intset() {
                 "intset"
-            } else if s.len() <= 128 && s.keys().all(|k| k.len() <= 64) {
-                "listpack"
             } else {
                 "hashtable"
             }
         }
         Value::Stream(_) => "stream",
         Value::ZSet(z) => {
-            if z.len() as i64 <= cfg.zset_max_listpack_entries
-                && z.max_member_len() as i64 <= cfg.zset_max_listpack_value
-            {
+            if z.listpack {
                 "listpack"
             } else {
                 "skiplist"

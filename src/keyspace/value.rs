@@ -12,7 +12,7 @@ pub enum Value {
     Str(Vec<u8>),
     List(VecDeque<Box<[u8]>>),
     Hash(Dict<Box<[u8]>>),
-    Set(Dict<()>),
+    Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
     Stream(Box<crate::types::stream::Stream>),
 }
@@ -33,6 +33,7 @@ impl Clone for Value {
                 }
                 Value::ZSet(Box::new(copy))
             }
+            Value::Stream(s) => Value::Stream(s.clone()),
         }
     }
 }
@@ -78,10 +79,7 @@ impl Value {
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + Dict::<Box<[u8]>>::ENTRY_OVERHEAD)
                 .sum(),
-            Value::Set(s) => s
-                .iter()
-                .map(|(k, _)| k.len() + Dict::<()>::ENTRY_OVERHEAD)
-                .sum(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
             Value::Stream(s) => s.heap_size(),
         }
