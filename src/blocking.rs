@@ -99,15 +99,15 @@ pub fn parse_timeout(ctx: &mut Ctx, arg: &[u8]) -> Option<i64> {
         return None;
     };
     let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    // Beyond i64 Redis's conversion yields a negative number of ms (x86 semantics).
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         ctx.out.error("ERR timeout is negative");
         return None;
     }
     if ms == 0.0 {
         return Some(0);
     }
-    // Far-future timeouts saturate instead of overflowing.
-    Some(crate::util::now_ms().saturating_add(ms.min(i64::MAX as f64 / 2.0) as i64))
+    Some(crate::util::now_ms().saturating_add(ms as i64))
 }
 
 pub fn may_block(ctx: &Ctx) -> bool {
@@ -213,6 +213,10 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
     let Some(c) = srv.clients.get_mut(idx) else {
         return false;
     };
+    if c.close_asap {
+        // Killed (CLIENT KILL) but not yet closed: it must not consume data.
+        return false;
+    }
     let Some(b) = c.blocked.take() else {
         return false;
     };
@@ -338,7 +342,9 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, blocked: Option<&Blocked>)
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` (a row of the CLIENT subcommand table).
 pub fn client_unblock_command(ctx: &mut Ctx, args: Args) {
     if args.len() > 4 {
-        return ctx.out.error(crate::commands::SYNTAX);
+        return ctx.out.error(
+            "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
+        );
     }
     let mut error = false;
     if args.len() == 4 {

@@ -367,13 +367,8 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. The options are parsed here with a small
 /// local parser; SCAN/SSCAN/ZSCAN share the same grammar (to be unified with keys.rs's).
 fn hscan(ctx: &mut Ctx, args: Args) {
-    let cursor = match std::str::from_utf8(args.get(2))
-        .ok()
-        .filter(|s| !s.starts_with(|c: char| c.is_ascii_whitespace() || c == '+'))
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(c) => c,
-        None => return ctx.out.error("ERR invalid cursor"),
+    let Some(cursor) = parse_cursor(args.get(2)) else {
+        return ctx.out.error("ERR invalid cursor");
     };
     let (srv, out) = (&mut *ctx.srv, &mut *ctx.out);
     let Some(entry) = srv.ks.dbs[ctx.db].get(args.get(1)) else {
@@ -428,4 +423,19 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     out.bulk(b.format(next).as_bytes());
     out.array(n * 2);
     out.raw(&page.buf);
+}
+
+/// A SCAN cursor as C's strtoul reads it: optional sign ("-1" wraps to the maximum),
+/// decimal digits, nothing else; overflow is an error.
+fn parse_cursor(a: &[u8]) -> Option<u64> {
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
