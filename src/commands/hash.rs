@@ -334,8 +334,20 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         (0..n.unsigned_abs())
             .filter_map(|_| h.random_slot())
             .collect()
+    } else if (n as u64).saturating_mul(3) <= h.len() as u64 {
+        // Few distinct fields from a big hash: sample until enough distinct ones.
+        let mut seen = hashbrown::HashSet::with_capacity(n as usize);
+        let mut pick = Vec::with_capacity(n as usize);
+        while pick.len() < n as usize {
+            match h.random_slot() {
+                Some(s) if seen.insert(s) => pick.push(s),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        pick
     } else {
-        // Distinct fields: a partial shuffle of every slot.
+        // Many distinct fields: a partial shuffle of every slot.
         let mut slots: Vec<usize> = (0..h.slot_bound()).filter(|&s| h.at(s).is_some()).collect();
         let k = (n as usize).min(slots.len());
         let mut rng = rand::thread_rng();
@@ -403,7 +415,7 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     // Matches are encoded into a side buffer, counted, then appended after the header.
     let mut page = crate::resp::Reply::default();
     let mut n = 0usize;
-    let mut collect = |f: &crate::keyspace::Key, v: &Box<[u8]>| {
+    let mut collect = |f: &[u8], v: &[u8]| {
         if pattern.is_none_or(|p| crate::util::glob_match(p, f, false)) {
             page.bulk(f);
             page.bulk(v);
@@ -416,7 +428,7 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     } else if cursor >= h.slot_bound() as u64 {
         0
     } else {
-        h.scan(cursor as usize, count, collect)
+        h.scan(cursor as usize, count, |f, v| collect(f, v))
     };
     out.array(2);
     let mut b = itoa::Buffer::new();
