@@ -209,6 +209,19 @@ fn randfield() {
         };
         assert_eq!(p[1], expect);
     }
+    // Few distinct fields out of many (sampled rather than shuffled).
+    let fields: Vec<String> = (0..300)
+        .flat_map(|i| [format!("f{i}"), "v".into()])
+        .collect();
+    let _: () = cmd("HSET").arg("big").arg(&fields).query(&mut c).unwrap();
+    for _ in 0..20 {
+        let mut got: Vec<String> = cmd("HRANDFIELD").arg("big").arg(7).query(&mut c).unwrap();
+        assert_eq!(got.len(), 7);
+        assert!(got.iter().all(|f| f.starts_with('f')));
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 7, "distinct fields");
+    }
     let v: Value = cmd("HRANDFIELD").arg("nokey").query(&mut c).unwrap();
     assert_eq!(v, Value::Nil);
     let v: Value = cmd("HRANDFIELD").arg("nokey").arg(3).query(&mut c).unwrap();
