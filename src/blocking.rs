@@ -231,6 +231,9 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         let args = Args::new(&b.buf, &b.spans);
         (b.retry)(&mut ctx, args, key)
     };
+    if !out.errors.is_empty() {
+        count_failure(srv, &b, &mut out.errors);
+    }
     let c = &mut srv.clients[idx];
     c.out = out;
     if !served {
@@ -297,6 +300,16 @@ pub fn next_deadline(srv: &Server) -> Option<i64> {
         .min()
 }
 
+/// An error replied to a blocked client counts in INFO errorstats and as a failed call of
+/// its command (commandstats), as if the command had failed when it ran.
+fn count_failure(srv: &mut Server, b: &Blocked, errors: &mut Vec<String>) {
+    srv.stats.record_errors(errors);
+    let name = Args::new(&b.buf, &b.spans).get(0);
+    if let Some(id) = srv.cmds.lookup(name) {
+        srv.cmd_stats[id].failed_calls += 1;
+    }
+}
+
 /// Release a blocked client with its timeout reply (`error` None) or an error.
 fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
     let Some(b) = srv.clients.get_mut(idx).and_then(|c| c.blocked.take()) else {
@@ -306,9 +319,8 @@ fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
     match error {
         Some(e) => {
             out.error(e);
-            // Count the error in INFO errorstats like any other reply.
             let mut errs = std::mem::take(&mut out.errors);
-            srv.stats.record_errors(&mut errs);
+            count_failure(srv, &b, &mut errs);
         }
         None => timeout_reply(out, b.on_timeout),
     }

@@ -227,6 +227,14 @@ fn client_unblock_timeout_and_error() {
     assert_eq!(r1.unwrap(), Value::Nil);
     let e = r2.unwrap_err();
     assert_eq!(e.code(), Some("UNBLOCKED"));
+    let stats: String = cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_brpoplpush:"))
+        .unwrap();
+    assert!(line.ends_with("failed_calls=1"), "{line}");
+    let errs: String = cmd("INFO").arg("errorstats").query(&mut c).unwrap();
+    assert!(errs.contains("errorstat_UNBLOCKED:count=1"), "{errs}");
     let n: i64 = cmd("CLIENT").arg("UNBLOCK").arg(id).query(&mut c).unwrap();
     assert_eq!(n, 0, "not blocked any more");
     assert_eq!(
