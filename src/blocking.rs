@@ -15,7 +15,11 @@
 //!   the client, or returns false (writing nothing) to keep it waiting: the key is absent,
 //!   empty or of another type.
 //! - `signal_key_ready(srv, db, key)`: a write touched `key`; `Ctx::modified` calls it, so
-//!   every write path signals. Cheap when nobody is blocked (one compare).
+//!   every write path signals (`Ctx::modified_in(db, key)` for a key of another database:
+//!   MOVE, COPY ... DB; `signal_db` for SWAPDB). Cheap when nobody is blocked (one compare).
+//! - MULTI/EXEC: EXEC should do `srv.blocking.deny += 1` around the queued commands (and
+//!   `-= 1` after), so a blocking command inside answers at once; the keys its commands
+//!   signal are served right after EXEC, so waiters see the transaction's final state.
 //!
 //! For the reactor: `has_work` tells whether ready keys or released clients wait;
 //! `serve_ready` serves ready keys (clients of a key in arrival order, FIFO) and
