@@ -263,6 +263,12 @@ impl Ctx<'_> {
         self.srv.dirty += 1;
         crate::blocking::signal_key_ready(self.srv, self.db, key);
     }
+    /// `modified` for a key of another database (MOVE, COPY ... DB n): wakes its waiters.
+    #[inline]
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.srv.dirty += 1;
+        crate::blocking::signal_key_ready(self.srv, db, key);
+    }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]
     pub fn hit(&mut self, found: bool) {

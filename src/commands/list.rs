@@ -343,7 +343,12 @@ fn lpos(ctx: &mut Ctx, args: Args) {
         Ok(Some(l)) => l,
     };
     let from_tail = rank < 0;
-    let skip = rank.unsigned_abs() - 1;
+    // Redis negates the rank in a C long: i64::MIN stays negative and matches at once.
+    let skip = if rank == i64::MIN {
+        0
+    } else {
+        rank.unsigned_abs() - 1
+    };
     let len = l.len();
     let scan = if maxlen == 0 {
         len
