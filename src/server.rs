@@ -64,6 +64,8 @@ pub struct Client {
     pub tot_cmds: u64,
     /// When the output buffer first exceeded the soft limit (client-output-buffer-limit).
     pub obuf_soft_since: Option<Instant>,
+    /// Common Name of the verified TLS client certificate (for tls-auth-clients-user CN).
+    pub tls_cn: Option<String>,
 }
 
 impl Client {
@@ -99,6 +101,7 @@ impl Client {
             tot_net_out: 0,
             tot_cmds: 0,
             obuf_soft_since: None,
+            tls_cn: None,
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -212,6 +215,7 @@ impl Server {
         let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
         self.tls = Some(sc);
         self.tls_info = info;
+        crate::tls::warn_expiry(&mut self.tls_info, crate::util::now_ms() / 1000);
         Ok(())
     }
     /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
