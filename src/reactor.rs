@@ -255,6 +255,16 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         c.peer,
         if resumed { "resumed" } else { "full handshake" }
     );
+    if srv.cfg.tls_auth_clients_user == crate::config::TLS_AUTH_USER_CN {
+        if let Some(cn) = &cn {
+            // The ACL layer maps this name to a user (tls-auth-clients-user CN).
+            verbose!(
+                "TLS client addr={} presented a verified certificate with CN={}",
+                srv.clients[idx].peer,
+                cn
+            );
+        }
+    }
     srv.clients[idx].tls_cn = cn;
 }
 

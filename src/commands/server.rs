@@ -729,19 +729,6 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 "client_output_buffer_limit_disconnections",
                 st.client_outbuf_limit_disconnections
             );
-            f!("tls_handshakes_ok", st.tls_handshakes_ok);
-            f!("tls_handshakes_resumed", st.tls_handshakes_resumed);
-            f!(
-                "tls_handshakes_failed",
-                st.tls_handshake_failures.values().sum::<u64>()
-            );
-            let mut fails: Vec<_> = st.tls_handshake_failures.iter().collect();
-            fails.sort();
-            let s: Vec<String> = fails
-                .iter()
-                .map(|(k, v)| format!("{}={}", k.replace([',', ' ', ':', '='], "_"), v))
-                .collect();
-            f!("tls_handshake_failures_by_reason", s.join(","));
             f!("eventloop_cycles", srv.loop_iterations);
         }
         "replication" => {
