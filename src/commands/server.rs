@@ -317,7 +317,11 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
         }
         Apply::Tls => {
             if srv.cfg.tls_port != 0 {
-                srv.reload_tls()
+                // Redis's text first (clients match on it), then the reason.
+                srv.reload_tls().map_err(|e| {
+                    warn!("Unable to update TLS configuration: {}", e);
+                    format!("Unable to update TLS configuration: {e}")
+                })
             } else {
                 Ok(())
             }
