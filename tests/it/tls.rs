@@ -1137,3 +1137,93 @@ fn half_handshakes_and_garbage_while_others_work() {
     assert!(srv.alive());
     drop(half);
 }
+
+#[test]
+fn key_types_and_forms_with_an_intermediate_chain() {
+    let dir = temp_dir("keys");
+    let pki = Pki { dir: dir.clone() };
+    let root_key = KeyPair::generate().unwrap();
+    let mut rp = CertificateParams::new(Vec::new()).unwrap();
+    rp.distinguished_name.push(DnType::CommonName, "root");
+    rp.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let root = rp.self_signed(&root_key).unwrap();
+    write(&dir, "ca.crt", &root.pem());
+    let int_key = KeyPair::generate().unwrap();
+    let mut ip = CertificateParams::new(Vec::new()).unwrap();
+    ip.distinguished_name
+        .push(DnType::CommonName, "intermediate");
+    ip.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let int = ip.signed_by(&int_key, &root, &root_key).unwrap();
+
+    // RSA from openssl (PKCS#1 "BEGIN RSA PRIVATE KEY"), EC P-256 as SEC1 ("BEGIN EC PRIVATE
+    // KEY"), P-384 and Ed25519 as PKCS#8.
+    let rsa8 = pki.path("rsa8.key");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &rsa8,
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        &rsa8,
+        "-traditional",
+        "-out",
+        &pki.path("rsa.key"),
+    ]);
+    let p256 = KeyPair::generate().unwrap();
+    write(&dir, "p256-8.key", &p256.serialize_pem());
+    openssl(&[
+        "ec",
+        "-in",
+        &pki.path("p256-8.key"),
+        "-out",
+        &pki.path("p256.key"),
+    ]);
+    let p384 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    write(&dir, "p384.key", &p384.serialize_pem());
+    let ed = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    write(&dir, "ed25519.key", &ed.serialize_pem());
+    let rsa = KeyPair::from_pem(&std::fs::read_to_string(&rsa8).unwrap()).unwrap();
+    let forms = [
+        ("rsa", rsa, "BEGIN RSA PRIVATE KEY"),
+        ("p256", p256, "BEGIN EC PRIVATE KEY"),
+        ("p384", p384, "BEGIN PRIVATE KEY"),
+        ("ed25519", ed, "BEGIN PRIVATE KEY"),
+    ];
+    for (name, key, form) in forms {
+        assert!(std::fs::read_to_string(pki.path(&format!("{name}.key")))
+            .unwrap()
+            .contains(form));
+        let mut p = CertificateParams::new(vec!["localhost".into()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        let leaf = p.signed_by(&key, &int, &int_key).unwrap();
+        // The certificate file carries the chain: leaf, then the intermediate.
+        write(
+            &dir,
+            &format!("{name}.crt"),
+            &format!("{}{}", leaf.pem(), int.pem()),
+        );
+        let port = free_port();
+        let p = port.to_string();
+        let srv = Server::start_on(
+            port,
+            &["--port", "0", "--tls-port", &p],
+            &[
+                "--tls-cert-file",
+                &pki.path(&format!("{name}.crt")),
+                "--tls-key-file",
+                &pki.path(&format!("{name}.key")),
+                "--tls-auth-clients",
+                "no",
+            ],
+        );
+        let shook = tls_ping(srv.port, &client_cfg(&pki, None, BOTH, None))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(shook.server_subject, format!("CN={name}"));
+    }
+}
