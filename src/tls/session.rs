@@ -64,8 +64,8 @@ impl StoresServerSessions for ExpiringCache {
     }
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
         let mut c = self.inner.lock().ok()?;
+        // Its `order` entry goes lazily, when it reaches the front in put().
         let (v, t) = c.map.remove(key)?;
-        c.order.retain(|k| k != key);
         self.fresh(t).then_some(v)
     }
     fn can_cache(&self) -> bool {
