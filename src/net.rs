@@ -194,8 +194,14 @@ fn read_tls(
             Err(e) => return Err(e),
         }
         let state = tls.process_new_packets().map_err(|e| {
-            // Send the alert rustls queued before the connection is dropped.
-            let _ = flush_tls(tls, stream);
+            // Send the alert rustls queued before the connection is dropped, unless the peer
+            // is not speaking TLS at all (plaintext): it would read the alert as a reply.
+            if !matches!(
+                e,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            ) {
+                let _ = flush_tls(tls, stream);
+            }
             io::Error::new(ErrorKind::InvalidData, e)
         })?;
         let avail = state.plaintext_bytes_to_read();

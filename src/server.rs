@@ -66,6 +66,8 @@ pub struct Client {
     pub obuf_soft_since: Option<Instant>,
     /// Set while the client waits in a blocking command (BLPOP & co.).
     pub blocked: Option<Box<crate::blocking::Blocked>>,
+    /// Common Name of the verified TLS client certificate (for tls-auth-clients-user CN).
+    pub tls_cn: Option<String>,
 }
 
 impl Client {
@@ -102,6 +104,7 @@ impl Client {
             tot_cmds: 0,
             obuf_soft_since: None,
             blocked: None,
+            tls_cn: None,
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -218,6 +221,7 @@ impl Server {
         let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
         self.tls = Some(sc);
         self.tls_info = info;
+        crate::tls::warn_expiry(&mut self.tls_info, crate::util::now_ms() / 1000);
         Ok(())
     }
     /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
