@@ -64,6 +64,10 @@ pub struct Client {
     pub tot_cmds: u64,
     /// When the output buffer first exceeded the soft limit (client-output-buffer-limit).
     pub obuf_soft_since: Option<Instant>,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::commands::multi::Tx,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::commands::pubsub::Subs,
 }
 
 impl Client {
@@ -99,6 +103,8 @@ impl Client {
             tot_net_out: 0,
             tot_cmds: 0,
             obuf_soft_since: None,
+            tx: Default::default(),
+            subs: Default::default(),
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -152,6 +158,10 @@ pub struct Server {
     pub listeners: Vec<crate::listen::Listener>,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
+    /// WATCHed keys of all clients.
+    pub watches: crate::commands::multi::Watches,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: crate::commands::pubsub::PubSub,
 }
 
 impl Server {
@@ -191,6 +201,8 @@ impl Server {
             registry,
             listeners: Vec::new(),
             paused_clients: Vec::new(),
+            watches: Default::default(),
+            pubsub: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
@@ -253,8 +265,11 @@ impl Ctx<'_> {
     }
     /// Record that a key was written (dirty counter; hook point for WATCH and notifications).
     #[inline]
-    pub fn modified(&mut self, _key: &[u8]) {
+    pub fn modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
+        // A lazy expiry of this key during the write comes first, as in Redis.
+        crate::notify::lazy_expired(self.srv, self.db);
+        crate::commands::multi::touch_key(self.srv, self.db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]

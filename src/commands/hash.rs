@@ -33,6 +33,7 @@ fn hset(ctx: &mut Ctx, args: Args) {
     }
     out.int(added);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
 }
 
 fn hget(ctx: &mut Ctx, args: Args) {

@@ -14,6 +14,7 @@ fn del(ctx: &mut Ctx, args: Args) {
         if ctx.dbm().find(k).is_some() && ctx.dbm().remove(k).is_some() {
             n += 1;
             ctx.modified(k);
+            crate::notify::notify(ctx, crate::notify::GENERIC, "del", k);
         }
     }
     ctx.out.int(n);

@@ -34,6 +34,12 @@ fn push(ctx: &mut Ctx, args: Args, left: bool) {
     }
     out.int(l.len() as i64);
     ctx.modified(key);
+    crate::notify::notify(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpush" } else { "rpush" },
+        key,
+    );
 }
 
 fn lpush(ctx: &mut Ctx, args: Args) {
@@ -93,6 +99,12 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    crate::notify::notify_write(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpop" } else { "rpop" },
+        key,
+    );
 }
 
 fn lpop(ctx: &mut Ctx, args: Args) {

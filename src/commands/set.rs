@@ -29,6 +29,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     }
     out.int(added);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::SET, "sadd", key);
 }
 
 fn spop(ctx: &mut Ctx, args: Args) {
@@ -55,6 +56,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    crate::notify::notify_write(ctx, crate::notify::SET, "spop", key);
 }
 
 fn scard(ctx: &mut Ctx, args: Args) {

@@ -127,6 +127,7 @@ fn set(ctx: &mut Ctx, args: Args) {
         out.ok();
     }
     ctx.modified(key);
+    crate::notify::set_events(ctx, key, !exists, expire != NO_EXPIRE);
 }
 
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
@@ -154,6 +155,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
     };
     out.int(new);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "incrby", key);
 }
 
 fn incr(ctx: &mut Ctx, args: Args) {
@@ -202,6 +204,7 @@ fn mset(ctx: &mut Ctx, args: Args) {
             false,
         );
         ctx.modified(args.get(i));
+        crate::notify::notify(ctx, crate::notify::STRING, "set", args.get(i));
     }
     ctx.out.ok();
 }
@@ -236,6 +239,7 @@ fn append(ctx: &mut Ctx, args: Args) {
     };
     out.int(len as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "append", key);
 }
 
 fn strlen(ctx: &mut Ctx, args: Args) {

@@ -47,6 +47,7 @@ fn zadd(ctx: &mut Ctx, args: Args) {
     }
     out.int(added);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::ZSET, "zadd", key);
 }
 
 fn zpopmin(ctx: &mut Ctx, args: Args) {
@@ -88,6 +89,7 @@ fn zpopmin(ctx: &mut Ctx, args: Args) {
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    crate::notify::notify_write(ctx, crate::notify::ZSET, "zpopmin", key);
 }
 
 fn zcard(ctx: &mut Ctx, args: Args) {
