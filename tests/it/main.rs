@@ -3,5 +3,7 @@
 mod common;
 mod core;
 mod keys_cmds;
+mod multi;
+mod pubsub;
 mod string_cmds;
 mod tls;
