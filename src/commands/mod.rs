@@ -498,7 +498,7 @@ pub fn pubsub_client(c: &Client) -> bool {
 
 /// Clients the `timeout` option does not disconnect.
 pub fn exempt_from_timeout(c: &Client) -> bool {
-    c.monitor
+    c.monitor || c.subs.any()
 }
 
 /// Cleanup of per-client registrations when a client goes away.

@@ -6,6 +6,7 @@
 //! and spliced in front of the command's reply by `execute`/`call`: that also keeps them
 //! when CLIENT REPLY OFF/SKIP silences the normal reply, as Redis does.
 use super::*;
+use crate::config::ObufLimit;
 use crate::keyspace::Key;
 use crate::resp::Reply;
 use crate::util::glob_match;
@@ -305,32 +306,59 @@ pub fn splice_own(srv: &mut Server, out: &mut Reply, at: usize) {
     }
 }
 
-/// Write to a subscriber: the running client's pushes are collected aside, others go
-/// straight into their output buffer and get flushed after this iteration.
-fn deliver(
-    srv_clients: &mut slab::Slab<Client>,
-    own: &mut Reply,
+/// Where published messages go: the registry's output for the running client, the
+/// other clients' buffers, the flush list and the pubsub output-buffer limit.
+struct Sink<'a> {
+    clients: &'a mut slab::Slab<Client>,
+    own: &'a mut Reply,
     current: Option<usize>,
-    pending: &mut Vec<usize>,
-    idx: usize,
-    write: impl FnOnce(&mut Reply),
-) {
-    if current == Some(idx) {
-        write(own);
-        return;
+    pending: &'a mut Vec<usize>,
+    limit: ObufLimit,
+    stats: &'a mut crate::stats::Stats,
+}
+
+impl Sink<'_> {
+    /// Write to a subscriber: the running client's pushes are collected aside, others go
+    /// straight into their output buffer and get flushed after this iteration.
+    fn deliver(&mut self, idx: usize, write: impl FnOnce(&mut Reply)) {
+        if self.current == Some(idx) {
+            write(self.own);
+            return;
+        }
+        let Some(c) = self.clients.get_mut(idx) else {
+            return;
+        };
+        if c.close_asap {
+            return;
+        }
+        let idle = c.pending_output() == 0;
+        write(&mut c.out);
+        if idle {
+            self.pending.push(idx);
+        } else if over_limit(c, self.limit) {
+            // Its socket is full (it is waiting for WRITABLE): a slow subscriber is cut
+            // off here, before its buffer grows without bound; flushing closes it.
+            crate::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
+            c.close_asap = true;
+            self.stats.client_outbuf_limit_disconnections += 1;
+            self.pending.push(idx);
+        }
     }
-    let Some(c) = srv_clients.get_mut(idx) else {
-        return;
-    };
-    if c.close_asap {
-        return;
+}
+
+/// client-output-buffer-limit pubsub: hard limit, or soft limit held long enough.
+fn over_limit(c: &mut Client, lim: ObufLimit) -> bool {
+    let pending = c.pending_output() as i64;
+    if lim.hard > 0 && pending >= lim.hard {
+        return true;
     }
-    let idle = c.pending_output() == 0;
-    write(&mut c.out);
-    // A client with pending bytes is already queued or waiting for WRITABLE.
-    if idle {
-        pending.push(idx);
+    if lim.soft > 0 && pending >= lim.soft {
+        let since = *c
+            .obuf_soft_since
+            .get_or_insert_with(std::time::Instant::now);
+        return since.elapsed().as_secs() as i64 >= lim.soft_secs;
     }
+    false
 }
 
 fn message(out: &mut Reply, kind: &[u8], channel: &[u8], msg: &[u8]) {
@@ -350,10 +378,12 @@ fn pmessage(out: &mut Reply, pattern: &[u8], channel: &[u8], msg: &[u8]) {
 
 /// Publish to a channel (or a shard channel, which ignores patterns). Returns receivers.
 pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usize {
+    let limit = srv.cfg.client_output_buffer_limit.0[crate::config::OBUF_PUBSUB];
     let Server {
         pubsub,
         clients,
         pending_write,
+        stats,
         ..
     } = srv;
     let PubSub {
@@ -363,6 +393,14 @@ pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usi
         current,
         own,
     } = pubsub;
+    let mut sink = Sink {
+        clients,
+        own,
+        current: *current,
+        pending: pending_write,
+        limit,
+        stats,
+    };
     let mut n = 0;
     let (map, kind): (&HashMap<Key, Vec<usize>>, &[u8]) = if shard {
         (shards, b"smessage")
@@ -371,9 +409,7 @@ pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usi
     };
     if let Some(list) = map.get(channel) {
         for &idx in list {
-            deliver(clients, own, *current, pending_write, idx, |o| {
-                message(o, kind, channel, msg)
-            });
+            sink.deliver(idx, |o| message(o, kind, channel, msg));
             n += 1;
         }
     }
@@ -385,9 +421,7 @@ pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usi
             continue;
         }
         for &idx in list {
-            deliver(clients, own, *current, pending_write, idx, |o| {
-                pmessage(o, pat, channel, msg)
-            });
+            sink.deliver(idx, |o| pmessage(o, pat, channel, msg));
             n += 1;
         }
     }

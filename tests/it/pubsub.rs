@@ -29,6 +29,13 @@ fn eventually(mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// SUBSCRIBE on a raw connection, reading exactly the confirmation.
+fn subscribe_raw(s: &mut std::net::TcpStream, ch: &str) {
+    let want = format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:1\r\n", ch.len());
+    let got = raw_roundtrip(s, format!("SUBSCRIBE {ch}\r\n").as_bytes(), want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}
+
 fn text(m: &Msg) -> (String, String) {
     (m.get_channel_name().to_string(), m.get_payload().unwrap())
 }
@@ -86,8 +93,7 @@ fn publish_reaches_channel_and_pattern_subscribers() {
 fn resp2_subscribed_mode_allows_only_pubsub_commands() {
     let srv = Server::start(&[]);
     let mut s = srv.raw();
-    let r = raw_roundtrip(&mut s, b"SUBSCRIBE a\r\n", 30);
-    assert_eq!(r, b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    subscribe_raw(&mut s, "a");
     let r = raw_roundtrip(&mut s, b"GET a\r\n", 10);
     assert_eq!(
         String::from_utf8_lossy(&r),
@@ -106,7 +112,7 @@ fn resp2_subscribed_mode_allows_only_pubsub_commands() {
     let r = raw_roundtrip(&mut s, b"PING\r\n", 7);
     assert_eq!(r, b"+PONG\r\n", "out of Pub/Sub mode");
     // RESET leaves Pub/Sub mode silently.
-    let r = raw_roundtrip(&mut s, b"PSUBSCRIBE p*\r\nRESET\r\nGET a\r\n", 48);
+    let r = raw_roundtrip(&mut s, b"PSUBSCRIBE p*\r\nRESET\r\nGET a\r\n", 46);
     assert!(
         r.ends_with(b"+RESET\r\n$-1\r\n"),
         "{}",
@@ -160,7 +166,7 @@ fn sharded_channels_ignore_patterns() {
     let mut s = srv.raw();
     let r = raw_roundtrip(&mut s, b"SSUBSCRIBE sh\r\n", 33);
     assert!(r.starts_with(b"*3\r\n$10\r\nssubscribe\r\n$2\r\nsh\r\n:1\r\n"));
-    let r = raw_roundtrip(&mut s, b"PSUBSCRIBE *\r\n", 30);
+    let r = raw_roundtrip(&mut s, b"PSUBSCRIBE *\r\n", 32);
     assert_eq!(r, b"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n");
     let n: i64 = redis::cmd("SPUBLISH")
         .arg("sh")
@@ -193,7 +199,7 @@ fn slow_subscriber_is_disconnected_by_pubsub_output_limit() {
     let srv = Server::start(&["--client-output-buffer-limit", "pubsub 64kb 0 0"]);
     let mut publ = srv.client();
     let mut s = srv.raw();
-    raw_roundtrip(&mut s, b"SUBSCRIBE big\r\n", 33);
+    subscribe_raw(&mut s, "big");
     // The subscriber never reads; the socket buffers fill, then the limit applies.
     let payload = "x".repeat(1 << 20);
     let mut sent = 0;
@@ -207,6 +213,38 @@ fn slow_subscriber_is_disconnected_by_pubsub_output_limit() {
         info.contains("client_output_buffer_limit_disconnections:1"),
         "{info}"
     );
+}
+
+#[test]
+fn slow_subscriber_of_many_small_messages_is_disconnected() {
+    let srv = Server::start(&["--client-output-buffer-limit", "pubsub 256kb 0 0"]);
+    let mut publ = srv.client();
+    let mut s = srv.raw();
+    subscribe_raw(&mut s, "small");
+    // Once its socket is full, the limit must still apply to what queues up behind it.
+    let payload = "y".repeat(8 << 10);
+    let mut sent = 0;
+    while sent < 5000 && publish(&mut publ, "small", &payload) == 1 {
+        sent += 1;
+    }
+    assert!(sent < 5000, "subscriber was never disconnected");
+    assert!(eventually(|| numsub(&mut publ, "small") == 0));
+}
+
+#[test]
+fn subscribers_are_exempt_from_idle_timeout() {
+    let srv = Server::start(&["--timeout", "1"]);
+    let mut publ = srv.client();
+    let mut s = srv.raw();
+    subscribe_raw(&mut s, "idle");
+    let mut idle = srv.raw();
+    raw_roundtrip(&mut idle, b"PING\r\n", 7);
+    // The plain idle client goes, the subscriber stays.
+    assert!(eventually(|| {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut publ).unwrap();
+        list.lines().count() == 2
+    }));
+    assert_eq!(publish(&mut publ, "idle", "still here"), 1);
 }
 
 #[test]
