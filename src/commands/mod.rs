@@ -397,7 +397,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     if let Some(p) = ctx.srv.pause {
         if Instant::now() < p.until
-            && (!p.write_only || cmd.flags & (WRITE | MAY_REPLICATE) != 0)
+            && (!p.write_only
+                || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
+                    != 0)
             && cmd.name != "client"
         {
             return Flow::Paused;

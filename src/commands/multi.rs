@@ -145,6 +145,16 @@ pub fn flag_error(srv: &mut Server, idx: usize) {
     }
 }
 
+/// A command's flags, for EXEC those of its queue as well (CLIENT PAUSE WRITE holds an
+/// EXEC of writes).
+pub fn effective_flags(c: &Client, cmd: &Command) -> u32 {
+    if c.tx.active && cmd.name == "exec" {
+        cmd.flags | c.tx.queued_flags
+    } else {
+        cmd.flags
+    }
+}
+
 /// Whether the OOM check applies: denyoom commands, anything queued while in MULTI
 /// (queueing itself uses memory) and EXEC of a queue holding a denyoom command.
 pub fn oom_checked(c: &Client, cmd: &Command) -> bool {
