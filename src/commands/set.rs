@@ -29,7 +29,9 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     }
     out.int(added);
     ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::SET, "sadd", key);
+    if added > 0 {
+        crate::notify::notify(ctx, crate::notify::SET, "sadd", key);
+    }
 }
 
 fn spop(ctx: &mut Ctx, args: Args) {
