@@ -7,6 +7,7 @@ pub mod keyspace;
 pub mod listen;
 pub mod log;
 pub mod net;
+pub mod notify;
 pub mod reactor;
 pub mod resp;
 pub mod server;

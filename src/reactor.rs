@@ -571,14 +571,18 @@ fn active_expire(srv: &mut Server) -> bool {
     let deadline = Instant::now() + EXPIRE_BUDGET;
     let mut expired = Vec::new();
     let mut backlog = false;
-    for db in srv.ks.dbs.iter_mut() {
+    for i in 0..srv.ks.dbs.len() {
+        crate::notify::lazy_expired(srv, i);
         if Instant::now() >= deadline {
             backlog = true;
             break;
         }
+        let db = &mut srv.ks.dbs[i];
         let n = db.active_expire(deadline, &mut expired);
+        let volatile = db.volatile;
         srv.stats.expired_keys += n as u64;
-        if Instant::now() >= deadline && db.volatile > 0 {
+        crate::notify::keys_expired(srv, i, &mut expired);
+        if Instant::now() >= deadline && volatile > 0 {
             backlog = true;
         }
     }

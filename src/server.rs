@@ -68,6 +68,10 @@ pub struct Client {
     pub blocked: Option<Box<crate::blocking::Blocked>>,
     /// Common Name of the verified TLS client certificate (for tls-auth-clients-user CN).
     pub tls_cn: Option<String>,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::commands::multi::Tx,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::commands::pubsub::Subs,
 }
 
 impl Client {
@@ -105,6 +109,8 @@ impl Client {
             obuf_soft_since: None,
             blocked: None,
             tls_cn: None,
+            tx: Default::default(),
+            subs: Default::default(),
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -160,6 +166,10 @@ pub struct Server {
     pub paused_clients: Vec<usize>,
     /// Clients blocked on keys, keys ready to serve them.
     pub blocking: crate::blocking::Registry,
+    /// WATCHed keys of all clients.
+    pub watches: crate::commands::multi::Watches,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: crate::commands::pubsub::PubSub,
 }
 
 impl Server {
@@ -200,6 +210,8 @@ impl Server {
             listeners: Vec::new(),
             paused_clients: Vec::new(),
             blocking: Default::default(),
+            watches: Default::default(),
+            pubsub: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
@@ -265,12 +277,17 @@ impl Ctx<'_> {
     #[inline]
     pub fn modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
+        // A lazy expiry of this key during the write comes first, as in Redis.
+        crate::notify::lazy_expired(self.srv, self.db);
+        crate::commands::multi::touch_key(self.srv, self.db, key);
         crate::blocking::signal_key_ready(self.srv, self.db, key);
     }
-    /// `modified` for a key of another database (MOVE, COPY ... DB n): wakes its waiters.
+    /// `modified` for a key of another database (MOVE, COPY ... DB n): breaks its
+    /// WATCHes and wakes its waiters.
     #[inline]
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.srv.dirty += 1;
+        crate::commands::multi::touch_key(self.srv, db, key);
         crate::blocking::signal_key_ready(self.srv, db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).

@@ -166,6 +166,14 @@ static CLIENT: &[Command] = &[
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {
+    if args.len() <= 2 && !ctx.out.resp3 && ctx.client().subs.any() {
+        // RESP2 Pub/Sub mode: PING answers in the message shape.
+        ctx.out.bulks([
+            &b"pong"[..],
+            if args.len() == 2 { args.get(1) } else { b"" },
+        ]);
+        return;
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -207,6 +215,7 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     if a < 0 || a >= n || b < 0 || b >= n {
         return ctx.out.error("ERR DB index is out of range");
     }
+    crate::commands::multi::touch_swap(ctx.srv, a as usize, b as usize);
     ctx.srv.ks.dbs.swap(a as usize, b as usize);
     crate::blocking::signal_db(ctx.srv, a as usize);
     crate::blocking::signal_db(ctx.srv, b as usize);
@@ -331,6 +340,8 @@ fn hello(ctx: &mut Ctx, args: Args) {
 }
 
 fn reset(ctx: &mut Ctx, _: Args) {
+    crate::commands::multi::discard_tx(ctx.srv, ctx.id);
+    crate::commands::pubsub::reset_client(ctx.srv, ctx.id);
     ctx.db = 0;
     ctx.out.resp3 = false;
     let requirepass = !ctx.srv.cfg.requirepass.is_empty();
@@ -427,6 +438,7 @@ pub fn client_line(
     if c.blocked.is_some() {
         flags.push('b');
     }
+    crate::commands::multi::client_flags(c, &mut flags);
     if c.close_after_reply {
         flags.push('c');
     }
@@ -442,7 +454,7 @@ pub fn client_line(
         (c.peer.clone(), c.local.clone())
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         addr,
         laddr,
@@ -452,6 +464,10 @@ pub fn client_line(
         now.duration_since(c.last_interaction).as_secs(),
         flags,
         db,
+        c.subs.channels(),
+        c.subs.patterns(),
+        c.subs.shard(),
+        c.tx.list_count(),
         c.rbuf.len(),
         c.rbuf.capacity() - c.rbuf.len(),
         c.rbuf.capacity(),

@@ -118,6 +118,7 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
     h.insert_new(args.get(2).into(), args.get(3).into());
     out.int(1);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
 }
 
 fn hget(ctx: &mut Ctx, args: Args) {

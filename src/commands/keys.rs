@@ -73,6 +73,7 @@ fn del(ctx: &mut Ctx, args: Args) {
             db.remove_slot(slot);
             n += 1;
             ctx.modified(k);
+            crate::notify::notify(ctx, crate::notify::GENERIC, "del", k);
         }
     }
     ctx.out.int(n);

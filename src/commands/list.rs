@@ -173,6 +173,12 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     }
     out.int(l.len() as i64);
     ctx.modified(key);
+    crate::notify::notify(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpush" } else { "rpush" },
+        key,
+    );
 }
 
 fn lpush(ctx: &mut Ctx, args: Args) {
@@ -238,6 +244,12 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
     }
     drop_if_empty(db, key);
     ctx.modified(key);
+    crate::notify::notify_write(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpop" } else { "rpop" },
+        key,
+    );
 }
 
 /// A non-negative integer argument, or `msg` (Redis's getPositiveLong...OrReply).

@@ -6,6 +6,8 @@ pub mod function;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -190,6 +192,8 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("sorted_set", zset::COMMANDS),
         ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
+        ("transactions", multi::COMMANDS),
+        ("pubsub", pubsub::COMMANDS),
     ]
 }
 
@@ -358,6 +362,7 @@ fn trunc(b: &[u8]) -> String {
 /// Look up, check and run one command; account for it in the stats.
 pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
+        multi::flag_error(ctx.srv, ctx.id);
         unknown_command(ctx, args);
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
         return Flow::Done;
@@ -389,16 +394,21 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if !client.authenticated && cmd.flags & NO_AUTH == 0 {
         return reject(ctx, id, "NOAUTH Authentication required.");
     }
+    if client.tx.active && cmd.flags & NO_MULTI != 0 {
+        return reject(ctx, id, "ERR Command not allowed inside a transaction");
+    }
     if let Some(p) = ctx.srv.pause {
         if Instant::now() < p.until
-            && (!p.write_only || cmd.flags & (WRITE | MAY_REPLICATE) != 0)
+            && (!p.write_only
+                || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
+                    != 0)
             && cmd.name != "client"
         {
             return Flow::Paused;
         }
     }
-    if cmd.flags & DENYOOM != 0
-        && ctx.srv.cfg.maxmemory > 0
+    if ctx.srv.cfg.maxmemory > 0
+        && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
         && !crate::commands::server::free_memory_if_needed(ctx.srv)
     {
         return reject(
@@ -407,25 +417,18 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
-    if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
-        server::feed_monitors(ctx, args);
+    let client = &ctx.srv.clients[ctx.id];
+    if client.subs.any() && !ctx.out.resp3 && !pubsub::allowed_when_subscribed(cmd) {
+        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
+        return reject(ctx, id, &msg);
+    }
+    if multi::queues(client, cmd) {
+        multi::queue(ctx, id, args);
+        return Flow::Done;
     }
     let mode_before = ctx.srv.clients[ctx.id].reply_mode;
     let mark = ctx.out.buf.len();
-    let errors_before = ctx.out.errors.len();
-    let start = Instant::now();
-    (cmd.run)(ctx, args);
-    let usec = start.elapsed().as_micros() as u64;
-    let st = &mut ctx.srv.cmd_stats[id];
-    st.calls += 1;
-    st.usec += usec;
-    if ctx.out.errors.len() > errors_before {
-        st.failed_calls += 1;
-    }
-    ctx.srv.stats.total_commands_processed += 1;
-    if !ctx.out.errors.is_empty() {
-        ctx.srv.stats.record_errors(&mut ctx.out.errors);
-    }
+    call(ctx, id, args, false);
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
         c.last_cmd = cmd.name;
         c.tot_cmds += 1;
@@ -442,29 +445,71 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             (_, m) => m,
         };
     }
+    // Pushes to this client survive CLIENT REPLY OFF/SKIP and come before the reply.
+    pubsub::splice_own(ctx.srv, ctx.out, mark);
+    ctx.srv.pubsub.current = None;
     Flow::Done
 }
 
+/// Run a command that passed the checks (directly, or queued by MULTI and run by EXEC)
+/// and account for it. `splice` puts this client's pushes in front of this reply (EXEC).
+pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
+    let cmd: &'static Command = ctx.srv.cmds.entries[id].cmd;
+    if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
+        server::feed_monitors(ctx, args);
+    }
+    let mark = ctx.out.buf.len();
+    let errors_before = ctx.out.errors.len();
+    pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
+    let start = Instant::now();
+    (cmd.run)(ctx, args);
+    let usec = start.elapsed().as_micros() as u64;
+    let st = &mut ctx.srv.cmd_stats[id];
+    st.calls += 1;
+    st.usec += usec;
+    if ctx.out.errors.len() > errors_before {
+        st.failed_calls += 1;
+    }
+    ctx.srv.stats.total_commands_processed += 1;
+    if !ctx.out.errors.is_empty() {
+        ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    }
+    // Keys a read found expired: "expired" events and WATCH.
+    crate::notify::lazy_expired(ctx.srv, ctx.db);
+    if splice {
+        pubsub::splice_own(ctx.srv, ctx.out, mark);
+    }
+}
+
 fn reject(ctx: &mut Ctx, id: usize, msg: &str) -> Flow {
-    ctx.out.error(msg);
+    // A rejected command fails the transaction; a rejected EXEC discards it.
+    let abort = if ctx.srv.cmds.entries[id].cmd.name == "exec" {
+        multi::exec_abort_message(ctx.srv, ctx.id, msg)
+    } else {
+        multi::flag_error(ctx.srv, ctx.id);
+        None
+    };
+    ctx.out.error(abort.as_deref().unwrap_or(msg));
     ctx.srv.cmd_stats[id].rejected_calls += 1;
     ctx.srv.stats.record_errors(&mut ctx.out.errors);
     Flow::Done
 }
 
 /// Whether a client counts as a pub/sub client for output limits.
-pub fn pubsub_client(_c: &Client) -> bool {
-    false
+pub fn pubsub_client(c: &Client) -> bool {
+    c.subs.any()
 }
 
 /// Clients the `timeout` option does not disconnect.
 pub fn exempt_from_timeout(c: &Client) -> bool {
-    c.monitor || c.blocked.is_some()
+    c.monitor || c.blocked.is_some() || c.subs.any()
 }
 
 /// Cleanup of per-client registrations when a client goes away.
 pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     crate::blocking::on_client_closed(srv, idx, c.blocked.as_deref());
+    multi::on_client_closed(srv, idx, c);
+    pubsub::on_client_closed(srv, idx, c);
 }
 
 // ---- helpers shared by the families ----

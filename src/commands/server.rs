@@ -186,7 +186,7 @@ pub fn help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 // ---------------- CONFIG ----------------
@@ -722,8 +722,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("evicted_keys", st.evicted_keys);
             f!("keyspace_hits", st.keyspace_hits);
             f!("keyspace_misses", st.keyspace_misses);
-            f!("pubsub_channels", 0);
-            f!("pubsub_patterns", 0);
+            f!("pubsub_channels", srv.pubsub.channel_count());
+            f!("pubsub_patterns", srv.pubsub.pattern_count());
+            f!("pubsubshard_channels", srv.pubsub.shard_count());
             f!("total_error_replies", st.total_error_replies);
             f!(
                 "client_query_buffer_limit_disconnections",
@@ -1110,7 +1111,9 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         return;
     }
     let n = ctx.dbm().len() as u64;
+    crate::commands::multi::touch_db(ctx.srv, ctx.db, None);
     ctx.dbm().clear();
+    crate::blocking::signal_db(ctx.srv, ctx.db);
     ctx.srv.dirty += n.max(1);
     ctx.out.ok();
 }
@@ -1119,8 +1122,12 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_mode_ok(ctx, args) {
         return;
     }
+    crate::commands::multi::touch_all_dbs(ctx.srv);
     for db in ctx.srv.ks.dbs.iter_mut() {
         db.clear();
+    }
+    for db in 0..ctx.srv.ks.dbs.len() {
+        crate::blocking::signal_db(ctx.srv, db);
     }
     ctx.srv.dirty += 1;
     ctx.out.ok();
@@ -1425,8 +1432,10 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         else {
             return false;
         };
+        let key = srv.ks.dbs[db].dict.at(slot).map(|(k, _)| k.clone());
         srv.ks.dbs[db].remove_slot(slot);
         srv.stats.evicted_keys += 1;
+        crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());
         srv.dirty += 1;
         guard += 1;
         if guard > 100_000 {

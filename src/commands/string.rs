@@ -166,8 +166,8 @@ fn get(ctx: &mut Ctx, args: Args) {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 fn set(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    // Fast path: plain SET key value.
-    if args.len() == 3 {
+    // Fast path: plain SET key value, when no keyspace event needs to know more.
+    if args.len() == 3 && ctx.srv.cfg.notify_keyspace_events.0 == 0 {
         ctx.dbm()
             .set(key, Value::from_bytes(args.get(2)), NO_EXPIRE, false);
         ctx.out.ok();
@@ -224,6 +224,7 @@ fn set_generic(
         out.ok();
     }
     ctx.modified(key);
+    crate::notify::set_events(ctx, key, !exists, expire != NO_EXPIRE);
 }
 
 fn setnx(ctx: &mut Ctx, args: Args) {
@@ -333,6 +334,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
     };
     out.int(new);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "incrby", key);
 }
 
 fn incr(ctx: &mut Ctx, args: Args) {
@@ -428,6 +430,7 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
             false,
         );
         ctx.modified(args.get(i));
+        crate::notify::notify(ctx, crate::notify::STRING, "set", args.get(i));
     }
     if nx {
         ctx.out.int(1)
@@ -487,6 +490,7 @@ fn append(ctx: &mut Ctx, args: Args) {
     };
     out.int(len as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "append", key);
 }
 
 fn strlen(ctx: &mut Ctx, args: Args) {

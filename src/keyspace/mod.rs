@@ -17,6 +17,8 @@ pub struct Db {
     /// Where the active expiry cycle resumes.
     expire_cursor: usize,
     pub avg_ttl: i64,
+    /// Keys deleted by lazy expiry, drained after each write/command (notifications, WATCH).
+    pub lazy_expired: Vec<Key>,
 }
 
 /// Outcome of a lookup that honours expiry.
@@ -34,7 +36,10 @@ impl Db {
         let slot = self.dict.slot_of(key)?;
         let (_, e) = self.dict.at(slot)?;
         if e.expire != NO_EXPIRE && e.expire <= now_ms() {
-            self.remove_slot(slot);
+            if let Some((k, _)) = self.dict.remove_slot(slot) {
+                self.volatile -= 1;
+                self.lazy_expired.push(k);
+            }
             return None;
         }
         Some(slot)
