@@ -548,7 +548,9 @@ fn object_help(ctx: &mut Ctx, _args: Args) {
 pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
     match v {
         Value::Int(_) => "int",
-        Value::Str(s) if s.len() <= 44 => "embstr",
+        // Strings modified in place (APPEND, SETRANGE, SETBIT) carry spare capacity, as
+        // Redis's raw strings do; freshly written short ones are exact-size "embstr".
+        Value::Str(s) if s.len() <= 44 && s.capacity() == s.len() => "embstr",
         Value::Str(_) => "raw",
         Value::List(l) => {
             if (l.len() as i64) < 128 && l.iter().all(|e| e.len() <= 64) {
@@ -569,13 +571,12 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
                 "hashtable"
             }
         }
+        // Redis 7.0 has no listpack sets: intset or hashtable.
         Value::Set(s) => {
             if s.len() as i64 <= cfg.set_max_intset_entries
                 && s.keys().all(|k| crate::util::parse_i64(k).is_some())
             {
                 "intset"
-            } else if s.len() <= 128 && s.keys().all(|k| k.len() <= 64) {
-                "listpack"
             } else {
                 "hashtable"
             }

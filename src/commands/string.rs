@@ -435,7 +435,8 @@ fn msetnx(ctx: &mut Ctx, args: Args) {
     mset_generic(ctx, args, true)
 }
 
-/// The raw bytes of a string value, converting an integer encoding to raw first.
+/// The raw bytes of a string value about to be modified in place, converting an integer
+/// encoding first.
 fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
     if let Value::Int(n) = *v {
         *v = Value::Str(itoa::Buffer::new().format(n).as_bytes().to_vec());
@@ -443,6 +444,14 @@ fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
     match v {
         Value::Str(s) => Some(s),
         _ => None,
+    }
+}
+
+/// After an in-place change: leave spare capacity, which OBJECT ENCODING reports as "raw"
+/// (Redis turns a string it modifies in place into a raw one).
+fn keep_raw(s: &mut Vec<u8>) {
+    if s.capacity() == s.len() {
+        s.reserve(1);
     }
 }
 
@@ -473,6 +482,7 @@ fn append(ctx: &mut Ctx, args: Args) {
             }
             let s = raw_mut(&mut e.val).expect("checked string");
             s.extend_from_slice(add);
+            keep_raw(s);
             s.len()
         }
     };
@@ -544,6 +554,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             }
             let mut s = vec![0u8; off as usize];
             s.extend_from_slice(val);
+            keep_raw(&mut s);
             let n = s.len();
             db.set(key, Value::Str(s), NO_EXPIRE, false);
             n
@@ -564,6 +575,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
                 s.resize(end, 0);
             }
             s[off..end].copy_from_slice(val);
+            keep_raw(s);
             s.len()
         }
     };
@@ -751,6 +763,7 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     } else {
         s[byte] &= !mask;
     }
+    keep_raw(s);
     out.int(old as i64);
     ctx.modified(key);
 }
