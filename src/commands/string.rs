@@ -351,14 +351,15 @@ fn decrby(ctx: &mut Ctx, args: Args) {
 }
 
 /// A float formatted as Redis's human-friendly long double output: plain decimal notation,
-/// shortest digits that read back to the same value, no trailing zeros.
+/// no exponent, no trailing zeros. Redis computes in 80-bit long double, so its sums do not
+/// show f64's last-digit noise (0.1 + 0.2 is "0.3"): round to 15 significant digits first.
 fn fmt_human_float(v: f64) -> String {
-    if v == 0.0 {
+    let rounded: f64 = format!("{v:.14e}").parse().unwrap_or(v);
+    if rounded == 0.0 {
         return "0".into();
     }
-    let s = format!("{v}");
-    // Rust never uses exponents in Display; drop a lone trailing ".0" just in case.
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    // Rust's Display never uses an exponent and prints the shortest round-trip digits.
+    format!("{rounded}")
 }
 
 fn incrbyfloat(ctx: &mut Ctx, args: Args) {

@@ -169,6 +169,10 @@ fn incrbyfloat_formats_like_redis() {
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "f", "5.0e3"]), "5011");
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "f", "-5011"]), "0");
     assert_eq!(q::<String>(c, &["GET", "f"]), "0");
+    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "g", "0.1"]), "0.1");
+    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "g", "0.2"]), "0.3", "no f64 noise");
+    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "h", "1e-5"]), "0.00001");
+    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "h", "3.0e20"]), "300000000000000000000");
     q::<()>(c, &["SET", "big", "17179869184"]);
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "big", "1.5"]), "17179869185.5");
     assert_eq!(qerr(c, &["INCRBYFLOAT", "f", "abc"]), "ERR value is not a valid float");
