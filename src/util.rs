@@ -294,7 +294,11 @@ mod tests {
         assert!(glob_match(b"MAX*", b"maxmemory", true));
         // Nested stars against a long non-matching string finish quickly.
         let pat = "a*".repeat(50) + "b";
-        assert!(!glob_match(pat.as_bytes(), "a".repeat(1000).as_bytes(), false));
+        assert!(!glob_match(
+            pat.as_bytes(),
+            "a".repeat(1000).as_bytes(),
+            false
+        ));
         assert!(glob_match(b"*a*b*", b"xxaxxbxx", false));
     }
     #[test]

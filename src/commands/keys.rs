@@ -34,10 +34,31 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static OBJECT: &[Command] = &[
-    cmd("encoding", 3, READONLY, KEYSPACE, (2, 2, 1), object_encoding),
+    cmd(
+        "encoding",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_encoding,
+    ),
     cmd("freq", 3, READONLY, KEYSPACE, (2, 2, 1), object_freq),
-    cmd("idletime", 3, READONLY, KEYSPACE, (2, 2, 1), object_idletime),
-    cmd("refcount", 3, READONLY, KEYSPACE, (2, 2, 1), object_refcount),
+    cmd(
+        "idletime",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_idletime,
+    ),
+    cmd(
+        "refcount",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_refcount,
+    ),
     cmd("help", 2, LOADING | STALE, KEYSPACE, (0, 0, 0), object_help),
 ];
 
@@ -125,6 +146,22 @@ impl ScanOpts<'_> {
     }
 }
 
+/// A cursor as C's strtoul reads it (Redis's rule): optional sign, decimal digits, no
+/// spaces; "-n" wraps around; overflow is an error.
+fn parse_cursor(raw: &[u8]) -> Option<usize> {
+    let (neg, digits) = match raw.first() {
+        Some(b'-') => (true, &raw[1..]),
+        Some(b'+') => (false, &raw[1..]),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let n = if neg { n.wrapping_neg() } else { n };
+    Some(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// Parse the cursor at `args[at]` and the options after it, replying Redis's error
 /// ("invalid cursor", "value is not an integer...", "syntax error") and returning None
 /// on bad input. TYPE is accepted only when `allow_type` (SCAN, not HSCAN/SSCAN/ZSCAN).
@@ -134,18 +171,12 @@ pub fn parse_scan<'a>(
     at: usize,
     allow_type: bool,
 ) -> Option<ScanOpts<'a>> {
-    let raw = args.get(at);
-    // strtoul semantics: decimal digits only (a leading '-' wraps in C; treat as invalid).
-    let cursor = std::str::from_utf8(raw)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok());
-    let Some(cursor) = cursor else {
+    let Some(cursor) = parse_cursor(args.get(at)) else {
         ctx.out.error("ERR invalid cursor");
         return None;
     };
     let mut o = ScanOpts {
-        cursor: usize::try_from(cursor).unwrap_or(usize::MAX),
+        cursor,
         count: 10,
         pattern: None,
         type_name: None,
@@ -389,7 +420,8 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
         return;
     };
     let base = if relative { now_ms() } else { 0 };
-    let when = (if secs { n.checked_mul(1000) } else { Some(n) }).and_then(|ms| ms.checked_add(base));
+    let when =
+        (if secs { n.checked_mul(1000) } else { Some(n) }).and_then(|ms| ms.checked_add(base));
     let Some(when) = when else {
         return ctx
             .out
@@ -482,7 +514,11 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 }
 
 /// Run `f` on a live key's entry, or reply null.
-fn with_entry(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply)) {
+fn with_entry(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply),
+) {
     let srv = &mut *ctx.srv;
     match srv.ks.dbs[ctx.db].get(key) {
         Some(e) => f(e, &srv.cfg, ctx.out),
@@ -516,7 +552,8 @@ fn object_idletime(ctx: &mut Ctx, args: Args) {
 
 fn object_refcount(ctx: &mut Ctx, args: Args) {
     // Redis shares the integers 0..10000 (unless an LRU/LFU maxmemory policy is in force).
-    let shared_ints = ctx.srv.cfg.maxmemory == 0 || ctx.srv.cfg.maxmemory_policy_name() == "noeviction";
+    let shared_ints =
+        ctx.srv.cfg.maxmemory == 0 || ctx.srv.cfg.maxmemory_policy_name() == "noeviction";
     with_entry(ctx, args.get(2), |e, _, out| match e.val {
         Value::Int(n) if shared_ints && (0..10000).contains(&n) => out.int(i32::MAX as i64),
         _ => out.int(1),

@@ -74,7 +74,12 @@ struct StrOpts<'a> {
 
 /// Parse SET (`set = true`) or GETEX options starting at `from`, with Redis's rules on
 /// which options exclude which. Sends the error and returns None on a bad combination.
-fn parse_str_opts<'a>(ctx: &mut Ctx, args: Args<'a>, from: usize, set: bool) -> Option<StrOpts<'a>> {
+fn parse_str_opts<'a>(
+    ctx: &mut Ctx,
+    args: Args<'a>,
+    from: usize,
+    set: bool,
+) -> Option<StrOpts<'a>> {
     let mut o = StrOpts::default();
     let mut i = from;
     while i < args.len() {
@@ -387,7 +392,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     }
     let s = fmt_human_float(v);
     out.bulk(s.as_bytes());
-    db.set(key, Value::from_bytes(s.as_bytes()), NO_EXPIRE, true);
+    // Stored as a string even when integral ("embstr" in Redis, not "int").
+    db.set(key, Value::Str(s.as_bytes().to_vec()), NO_EXPIRE, true);
     ctx.modified(key);
 }
 
@@ -409,7 +415,11 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
-    if nx && (1..args.len()).step_by(2).any(|i| ctx.dbm().exists(args.get(i))) {
+    if nx
+        && (1..args.len())
+            .step_by(2)
+            .any(|i| ctx.dbm().exists(args.get(i)))
+    {
         return ctx.out.int(0);
     }
     for i in (1..args.len()).step_by(2) {
@@ -631,9 +641,9 @@ fn lcs(ctx: &mut Ctx, args: Args) {
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
     if cells.saturating_mul(4) > ctx.srv.cfg.proto_max_bulk_len as u64 {
-        return ctx.out.error(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-        );
+        return ctx
+            .out
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     // table[i][j] = LCS length of a[..i] and b[..j]
     let w = blen + 1;
@@ -803,39 +813,46 @@ fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)>
     (s <= e && total > 0).then_some((s, e))
 }
 
-/// Parse BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]` at `from`.
-fn range_args(ctx: &mut Ctx, args: Args, from: usize, end_needed: bool) -> Option<(Option<(i64, Option<i64>)>, bool)> {
+/// BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]`.
+struct BitRangeArgs {
+    start: i64,
+    end: i64,
+    end_given: bool,
+    bits: bool,
+}
+
+/// Parse the range arguments at `from` (an end is required after a start when `end_needed`).
+fn range_args(ctx: &mut Ctx, args: Args, from: usize, end_needed: bool) -> Option<BitRangeArgs> {
+    let mut r = BitRangeArgs {
+        start: 0,
+        end: -1,
+        end_given: false,
+        bits: false,
+    };
     if args.len() <= from {
-        return Some((None, false));
+        return Some(r);
     }
-    let start = int_arg(ctx, args.get(from))?;
-    let end = if args.len() > from + 1 {
-        Some(int_arg(ctx, args.get(from + 1))?)
+    r.start = int_arg(ctx, args.get(from))?;
+    if args.len() > from + 1 {
+        r.end = int_arg(ctx, args.get(from + 1))?;
+        r.end_given = true;
     } else if end_needed {
         ctx.out.error(SYNTAX);
         return None;
-    } else {
-        None
-    };
-    let bits = match args.len() {
-        n if n == from + 3 => {
-            let u = args.get(from + 2);
-            if eq_ic(u, "bit") {
-                true
-            } else if eq_ic(u, "byte") {
-                false
-            } else {
-                ctx.out.error(SYNTAX);
-                return None;
-            }
-        }
-        n if n > from + 3 => {
+    }
+    if args.len() == from + 3 {
+        let u = args.get(from + 2);
+        if eq_ic(u, "bit") {
+            r.bits = true;
+        } else if !eq_ic(u, "byte") {
             ctx.out.error(SYNTAX);
             return None;
         }
-        _ => false,
-    };
-    Some((Some((start, end)), bits))
+    } else if args.len() > from + 3 {
+        ctx.out.error(SYNTAX);
+        return None;
+    }
+    Some(r)
 }
 
 fn bit_at(s: &[u8], i: i64) -> bool {
@@ -843,7 +860,7 @@ fn bit_at(s: &[u8], i: i64) -> bool {
 }
 
 fn bitcount(ctx: &mut Ctx, args: Args) {
-    let Some((range, bits)) = range_args(ctx, args, 2, true) else {
+    let Some(r) = range_args(ctx, args, 2, true) else {
         return;
     };
     let (db, out) = ctx.db_out();
@@ -854,11 +871,8 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
-    let (start, end) = match range {
-        None => (0, -1),
-        Some((st, en)) => (st, en.unwrap_or(-1)),
-    };
-    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+    let bits = r.bits;
+    let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
         return out.int(0);
     };
     let n = if bits {
@@ -878,7 +892,7 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
         b"0" => false,
         _ => return ctx.out.error("ERR The bit argument must be 1 or 0."),
     };
-    let Some((range, bits)) = range_args(ctx, args, 3, false) else {
+    let Some(r) = range_args(ctx, args, 3, false) else {
         return;
     };
     let (db, out) = ctx.db_out();
@@ -889,19 +903,15 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
-    let end_given = matches!(range, Some((_, Some(_))));
-    let (start, end) = match range {
-        None => (0, -1),
-        Some((st, en)) => (st, en.unwrap_or(-1)),
-    };
-    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+    let bits = r.bits;
+    let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
         return out.int(-1);
     };
     let (first, last) = if bits { (a, b) } else { (a * 8, b * 8 + 7) };
     match (first..=last).find(|&i| bit_at(s, i) == want) {
         Some(i) => out.int(i),
         // Looking for a clear bit with no explicit end: the string is padded with zeros.
-        None if !want && !end_given => out.int(last + 1),
+        None if !want && !r.end_given => out.int(last + 1),
         None => out.int(-1),
     }
 }

@@ -11,7 +11,11 @@ fn del_exists_type_touch() {
     let c = &mut srv.client();
     q::<()>(c, &["MSET", "a", "1", "b", "2"]);
     q::<()>(c, &["RPUSH", "l", "x"]);
-    assert_eq!(q::<i64>(c, &["EXISTS", "a", "a", "nokey", "l"]), 3, "duplicates count");
+    assert_eq!(
+        q::<i64>(c, &["EXISTS", "a", "a", "nokey", "l"]),
+        3,
+        "duplicates count"
+    );
     assert_eq!(q::<String>(c, &["TYPE", "a"]), "string");
     assert_eq!(q::<String>(c, &["TYPE", "l"]), "list");
     assert_eq!(q::<String>(c, &["TYPE", "nokey"]), "none");
@@ -29,7 +33,10 @@ fn del_exists_type_touch() {
 fn keys_patterns_skip_expired() {
     let srv = Server::start(&[]);
     let c = &mut srv.client();
-    q::<()>(c, &["MSET", "foo_a", "1", "foo_b", "2", "bar", "3", "f*x", "4"]);
+    q::<()>(
+        c,
+        &["MSET", "foo_a", "1", "foo_b", "2", "bar", "3", "f*x", "4"],
+    );
     q::<()>(c, &["SET", "foo_gone", "1", "PX", "1"]);
     std::thread::sleep(Duration::from_millis(20));
     let mut k: Vec<String> = q(c, &["KEYS", "foo*"]);
@@ -76,7 +83,12 @@ fn scan_options_and_errors() {
     assert_eq!(t, vec!["aset"]);
     assert!(scan_all(c, &["TYPE", "hash"]).is_empty());
     assert_eq!(qerr(c, &["SCAN", "x"]), "ERR invalid cursor");
-    assert_eq!(qerr(c, &["SCAN", "-1"]), "ERR invalid cursor");
+    assert_eq!(qerr(c, &["SCAN", " 1"]), "ERR invalid cursor");
+    assert_eq!(
+        qerr(c, &["SCAN", "18446744073709551616"]),
+        "ERR invalid cursor"
+    );
+    let (_, _): (String, Vec<String>) = q(c, &["SCAN", "+0"]);
     assert_eq!(qerr(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
     assert_eq!(
         qerr(c, &["SCAN", "0", "COUNT", "x"]),
@@ -107,7 +119,14 @@ fn scan_returns_every_key_present_throughout() {
             q::<()>(c, &["SET", &format!("churn:{n}:{j}"), "v"]);
         }
         if n > 0 {
-            q::<()>(c, &["DEL", &format!("churn:{}:3", n - 1), &format!("churn:{}:7", n - 1)]);
+            q::<()>(
+                c,
+                &[
+                    "DEL",
+                    &format!("churn:{}:3", n - 1),
+                    &format!("churn:{}:7", n - 1),
+                ],
+            );
         }
         n += 1;
         cursor = next;
@@ -176,7 +195,11 @@ fn expire_family_and_ttl() {
     assert_eq!(q::<i64>(c, &["EXPIRETIME", "k"]), 4_000_000_000);
     assert_eq!(q::<i64>(c, &["PEXPIREAT", "k", "4000000000500"]), 1);
     assert_eq!(q::<i64>(c, &["PEXPIRETIME", "k"]), 4_000_000_000_500);
-    assert_eq!(q::<i64>(c, &["EXPIRETIME", "k"]), 4_000_000_001, "rounded as Redis does");
+    assert_eq!(
+        q::<i64>(c, &["EXPIRETIME", "k"]),
+        4_000_000_001,
+        "rounded as Redis does"
+    );
     // NX / XX / GT / LT
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "NX"]), 0);
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "XX"]), 1);
@@ -188,7 +211,11 @@ fn expire_family_and_ttl() {
     assert_eq!(q::<i64>(c, &["PERSIST", "k"]), 0);
     assert_eq!(q::<i64>(c, &["PERSIST", "nokey"]), 0);
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "XX"]), 0);
-    assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "GT"]), 0, "no TTL counts as infinite");
+    assert_eq!(
+        q::<i64>(c, &["EXPIRE", "k", "100", "GT"]),
+        0,
+        "no TTL counts as infinite"
+    );
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "LT"]), 1);
     assert_eq!(q::<i64>(c, &["PERSIST", "k"]), 1);
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "NX"]), 1);
@@ -201,7 +228,10 @@ fn expire_family_and_ttl() {
         qerr(c, &["EXPIRE", "k", "10", "GT", "LT"]),
         "ERR GT and LT options at the same time are not compatible"
     );
-    assert_eq!(qerr(c, &["EXPIRE", "k", "10", "AB"]), "ERR Unsupported option AB");
+    assert_eq!(
+        qerr(c, &["EXPIRE", "k", "10", "AB"]),
+        "ERR Unsupported option AB"
+    );
     assert_eq!(
         qerr(c, &["EXPIRE", "k", ""]),
         "ERR value is not an integer or out of range"
@@ -229,8 +259,16 @@ fn lazy_and_active_expiry() {
     q::<()>(c, &["SET", "lazy", "v", "PX", "50"]);
     q::<()>(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(q::<i64>(c, &["DBSIZE"]), 1, "still stored with active expiry off");
-    assert_eq!(q::<Option<String>>(c, &["GET", "lazy"]), None, "but invisible");
+    assert_eq!(
+        q::<i64>(c, &["DBSIZE"]),
+        1,
+        "still stored with active expiry off"
+    );
+    assert_eq!(
+        q::<Option<String>>(c, &["GET", "lazy"]),
+        None,
+        "but invisible"
+    );
     assert_eq!(q::<i64>(c, &["TTL", "lazy"]), -2);
     assert_eq!(q::<i64>(c, &["DBSIZE"]), 0, "the lookup deleted it");
     q::<()>(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
@@ -240,7 +278,10 @@ fn lazy_and_active_expiry() {
     q::<()>(c, &["SET", "keep", "v"]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while q::<i64>(c, &["DBSIZE"]) > 1 {
-        assert!(Instant::now() < deadline, "active expiry did not remove the keys");
+        assert!(
+            Instant::now() < deadline,
+            "active expiry did not remove the keys"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(q::<i64>(c, &["EXISTS", "keep"]), 1);
@@ -264,7 +305,10 @@ fn copy_all_types_and_options() {
     // Copies are independent of the originals.
     q::<()>(c, &["RPUSH", "l", "c"]);
     q::<()>(c, &["ZADD", "z", "3", "three"]);
-    assert_eq!(q::<Vec<String>>(c, &["LRANGE", "l2", "0", "-1"]), vec!["a", "b"]);
+    assert_eq!(
+        q::<Vec<String>>(c, &["LRANGE", "l2", "0", "-1"]),
+        vec!["a", "b"]
+    );
     assert_eq!(q::<i64>(c, &["ZCARD", "z2"]), 2);
     assert_eq!(q::<f64>(c, &["ZSCORE", "z2", "two"]), 2.0);
     assert_eq!(q::<String>(c, &["HGET", "h2", "f"]), "v");
@@ -283,7 +327,10 @@ fn copy_all_types_and_options() {
         qerr(c, &["COPY", "s", "s"]),
         "ERR source and destination objects are the same"
     );
-    assert_eq!(qerr(c, &["COPY", "s", "x", "DB", "99"]), "ERR DB index is out of range");
+    assert_eq!(
+        qerr(c, &["COPY", "s", "x", "DB", "99"]),
+        "ERR DB index is out of range"
+    );
     assert_eq!(
         qerr(c, &["COPY", "s", "x", "DB", "x"]),
         "ERR value is not an integer or out of range"
@@ -308,7 +355,10 @@ fn move_between_databases() {
         qerr(c, &["MOVE", "k", "1"]),
         "ERR source and destination objects are the same"
     );
-    assert_eq!(qerr(c, &["MOVE", "k", "16"]), "ERR DB index is out of range");
+    assert_eq!(
+        qerr(c, &["MOVE", "k", "16"]),
+        "ERR DB index is out of range"
+    );
     assert_eq!(
         qerr(c, &["MOVE", "k", "x"]),
         "ERR value is not an integer or out of range"
@@ -333,7 +383,10 @@ fn object_subcommands() {
     assert_eq!(enc(c, "a"), "raw", "APPEND makes a raw string");
     assert_eq!(enc(c, "ints"), "intset");
     assert_eq!(enc(c, "strs"), "hashtable");
-    assert_eq!(q::<Option<String>>(c, &["OBJECT", "ENCODING", "nokey"]), None);
+    assert_eq!(
+        q::<Option<String>>(c, &["OBJECT", "ENCODING", "nokey"]),
+        None
+    );
     assert_eq!(q::<i64>(c, &["OBJECT", "REFCOUNT", "i"]), i32::MAX as i64);
     assert_eq!(q::<i64>(c, &["OBJECT", "REFCOUNT", "e"]), 1);
     assert!(q::<i64>(c, &["OBJECT", "IDLETIME", "e"]) <= 2);
@@ -343,7 +396,8 @@ fn object_subcommands() {
     );
     q::<()>(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
     assert!(q::<i64>(c, &["OBJECT", "FREQ", "e"]) >= 0);
-    assert!(qerr(c, &["OBJECT", "IDLETIME", "e"]).starts_with("ERR An LFU maxmemory policy is selected"));
+    assert!(qerr(c, &["OBJECT", "IDLETIME", "e"])
+        .starts_with("ERR An LFU maxmemory policy is selected"));
     let help: Vec<String> = q(c, &["OBJECT", "HELP"]);
     assert!(help[0].starts_with("OBJECT <subcommand>"));
     assert_eq!(

@@ -39,9 +39,15 @@ fn set_options_and_errors() {
     assert_eq!(q::<String>(c, &["SET", "k", "z", "NX", "GET"]), "w");
     assert_eq!(q::<String>(c, &["GET", "k"]), "w");
     assert_eq!(qerr(c, &["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
-    assert_eq!(qerr(c, &["SET", "k", "v", "EX", "10", "PX", "100"]), "ERR syntax error");
+    assert_eq!(
+        qerr(c, &["SET", "k", "v", "EX", "10", "PX", "100"]),
+        "ERR syntax error"
+    );
     assert_eq!(qerr(c, &["SET", "k", "v", "EX"]), "ERR syntax error");
-    assert_eq!(qerr(c, &["SET", "k", "v", "KEEPTTL", "EX", "1"]), "ERR syntax error");
+    assert_eq!(
+        qerr(c, &["SET", "k", "v", "KEEPTTL", "EX", "1"]),
+        "ERR syntax error"
+    );
     assert_eq!(qerr(c, &["SET", "k", "v", "EX", "x"]), NOT_INT);
     assert_eq!(
         qerr(c, &["SET", "k", "v", "EX", "0"]),
@@ -53,7 +59,11 @@ fn set_options_and_errors() {
     );
     q::<()>(c, &["RPUSH", "list", "a"]);
     assert_eq!(qerr(c, &["SET", "list", "v", "GET"]), WRONGTYPE);
-    assert_eq!(q::<String>(c, &["TYPE", "list"]), "list", "failed SET GET wrote nothing");
+    assert_eq!(
+        q::<String>(c, &["TYPE", "list"]),
+        "list",
+        "failed SET GET wrote nothing"
+    );
     assert_eq!(qerr(c, &["GET", "list"]), WRONGTYPE);
     // Plain SET overwrites any type.
     assert_eq!(q::<String>(c, &["SET", "list", "s"]), "OK");
@@ -125,9 +135,16 @@ fn getex_options() {
     assert_eq!(q::<String>(c, &["GETEX", "k", "PERSIST"]), "v");
     assert_eq!(q::<i64>(c, &["TTL", "k"]), -1);
     assert_eq!(q::<String>(c, &["GETEX", "k", "PXAT", "1"]), "v");
-    assert_eq!(q::<i64>(c, &["EXISTS", "k"]), 0, "a past time deletes the key");
+    assert_eq!(
+        q::<i64>(c, &["EXISTS", "k"]),
+        0,
+        "a past time deletes the key"
+    );
     assert_eq!(q::<Option<String>>(c, &["GETEX", "k", "EX", "10"]), None);
-    assert_eq!(qerr(c, &["GETEX", "k", "EX", "10", "PERSIST"]), "ERR syntax error");
+    assert_eq!(
+        qerr(c, &["GETEX", "k", "EX", "10", "PERSIST"]),
+        "ERR syntax error"
+    );
     assert_eq!(qerr(c, &["GETEX", "k", "NX"]), "ERR syntax error");
     assert_eq!(
         qerr(c, &["GETEX", "k", "EX", "-1"]),
@@ -147,8 +164,14 @@ fn counters() {
     assert_eq!(q::<i64>(c, &["DECRBY", "n", "-9"]), 50);
     assert_eq!(q::<String>(c, &["OBJECT", "ENCODING", "n"]), "int");
     q::<()>(c, &["SET", "n", "9223372036854775807"]);
-    assert_eq!(qerr(c, &["INCR", "n"]), "ERR increment or decrement would overflow");
-    assert_eq!(qerr(c, &["DECRBY", "n", "-9223372036854775808"]), "ERR decrement would overflow");
+    assert_eq!(
+        qerr(c, &["INCR", "n"]),
+        "ERR increment or decrement would overflow"
+    );
+    assert_eq!(
+        qerr(c, &["DECRBY", "n", "-9223372036854775808"]),
+        "ERR decrement would overflow"
+    );
     q::<()>(c, &["SET", "s", " 11"]);
     assert_eq!(qerr(c, &["INCR", "s"]), NOT_INT);
     assert_eq!(qerr(c, &["INCRBY", "n", "1.5"]), NOT_INT);
@@ -170,20 +193,39 @@ fn incrbyfloat_formats_like_redis() {
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "f", "-5011"]), "0");
     assert_eq!(q::<String>(c, &["GET", "f"]), "0");
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "g", "0.1"]), "0.1");
-    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "g", "0.2"]), "0.3", "no f64 noise");
+    assert_eq!(
+        q::<String>(c, &["INCRBYFLOAT", "g", "0.2"]),
+        "0.3",
+        "no f64 noise"
+    );
     assert_eq!(q::<String>(c, &["INCRBYFLOAT", "h", "1e-5"]), "0.00001");
-    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "h", "3.0e20"]), "300000000000000000000");
+    assert_eq!(
+        q::<String>(c, &["INCRBYFLOAT", "h", "3.0e20"]),
+        "300000000000000000000"
+    );
     q::<()>(c, &["SET", "big", "17179869184"]);
-    assert_eq!(q::<String>(c, &["INCRBYFLOAT", "big", "1.5"]), "17179869185.5");
-    assert_eq!(qerr(c, &["INCRBYFLOAT", "f", "abc"]), "ERR value is not a valid float");
-    assert_eq!(qerr(c, &["INCRBYFLOAT", "f", "nan"]), "ERR value is not a valid float");
+    assert_eq!(
+        q::<String>(c, &["INCRBYFLOAT", "big", "1.5"]),
+        "17179869185.5"
+    );
+    assert_eq!(
+        qerr(c, &["INCRBYFLOAT", "f", "abc"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        qerr(c, &["INCRBYFLOAT", "f", "nan"]),
+        "ERR value is not a valid float"
+    );
     q::<()>(c, &["SET", "m", "1e308"]);
     assert_eq!(
         qerr(c, &["INCRBYFLOAT", "m", "1e308"]),
         "ERR increment would produce NaN or Infinity"
     );
     q::<()>(c, &["SET", "sp", "1 "]);
-    assert_eq!(qerr(c, &["INCRBYFLOAT", "sp", "1"]), "ERR value is not a valid float");
+    assert_eq!(
+        qerr(c, &["INCRBYFLOAT", "sp", "1"]),
+        "ERR value is not a valid float"
+    );
 }
 
 #[test]
@@ -194,7 +236,10 @@ fn mget_mset_msetnx() {
     q::<()>(c, &["RPUSH", "l", "x"]);
     let v: Vec<Option<String>> = q(c, &["MGET", "a", "nokey", "b", "l"]);
     assert_eq!(v, vec![Some("1".into()), None, Some("2".into()), None]);
-    assert_eq!(qerr(c, &["MSET", "a", "1", "b"]), "ERR wrong number of arguments for 'mset' command");
+    assert_eq!(
+        qerr(c, &["MSET", "a", "1", "b"]),
+        "ERR wrong number of arguments for 'mset' command"
+    );
     assert_eq!(q::<i64>(c, &["MSETNX", "a", "9", "z", "9"]), 0);
     assert_eq!(q::<i64>(c, &["EXISTS", "z"]), 0, "MSETNX is all or nothing");
     assert_eq!(q::<i64>(c, &["MSETNX", "y", "9", "z", "9"]), 1);
@@ -213,7 +258,10 @@ fn append_strlen_ranges() {
     assert_eq!(q::<String>(c, &["GETRANGE", "s", "-5", "-1"]), "world");
     assert_eq!(q::<String>(c, &["GETRANGE", "s", "5", "2"]), "");
     assert_eq!(q::<String>(c, &["GETRANGE", "s", "-1", "-5"]), "");
-    assert_eq!(q::<String>(c, &["GETRANGE", "s", "0", "1000"]), "hello world");
+    assert_eq!(
+        q::<String>(c, &["GETRANGE", "s", "0", "1000"]),
+        "hello world"
+    );
     assert_eq!(q::<String>(c, &["SUBSTR", "s", "6", "-1"]), "world");
     assert_eq!(q::<String>(c, &["GETRANGE", "nokey", "0", "-1"]), "");
     assert_eq!(qerr(c, &["GETRANGE", "s", "a", "1"]), NOT_INT);
@@ -229,7 +277,10 @@ fn append_strlen_ranges() {
     assert_eq!(q::<i64>(c, &["SETRANGE", "empty", "5", ""]), 0);
     assert_eq!(q::<i64>(c, &["EXISTS", "empty"]), 0);
     assert_eq!(q::<i64>(c, &["SETRANGE", "s", "100", ""]), 11);
-    assert_eq!(qerr(c, &["SETRANGE", "s", "-1", "x"]), "ERR offset is out of range");
+    assert_eq!(
+        qerr(c, &["SETRANGE", "s", "-1", "x"]),
+        "ERR offset is out of range"
+    );
     assert_eq!(
         qerr(c, &["SETRANGE", "s", "536870911", "xx"]),
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -248,7 +299,10 @@ fn lcs_variants() {
     q::<()>(c, &["MSET", "a", "ohmytext", "b", "mynewtext"]);
     assert_eq!(q::<String>(c, &["LCS", "a", "b"]), "mytext");
     assert_eq!(q::<i64>(c, &["LCS", "a", "b", "LEN"]), 6);
-    let v: redis::Value = q(c, &["LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]);
+    let v: redis::Value = q(
+        c,
+        &["LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+    );
     // [matches, [[[4,7],[5,8],4]], len, 6]
     let expect = redis::Value::Array(vec![
         redis::Value::BulkString(b"matches".to_vec()),
@@ -303,7 +357,11 @@ fn bitmaps() {
     for i in 1..8 {
         q::<()>(c, &["SETBIT", "full", &i.to_string(), "1"]);
     }
-    assert_eq!(q::<i64>(c, &["BITPOS", "full", "0"]), 8, "padding with zeros");
+    assert_eq!(
+        q::<i64>(c, &["BITPOS", "full", "0"]),
+        8,
+        "padding with zeros"
+    );
     assert_eq!(q::<i64>(c, &["BITPOS", "full", "0", "0", "0"]), -1);
     assert_eq!(
         qerr(c, &["SETBIT", "b", "-1", "1"]),
