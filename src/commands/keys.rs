@@ -474,7 +474,7 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) {
             if ms {
                 t
             } else {
-                (t + 500) / 1000
+                ((t as i128 + 500) / 1000) as i64
             }
         }
     };

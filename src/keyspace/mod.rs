@@ -131,7 +131,8 @@ impl Db {
         let now = now_ms();
         let bound = self.dict.slot_bound();
         let mut deleted = 0;
-        let (mut ttl_sum, mut ttl_n) = (0i64, 0i64);
+        // i128: TTLs can be near i64::MAX (PEXPIREAT 9223372036854775807).
+        let (mut ttl_sum, mut ttl_n) = (0i128, 0i128);
         let mut i = self.expire_cursor.min(bound);
         let mut steps = 0usize;
         loop {
@@ -147,7 +148,7 @@ impl Db {
                         self.remove_slot(i);
                         deleted += 1;
                     } else {
-                        ttl_sum += e.expire - now;
+                        ttl_sum += (e.expire - now) as i128;
                         ttl_n += 1;
                     }
                 }
@@ -165,9 +166,9 @@ impl Db {
         if ttl_n > 0 {
             let avg = ttl_sum / ttl_n;
             self.avg_ttl = if self.avg_ttl == 0 {
-                avg
+                avg as i64
             } else {
-                (self.avg_ttl * 49 + avg) / 50
+                ((self.avg_ttl as i128 * 49 + avg) / 50) as i64
             };
         }
         if self.volatile == 0 {

@@ -285,6 +285,12 @@ fn lazy_and_active_expiry() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(q::<i64>(c, &["EXISTS", "keep"]), 1);
+    // The largest possible expiry must not overflow the TTL bookkeeping of active expiry.
+    q::<()>(c, &["SET", "far", "v"]);
+    assert_eq!(q::<i64>(c, &["PEXPIREAT", "far", "9223372036854775807"]), 1);
+    assert_eq!(q::<i64>(c, &["EXPIRETIME", "far"]), 9_223_372_036_854_776);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(q::<i64>(c, &["EXISTS", "far"]), 1, "server survived active expiry cycles");
 }
 
 #[test]
