@@ -355,16 +355,113 @@ fn decrby(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A float formatted as Redis's human-friendly long double output: plain decimal notation,
-/// no exponent, no trailing zeros. Redis computes in 80-bit long double, so its sums do not
-/// show f64's last-digit noise (0.1 + 0.2 is "0.3"): round to 15 significant digits first.
+// ---- INCRBYFLOAT arithmetic ----
+//
+// Redis adds in 80-bit long double and prints "%.17Lf" with trailing zeros removed. Its
+// sums of short decimal inputs are exact to the digits shown (0.1 + 0.2 is "0.3", x + -x is
+// "0"), which f64 is not. So decimal inputs are added exactly in fixed point (i128) and
+// rounded to 17 decimals; values out of that range fall back to f64.
+
+/// Decimal places kept, as "%.17Lf".
+const FLOAT_DECIMALS: u32 = 17;
+/// Largest scale kept while parsing (digits after the point).
+const MAX_SCALE: u32 = 30;
+
+/// Parse "[-+]digits[.digits][e[-+]digits]" exactly as `mantissa / 10^scale`.
+fn parse_decimal(s: &[u8]) -> Option<(i128, u32)> {
+    let (neg, mut rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mut m, mut frac, mut seen_point, mut digits) = (0i128, 0i64, false, 0);
+    while let Some(&c) = rest.first() {
+        match c {
+            b'0'..=b'9' => {
+                m = m.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+                frac += seen_point as i64;
+                digits += 1;
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    if digits == 0 {
+        return None;
+    }
+    let mut exp = 0i64;
+    if let Some((&e, tail)) = rest.split_first() {
+        if e != b'e' && e != b'E' {
+            return None;
+        }
+        exp = std::str::from_utf8(tail).ok()?.parse().ok()?;
+    }
+    let mut scale = frac.checked_sub(exp)?;
+    while scale < 0 {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    while scale > MAX_SCALE as i64 {
+        // Only exact trailing zeros may be dropped; anything else needs f64.
+        if m % 10 != 0 {
+            return None;
+        }
+        m /= 10;
+        scale -= 1;
+    }
+    Some((if neg { -m } else { m }, scale as u32))
+}
+
+/// a + b exactly, as decimal text rounded to 17 places (half away from zero).
+fn decimal_sum(a: &[u8], b: &[u8]) -> Option<String> {
+    let (ma, sa) = parse_decimal(a)?;
+    let (mb, sb) = parse_decimal(b)?;
+    let scale = sa.max(sb);
+    let ma = ma.checked_mul(10i128.checked_pow(scale - sa)?)?;
+    let mb = mb.checked_mul(10i128.checked_pow(scale - sb)?)?;
+    let mut sum = ma.checked_add(mb)?;
+    let mut scale = scale;
+    if scale > FLOAT_DECIMALS {
+        let div = 10i128.pow(scale - FLOAT_DECIMALS);
+        let (q, r) = (sum / div, sum % div);
+        sum = q + if r.abs() * 2 >= div { r.signum() } else { 0 };
+        scale = FLOAT_DECIMALS;
+    }
+    let neg = sum < 0;
+    let digits = sum.unsigned_abs().to_string();
+    let digits = format!("{digits:0>width$}", width = scale as usize + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale as usize);
+    let frac = frac.trim_end_matches('0');
+    let mut out = String::with_capacity(digits.len() + 2);
+    if neg && (int != "0" || !frac.is_empty()) {
+        out.push('-');
+    }
+    out.push_str(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    Some(out)
+}
+
+/// The f64 fallback: plain decimal notation (Rust's Display never uses an exponent),
+/// at most 17 decimals, no trailing zeros, never "-0".
 fn fmt_human_float(v: f64) -> String {
-    let rounded: f64 = format!("{v:.14e}").parse().unwrap_or(v);
-    if rounded == 0.0 {
+    let s = format!("{v}");
+    let s = match s.split_once('.') {
+        Some((_, f)) if f.len() > FLOAT_DECIMALS as usize => {
+            let t = format!("{v:.17}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        _ => s,
+    };
+    if s.strip_prefix('-')
+        .is_some_and(|r| r.bytes().all(|c| c == b'0' || c == b'.'))
+    {
         return "0".into();
     }
-    // Rust's Display never uses an exponent and prints the shortest round-trip digits.
-    format!("{rounded}")
+    s
 }
 
 fn incrbyfloat(ctx: &mut Ctx, args: Args) {
@@ -390,7 +487,12 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     if !v.is_finite() {
         return out.error("ERR increment would produce NaN or Infinity");
     }
-    let s = fmt_human_float(v);
+    let mut tmp = itoa::Buffer::new();
+    let cur_text = match db.get(key) {
+        Some(e) => e.val.str_bytes(&mut tmp).unwrap_or(b"0"),
+        None => b"0",
+    };
+    let s = decimal_sum(cur_text, args.get(2)).unwrap_or_else(|| fmt_human_float(v));
     out.bulk(s.as_bytes());
     // Stored as a string even when integral ("embstr" in Redis, not "int").
     db.set(key, Value::Str(s.as_bytes().to_vec()), NO_EXPIRE, true);
@@ -913,5 +1015,27 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
         // Looking for a clear bit with no explicit end: the string is padded with zeros.
         None if !want && !r.end_given => out.int(last + 1),
         None => out.int(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn decimal_sums_like_long_double() {
+        let sum = |a: &str, b: &str| decimal_sum(a.as_bytes(), b.as_bytes()).unwrap();
+        assert_eq!(sum("0.1", "0.2"), "0.3");
+        assert_eq!(sum("0.024390243902439025", "-0.024390243902439025"), "0");
+        assert_eq!(sum("10.5", "0.5"), "11");
+        assert_eq!(sum("0", "5.0e3"), "5000");
+        assert_eq!(sum("0", "1e-5"), "0.00001");
+        assert_eq!(sum("17179869184", "1.5"), "17179869185.5");
+        assert_eq!(sum("1", "-1.5"), "-0.5");
+        assert_eq!(sum("0", "1e-20"), "0");
+        assert_eq!(sum("0", "0.123456789012345678"), "0.12345678901234568");
+        assert!(decimal_sum(b"1e308", b"1").is_none(), "too big: f64 path");
+        assert_eq!(fmt_human_float(1e300).len(), 301);
+        assert_eq!(fmt_human_float(-1e-30), "0");
+        assert_eq!(fmt_human_float(2.5), "2.5");
     }
 }

@@ -290,7 +290,11 @@ fn lazy_and_active_expiry() {
     assert_eq!(q::<i64>(c, &["PEXPIREAT", "far", "9223372036854775807"]), 1);
     assert_eq!(q::<i64>(c, &["EXPIRETIME", "far"]), 9_223_372_036_854_776);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(q::<i64>(c, &["EXISTS", "far"]), 1, "server survived active expiry cycles");
+    assert_eq!(
+        q::<i64>(c, &["EXISTS", "far"]),
+        1,
+        "server survived active expiry cycles"
+    );
 }
 
 #[test]
