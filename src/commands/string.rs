@@ -413,7 +413,7 @@ fn parse_decimal(s: &[u8]) -> Option<(i128, u32)> {
     Some((if neg { -m } else { m }, scale as u32))
 }
 
-/// a + b exactly, as decimal text rounded to 17 places (half away from zero).
+/// a + b exactly, as decimal text rounded to 17 places.
 fn decimal_sum(a: &[u8], b: &[u8]) -> Option<String> {
     let (ma, sa) = parse_decimal(a)?;
     let (mb, sb) = parse_decimal(b)?;
@@ -425,7 +425,10 @@ fn decimal_sum(a: &[u8], b: &[u8]) -> Option<String> {
     if scale > FLOAT_DECIMALS {
         let div = 10i128.pow(scale - FLOAT_DECIMALS);
         let (q, r) = (sum / div, sum % div);
-        sum = q + if r.abs() * 2 >= div { r.signum() } else { 0 };
+        // Half to even: an exact decimal tie has no better guess at the binary value.
+        let twice = r.abs() * 2;
+        let up = twice > div || (twice == div && q % 2 != 0);
+        sum = q + if up { r.signum() } else { 0 };
         scale = FLOAT_DECIMALS;
     }
     let neg = sum < 0;
@@ -1033,6 +1036,8 @@ mod tests {
         assert_eq!(sum("1", "-1.5"), "-0.5");
         assert_eq!(sum("0", "1e-20"), "0");
         assert_eq!(sum("0", "0.123456789012345678"), "0.12345678901234568");
+        assert_eq!(sum("0", "0.024390243902439025"), "0.02439024390243902");
+        assert_eq!(sum("0.02439024390243902", "-0.024390243902439025"), "0");
         assert!(decimal_sum(b"1e308", b"1").is_none(), "too big: f64 path");
         assert_eq!(fmt_human_float(1e300).len(), 301);
         assert_eq!(fmt_human_float(-1e-30), "0");
