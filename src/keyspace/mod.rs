@@ -4,7 +4,7 @@ pub mod dict;
 pub mod value;
 
 pub use dict::{Dict, Key};
-pub use value::{Entry, Value, NO_EXPIRE};
+pub use value::{digest_hex, digest_of, xor_into, Entry, Value, NO_EXPIRE};
 
 use crate::util::now_ms;
 use std::time::Instant;
@@ -115,6 +115,16 @@ impl Db {
             }
             e.expire = at;
         }
+    }
+    /// Order-independent digest of every key, value and expiry (DEBUG DIGEST); all zeros
+    /// when empty.
+    pub fn digest(&self) -> [u8; 20] {
+        let mut d = [0u8; 20];
+        for (k, e) in self.dict.iter() {
+            let exp = e.expire.to_be_bytes();
+            xor_into(&mut d, &digest_of(&[k, &e.val.digest(), &exp]));
+        }
+        d
     }
     pub fn clear(&mut self) {
         self.dict.clear();

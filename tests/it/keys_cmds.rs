@@ -323,6 +323,15 @@ fn copy_all_types_and_options() {
     assert_eq!(q::<f64>(c, &["ZSCORE", "z2", "two"]), 2.0);
     assert_eq!(q::<String>(c, &["HGET", "h2", "f"]), "v");
     assert_eq!(q::<i64>(c, &["SCARD", "set2"]), 2);
+    // DEBUG DIGEST-VALUE: a copy digests like its original, a changed value does not.
+    let dv = |c: &mut redis::Connection, k: &str| {
+        q::<Vec<String>>(c, &["DEBUG", "DIGEST-VALUE", k]).remove(0)
+    };
+    assert_eq!(dv(c, "h"), dv(c, "h2"));
+    assert_eq!(dv(c, "set"), dv(c, "set2"));
+    assert_ne!(dv(c, "z"), dv(c, "z2"), "z got a member after the copy");
+    assert_ne!(dv(c, "l"), dv(c, "l2"));
+    assert_eq!(dv(c, "nokey"), "0".repeat(40));
     // Existing destination: 0 unless REPLACE.
     assert_eq!(q::<i64>(c, &["COPY", "s", "l2"]), 0);
     assert_eq!(q::<i64>(c, &["COPY", "s", "l2", "REPLACE"]), 1);
