@@ -142,7 +142,7 @@ pub fn digest_of(parts: &[&[u8]]) -> [u8; 20] {
     let mut out = [0u8; 20];
     for (lane, chunk) in out.chunks_mut(8).enumerate() {
         #[allow(deprecated)] // SipHasher: stable output across runs, unlike DefaultHasher
-        let mut h = std::hash::SipHasher::new_with_keys(lane as u64, 0x6665_7272_6f6b_76);
+        let mut h = std::hash::SipHasher::new_with_keys(lane as u64, 0x0066_6572_726f_6b76);
         for p in parts {
             p.hash(&mut h);
         }
