@@ -364,6 +364,8 @@ fn decrby(ctx: &mut Ctx, args: Args) {
 
 /// Decimal places kept, as "%.17Lf".
 const FLOAT_DECIMALS: u32 = 17;
+/// Significant decimal digits a long double's 64-bit mantissa holds.
+const LONG_DOUBLE_DIGITS: u32 = 19;
 /// Largest scale kept while parsing (digits after the point).
 const MAX_SCALE: u32 = 30;
 
@@ -422,14 +424,24 @@ fn decimal_sum(a: &[u8], b: &[u8]) -> Option<String> {
     let mb = mb.checked_mul(10i128.checked_pow(scale - sb)?)?;
     let mut sum = ma.checked_add(mb)?;
     let mut scale = scale;
-    if scale > FLOAT_DECIMALS {
-        let div = 10i128.pow(scale - FLOAT_DECIMALS);
+    // Keep at most 17 decimals and, like a 64-bit long double mantissa, 19 significant digits.
+    let digits = sum.unsigned_abs().checked_ilog10().map_or(1, |l| l + 1);
+    let drop = scale
+        .saturating_sub(FLOAT_DECIMALS)
+        .max(digits.saturating_sub(LONG_DOUBLE_DIGITS));
+    if drop > 0 {
+        let div = 10i128.checked_pow(drop)?;
         let (q, r) = (sum / div, sum % div);
         // Half to even: an exact decimal tie has no better guess at the binary value.
         let twice = r.abs() * 2;
         let up = twice > div || (twice == div && q % 2 != 0);
         sum = q + if up { r.signum() } else { 0 };
-        scale = FLOAT_DECIMALS;
+        if drop > scale {
+            sum = sum.checked_mul(10i128.checked_pow(drop - scale)?)?;
+            scale = 0;
+        } else {
+            scale -= drop;
+        }
     }
     let neg = sum < 0;
     let digits = sum.unsigned_abs().to_string();
@@ -1039,6 +1051,10 @@ mod tests {
         assert_eq!(sum("0", "0.024390243902439025"), "0.02439024390243902");
         assert_eq!(sum("0.02439024390243902", "-0.024390243902439025"), "0");
         assert!(decimal_sum(b"1e308", b"1").is_none(), "too big: f64 path");
+        assert_eq!(sum("0.00001", "3.0e20"), "300000000000000000000");
+        // (Redis prints 100000000000000000008 here: binary ulp noise no decimal rule copies.)
+        assert_eq!(sum("1e20", "6.7"), "100000000000000000000");
+        assert_eq!(sum("1234567890.123456789012", "0"), "1234567890.123456789");
         assert_eq!(fmt_human_float(1e300).len(), 301);
         assert_eq!(fmt_human_float(-1e-30), "0");
         assert_eq!(fmt_human_float(2.5), "2.5");
