@@ -91,6 +91,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<i64> {
         }
     }
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
     Some(added)
 }
 
@@ -168,6 +169,7 @@ fn hdel(ctx: &mut Ctx, args: Args) {
     out.int(n);
     if n > 0 {
         ctx.modified(key);
+        crate::notify::notify_write(ctx, crate::notify::HASH, "hdel", key);
     }
 }
 
@@ -252,6 +254,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
     h.insert(field, buf.format(new).as_bytes().into());
     out.int(new);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hincrby", key);
 }
 
 /// A float as Redis's human-friendly long double output: plain decimal, shortest digits
@@ -292,6 +295,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     h.insert(field, s.as_bytes().into());
     out.bulk(s.as_bytes());
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hincrbyfloat", key);
 }
 
 fn hrandfield(ctx: &mut Ctx, args: Args) {

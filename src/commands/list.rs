@@ -408,6 +408,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
             l[i] = args.get(3).into();
             out.ok();
             ctx.modified(key);
+            crate::notify::notify(ctx, crate::notify::LIST, "lset", key);
         }
         None => out.error("ERR index out of range"),
     }
@@ -448,6 +449,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     if limit > 0 {
         drop_if_empty(db, key);
         ctx.modified(key);
+        crate::notify::notify_write(ctx, crate::notify::LIST, "lrem", key);
     }
 }
 
@@ -475,6 +477,7 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
     drop_if_empty(db, key);
     out.ok();
     ctx.modified(key);
+    crate::notify::notify_write(ctx, crate::notify::LIST, "ltrim", key);
 }
 
 fn linsert(ctx: &mut Ctx, args: Args) {
@@ -498,6 +501,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     l.insert(if after { p + 1 } else { p }, args.get(4).into());
     out.int(l.len() as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::LIST, "linsert", key);
 }
 
 // ---- moves ----
@@ -540,9 +544,15 @@ fn move_one(
     }
     drop_if_empty(db, src);
     ctx.modified(src);
+    let (pop_ev, push_ev) = (
+        if from_left { "lpop" } else { "rpop" },
+        if to_left { "lpush" } else { "rpush" },
+    );
+    crate::notify::notify_write(ctx, crate::notify::LIST, pop_ev, src);
     if dst != src {
         ctx.modified(dst);
     }
+    crate::notify::notify(ctx, crate::notify::LIST, push_ev, dst);
     Ok(true)
 }
 
@@ -624,6 +634,12 @@ fn pop_first(ctx: &mut Ctx, keys: KeyList, left: bool, count: Option<usize>) -> 
                 pop_reply(out, l, key, left, count);
                 drop_if_empty(db, key);
                 ctx.modified(key);
+                crate::notify::notify_write(
+                    ctx,
+                    crate::notify::LIST,
+                    if left { "lpop" } else { "rpop" },
+                    key,
+                );
                 return Ok(true);
             }
             _ => {}
@@ -691,6 +707,12 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
             pop_reply(out, l, key, left, count);
             drop_if_empty(db, key);
             ctx.modified(key);
+            crate::notify::notify_write(
+                ctx,
+                crate::notify::LIST,
+                if left { "lpop" } else { "rpop" },
+                key,
+            );
             true
         }
         _ => false,

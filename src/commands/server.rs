@@ -1261,8 +1261,25 @@ fn debug(ctx: &mut Ctx, args: Args) {
         "jmap" | "reload" | "loadaof" => ctx
             .out
             .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),
-        "digest" => {
-            ctx.out.bulk_str(&"0".repeat(40));
+        "digest" if args.len() == 2 => {
+            let mut d = [0u8; 20];
+            for (i, db) in ctx.srv.ks.dbs.iter().enumerate() {
+                if !db.is_empty() {
+                    let id = (i as u64).to_be_bytes();
+                    let dd = db.digest();
+                    crate::keyspace::xor_into(&mut d, &crate::keyspace::digest_of(&[&id, &dd]));
+                }
+            }
+            ctx.out.simple(&crate::keyspace::digest_hex(&d));
+        }
+        "digest-value" => {
+            // Like Redis, ignores expiry: a logically expired key still has its digest.
+            let db = &ctx.srv.ks.dbs[ctx.db];
+            ctx.out.array(args.len() - 2);
+            for k in args.iter().skip(2) {
+                let d = db.dict.get(k).map(|e| e.val.digest()).unwrap_or([0; 20]);
+                ctx.out.simple(&crate::keyspace::digest_hex(&d));
+            }
         }
         "protocol" if args.len() == 3 => debug_protocol(
             ctx,

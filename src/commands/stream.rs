@@ -333,10 +333,12 @@ fn xadd(ctx: &mut Ctx, args: Args) {
     let fields: Fields = args.iter().skip(field_pos).map(Box::from).collect();
     s.append(id, fields, max_entries, max_bytes);
     reply_id(out, id);
-    if let Some(how) = t.how {
-        s.trim(how, t.approx, t.limit);
-    }
+    let trimmed = t.how.is_some_and(|how| s.trim(how, t.approx, t.limit) > 0);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xadd", key);
+    if trimmed {
+        crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", key);
+    }
 }
 
 fn xtrim(ctx: &mut Ctx, args: Args) {
@@ -355,6 +357,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
     out.int(n as i64);
     if n > 0 {
         ctx.modified(args.get(1));
+        crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", args.get(1));
     }
 }
 
@@ -798,6 +801,7 @@ fn xdel(ctx: &mut Ctx, args: Args) {
     out.int(n as i64);
     if n > 0 {
         ctx.modified(args.get(1));
+        crate::notify::notify(ctx, crate::notify::STREAM, "xdel", args.get(1));
     }
 }
 
@@ -857,6 +861,7 @@ fn xsetid(ctx: &mut Ctx, args: Args) {
     }
     out.ok();
     ctx.modified(args.get(1));
+    crate::notify::notify(ctx, crate::notify::STREAM, "xsetid", args.get(1));
 }
 
 // ---------------- consumer groups ----------------
@@ -964,6 +969,7 @@ fn xgroup_create(ctx: &mut Ctx, args: Args) {
     );
     out.ok();
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-create", key);
 }
 
 fn xgroup_setid(ctx: &mut Ctx, args: Args) {
@@ -994,6 +1000,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: Args) {
     g.entries_read = entries_read;
     out.ok();
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-setid", key);
 }
 
 fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
@@ -1006,6 +1013,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
     out.int(removed as i64);
     if removed {
         ctx.modified(key);
+        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-destroy", key);
     }
 }
 
@@ -1025,6 +1033,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
     out.int(created as i64);
     if created {
         ctx.modified(key);
+        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-createconsumer", key);
     }
 }
 
@@ -1048,6 +1057,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
     };
     out.int(pending);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-delconsumer", key);
 }
 
 fn xgroup_help(ctx: &mut Ctx, _: Args) {
