@@ -238,6 +238,11 @@ fn check_password(srv: &crate::server::Server, user: &[u8], pass: &[u8]) -> bool
     want.is_empty() || constant_time_eq(want, pass)
 }
 
+/// Whether a user of this name exists (only "default" until ACL users come).
+pub fn user_exists(_srv: &crate::server::Server, name: &[u8]) -> bool {
+    name == b"default"
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     // Compare digests so the time does not depend on where the inputs differ or their length.
@@ -410,28 +415,36 @@ pub fn client_line(
         _ => (c.db, c.out.resp3),
     };
     let now = Instant::now();
+    // Flag letters in Redis's order.
     let mut flags = String::new();
-    if c.monitor {
-        flags.push('O');
-    }
-    if c.close_after_reply {
-        flags.push('c');
-    }
-    if c.no_evict {
-        flags.push('e');
+    for (on, ch) in [
+        (c.monitor, 'O'),
+        (pubsub_client(c), 'P'),
+        (c.close_after_reply, 'c'),
+        (c.close_asap, 'A'),
+        (c.kind == crate::server::ClientKind::Unix, 'U'),
+        (c.no_evict, 'e'),
+    ] {
+        if on {
+            flags.push(ch);
+        }
     }
     if flags.is_empty() {
         flags.push('N');
     }
-    let (addr, laddr) = if c.kind == crate::server::ClientKind::Unix {
-        (c.peer.clone(), c.local.clone() + ":0")
+    let laddr = if c.kind == crate::server::ClientKind::Unix {
+        c.local.clone() + ":0"
     } else {
-        (c.peer.clone(), c.local.clone())
+        c.local.clone()
     };
+    // Output accounting as Redis's: a 16k reply buffer (obl), the rest as reply list (omem).
+    const REPLY_BUF: usize = 16 * 1024;
+    let pending = c.pending_output();
+    let qbuf = c.rbuf.len() + c.qbuf_in_flight;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
         c.id,
-        addr,
+        c.peer,
         laddr,
         idx + 8,
         String::from_utf8_lossy(c.name.as_deref().unwrap_or(b"")),
@@ -439,17 +452,19 @@ pub fn client_line(
         now.duration_since(c.last_interaction).as_secs(),
         flags,
         db,
-        c.rbuf.len(),
-        c.rbuf.capacity() - c.rbuf.len(),
-        c.rbuf.capacity(),
-        c.rbuf.capacity(),
-        c.pending_output(),
+        qbuf,
+        c.rbuf.capacity().saturating_sub(qbuf),
+        c.qbuf_in_flight,
+        REPLY_BUF,
+        pending.min(REPLY_BUF),
+        pending.min(REPLY_BUF),
+        usize::from(pending > REPLY_BUF),
+        pending.saturating_sub(REPLY_BUF),
         c.rbuf.capacity() + c.out.buf.capacity(),
-        if c.last_cmd == "NULL" { "NULL".to_string() } else { c.last_cmd.to_string() },
+        if c.want_write { "rw" } else { "r" },
+        c.last_cmd,
         c.user,
         if resp3 { 3 } else { 2 },
-        String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
-        String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
     )
 }
 
@@ -552,6 +567,12 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(k, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(k, "user") {
+            if !user_exists(ctx.srv, v) {
+                return ctx.out.error(&format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                ));
+            }
             user = Some(v.to_vec());
         } else if eq_ic(k, "type") {
             let t = String::from_utf8_lossy(v).to_ascii_lowercase();
@@ -668,7 +689,11 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
     } else {
         return ctx.out.error(SYNTAX);
     };
-    ctx.client().reply_mode = mode;
+    let c = ctx.client();
+    // SKIP while replies are OFF changes nothing, as in Redis.
+    if !(mode == ReplyMode::SkipNext && c.reply_mode == ReplyMode::Off) {
+        c.reply_mode = mode;
+    }
     if mode == ReplyMode::On {
         ctx.out.ok();
     }

@@ -200,6 +200,8 @@ pub struct Entry {
     /// All ACL categories: explicit plus those derived from the flags.
     pub acl: u32,
     pub group: &'static str,
+    /// `full_name` with a static lifetime, for a client's last command (CLIENT LIST cmd=).
+    pub static_name: &'static str,
 }
 
 pub struct Table {
@@ -258,10 +260,14 @@ impl Table {
                     subs: HashMap::new(),
                     acl: derived_acl(c),
                     group,
+                    static_name: c.name,
                 });
                 t.by_name.insert(c.name.as_bytes().into(), id);
                 for s in c.subs {
                     let sid = t.entries.len();
+                    // Built once per process: leaking the few subcommand names is fine.
+                    let full: &'static str =
+                        Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
                     t.entries.push(Entry {
                         cmd: s,
                         full_name: format!("{}|{}", c.name, s.name),
@@ -269,6 +275,7 @@ impl Table {
                         subs: HashMap::new(),
                         acl: derived_acl(s),
                         group,
+                        static_name: full,
                     });
                     t.entries[id].subs.insert(s.name.as_bytes().into(), sid);
                 }
@@ -376,6 +383,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     let entry = &ctx.srv.cmds.entries[id];
     let cmd: &'static Command = entry.cmd;
+    // Set before running, as Redis does: CLIENT LIST shows itself as cmd=client|list.
+    ctx.srv.clients[ctx.id].last_cmd = entry.static_name;
     if !arity_ok(cmd.arity, args.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
@@ -408,12 +417,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
         server::feed_monitors(ctx, args);
     }
-    let mode_before = ctx.srv.clients[ctx.id].reply_mode;
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
     let start = Instant::now();
     (cmd.run)(ctx, args);
-    let usec = start.elapsed().as_micros() as u64;
+    let ns = start.elapsed().as_nanos() as u64;
+    let usec = ns / 1000;
+    if ctx.srv.cfg.latency_tracking {
+        ctx.srv.stats.latencies.record(id, ns);
+    }
     let st = &mut ctx.srv.cmd_stats[id];
     st.calls += 1;
     st.usec += usec;
@@ -425,19 +437,17 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
     }
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
-        c.last_cmd = cmd.name;
         c.tot_cmds += 1;
         c.last_interaction = Instant::now();
-        let mode_after = c.reply_mode;
-        let suppress = matches!(mode_after, ReplyMode::Off | ReplyMode::SkipNext)
-            || mode_before == ReplyMode::Skip;
-        if suppress {
+        // CLIENT REPLY: Off and Skip silence this command's reply (CLIENT REPLY ON clears
+        // Skip before replying); a SKIP asked by this command applies to the next one.
+        if c.reply_mode != ReplyMode::On {
             ctx.out.buf.truncate(mark);
         }
-        c.reply_mode = match (mode_before, mode_after) {
-            (_, ReplyMode::SkipNext) => ReplyMode::Skip,
-            (ReplyMode::Skip, ReplyMode::Skip) => ReplyMode::On,
-            (_, m) => m,
+        c.reply_mode = match c.reply_mode {
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            ReplyMode::Skip => ReplyMode::On,
+            m => m,
         };
     }
     Flow::Done

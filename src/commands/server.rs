@@ -311,6 +311,7 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
                 || srv.cfg.bind != old.bind
             {
                 srv.rebind()
+                    .map_err(|e| format!("Unable to listen on this port: {e}"))
             } else {
                 Ok(())
             }
@@ -551,6 +552,29 @@ fn human(n: u64) -> String {
     }
 }
 
+/// "Linux 6.1.0 x86_64", as Redis's INFO prints the OS.
+fn uname() -> String {
+    // SAFETY: uname fills the struct we own; its fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return std::env::consts::OS.into();
+        }
+        let f = |b: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(b.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+    }
+}
+
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf only reads system values.
+    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    (pages.max(0) as u64) * (size.max(0) as u64)
+}
+
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -574,12 +598,11 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "server" => {
             let up = srv.started.elapsed().as_secs();
             f!("redis_version", crate::REDIS_VERSION);
-            f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
             f!("redis_git_sha1", "00000000");
             f!("redis_git_dirty", 0);
             f!("redis_build_id", "0");
             f!("redis_mode", "standalone");
-            f!("os", std::env::consts::OS);
+            f!("os", uname());
             f!("arch_bits", 64);
             f!("monotonic_clock", "POSIX clock_gettime");
             f!("multiplexing_api", "epoll");
@@ -603,6 +626,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
             f!("config_file", srv.config_file.as_deref().unwrap_or(""));
             f!("io_threads_active", 0);
+            f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
             f!("tls_port", srv.cfg.tls_port);
             if srv.tls.is_some() {
                 let days = |t: i64| (t - now_ms() / 1000) / 86400;
@@ -641,42 +665,111 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "memory" => {
             let used = crate::evict::used_memory();
             let rss = rss_bytes();
+            let peak = srv.peak_memory.max(used);
+            let startup = srv.stats.used_memory_startup.min(used);
+            let clients: usize = srv
+                .clients
+                .iter()
+                .map(|(_, c)| c.rbuf.capacity() + c.out.buf.capacity())
+                .sum();
+            let overhead = (startup + clients as u64).min(used);
+            let dataset = used - overhead;
+            let pct = |a: u64, b: u64| {
+                if b == 0 {
+                    0.0
+                } else {
+                    a as f64 * 100.0 / b as f64
+                }
+            };
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            let total_sys = total_system_memory();
             f!("used_memory", used);
             f!("used_memory_human", human(used));
             f!("used_memory_rss", rss);
             f!("used_memory_rss_human", human(rss));
-            f!("used_memory_peak", srv.peak_memory.max(used));
-            f!("used_memory_peak_human", human(srv.peak_memory.max(used)));
+            f!("used_memory_peak", peak);
+            f!("used_memory_peak_human", human(peak));
+            f!("used_memory_peak_perc", format!("{:.2}%", pct(used, peak)));
+            f!("used_memory_overhead", overhead);
+            f!("used_memory_startup", startup);
+            f!("used_memory_dataset", dataset);
+            f!(
+                "used_memory_dataset_perc",
+                format!("{:.2}%", pct(dataset, used - startup))
+            );
+            f!("allocator_allocated", used);
+            f!("allocator_active", used);
+            f!("allocator_resident", rss);
+            f!("total_system_memory", total_sys);
+            f!("total_system_memory_human", human(total_sys));
+            // No Lua engine: the script memory fields report an empty one.
             f!("used_memory_lua", 31744);
+            f!("used_memory_vm_eval", 31744);
+            f!("used_memory_lua_human", human(31744));
+            f!("used_memory_scripts_eval", 0);
+            f!("number_of_cached_scripts", 0);
+            f!("number_of_functions", 0);
+            f!("number_of_libraries", 0);
+            f!("used_memory_vm_functions", 32768);
+            f!("used_memory_vm_total", 64512);
+            f!("used_memory_vm_total_human", human(64512));
+            f!("used_memory_functions", 0);
+            f!("used_memory_scripts", 0);
+            f!("used_memory_scripts_human", "0B");
             f!("maxmemory", srv.cfg.maxmemory);
             f!("maxmemory_human", human(srv.cfg.maxmemory as u64));
             f!("maxmemory_policy", srv.cfg.maxmemory_policy_name());
-            f!(
-                "mem_fragmentation_ratio",
-                format!(
-                    "{:.2}",
-                    if used > 0 {
-                        rss as f64 / used as f64
-                    } else {
-                        0.0
-                    }
-                )
-            );
+            f!("allocator_frag_ratio", "1.00");
+            f!("allocator_frag_bytes", 0);
+            f!("allocator_rss_ratio", format!("{:.2}", ratio(rss, used)));
+            f!("allocator_rss_bytes", rss as i64 - used as i64);
+            f!("rss_overhead_ratio", "1.00");
+            f!("rss_overhead_bytes", 0);
+            f!("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
+            f!("mem_fragmentation_bytes", rss as i64 - used as i64);
+            f!("mem_not_counted_for_evict", 0);
+            f!("mem_replication_backlog", 0);
+            f!("mem_total_replication_buffers", 0);
+            f!("mem_clients_slaves", 0);
+            f!("mem_clients_normal", clients);
+            f!("mem_cluster_links", 0);
+            f!("mem_aof_buffer", 0);
             f!("mem_allocator", "jemalloc-5.3.0");
+            f!("active_defrag_running", 0);
             f!("lazyfree_pending_objects", 0);
+            f!("lazyfreed_objects", 0);
         }
         "persistence" => {
             f!("loading", 0);
             f!("async_loading", 0);
+            f!("current_cow_peak", 0);
+            f!("current_cow_size", 0);
+            f!("current_cow_size_age", 0);
+            f!("current_fork_perc", "0.00");
+            f!("current_save_keys_processed", 0);
+            f!("current_save_keys_total", 0);
             f!("rdb_changes_since_last_save", srv.dirty);
             f!("rdb_bgsave_in_progress", 0);
             f!("rdb_last_save_time", srv.started_unix);
             f!("rdb_last_bgsave_status", "ok");
+            f!("rdb_last_bgsave_time_sec", -1);
+            f!("rdb_current_bgsave_time_sec", -1);
+            f!("rdb_saves", 0);
+            f!("rdb_last_cow_size", 0);
+            f!("rdb_last_load_keys_expired", 0);
+            f!("rdb_last_load_keys_loaded", 0);
             f!("aof_enabled", 0);
             f!("aof_rewrite_in_progress", 0);
             f!("aof_rewrite_scheduled", 0);
+            f!("aof_last_rewrite_time_sec", -1);
+            f!("aof_current_rewrite_time_sec", -1);
             f!("aof_last_bgrewrite_status", "ok");
+            f!("aof_rewrites", 0);
+            f!("aof_rewrites_consecutive_failures", 0);
             f!("aof_last_write_status", "ok");
+            f!("aof_last_cow_size", 0);
+            f!("module_fork_in_progress", 0);
+            f!("module_fork_last_cow_size", 0);
         }
         "stats" => {
             let st = &srv.stats;
@@ -685,14 +778,58 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("instantaneous_ops_per_sec", st.instantaneous_ops());
             f!("total_net_input_bytes", st.net_input_bytes);
             f!("total_net_output_bytes", st.net_output_bytes);
+            f!("total_net_repl_input_bytes", 0);
+            f!("total_net_repl_output_bytes", 0);
+            f!(
+                "instantaneous_input_kbps",
+                format!("{:.2}", st.instantaneous_input_kbps())
+            );
+            f!(
+                "instantaneous_output_kbps",
+                format!("{:.2}", st.instantaneous_output_kbps())
+            );
+            f!("instantaneous_input_repl_kbps", "0.00");
+            f!("instantaneous_output_repl_kbps", "0.00");
             f!("rejected_connections", st.rejected_connections);
+            f!("sync_full", 0);
+            f!("sync_partial_ok", 0);
+            f!("sync_partial_err", 0);
             f!("expired_keys", st.expired_keys);
+            f!("expired_stale_perc", "0.00");
+            f!("expired_time_cap_reached_count", 0);
+            f!("expire_cycle_cpu_milliseconds", 0);
             f!("evicted_keys", st.evicted_keys);
+            f!("evicted_clients", 0);
+            f!("total_eviction_exceeded_time", 0);
+            f!("current_eviction_exceeded_time", 0);
             f!("keyspace_hits", st.keyspace_hits);
             f!("keyspace_misses", st.keyspace_misses);
             f!("pubsub_channels", 0);
             f!("pubsub_patterns", 0);
+            f!("pubsubshard_channels", 0);
+            f!("latest_fork_usec", 0);
+            f!("total_forks", 0);
+            f!("migrate_cached_sockets", 0);
+            f!("slave_expires_tracked_keys", 0);
+            f!("active_defrag_hits", 0);
+            f!("active_defrag_misses", 0);
+            f!("active_defrag_key_hits", 0);
+            f!("active_defrag_key_misses", 0);
+            f!("total_active_defrag_time", 0);
+            f!("current_active_defrag_time", 0);
+            f!("tracking_total_keys", 0);
+            f!("tracking_total_items", 0);
+            f!("tracking_total_prefixes", 0);
+            f!("unexpected_error_replies", st.unexpected_error_replies);
             f!("total_error_replies", st.total_error_replies);
+            f!("dump_payload_sanitizations", 0);
+            f!("total_reads_processed", st.total_reads_processed);
+            f!("total_writes_processed", st.total_writes_processed);
+            f!("io_threaded_reads_processed", 0);
+            f!("io_threaded_writes_processed", 0);
+            f!("reply_buffer_shrinks", 0);
+            f!("reply_buffer_expands", 0);
+            // ferrokv's own counters, after Redis's fields.
             f!(
                 "client_query_buffer_limit_disconnections",
                 st.client_qbuf_limit_disconnections
@@ -735,6 +872,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("used_cpu_user", format!("{user:.6}"));
             f!("used_cpu_sys_children", "0.000000");
             f!("used_cpu_user_children", "0.000000");
+            // One thread does all the work.
+            f!("used_cpu_sys_main_thread", format!("{sys:.6}"));
+            f!("used_cpu_user_main_thread", format!("{user:.6}"));
         }
         "modules" => {}
         "cluster" => {
@@ -769,6 +909,24 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     o,
                     "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
                     e.full_name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+                );
+            }
+        }
+        "latencystats" => {
+            let pcts = &srv.cfg.latency_tracking_info_percentiles.0;
+            for (i, e) in srv.cmds.entries.iter().enumerate() {
+                let Some(h) = srv.stats.latencies.get(i).filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                let vals: Vec<String> = pcts
+                    .iter()
+                    .map(|p| format!("p{}={:.3}", p, h.value_at(*p) as f64 / 1000.0))
+                    .collect();
+                let _ = write!(
+                    o,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    e.full_name,
+                    vals.join(",")
                 );
             }
         }

@@ -197,7 +197,7 @@ config_table! {
     maxmemory_policy: Choice = "maxmemory-policy" [] Kind::Enum(MAXMEMORY_POLICIES), "noeviction", NONE, Maxmemory;
     maxmemory_samples: i64 = "maxmemory-samples" [] int(1, 64), "5", NONE, Nothing;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity" [] int(0, 100), "10", NONE, Nothing;
-    maxmemory_clients: i64 = "maxmemory-clients" [] mem(0, U), "0", NONE, Nothing;
+    maxmemory_clients: i64 = "maxmemory-clients" [] Kind::MemPct { max: U, max_pct: 100 }, "0", NONE, Nothing;
     lfu_log_factor: i64 = "lfu-log-factor" [] int(0, I32MAX), "10", NONE, Nothing;
     lfu_decay_time: i64 = "lfu-decay-time" [] int(0, I32MAX), "1", NONE, Nothing;
     lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction" [] Kind::Bool, "no", NONE, Nothing;
@@ -235,7 +235,7 @@ config_table! {
     slowlog_max_len: i64 = "slowlog-max-len" [] int(0, U), "128", NONE, Limits;
     latency_monitor_threshold: i64 = "latency-monitor-threshold" [] int(0, U), "0", NONE, Nothing;
     latency_tracking: bool = "latency-tracking" [] Kind::Bool, "yes", NONE, Nothing;
-    latency_tracking_info_percentiles: Numbers = "latency-tracking-info-percentiles" [] Kind::Special, "50 99 99.9", NONE, Nothing;
+    latency_tracking_info_percentiles: Numbers = "latency-tracking-info-percentiles" [] Kind::Percentiles, "50 99 99.9", NONE, Nothing;
     watchdog_period: i64 = "watchdog-period" [] int(0, I32MAX), "0", HIDDEN, Nothing;
     // --- cluster (accepted and shown; the bus comes with the cluster work) ---
     cluster_enabled: bool = "cluster-enabled" [] Kind::Bool, "no", IMMUTABLE, Nothing;

@@ -21,6 +21,13 @@ pub enum Kind {
         min: i64,
         max: i64,
     },
+    /// A byte amount or a percentage ("10%", kept negative as Redis does) up to `max_pct`.
+    MemPct {
+        max: i64,
+        max_pct: i64,
+    },
+    /// A list of percentiles, each within 0..=100 (latency-tracking-info-percentiles).
+    Percentiles,
     Str,
     Enum(&'static [&'static str]),
     /// Parsed and printed by the value type itself.
@@ -59,6 +66,28 @@ impl ConfValue for i64 {
                 min,
                 max,
             ),
+            Kind::MemPct { max, max_pct } => {
+                let pct = s
+                    .strip_suffix('%')
+                    .filter(|d| !d.is_empty())
+                    .and_then(|d| d.parse::<i64>().ok())
+                    .filter(|&n| n >= 0);
+                if let Some(p) = pct {
+                    if p > max_pct {
+                        return Err(format!(
+                            "percentage argument must be less or equal to {max_pct}"
+                        ));
+                    }
+                    return Ok(-p);
+                }
+                (
+                    parse_memory(s).ok_or_else(|| {
+                        "argument must be a memory or percent value".to_string()
+                    })?,
+                    0,
+                    max,
+                )
+            }
             _ => return Err("internal: integer option with a non-integer kind".into()),
         };
         if v < min || v > max {
@@ -68,8 +97,11 @@ impl ConfValue for i64 {
         }
         Ok(v)
     }
-    fn format(&self, _: &Kind) -> String {
-        self.to_string()
+    fn format(&self, kind: &Kind) -> String {
+        match kind {
+            Kind::MemPct { .. } if *self < 0 => format!("{}%", -self),
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -161,13 +193,26 @@ impl ConfValue for Words {
 pub struct Numbers(pub Vec<f64>);
 
 impl ConfValue for Numbers {
-    fn parse(_: &Kind, s: &str) -> Result<Self, String> {
+    fn parse(kind: &Kind, s: &str) -> Result<Self, String> {
+        let pct = matches!(kind, Kind::Percentiles);
         let v = s
             .split_whitespace()
             .map(|w| w.parse::<f64>().ok().filter(|x| x.is_finite()))
             .collect::<Option<Vec<f64>>>();
-        v.map(Numbers)
-            .ok_or_else(|| "Invalid list of numbers".to_string())
+        let Some(v) = v else {
+            return Err(if pct {
+                "Invalid latency-tracking-info-percentiles parameters".into()
+            } else {
+                "Invalid list of numbers".into()
+            });
+        };
+        if pct && v.iter().any(|x| !(0.0..=100.0).contains(x)) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        Ok(Numbers(v))
     }
     fn format(&self, _: &Kind) -> String {
         // Rust's shortest round-trip form prints 50 as "50" and 99.9 as "99.9", like Redis.
