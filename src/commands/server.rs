@@ -351,7 +351,7 @@ fn config_rewrite(ctx: &mut Ctx, _: Args) {
             .out
             .error("ERR The server is running without a config file");
     };
-    match rewrite_config(&ctx.srv.cfg, &path) {
+    match rewrite_config(&ctx.srv.cfg, &path, false) {
         Ok(()) => {
             notice!("CONFIG REWRITE executed with success.");
             ctx.out.ok()
@@ -365,7 +365,8 @@ fn config_rewrite(ctx: &mut Ctx, _: Args) {
 
 /// Rewrite the config file as Redis does: keep comments and unknown lines, update lines of
 /// known options in place, drop duplicates, append changed options that were not there.
-pub fn rewrite_config(cfg: &config::Config, path: &str) -> Result<(), String> {
+/// `force_all` writes every option, defaults included (DEBUG CONFIG-REWRITE-FORCE-ALL).
+pub fn rewrite_config(cfg: &config::Config, path: &str, force_all: bool) -> Result<(), String> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let defaults = config::Config::default();
     let mut written: Vec<&'static str> = Vec::new();
@@ -396,7 +397,7 @@ pub fn rewrite_config(cfg: &config::Config, path: &str) -> Result<(), String> {
     let mut header = false;
     for spec in SPECS {
         if written.contains(&spec.name)
-            || (spec.get)(cfg) == (spec.get)(&defaults)
+            || (!force_all && (spec.get)(cfg) == (spec.get)(&defaults))
             || spec.name == "dir"
         {
             continue;
@@ -1400,6 +1401,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx,
             &String::from_utf8_lossy(args.get(2)).to_ascii_lowercase(),
         ),
+        "config-rewrite-force-all" => debug_rewrite_all(ctx),
         "log" if args.len() == 3 => {
             warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
             ctx.out.ok();
@@ -1419,6 +1421,18 @@ fn debug(ctx: &mut Ctx, args: Args) {
             "ERR unknown subcommand '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(args.get(1))
         )),
+    }
+}
+
+fn debug_rewrite_all(ctx: &mut Ctx) {
+    let Some(path) = ctx.srv.config_file.clone() else {
+        return ctx
+            .out
+            .error("ERR The server is running without a config file");
+    };
+    match rewrite_config(&ctx.srv.cfg, &path, true) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.out.error(&format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")),
     }
 }
 

@@ -130,8 +130,8 @@ config_table! {
     dynamic_hz: bool = "dynamic-hz" [] Kind::Bool, "yes", NONE, Nothing;
     ignore_warnings: String = "ignore-warnings" [] Kind::Str, "", NONE, Nothing;
     shutdown_timeout: i64 = "shutdown-timeout" [] int(0, I32MAX), "10", NONE, Nothing;
-    shutdown_on_sigint: Choice = "shutdown-on-sigint" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
-    shutdown_on_sigterm: Choice = "shutdown-on-sigterm" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
+    shutdown_on_sigint: FlagSet = "shutdown-on-sigint" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
+    shutdown_on_sigterm: FlagSet = "shutdown-on-sigterm" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
     oom_score_adj: Choice = "oom-score-adj" [] Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", NONE, Nothing;
     oom_score_adj_values: Numbers = "oom-score-adj-values" [] Kind::Special, "0 200 800", NONE, Nothing;
     disable_thp: bool = "disable-thp" [] Kind::Bool, "yes", IMMUTABLE, Nothing;

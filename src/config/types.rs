@@ -403,3 +403,54 @@ impl ConfValue for NotifyFlags {
         s
     }
 }
+
+/// A set of flags from an enum's names (shutdown-on-sigint "nosave now"); the first name
+/// ("default") stands for none. Printed in the names' order.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct FlagSet(pub u32);
+
+impl ConfValue for FlagSet {
+    fn parse(kind: &Kind, s: &str) -> Result<Self, String> {
+        let Kind::Enum(names) = kind else {
+            return Err("internal: flag option without names".into());
+        };
+        let bad = || {
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        };
+        let mut bits = 0u32;
+        let mut words = 0;
+        for w in s.split_whitespace() {
+            words += 1;
+            let i = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(w))
+                .ok_or_else(bad)?;
+            if i > 0 {
+                bits |= 1 << (i - 1);
+            }
+        }
+        if words == 0 {
+            return Err(bad());
+        }
+        Ok(FlagSet(bits))
+    }
+    fn format(&self, kind: &Kind) -> String {
+        let Kind::Enum(names) = kind else {
+            return String::new();
+        };
+        if self.0 == 0 {
+            return names.first().unwrap_or(&"").to_string();
+        }
+        names
+            .iter()
+            .skip(1)
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

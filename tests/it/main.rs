@@ -2,6 +2,7 @@
 //! it through real clients (the `redis` crate, raw sockets, rustls).
 mod common;
 mod core;
+mod introspection;
 mod keys_cmds;
 mod string_cmds;
 mod tls;
