@@ -417,6 +417,8 @@ fn rewrite_line(cfg: &config::Config, spec: &config::Spec) -> String {
     let v = (spec.get)(cfg);
     match spec.name {
         "save" if v.is_empty() => "save \"\"\n".into(),
+        // No master: no line, as Redis drops it.
+        "replicaof" if v.is_empty() => String::new(),
         "save" => v
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -1096,7 +1098,12 @@ fn command_doc_reply(ctx: &mut Ctx, id: usize) {
 
 fn command_list(ctx: &mut Ctx, args: Args) {
     let mut filter: Option<(String, String)> = None;
-    if args.len() == 5 && eq_ic(args.get(2), "filterby") {
+    if args.len() == 5
+        && eq_ic(args.get(2), "filterby")
+        && ["pattern", "aclcat", "module"]
+            .iter()
+            .any(|k| eq_ic(args.get(3), k))
+    {
         filter = Some((
             String::from_utf8_lossy(args.get(3)).to_ascii_lowercase(),
             String::from_utf8_lossy(args.get(4)).into_owned(),
