@@ -63,8 +63,7 @@ impl Stats {
         let ops = self.total_commands_processed - self.ops_last_count;
         self.ops_samples[self.ops_idx] = ops * 1000 / dt as u64;
         self.in_samples[self.ops_idx] = (self.net_input_bytes - self.in_last) * 1000 / dt as u64;
-        self.out_samples[self.ops_idx] =
-            (self.net_output_bytes - self.out_last) * 1000 / dt as u64;
+        self.out_samples[self.ops_idx] = (self.net_output_bytes - self.out_last) * 1000 / dt as u64;
         self.in_last = self.net_input_bytes;
         self.out_last = self.net_output_bytes;
         self.ops_idx = (self.ops_idx + 1) % 16;
@@ -151,7 +150,9 @@ impl Latencies {
         if cmd >= self.0.len() {
             self.0.resize_with(cmd + 1, || None);
         }
-        self.0[cmd].get_or_insert_with(LatencyHist::default).record(ns);
+        self.0[cmd]
+            .get_or_insert_with(LatencyHist::default)
+            .record(ns);
     }
     pub fn get(&self, cmd: usize) -> Option<&LatencyHist> {
         self.0.get(cmd).and_then(|h| h.as_ref())

@@ -574,7 +574,12 @@ fn uname() -> String {
 
 fn total_system_memory() -> u64 {
     // SAFETY: sysconf only reads system values.
-    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
     (pages.max(0) as u64) * (size.max(0) as u64)
 }
 
@@ -728,7 +733,10 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("allocator_rss_bytes", rss as i64 - used as i64);
             f!("rss_overhead_ratio", "1.00");
             f!("rss_overhead_bytes", 0);
-            f!("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
+            f!(
+                "mem_fragmentation_ratio",
+                format!("{:.2}", ratio(rss, used))
+            );
             f!("mem_fragmentation_bytes", rss as i64 - used as i64);
             f!("mem_not_counted_for_evict", 0);
             f!("mem_replication_backlog", 0);
@@ -1018,7 +1026,7 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
                   // key specs
     if c.keys.first > 0 {
         out.array(1);
-        out.map(4);
+        out.map(3);
         out.bulk_str("flags");
         out.array(0);
         out.bulk_str("begin_search");
@@ -1045,8 +1053,6 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
         out.int(c.keys.step as i64);
         out.bulk_str("limit");
         out.int(0);
-        out.bulk_str("notes");
-        out.bulk_str("");
     } else {
         out.array(0);
     }
@@ -1439,7 +1445,9 @@ fn debug_rewrite_all(ctx: &mut Ctx) {
     };
     match rewrite_config(&ctx.srv.cfg, &path, true) {
         Ok(()) => ctx.out.ok(),
-        Err(e) => ctx.out.error(&format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")),
+        Err(e) => ctx
+            .out
+            .error(&format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")),
     }
 }
 

@@ -133,7 +133,8 @@ impl Loader {
                 if args.len() != 2 {
                     return Err("wrong number of arguments".into());
                 }
-                let no_one = args[0].eq_ignore_ascii_case("no") && args[1].eq_ignore_ascii_case("one");
+                let no_one =
+                    args[0].eq_ignore_ascii_case("no") && args[1].eq_ignore_ascii_case("one");
                 if !no_one && !args[1].parse::<u32>().is_ok_and(|p| p <= 65535) {
                     return Err("Invalid master port".into());
                 }
@@ -162,11 +163,7 @@ impl Loader {
                 self.config.client_output_buffer_limit = merged;
                 return Ok(());
             }
-            _ if args.len() > 1
-                && !multi_word =>
-            {
-                return Err("wrong number of arguments".into())
-            }
+            _ if args.len() > 1 && !multi_word => return Err("wrong number of arguments".into()),
             _ => args.join(" "),
         };
         (spec.set)(&mut self.config, &value)
@@ -193,7 +190,10 @@ impl Loader {
                     let (mut buf, mut spans) = (Vec::new(), Vec::new());
                     let alone = !split_args(w.as_bytes(), &mut buf, &mut spans) || spans.len() <= 1;
                     has_value = !alone;
-                    if alone && w.eq_ignore_ascii_case("--save") && (next_is_option || i + 1 == words.len()) {
+                    if alone
+                        && w.eq_ignore_ascii_case("--save")
+                        && (next_is_option || i + 1 == words.len())
+                    {
                         text.push_str("\"\"");
                         has_value = true;
                     }
@@ -219,7 +219,9 @@ fn quote_always(w: &str) -> String {
             '\n' => s.push_str("\\n"),
             '\r' => s.push_str("\\r"),
             '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => s.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                s.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => s.push(c),
         }
     }

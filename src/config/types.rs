@@ -81,9 +81,8 @@ impl ConfValue for i64 {
                     return Ok(-p);
                 }
                 (
-                    parse_memory(s).ok_or_else(|| {
-                        "argument must be a memory or percent value".to_string()
-                    })?,
+                    parse_memory(s)
+                        .ok_or_else(|| "argument must be a memory or percent value".to_string())?,
                     0,
                     max,
                 )

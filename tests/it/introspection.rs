@@ -172,9 +172,34 @@ fn client_list_fields_match_redis_7_0() {
     assert_eq!(
         names,
         [
-            "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub",
-            "ssub", "multi", "qbuf", "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl",
-            "oll", "omem", "tot-mem", "events", "cmd", "user", "redir", "resp"
+            "id",
+            "addr",
+            "laddr",
+            "fd",
+            "name",
+            "age",
+            "idle",
+            "flags",
+            "db",
+            "sub",
+            "psub",
+            "ssub",
+            "multi",
+            "qbuf",
+            "qbuf-free",
+            "argv-mem",
+            "multi-mem",
+            "rbs",
+            "rbp",
+            "obl",
+            "oll",
+            "omem",
+            "tot-mem",
+            "events",
+            "cmd",
+            "user",
+            "redir",
+            "resp"
         ]
     );
     // The running command shows itself, and its query buffer is counted (26 bytes).
@@ -214,7 +239,8 @@ fn client_kill_argument_errors() {
 /// Send commands on a raw socket and return everything read until the server is quiet.
 fn raw_exchange(srv: &Server, req: &[u8]) -> String {
     let mut s = srv.raw();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     std::io::Write::write_all(&mut s, req).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
@@ -302,7 +328,10 @@ fn startup_output(args: &[&str]) -> String {
 #[test]
 fn command_line_options_parse_like_redis_server() {
     let e = startup_output(&["--port"]);
-    assert!(e.contains(">>> 'port'") && e.contains("wrong number of arguments"), "{e}");
+    assert!(
+        e.contains(">>> 'port'") && e.contains("wrong number of arguments"),
+        "{e}"
+    );
     let e = startup_output(&["--port", "6379", "6380"]);
     assert!(e.contains(r#">>> 'port "6379" "6380"'"#), "{e}");
     // An option given alone takes the next `--word` as its value.
@@ -312,7 +341,10 @@ fn command_line_options_parse_like_redis_server() {
         "{e}"
     );
     let e = startup_output(&["--shutdown-on-sigint"]);
-    assert!(e.contains("argument(s) must be one of the following"), "{e}");
+    assert!(
+        e.contains("argument(s) must be one of the following"),
+        "{e}"
+    );
     let e = startup_output(&["--replicaof", "127.0.0.1", "abc"]);
     assert!(e.contains("Invalid master port"), "{e}");
 
