@@ -237,6 +237,15 @@ config_table! {
     latency_tracking: bool = "latency-tracking" [] Kind::Bool, "yes", NONE, Nothing;
     latency_tracking_info_percentiles: Numbers = "latency-tracking-info-percentiles" [] Kind::Percentiles, "50 99 99.9", NONE, Nothing;
     watchdog_period: i64 = "watchdog-period" [] int(0, I32MAX), "0", HIDDEN, Nothing;
+    // Accepted for compatibility with Redis 7.0 config files (no effect in ferrokv).
+    loading_process_events_interval_bytes: i64 = "loading-process-events-interval-bytes" [] int(1024, I32MAX), "2097152", HIDDEN, Nothing;
+    use_exit_on_panic: bool = "use-exit-on-panic" [] Kind::Bool, "no", HIDDEN, Nothing;
+    aof_disable_auto_gc: bool = "aof-disable-auto-gc" [] Kind::Bool, "no", NONE, Nothing;
+    replica_ignore_disk_write_errors: bool = "replica-ignore-disk-write-errors" [] Kind::Bool, "no", NONE, Nothing;
+    socket_mark_id: i64 = "socket-mark-id" [] int(0, u32::MAX as i64), "0", IMMUTABLE, Nothing;
+    cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit" [] mem(0, U), "0", NONE, Nothing;
+    hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes" [] mem(0, U), "3000", NONE, Nothing;
+    tracking_table_max_keys: i64 = "tracking-table-max-keys" [] int(0, U), "1000000", NONE, Nothing;
     // --- cluster (accepted and shown; the bus comes with the cluster work) ---
     cluster_enabled: bool = "cluster-enabled" [] Kind::Bool, "no", IMMUTABLE, Nothing;
     cluster_config_file: String = "cluster-config-file" [] Kind::Str, "nodes.conf", IMMUTABLE, Nothing;
