@@ -1415,6 +1415,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             &String::from_utf8_lossy(args.get(2)).to_ascii_lowercase(),
         ),
         "config-rewrite-force-all" => debug_rewrite_all(ctx),
+        "populate" if (3..=5).contains(&args.len()) => debug_populate(ctx, args),
         "log" if args.len() == 3 => {
             warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
             ctx.out.ok();
@@ -1434,6 +1435,49 @@ fn debug(ctx: &mut Ctx, args: Args) {
             "ERR unknown subcommand '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(args.get(1))
         )),
+    }
+}
+
+/// DEBUG POPULATE <count> [prefix] [size]: keys prefix:N = "value:N" (padded or cut to size),
+/// skipping keys that exist.
+fn debug_populate(ctx: &mut Ctx, args: Args) {
+    let Some(count) = crate::util::parse_i64(args.get(2)).filter(|&n| n >= 0) else {
+        return ctx.out.error("ERR count is out of range");
+    };
+    let prefix = if args.len() > 3 { args.get(3) } else { b"key" };
+    let size = if args.len() > 4 {
+        match crate::util::parse_i64(args.get(4)) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.out.error("ERR size is out of range"),
+        }
+    } else {
+        None
+    };
+    let mut key = Vec::new();
+    for i in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        let _ = write!(KeyBuf(&mut key), ":{i}");
+        if ctx.dbm().exists(&key) {
+            continue;
+        }
+        let mut val = format!("value:{i}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        ctx.dbm().insert_new(&key, crate::keyspace::Value::Str(val));
+    }
+    ctx.srv.dirty += count as u64;
+    ctx.out.ok();
+}
+
+/// fmt::Write into a byte buffer.
+struct KeyBuf<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for KeyBuf<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 

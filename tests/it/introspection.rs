@@ -383,3 +383,34 @@ fn command_line_options_parse_like_redis_server() {
         "{e}"
     );
 }
+
+#[test]
+fn debug_populate_creates_missing_keys_only() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = redis::cmd("SET")
+        .arg("key:1")
+        .arg("mine")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 100);
+    let v: String = redis::cmd("GET").arg("key:1").query(&mut c).unwrap();
+    assert_eq!(v, "mine", "existing keys are kept");
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(2)
+        .arg("p")
+        .arg(9)
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<u8> = redis::cmd("GET").arg("p:0").query(&mut c).unwrap();
+    assert_eq!(v, b"value:0\0\0");
+    let e = err_of(&mut c, redis::cmd("DEBUG").arg("POPULATE").arg(-1));
+    assert!(e.starts_with("ERR"), "{e}");
+}
