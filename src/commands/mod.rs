@@ -363,8 +363,10 @@ fn trunc(b: &[u8]) -> String {
 /// Look up, check and run one command; account for it in the stats.
 pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
+        let mark = ctx.out.buf.len();
         unknown_command(ctx, args);
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
+        apply_reply_mode(ctx, mark);
         return Flow::Done;
     };
     if !ctx.srv.cmds.entries[id].subs.is_empty() && args.len() >= 2 {
@@ -439,24 +441,33 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
         c.tot_cmds += 1;
         c.last_interaction = Instant::now();
-        // CLIENT REPLY: Off and Skip silence this command's reply (CLIENT REPLY ON clears
-        // Skip before replying); a SKIP asked by this command applies to the next one.
-        if c.reply_mode != ReplyMode::On {
-            ctx.out.buf.truncate(mark);
-        }
-        c.reply_mode = match c.reply_mode {
-            ReplyMode::SkipNext => ReplyMode::Skip,
-            ReplyMode::Skip => ReplyMode::On,
-            m => m,
-        };
     }
+    apply_reply_mode(ctx, mark);
     Flow::Done
 }
 
+/// CLIENT REPLY: Off and Skip silence the reply written since `mark` (CLIENT REPLY ON
+/// clears Skip before replying); a SKIP asked by this command applies to the next one.
+fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
+    let Some(c) = ctx.srv.clients.get_mut(ctx.id) else {
+        return;
+    };
+    if c.reply_mode != ReplyMode::On {
+        ctx.out.buf.truncate(mark);
+    }
+    c.reply_mode = match c.reply_mode {
+        ReplyMode::SkipNext => ReplyMode::Skip,
+        ReplyMode::Skip => ReplyMode::On,
+        m => m,
+    };
+}
+
 fn reject(ctx: &mut Ctx, id: usize, msg: &str) -> Flow {
+    let mark = ctx.out.buf.len();
     ctx.out.error(msg);
     ctx.srv.cmd_stats[id].rejected_calls += 1;
     ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    apply_reply_mode(ctx, mark);
     Flow::Done
 }
 

@@ -272,6 +272,14 @@ fn client_reply_off_on_skip() {
         raw_exchange(&srv, b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n"),
         "+OK\r\n+PONG\r\n"
     );
+    // Rejected commands (unknown, wrong arity) are silenced too.
+    assert_eq!(
+        raw_exchange(
+            &srv,
+            b"CLIENT REPLY OFF\r\nNOSUCH\r\nGET\r\nCLIENT REPLY ON\r\n"
+        ),
+        "+OK\r\n"
+    );
     // SKIP while OFF keeps replies off.
     assert_eq!(
         raw_exchange(
