@@ -422,3 +422,53 @@ fn debug_populate_creates_missing_keys_only() {
     let e = err_of(&mut c, redis::cmd("DEBUG").arg("POPULATE").arg(-1));
     assert!(e.starts_with("ERR"), "{e}");
 }
+
+#[test]
+fn monitor_redacts_secrets() {
+    let srv = Server::start(&[]);
+    let mut m = srv.raw();
+    m.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(raw_roundtrip(&mut m, b"MONITOR\r\n", 5), b"+OK\r\n");
+    let mut c = srv.client();
+    err_of(&mut c, redis::cmd("AUTH").arg("u1").arg("secret1"));
+    err_of(
+        &mut c,
+        redis::cmd("HELLO")
+            .arg(2)
+            .arg("AUTH")
+            .arg("u2")
+            .arg("secret2"),
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("masterauth")
+        .arg("secret3")
+        .arg("maxmemory-samples")
+        .arg("6")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("done")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("\"done\"") {
+        let n = m.read(&mut buf).unwrap();
+        assert!(n > 0, "monitor closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("secret"), "{text}");
+    assert!(
+        text.contains(r#""AUTH" "(redacted)" "(redacted)""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""HELLO" "2" "AUTH" "(redacted)" "(redacted)""#),
+        "{text}"
+    );
+    // Admin commands such as CONFIG are never shown.
+    assert!(!text.contains("masterauth"), "{text}");
+}
