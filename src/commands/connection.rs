@@ -155,6 +155,30 @@ static CLIENT: &[Command] = &[
         (0, 0, 0),
         client_help,
     ),
+    cmd(
+        "unblock",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_unblock,
+    ),
+    cmd(
+        "getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_getredir,
+    ),
+    cmd(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_trackinginfo,
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {
@@ -658,7 +682,7 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         3 => false,
         4 if eq_ic(args.get(3), "write") => true,
         4 if eq_ic(args.get(3), "all") => false,
-        _ => return ctx.out.error(SYNTAX),
+        _ => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
     let until = Instant::now() + Duration::from_millis(ms as u64);
     // A new pause never shortens an existing one, as in Redis.
@@ -699,6 +723,51 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: 1 if a blocked client was woken up.
+fn client_unblock(ctx: &mut Ctx, args: Args) {
+    if args.len() > 4 {
+        return ctx.out.error(SYNTAX);
+    }
+    let as_error = match args.len() {
+        4 if eq_ic(args.get(3), "timeout") => false,
+        4 if eq_ic(args.get(3), "error") => true,
+        4 => {
+            return ctx
+                .out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+        _ => false,
+    };
+    let Some(id) = int_arg(ctx, args.get(2)) else {
+        return;
+    };
+    let woken = unblock_client(ctx.srv, id, as_error);
+    ctx.out.int(i64::from(woken));
+}
+
+/// Wake a client blocked on a blocking command (with a timeout reply, or -UNBLOCKED when
+/// `as_error`). Hook for the blocking commands; nothing blocks yet.
+pub fn unblock_client(_srv: &mut crate::server::Server, _id: i64, _as_error: bool) -> bool {
+    false
+}
+
+/// Client-side caching is not supported: never redirecting, tracking off.
+fn client_getredir(ctx: &mut Ctx, _: Args) {
+    ctx.out.int(-1);
+}
+
+fn client_trackinginfo(ctx: &mut Ctx, _: Args) {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk_str("flags");
+    out.set(1);
+    out.bulk_str("off");
+    out.bulk_str("redirect");
+    out.int(-1);
+    out.bulk_str("prefixes");
+    out.array(0);
+}
+
 fn client_help(ctx: &mut Ctx, _: Args) {
     super::server::help(
         ctx,
@@ -706,6 +775,7 @@ fn client_help(ctx: &mut Ctx, _: Args) {
         &[
             "CACHING (YES|NO)",
             "GETNAME",
+            "GETREDIR",
             "ID",
             "INFO",
             "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
@@ -715,6 +785,8 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "REPLY (ON|OFF|SKIP)",
             "SETINFO <option> <value>",
             "SETNAME <name>",
+            "TRACKINGINFO",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "UNPAUSE",
         ],
     );

@@ -143,7 +143,7 @@ static COMMAND: &[Command] = &[
     ),
     cmd(
         "getkeys",
-        -3,
+        -4,
         LOADING | STALE,
         CONNECTION,
         (0, 0, 0),
@@ -151,7 +151,7 @@ static COMMAND: &[Command] = &[
     ),
     cmd(
         "getkeysandflags",
-        -3,
+        -4,
         LOADING | STALE,
         CONNECTION,
         (0, 0, 0),

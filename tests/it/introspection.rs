@@ -236,6 +236,40 @@ fn client_kill_argument_errors() {
     assert_eq!(kill(&mut c, &["skipme", "maybe"]), "ERR syntax error");
 }
 
+#[test]
+fn client_subcommands_of_redis_7_0() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    assert_eq!(
+        err_of(&mut c, redis::cmd("CLIENT").arg("PAUSE").arg(10).arg("foo")),
+        "ERR CLIENT PAUSE mode must be WRITE or ALL"
+    );
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(12345)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 0, "no such blocked client");
+    assert_eq!(
+        err_of(
+            &mut c,
+            redis::cmd("CLIENT").arg("UNBLOCK").arg(1).arg("maybe")
+        ),
+        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    );
+    let r: i64 = redis::cmd("CLIENT").arg("GETREDIR").query(&mut c).unwrap();
+    assert_eq!(r, -1);
+    let info: Vec<redis::Value> = redis::cmd("CLIENT")
+        .arg("TRACKINGINFO")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(info.len(), 6, "{info:?}");
+    assert_eq!(
+        err_of(&mut c, redis::cmd("COMMAND").arg("GETKEYS").arg("get")),
+        "ERR wrong number of arguments for 'command|getkeys' command"
+    );
+}
+
 /// Send commands on a raw socket and return everything read until the server is quiet.
 fn raw_exchange(srv: &Server, req: &[u8]) -> String {
     let mut s = srv.raw();
