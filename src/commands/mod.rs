@@ -379,7 +379,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
                     trunc(args.get(1)),
                     e.cmd.name.to_ascii_uppercase()
                 );
-                return reject(ctx, id, &msg);
+                // Like an unknown command: no command's stats are charged.
+                return reject(ctx, None, &msg);
             }
         }
     }
@@ -392,11 +393,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "ERR wrong number of arguments for '{}' command",
             entry.full_name
         );
-        return reject(ctx, id, &msg);
+        return reject(ctx, Some(id), &msg);
     }
     let client = &ctx.srv.clients[ctx.id];
     if !client.authenticated && cmd.flags & NO_AUTH == 0 {
-        return reject(ctx, id, "NOAUTH Authentication required.");
+        return reject(ctx, Some(id), "NOAUTH Authentication required.");
     }
     if let Some(p) = ctx.srv.pause {
         if Instant::now() < p.until
@@ -412,7 +413,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     {
         return reject(
             ctx,
-            id,
+            Some(id),
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
@@ -462,10 +463,12 @@ fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
     };
 }
 
-fn reject(ctx: &mut Ctx, id: usize, msg: &str) -> Flow {
+fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
     let mark = ctx.out.buf.len();
     ctx.out.error(msg);
-    ctx.srv.cmd_stats[id].rejected_calls += 1;
+    if let Some(id) = id {
+        ctx.srv.cmd_stats[id].rejected_calls += 1;
+    }
     ctx.srv.stats.record_errors(&mut ctx.out.errors);
     apply_reply_mode(ctx, mark);
     Flow::Done

@@ -92,6 +92,9 @@ fn errorstats_count_by_prefix_and_reset() {
     assert_eq!(field(&e, "errorstat_ERR"), Some("count=4"), "{e}");
     let st = info(&mut c, &["stats"]);
     assert_eq!(field(&st, "total_error_replies"), Some("4"));
+    err_of(&mut c, redis::cmd("LPUSH").arg("s").arg("x"));
+    let e = info(&mut c, &["errorstats"]);
+    assert_eq!(field(&e, "errorstat_WRONGTYPE"), Some("count=1"), "{e}");
 
     let cs = info(&mut c, &["commandstats"]);
     // Failed calls ran (calls counts them); rejected ones (unknown/arity) did not.
@@ -105,6 +108,10 @@ fn errorstats_count_by_prefix_and_reset() {
         field(&cs, "cmdstat_get"),
         Some("calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0")
     );
+    // An unknown subcommand is rejected like an unknown command: no stats line for it.
+    err_of(&mut c, redis::cmd("CONFIG").arg("NOSUCH"));
+    let cs = info(&mut c, &["commandstats"]);
+    assert_eq!(field(&cs, "cmdstat_config"), None, "{cs}");
     // Subcommands are counted under their full name.
     let _: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).unwrap();
     let cs = info(&mut c, &["commandstats"]);
