@@ -1028,7 +1028,10 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
         out.array(1);
         out.map(3);
         out.bulk_str("flags");
-        out.array(0);
+        let spec = key_spec_flags(e.static_name)
+            .and_then(|f| f.first().copied())
+            .unwrap_or("");
+        flag_words_reply(out, spec);
         out.bulk_str("begin_search");
         out.map(2);
         out.bulk_str("type");
@@ -1196,12 +1199,57 @@ fn command_getkeys(ctx: &mut Ctx, args: Args) {
 }
 
 fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
+    let sub = args.tail(2);
+    let name = find_command_args(ctx.srv, sub).map(|id| ctx.srv.cmds.entries[id].static_name);
     if let Some(pos) = getkeys_common(ctx, args) {
+        let specs = name.and_then(key_spec_flags).unwrap_or(&[]);
         ctx.out.array(pos.len());
-        for p in pos {
+        for (i, p) in pos.into_iter().enumerate() {
             ctx.out.array(2);
             ctx.out.bulk(args.get(2 + p));
-            ctx.out.set(0);
+            // SET's flags depend on GET: without it the key is only overwritten.
+            let spec = if name == Some("set") {
+                if sub.iter().skip(3).any(|a| eq_ic(a, "get")) {
+                    "RW ACCESS UPDATE"
+                } else {
+                    "OW UPDATE"
+                }
+            } else {
+                specs
+                    .get(i.min(specs.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or("")
+            };
+            flag_words_reply(ctx.out, spec);
+        }
+    }
+}
+
+/// The command (or subcommand) an argument vector names.
+fn find_command_args(srv: &Server, a: Args) -> Option<usize> {
+    let id = srv.cmds.lookup(a.get(0))?;
+    if !srv.cmds.entries[id].subs.is_empty() && a.len() >= 2 {
+        return srv.cmds.lookup_sub(id, a.get(1)).or(Some(id));
+    }
+    Some(id)
+}
+
+fn key_spec_flags(full_name: &str) -> Option<&'static [&'static str]> {
+    KEY_SPEC_FLAGS
+        .binary_search_by(|(n, _)| (*n).cmp(full_name))
+        .ok()
+        .map(|i| KEY_SPEC_FLAGS[i].1)
+}
+
+/// Key-spec flags as Redis prints them: RO/RW/OW/RM in capitals, the others in lower case.
+fn flag_words_reply(out: &mut crate::resp::Reply, spec: &str) {
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    out.set(words.len());
+    for w in words {
+        if matches!(w, "RO" | "RW" | "OW" | "RM") {
+            out.simple(w);
+        } else {
+            out.simple(&w.to_ascii_lowercase());
         }
     }
 }
@@ -1691,4 +1739,219 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         }
     }
     true
+}
+/// Key-spec flags of Redis 7.0's commands (COMMAND INFO key specs, COMMAND GETKEYSANDFLAGS),
+/// one string per key spec, by full command name. Sorted for binary search.
+static KEY_SPEC_FLAGS: &[(&str, &[&str])] = &[
+    ("append", &["RW INSERT"]),
+    ("bitcount", &["RO ACCESS"]),
+    ("bitfield", &["RW UPDATE ACCESS VARIABLE_FLAGS"]),
+    ("bitfield_ro", &["RO ACCESS"]),
+    ("bitop", &["OW UPDATE", "RO ACCESS"]),
+    ("bitpos", &["RO ACCESS"]),
+    ("blmove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("blmpop", &["RW ACCESS DELETE"]),
+    ("blpop", &["RW ACCESS DELETE"]),
+    ("brpop", &["RW ACCESS DELETE"]),
+    ("brpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("bzmpop", &["RW ACCESS DELETE"]),
+    ("bzpopmax", &["RW ACCESS DELETE"]),
+    ("bzpopmin", &["RW ACCESS DELETE"]),
+    ("copy", &["RO ACCESS", "OW UPDATE"]),
+    ("decr", &["RW ACCESS UPDATE"]),
+    ("decrby", &["RW ACCESS UPDATE"]),
+    ("del", &["RM DELETE"]),
+    ("dump", &["RO ACCESS"]),
+    ("eval", &["RW ACCESS UPDATE"]),
+    ("eval_ro", &["RO ACCESS"]),
+    ("evalsha", &["RW ACCESS UPDATE"]),
+    ("evalsha_ro", &["RO ACCESS"]),
+    ("exists", &["RO"]),
+    ("expire", &["RW UPDATE"]),
+    ("expireat", &["RW UPDATE"]),
+    ("expiretime", &["RO ACCESS"]),
+    ("fcall", &["RW ACCESS UPDATE"]),
+    ("fcall_ro", &["RO ACCESS"]),
+    ("geoadd", &["RW UPDATE"]),
+    ("geodist", &["RO ACCESS"]),
+    ("geohash", &["RO ACCESS"]),
+    ("geopos", &["RO ACCESS"]),
+    ("georadius", &["RO ACCESS", "OW UPDATE", "OW UPDATE"]),
+    ("georadius_ro", &["RO ACCESS"]),
+    (
+        "georadiusbymember",
+        &["RO ACCESS", "OW UPDATE", "OW UPDATE"],
+    ),
+    ("georadiusbymember_ro", &["RO ACCESS"]),
+    ("geosearch", &["RO ACCESS"]),
+    ("geosearchstore", &["OW UPDATE", "RO ACCESS"]),
+    ("get", &["RO ACCESS"]),
+    ("getbit", &["RO ACCESS"]),
+    ("getdel", &["RW ACCESS DELETE"]),
+    ("getex", &["RW ACCESS UPDATE"]),
+    ("getrange", &["RO ACCESS"]),
+    ("getset", &["RW ACCESS UPDATE"]),
+    ("hdel", &["RW DELETE"]),
+    ("hexists", &["RO"]),
+    ("hget", &["RO ACCESS"]),
+    ("hgetall", &["RO ACCESS"]),
+    ("hincrby", &["RW ACCESS UPDATE"]),
+    ("hincrbyfloat", &["RW ACCESS UPDATE"]),
+    ("hkeys", &["RO ACCESS"]),
+    ("hlen", &["RO"]),
+    ("hmget", &["RO ACCESS"]),
+    ("hmset", &["RW UPDATE"]),
+    ("hrandfield", &["RO ACCESS"]),
+    ("hscan", &["RO ACCESS"]),
+    ("hset", &["RW UPDATE"]),
+    ("hsetnx", &["RW INSERT"]),
+    ("hstrlen", &["RO"]),
+    ("hvals", &["RO ACCESS"]),
+    ("incr", &["RW ACCESS UPDATE"]),
+    ("incrby", &["RW ACCESS UPDATE"]),
+    ("incrbyfloat", &["RW ACCESS UPDATE"]),
+    ("lcs", &["RO ACCESS"]),
+    ("lindex", &["RO ACCESS"]),
+    ("linsert", &["RW INSERT"]),
+    ("llen", &["RO"]),
+    ("lmove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("lmpop", &["RW ACCESS DELETE"]),
+    ("lpop", &["RW ACCESS DELETE"]),
+    ("lpos", &["RO ACCESS"]),
+    ("lpush", &["RW INSERT"]),
+    ("lpushx", &["RW INSERT"]),
+    ("lrange", &["RO ACCESS"]),
+    ("lrem", &["RW DELETE"]),
+    ("lset", &["RW UPDATE"]),
+    ("ltrim", &["RW DELETE"]),
+    ("memory|usage", &["RO"]),
+    ("mget", &["RO ACCESS"]),
+    (
+        "migrate",
+        &["RW ACCESS DELETE", "RW ACCESS DELETE INCOMPLETE"],
+    ),
+    ("move", &["RW ACCESS UPDATE"]),
+    ("mset", &["OW UPDATE"]),
+    ("msetnx", &["OW INSERT"]),
+    ("object|encoding", &["RO"]),
+    ("object|freq", &["RO"]),
+    ("object|idletime", &["RO"]),
+    ("object|refcount", &["RO"]),
+    ("persist", &["RW UPDATE"]),
+    ("pexpire", &["RW UPDATE"]),
+    ("pexpireat", &["RW UPDATE"]),
+    ("pexpiretime", &["RO ACCESS"]),
+    ("pfadd", &["RW INSERT"]),
+    ("pfcount", &["RW ACCESS"]),
+    ("pfdebug", &["RW ACCESS"]),
+    ("pfmerge", &["RW ACCESS INSERT", "RO ACCESS"]),
+    ("psetex", &["OW UPDATE"]),
+    ("pttl", &["RO ACCESS"]),
+    ("rename", &["RW ACCESS DELETE", "OW UPDATE"]),
+    ("renamenx", &["RW ACCESS DELETE", "OW INSERT"]),
+    ("restore", &["OW UPDATE"]),
+    ("restore-asking", &["OW UPDATE"]),
+    ("rpop", &["RW ACCESS DELETE"]),
+    ("rpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("rpush", &["RW INSERT"]),
+    ("rpushx", &["RW INSERT"]),
+    ("sadd", &["RW INSERT"]),
+    ("scard", &["RO"]),
+    ("sdiff", &["RO ACCESS"]),
+    ("sdiffstore", &["OW UPDATE", "RO ACCESS"]),
+    ("set", &["RW ACCESS UPDATE VARIABLE_FLAGS"]),
+    ("setbit", &["RW ACCESS UPDATE"]),
+    ("setex", &["OW UPDATE"]),
+    ("setnx", &["OW INSERT"]),
+    ("setrange", &["RW UPDATE"]),
+    ("sinter", &["RO ACCESS"]),
+    ("sintercard", &["RO ACCESS"]),
+    ("sinterstore", &["RW UPDATE", "RO ACCESS"]),
+    ("sismember", &["RO"]),
+    ("smembers", &["RO ACCESS"]),
+    ("smismember", &["RO ACCESS"]),
+    ("smove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("sort", &["RO ACCESS", "RO ACCESS", "OW UPDATE"]),
+    ("sort_ro", &["RO ACCESS", "RO ACCESS"]),
+    ("spop", &["RW ACCESS DELETE"]),
+    ("spublish", &["NOT_KEY"]),
+    ("srandmember", &["RO ACCESS"]),
+    ("srem", &["RW DELETE"]),
+    ("sscan", &["RO ACCESS"]),
+    ("ssubscribe", &["NOT_KEY"]),
+    ("strlen", &["RO"]),
+    ("substr", &["RO ACCESS"]),
+    ("sunion", &["RO ACCESS"]),
+    ("sunionstore", &["OW UPDATE", "RO ACCESS"]),
+    ("sunsubscribe", &["NOT_KEY"]),
+    ("touch", &["RO"]),
+    ("ttl", &["RO ACCESS"]),
+    ("type", &["RO"]),
+    ("unlink", &["RM DELETE"]),
+    ("watch", &["RO"]),
+    ("xack", &["RW UPDATE"]),
+    ("xadd", &["RW UPDATE"]),
+    ("xautoclaim", &["RW DELETE"]),
+    ("xclaim", &["RW UPDATE"]),
+    ("xdel", &["RW DELETE"]),
+    ("xgroup|create", &["RW INSERT"]),
+    ("xgroup|createconsumer", &["RW INSERT"]),
+    ("xgroup|delconsumer", &["RW DELETE"]),
+    ("xgroup|destroy", &["RW DELETE"]),
+    ("xgroup|setid", &["RW UPDATE"]),
+    ("xinfo|consumers", &["RO ACCESS"]),
+    ("xinfo|groups", &["RO ACCESS"]),
+    ("xinfo|stream", &["RO ACCESS"]),
+    ("xlen", &["RO"]),
+    ("xpending", &["RO ACCESS"]),
+    ("xrange", &["RO ACCESS"]),
+    ("xread", &["RO ACCESS"]),
+    ("xreadgroup", &["RO ACCESS"]),
+    ("xrevrange", &["RO ACCESS"]),
+    ("xsetid", &["RW UPDATE"]),
+    ("xtrim", &["RW DELETE"]),
+    ("zadd", &["RW UPDATE"]),
+    ("zcard", &["RO"]),
+    ("zcount", &["RO ACCESS"]),
+    ("zdiff", &["RO ACCESS"]),
+    ("zdiffstore", &["OW UPDATE", "RO ACCESS"]),
+    ("zincrby", &["RW ACCESS UPDATE"]),
+    ("zinter", &["RO ACCESS"]),
+    ("zintercard", &["RO ACCESS"]),
+    ("zinterstore", &["OW UPDATE", "RO ACCESS"]),
+    ("zlexcount", &["RO ACCESS"]),
+    ("zmpop", &["RW ACCESS DELETE"]),
+    ("zmscore", &["RO ACCESS"]),
+    ("zpopmax", &["RW ACCESS DELETE"]),
+    ("zpopmin", &["RW ACCESS DELETE"]),
+    ("zrandmember", &["RO ACCESS"]),
+    ("zrange", &["RO ACCESS"]),
+    ("zrangebylex", &["RO ACCESS"]),
+    ("zrangebyscore", &["RO ACCESS"]),
+    ("zrangestore", &["OW UPDATE", "RO ACCESS"]),
+    ("zrank", &["RO ACCESS"]),
+    ("zrem", &["RW DELETE"]),
+    ("zremrangebylex", &["RW DELETE"]),
+    ("zremrangebyrank", &["RW DELETE"]),
+    ("zremrangebyscore", &["RW DELETE"]),
+    ("zrevrange", &["RO ACCESS"]),
+    ("zrevrangebylex", &["RO ACCESS"]),
+    ("zrevrangebyscore", &["RO ACCESS"]),
+    ("zrevrank", &["RO ACCESS"]),
+    ("zscan", &["RO ACCESS"]),
+    ("zscore", &["RO ACCESS"]),
+    ("zunion", &["RO ACCESS"]),
+    ("zunionstore", &["OW UPDATE", "RO ACCESS"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn key_spec_table_is_sorted_and_found() {
+        assert!(KEY_SPEC_FLAGS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(key_spec_flags("get"), Some(&["RO ACCESS"][..]));
+        assert_eq!(key_spec_flags("lmove").map(|f| f.len()), Some(2));
+        assert_eq!(key_spec_flags("nosuch"), None);
+    }
 }

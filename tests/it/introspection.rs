@@ -513,3 +513,36 @@ fn monitor_redacts_secrets() {
     // Admin commands such as CONFIG are never shown.
     assert!(!text.contains("masterauth"), "{text}");
 }
+
+#[test]
+fn key_spec_flags_in_getkeysandflags_and_command_info() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let v: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
+    let ow = vec!["OW".to_string(), "update".to_string()];
+    assert_eq!(v, vec![("a".into(), ow.clone()), ("b".into(), ow.clone())]);
+    let v: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("SET")
+        .arg("k")
+        .arg("v")
+        .arg("GET")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v[0].1, ["RW", "access", "update"]);
+    let info: Vec<Vec<redis::Value>> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("GET")
+        .query(&mut c)
+        .unwrap();
+    let specs = format!("{:?}", info[0][8]);
+    assert!(specs.contains("RO") && specs.contains("access"), "{specs}");
+}
