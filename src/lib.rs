@@ -65,7 +65,13 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     if srv.cfg.tls_port != 0 {
         srv.reload_tls()?;
     }
-    srv.rebind()?;
+    srv.rebind().map_err(|e| {
+        format!(
+            "{e}\nFailed listening on port {} (tcp), aborting.",
+            srv.cfg.port
+        )
+    })?;
+    log::banner(srv.cfg.always_show_logo, srv.cfg.port);
     if !srv.cfg.pidfile.is_empty() {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }

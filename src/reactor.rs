@@ -35,6 +35,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
     install_signal_handlers();
     let mut events = Events::with_capacity(1024);
     let mut next_cron = Instant::now();
+    srv.stats.used_memory_startup = crate::evict::used_memory();
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
@@ -199,6 +200,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     let closed = match r {
         Ok(ReadResult::Data(n)) => {
             srv.stats.net_input_bytes += n as u64;
+            srv.stats.total_reads_processed += 1;
             false
         }
         Ok(ReadResult::Closed(n)) => {
@@ -315,6 +317,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     while pos < rbuf.len() {
         match parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk) {
             Ok(Request::Command { consumed, inline }) => {
+                srv.clients[idx].qbuf_in_flight = rbuf.len() - pos;
                 let args = if inline {
                     Args::new(&scratch, &spans)
                 } else {
@@ -365,6 +368,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     }
     rbuf.drain(..pos);
     let c = &mut srv.clients[idx];
+    c.qbuf_in_flight = 0;
     c.rbuf = rbuf;
     c.spans = spans;
     c.scratch = scratch;
@@ -409,6 +413,9 @@ pub fn flush(srv: &mut Server, idx: usize) {
         c.conn.flush_tls()
     };
     srv.stats.net_output_bytes += (c.out_pos - before) as u64;
+    if c.out_pos > before {
+        srv.stats.total_writes_processed += 1;
+    }
     c.tot_net_out += (c.out_pos - before) as u64;
     match res {
         Ok(true) => {

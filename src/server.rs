@@ -32,6 +32,8 @@ pub struct Client {
     pub kind: ClientKind,
     /// Bytes read and not yet consumed as commands.
     pub rbuf: Vec<u8>,
+    /// While `rbuf` is taken out for executing: its unconsumed length (CLIENT LIST qbuf=).
+    pub qbuf_in_flight: usize,
     /// Argument spans of the command being parsed, and inline-command scratch.
     pub spans: Vec<(u32, u32)>,
     pub scratch: Vec<u8>,
@@ -82,6 +84,7 @@ impl Client {
             conn,
             kind,
             rbuf: Vec::with_capacity(16 * 1024),
+            qbuf_in_flight: 0,
             spans: Vec::with_capacity(16),
             scratch: Vec::new(),
             out: Reply::default(),

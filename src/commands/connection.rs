@@ -163,6 +163,22 @@ static CLIENT: &[Command] = &[
         (0, 0, 0),
         client_help,
     ),
+    cmd(
+        "getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_getredir,
+    ),
+    cmd(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_trackinginfo,
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {
@@ -255,6 +271,11 @@ fn check_password(srv: &crate::server::Server, user: &[u8], pass: &[u8]) -> bool
     }
     let want = srv.cfg.requirepass.as_bytes();
     want.is_empty() || constant_time_eq(want, pass)
+}
+
+/// Whether a user of this name exists (only "default" until ACL users come).
+pub fn user_exists(_srv: &crate::server::Server, name: &[u8]) -> bool {
+    name == b"default"
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -431,32 +452,39 @@ pub fn client_line(
         _ => (c.db, c.out.resp3),
     };
     let now = Instant::now();
+    // Flag letters in Redis's order.
     let mut flags = String::new();
-    if c.monitor {
-        flags.push('O');
-    }
-    if c.blocked.is_some() {
-        flags.push('b');
-    }
-    crate::commands::multi::client_flags(c, &mut flags);
-    if c.close_after_reply {
-        flags.push('c');
-    }
-    if c.no_evict {
-        flags.push('e');
+    for (on, ch) in [
+        (c.monitor, 'O'),
+        (c.subs.any(), 'P'),
+        (c.tx.active, 'x'),
+        (c.blocked.is_some(), 'b'),
+        (c.tx.dirty_cas, 'd'),
+        (c.close_after_reply, 'c'),
+        (c.close_asap, 'A'),
+        (c.kind == crate::server::ClientKind::Unix, 'U'),
+        (c.no_evict, 'e'),
+    ] {
+        if on {
+            flags.push(ch);
+        }
     }
     if flags.is_empty() {
         flags.push('N');
     }
-    let (addr, laddr) = if c.kind == crate::server::ClientKind::Unix {
-        (c.peer.clone(), c.local.clone() + ":0")
+    let laddr = if c.kind == crate::server::ClientKind::Unix {
+        c.local.clone() + ":0"
     } else {
-        (c.peer.clone(), c.local.clone())
+        c.local.clone()
     };
+    // Output accounting as Redis's: a 16k reply buffer (obl), the rest as reply list (omem).
+    const REPLY_BUF: usize = 16 * 1024;
+    let pending = c.pending_output();
+    let qbuf = c.rbuf.len() + c.qbuf_in_flight;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
         c.id,
-        addr,
+        c.peer,
         laddr,
         idx + 8,
         String::from_utf8_lossy(c.name.as_deref().unwrap_or(b"")),
@@ -468,17 +496,19 @@ pub fn client_line(
         c.subs.patterns(),
         c.subs.shard(),
         c.tx.list_count(),
-        c.rbuf.len(),
-        c.rbuf.capacity() - c.rbuf.len(),
-        c.rbuf.capacity(),
-        c.rbuf.capacity(),
-        c.pending_output(),
+        qbuf,
+        c.rbuf.capacity().saturating_sub(qbuf),
+        c.qbuf_in_flight,
+        REPLY_BUF,
+        pending.min(REPLY_BUF),
+        pending.min(REPLY_BUF),
+        usize::from(pending > REPLY_BUF),
+        pending.saturating_sub(REPLY_BUF),
         c.rbuf.capacity() + c.out.buf.capacity(),
-        if c.last_cmd == "NULL" { "NULL".to_string() } else { c.last_cmd.to_string() },
+        if c.want_write { "rw" } else { "r" },
+        c.last_cmd,
         c.user,
         if resp3 { 3 } else { 2 },
-        String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
-        String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
     )
 }
 
@@ -581,6 +611,12 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(k, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(k, "user") {
+            if !user_exists(ctx.srv, v) {
+                return ctx.out.error(&format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                ));
+            }
             user = Some(v.to_vec());
         } else if eq_ic(k, "type") {
             let t = String::from_utf8_lossy(v).to_ascii_lowercase();
@@ -666,7 +702,7 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         3 => false,
         4 if eq_ic(args.get(3), "write") => true,
         4 if eq_ic(args.get(3), "all") => false,
-        _ => return ctx.out.error(SYNTAX),
+        _ => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
     let until = Instant::now() + Duration::from_millis(ms as u64);
     // A new pause never shortens an existing one, as in Redis.
@@ -697,10 +733,31 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
     } else {
         return ctx.out.error(SYNTAX);
     };
-    ctx.client().reply_mode = mode;
+    let c = ctx.client();
+    // SKIP while replies are OFF changes nothing, as in Redis.
+    if !(mode == ReplyMode::SkipNext && c.reply_mode == ReplyMode::Off) {
+        c.reply_mode = mode;
+    }
     if mode == ReplyMode::On {
         ctx.out.ok();
     }
+}
+
+/// Client-side caching is not supported: never redirecting, tracking off.
+fn client_getredir(ctx: &mut Ctx, _: Args) {
+    ctx.out.int(-1);
+}
+
+fn client_trackinginfo(ctx: &mut Ctx, _: Args) {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk_str("flags");
+    out.set(1);
+    out.bulk_str("off");
+    out.bulk_str("redirect");
+    out.int(-1);
+    out.bulk_str("prefixes");
+    out.array(0);
 }
 
 fn client_help(ctx: &mut Ctx, _: Args) {
@@ -710,6 +767,7 @@ fn client_help(ctx: &mut Ctx, _: Args) {
         &[
             "CACHING (YES|NO)",
             "GETNAME",
+            "GETREDIR",
             "ID",
             "INFO",
             "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
@@ -719,6 +777,8 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "REPLY (ON|OFF|SKIP)",
             "SETINFO <option> <value>",
             "SETNAME <name>",
+            "TRACKINGINFO",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "UNPAUSE",
         ],
     );

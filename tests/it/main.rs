@@ -4,6 +4,7 @@ mod blocking;
 mod common;
 mod core;
 mod hashes;
+mod introspection;
 mod keys_cmds;
 mod lists;
 mod multi;
