@@ -183,6 +183,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kin
     }
     if kind != ClientKind::Tls {
         verbose!("Accepted {}", srv.clients[idx].peer);
+        crate::acl::on_connect(srv, idx);
     }
 }
 
@@ -254,6 +255,7 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         c.peer,
         if resumed { "resumed" } else { "full handshake" }
     );
+    crate::acl::on_tls_established(srv, idx);
 }
 
 fn tls_handshake_failed(srv: &mut Server, idx: usize, reason: &str) {

@@ -1,6 +1,7 @@
 //! The command table: one `Command` row per command (name, arity, flags, ACL categories,
 //! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
+pub mod acl;
 pub mod connection;
 pub mod function;
 pub mod hash;
@@ -188,6 +189,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
         ("scripting", function::COMMANDS),
+        ("server", acl::COMMANDS),
     ]
 }
 
@@ -383,9 +385,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         );
         return reject(ctx, id, &msg);
     }
-    let client = &ctx.srv.clients[ctx.id];
-    if !client.authenticated && cmd.flags & NO_AUTH == 0 {
-        return reject(ctx, id, "NOAUTH Authentication required.");
+    if let Err(msg) = crate::acl::check(ctx.srv, ctx.id, id, args) {
+        return reject(ctx, id, &msg);
     }
     if let Some(p) = ctx.srv.pause {
         if Instant::now() < p.until
