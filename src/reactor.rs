@@ -288,7 +288,11 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let mut pos = 0;
     while pos < rbuf.len() {
-        match parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk) {
+        let parsed = match crate::acl::unauthenticated_limit(srv, idx, &rbuf[pos..]) {
+            Some(e) => Err(e),
+            None => parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk),
+        };
+        match parsed {
             Ok(Request::Command { consumed, inline }) => {
                 let args = if inline {
                     Args::new(&scratch, &spans)

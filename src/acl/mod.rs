@@ -381,6 +381,36 @@ pub fn authenticate(srv: &mut Server, client: usize, user: &[u8], pass: &[u8], c
     }
 }
 
+/// Redis's request limits before authentication: at most 10 arguments of at most 16 KiB,
+/// so an unauthenticated peer cannot make the server buffer much. Looks at the headers
+/// received so far; `Some(error)` ends the connection like any protocol error.
+pub fn unauthenticated_limit(srv: &Server, client: usize, buf: &[u8]) -> Option<crate::resp::parse::ParseError> {
+    if buf.first() != Some(&b'*') || srv.clients[client].authenticated || !srv.acl.auth_required() {
+        return None;
+    }
+    let err = |m: &str| Some(crate::resp::parse::ParseError(m.to_string()));
+    let line = |from: usize| -> Option<(i64, usize)> {
+        let rel = memchr::memchr(b'\r', buf.get(from..)?)?;
+        let n = crate::util::parse_i64(&buf[from + 1..from + rel])?;
+        Some((n, from + rel + 2))
+    };
+    let (count, mut pos) = line(0)?;
+    if count > 10 {
+        return err("Protocol error: unauthenticated multibulk length");
+    }
+    for _ in 0..count.max(0) {
+        if buf.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let (len, next) = line(pos)?;
+        if len > 16384 {
+            return err("Protocol error: unauthenticated bulk length");
+        }
+        pos = next + len.max(0) as usize + 2;
+    }
+    None
+}
+
 /// Close the connections authenticated as `name` (user deleted). The current client, if
 /// among them, is closed after its reply.
 pub fn kill_user_clients(srv: &mut Server, name: &[u8], current: usize) {
