@@ -1,54 +1,258 @@
 //! Set commands.
 use super::*;
-use crate::keyspace::{Dict, Value};
+use crate::keyspace::{Db, Value};
+use crate::resp::Reply;
+use crate::types::set::Set;
+use rand::Rng;
+use std::borrow::Cow;
 
 pub static COMMANDS: &[Command] = &[
     cmd("sadd", -3, WRITE | DENYOOM | FAST, SET, (1, 1, 1), sadd),
-    cmd("spop", -2, WRITE | FAST, SET, (1, 1, 1), spop),
+    cmd("srem", -3, WRITE | FAST, SET, (1, 1, 1), srem),
+    cmd("smembers", 2, READONLY, SET, (1, 1, 1), smembers),
+    cmd("sismember", 3, READONLY | FAST, SET, (1, 1, 1), sismember),
+    cmd("smismember", -3, READONLY | FAST, SET, (1, 1, 1), smismember),
     cmd("scard", 2, READONLY | FAST, SET, (1, 1, 1), scard),
+    cmd("spop", -2, WRITE | FAST, SET, (1, 1, 1), spop),
+    cmd("srandmember", -2, READONLY, SET, (1, 1, 1), srandmember),
+    cmd("smove", 4, WRITE | FAST, SET, (1, 2, 1), smove),
+    cmd("sinter", -2, READONLY, SET, (1, -1, 1), sinter),
+    cmd(
+        "sintercard",
+        -3,
+        READONLY | MOVABLE_KEYS,
+        SET,
+        (0, 0, 0),
+        sintercard,
+    ),
+    cmd("sunion", -2, READONLY, SET, (1, -1, 1), sunion),
+    cmd("sdiff", -2, READONLY, SET, (1, -1, 1), sdiff),
+    cmd(
+        "sinterstore",
+        -3,
+        WRITE | DENYOOM,
+        SET,
+        (1, -1, 1),
+        sinterstore,
+    ),
+    cmd(
+        "sunionstore",
+        -3,
+        WRITE | DENYOOM,
+        SET,
+        (1, -1, 1),
+        sunionstore,
+    ),
+    cmd("sdiffstore", -3, WRITE | DENYOOM, SET, (1, -1, 1), sdiffstore),
+    cmd("sscan", -3, READONLY, SET, (1, 1, 1), sscan),
 ];
+
+/// Slot of a live key whose value passes `is`: Ok(None) if absent, Err if the type is wrong.
+pub(super) fn typed_slot(
+    db: &mut Db,
+    key: &[u8],
+    is: fn(&Value) -> bool,
+) -> Result<Option<usize>, ()> {
+    match db.find(key) {
+        None => Ok(None),
+        Some(slot) => match db.dict.at(slot) {
+            Some((_, e)) if is(&e.val) => Ok(Some(slot)),
+            _ => Err(()),
+        },
+    }
+}
+
+fn is_set(v: &Value) -> bool {
+    matches!(v, Value::Set(_))
+}
+
+fn set_at(db: &Db, slot: usize) -> &Set {
+    match db.dict.at(slot).map(|(_, e)| &e.val) {
+        Some(Value::Set(s)) => s,
+        _ => unreachable!("slot checked to hold a set"),
+    }
+}
+
+fn set_at_mut(db: &mut Db, slot: usize) -> &mut Set {
+    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
+        Some(Value::Set(s)) => s,
+        _ => unreachable!("slot checked to hold a set"),
+    }
+}
+
+fn max_ints(ctx: &Ctx) -> usize {
+    ctx.srv.cfg.set_max_intset_entries.max(0) as usize
+}
+
+/// A read-only set: Ok(None) if missing; on a wrong type the error is replied.
+fn read_slot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+    let r = typed_slot(ctx.dbm(), key, is_set);
+    if r.is_err() {
+        ctx.out.error(WRONGTYPE);
+    }
+    r
+}
 
 fn sadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let (db, out) = ctx.db_out();
-    let slot = match db.find(key) {
-        Some(s) => s,
-        None => db.insert_new(key, Value::Set(Dict::new())),
+    let max = max_ints(ctx);
+    let slot = match read_slot(ctx, key) {
+        Err(()) => return,
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let set = Set::for_member(args.get(2));
+            ctx.dbm().insert_new(key, Value::Set(Box::new(set)))
+        }
     };
-    let Some((_, e)) = db.dict.at_mut(slot) else {
-        return;
-    };
-    let Value::Set(s) = &mut e.val else {
-        return out.error(WRONGTYPE);
-    };
+    let s = set_at_mut(ctx.dbm(), slot);
     let mut added = 0;
     for m in args.iter().skip(2) {
-        if s.insert(m, ()).is_none() {
+        if s.insert(m, max) {
             added += 1;
         }
     }
-    out.int(added);
-    ctx.modified(key);
+    ctx.out.int(added);
+    if added > 0 {
+        ctx.modified(key);
+    }
+}
+
+fn srem(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let slot = match read_slot(ctx, key) {
+        Err(()) => return,
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(s)) => s,
+    };
+    let db = ctx.dbm();
+    let s = set_at_mut(db, slot);
+    let mut removed = 0;
+    for m in args.iter().skip(2) {
+        if s.remove(m) {
+            removed += 1;
+            if s.is_empty() {
+                break;
+            }
+        }
+    }
+    if s.is_empty() {
+        db.remove_slot(slot);
+    }
+    ctx.out.int(removed);
+    if removed > 0 {
+        ctx.modified(key);
+    }
+}
+
+fn reply_members<'a>(out: &mut Reply, items: impl ExactSizeIterator<Item = Cow<'a, [u8]>>) {
+    out.set(items.len());
+    for m in items {
+        out.bulk(&m);
+    }
+}
+
+fn smembers(ctx: &mut Ctx, args: Args) {
+    let slot = match read_slot(ctx, args.get(1)) {
+        Err(()) => return,
+        Ok(None) => return ctx.out.set(0),
+        Ok(Some(s)) => s,
+    };
+    let (db, out) = ctx.db_out();
+    let s = set_at(db, slot);
+    out.set(s.len());
+    s.for_each(|m| out.bulk(m));
+}
+
+fn sismember(ctx: &mut Ctx, args: Args) {
+    match read_slot(ctx, args.get(1)) {
+        Err(()) => {}
+        Ok(None) => ctx.out.int(0),
+        Ok(Some(slot)) => {
+            let (db, out) = ctx.db_out();
+            out.int(set_at(db, slot).contains(args.get(2)) as i64);
+        }
+    }
+}
+
+fn smismember(ctx: &mut Ctx, args: Args) {
+    let slot = match read_slot(ctx, args.get(1)) {
+        Err(()) => return,
+        Ok(s) => s,
+    };
+    let (db, out) = ctx.db_out();
+    out.array(args.len() - 2);
+    for m in args.iter().skip(2) {
+        let hit = slot.is_some_and(|s| set_at(db, s).contains(m));
+        out.int(hit as i64);
+    }
+}
+
+fn scard(ctx: &mut Ctx, args: Args) {
+    match read_slot(ctx, args.get(1)) {
+        Err(()) => {}
+        Ok(None) => ctx.out.int(0),
+        Ok(Some(slot)) => {
+            let (db, out) = ctx.db_out();
+            out.int(set_at(db, slot).len() as i64);
+        }
+    }
+}
+
+/// A count that must be >= 0 (Redis's getPositiveLongFromObjectOrReply).
+pub(super) fn positive_arg(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    range_arg(ctx, a, 0, "ERR value is out of range, must be positive").map(|n| n as usize)
+}
+
+/// An integer in `min..` or, for anything else (not a number too), the error `msg`
+/// (Redis's getRangeLongFromObjectOrReply with a message).
+pub(super) fn range_arg(ctx: &mut Ctx, a: &[u8], min: i64, msg: &str) -> Option<i64> {
+    match crate::util::parse_i64(a) {
+        Some(n) if n >= min => Some(n),
+        _ => {
+            ctx.out.error(msg);
+            None
+        }
+    }
 }
 
 fn spop(ctx: &mut Ctx, args: Args) {
-    if args.len() > 2 {
+    if args.len() > 3 {
         return ctx.out.error(SYNTAX);
     }
     let key = args.get(1);
+    let count = if args.len() == 3 {
+        match positive_arg(ctx, args.get(2)) {
+            Some(n) => Some(n),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let slot = match read_slot(ctx, key) {
+        Err(()) => return,
+        Ok(None) if count.is_some() => return ctx.out.set(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(s)) => s,
+    };
+    if count == Some(0) {
+        return ctx.out.set(0);
+    }
     let (db, out) = ctx.db_out();
-    let Some(slot) = db.find(key) else {
-        return out.null();
-    };
-    let Some((_, e)) = db.dict.at_mut(slot) else {
-        return;
-    };
-    let Value::Set(s) = &mut e.val else {
-        return out.error(WRONGTYPE);
-    };
-    if let Some(i) = s.random_slot() {
-        if let Some((m, _)) = s.remove_slot(i) {
-            out.bulk(&m);
+    let s = set_at_mut(db, slot);
+    match count {
+        None => {
+            if let Some(m) = s.pop_random() {
+                out.bulk(&m);
+            }
+        }
+        Some(n) => {
+            let n = n.min(s.len());
+            out.set(n);
+            for _ in 0..n {
+                if let Some(m) = s.pop_random() {
+                    out.bulk(&m);
+                }
+            }
         }
     }
     if s.is_empty() {
@@ -57,11 +261,350 @@ fn spop(ctx: &mut Ctx, args: Args) {
     ctx.modified(key);
 }
 
-fn scard(ctx: &mut Ctx, args: Args) {
-    let (db, out) = ctx.db_out();
-    match db.get(args.get(1)).map(|e| &e.val) {
-        None => out.int(0),
-        Some(Value::Set(s)) => out.int(s.len() as i64),
-        Some(_) => out.error(WRONGTYPE),
+fn srandmember(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.out.error(SYNTAX);
     }
+    let count = if args.len() == 3 {
+        match crate::util::parse_i64(args.get(2)) {
+            Some(n) if n > i64::MIN => Some(n),
+            Some(_) => {
+                return ctx
+                    .out
+                    .error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            }
+            None => return ctx.out.error(NOT_INT),
+        }
+    } else {
+        None
+    };
+    let slot = match read_slot(ctx, args.get(1)) {
+        Err(()) => return,
+        Ok(None) if count.is_some() => return ctx.out.array(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(s)) => s,
+    };
+    let (db, out) = ctx.db_out();
+    let s = set_at(db, slot);
+    let Some(count) = count else {
+        match s.random() {
+            Some(m) => out.bulk(&m),
+            None => out.null(),
+        }
+        return;
+    };
+    if count < 0 {
+        // Repeats allowed: sample independently.
+        let n = count.unsigned_abs() as usize;
+        out.array(n);
+        if let Set::Ints(v) = s {
+            let mut rng = rand::thread_rng();
+            for _ in 0..n {
+                out.bulk_int(v[rng.gen_range(0..v.len())]);
+            }
+        } else {
+            for _ in 0..n {
+                if let Some(m) = s.random() {
+                    out.bulk(&m);
+                }
+            }
+        }
+        return;
+    }
+    let n = count as usize;
+    if n >= s.len() {
+        out.array(s.len());
+        s.for_each(|m| out.bulk(m));
+        return;
+    }
+    // Distinct members: a partial Fisher-Yates shuffle over the member list.
+    let mut all = s.members();
+    let mut rng = rand::thread_rng();
+    for i in 0..n {
+        let j = rng.gen_range(i..all.len());
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    out.array(n);
+    for m in all {
+        out.bulk(&m);
+    }
+}
+
+fn smove(ctx: &mut Ctx, args: Args) {
+    let (src, dst, m) = (args.get(1), args.get(2), args.get(3));
+    let max = max_ints(ctx);
+    let src_slot = match read_slot(ctx, src) {
+        Err(()) => return,
+        Ok(None) => {
+            // Redis still type-checks nothing else when the source is missing.
+            return ctx.out.int(0);
+        }
+        Ok(Some(s)) => s,
+    };
+    let dst_slot = match read_slot(ctx, dst) {
+        Err(()) => return,
+        Ok(s) => s,
+    };
+    let db = ctx.dbm();
+    if dst_slot == Some(src_slot) {
+        let hit = set_at(db, src_slot).contains(m);
+        return ctx.out.int(hit as i64);
+    }
+    let s = set_at_mut(db, src_slot);
+    if !s.remove(m) {
+        return ctx.out.int(0);
+    }
+    if s.is_empty() {
+        db.remove_slot(src_slot);
+    }
+    let dslot = match dst_slot {
+        Some(d) => d,
+        None => db.insert_new(dst, Value::Set(Box::new(Set::for_member(m)))),
+    };
+    let added = set_at_mut(db, dslot).insert(m, max);
+    ctx.modified(src);
+    if added {
+        ctx.modified(dst);
+    }
+    ctx.out.int(1);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// The sets under `keys` (None for a missing key), or Err after a WRONGTYPE reply.
+fn gather(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<usize>>, ()> {
+    let mut slots = Vec::with_capacity(keys.len());
+    for k in keys {
+        slots.push(read_slot(ctx, k)?);
+    }
+    Ok(slots)
+}
+
+/// Compute an intersection, union or difference; `limit` stops an intersection early
+/// (SINTERCARD), 0 meaning none.
+fn compute(db: &Db, slots: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u8]>> {
+    let sets: Vec<Option<&Set>> = slots.iter().map(|s| s.map(|s| set_at(db, s))).collect();
+    match op {
+        Op::Inter => {
+            if sets.iter().any(|s| s.is_none()) {
+                return Vec::new();
+            }
+            let mut sets: Vec<&Set> = sets.into_iter().flatten().collect();
+            sets.sort_by_key(|s| s.len());
+            let mut out = Vec::new();
+            sets[0].for_each(|m| {
+                if (limit == 0 || out.len() < limit) && sets[1..].iter().all(|s| s.contains(m)) {
+                    out.push(m.into());
+                }
+            });
+            out
+        }
+        Op::Union => {
+            let mut seen = crate::keyspace::Dict::<()>::new();
+            for s in sets.iter().flatten() {
+                s.for_each(|m| {
+                    seen.insert(m, ());
+                });
+            }
+            seen.keys().cloned().collect()
+        }
+        Op::Diff => {
+            let Some(first) = sets[0] else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            first.for_each(|m| {
+                if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
+                    out.push(m.into());
+                }
+            });
+            out
+        }
+    }
+}
+
+fn set_op(ctx: &mut Ctx, args: Args, op: Op) {
+    let keys: Vec<&[u8]> = args.iter().skip(1).collect();
+    let Ok(slots) = gather(ctx, &keys) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let res = compute(db, &slots, op, 0);
+    reply_members(out, res.iter().map(|m| Cow::Borrowed(&**m)));
+}
+
+fn set_op_store(ctx: &mut Ctx, args: Args, op: Op) {
+    let dst = args.get(1);
+    let keys: Vec<&[u8]> = args.iter().skip(2).collect();
+    let Ok(slots) = gather(ctx, &keys) else {
+        return;
+    };
+    let max = max_ints(ctx);
+    let res = compute(ctx.dbm(), &slots, op, 0);
+    store_members(ctx, dst, res.iter().map(|m| &**m), max);
+}
+
+/// Replace `dst` with a set of `members` (deleting it when empty); replies the size.
+fn store_members<'a>(ctx: &mut Ctx, dst: &[u8], members: impl Iterator<Item = &'a [u8]>, max: usize) {
+    let mut set = Set::default();
+    for m in members {
+        set.insert(m, max);
+    }
+    let n = set.len();
+    let db = ctx.dbm();
+    if n == 0 {
+        if db.remove(dst).is_some() {
+            ctx.modified(dst);
+        }
+    } else {
+        db.set(dst, Value::Set(Box::new(set)), crate::keyspace::NO_EXPIRE, false);
+        ctx.modified(dst);
+    }
+    ctx.out.int(n as i64);
+}
+
+fn sinter(ctx: &mut Ctx, args: Args) {
+    set_op(ctx, args, Op::Inter)
+}
+fn sunion(ctx: &mut Ctx, args: Args) {
+    set_op(ctx, args, Op::Union)
+}
+fn sdiff(ctx: &mut Ctx, args: Args) {
+    set_op(ctx, args, Op::Diff)
+}
+fn sinterstore(ctx: &mut Ctx, args: Args) {
+    set_op_store(ctx, args, Op::Inter)
+}
+fn sunionstore(ctx: &mut Ctx, args: Args) {
+    set_op_store(ctx, args, Op::Union)
+}
+fn sdiffstore(ctx: &mut Ctx, args: Args) {
+    set_op_store(ctx, args, Op::Diff)
+}
+
+/// `numkeys key [key ...]` as SINTERCARD/ZINTERCARD/ZMPOP... take it: the key count, or
+/// None after replying the error.
+pub(super) fn numkeys_arg(ctx: &mut Ctx, args: Args, at: usize) -> Option<usize> {
+    let n = range_arg(ctx, args.get(at), 1, "ERR numkeys should be greater than 0")? as usize;
+    if n > args.len() - at - 1 {
+        ctx.out
+            .error("ERR Number of keys can't be greater than number of args");
+        return None;
+    }
+    Some(n)
+}
+
+/// `[LIMIT n]` after the keys of SINTERCARD/ZINTERCARD.
+pub(super) fn limit_opt(ctx: &mut Ctx, args: Args, from: usize) -> Option<usize> {
+    let mut limit = 0;
+    let mut i = from;
+    while i < args.len() {
+        if crate::util::eq_ic(args.get(i), "limit") && i + 1 < args.len() {
+            limit = range_arg(ctx, args.get(i + 1), 0, "ERR LIMIT can't be negative")? as usize;
+            i += 2;
+        } else {
+            ctx.out.error(SYNTAX);
+            return None;
+        }
+    }
+    Some(limit)
+}
+
+fn sintercard(ctx: &mut Ctx, args: Args) {
+    let Some(n) = numkeys_arg(ctx, args, 1) else {
+        return;
+    };
+    let Some(limit) = limit_opt(ctx, args, 2 + n) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = args.iter().skip(2).take(n).collect();
+    let Ok(slots) = gather(ctx, &keys) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    out.int(compute(db, &slots, Op::Inter, limit).len() as i64);
+}
+
+/// SSCAN/ZSCAN options. A local parser for now; the shared SCAN parser (keys.rs) can replace it.
+pub(super) struct ScanOpts<'a> {
+    pub cursor: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+}
+
+pub(super) fn scan_cursor(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    let ok = !a.is_empty() && a.iter().all(|c| c.is_ascii_digit());
+    match std::str::from_utf8(a).ok().filter(|_| ok).and_then(|s| s.parse::<u64>().ok()) {
+        Some(n) => Some(n as usize),
+        None => {
+            ctx.out.error("ERR invalid cursor");
+            None
+        }
+    }
+}
+
+pub(super) fn scan_opts<'a>(ctx: &mut Ctx, args: Args<'a>, cursor: usize) -> Option<ScanOpts<'a>> {
+    let mut o = ScanOpts {
+        cursor,
+        pattern: None,
+        count: 10,
+    };
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if crate::util::eq_ic(args.get(i), "count") && more {
+            let n = int_arg(ctx, args.get(i + 1))?;
+            if n < 1 {
+                ctx.out.error(SYNTAX);
+                return None;
+            }
+            o.count = n as usize;
+        } else if crate::util::eq_ic(args.get(i), "match") && more {
+            let p = args.get(i + 1);
+            o.pattern = (p != b"*").then_some(p);
+        } else {
+            ctx.out.error(SYNTAX);
+            return None;
+        }
+        i += 2;
+    }
+    Some(o)
+}
+
+/// Reply `[cursor, [items...]]`.
+pub(super) fn scan_reply(out: &mut Reply, next: usize, items: &[Cow<'_, [u8]>]) {
+    out.array(2);
+    out.bulk_int(next as i64);
+    out.array(items.len());
+    for i in items {
+        out.bulk(i);
+    }
+}
+
+fn sscan(ctx: &mut Ctx, args: Args) {
+    let Some(cursor) = scan_cursor(ctx, args.get(2)) else {
+        return;
+    };
+    let slot = match read_slot(ctx, args.get(1)) {
+        Err(()) => return,
+        Ok(None) => return scan_reply(ctx.out, 0, &[]),
+        Ok(Some(s)) => s,
+    };
+    let Some(o) = scan_opts(ctx, args, cursor) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let mut items = Vec::new();
+    let next = set_at(db, slot).scan(o.cursor, o.count, |m| {
+        if o.pattern.is_none_or(|p| crate::util::glob_match(p, m, false)) {
+            items.push(Cow::Owned(m.to_vec()));
+        }
+    });
+    scan_reply(out, next, &items);
 }

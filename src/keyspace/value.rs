@@ -12,8 +12,30 @@ pub enum Value {
     Str(Vec<u8>),
     List(VecDeque<Box<[u8]>>),
     Hash(Dict<Box<[u8]>>),
-    Set(Dict<()>),
+    Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
+    Stream(Box<crate::types::stream::Stream>),
+}
+
+/// A deep copy of any value (COPY). Sorted sets are rebuilt member by member.
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        match self {
+            Value::Int(n) => Value::Int(*n),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => {
+                let mut copy = crate::types::zset::ZSet::default();
+                for (m, score) in z.iter() {
+                    copy.insert(m, score);
+                }
+                Value::ZSet(Box::new(copy))
+            }
+            Value::Stream(s) => Value::Stream(s.clone()),
+        }
+    }
 }
 
 impl Value {
@@ -33,6 +55,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     pub fn is_string(&self) -> bool {
@@ -56,11 +79,9 @@ impl Value {
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + Dict::<Box<[u8]>>::ENTRY_OVERHEAD)
                 .sum(),
-            Value::Set(s) => s
-                .iter()
-                .map(|(k, _)| k.len() + Dict::<()>::ENTRY_OVERHEAD)
-                .sum(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }

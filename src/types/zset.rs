@@ -1,82 +1,553 @@
-//! Sorted set: member -> score dictionary plus an ordered index by (score, member).
+//! Sorted set: a member -> node dictionary plus a skip list ordered by (score, member).
+//!
+//! Why a skip list: it is what Redis uses, and with a "span" on every forward link (how many
+//! bottom-level nodes the link jumps over) one descent gives the rank of a node, the node at
+//! a rank, or the number of elements before any monotonic bound, all in O(log n) expected.
+//! Nodes live in an arena (`Vec<Node>`, links are u32 indices, freed slots are reused), so
+//! there is no unsafe code and no per-link pointer; node 0 is the header.
 use crate::keyspace::Dict;
-use std::collections::BTreeSet;
+use rand::Rng;
+use std::cmp::Ordering;
 
-/// A score with the total order Redis uses (no NaN is ever stored).
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub struct Score(pub f64);
-impl PartialOrd for Score {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Eq for Score {}
-impl Ord for Score {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0
-            .partial_cmp(&o.0)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    }
+const MAX_LEVEL: usize = 32;
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+#[derive(Clone, Copy)]
+struct Link {
+    next: u32,
+    /// Bottom-level nodes skipped by following `next` (counting the target).
+    span: u32,
 }
 
-#[derive(Default)]
+#[derive(Clone)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    back: u32,
+    links: Box<[Link]>,
+}
+
+/// A score range as ZRANGEBYSCORE takes it: `(` marks an exclusive end.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub min_ex: bool,
+    pub max_ex: bool,
+}
+
+impl ScoreRange {
+    #[inline]
+    fn below(&self, s: f64) -> bool {
+        if self.min_ex {
+            s <= self.min
+        } else {
+            s < self.min
+        }
+    }
+    #[inline]
+    fn above(&self, s: f64) -> bool {
+        if self.max_ex {
+            s >= self.max
+        } else {
+            s > self.max
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.min_ex || self.max_ex))
+    }
+}
+
+/// One end of a lexicographic range: `-`, `+`, `[x` or `(x`.
+#[derive(Clone, Debug)]
+pub enum LexBound {
+    NegInf,
+    PosInf,
+    Incl(Box<[u8]>),
+    Excl(Box<[u8]>),
+}
+
+#[derive(Clone, Debug)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+impl LexRange {
+    fn below(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::NegInf => false,
+            LexBound::PosInf => true,
+            LexBound::Incl(b) => m < &**b,
+            LexBound::Excl(b) => m <= &**b,
+        }
+    }
+    fn above(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::NegInf => true,
+            LexBound::PosInf => false,
+            LexBound::Incl(b) => m > &**b,
+            LexBound::Excl(b) => m >= &**b,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        use LexBound::*;
+        match (&self.min, &self.max) {
+            (PosInf, _) | (_, NegInf) => true,
+            (NegInf, _) | (_, PosInf) => false,
+            (Incl(a), Incl(b)) => a > b,
+            (Incl(a), Excl(b)) | (Excl(a), Incl(b)) | (Excl(a), Excl(b)) => a >= b,
+        }
+    }
+}
+
+/// Total order of (score, member); scores are never NaN.
+#[inline]
+fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    s1.partial_cmp(&s2).unwrap_or(Ordering::Equal).then(m1.cmp(m2))
+}
+
+#[derive(Clone)]
 pub struct ZSet {
-    scores: Dict<f64>,
-    order: BTreeSet<(Score, Box<[u8]>)>,
+    index: Dict<u32>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    tail: u32,
+    level: usize,
+    /// Whether Redis would still hold this set as a listpack (OBJECT ENCODING). The
+    /// conversion to skiplist is one way, as in Redis.
+    pub listpack: bool,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            index: Dict::new(),
+            nodes: vec![Node {
+                member: Box::default(),
+                score: 0.0,
+                back: NIL,
+                links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into(),
+            }],
+            free: Vec::new(),
+            tail: NIL,
+            level: 1,
+            listpack: true,
+        }
+    }
+}
+
+fn random_level() -> usize {
+    let mut rng = rand::thread_rng();
+    let mut l = 1;
+    while l < MAX_LEVEL && rng.gen_ratio(1, 4) {
+        l += 1;
+    }
+    l
 }
 
 impl ZSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.index.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.index.is_empty()
     }
     pub fn score(&self, m: &[u8]) -> Option<f64> {
-        self.scores.get(m).copied()
+        self.index.get(m).map(|&n| self.nodes[n as usize].score)
     }
-    /// Insert or update; true if the member is new.
-    pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
-        match self.scores.insert(m, score) {
-            Some(old) => {
-                if old != score {
-                    self.order.remove(&(Score(old), Box::from(m)));
-                    self.order.insert((Score(score), m.into()));
+    #[inline]
+    fn node(&self, id: u32) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    /// Descend keeping, per level, the last node for which `before` holds (the header if
+    /// none) and its rank (1-based, header = 0). `before` must hold for a prefix of the order.
+    fn seek(&self, before: impl Fn(&Node) -> bool) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        let mut r = 0u32;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.node(x).links[i];
+                if l.next != NIL && before(self.node(l.next)) {
+                    r += l.span;
+                    x = l.next;
+                } else {
+                    break;
                 }
-                false
+            }
+            update[i] = x;
+            rank[i] = r;
+        }
+        (update, rank)
+    }
+
+    /// How many elements come before the first one for which `before` is false.
+    fn count_before(&self, before: impl Fn(&Node) -> bool) -> usize {
+        let (_, rank) = self.seek(before);
+        rank[0] as usize
+    }
+
+    fn alloc(&mut self, n: Node) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = n;
+                id
             }
             None => {
-                self.order.insert((Score(score), m.into()));
-                true
+                self.nodes.push(n);
+                (self.nodes.len() - 1) as u32
             }
         }
     }
+
+    fn list_insert(&mut self, member: Box<[u8]>, score: f64) -> u32 {
+        let (update, rank) = self.seek(|n| cmp_key(n.score, &n.member, score, &member).is_lt());
+        let lvl = random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                self.nodes[HEAD as usize].links[i].span = self.len() as u32;
+            }
+            self.level = lvl;
+        }
+        let id = self.alloc(Node {
+            member,
+            score,
+            back: NIL,
+            links: vec![Link { next: NIL, span: 0 }; lvl].into(),
+        });
+        for i in 0..lvl {
+            let prev = update[i] as usize;
+            let pl = self.nodes[prev].links[i];
+            self.nodes[id as usize].links[i] = Link {
+                next: pl.next,
+                span: pl.span - (rank[0] - rank[i]),
+            };
+            self.nodes[prev].links[i] = Link {
+                next: id,
+                span: rank[0] - rank[i] + 1,
+            };
+        }
+        for i in lvl..self.level {
+            self.nodes[update[i] as usize].links[i].span += 1;
+        }
+        let back = if update[0] == HEAD { NIL } else { update[0] };
+        self.nodes[id as usize].back = back;
+        let next = self.nodes[id as usize].links[0].next;
+        if next == NIL {
+            self.tail = id;
+        } else {
+            self.nodes[next as usize].back = id;
+        }
+        id
+    }
+
+    /// Unlink node `id` (found through `update`) and free its slot; returns its member.
+    fn list_delete(&mut self, id: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let ul = self.nodes[u as usize].links[i];
+            if ul.next == id {
+                let nl = self.nodes[id as usize].links[i];
+                self.nodes[u as usize].links[i] = Link {
+                    next: nl.next,
+                    span: ul.span + nl.span - 1,
+                };
+            } else {
+                self.nodes[u as usize].links[i].span = ul.span.saturating_sub(1);
+            }
+        }
+        let next = self.nodes[id as usize].links[0].next;
+        let back = self.nodes[id as usize].back;
+        if next == NIL {
+            self.tail = back;
+        } else {
+            self.nodes[next as usize].back = back;
+        }
+        while self.level > 1 && self.nodes[HEAD as usize].links[self.level - 1].next == NIL {
+            self.level -= 1;
+        }
+        let n = &mut self.nodes[id as usize];
+        n.links = Box::default();
+        self.free.push(id);
+        std::mem::take(&mut n.member)
+    }
+
+    /// Remove the node holding (score, member) from the list.
+    fn unlink(&mut self, score: f64, member: &[u8]) -> Option<u32> {
+        let (update, _) = self.seek(|n| cmp_key(n.score, &n.member, score, member).is_lt());
+        let id = self.node(update[0]).links[0].next;
+        if id == NIL || self.node(id).score != score || &*self.node(id).member != member {
+            return None;
+        }
+        self.list_delete(id, &update);
+        Some(id)
+    }
+
+    /// Insert or update; true if the member is new.
+    pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
+        // A listpack keeps -0 as the integer 0; the skip list keeps the sign (as Redis).
+        let score = if self.listpack && score == 0.0 { 0.0 } else { score };
+        if let Some(&id) = self.index.get(m) {
+            let old = self.node(id).score;
+            if old != score {
+                // Redis moves the node in place when the order does not change; reinserting
+                // gives the same result.
+                self.unlink(old, m);
+                let nid = self.list_insert(m.into(), score);
+                if let Some(v) = self.index.get_mut(m) {
+                    *v = nid;
+                }
+            }
+            return false;
+        }
+        let id = self.list_insert(m.into(), score);
+        self.index.insert_new(m.into(), id);
+        true
+    }
+
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self.scores.remove(m) {
-            Some((k, s)) => {
-                self.order.remove(&(Score(s), k));
+        match self.index.remove(m) {
+            Some((k, id)) => {
+                let s = self.node(id).score;
+                self.unlink(s, &k);
                 true
             }
             None => false,
         }
     }
+
+    fn first_id(&self) -> u32 {
+        self.node(HEAD).links[0].next
+    }
+
     pub fn pop_min(&mut self) -> Option<(Box<[u8]>, f64)> {
-        let (s, m) = self.order.pop_first()?;
-        self.scores.remove(&m);
-        Some((m, s.0))
+        let id = self.first_id();
+        self.pop_id(id)
     }
     pub fn pop_max(&mut self) -> Option<(Box<[u8]>, f64)> {
-        let (s, m) = self.order.pop_last()?;
-        self.scores.remove(&m);
-        Some((m, s.0))
+        self.pop_id(self.tail)
     }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> {
-        self.order.iter().map(|(s, m)| (&**m, s.0))
+    fn pop_id(&mut self, id: u32) -> Option<(Box<[u8]>, f64)> {
+        if id == NIL {
+            return None;
+        }
+        let (s, m) = (self.node(id).score, self.node(id).member.clone());
+        self.remove(&m);
+        Some((m, s))
     }
+
+    /// 0-based rank of a member in ascending order.
+    pub fn rank(&self, m: &[u8]) -> Option<usize> {
+        let s = self.score(m)?;
+        Some(self.count_before(|n| cmp_key(n.score, &n.member, s, m).is_lt()))
+    }
+
+    /// Node at 0-based rank.
+    fn id_at(&self, rank: usize) -> u32 {
+        if rank >= self.len() {
+            return NIL;
+        }
+        let target = rank as u32 + 1;
+        let mut x = HEAD;
+        let mut r = 0u32;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.node(x).links[i];
+                if l.next != NIL && r + l.span <= target {
+                    r += l.span;
+                    x = l.next;
+                } else {
+                    break;
+                }
+            }
+            if r == target {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// Elements with rank in `start..=end` (ascending ranks), walked forward or backward.
+    pub fn range(&self, start: usize, end: usize, rev: bool) -> Iter<'_> {
+        if start > end || start >= self.len() {
+            return Iter::empty(self);
+        }
+        let end = end.min(self.len() - 1);
+        let (first, n) = if rev {
+            (self.id_at(self.len() - 1 - start), end - start + 1)
+        } else {
+            (self.id_at(start), end - start + 1)
+        };
+        Iter {
+            z: self,
+            cur: first,
+            left: n,
+            rev,
+        }
+    }
+
+    /// Iterate over everything in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            z: self,
+            cur: self.first_id(),
+            left: self.len(),
+            rev: false,
+        }
+    }
+
+    /// Ascending ranks [first, last) of the elements within a score range.
+    pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
+        let a = self.count_before(|n| r.below(n.score));
+        let b = self.count_before(|n| !r.above(n.score));
+        (a, b.max(a))
+    }
+    /// Ascending ranks [first, last) of the elements within a lex range.
+    pub fn lex_span(&self, r: &LexRange) -> (usize, usize) {
+        let a = self.count_before(|n| r.below(&n.member));
+        let b = self.count_before(|n| !r.above(&n.member));
+        (a, b.max(a))
+    }
+
+    /// Remove ranks [first, last); returns how many went.
+    pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
+        let victims: Vec<Box<[u8]>> = if first < last {
+            self.range(first, last - 1, false)
+                .map(|(m, _)| m.into())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for m in &victims {
+            self.remove(m);
+        }
+        victims.len()
+    }
+
+    /// A random member and its score.
+    pub fn random(&self) -> Option<(&[u8], f64)> {
+        let slot = self.index.random_slot()?;
+        let (k, &id) = self.index.at(slot)?;
+        Some((k, self.node(id).score))
+    }
+
+    /// SCAN over the member dictionary (stable slots, see `Dict::scan`).
+    pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&[u8], f64)) -> usize {
+        self.index
+            .scan(cursor, budget, |k, &id| f(k, self.nodes[id as usize].score))
+    }
+
     pub fn max_member_len(&self) -> usize {
-        self.scores.keys().map(|k| k.len()).max().unwrap_or(0)
+        self.index.keys().map(|k| k.len()).max().unwrap_or(0)
     }
     pub fn heap_size(&self) -> usize {
-        self.scores.iter().map(|(k, _)| 2 * k.len() + 64).sum()
+        self.index
+            .iter()
+            .map(|(k, &id)| 2 * k.len() + 48 + self.node(id).links.len() * 8)
+            .sum()
+    }
+}
+
+pub struct Iter<'a> {
+    z: &'a ZSet,
+    cur: u32,
+    left: usize,
+    rev: bool,
+}
+
+impl<'a> Iter<'a> {
+    fn empty(z: &'a ZSet) -> Self {
+        Iter {
+            z,
+            cur: NIL,
+            left: 0,
+            rev: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 || self.cur == NIL {
+            return None;
+        }
+        let n = self.z.node(self.cur);
+        self.left -= 1;
+        self.cur = if self.rev { n.back } else { n.links[0].next };
+        Some((&n.member, n.score))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(z: &ZSet, model: &std::collections::BTreeSet<(i64, Vec<u8>)>) {
+        assert_eq!(z.len(), model.len());
+        let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s as f64)).collect();
+        assert_eq!(got, want);
+        for (i, (_, m)) in model.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(i));
+            assert_eq!(z.id_at(i), z.index.get(m).copied().unwrap());
+        }
+        let back: Vec<Vec<u8>> = z.range(0, usize::MAX, true).map(|(m, _)| m.to_vec()).collect();
+        let mut fwd: Vec<Vec<u8>> = want.into_iter().map(|(m, _)| m).collect();
+        fwd.reverse();
+        assert_eq!(back, fwd);
+    }
+
+    #[test]
+    fn matches_a_btree_model_under_churn() {
+        let mut rng = rand::thread_rng();
+        let mut z = ZSet::new();
+        let mut model = std::collections::BTreeSet::new();
+        let mut scores = std::collections::HashMap::new();
+        for step in 0..3000 {
+            let m = format!("m{}", rng.gen_range(0..300)).into_bytes();
+            if rng.gen_ratio(2, 3) {
+                let s = rng.gen_range(-50..50i64);
+                if let Some(old) = scores.insert(m.clone(), s) {
+                    model.remove(&(old, m.clone()));
+                }
+                model.insert((s, m.clone()));
+                z.insert(&m, s as f64);
+            } else {
+                let had = scores.remove(&m);
+                if let Some(old) = had {
+                    model.remove(&(old, m.clone()));
+                }
+                assert_eq!(z.remove(&m), had.is_some());
+            }
+            if step % 500 == 0 {
+                check(&z, &model);
+            }
+        }
+        check(&z, &model);
+        let r = ScoreRange {
+            min: -10.0,
+            max: 10.0,
+            min_ex: true,
+            max_ex: false,
+        };
+        let (a, b) = z.score_span(&r);
+        let n = model.iter().filter(|(s, _)| *s > -10 && *s <= 10).count();
+        assert_eq!(b - a, n);
+        let removed = z.remove_ranks(a, b);
+        assert_eq!(removed, n);
+        while z.pop_min().is_some() {}
+        assert!(z.is_empty());
     }
 }
