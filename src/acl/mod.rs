@@ -10,12 +10,15 @@
 //!   [`check`], by command name, so pub/sub commands need no call of their own.
 //! - [`authenticate`]: AUTH and HELLO AUTH.
 //! - [`on_connect`] / [`on_tls_established`]: protected mode and `tls-auth-clients-user`.
+mod keys;
 mod keyspecs;
 mod rules;
 
+pub use keys::{KEY_READ, KEY_WRITE};
+
 pub use rules::{has_spaces as rules_has_spaces, RuleError, Selector, User};
 
-use crate::commands::{Command, Table, NO_AUTH, READONLY, WRITE};
+use crate::commands::{Table, NO_AUTH};
 use crate::server::{ClientKind, Server};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
@@ -221,7 +224,7 @@ fn selector_check(
         }
     }
     if !s.all_keys {
-        for (pos, perm) in key_access(cmd, &e.full_name, argv) {
+        for (pos, perm) in keys::key_access(cmd, &e.full_name, argv) {
             if !s.key_ok(argv[pos], perm) {
                 return Err((Denial::Key, pos));
             }
@@ -250,54 +253,6 @@ fn channel_args(name: &str) -> (usize, bool) {
         "psubscribe" => (1, true),
         _ => (0, false),
     }
-}
-
-pub const KEY_READ: u8 = 1;
-pub const KEY_WRITE: u8 = 2;
-
-/// The keys a command names and the access each needs, from Redis's key specs where the
-/// command is known, else from the command's flags.
-fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize, u8)> {
-    let positions = crate::commands::server::key_positions(cmd, argv.len());
-    if positions.is_empty() {
-        return Vec::new();
-    }
-    let specs = keyspecs::KEY_SPECS
-        .binary_search_by(|(n, _)| n.cmp(&full_name))
-        .ok()
-        .map(|i| keyspecs::KEY_SPECS[i].1);
-    let fallback = if cmd.flags & WRITE != 0 {
-        KEY_READ | KEY_WRITE
-    } else if cmd.flags & READONLY != 0 {
-        KEY_READ
-    } else {
-        KEY_READ | KEY_WRITE
-    };
-    let argc = argv.len() as i32;
-    positions
-        .into_iter()
-        .map(|pos| {
-            let p = pos as i32;
-            let mut perm = specs
-                .and_then(|ss| {
-                    ss.iter()
-                        .find(|&&(first, last, step, _)| {
-                            first > 0 && {
-                                let end = if last < 0 { argc + last } else { first + last };
-                                p >= first && p <= end && (p - first) % step.max(1) == 0
-                            }
-                        })
-                        .or_else(|| ss.first())
-                        .map(|s| s.3)
-                })
-                .unwrap_or(fallback);
-            // SET only reads the old value with GET (Redis's variable key-spec flags).
-            if full_name == "set" && !argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
-                perm = KEY_WRITE;
-            }
-            (pos, perm)
-        })
-        .collect()
 }
 
 /// Whether the client's user may use `channel` (a pattern itself when `is_pattern`, as
