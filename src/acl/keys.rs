@@ -19,9 +19,17 @@ pub enum Begin {
 pub enum Find {
     /// Up to `last` (>= 0: relative to the first key; < 0: from the end), every `step`;
     /// with `limit` > 1 only 1/limit of the remaining arguments.
-    Range { last: i32, step: i32, limit: i32 },
+    Range {
+        last: i32,
+        step: i32,
+        limit: i32,
+    },
     /// A count at `idx` (relative to the beginning), keys from `first`, every `step`.
-    Keynum { idx: i32, first: i32, step: i32 },
+    Keynum {
+        idx: i32,
+        first: i32,
+        step: i32,
+    },
     Unknown,
 }
 
@@ -56,11 +64,9 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize,
     match full_name {
         "sort" | "sort_ro" => sort_store_key(argv, &mut out),
         // SET reads the old value only with GET (Redis's variable key-spec flags).
-        "set" => {
-            if !argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
-                for k in &mut out {
-                    k.1 = KEY_WRITE;
-                }
+        "set" if !argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) => {
+            for k in &mut out {
+                k.1 = KEY_WRITE;
             }
         }
         _ => {}
@@ -98,7 +104,11 @@ fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut Vec<(usize, u8)>) {
             };
             (first, end, step)
         }
-        Find::Keynum { idx, first: f, step } => {
+        Find::Keynum {
+            idx,
+            first: f,
+            step,
+        } => {
             let Some(n) = argv
                 .get((first + idx) as usize)
                 .and_then(|a| crate::util::parse_i64(a))

@@ -3,7 +3,8 @@
 //! the ACL log; requirepass, `user` lines and the aclfile; protected mode; TLS identities.
 //!
 //! Entry points for other modules:
-//! - [`check`]: called once per command by `commands::execute` (NOAUTH and NOPERM).
+//! - [`check`]: called once per command by `commands::execute` (NOAUTH and NOPERM);
+//!   [`check_in`] names another ACL LOG context ("multi" for MULTI/EXEC, "lua").
 //! - [`check_channel`]: whether a client's user may use a pub/sub channel (for pub/sub code
 //!   that needs to test channels outside the normal command check, e.g. on ACL changes).
 //!   PUBLISH/SPUBLISH/SUBSCRIBE/SSUBSCRIBE/PSUBSCRIBE arguments are already checked by
@@ -143,7 +144,24 @@ impl Acl {
 
 /// The per-command check: NOAUTH, then the user's selectors. On refusal returns the error
 /// text (and has logged it in the ACL log).
-pub fn check(srv: &mut Server, client: usize, id: usize, args: crate::resp::Args) -> Result<(), String> {
+pub fn check(
+    srv: &mut Server,
+    client: usize,
+    id: usize,
+    args: crate::resp::Args,
+) -> Result<(), String> {
+    check_in(srv, client, id, args, "toplevel")
+}
+
+/// [`check`] with the ACL LOG context named: "toplevel", or "multi" for a command queued in
+/// or run by MULTI/EXEC (Redis re-checks queued commands at EXEC), "lua" for scripts.
+pub fn check_in(
+    srv: &mut Server,
+    client: usize,
+    id: usize,
+    args: crate::resp::Args,
+    context: &'static str,
+) -> Result<(), String> {
     let entry = &srv.cmds.entries[id];
     let cmd = entry.cmd;
     let c = &srv.clients[client];
@@ -169,7 +187,7 @@ pub fn check(srv: &mut Server, client: usize, id: usize, args: crate::resp::Args
                 _ => argv[pos].to_vec(),
             };
             let username = srv.clients[client].user.as_bytes().to_vec();
-            add_log(srv, client, why, "toplevel", object, username);
+            add_log(srv, client, why, context, object, username);
             Err(match why {
                 Denial::Command => format!(
                     "NOPERM this user has no permissions to run the '{}' command",
@@ -215,10 +233,9 @@ fn selector_check(
     if !s.all_commands && cmd.flags & NO_AUTH == 0 && !s.allowed(id) {
         let idx = if e.parent.is_some() { 2 } else { 1 };
         let ok = argv.len() > idx
-            && s.first_args.get(&id).is_some_and(|list| {
-                list.iter()
-                    .any(|a| a.eq_ignore_ascii_case(argv[idx]))
-            });
+            && s.first_args
+                .get(&id)
+                .is_some_and(|list| list.iter().any(|a| a.eq_ignore_ascii_case(argv[idx])));
         if !ok {
             return Err((Denial::Command, 0));
         }
@@ -261,9 +278,11 @@ pub fn check_channel(srv: &Server, client: usize, channel: &[u8], is_pattern: bo
     let Some(c) = srv.clients.get(client) else {
         return false;
     };
-    srv.acl
-        .user(c.user.as_bytes())
-        .is_some_and(|u| u.selectors.iter().any(|s| s.channel_ok(channel, is_pattern)))
+    srv.acl.user(c.user.as_bytes()).is_some_and(|u| {
+        u.selectors
+            .iter()
+            .any(|s| s.channel_ok(channel, is_pattern))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -331,7 +350,14 @@ pub fn authenticate(srv: &mut Server, client: usize, user: &[u8], pass: &[u8], c
         c.user = String::from_utf8_lossy(user).into_owned();
         true
     } else {
-        add_log(srv, client, Denial::Auth, "toplevel", cmd.to_vec(), user.to_vec());
+        add_log(
+            srv,
+            client,
+            Denial::Auth,
+            "toplevel",
+            cmd.to_vec(),
+            user.to_vec(),
+        );
         false
     }
 }
@@ -339,7 +365,11 @@ pub fn authenticate(srv: &mut Server, client: usize, user: &[u8], pass: &[u8], c
 /// Redis's request limits before authentication: at most 10 arguments of at most 16 KiB,
 /// so an unauthenticated peer cannot make the server buffer much. Looks at the headers
 /// received so far; `Some(error)` ends the connection like any protocol error.
-pub fn unauthenticated_limit(srv: &Server, client: usize, buf: &[u8]) -> Option<crate::resp::parse::ParseError> {
+pub fn unauthenticated_limit(
+    srv: &Server,
+    client: usize,
+    buf: &[u8],
+) -> Option<crate::resp::parse::ParseError> {
     if buf.first() != Some(&b'*') || srv.clients[client].authenticated || !srv.acl.auth_required() {
         return None;
     }
@@ -451,7 +481,11 @@ pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
         c.user = cn.to_string();
         c.authenticated = true;
         srv.acl.stats.tls_cn_auth += 1;
-        crate::verbose!("TLS client {} authenticated as user '{}' by certificate CN", c.peer, cn);
+        crate::verbose!(
+            "TLS client {} authenticated as user '{}' by certificate CN",
+            c.peer,
+            cn
+        );
     } else {
         srv.acl.stats.tls_cn_unmatched += 1;
         let peer = c.peer.clone();
@@ -460,7 +494,14 @@ pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
             peer,
             cn
         );
-        add_log(srv, client, Denial::Auth, "toplevel", b"tls-cert".to_vec(), cn.as_bytes().to_vec());
+        add_log(
+            srv,
+            client,
+            Denial::Auth,
+            "toplevel",
+            b"tls-cert".to_vec(),
+            cn.as_bytes().to_vec(),
+        );
     }
 }
 

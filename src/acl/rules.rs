@@ -89,9 +89,10 @@ impl Selector {
     }
     pub fn key_ok(&self, key: &[u8], need: u8) -> bool {
         self.all_keys
-            || self.patterns.iter().any(|p| {
-                p.flags & need == need && crate::util::glob_match(&p.pattern, key, false)
-            })
+            || self
+                .patterns
+                .iter()
+                .any(|p| p.flags & need == need && crate::util::glob_match(&p.pattern, key, false))
     }
     pub fn channel_ok(&self, channel: &[u8], is_pattern: bool) -> bool {
         self.all_channels
@@ -617,14 +618,27 @@ mod tests {
     fn describe_round_trips() {
         let t = table();
         let mut u = User::new(b"x", false);
-        let ops: Vec<Vec<u8>> = ["on", ">p", "~k*", "%R~r*", "&ch", "+@string", "-set", "+select|0", "(+get ~z*)"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
+        let ops: Vec<Vec<u8>> = [
+            "on",
+            ">p",
+            "~k*",
+            "%R~r*",
+            "&ch",
+            "+@string",
+            "-set",
+            "+select|0",
+            "(+get ~z*)",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
         u.apply_all(&ops, &t, false).unwrap();
         let d = u.describe(&t);
         assert!(d.starts_with("on #"), "{d}");
-        assert!(d.contains("~k* %R~r* resetchannels &ch -@all +@string"), "{d}");
+        assert!(
+            d.contains("~k* %R~r* resetchannels &ch -@all +@string"),
+            "{d}"
+        );
         assert!(d.contains("-set"), "{d}");
         assert!(d.contains("+select|0"), "{d}");
         assert!(d.ends_with("(~z* resetchannels -@all +get)"), "{d}");

@@ -7,8 +7,7 @@ use crate::util::eq_ic;
 const F: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const NOT_ADMIN: u32 = NOSCRIPT | LOADING | STALE;
 
-pub static COMMANDS: &[Command] =
-    &[cmd("acl", -2, 0, 0, (0, 0, 0), container).subs(ACL)];
+pub static COMMANDS: &[Command] = &[cmd("acl", -2, 0, 0, (0, 0, 0), container).subs(ACL)];
 
 static ACL: &[Command] = &[
     cmd("cat", -2, NOT_ADMIN, 0, (0, 0, 0), acl_cat),
@@ -155,7 +154,12 @@ fn acl_save(ctx: &mut Ctx, _: Args) {
     let path = ctx.srv.cfg.aclfile.clone();
     let text = acl::save_text(ctx.srv);
     // Write a temporary file and rename it over the old one, so a crash leaves either.
-    let tmp = format!("{}.tmp-{}-{}", path, std::process::id(), crate::util::now_ms());
+    let tmp = format!(
+        "{}.tmp-{}-{}",
+        path,
+        std::process::id(),
+        crate::util::now_ms()
+    );
     let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
     match res {
         Ok(()) => ctx.out.ok(),
@@ -217,8 +221,7 @@ fn acl_genpass(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096");
     }
     let chars = ((bits + 3) / 4) as usize;
-    ctx.out
-        .bulk_str(&crate::server::random_hex(chars));
+    ctx.out.bulk_str(&crate::server::random_hex(chars));
 }
 
 fn acl_log(ctx: &mut Ctx, args: Args) {
@@ -261,10 +264,9 @@ fn acl_log(ctx: &mut Ctx, args: Args) {
 
 fn acl_dryrun(ctx: &mut Ctx, args: Args) {
     let Some(user) = ctx.srv.acl.user(args.get(2)) else {
-        return ctx.out.error(&format!(
-            "ERR User '{}' not found",
-            lossy(args.get(2))
-        ));
+        return ctx
+            .out
+            .error(&format!("ERR User '{}' not found", lossy(args.get(2))));
     };
     let cmd_args = args.tail(3);
     let table = &ctx.srv.cmds;

@@ -73,16 +73,34 @@ fn rule_forms_are_described_as_redis_does() {
     let srv = Server::start(&[]);
     let mut c = srv.client();
     assert_eq!(acl_list(&mut c), vec!["user default on nopass ~* &* +@all"]);
-    ok(&mut c, &["ACL", "SETUSER", "a", "on", ">pw", "~cached:*", "+get", "+set"]);
+    ok(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "a",
+            "on",
+            ">pw",
+            "~cached:*",
+            "+get",
+            "+set",
+        ],
+    );
     assert_eq!(
         user_line(&mut c, "a"),
         format!("user a on #{SHA_OF_PW} ~cached:* resetchannels -@all +get +set")
     );
     // Passwords: the same hash twice is kept once; <pw and !hash remove; nopass clears all.
-    ok(&mut c, &["ACL", "SETUSER", "a", &format!("#{SHA_OF_PW}"), ">other"]);
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "a", &format!("#{SHA_OF_PW}"), ">other"],
+    );
     let line = user_line(&mut c, "a");
     assert_eq!(line.matches('#').count(), 2, "{line}");
-    ok(&mut c, &["ACL", "SETUSER", "a", "<other", &format!("!{SHA_OF_PW}")]);
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "a", "<other", &format!("!{SHA_OF_PW}")],
+    );
     assert!(!user_line(&mut c, "a").contains('#'));
     ok(&mut c, &["ACL", "SETUSER", "a", ">x", "nopass"]);
     assert!(user_line(&mut c, "a").starts_with("user a on nopass ~cached:*"));
@@ -92,24 +110,57 @@ fn rule_forms_are_described_as_redis_does() {
     ok(
         &mut c,
         &[
-            "ACL", "SETUSER", "b", "on", "nopass", "%R~r*", "%W~w*", "%RW~rw*", "&ch*",
-            "+@string", "-append", "+config|get", "+select|0",
+            "ACL",
+            "SETUSER",
+            "b",
+            "on",
+            "nopass",
+            "%R~r*",
+            "%W~w*",
+            "%RW~rw*",
+            "&ch*",
+            "+@string",
+            "-append",
+            "+config|get",
+            "+select|0",
         ],
     );
     // Single-command rules follow the categories; their order is the command table's
     // (Redis's follows its hash table), so compare them as a set.
     let line = user_line(&mut c, "b");
-    let (head, tail) = line.split_at("user b on nopass %R~r* %W~w* ~rw* resetchannels &ch* -@all +@string ".len());
-    assert_eq!(head, "user b on nopass %R~r* %W~w* ~rw* resetchannels &ch* -@all +@string ");
+    let (head, tail) =
+        line.split_at("user b on nopass %R~r* %W~w* ~rw* resetchannels &ch* -@all +@string ".len());
+    assert_eq!(
+        head,
+        "user b on nopass %R~r* %W~w* ~rw* resetchannels &ch* -@all +@string "
+    );
     let mut rest: Vec<&str> = tail.split(' ').collect();
     rest.sort();
     assert_eq!(rest, vec!["+config|get", "+select|0", "-append"]);
-    ok(&mut c, &["ACL", "SETUSER", "b", "resetkeys", "allkeys", "resetchannels", "allchannels", "allcommands"]);
+    ok(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "b",
+            "resetkeys",
+            "allkeys",
+            "resetchannels",
+            "allchannels",
+            "allcommands",
+        ],
+    );
     assert_eq!(user_line(&mut c, "b"), "user b on nopass ~* &* +@all");
-    ok(&mut c, &["ACL", "SETUSER", "b", "-@dangerous", "nocommands", "+ping"]);
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "b", "-@dangerous", "nocommands", "+ping"],
+    );
     assert_eq!(user_line(&mut c, "b"), "user b on nopass ~* &* -@all +ping");
     // Selectors, in one word or spread over several; clearselectors; reset.
-    ok(&mut c, &["ACL", "SETUSER", "s", "(~x* +get)", "(", "~y*", "+set", ")"]);
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "s", "(~x* +get)", "(", "~y*", "+set", ")"],
+    );
     assert_eq!(
         user_line(&mut c, "s"),
         "user s off resetchannels -@all (~x* resetchannels -@all +get) (~y* resetchannels -@all +set)"
@@ -122,10 +173,33 @@ fn rule_forms_are_described_as_redis_does() {
         "user b off sanitize-payload resetchannels -@all"
     );
     // GETUSER shows the same pieces.
-    ok(&mut c, &["ACL", "SETUSER", "g", "on", ">pw", "~k*", "&c", "+get", "(+set ~z)"]);
+    ok(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "g",
+            "on",
+            ">pw",
+            "~k*",
+            "&c",
+            "+get",
+            "(+set ~z)",
+        ],
+    );
     let v: Vec<Value> = q(&mut c, &["ACL", "GETUSER", "g"]);
     let text = format!("{v:?}");
-    for part in ["flags", "passwords", SHA_OF_PW, "-@all +get", "~k*", "&c", "selectors", "-@all +set", "~z"] {
+    for part in [
+        "flags",
+        "passwords",
+        SHA_OF_PW,
+        "-@all +get",
+        "~k*",
+        "&c",
+        "selectors",
+        "-@all +set",
+        "~z",
+    ] {
         assert!(text.contains(part), "{part} missing from {text}");
     }
     let none: Value = q(&mut c, &["ACL", "GETUSER", "nosuch"]);
@@ -167,7 +241,10 @@ fn rule_errors_use_redis_texts_and_change_nothing() {
         err(&mut c, &["ACL", "DELUSER", "default"]),
         "ERR The 'default' user cannot be removed"
     );
-    assert_eq!(err(&mut c, &["ACL", "CAT", "nosuch"]), "ERR Unknown category 'nosuch'");
+    assert_eq!(
+        err(&mut c, &["ACL", "CAT", "nosuch"]),
+        "ERR Unknown category 'nosuch'"
+    );
     assert_eq!(
         err(&mut c, &["ACL", "GENPASS", "0"]),
         "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"
@@ -204,7 +281,22 @@ fn denials_have_redis_errors_and_selectors_widen_access() {
     let mut admin = srv.client();
     ok(
         &mut admin,
-        &["ACL", "SETUSER", "u", "on", ">pw", "%R~r*", "%W~w*", "~rw*", "+@string", "-append", "+config|get", "+select|0", "+acl|whoami", "(+lpush ~list*)"],
+        &[
+            "ACL",
+            "SETUSER",
+            "u",
+            "on",
+            ">pw",
+            "%R~r*",
+            "%W~w*",
+            "~rw*",
+            "+@string",
+            "-append",
+            "+config|get",
+            "+select|0",
+            "+acl|whoami",
+            "(+lpush ~list*)",
+        ],
     );
     let mut c = login(&srv, "u", "pw");
     let me: String = q(&mut c, &["ACL", "WHOAMI"]);
@@ -230,7 +322,11 @@ fn denials_have_redis_errors_and_selectors_widen_access() {
     assert_eq!(err(&mut c, &["SET", "r1", "v"]), key_err);
     assert_eq!(err(&mut c, &["GET", "w1"]), key_err);
     let _: Value = q(&mut c, &["GET", "r1"]);
-    assert_eq!(err(&mut c, &["INCR", "w1"]), key_err, "INCR reads and writes");
+    assert_eq!(
+        err(&mut c, &["INCR", "w1"]),
+        key_err,
+        "INCR reads and writes"
+    );
     let _: Value = q(&mut c, &["INCR", "rw1"]);
     assert_eq!(err(&mut c, &["GET", "other"]), key_err);
     assert_eq!(err(&mut c, &["MGET", "r1", "other"]), key_err);
@@ -246,7 +342,10 @@ fn denials_have_redis_errors_and_selectors_widen_access() {
     let r: String = q(&mut admin, &["ACL", "DRYRUN", "u", "GET", "w1"]);
     assert_eq!(r, "This user has no permissions to access the 'w1' key");
     let r: String = q(&mut admin, &["ACL", "DRYRUN", "u", "APPEND", "w1", "x"]);
-    assert_eq!(r, "This user has no permissions to run the 'append' command");
+    assert_eq!(
+        r,
+        "This user has no permissions to run the 'append' command"
+    );
     ok(&mut admin, &["ACL", "DRYRUN", "u", "LPUSH", "list2", "x"]);
     assert_eq!(
         err(&mut admin, &["ACL", "DRYRUN", "nosuch", "GET", "x"]),
@@ -262,7 +361,10 @@ fn denials_have_redis_errors_and_selectors_widen_access() {
     );
     // Rejected calls are counted per command.
     let info: String = q(&mut admin, &["INFO", "commandstats"]);
-    let append = info.lines().find(|l| l.starts_with("cmdstat_append:")).unwrap();
+    let append = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_append:"))
+        .unwrap();
     assert!(append.contains("rejected_calls=1"), "{append}");
 }
 
@@ -270,7 +372,10 @@ fn denials_have_redis_errors_and_selectors_widen_access() {
 fn acl_log_records_denials_and_failed_auth() {
     let srv = Server::start(&["--acllog-max-len", "3"]);
     let mut admin = srv.client();
-    ok(&mut admin, &["ACL", "SETUSER", "u", "on", ">pw", "~k*", "+get"]);
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "u", "on", ">pw", "~k*", "+get"],
+    );
     let mut c = login(&srv, "u", "pw");
     let _ = err(&mut c, &["SET", "k", "v"]);
     let _ = err(&mut c, &["SET", "k", "v"]);
@@ -289,7 +394,11 @@ fn acl_log_records_denials_and_failed_auth() {
     assert_eq!(cmd_["reason"], "command");
     assert_eq!(cmd_["object"], "set");
     assert_eq!(cmd_["count"], "2", "similar denials are merged");
-    assert!(cmd_["client-info"].contains("user=u"), "{}", cmd_["client-info"]);
+    assert!(
+        cmd_["client-info"].contains("user=u"),
+        "{}",
+        cmd_["client-info"]
+    );
     assert!(cmd_["age-seconds"].parse::<f64>().unwrap() >= 0.0);
     // The log is capped by acllog-max-len: a fourth distinct entry drops the oldest.
     let _ = err(&mut c, &["GET", "another"]);
@@ -316,11 +425,18 @@ fn auth_and_hello_auth() {
     );
     assert_eq!(err(&mut c, &["AUTH", "a", "b", "c"]), "ERR syntax error");
     ok(&mut c, &["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*"]);
-    ok(&mut c, &["ACL", "SETUSER", "off", "off", ">pw", "+@all", "~*"]);
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "off", "off", ">pw", "+@all", "~*"],
+    );
     let wrongpass = "WRONGPASS invalid username-password pair or user is disabled.";
     assert_eq!(err(&mut c, &["AUTH", "u", "bad"]), wrongpass);
     assert_eq!(err(&mut c, &["AUTH", "nosuch", "pw"]), wrongpass);
-    assert_eq!(err(&mut c, &["AUTH", "off", "pw"]), wrongpass, "disabled user");
+    assert_eq!(
+        err(&mut c, &["AUTH", "off", "pw"]),
+        wrongpass,
+        "disabled user"
+    );
     ok(&mut c, &["AUTH", "u", "pw"]);
     let me: String = q(&mut c, &["ACL", "WHOAMI"]);
     assert_eq!(me, "u");
@@ -353,16 +469,14 @@ fn requirepass_is_the_default_users_password() {
     ok(&mut c, &["AUTH", "s3cret"]);
     assert_eq!(
         user_line(&mut c, "default"),
-        format!(
-            "user default on #{} ~* &* +@all",
-            hex_sha256("s3cret")
-        )
+        format!("user default on #{} ~* &* +@all", hex_sha256("s3cret"))
     );
     // Unauthenticated peers may not send big requests.
     let mut raw = srv.raw();
     let reply = raw_roundtrip(&mut raw, b"*100\r\n", 60);
     assert!(
-        String::from_utf8_lossy(&reply).contains("Protocol error: unauthenticated multibulk length"),
+        String::from_utf8_lossy(&reply)
+            .contains("Protocol error: unauthenticated multibulk length"),
         "{reply:?}"
     );
     // CONFIG SET requirepass changes it at once; existing connections stay authenticated.
@@ -395,7 +509,10 @@ fn closed_by_server(c: &mut Connection) -> bool {
 fn deleting_a_user_closes_its_connections() {
     let srv = Server::start(&[]);
     let mut admin = srv.client();
-    ok(&mut admin, &["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*"]);
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*"],
+    );
     let mut c = login(&srv, "u", "pw");
     let mut other = srv.client();
     // Disabling does not close existing connections (Redis 7.0); deleting does.
@@ -425,15 +542,29 @@ fn aclfile_save_and_load_round_trip() {
         format!("user alice on #{SHA_OF_PW} ~k* resetchannels -@all +get")
     );
     let mut alice = login(&srv, "alice", "pw");
-    ok(&mut admin, &["ACL", "SETUSER", "bob", "on", ">b", "(~x +set)"]);
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "bob", "on", ">b", "(~x +set)"],
+    );
     ok(&mut admin, &["ACL", "SAVE"]);
     let saved = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = saved.lines().collect();
     assert_eq!(lines.len(), 3, "{saved}");
-    assert!(lines[1].starts_with("user bob on #") && lines[1].ends_with("(~x resetchannels -@all +set)"), "{saved}");
+    assert!(
+        lines[1].starts_with("user bob on #")
+            && lines[1].ends_with("(~x resetchannels -@all +set)"),
+        "{saved}"
+    );
     assert!(!saved.contains(">b"), "only hashes are stored");
     // Edit the file: bob goes, carol comes; LOAD replaces the users.
-    std::fs::write(&path, format!("{}\n{}\nuser carol on nopass ~* +@all\n", lines[0], lines[2])).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{}\nuser carol on nopass ~* +@all\n",
+            lines[0], lines[2]
+        ),
+    )
+    .unwrap();
     ok(&mut admin, &["ACL", "LOAD"]);
     let users: Vec<String> = q(&mut admin, &["ACL", "USERS"]);
     assert_eq!(users, vec!["alice", "carol", "default"]);
@@ -443,8 +574,16 @@ fn aclfile_save_and_load_round_trip() {
     // A broken file changes nothing and says why.
     std::fs::write(&path, "user dave on +nosuch\nbogus line\n").unwrap();
     let e = err(&mut admin, &["ACL", "LOAD"]);
-    assert!(e.contains(":1: Error in applying operation '+nosuch': Unknown command or category name in ACL."), "{e}");
-    assert!(e.contains(":2 should start with user keyword followed by the username."), "{e}");
+    assert!(
+        e.contains(
+            ":1: Error in applying operation '+nosuch': Unknown command or category name in ACL."
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains(":2 should start with user keyword followed by the username."),
+        "{e}"
+    );
     assert!(e.ends_with("WARNING: ACL errors detected, no change to the previously active ACL rules was performed"), "{e}");
     let users: Vec<String> = q(&mut admin, &["ACL", "USERS"]);
     assert_eq!(users, vec!["alice", "carol", "default"]);
@@ -458,7 +597,9 @@ fn user_lines_in_the_config_file() {
     let conf = dir.join("ferrokv.conf");
     std::fs::write(
         &conf,
-        format!("port {port}\nuser default on >adminpw ~* &* +@all\nuser app on >apppw ~app:* +@read\n"),
+        format!(
+            "port {port}\nuser default on >adminpw ~* &* +@all\nuser app on >apppw ~app:* +@read\n"
+        ),
     )
     .unwrap();
     let srv = Server::start_with_file(&conf, port);
@@ -470,7 +611,12 @@ fn user_lines_in_the_config_file() {
     // Users in the config file and an aclfile together are refused at startup.
     let bad = dir.join("bad.conf");
     std::fs::write(&bad, "user x on\naclfile /tmp/whatever.acl\n").unwrap();
-    let out = std::process::Command::new(bin()).arg(&bad).arg("--port").arg(free_port().to_string()).output().unwrap();
+    let out = std::process::Command::new(bin())
+        .arg(&bad)
+        .arg("--port")
+        .arg(free_port().to_string())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -480,10 +626,20 @@ fn user_lines_in_the_config_file() {
 fn connect_from_127_0_0_2(port: u16, send: &[u8]) -> String {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    s.bind(&"127.0.0.2:0".parse::<std::net::SocketAddr>().unwrap().into())
-        .unwrap();
-    s.connect(&format!("127.0.0.1:{port}").parse::<std::net::SocketAddr>().unwrap().into())
-        .unwrap();
+    s.bind(
+        &"127.0.0.2:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    s.connect(
+        &format!("127.0.0.1:{port}")
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
     let mut t: std::net::TcpStream = s.into();
     t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     use std::io::Write;
@@ -511,7 +667,10 @@ fn protected_mode_refuses_non_loopback_without_password() {
     // With a password on the default user the peer is served (and must AUTH).
     ok(&mut c, &["CONFIG", "SET", "requirepass", "pw"]);
     let got = connect_from_127_0_0_2(srv.port, b"PING\r\nAUTH pw\r\nPING\r\nQUIT\r\n");
-    assert_eq!(got, "-NOAUTH Authentication required.\r\n+OK\r\n+PONG\r\n+OK\r\n");
+    assert_eq!(
+        got,
+        "-NOAUTH Authentication required.\r\n+OK\r\n+PONG\r\n+OK\r\n"
+    );
     // protected-mode no: served without a password.
     ok(&mut c, &["CONFIG", "SET", "requirepass", ""]);
     ok(&mut c, &["CONFIG", "SET", "protected-mode", "no"]);
@@ -522,7 +681,15 @@ fn protected_mode_refuses_non_loopback_without_password() {
 #[test]
 fn tls_certificate_cn_names_the_user() {
     let pki = crate::tls::make_pki("alice");
-    let srv = crate::tls::start_tls(&pki, &["--tls-auth-clients-user", "CN", "--tls-auth-clients", "optional"]);
+    let srv = crate::tls::start_tls(
+        &pki,
+        &[
+            "--tls-auth-clients-user",
+            "CN",
+            "--tls-auth-clients",
+            "optional",
+        ],
+    );
     let who = |c: &mut Connection| -> String { q(c, &["ACL", "WHOAMI"]) };
     // No such user yet: the connection stays default.
     let mut c = crate::tls::tls_client(&srv, &pki, Some("client")).unwrap();
@@ -555,13 +722,26 @@ fn tls_cn_user_skips_requirepass_but_others_must_auth() {
     let pki = crate::tls::make_pki("app");
     let srv = crate::tls::start_tls(
         &pki,
-        &["--tls-auth-clients-user", "CN", "--requirepass", "pw", "--user", "app", "on", "~*", "+@all"],
+        &[
+            "--tls-auth-clients-user",
+            "CN",
+            "--requirepass",
+            "pw",
+            "--user",
+            "app",
+            "on",
+            "~*",
+            "+@all",
+        ],
     );
     let mut a = crate::tls::tls_client(&srv, &pki, Some("client")).unwrap();
     let me: String = q(&mut a, &["ACL", "WHOAMI"]);
     assert_eq!(me, "app");
     // tls-auth-clients-user off: the certificate names nobody.
-    let srv2 = crate::tls::start_tls(&pki, &["--requirepass", "pw", "--user", "app", "on", "~*", "+@all"]);
+    let srv2 = crate::tls::start_tls(
+        &pki,
+        &["--requirepass", "pw", "--user", "app", "on", "~*", "+@all"],
+    );
     let mut b = crate::tls::tls_client(&srv2, &pki, Some("client")).unwrap();
     assert_eq!(err(&mut b, &["PING"]), "NOAUTH Authentication required.");
 }
