@@ -396,6 +396,19 @@ pub fn unauthenticated_limit(
     None
 }
 
+/// Whether argument `i` of a command is a password that MONITOR must show as "(redacted)"
+/// (AUTH's arguments, HELLO's AUTH user and password), as Redis redacts them.
+pub fn is_secret_arg(args: crate::resp::Args, i: usize) -> bool {
+    let name = args.get(0);
+    if name.eq_ignore_ascii_case(b"auth") {
+        return i >= 1;
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        return (2..i).any(|j| args.get(j).eq_ignore_ascii_case(b"auth") && i <= j + 2);
+    }
+    false
+}
+
 /// Close the connections authenticated as `name` (user deleted). The current client, if
 /// among them, is closed after its reply.
 pub fn kill_user_clients(srv: &mut Server, name: &[u8], current: usize) {

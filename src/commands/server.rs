@@ -1155,9 +1155,10 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
         ctx.db,
         origin
     );
-    for a in args.iter() {
+    for (i, a) in args.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        let secret = crate::acl::is_secret_arg(args, i);
+        line.push_str(&repr(if secret { b"(redacted)" } else { a }));
     }
     line.push_str("\r\n");
     let mons = ctx.srv.monitors.clone();

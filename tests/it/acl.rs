@@ -745,3 +745,27 @@ fn tls_cn_user_skips_requirepass_but_others_must_auth() {
     let mut b = crate::tls::tls_client(&srv2, &pki, Some("client")).unwrap();
     assert_eq!(err(&mut b, &["PING"]), "NOAUTH Authentication required.");
 }
+
+#[test]
+fn monitor_redacts_passwords() {
+    let srv = Server::start(&["--requirepass", "topsecret"]);
+    let mut mon = srv.raw();
+    let got = raw_roundtrip(&mut mon, b"AUTH topsecret\r\nMONITOR\r\n", 10);
+    assert_eq!(got, b"+OK\r\n+OK\r\n");
+    let mut c = srv.client();
+    ok(&mut c, &["AUTH", "topsecret"]);
+    let _: Value = q(&mut c, &["HELLO", "2", "AUTH", "default", "topsecret"]);
+    let mut buf = vec![0u8; 4096];
+    let mut seen = String::new();
+    while seen.matches("\r\n").count() < 2 {
+        let n = mon.read(&mut buf).unwrap();
+        assert!(n > 0, "monitor closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(!seen.contains("topsecret"), "{seen}");
+    assert!(seen.contains("\"AUTH\" \"(redacted)\""), "{seen}");
+    assert!(
+        seen.contains("\"HELLO\" \"2\" \"AUTH\" \"(redacted)\" \"(redacted)\""),
+        "{seen}"
+    );
+}
