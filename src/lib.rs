@@ -65,7 +65,6 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     }
     if srv.cfg.tls_port != 0 {
         srv.reload_tls()?;
-        check_cert_expiry(&srv.tls_info, &srv.cfg.tls_cert_file);
     }
     srv.rebind()?;
     if !srv.cfg.pidfile.is_empty() {
@@ -86,24 +85,4 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         );
     }
     reactor::run(&mut srv, &mut poll).map_err(|e| e.to_string())
-}
-
-/// Warn loudly about a server certificate that is expired, not yet valid or expiring soon.
-pub fn check_cert_expiry(info: &tls::TlsInfo, path: &str) {
-    if info.server_not_after == 0 {
-        return;
-    }
-    let now = util::now_ms() / 1000;
-    let days = (info.server_not_after - now) / 86400;
-    if info.server_not_after < now {
-        warn!(
-            "WARNING: tls-cert-file '{}' ({}) has EXPIRED: clients will reject it",
-            path, info.server_subject
-        );
-    } else if days < 30 {
-        warn!(
-            "WARNING: tls-cert-file '{}' ({}) expires in {} days",
-            path, info.server_subject, days
-        );
-    }
 }

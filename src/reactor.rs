@@ -208,7 +208,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
         }
         Err(e) => {
             if was_handshaking {
-                tls_handshake_failed(srv, idx, &e.to_string());
+                tls_handshake_failed(srv, idx, &e);
             } else {
                 verbose!(
                     "Client {} closed the connection: {}",
@@ -252,6 +252,7 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
     let c = &srv.clients[idx];
     let resumed = c.conn.tls.as_ref().and_then(|t| t.handshake_kind())
         == Some(rustls::HandshakeKind::Resumed);
+    let cn = c.conn.tls.as_deref().and_then(crate::tls::peer_cn);
     srv.stats.tls_handshakes_ok += 1;
     if resumed {
         srv.stats.tls_handshakes_resumed += 1;
@@ -261,22 +262,38 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         c.peer,
         if resumed { "resumed" } else { "full handshake" }
     );
+    if srv.cfg.tls_auth_clients_user == crate::config::TLS_AUTH_USER_CN {
+        if let Some(cn) = &cn {
+            // The ACL layer maps this name to a user (tls-auth-clients-user CN).
+            verbose!(
+                "TLS client addr={} presented a verified certificate with CN={}",
+                srv.clients[idx].peer,
+                cn
+            );
+        }
+    }
+    srv.clients[idx].tls_cn = cn;
     crate::acl::on_tls_established(srv, idx);
 }
 
-fn tls_handshake_failed(srv: &mut Server, idx: usize, reason: &str) {
-    let peer = srv.clients[idx].peer.clone();
-    warn!(
-        "Error accepting a client connection: {} (addr={} laddr={})",
-        reason, peer, srv.clients[idx].local
-    );
-    let key = reason
-        .split(':')
-        .next()
-        .unwrap_or(reason)
-        .trim()
-        .to_string();
-    *srv.stats.tls_handshake_failures.entry(key).or_insert(0) += 1;
+fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
+    let reason = crate::tls::failure_reason(err);
+    let c = &srv.clients[idx];
+    if reason == "plaintext" {
+        warn!(
+            "Error accepting a client connection: plaintext (non-TLS) data sent to the TLS port, connection rejected (addr={} laddr={})",
+            c.peer, c.local
+        );
+    } else {
+        warn!(
+            "Error accepting a client connection: {} (addr={} laddr={})",
+            err, c.peer, c.local
+        );
+    }
+    *srv.stats
+        .tls_handshake_failures
+        .entry(reason.to_string())
+        .or_insert(0) += 1;
 }
 
 /// Execute every complete command in the client's read buffer.
@@ -501,6 +518,9 @@ fn cron(srv: &mut Server) -> bool {
     if mem > srv.peak_memory {
         srv.peak_memory = mem;
     }
+    if srv.tls.is_some() && now_ms / 1000 - srv.tls_info.expiry_checked_at >= 86400 {
+        crate::tls::warn_expiry(&mut srv.tls_info, now_ms / 1000);
+    }
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();
@@ -527,7 +547,7 @@ fn cron(srv: &mut Server) -> bool {
         } else {
             *srv.stats
                 .tls_handshake_failures
-                .entry("handshake timeout".into())
+                .entry("timeout".into())
                 .or_insert(0) += 1;
             close_client(srv, idx);
         }

@@ -66,6 +66,8 @@ pub struct Client {
     pub obuf_soft_since: Option<Instant>,
     /// Set while the client waits in a blocking command (BLPOP & co.).
     pub blocked: Option<Box<crate::blocking::Blocked>>,
+    /// Common Name of the verified TLS client certificate (for tls-auth-clients-user CN).
+    pub tls_cn: Option<String>,
 }
 
 impl Client {
@@ -102,6 +104,7 @@ impl Client {
             tot_cmds: 0,
             obuf_soft_since: None,
             blocked: None,
+            tls_cn: None,
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -221,6 +224,7 @@ impl Server {
         let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
         self.tls = Some(sc);
         self.tls_info = info;
+        crate::tls::warn_expiry(&mut self.tls_info, crate::util::now_ms() / 1000);
         Ok(())
     }
     /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
@@ -265,6 +269,12 @@ impl Ctx<'_> {
     pub fn modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
         crate::blocking::signal_key_ready(self.srv, self.db, key);
+    }
+    /// `modified` for a key of another database (MOVE, COPY ... DB n): wakes its waiters.
+    #[inline]
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.srv.dirty += 1;
+        crate::blocking::signal_key_ready(self.srv, db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]

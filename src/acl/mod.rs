@@ -465,14 +465,11 @@ fn is_local(kind: ClientKind, peer: &str) -> bool {
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// After a TLS handshake: protected mode, then the certificate identity. rustls only
-/// exposes a client certificate it verified against the CA, so the CN can be trusted.
+/// After a TLS handshake: protected mode, then the certificate identity (`Client::tls_cn`,
+/// set by the reactor from the client certificate rustls verified against the CA).
 pub fn on_tls_established(srv: &mut Server, client: usize) {
     on_connect(srv, client);
-    let cn = srv.clients.get(client).and_then(|c| {
-        let der = c.conn.tls.as_ref()?.peer_certificates()?.first()?;
-        cert_common_name(der)
-    });
+    let cn = srv.clients.get(client).and_then(|c| c.tls_cn.clone());
     if let Some(cn) = cn {
         auth_from_cert(srv, client, &cn);
     }
@@ -482,7 +479,9 @@ pub fn on_tls_established(srv: &mut Server, client: usize) {
 /// enabled user authenticates the connection as that user (no password); otherwise the
 /// connection stays with the default user (and must AUTH if the default user needs it).
 pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
-    if srv.cfg.tls_auth_clients_user.0 != 1 || !srv.clients.contains(client) {
+    if srv.cfg.tls_auth_clients_user != crate::config::TLS_AUTH_USER_CN
+        || !srv.clients.contains(client)
+    {
         return;
     }
     let enabled = srv.acl.user(cn.as_bytes()).is_some_and(|u| u.enabled);
@@ -518,13 +517,6 @@ pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
     }
 }
 
-/// The Common Name of a DER certificate's subject, if any.
-pub fn cert_common_name(der: &[u8]) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let cn = cert.subject().iter_common_name().next()?;
-    cn.as_str().ok().map(str::to_string)
-}
-
 /// INFO lines (section stats) for the ACL counters.
 pub fn info_stats(srv: &Server, s: &mut String) {
     let st = srv.acl.stats;
@@ -554,6 +546,7 @@ pub fn apply_requirepass(srv: &mut Server) {
     }
 }
 
+/// acl-pubsub-default: choice 0 is "allchannels", 1 "resetchannels".
 pub fn pubsub_default_all(srv: &Server) -> bool {
     srv.cfg.acl_pubsub_default.0 == 0
 }

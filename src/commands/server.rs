@@ -317,7 +317,11 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
         }
         Apply::Tls => {
             if srv.cfg.tls_port != 0 {
-                srv.reload_tls()
+                // Redis's text first (clients match on it), then the reason.
+                srv.reload_tls().map_err(|e| {
+                    warn!("Unable to update TLS configuration: {}", e);
+                    format!("Unable to update TLS configuration: {e}")
+                })
             } else {
                 Ok(())
             }
@@ -566,6 +570,43 @@ fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// INFO's TLS fields (in the server section, so `INFO server | grep tls` shows them all):
+/// port, certificates (subject, notAfter, days left) and handshake counters.
+fn tls_info_section(srv: &Server, o: &mut String) {
+    let mut f = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(o, "{k}:{v}\r\n");
+    };
+    f("tls_port", &srv.cfg.tls_port);
+    if srv.tls.is_none() {
+        return;
+    }
+    let info = &srv.tls_info;
+    let now = now_ms() / 1000;
+    for (role, subject, not_after) in [
+        ("server", &info.server_subject, info.server_not_after),
+        ("client", &info.client_subject, info.client_not_after),
+    ] {
+        f(&format!("tls_{role}_cert_subject"), subject);
+        f(
+            &format!("tls_{role}_cert_not_after"),
+            &crate::tls::format_time(not_after),
+        );
+        f(
+            &format!("tls_{role}_cert_days_left"),
+            &((not_after - now).div_euclid(86400)),
+        );
+    }
+    let st = &srv.stats;
+    let failed: u64 = st.tls_handshake_failures.values().sum();
+    f("tls_handshakes_done", &st.tls_handshakes_ok);
+    f("tls_handshakes_resumed", &st.tls_handshakes_resumed);
+    f("tls_handshakes_failed", &failed);
+    let mut reasons: Vec<_> = st.tls_handshake_failures.iter().collect();
+    reasons.sort();
+    let by_reason: Vec<String> = reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    f("tls_handshakes_failed_by_reason", &by_reason.join(","));
+}
+
 fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
     let srv = &*ctx.srv;
     macro_rules! f {
@@ -606,16 +647,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
             f!("config_file", srv.config_file.as_deref().unwrap_or(""));
             f!("io_threads_active", 0);
-            f!("tls_port", srv.cfg.tls_port);
-            if srv.tls.is_some() {
-                let days = |t: i64| (t - now_ms() / 1000) / 86400;
-                f!("tls_server_cert_subject", srv.tls_info.server_subject);
-                f!("tls_server_cert_not_after", srv.tls_info.server_not_after);
-                f!(
-                    "tls_server_cert_days_left",
-                    days(srv.tls_info.server_not_after)
-                );
-            }
+            tls_info_section(srv, o);
         }
         "clients" => {
             f!("connected_clients", srv.clients.len());
@@ -704,19 +736,6 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 "client_output_buffer_limit_disconnections",
                 st.client_outbuf_limit_disconnections
             );
-            f!("tls_handshakes_ok", st.tls_handshakes_ok);
-            f!("tls_handshakes_resumed", st.tls_handshakes_resumed);
-            f!(
-                "tls_handshakes_failed",
-                st.tls_handshake_failures.values().sum::<u64>()
-            );
-            let mut fails: Vec<_> = st.tls_handshake_failures.iter().collect();
-            fails.sort();
-            let s: Vec<String> = fails
-                .iter()
-                .map(|(k, v)| format!("{}={}", k.replace([',', ' ', ':', '='], "_"), v))
-                .collect();
-            f!("tls_handshake_failures_by_reason", s.join(","));
             f!("eventloop_cycles", srv.loop_iterations);
             crate::acl::info_stats(srv, o);
         }

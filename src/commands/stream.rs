@@ -1,6 +1,7 @@
 //! Stream commands: XADD XLEN XRANGE XREVRANGE XDEL XTRIM XSETID XREAD XREADGROUP XGROUP
 //! XACK XPENDING XCLAIM XAUTOCLAIM XINFO.
 use super::*;
+use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::Value;
 use crate::resp::Reply;
 use crate::types::stream::{Fields, Group, IdSpec, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
@@ -448,11 +449,97 @@ fn xread(ctx: &mut Ctx, args: Args) {
     let Some(req) = parse_read(ctx, args, xreadgroup) else {
         return;
     };
-    if serve_read(ctx, &req) == 0 {
-        // Nothing to serve now. BLOCK: ferrokv answers as a timeout until the blocking
-        // mechanism lands for streams.
-        ctx.out.null_array();
+    if serve_read(ctx, &req) > 0 {
+        return;
     }
+    match req.block_ms {
+        Some(ms) if blocking::may_block(ctx) => {
+            let deadline = if ms == 0 {
+                0
+            } else {
+                now_ms().saturating_add(ms)
+            };
+            let (buf, spans) = blocked_args(&req, xreadgroup);
+            blocking::block(
+                ctx,
+                Args::new(&buf, &spans),
+                req.keys.iter().copied(),
+                deadline,
+                xread_retry,
+                TimeoutReply::NullArray,
+            );
+        }
+        _ => ctx.out.null_array(),
+    }
+}
+
+/// The arguments a blocked XREAD is re-run with: `$` resolved to the ID it stood for
+/// when the client blocked, and COUNT defaulting to 1000 (as Redis, so a wake-up never
+/// streams a huge backlog).
+fn blocked_args(req: &ReadReq, xreadgroup: bool) -> (Vec<u8>, Vec<(u32, u32)>) {
+    let mut buf = Vec::new();
+    let mut spans = Vec::new();
+    let mut push = |a: &[u8]| {
+        let s = buf.len() as u32;
+        buf.extend_from_slice(a);
+        spans.push((s, buf.len() as u32));
+    };
+    push(if xreadgroup { b"xreadgroup" } else { b"xread" });
+    if let Some((g, c)) = req.group {
+        push(b"GROUP");
+        push(g);
+        push(c);
+    }
+    if req.noack {
+        push(b"NOACK");
+    }
+    push(b"COUNT");
+    let count = if req.count == 0 { 1000 } else { req.count };
+    push(itoa::Buffer::new().format(count).as_bytes());
+    push(b"STREAMS");
+    for k in &req.keys {
+        push(k);
+    }
+    for id in &req.ids {
+        let mut b = [0u8; 48];
+        push(if *id == StreamId::MAX {
+            b">"
+        } else {
+            id.fmt(&mut b)
+        });
+    }
+    (buf, spans)
+}
+
+/// A key a blocked XREAD waits on was written: serve that stream if it has new entries.
+fn xread_retry(ctx: &mut Ctx, args: Args, ready: &[u8]) -> bool {
+    let xreadgroup = args.get(0).len() == 10;
+    if let (true, Some(i)) = (xreadgroup, args.iter().position(|a| eq_ic(a, "group"))) {
+        let group = args.get(i + 1);
+        match ctx.dbm().get(ready).map(|e| &e.val) {
+            Some(Value::Stream(s)) if s.groups.contains_key(group) => {}
+            Some(Value::Stream(_)) => {
+                ctx.out.error(
+                    "NOGROUP the consumer group this client was blocked on no longer exists",
+                );
+                return true;
+            }
+            _ => {
+                ctx.out.error("UNBLOCKED the stream key no longer exists");
+                return true;
+            }
+        }
+    }
+    let Some(mut req) = parse_read(ctx, args, xreadgroup) else {
+        return true;
+    };
+    // Serve only the stream that became ready, once, as Redis does.
+    let Some(i) = req.keys.iter().position(|k| *k == ready) else {
+        return false;
+    };
+    req.keys = vec![req.keys[i]];
+    req.ids = vec![req.ids[i]];
+    serve_read(ctx, &req) > 0
 }
 
 fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<ReadReq<'a>> {

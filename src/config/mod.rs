@@ -83,6 +83,7 @@ pub const MAXMEMORY_POLICIES: &[&str] = &[
 ];
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 pub const TLS_AUTH_CLIENTS: &[&str] = &["no", "yes", "optional"];
+pub const TLS_AUTH_CLIENTS_USER: &[&str] = &["off", "CN"];
 const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 const I32MAX: i64 = i32::MAX as i64;
 const U: i64 = i64::MAX;
@@ -266,7 +267,7 @@ config_table! {
     tls_ca_cert_file: String = "tls-ca-cert-file" [] Kind::Str, "", NONE, Tls;
     tls_ca_cert_dir: String = "tls-ca-cert-dir" [] Kind::Str, "", NONE, Tls;
     tls_auth_clients: Choice = "tls-auth-clients" [] Kind::Enum(TLS_AUTH_CLIENTS), "yes", NONE, Tls;
-    tls_auth_clients_user: Choice = "tls-auth-clients-user" [] Kind::Enum(&["off", "CN"]), "off", NONE, Nothing;
+    tls_auth_clients_user: Choice = "tls-auth-clients-user" [] Kind::Enum(TLS_AUTH_CLIENTS_USER), "off", NONE, Nothing;
     tls_protocols: String = "tls-protocols" [] Kind::Str, "", NONE, Tls;
     tls_ciphers: String = "tls-ciphers" [] Kind::Str, "", NONE, Tls;
     tls_ciphersuites: String = "tls-ciphersuites" [] Kind::Str, "", NONE, Tls;
@@ -281,6 +282,7 @@ config_table! {
 pub const TLS_AUTH_NO: Choice = Choice(0);
 pub const TLS_AUTH_YES: Choice = Choice(1);
 pub const TLS_AUTH_OPTIONAL: Choice = Choice(2);
+pub const TLS_AUTH_USER_CN: Choice = Choice(1);
 
 impl std::fmt::Debug for Spec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,9 +1,12 @@
 //! Integration tests: each starts the real ferrokv binary on an ephemeral port and talks to
 //! it through real clients (the `redis` crate, raw sockets, rustls).
 mod acl;
+mod blocking;
 mod common;
 mod core;
+mod hashes;
 mod keys_cmds;
+mod lists;
 mod streams;
 mod string_cmds;
 mod tls;
