@@ -1,4 +1,5 @@
 //! ferrokv: a Redis-compatible key-value server. One thread, one mio reactor, rustls for TLS.
+pub mod acl;
 pub mod blocking;
 pub mod commands;
 pub mod config;
@@ -52,6 +53,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
     let registry = poll.registry().try_clone().map_err(|e| e.to_string())?;
     let mut srv = server::Server::new(cfg, loader.extras, config_file, table, registry);
+    acl::init(&mut srv)?;
     notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     notice!(
         "ferrokv version={}, redis-compat={}, bits=64, pid={}, just started",

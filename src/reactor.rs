@@ -190,6 +190,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kin
     }
     if kind != ClientKind::Tls {
         verbose!("Accepted {}", srv.clients[idx].peer);
+        crate::acl::on_connect(srv, idx);
     }
 }
 
@@ -274,6 +275,7 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         }
     }
     srv.clients[idx].tls_cn = cn;
+    crate::acl::on_tls_established(srv, idx);
 }
 
 fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
@@ -315,7 +317,11 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let mut pos = 0;
     while pos < rbuf.len() {
-        match parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk) {
+        let parsed = match crate::acl::unauthenticated_limit(srv, idx, &rbuf[pos..]) {
+            Some(e) => Err(e),
+            None => parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk),
+        };
+        match parsed {
             Ok(Request::Command { consumed, inline }) => {
                 srv.clients[idx].qbuf_in_flight = rbuf.len() - pos;
                 let args = if inline {

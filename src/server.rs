@@ -167,6 +167,8 @@ pub struct Server {
     pub listeners: Vec<crate::listen::Listener>,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
+    /// Users, the ACL log (src/acl).
+    pub acl: crate::acl::Acl,
     /// Clients blocked on keys, keys ready to serve them.
     pub blocking: crate::blocking::Registry,
     /// WATCHed keys of all clients.
@@ -212,6 +214,7 @@ impl Server {
             registry,
             listeners: Vec::new(),
             paused_clients: Vec::new(),
+            acl: Default::default(),
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),

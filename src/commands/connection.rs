@@ -248,44 +248,16 @@ fn auth(ctx: &mut Ctx, args: Args) {
     } else {
         (&b"default"[..], args.get(1))
     };
-    if args.len() == 2 && ctx.srv.cfg.requirepass.is_empty() {
+    if args.len() == 2 && ctx.srv.acl.user(b"default").is_some_and(|u| u.nopass) {
         return ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    if check_password(ctx.srv, user, pass) {
-        let c = ctx.client();
-        c.authenticated = true;
-        c.user = String::from_utf8_lossy(user).into_owned();
+    if crate::acl::authenticate(ctx.srv, ctx.id, user, pass, args.get(0)) {
         ctx.out.ok();
     } else {
-        ctx.out
-            .error("WRONGPASS invalid username-password pair or user is disabled.");
+        ctx.out.error(crate::acl::WRONGPASS);
     }
-}
-
-/// The default user's password is `requirepass`; other users come with ACL.
-fn check_password(srv: &crate::server::Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    let want = srv.cfg.requirepass.as_bytes();
-    want.is_empty() || constant_time_eq(want, pass)
-}
-
-/// Whether a user of this name exists (only "default" until ACL users come).
-pub fn user_exists(_srv: &crate::server::Server, name: &[u8]) -> bool {
-    name == b"default"
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    // Compare digests so the time does not depend on where the inputs differ or their length.
-    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 fn hello(ctx: &mut Ctx, args: Args) {
@@ -308,14 +280,9 @@ fn hello(ctx: &mut Ctx, args: Args) {
         let opt = args.get(i);
         if eq_ic(opt, "auth") && i + 2 < args.len() {
             let (u, p) = (args.get(i + 1), args.get(i + 2));
-            if !check_password(ctx.srv, u, p) {
-                return ctx
-                    .out
-                    .error("WRONGPASS invalid username-password pair or user is disabled.");
+            if !crate::acl::authenticate(ctx.srv, ctx.id, u, p, args.get(0)) {
+                return ctx.out.error(crate::acl::WRONGPASS);
             }
-            let c = ctx.client();
-            c.authenticated = true;
-            c.user = String::from_utf8_lossy(u).into_owned();
             i += 3;
         } else if eq_ic(opt, "setname") && i + 1 < args.len() {
             let name = args.get(i + 1);
@@ -332,7 +299,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
         }
     }
     if !ctx.client().authenticated {
-        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = setname {
         ctx.client().name = if n.is_empty() { None } else { Some(n) };
@@ -365,7 +332,7 @@ fn reset(ctx: &mut Ctx, _: Args) {
     crate::commands::pubsub::reset_client(ctx.srv, ctx.id);
     ctx.db = 0;
     ctx.out.resp3 = false;
-    let requirepass = !ctx.srv.cfg.requirepass.is_empty();
+    let requirepass = ctx.srv.acl.auth_required();
     let c = ctx.client();
     c.db = 0;
     c.name = None;
@@ -611,7 +578,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(k, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(k, "user") {
-            if !user_exists(ctx.srv, v) {
+            if ctx.srv.acl.user(v).is_none() {
                 return ctx.out.error(&format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)

@@ -1,6 +1,7 @@
 //! The command table: one `Command` row per command (name, arity, flags, ACL categories,
 //! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
+pub mod acl;
 pub mod connection;
 pub mod function;
 pub mod hash;
@@ -194,6 +195,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("scripting", function::COMMANDS),
         ("transactions", multi::COMMANDS),
         ("pubsub", pubsub::COMMANDS),
+        ("server", acl::COMMANDS),
     ]
 }
 
@@ -402,11 +404,10 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         );
         return reject(ctx, Some(id), &msg);
     }
-    let client = &ctx.srv.clients[ctx.id];
-    if !client.authenticated && cmd.flags & NO_AUTH == 0 {
-        return reject(ctx, Some(id), "NOAUTH Authentication required.");
+    if let Err(msg) = crate::acl::check(ctx.srv, ctx.id, id, args) {
+        return reject(ctx, Some(id), &msg);
     }
-    if client.tx.active && cmd.flags & NO_MULTI != 0 {
+    if ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 {
         return reject(
             ctx,
             Some(id),

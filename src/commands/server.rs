@@ -333,7 +333,10 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
             free_memory_if_needed(srv);
             Ok(())
         }
-        Apply::Requirepass => Ok(()),
+        Apply::Requirepass => {
+            crate::acl::apply_requirepass(srv);
+            Ok(())
+        }
         Apply::Logging => {
             crate::log::set_level(srv.cfg.loglevel.0);
             Ok(())
@@ -882,6 +885,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 st.client_outbuf_limit_disconnections
             );
             f!("eventloop_cycles", srv.loop_iterations);
+            crate::acl::info_stats(srv, o);
         }
         "replication" => {
             f!("role", "master");

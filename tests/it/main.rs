@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real ferrokv binary on an ephemeral port and talks to
 //! it through real clients (the `redis` crate, raw sockets, rustls).
+mod acl;
 mod blocking;
 mod common;
 mod core;
