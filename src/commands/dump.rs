@@ -14,7 +14,14 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub static COMMANDS: &[Command] = &[
     cmd("dump", 2, READONLY, KEYSPACE, (1, 1, 1), dump),
-    cmd("restore", -4, WRITE | DENYOOM, KEYSPACE | DANGEROUS, (1, 1, 1), restore),
+    cmd(
+        "restore",
+        -4,
+        WRITE | DENYOOM,
+        KEYSPACE | DANGEROUS,
+        (1, 1, 1),
+        restore,
+    ),
 ];
 
 /// Bumped whenever the layout changes; older or newer payloads are refused.
@@ -319,7 +326,10 @@ fn read_stream(r: &mut Reader, shape: &Shape) -> Option<Stream> {
         for _ in 0..nf {
             fields.push(Box::<[u8]>::from(r.bytes()?));
         }
-        if s.entries.last_key_value().is_some_and(|(last, _)| *last >= id) {
+        if s.entries
+            .last_key_value()
+            .is_some_and(|(last, _)| *last >= id)
+        {
             return None;
         }
         s.append(

@@ -12,7 +12,15 @@ use std::collections::VecDeque;
 const CATS: u32 = SET | SORTEDSET | LIST | DANGEROUS;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, CATS, (1, 1, 1), sort).getkeys(sort_getkeys),
+    cmd(
+        "sort",
+        -2,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        CATS,
+        (1, 1, 1),
+        sort,
+    )
+    .getkeys(sort_getkeys),
     cmd("sort_ro", -2, READONLY, CATS, (1, 1, 1), sort_ro),
 ];
 
@@ -163,7 +171,11 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
     } as i64;
     let mut start = o.limit_start.max(0).min(len);
     let count = o.limit_count.max(-1).min(len);
-    let mut end = if count < 0 { len - 1 } else { start + count - 1 };
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
     if start >= len {
         start = len - 1;
         end = len - 2;

@@ -3,9 +3,11 @@
 mod blocking;
 mod common;
 mod core;
+mod dump;
 mod hashes;
 mod keys_cmds;
-mod streams;
 mod lists;
+mod sort;
+mod streams;
 mod string_cmds;
 mod tls;
