@@ -185,18 +185,17 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
     }
     let mut v: Vec<Box<[u8]>> = Vec::new();
     match val {
-        Value::List(l) if o.dontsort => {
-            if end >= start {
-                let (s, n) = (start as usize, (end - start + 1) as usize);
-                if o.desc {
-                    v.extend(l.iter().rev().skip(s).take(n).cloned());
-                } else {
-                    v.extend(l.iter().skip(s).take(n).cloned());
-                }
-                end -= start;
-                start = 0;
+        Value::List(l) if o.dontsort && end >= start => {
+            let (s, n) = (start as usize, (end - start + 1) as usize);
+            if o.desc {
+                v.extend(l.iter().rev().skip(s).take(n).cloned());
+            } else {
+                v.extend(l.iter().skip(s).take(n).cloned());
             }
+            end -= start;
+            start = 0;
         }
+        Value::List(_) if o.dontsort => {}
         Value::ZSet(z) if o.dontsort => {
             if end >= start {
                 v.extend(
@@ -214,6 +213,9 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
     }
     (v, start, end)
 }
+
+/// An element with its numeric weight and, for ALPHA BY, the bytes it is compared by.
+type Weighed = (f64, Option<Vec<u8>>, Box<[u8]>);
 
 fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     let Some(mut o) = parse(ctx, args, readonly) else {
@@ -245,7 +247,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     if !o.dontsort {
         let dbm = &mut ctx.srv.ks.dbs[db];
         // Weights: (numeric score, alpha compare bytes); a missing BY key weighs 0 / nothing.
-        let mut keyed: Vec<(f64, Option<Vec<u8>>, Box<[u8]>)> = Vec::with_capacity(elems.len());
+        let mut keyed: Vec<Weighed> = Vec::with_capacity(elems.len());
         for el in elems.drain(..) {
             let mut score = 0.0;
             let mut cmp = None;

@@ -231,3 +231,14 @@ fn corrupted_payload_rejected() {
     let n: i64 = cmd("EXISTS").arg("x").query(&mut c).unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn freq_under_lfu_policy() {
+    let srv = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = srv.client();
+    let _: () = cmd("SET").arg(&["k", "v"]).query(&mut c).unwrap();
+    let p = dump(&mut c, "k");
+    restore(&mut c, "f", 0, &p, &["FREQ", "100"]);
+    let f: i64 = cmd("OBJECT").arg(&["FREQ", "f"]).query(&mut c).unwrap();
+    assert_eq!(f, 100);
+}
