@@ -105,7 +105,8 @@ fn stream_with_groups_round_trips() {
         .query(&mut c)
         .unwrap();
     roundtrip(&mut c, "st", &["XRANGE", "-", "+"]);
-    roundtrip(&mut c, "st", &["XPENDING", "g", "-", "+", "10"]);
+    // The summary form: the extended one shows idle times, which move between reads.
+    roundtrip(&mut c, "st", &["XPENDING", "g"]);
     let a: Value = cmd("XINFO").arg(&["STREAM", "st"]).query(&mut c).unwrap();
     let b: Value = cmd("XINFO")
         .arg(&["STREAM", "st:copy"])
