@@ -3,6 +3,7 @@
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
 pub mod acl;
 pub mod connection;
+pub mod dump;
 pub mod function;
 pub mod hash;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod zset;
@@ -137,6 +139,8 @@ pub struct Command {
     pub subs: &'static [Command],
     pub summary: &'static str,
     pub since: &'static str,
+    /// Key positions for commands whose keys move with their options (COMMAND GETKEYS).
+    pub getkeys: Option<fn(Args) -> Vec<usize>>,
 }
 
 /// A table row: `cmd(name, arity, flags, acl, (first, last, step), handler)`.
@@ -162,12 +166,17 @@ pub const fn cmd(
         subs: &[],
         summary: "",
         since: "",
+        getkeys: None,
     }
 }
 
 impl Command {
     pub const fn subs(mut self, subs: &'static [Command]) -> Self {
         self.subs = subs;
+        self
+    }
+    pub const fn getkeys(mut self, f: fn(Args) -> Vec<usize>) -> Self {
+        self.getkeys = Some(f);
         self
     }
     pub const fn doc(mut self, summary: &'static str, since: &'static str) -> Self {
@@ -185,6 +194,8 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
     vec![
         ("connection", connection::COMMANDS),
         ("generic", keys::COMMANDS),
+        ("generic", sort::COMMANDS),
+        ("generic", dump::COMMANDS),
         ("string", string::COMMANDS),
         ("server", server::COMMANDS),
         ("list", list::COMMANDS),

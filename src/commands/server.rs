@@ -1204,7 +1204,9 @@ fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<Vec<usize>> {
             .error("ERR Invalid number of arguments specified for command");
         return None;
     }
-    let pos = key_positions(c, sub.len());
+    let pos = c
+        .getkeys
+        .map_or_else(|| key_positions(c, sub.len()), |f| f(sub));
     if pos.is_empty() {
         ctx.out.error("ERR The command has no key arguments");
         return None;
