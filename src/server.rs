@@ -152,6 +152,8 @@ pub struct Server {
     pub listeners: Vec<crate::listen::Listener>,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
+    /// Slow log, latency histograms and events, event-loop stats.
+    pub latency: crate::latency::Latency,
 }
 
 impl Server {
@@ -191,6 +193,7 @@ impl Server {
             registry,
             listeners: Vec::new(),
             paused_clients: Vec::new(),
+            latency: crate::latency::Latency::new(n),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {

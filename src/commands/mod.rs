@@ -5,6 +5,7 @@ pub mod connection;
 pub mod function;
 pub mod hash;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod server;
 pub mod set;
@@ -188,6 +189,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
         ("scripting", function::COMMANDS),
+        ("server", latency::COMMANDS),
     ]
 }
 
@@ -413,7 +415,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let errors_before = ctx.out.errors.len();
     let start = Instant::now();
     (cmd.run)(ctx, args);
-    let usec = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let usec = elapsed.as_micros() as u64;
     let st = &mut ctx.srv.cmd_stats[id];
     st.calls += 1;
     st.usec += usec;
@@ -421,6 +424,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         st.failed_calls += 1;
     }
     ctx.srv.stats.total_commands_processed += 1;
+    crate::latency::after_command(ctx.srv, id, ctx.id, args, elapsed.as_nanos() as u64);
     if !ctx.out.errors.is_empty() {
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
     }

@@ -493,6 +493,7 @@ const ALL_SECTIONS: &[&str] = &[
     "latencystats",
     "cluster",
     "keyspace",
+    "loopstats",
 ];
 
 pub fn info_text(ctx: &mut Ctx, asked: &[String]) -> String {
@@ -772,6 +773,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 );
             }
         }
+        "latencystats" | "loopstats" => crate::latency::info_section(srv, sec, o),
         "errorstats" => {
             let mut errs: Vec<_> = srv.stats.errors.iter().collect();
             errs.sort();

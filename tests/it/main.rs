@@ -3,5 +3,6 @@
 mod common;
 mod core;
 mod keys_cmds;
+mod latency;
 mod string_cmds;
 mod tls;
