@@ -152,6 +152,52 @@ def cases(args):
     return all_cases
 
 
+_SSL_CONTEXTS = {}
+
+
+def _ssl_context(certs):
+    """One client context per CA: a session can only be resumed from the context that made it."""
+    import ssl
+    if certs not in _SSL_CONTEXTS:
+        _SSL_CONTEXTS[certs] = ssl.create_default_context(cafile=f"{certs}/ca.crt")
+    return _SSL_CONTEXTS[certs]
+
+
+def tls_connect_ping(port, certs, session=None):
+    """One TLS connection: handshake (resuming `session` if given), PING, close.
+    Returns (session to resume next, whether this one was resumed)."""
+    ctx = _ssl_context(certs)
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+    s.sendall(b"PING\r\n")
+    s.recv(64)  # TLS 1.3 tickets arrive with or before the reply
+    reused = s.session_reused
+    sess = s.session
+    s.close()
+    return sess, reused
+
+
+def handshake_case(srv, certs, n):
+    """Server CPU per full handshake and per resumed handshake (Python's ssl client,
+    sessions from the previous connection). Each connection also does one PING."""
+    _, _ = tls_connect_ping(srv.tls_port, certs)
+    before = cpu_seconds(srv.pid)
+    t0 = time.time()
+    for _ in range(n):
+        tls_connect_ping(srv.tls_port, certs)
+    full_cpu, full_wall = cpu_seconds(srv.pid) - before, time.time() - t0
+    sess, _ = tls_connect_ping(srv.tls_port, certs)
+    resumed = 0
+    before = cpu_seconds(srv.pid)
+    t0 = time.time()
+    for _ in range(n):
+        sess, r = tls_connect_ping(srv.tls_port, certs, sess)
+        resumed += r
+    res_cpu, res_wall = cpu_seconds(srv.pid) - before, time.time() - t0
+    return {"n": n, "full_cpu_us": full_cpu / n * 1e6, "resumed_cpu_us": res_cpu / n * 1e6,
+            "resumed": resumed, "full_per_s": n / full_wall, "resumed_per_s": n / res_wall}
+
+
 def load_memory(srv, keys, value, hashes, fields):
     """Load `keys` strings of `value` bytes, then `hashes` hashes of `fields` small fields,
     pipelined over one connection; identical data for both servers."""
@@ -232,6 +278,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--mem-keys", type=int, default=1000000, help="strings for the memory case")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--handshakes", type=int, default=500, help="connections per handshake run")
+    ap.add_argument("--no-handshakes", action="store_true")
     ap.add_argument("--cases", help="comma-separated substrings of case names to run")
     ap.add_argument("--port-base", type=int, default=7850)
     ap.add_argument("--ferrokv", default=os.path.join(ROOT, "target/release/ferrokv"))
@@ -244,6 +292,7 @@ def main():
         args.requests = min(args.requests, 10000)
         args.conn_requests = min(args.conn_requests, 1000)
         args.mem_keys = min(args.mem_keys, 200000)
+        args.handshakes = min(args.handshakes, 200)
     os.makedirs(args.out, exist_ok=True)
     logdir = os.environ.get("PERF_LOGDIR", "/tmp/ferrokv-perf-logs")
     os.makedirs(logdir, exist_ok=True)
@@ -253,6 +302,7 @@ def main():
 
     servers = {}
     results = {}  # (case, test, server) -> [run dicts]
+    handshakes = {}  # server -> [handshake_case dicts]
     started = time.time()
     try:
         servers["ferrokv"] = Srv("ferrokv", args.ferrokv, args.port_base, args.port_base + 1,
@@ -275,12 +325,18 @@ def main():
                 print(f"  {case['name']:<14} {test:<11} ferrokv {f:>10.0f} rps   redis {rr:>10.0f} rps")
             for s in servers.values():
                 s.cmd("CONFIG", "SET", "tls-auth-clients", "no")
+        if not args.no_handshakes:
+            for r in range(args.rounds):
+                for name in (order if r % 2 == 0 else order[::-1]):
+                    res = handshake_case(servers[name], args.certs, args.handshakes)
+                    handshakes.setdefault(name, []).append(res)
+                    print(f"  handshakes {name}: {res}")
     finally:
         for s in servers.values():
             s.stop()
     memory = {} if args.no_memory else memory_case(args, logdir)
     elapsed = time.time() - started
-    write_report(args, results, memory, elapsed)
+    write_report(args, results, memory, handshakes, elapsed)
 
 
 def summarize(results):
@@ -306,7 +362,7 @@ def summarize(results):
 CPU_TARGETS = {"tls P16": 0.5, "tls P1": 0.7, "plain P16": 0.5, "plain P1": 0.75}
 
 
-def write_report(args, results, memory, elapsed):
+def write_report(args, results, memory, handshakes, elapsed):
     rows = summarize(results)
     L = []
     L.append("# ferrokv vs redis-server 7.0.15: side-by-side\n")
@@ -344,6 +400,29 @@ def write_report(args, results, memory, elapsed):
         r = hs[0]
         L.append(f"| full TLS handshakes per CPU-second ≥ Redis | CPU/connection {r['ratio_cpu_us_per_req']:.2f}x "
                  f"| {'yes' if r['ratio_cpu_us_per_req'] <= 1 else 'NO'} |")
+    if handshakes.get("ferrokv") and handshakes.get("redis"):
+        hf = {k: median(x[k] for x in handshakes["ferrokv"]) for k in handshakes["ferrokv"][0]}
+        hr = {k: median(x[k] for x in handshakes["redis"]) for k in handshakes["redis"][0]}
+        cheaper = hf["full_cpu_us"] / hf["resumed_cpu_us"] if hf["resumed_cpu_us"] else float("inf")
+        L.append(f"| resumed handshakes ≥ 5x cheaper than full (ferrokv) | {cheaper:.1f}x "
+                 f"| {'yes' if cheaper >= 5 else 'NO'} |")
+        hs_table = [
+            "\n## TLS handshakes (perf/compare.py handshake_case)\n",
+            f"Python ssl client, one PING per connection, {args.handshakes} connections per run, medians of "
+            f"{args.rounds} alternating rounds. Resumed = session from the previous connection "
+            "(TLS 1.3 ticket).\n",
+            "| | ferrokv | Redis | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for k, label in (("full_cpu_us", "server CPU µs per full handshake"),
+                         ("resumed_cpu_us", "server CPU µs per resumed handshake"),
+                         ("resumed", "connections actually resumed"),
+                         ("full_per_s", "full handshakes/s (client-bound)"),
+                         ("resumed_per_s", "resumed handshakes/s (client-bound)")):
+            a, b = hf[k], hr[k]
+            hs_table.append(f"| {label} | {a:.1f} | {b:.1f} | {a / b if b else float('nan'):.2f} |")
+    else:
+        hs_table = []
     if memory.get("ferrokv") and memory.get("redis"):
         f, r = memory["ferrokv"], memory["redis"]
         ratio = f["strings_rss"] / r["strings_rss"] if r["strings_rss"] else float("nan")
@@ -357,6 +436,7 @@ def write_report(args, results, memory, elapsed):
                          ("hash_rss", "hash fields: RSS growth"), ("hash_used_memory", "hash fields: used_memory growth")):
             a, b = f[k], r[k]
             L.append(f"| {label} | {a / 2**20:.1f} MiB | {b / 2**20:.1f} MiB | {a / b if b else float('nan'):.2f} |")
+    L.extend(hs_table)
     chart = None if args.no_chart else make_chart(rows, args.out)
     if chart:
         L.append(f"\nChart: `{os.path.relpath(chart, ROOT)}`\n")
