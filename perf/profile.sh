@@ -23,7 +23,7 @@ redis-benchmark -p $port -q -n 100000 -r 100000 -t set >/dev/null   # fill some 
 
 profile() { # name, redis-benchmark port/TLS args...
     local name=$1; shift
-    perf record -F 2999 -g --call-graph dwarf,16384 -p $pid -o "$out/$name.data" -- sleep 600 \
+    perf record -F 2999 -p $pid -o "$out/$name.data" -- sleep 600 \
         >/dev/null 2>&1 &
     local rec=$!
     sleep 0.5
