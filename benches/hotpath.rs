@@ -6,6 +6,7 @@ use ferrokv::commands::{execute, families, Table};
 use ferrokv::config::{file::Extras, Config};
 use ferrokv::keyspace::{Keyspace, Value, NO_EXPIRE};
 use ferrokv::net::{Conn, Stream};
+use ferrokv::reactor::process_input;
 use ferrokv::resp::{parse_request, Args, Reply, Request};
 use ferrokv::server::{Client, ClientKind, Ctx, Server};
 use std::io::{Read, Write};
@@ -146,6 +147,26 @@ fn dispatch(c: &mut Criterion) {
             })
         });
     }
+    // The whole user-space path of a 16-command pipeline already in the read buffer:
+    // parse, look up, execute, encode (what the reactor does per readable event).
+    let mut pipeline = Vec::new();
+    for i in 0..16 {
+        let key = format!("key:{:06}", i * 7);
+        if i % 2 == 0 {
+            pipeline.extend(resp_command(&[b"SET", key.as_bytes(), &[b'x'; 100]]));
+        } else {
+            pipeline.extend(resp_command(&[b"GET", key.as_bytes()]));
+        }
+    }
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("process_input_pipeline_16", |b| {
+        b.iter(|| {
+            let c = &mut srv.clients[idx];
+            c.rbuf.extend_from_slice(&pipeline);
+            c.out.buf.clear();
+            process_input(&mut srv, idx);
+        })
+    });
     g.finish();
 }
 

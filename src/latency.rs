@@ -6,7 +6,7 @@
 //! Cost on the hot path: `after_command` does a few compares and one histogram increment;
 //! it allocates only when a slow log entry is actually written (and once per command the
 //! first time its histogram is used).
-use crate::commands::{Command, FAST, SKIP_SLOWLOG};
+use crate::commands::{FAST, SKIP_SLOWLOG};
 use crate::resp::Args;
 use crate::server::Server;
 use std::collections::VecDeque;
@@ -248,7 +248,8 @@ struct Iteration {
     commands: u32,
     command_ns: u64,
     worst_cmd_ns: u64,
-    worst_cmd: &'static str,
+    /// Command table entry of the slowest command.
+    worst_cmd: usize,
     handshake_ns: u64,
     expire_ns: u64,
 }
@@ -329,60 +330,74 @@ impl Latency {
 #[inline]
 pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
     let lat = &mut srv.latency;
-    let cmd: &'static Command = srv.cmds.entries[id].cmd;
-    // CONFIG RESETSTAT zeroes the call counters; a command's first call after that starts
-    // its histogram afresh, so the histograms follow the counters without a reset hook.
-    if srv.cmd_stats[id].calls == 1 {
-        if let Some(h) = lat.hists.get_mut(id).and_then(|h| h.as_deref_mut()) {
-            h.clear();
+    if let Some(slot) = lat.hists.get_mut(id) {
+        // CONFIG RESETSTAT zeroes the call counters; a command's first call after that
+        // starts its histogram afresh, so histograms follow the counters without a hook.
+        if srv.cmd_stats[id].calls == 1 {
+            if let Some(h) = slot {
+                h.clear();
+            }
         }
-    }
-    if srv.cfg.latency_tracking {
-        if let Some(slot) = lat.hists.get_mut(id) {
+        if srv.cfg.latency_tracking {
             slot.get_or_insert_with(Box::default).record(ns);
         }
     }
-    let usec = ns / 1000;
     let it = &mut lat.iter;
     it.commands += 1;
     it.command_ns += ns;
     if ns > it.worst_cmd_ns {
         it.worst_cmd_ns = ns;
-        it.worst_cmd = cmd.name;
+        it.worst_cmd = id;
     }
+    let usec = ns / 1000;
     let threshold = srv.cfg.latency_monitor_threshold;
-    if threshold > 0 {
-        let event = if cmd.flags & FAST != 0 {
-            "fast-command"
-        } else {
-            "command"
-        };
-        lat.add_sample_if_needed(threshold, event, usec / 1000);
+    if threshold > 0 && (usec / 1000) as i64 >= threshold {
+        monitor_command(srv, id, usec / 1000);
     }
     let slower_than = srv.cfg.slowlog_log_slower_than;
     if slower_than < 0 {
         return;
     }
-    if usec as i64 >= slower_than && cmd.flags & SKIP_SLOWLOG == 0 {
-        let (peer, name) = match srv.clients.get(client) {
-            Some(c) => (c.peer.clone(), c.name.clone().unwrap_or_default()),
-            None => (String::new(), Vec::new()),
-        };
-        let entry = SlowEntry {
-            id: lat.slowlog_next_id,
-            time: crate::util::now_ms() / 1000,
-            usec,
-            args: slowlog_args(&srv.cmds.entries[id].full_name, args),
-            peer,
-            name,
-        };
-        lat.slowlog_next_id += 1;
-        lat.slowlog.push_front(entry);
+    if usec as i64 >= slower_than {
+        slowlog_push(srv, id, client, args, usec);
     }
     let max = srv.cfg.slowlog_max_len.max(0) as usize;
-    while lat.slowlog.len() > max {
-        lat.slowlog.pop_back();
+    while srv.latency.slowlog.len() > max {
+        srv.latency.slowlog.pop_back();
     }
+}
+
+#[cold]
+fn monitor_command(srv: &mut Server, id: usize, ms: u64) {
+    let event = if srv.cmds.entries[id].cmd.flags & FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    let threshold = srv.cfg.latency_monitor_threshold;
+    srv.latency.add_sample_if_needed(threshold, event, ms);
+}
+
+#[cold]
+fn slowlog_push(srv: &mut Server, id: usize, client: usize, args: Args, usec: u64) {
+    let entry = &srv.cmds.entries[id];
+    if entry.cmd.flags & SKIP_SLOWLOG != 0 {
+        return;
+    }
+    let (peer, name) = match srv.clients.get(client) {
+        Some(c) => (c.peer.clone(), c.name.clone().unwrap_or_default()),
+        None => (String::new(), Vec::new()),
+    };
+    let lat = &mut srv.latency;
+    lat.slowlog.push_front(SlowEntry {
+        id: lat.slowlog_next_id,
+        time: crate::util::now_ms() / 1000,
+        usec,
+        args: slowlog_args(&entry.full_name, args),
+        peer,
+        name,
+    });
+    lat.slowlog_next_id += 1;
 }
 
 /// Which arguments of a command must never be shown (passwords), as Redis redacts them.
@@ -497,7 +512,10 @@ pub fn loop_end(srv: &mut Server) {
         busy_ns: busy,
         cause,
         detail: if cause == Cause::Command {
-            it.worst_cmd
+            srv.cmds
+                .entries
+                .get(it.worst_cmd)
+                .map_or("", |e| e.cmd.name)
         } else {
             ""
         },
