@@ -640,6 +640,72 @@ mod tests {
         assert_eq!(s.latest(), (101, 4));
     }
 
+    fn args_of(words: &[&str]) -> (Vec<u8>, Vec<(u32, u32)>) {
+        let mut buf = Vec::new();
+        let mut spans = Vec::new();
+        for w in words {
+            let s = buf.len() as u32;
+            buf.extend_from_slice(w.as_bytes());
+            spans.push((s, buf.len() as u32));
+        }
+        (buf, spans)
+    }
+
+    #[test]
+    fn slowlog_redacts_secrets() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "hello",
+                &["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"],
+                &[
+                    "HELLO",
+                    "3",
+                    "AUTH",
+                    "(redacted)",
+                    "(redacted)",
+                    "SETNAME",
+                    "n",
+                ],
+            ),
+            (
+                "migrate",
+                &[
+                    "MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "p", "KEYS", "a",
+                ],
+                &[
+                    "MIGRATE",
+                    "h",
+                    "1",
+                    "k",
+                    "0",
+                    "5",
+                    "AUTH2",
+                    "(redacted)",
+                    "(redacted)",
+                    "KEYS",
+                    "a",
+                ],
+            ),
+            (
+                "acl|setuser",
+                &["ACL", "SETUSER", "bob", ">pw", "on"],
+                &["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"],
+            ),
+            (
+                "config|set",
+                &["CONFIG", "SET", "requirepass", "pw", "hz", "10"],
+                &["CONFIG", "SET", "requirepass", "(redacted)", "hz", "10"],
+            ),
+            ("get", &["GET", "auth"], &["GET", "auth"]),
+        ];
+        for (name, words, want) in cases {
+            let (buf, spans) = args_of(words);
+            let got = slowlog_args(name, Args::new(&buf, &spans));
+            let want: Vec<Vec<u8>> = want.iter().map(|w| w.as_bytes().to_vec()).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
     #[test]
     fn slowlog_trims_like_redis() {
         let words: Vec<Vec<u8>> = (0..40).map(|i| format!("a{i}").into_bytes()).collect();
