@@ -60,6 +60,11 @@ class Srv:
 
     def __init__(self, name, binary, port, tls_port, certs, logdir):
         self.name, self.port, self.tls_port = name, port, tls_port
+        for p in (port, tls_port):
+            # Never benchmark somebody else's server that happens to hold the port.
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", p)) == 0:
+                    sys.exit(f"port {p} is already in use: pick others with --port-base")
         args = [
             binary,
             "--port", str(port),
@@ -306,8 +311,8 @@ def load_memory(srv, keys, value, hashes, fields):
 
 def memory_case(args, logdir):
     out = {}
-    for name, binary, port in (("ferrokv", args.ferrokv, args.port_base + 30),
-                               ("redis", args.redis, args.port_base + 40)):
+    for name, binary, port in (("ferrokv", args.ferrokv, args.port_base + 20),
+                               ("redis", args.redis, args.port_base + 22)):
         srv = Srv(name + "-mem", binary, port, port + 1, args.certs, logdir)
         try:
             time.sleep(0.2)
@@ -344,7 +349,8 @@ def main():
     ap.add_argument("--handshakes", type=int, default=500, help="connections per handshake run")
     ap.add_argument("--no-handshakes", action="store_true")
     ap.add_argument("--cases", help="comma-separated substrings of case names to run")
-    ap.add_argument("--port-base", type=int, default=7850)
+    ap.add_argument("--port-base", type=int, default=7810,
+                    help="ferrokv on BASE/BASE+1, redis on BASE+10/+11, memory case BASE+20..+23")
     ap.add_argument("--ferrokv", default=os.path.join(ROOT, "target/release/ferrokv"))
     ap.add_argument("--redis", default="/usr/bin/redis-server")
     ap.add_argument("--certs", default=os.path.join(ROOT, "tests/tls"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: ferrokv (release build) vs Debian's redis-server, same options and
-# test certificates, loopback ports 7850-7891, redis-benchmark in alternating rounds.
+# test certificates, loopback ports 7810-7823 (--port-base), redis-benchmark in alternating rounds.
 # Writes perf/results/latest.md (table, targets), latest.json (raw runs), latest.png (chart).
 #
 #   perf/compare.sh             full run (3 rounds, 30k requests per -P 1 run, 1M keys; about 6 minutes)
