@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod evict;
 pub mod keyspace;
+pub mod latency;
 pub mod listen;
 pub mod log;
 pub mod net;

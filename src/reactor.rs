@@ -54,6 +54,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
             }
         }
         srv.loop_iterations += 1;
+        crate::latency::loop_begin(srv);
         for ev in events.iter() {
             let t = ev.token().0;
             if t >= LISTENER_BASE {
@@ -94,6 +95,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
         } else if expire_backlog {
             expire_backlog = active_expire(srv);
         }
+        crate::latency::loop_end(srv);
     }
 }
 
@@ -197,7 +199,11 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kin
 fn handle_readable(srv: &mut Server, idx: usize) {
     let c = &mut srv.clients[idx];
     let was_handshaking = !c.conn.established;
+    let t0 = was_handshaking.then(Instant::now);
     let r = c.conn.read_into(&mut c.rbuf);
+    if let Some(t0) = t0 {
+        crate::latency::note(srv, crate::latency::Cause::Handshake, t0.elapsed());
+    }
     let closed = match r {
         Ok(ReadResult::Data(n)) => {
             srv.stats.net_input_bytes += n as u64;
@@ -256,6 +262,9 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         == Some(rustls::HandshakeKind::Resumed);
     let cn = c.conn.tls.as_deref().and_then(crate::tls::peer_cn);
     srv.stats.tls_handshakes_ok += 1;
+    srv.latency
+        .handshake_hist
+        .record(c.created.elapsed().as_nanos() as u64);
     if resumed {
         srv.stats.tls_handshakes_resumed += 1;
     }
@@ -581,7 +590,8 @@ fn active_expire(srv: &mut Server) -> bool {
     if !srv.active_expire_enabled {
         return false;
     }
-    let deadline = Instant::now() + EXPIRE_BUDGET;
+    let t0 = Instant::now();
+    let deadline = t0 + EXPIRE_BUDGET;
     let mut expired = Vec::new();
     let mut backlog = false;
     for i in 0..srv.ks.dbs.len() {
@@ -599,6 +609,7 @@ fn active_expire(srv: &mut Server) -> bool {
             backlog = true;
         }
     }
+    crate::latency::note(srv, crate::latency::Cause::Expire, t0.elapsed());
     backlog
 }
 

@@ -175,6 +175,8 @@ pub struct Server {
     pub watches: crate::commands::multi::Watches,
     /// Pub/Sub channels and patterns.
     pub pubsub: crate::commands::pubsub::PubSub,
+    /// Slow log, latency histograms and events, event-loop stats.
+    pub latency: crate::latency::Latency,
 }
 
 impl Server {
@@ -218,6 +220,7 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            latency: crate::latency::Latency::new(n),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {

@@ -7,6 +7,7 @@ pub mod dump;
 pub mod function;
 pub mod hash;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
@@ -207,6 +208,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("transactions", multi::COMMANDS),
         ("pubsub", pubsub::COMMANDS),
         ("server", acl::COMMANDS),
+        ("server", latency::COMMANDS),
     ]
 }
 
@@ -479,11 +481,8 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     let start = Instant::now();
     (cmd.run)(ctx, args);
-    let ns = start.elapsed().as_nanos() as u64;
-    let usec = ns / 1000;
-    if ctx.srv.cfg.latency_tracking {
-        ctx.srv.stats.latencies.record(id, ns);
-    }
+    let elapsed = start.elapsed();
+    let usec = elapsed.as_micros() as u64;
     let st = &mut ctx.srv.cmd_stats[id];
     st.calls += 1;
     st.usec += usec;
@@ -491,6 +490,7 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
         st.failed_calls += 1;
     }
     ctx.srv.stats.total_commands_processed += 1;
+    crate::latency::after_command(ctx.srv, id, ctx.id, args, elapsed.as_nanos() as u64);
     if !ctx.out.errors.is_empty() {
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
     }

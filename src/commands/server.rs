@@ -504,6 +504,7 @@ const ALL_SECTIONS: &[&str] = &[
     "latencystats",
     "cluster",
     "keyspace",
+    "loopstats",
 ];
 
 pub fn info_text(ctx: &mut Ctx, asked: &[String]) -> String {
@@ -946,24 +947,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 );
             }
         }
-        "latencystats" => {
-            let pcts = &srv.cfg.latency_tracking_info_percentiles.0;
-            for (i, e) in srv.cmds.entries.iter().enumerate() {
-                let Some(h) = srv.stats.latencies.get(i).filter(|h| !h.is_empty()) else {
-                    continue;
-                };
-                let vals: Vec<String> = pcts
-                    .iter()
-                    .map(|p| format!("p{}={:.3}", p, h.value_at(*p) as f64 / 1000.0))
-                    .collect();
-                let _ = write!(
-                    o,
-                    "latency_percentiles_usec_{}:{}\r\n",
-                    e.full_name,
-                    vals.join(",")
-                );
-            }
-        }
+        "latencystats" | "loopstats" => crate::latency::info_section(srv, sec, o),
         "errorstats" => {
             let mut errs: Vec<_> = srv.stats.errors.iter().collect();
             errs.sort();

@@ -8,6 +8,7 @@ mod dump;
 mod hashes;
 mod introspection;
 mod keys_cmds;
+mod latency;
 mod lists;
 mod multi;
 mod pubsub;
