@@ -458,9 +458,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     let mark = ctx.out.buf.len();
     call(ctx, id, args, false);
+    // last_interaction is set per read, as Redis does: no clock read per command.
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
         c.tot_cmds += 1;
-        c.last_interaction = Instant::now();
     }
     apply_reply_mode(ctx, mark);
     // Pushes to this client survive CLIENT REPLY OFF/SKIP and come before the reply.
