@@ -1,4 +1,5 @@
 //! ferrokv: a Redis-compatible key-value server. One thread, one mio reactor, rustls for TLS.
+pub mod blocking;
 pub mod commands;
 pub mod config;
 pub mod evict;

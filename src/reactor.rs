@@ -38,11 +38,15 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
-        let timeout = if expire_backlog || !srv.pending_write.is_empty() {
+        let mut timeout = if expire_backlog || !srv.pending_write.is_empty() {
             Duration::ZERO
         } else {
             next_cron.saturating_duration_since(now)
         };
+        if let Some(d) = crate::blocking::next_deadline(srv) {
+            let left = (d - crate::util::now_ms()).max(0) as u64;
+            timeout = timeout.min(Duration::from_millis(left));
+        }
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e);
@@ -65,6 +69,8 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
                 flush(srv, t);
             }
         }
+        crate::blocking::expire(srv);
+        serve_blocked(srv);
         flush_pending(srv);
         let sig = SIGNAL.swap(0, Ordering::SeqCst);
         if sig != 0 {
@@ -278,6 +284,10 @@ pub fn process_input(srv: &mut Server, idx: usize) {
         c.rbuf.clear();
         return;
     }
+    if c.blocked.is_some() {
+        // Like Redis: a blocked client's further input waits until it is released.
+        return;
+    }
     let mut rbuf = std::mem::take(&mut c.rbuf);
     let mut spans = std::mem::take(&mut c.spans);
     let mut scratch = std::mem::take(&mut c.scratch);
@@ -306,9 +316,12 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                     break;
                 }
                 pos += consumed;
+                if srv.blocking.has_work() {
+                    serve_blocked(srv);
+                }
                 let c = &mut srv.clients[idx];
                 c.tot_net_in += consumed as u64;
-                if c.close_asap || c.close_after_reply {
+                if c.close_asap || c.close_after_reply || c.blocked.is_some() {
                     break;
                 }
             }
@@ -340,6 +353,29 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     c.scratch = scratch;
     c.out = out;
     c.db = db;
+}
+
+/// Serve clients blocked on keys that became ready (or released otherwise): queue their
+/// replies for writing and run the input they sent while blocked.
+pub fn serve_blocked(srv: &mut Server) {
+    if srv.blocking.serving {
+        return;
+    }
+    srv.blocking.serving = true;
+    while srv.blocking.has_work() {
+        crate::blocking::serve_ready(srv);
+        let resumed = std::mem::take(&mut srv.blocking.resumed);
+        for idx in resumed {
+            if !srv.clients.contains(idx) {
+                continue;
+            }
+            srv.mark_pending(idx);
+            if !srv.clients[idx].rbuf.is_empty() {
+                process_input(srv, idx);
+            }
+        }
+    }
+    srv.blocking.serving = false;
 }
 
 /// Write what is pending for a client; register for WRITABLE if the socket is full.

@@ -64,6 +64,8 @@ pub struct Client {
     pub tot_cmds: u64,
     /// When the output buffer first exceeded the soft limit (client-output-buffer-limit).
     pub obuf_soft_since: Option<Instant>,
+    /// Set while the client waits in a blocking command (BLPOP & co.).
+    pub blocked: Option<Box<crate::blocking::Blocked>>,
 }
 
 impl Client {
@@ -99,6 +101,7 @@ impl Client {
             tot_net_out: 0,
             tot_cmds: 0,
             obuf_soft_since: None,
+            blocked: None,
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -152,6 +155,8 @@ pub struct Server {
     pub listeners: Vec<crate::listen::Listener>,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
+    /// Clients blocked on keys, keys ready to serve them.
+    pub blocking: crate::blocking::Registry,
 }
 
 impl Server {
@@ -191,6 +196,7 @@ impl Server {
             registry,
             listeners: Vec::new(),
             paused_clients: Vec::new(),
+            blocking: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
@@ -253,8 +259,9 @@ impl Ctx<'_> {
     }
     /// Record that a key was written (dirty counter; hook point for WATCH and notifications).
     #[inline]
-    pub fn modified(&mut self, _key: &[u8]) {
+    pub fn modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
+        crate::blocking::signal_key_ready(self.srv, self.db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]

@@ -132,6 +132,14 @@ static CLIENT: &[Command] = &[
         client_pause,
     ),
     cmd(
+        "unblock",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        crate::blocking::client_unblock_command,
+    ),
+    cmd(
         "unpause",
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -200,6 +208,8 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR DB index is out of range");
     }
     ctx.srv.ks.dbs.swap(a as usize, b as usize);
+    crate::blocking::signal_db(ctx.srv, a as usize);
+    crate::blocking::signal_db(ctx.srv, b as usize);
     ctx.srv.dirty += 1;
     ctx.out.ok();
 }
@@ -413,6 +423,9 @@ pub fn client_line(
     let mut flags = String::new();
     if c.monitor {
         flags.push('O');
+    }
+    if c.blocked.is_some() {
+        flags.push('b');
     }
     if c.close_after_reply {
         flags.push('c');

@@ -1,48 +1,424 @@
-//! Hash commands.
+//! Hash commands. A hash is a `Dict` of field -> value; OBJECT ENCODING reports listpack or
+//! hashtable from the hash-max-listpack-* thresholds (see keys::encoding_name). An emptied
+//! hash is deleted, as in Redis.
 use super::*;
-use crate::keyspace::{Dict, Value};
+use crate::keyspace::{Db, Dict, Value};
+use crate::util::{eq_ic, parse_f64, parse_i64};
+
+type Hash = Dict<Box<[u8]>>;
 
 pub static COMMANDS: &[Command] = &[
     cmd("hset", -4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hset),
+    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hsetnx),
     cmd("hget", 3, READONLY | FAST, HASH, (1, 1, 1), hget),
+    cmd("hmset", -4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hmset),
+    cmd("hmget", -3, READONLY | FAST, HASH, (1, 1, 1), hmget),
+    cmd("hdel", -3, WRITE | FAST, HASH, (1, 1, 1), hdel),
+    cmd("hlen", 2, READONLY | FAST, HASH, (1, 1, 1), hlen),
+    cmd("hstrlen", 3, READONLY | FAST, HASH, (1, 1, 1), hstrlen),
+    cmd("hexists", 3, READONLY | FAST, HASH, (1, 1, 1), hexists),
+    cmd("hkeys", 2, READONLY, HASH, (1, 1, 1), hkeys),
+    cmd("hvals", 2, READONLY, HASH, (1, 1, 1), hvals),
+    cmd("hgetall", 2, READONLY, HASH, (1, 1, 1), hgetall),
+    cmd("hincrby", 4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hincrby),
+    cmd(
+        "hincrbyfloat",
+        4,
+        WRITE | DENYOOM | FAST,
+        HASH,
+        (1, 1, 1),
+        hincrbyfloat,
+    ),
+    cmd("hrandfield", -2, READONLY, HASH, (1, 1, 1), hrandfield),
+    cmd("hscan", -3, READONLY, HASH, (1, 1, 1), hscan),
 ];
 
-fn hset(ctx: &mut Ctx, args: Args) {
-    if !args.len().is_multiple_of(2) {
-        return ctx
-            .out
-            .error("ERR wrong number of arguments for 'hset' command");
+/// The hash at `key`: `Ok(None)` when absent, `Err(())` when of another type.
+fn hash_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut Hash>, ()> {
+    match db.get_mut(key).map(|e| &mut e.val) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(()),
     }
-    let key = args.get(1);
-    let (db, out) = ctx.db_out();
+}
+
+fn hash_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
+    hash_mut(db, key).map(|o| o.map(|h| &*h))
+}
+
+/// The hash at `key`, created empty if absent; `Err(())` when of another type.
+fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
     let slot = match db.find(key) {
         Some(s) => s,
         None => db.insert_new(key, Value::Hash(Dict::new())),
     };
-    let Some((_, e)) = db.dict.at_mut(slot) else {
-        return;
-    };
-    let Value::Hash(h) = &mut e.val else {
-        return out.error(WRONGTYPE);
+    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
+        Some(Value::Hash(h)) => Ok(h),
+        _ => Err(()),
+    }
+}
+
+/// HSET / HMSET: set field-value pairs; returns the number of new fields, None after an error.
+fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<i64> {
+    if !args.len().is_multiple_of(2) {
+        ctx.out.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return None;
+    }
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let Ok(h) = hash_or_create(db, key) else {
+        out.error(WRONGTYPE);
+        return None;
     };
     let mut added = 0;
     for i in (2..args.len()).step_by(2) {
-        if h.insert(args.get(i), args.get(i + 1).into()).is_none() {
-            added += 1;
+        let (f, v) = (args.get(i), args.get(i + 1));
+        match h.get_mut(f) {
+            Some(old) => *old = v.into(),
+            None => {
+                h.insert_new(f.into(), v.into());
+                added += 1;
+            }
         }
     }
-    out.int(added);
+    ctx.modified(key);
+    Some(added)
+}
+
+fn hset(ctx: &mut Ctx, args: Args) {
+    if let Some(n) = set_pairs(ctx, args, "hset") {
+        ctx.out.int(n);
+    }
+}
+
+fn hmset(ctx: &mut Ctx, args: Args) {
+    if set_pairs(ctx, args, "hmset").is_some() {
+        ctx.out.ok();
+    }
+}
+
+fn hsetnx(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let Ok(h) = hash_or_create(db, key) else {
+        return out.error(WRONGTYPE);
+    };
+    if h.contains(args.get(2)) {
+        return out.int(0);
+    }
+    h.insert_new(args.get(2).into(), args.get(3).into());
+    out.int(1);
     ctx.modified(key);
 }
 
 fn hget(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match db.get(args.get(1)).map(|e| &e.val) {
-        None => out.null(),
-        Some(Value::Hash(h)) => match h.get(args.get(2)) {
+    match hash_ref(db, args.get(1)) {
+        Err(()) => out.error(WRONGTYPE),
+        Ok(h) => match h.and_then(|h| h.get(args.get(2))) {
             Some(v) => out.bulk(v),
             None => out.null(),
         },
-        Some(_) => out.error(WRONGTYPE),
     }
+}
+
+fn hmget(ctx: &mut Ctx, args: Args) {
+    let (db, out) = ctx.db_out();
+    let h = match hash_ref(db, args.get(1)) {
+        Err(()) => return out.error(WRONGTYPE),
+        Ok(h) => h,
+    };
+    out.array(args.len() - 2);
+    for f in args.iter().skip(2) {
+        match h.and_then(|h| h.get(f)) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+}
+
+fn hdel(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let h = match hash_mut(db, key) {
+        Err(()) => return out.error(WRONGTYPE),
+        Ok(None) => return out.int(0),
+        Ok(Some(h)) => h,
+    };
+    let mut n = 0;
+    for f in args.iter().skip(2) {
+        if h.remove(f).is_some() {
+            n += 1;
+        }
+    }
+    let empty = h.is_empty();
+    if empty {
+        db.remove(key);
+    }
+    out.int(n);
+    if n > 0 {
+        ctx.modified(key);
+    }
+}
+
+fn hlen(ctx: &mut Ctx, args: Args) {
+    let (db, out) = ctx.db_out();
+    match hash_ref(db, args.get(1)) {
+        Err(()) => out.error(WRONGTYPE),
+        Ok(h) => out.int(h.map_or(0, |h| h.len()) as i64),
+    }
+}
+
+fn hstrlen(ctx: &mut Ctx, args: Args) {
+    let (db, out) = ctx.db_out();
+    match hash_ref(db, args.get(1)) {
+        Err(()) => out.error(WRONGTYPE),
+        Ok(h) => out.int(h.and_then(|h| h.get(args.get(2))).map_or(0, |v| v.len()) as i64),
+    }
+}
+
+fn hexists(ctx: &mut Ctx, args: Args) {
+    let (db, out) = ctx.db_out();
+    match hash_ref(db, args.get(1)) {
+        Err(()) => out.error(WRONGTYPE),
+        Ok(h) => out.int(h.is_some_and(|h| h.contains(args.get(2))) as i64),
+    }
+}
+
+/// HKEYS / HVALS / HGETALL.
+fn getall(ctx: &mut Ctx, args: Args, keys: bool, vals: bool) {
+    let (db, out) = ctx.db_out();
+    let h = match hash_ref(db, args.get(1)) {
+        Err(()) => return out.error(WRONGTYPE),
+        Ok(None) if keys && vals => return out.map(0),
+        Ok(None) => return out.array(0),
+        Ok(Some(h)) => h,
+    };
+    if keys && vals {
+        out.map(h.len());
+    } else {
+        out.array(h.len());
+    }
+    for (f, v) in h.iter() {
+        if keys {
+            out.bulk(f);
+        }
+        if vals {
+            out.bulk(v);
+        }
+    }
+}
+
+fn hkeys(ctx: &mut Ctx, args: Args) {
+    getall(ctx, args, true, false)
+}
+fn hvals(ctx: &mut Ctx, args: Args) {
+    getall(ctx, args, false, true)
+}
+fn hgetall(ctx: &mut Ctx, args: Args) {
+    getall(ctx, args, true, true)
+}
+
+fn hincrby(ctx: &mut Ctx, args: Args) {
+    let Some(by) = int_arg(ctx, args.get(3)) else {
+        return;
+    };
+    let (key, field) = (args.get(1), args.get(2));
+    let (db, out) = ctx.db_out();
+    let Ok(h) = hash_or_create(db, key) else {
+        return out.error(WRONGTYPE);
+    };
+    let cur = match h.get(field) {
+        None => 0,
+        Some(v) => match parse_i64(v) {
+            Some(n) => n,
+            None => return out.error("ERR hash value is not an integer"),
+        },
+    };
+    let Some(new) = cur.checked_add(by) else {
+        return out.error("ERR increment or decrement would overflow");
+    };
+    let mut buf = itoa::Buffer::new();
+    h.insert(field, buf.format(new).as_bytes().into());
+    out.int(new);
+    ctx.modified(key);
+}
+
+/// A float as Redis's human-friendly long double output: plain decimal, shortest digits
+/// that read back to the same value, no trailing zeros. (string.rs has the same need for
+/// INCRBYFLOAT; the two can share one helper in util.rs.)
+fn fmt_human_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{v}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
+    let Some(by) = float_arg(ctx, args.get(3)) else {
+        return;
+    };
+    if !by.is_finite() {
+        return ctx.out.error("ERR value is NaN or Infinity");
+    }
+    let (key, field) = (args.get(1), args.get(2));
+    let (db, out) = ctx.db_out();
+    let Ok(h) = hash_or_create(db, key) else {
+        return out.error(WRONGTYPE);
+    };
+    let cur = match h.get(field) {
+        None => 0.0,
+        Some(v) => match parse_f64(v) {
+            Some(n) => n,
+            None => return out.error("ERR hash value is not a float"),
+        },
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return out.error("ERR increment would produce NaN or Infinity");
+    }
+    let s = fmt_human_float(new);
+    h.insert(field, s.as_bytes().into());
+    out.bulk(s.as_bytes());
+    ctx.modified(key);
+}
+
+fn hrandfield(ctx: &mut Ctx, args: Args) {
+    let mut count = None;
+    let mut withvalues = false;
+    if args.len() >= 3 {
+        let Some(n) = int_arg(ctx, args.get(2)) else {
+            return;
+        };
+        if n == i64::MIN {
+            return ctx.out.error(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            );
+        }
+        if args.len() > 4 || (args.len() == 4 && !eq_ic(args.get(3), "withvalues")) {
+            return ctx.out.error(SYNTAX);
+        }
+        if args.len() == 4 {
+            withvalues = true;
+            if n.unsigned_abs() > (i64::MAX / 2) as u64 {
+                return ctx.out.error("ERR value is out of range");
+            }
+        }
+        count = Some(n);
+    }
+    let (db, out) = ctx.db_out();
+    let h = match hash_ref(db, args.get(1)) {
+        Err(()) => return out.error(WRONGTYPE),
+        Ok(None) if count.is_some() => return out.array(0),
+        Ok(None) => return out.null(),
+        Ok(Some(h)) => h,
+    };
+    let Some(n) = count else {
+        if let Some((f, _)) = h.random_slot().and_then(|s| h.at(s)) {
+            out.bulk(f);
+        }
+        return;
+    };
+    let pick: Vec<usize> = if n < 0 {
+        // Repetitions allowed: independent draws.
+        (0..n.unsigned_abs())
+            .filter_map(|_| h.random_slot())
+            .collect()
+    } else {
+        // Distinct fields: a partial shuffle of every slot.
+        let mut slots: Vec<usize> = (0..h.slot_bound()).filter(|&s| h.at(s).is_some()).collect();
+        let k = (n as usize).min(slots.len());
+        let mut rng = rand::thread_rng();
+        for i in 0..k {
+            let j = rand::Rng::gen_range(&mut rng, i..slots.len());
+            slots.swap(i, j);
+        }
+        slots.truncate(k);
+        slots
+    };
+    let resp3 = out.resp3;
+    out.array(if withvalues && !resp3 {
+        pick.len() * 2
+    } else {
+        pick.len()
+    });
+    for s in pick {
+        let Some((f, v)) = h.at(s) else { continue };
+        if withvalues && resp3 {
+            out.array(2);
+        }
+        out.bulk(f);
+        if withvalues {
+            out.bulk(v);
+        }
+    }
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]. The options are parsed here with a small
+/// local parser; SCAN/SSCAN/ZSCAN share the same grammar (to be unified with keys.rs's).
+fn hscan(ctx: &mut Ctx, args: Args) {
+    let cursor = match std::str::from_utf8(args.get(2))
+        .ok()
+        .filter(|s| !s.starts_with(|c: char| c.is_ascii_whitespace() || c == '+'))
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(c) => c,
+        None => return ctx.out.error("ERR invalid cursor"),
+    };
+    let (srv, out) = (&mut *ctx.srv, &mut *ctx.out);
+    let Some(entry) = srv.ks.dbs[ctx.db].get(args.get(1)) else {
+        out.array(2);
+        out.bulk(b"0");
+        return out.array(0);
+    };
+    let Value::Hash(h) = &entry.val else {
+        return out.error(WRONGTYPE);
+    };
+    // A small (listpack-encoded) hash is returned whole in one call, as Redis does.
+    let whole = super::keys::encoding_name(&entry.val, &srv.cfg) == "listpack";
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if more && eq_ic(args.get(i), "count") {
+            match parse_i64(args.get(i + 1)) {
+                None => return out.error(NOT_INT),
+                Some(n) if n < 1 => return out.error(SYNTAX),
+                Some(n) => count = n.min(i64::from(u32::MAX)) as usize,
+            }
+        } else if more && eq_ic(args.get(i), "match") {
+            let p = args.get(i + 1);
+            pattern = (p != b"*").then_some(p);
+        } else {
+            return out.error(SYNTAX);
+        }
+        i += 2;
+    }
+    // Matches are encoded into a side buffer, counted, then appended after the header.
+    let mut page = crate::resp::Reply::default();
+    let mut n = 0usize;
+    let mut collect = |f: &crate::keyspace::Key, v: &Box<[u8]>| {
+        if pattern.is_none_or(|p| crate::util::glob_match(p, f, false)) {
+            page.bulk(f);
+            page.bulk(v);
+            n += 1;
+        }
+    };
+    let next = if whole {
+        h.iter().for_each(|(f, v)| collect(f, v));
+        0
+    } else if cursor >= h.slot_bound() as u64 {
+        0
+    } else {
+        h.scan(cursor as usize, count, collect)
+    };
+    out.array(2);
+    let mut b = itoa::Buffer::new();
+    out.bulk(b.format(next).as_bytes());
+    out.array(n * 2);
+    out.raw(&page.buf);
 }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -187,6 +188,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("hash", hash::COMMANDS),
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
+        ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
     ]
 }
@@ -457,11 +459,13 @@ pub fn pubsub_client(_c: &Client) -> bool {
 
 /// Clients the `timeout` option does not disconnect.
 pub fn exempt_from_timeout(c: &Client) -> bool {
-    c.monitor
+    c.monitor || c.blocked.is_some()
 }
 
 /// Cleanup of per-client registrations when a client goes away.
-pub fn on_client_closed(_srv: &mut Server, _idx: usize, _c: &Client) {}
+pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
+    crate::blocking::on_client_closed(srv, idx, c.blocked.as_deref());
+}
 
 // ---- helpers shared by the families ----
 

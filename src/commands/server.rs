@@ -634,7 +634,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     .max()
                     .unwrap_or(0)
             );
-            f!("blocked_clients", 0);
+            f!("blocked_clients", srv.blocking.blocked_count());
             f!("tracking_clients", 0);
             f!("clients_in_timeout_table", 0);
         }

@@ -1,41 +1,145 @@
-//! String commands.
+//! String commands: GET/SET and their variants, counters, ranges, LCS, bitmaps.
 use super::*;
-use crate::keyspace::{Value, NO_EXPIRE};
-use crate::util::{eq_ic, now_ms, parse_i64};
+use crate::keyspace::{Db, Value, NO_EXPIRE};
+use crate::resp::Reply;
+use crate::util::{eq_ic, now_ms, parse_f64, parse_i64};
+
+const WDF: u32 = WRITE | DENYOOM | FAST;
 
 pub static COMMANDS: &[Command] = &[
     cmd("get", 2, READONLY | FAST, STRING, (1, 1, 1), get),
     cmd("set", -3, WRITE | DENYOOM, STRING, (1, 1, 1), set),
-    cmd("incr", 2, WRITE | DENYOOM | FAST, STRING, (1, 1, 1), incr),
-    cmd("decr", 2, WRITE | DENYOOM | FAST, STRING, (1, 1, 1), decr),
-    cmd(
-        "incrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        STRING,
-        (1, 1, 1),
-        incrby,
-    ),
-    cmd(
-        "decrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        STRING,
-        (1, 1, 1),
-        decrby,
-    ),
+    cmd("getex", -2, WRITE | FAST, STRING, (1, 1, 1), getex),
+    cmd("getdel", 2, WRITE | FAST, STRING, (1, 1, 1), getdel),
+    cmd("getset", 3, WDF, STRING, (1, 1, 1), getset),
+    cmd("setnx", 3, WDF, STRING, (1, 1, 1), setnx),
+    cmd("setex", 4, WRITE | DENYOOM, STRING, (1, 1, 1), setex),
+    cmd("psetex", 4, WRITE | DENYOOM, STRING, (1, 1, 1), psetex),
+    cmd("incr", 2, WDF, STRING, (1, 1, 1), incr),
+    cmd("decr", 2, WDF, STRING, (1, 1, 1), decr),
+    cmd("incrby", 3, WDF, STRING, (1, 1, 1), incrby),
+    cmd("decrby", 3, WDF, STRING, (1, 1, 1), decrby),
+    cmd("incrbyfloat", 3, WDF, STRING, (1, 1, 1), incrbyfloat),
     cmd("mget", -2, READONLY | FAST, STRING, (1, -1, 1), mget),
     cmd("mset", -3, WRITE | DENYOOM, STRING, (1, -1, 2), mset),
-    cmd(
-        "append",
-        3,
-        WRITE | DENYOOM | FAST,
-        STRING,
-        (1, 1, 1),
-        append,
-    ),
+    cmd("msetnx", -3, WRITE | DENYOOM, STRING, (1, -1, 2), msetnx),
+    cmd("append", 3, WDF, STRING, (1, 1, 1), append),
     cmd("strlen", 2, READONLY | FAST, STRING, (1, 1, 1), strlen),
+    cmd("getrange", 4, READONLY, STRING, (1, 1, 1), getrange),
+    cmd("substr", 4, READONLY, STRING, (1, 1, 1), getrange),
+    cmd("setrange", 4, WRITE | DENYOOM, STRING, (1, 1, 1), setrange),
+    cmd("lcs", -3, READONLY, STRING, (1, 2, 1), lcs),
+    cmd("setbit", 4, WDF, BITMAP, (1, 1, 1), setbit),
+    cmd("getbit", 3, READONLY | FAST, BITMAP, (1, 1, 1), getbit),
+    cmd("bitcount", -2, READONLY, BITMAP, (1, 1, 1), bitcount),
+    cmd("bitpos", -3, READONLY, BITMAP, (1, 1, 1), bitpos),
 ];
+
+const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// Reply a string value as a bulk string; false (and nothing written) if not a string.
+#[inline]
+fn reply_string(out: &mut Reply, v: &Value) -> bool {
+    match v {
+        Value::Str(s) => out.bulk(s),
+        Value::Int(n) => out.bulk_int(*n),
+        _ => return false,
+    }
+    true
+}
+
+fn invalid_expire(ctx: &mut Ctx, cmd: &str) {
+    ctx.out
+        .error(&format!("ERR invalid expire time in '{cmd}' command"));
+}
+
+/// The expiry options of SET and GETEX.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpUnit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+#[derive(Default)]
+struct StrOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expire: Option<(ExpUnit, &'a [u8])>,
+}
+
+/// Parse SET (`set = true`) or GETEX options starting at `from`, with Redis's rules on
+/// which options exclude which. Sends the error and returns None on a bad combination.
+fn parse_str_opts<'a>(ctx: &mut Ctx, args: Args<'a>, from: usize, set: bool) -> Option<StrOpts<'a>> {
+    let mut o = StrOpts::default();
+    let mut i = from;
+    while i < args.len() {
+        let a = args.get(i);
+        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
+        let unit = if eq_ic(a, "ex") {
+            Some(ExpUnit::Ex)
+        } else if eq_ic(a, "px") {
+            Some(ExpUnit::Px)
+        } else if eq_ic(a, "exat") {
+            Some(ExpUnit::ExAt)
+        } else if eq_ic(a, "pxat") {
+            Some(ExpUnit::PxAt)
+        } else {
+            None
+        };
+        if set && eq_ic(a, "nx") && !o.xx {
+            o.nx = true;
+        } else if set && eq_ic(a, "xx") && !o.nx {
+            o.xx = true;
+        } else if set && eq_ic(a, "get") {
+            o.get = true;
+        } else if set && eq_ic(a, "keepttl") && o.expire.is_none() {
+            o.keep_ttl = true;
+        } else if !set && eq_ic(a, "persist") && o.expire.is_none() {
+            o.persist = true;
+        } else if let (Some(u), Some(n)) = (unit, next) {
+            // The same unit may repeat (the last wins); different ones conflict.
+            if o.keep_ttl || o.persist || o.expire.is_some_and(|(p, _)| p != u) {
+                ctx.out.error(SYNTAX);
+                return None;
+            }
+            o.expire = Some((u, n));
+            i += 1;
+        } else {
+            ctx.out.error(SYNTAX);
+            return None;
+        }
+        i += 1;
+    }
+    Some(o)
+}
+
+/// An expiry option's absolute unix-ms time, or the Redis error for it.
+fn expire_at(ctx: &mut Ctx, unit: ExpUnit, arg: &[u8], cmd: &str) -> Option<i64> {
+    let n = int_arg(ctx, arg)?;
+    let secs = matches!(unit, ExpUnit::Ex | ExpUnit::ExAt);
+    if n <= 0 || (secs && n > i64::MAX / 1000) {
+        invalid_expire(ctx, cmd);
+        return None;
+    }
+    let ms = if secs { n * 1000 } else { n };
+    let at = if matches!(unit, ExpUnit::Ex | ExpUnit::Px) {
+        ms.checked_add(now_ms())
+    } else {
+        Some(ms)
+    };
+    match at {
+        Some(t) if t > 0 => Some(t),
+        _ => {
+            invalid_expire(ctx, cmd);
+            None
+        }
+    }
+}
 
 fn get(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
@@ -45,10 +149,8 @@ fn get(ctx: &mut Ctx, args: Args) {
             false
         }
         Some(e) => {
-            match &e.val {
-                Value::Str(s) => out.bulk(s),
-                Value::Int(n) => out.bulk_int(*n),
-                _ => out.error(WRONGTYPE),
+            if !reply_string(out, &e.val) {
+                out.error(WRONGTYPE);
             }
             true
         }
@@ -58,75 +160,151 @@ fn get(ctx: &mut Ctx, args: Args) {
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 fn set(ctx: &mut Ctx, args: Args) {
-    let (mut nx, mut xx, mut get_old, mut keep_ttl) = (false, false, false, false);
-    let mut expire = NO_EXPIRE;
-    let mut i = 3;
-    while i < args.len() {
-        let a = args.get(i);
-        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
-        if eq_ic(a, "nx") && !xx {
-            nx = true;
-        } else if eq_ic(a, "xx") && !nx {
-            xx = true;
-        } else if eq_ic(a, "get") {
-            get_old = true;
-        } else if eq_ic(a, "keepttl") && expire == NO_EXPIRE {
-            keep_ttl = true;
-        } else if (eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"))
-            && expire == NO_EXPIRE
-            && !keep_ttl
-            && next.is_some()
-        {
-            let Some(n) = next.and_then(parse_i64) else {
-                return ctx.out.error(NOT_INT);
-            };
-            if n <= 0 {
-                return ctx.out.error("ERR invalid expire time in 'set' command");
-            }
-            let at = if eq_ic(a, "ex") {
-                n.checked_mul(1000).and_then(|ms| ms.checked_add(now_ms()))
-            } else if eq_ic(a, "px") {
-                n.checked_add(now_ms())
-            } else if eq_ic(a, "exat") {
-                n.checked_mul(1000)
-            } else {
-                Some(n)
-            };
-            let Some(at) = at else {
-                return ctx.out.error("ERR invalid expire time in 'set' command");
-            };
-            expire = at;
-            i += 1;
-        } else {
-            return ctx.out.error(SYNTAX);
-        }
-        i += 1;
-    }
     let key = args.get(1);
+    // Fast path: plain SET key value.
+    if args.len() == 3 {
+        ctx.dbm()
+            .set(key, Value::from_bytes(args.get(2)), NO_EXPIRE, false);
+        ctx.out.ok();
+        ctx.modified(key);
+        return;
+    }
+    let Some(o) = parse_str_opts(ctx, args, 3, true) else {
+        return;
+    };
+    let mut expire = NO_EXPIRE;
+    if let Some((u, a)) = o.expire {
+        match expire_at(ctx, u, a, "set") {
+            Some(t) => expire = t,
+            None => return,
+        }
+    }
+    set_generic(ctx, key, args.get(2), expire, &o, None);
+}
+
+/// The shared tail of SET, SETNX, SETEX, PSETEX: `flag_reply` replaces OK/null by 1/0.
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &[u8],
+    val: &[u8],
+    expire: i64,
+    o: &StrOpts,
+    flag_reply: Option<()>,
+) {
     let (db, out) = ctx.db_out();
     let existing = db.get(key);
-    if get_old {
+    if o.get {
         match existing {
             None => out.null(),
-            Some(e) => match &e.val {
-                Value::Str(s) => out.bulk(s),
-                Value::Int(n) => out.bulk_int(*n),
-                _ => return out.error(WRONGTYPE),
-            },
+            Some(e) => {
+                if !reply_string(out, &e.val) {
+                    return out.error(WRONGTYPE);
+                }
+            }
         }
     }
     let exists = existing.is_some();
-    if (nx && exists) || (xx && !exists) {
-        if !get_old {
+    if (o.nx && exists) || (o.xx && !exists) {
+        if flag_reply.is_some() {
+            out.int(0);
+        } else if !o.get {
             out.null();
         }
         return;
     }
-    db.set(key, Value::from_bytes(args.get(2)), expire, keep_ttl);
-    if !get_old {
+    db.set(key, Value::from_bytes(val), expire, o.keep_ttl);
+    if flag_reply.is_some() {
+        out.int(1);
+    } else if !o.get {
         out.ok();
     }
     ctx.modified(key);
+}
+
+fn setnx(ctx: &mut Ctx, args: Args) {
+    let o = StrOpts {
+        nx: true,
+        ..Default::default()
+    };
+    set_generic(ctx, args.get(1), args.get(2), NO_EXPIRE, &o, Some(()));
+}
+
+fn setex_generic(ctx: &mut Ctx, args: Args, unit: ExpUnit, name: &str) {
+    let Some(at) = expire_at(ctx, unit, args.get(2), name) else {
+        return;
+    };
+    set_generic(ctx, args.get(1), args.get(3), at, &StrOpts::default(), None);
+}
+
+fn setex(ctx: &mut Ctx, args: Args) {
+    setex_generic(ctx, args, ExpUnit::Ex, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: Args) {
+    setex_generic(ctx, args, ExpUnit::Px, "psetex")
+}
+
+/// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
+fn getex(ctx: &mut Ctx, args: Args) {
+    let Some(o) = parse_str_opts(ctx, args, 2, false) else {
+        return;
+    };
+    let mut at = None;
+    if let Some((u, a)) = o.expire {
+        match expire_at(ctx, u, a, "getex") {
+            Some(t) => at = Some(t),
+            None => return,
+        }
+    }
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let Some(slot) = db.find(key) else {
+        return out.null();
+    };
+    let e = &db.dict.at(slot).expect("slot just found").1;
+    if !reply_string(out, &e.val) {
+        return out.error(WRONGTYPE);
+    }
+    let had_ttl = e.expire != NO_EXPIRE;
+    match at {
+        Some(t) if t <= now_ms() => {
+            db.remove_slot(slot);
+        }
+        Some(t) => db.set_expire(slot, t),
+        None if o.persist && had_ttl => db.set_expire(slot, NO_EXPIRE),
+        None => return,
+    }
+    ctx.modified(key);
+}
+
+fn getdel(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let Some(slot) = db.find(key) else {
+        return out.null();
+    };
+    if !reply_string(out, &db.dict.at(slot).expect("slot just found").1.val) {
+        return out.error(WRONGTYPE);
+    }
+    db.remove_slot(slot);
+    ctx.modified(key);
+}
+
+fn getset(ctx: &mut Ctx, args: Args) {
+    let o = StrOpts {
+        get: true,
+        ..Default::default()
+    };
+    set_generic(ctx, args.get(1), args.get(2), NO_EXPIRE, &o, None);
+}
+
+/// The integer held by a string value, if it is one.
+fn value_int(v: &Value) -> Result<i64, &'static str> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        Value::Str(s) => parse_i64(s).ok_or(NOT_INT),
+        _ => Err(WRONGTYPE),
+    }
 }
 
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
@@ -137,13 +315,9 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
             by
         }
         Some(e) => {
-            let cur = match &e.val {
-                Value::Int(n) => *n,
-                Value::Str(s) => match parse_i64(s) {
-                    Some(n) => n,
-                    None => return out.error(NOT_INT),
-                },
-                _ => return out.error(WRONGTYPE),
+            let cur = match value_int(&e.val) {
+                Ok(n) => n,
+                Err(msg) => return out.error(msg),
             };
             let Some(n) = cur.checked_add(by) else {
                 return out.error("ERR increment or decrement would overflow");
@@ -176,23 +350,66 @@ fn decrby(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// A float formatted as Redis's human-friendly long double output: plain decimal notation,
+/// shortest digits that read back to the same value, no trailing zeros.
+fn fmt_human_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{v}");
+    // Rust never uses exponents in Display; drop a lone trailing ".0" just in case.
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let (db, out) = ctx.db_out();
+    let cur = match db.get(key).map(|e| &e.val) {
+        None => 0.0,
+        Some(v) => {
+            let mut tmp = itoa::Buffer::new();
+            let Some(b) = v.str_bytes(&mut tmp) else {
+                return out.error(WRONGTYPE);
+            };
+            match parse_f64(b) {
+                Some(f) => f,
+                None => return out.error(NOT_FLOAT),
+            }
+        }
+    };
+    let Some(by) = parse_f64(args.get(2)) else {
+        return out.error(NOT_FLOAT);
+    };
+    let v = cur + by;
+    if !v.is_finite() {
+        return out.error("ERR increment would produce NaN or Infinity");
+    }
+    let s = fmt_human_float(v);
+    out.bulk(s.as_bytes());
+    db.set(key, Value::from_bytes(s.as_bytes()), NO_EXPIRE, true);
+    ctx.modified(key);
+}
+
 fn mget(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     out.array(args.len() - 1);
     for k in args.iter().skip(1) {
-        match db.get(k).map(|e| &e.val) {
-            Some(Value::Str(s)) => out.bulk(s),
-            Some(Value::Int(n)) => out.bulk_int(*n),
+        match db.get(k) {
+            Some(e) if reply_string(out, &e.val) => {}
             _ => out.null(),
         }
     }
 }
 
-fn mset(ctx: &mut Ctx, args: Args) {
+fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     if args.len() % 2 != 1 {
-        return ctx
-            .out
-            .error("ERR wrong number of arguments for 'mset' command");
+        let name = if nx { "msetnx" } else { "mset" };
+        return ctx.out.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+    }
+    if nx && (1..args.len()).step_by(2).any(|i| ctx.dbm().exists(args.get(i))) {
+        return ctx.out.int(0);
     }
     for i in (1..args.len()).step_by(2) {
         ctx.dbm().set(
@@ -203,7 +420,39 @@ fn mset(ctx: &mut Ctx, args: Args) {
         );
         ctx.modified(args.get(i));
     }
-    ctx.out.ok();
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
+}
+
+fn mset(ctx: &mut Ctx, args: Args) {
+    mset_generic(ctx, args, false)
+}
+
+fn msetnx(ctx: &mut Ctx, args: Args) {
+    mset_generic(ctx, args, true)
+}
+
+/// The raw bytes of a string value, converting an integer encoding to raw first.
+fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
+    if let Value::Int(n) = *v {
+        *v = Value::Str(itoa::Buffer::new().format(n).as_bytes().to_vec());
+    }
+    match v {
+        Value::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The length of a string value (integers count their decimal digits).
+fn str_len(v: &Value) -> Option<usize> {
+    match v {
+        Value::Str(s) => Some(s.len()),
+        Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
+        _ => None,
+    }
 }
 
 fn append(ctx: &mut Ctx, args: Args) {
@@ -212,24 +461,17 @@ fn append(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     let len = match db.get_mut(key) {
         None => {
-            db.set(key, Value::Str(add.to_vec()), NO_EXPIRE, false);
+            db.set(key, Value::from_bytes(add), NO_EXPIRE, false);
             add.len()
         }
         Some(e) => {
-            let mut tmp = itoa::Buffer::new();
-            let Some(cur) = e.val.str_bytes(&mut tmp) else {
+            let Some(cur) = str_len(&e.val) else {
                 return out.error(WRONGTYPE);
             };
-            if cur.len() + add.len() > max {
-                return out.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+            if cur + add.len() > max {
+                return out.error(TOO_BIG);
             }
-            if let Value::Int(_) = e.val {
-                let s = cur.to_vec();
-                e.val = Value::Str(s);
-            }
-            let Value::Str(s) = &mut e.val else {
-                unreachable!("converted to Str above")
-            };
+            let s = raw_mut(&mut e.val).expect("checked string");
             s.extend_from_slice(add);
             s.len()
         }
@@ -240,10 +482,412 @@ fn append(ctx: &mut Ctx, args: Args) {
 
 fn strlen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match db.get(args.get(1)).map(|e| &e.val) {
+    match db.get(args.get(1)).map(|e| str_len(&e.val)) {
         None => out.int(0),
-        Some(Value::Str(s)) => out.int(s.len() as i64),
-        Some(Value::Int(n)) => out.int(itoa::Buffer::new().format(*n).len() as i64),
-        Some(_) => out.error(WRONGTYPE),
+        Some(Some(n)) => out.int(n as i64),
+        Some(None) => out.error(WRONGTYPE),
+    }
+}
+
+fn getrange(ctx: &mut Ctx, args: Args) {
+    let Some(mut start) = int_arg(ctx, args.get(2)) else {
+        return;
+    };
+    let Some(mut end) = int_arg(ctx, args.get(3)) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let Some(e) = db.get(args.get(1)) else {
+        return out.bulk(b"");
+    };
+    let mut tmp = itoa::Buffer::new();
+    let Some(s) = e.val.str_bytes(&mut tmp) else {
+        return out.error(WRONGTYPE);
+    };
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return out.bulk(b"");
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    let start = start.max(0);
+    let end = end.max(0).min(len - 1);
+    if start > end || len == 0 {
+        out.bulk(b"");
+    } else {
+        out.bulk(&s[start as usize..=end as usize]);
+    }
+}
+
+fn setrange(ctx: &mut Ctx, args: Args) {
+    let (key, val) = (args.get(1), args.get(3));
+    let Some(off) = int_arg(ctx, args.get(2)) else {
+        return;
+    };
+    if off < 0 {
+        return ctx.out.error("ERR offset is out of range");
+    }
+    let max = ctx.srv.cfg.proto_max_bulk_len;
+    let too_big = off.checked_add(val.len() as i64).is_none_or(|t| t > max);
+    let (db, out) = ctx.db_out();
+    let len = match db.get_mut(key) {
+        None => {
+            if val.is_empty() {
+                return out.int(0);
+            }
+            if too_big {
+                return out.error(TOO_BIG);
+            }
+            let mut s = vec![0u8; off as usize];
+            s.extend_from_slice(val);
+            let n = s.len();
+            db.set(key, Value::Str(s), NO_EXPIRE, false);
+            n
+        }
+        Some(e) => {
+            let Some(cur) = str_len(&e.val) else {
+                return out.error(WRONGTYPE);
+            };
+            if val.is_empty() {
+                return out.int(cur as i64);
+            }
+            if too_big {
+                return out.error(TOO_BIG);
+            }
+            let s = raw_mut(&mut e.val).expect("checked string");
+            let (off, end) = (off as usize, off as usize + val.len());
+            if s.len() < end {
+                s.resize(end, 0);
+            }
+            s[off..end].copy_from_slice(val);
+            s.len()
+        }
+    };
+    out.int(len as i64);
+    ctx.modified(key);
+}
+
+/// A string key's bytes for commands that read two keys (LCS): missing is empty.
+fn read_str(db: &mut Db, key: &[u8]) -> Result<Vec<u8>, ()> {
+    match db.get(key).map(|e| &e.val) {
+        None => Ok(Vec::new()),
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(Value::Int(n)) => Ok(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+        Some(_) => Err(()),
+    }
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+fn lcs(ctx: &mut Ctx, args: Args) {
+    let db = ctx.dbm();
+    let (Ok(a), Ok(b)) = (read_str(db, args.get(1)), read_str(db, args.get(2))) else {
+        return ctx
+            .out
+            .error("ERR The specified keys must contain string values");
+    };
+    let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    let mut i = 3;
+    while i < args.len() {
+        let o = args.get(i);
+        if eq_ic(o, "idx") {
+            want_idx = true;
+        } else if eq_ic(o, "len") {
+            want_len = true;
+        } else if eq_ic(o, "withmatchlen") {
+            with_len = true;
+        } else if eq_ic(o, "minmatchlen") && i + 1 < args.len() {
+            let Some(n) = int_arg(ctx, args.get(i + 1)) else {
+                return;
+            };
+            min_len = n.max(0);
+            i += 1;
+        } else {
+            return ctx.out.error(SYNTAX);
+        }
+        i += 1;
+    }
+    if want_len && want_idx {
+        return ctx
+            .out
+            .error("ERR If you want both the length and indexes, please just use IDX.");
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells.saturating_mul(4) > ctx.srv.cfg.proto_max_bulk_len as u64 {
+        return ctx.out.error(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        );
+    }
+    // table[i][j] = LCS length of a[..i] and b[..j]
+    let w = blen + 1;
+    let mut t = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen];
+    let out = &mut *ctx.out;
+    if want_len {
+        return out.int(total as i64);
+    }
+    // Walk back from the end, collecting the LCS and its matching ranges (last first).
+    let mut result = vec![0u8; total as usize];
+    let mut ranges: Vec<[usize; 5]> = Vec::new();
+    let mut k = total as usize;
+    let (mut i, mut j) = (alen, blen);
+    let mut cur: Option<[usize; 4]> = None; // a_start, a_end, b_start, b_end
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[k - 1] = a[i - 1];
+            match &mut cur {
+                None => cur = Some([i - 1, i - 1, j - 1, j - 1]),
+                Some(r) if r[0] == i && r[2] == j => {
+                    r[0] -= 1;
+                    r[2] -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            if cur.is_some_and(|r| r[0] == 0 || r[2] == 0) {
+                emit = true;
+            }
+            k -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if t[(i - 1) * w + j] > t[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if cur.is_some() {
+                emit = true;
+            }
+        }
+        if emit {
+            if let Some(r) = cur.take() {
+                let mlen = r[1] - r[0] + 1;
+                if min_len == 0 || mlen as i64 >= min_len {
+                    ranges.push([r[0], r[1], r[2], r[3], mlen]);
+                }
+            }
+        }
+    }
+    if !want_idx {
+        return out.bulk(&result);
+    }
+    out.map(2);
+    out.bulk(b"matches");
+    out.array(ranges.len());
+    for r in &ranges {
+        out.array(2 + with_len as usize);
+        out.array(2);
+        out.int(r[0] as i64);
+        out.int(r[1] as i64);
+        out.array(2);
+        out.int(r[2] as i64);
+        out.int(r[3] as i64);
+        if with_len {
+            out.int(r[4] as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(total as i64);
+}
+
+// ---- bitmaps ----
+
+const BIT_OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";
+
+fn bit_offset(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    match parse_i64(a) {
+        Some(n) if (0..(512i64 << 23)).contains(&n) => Some(n as usize),
+        _ => {
+            ctx.out.error(BIT_OFFSET_ERR);
+            None
+        }
+    }
+}
+
+fn setbit(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let Some(off) = bit_offset(ctx, args.get(2)) else {
+        return;
+    };
+    let on = match args.get(3) {
+        b"1" => true,
+        b"0" => false,
+        _ => return ctx.out.error("ERR bit is not an integer or out of range"),
+    };
+    let (db, out) = ctx.db_out();
+    if db.find(key).is_none() {
+        db.set(key, Value::Str(Vec::new()), NO_EXPIRE, false);
+    }
+    let e = db.get_mut(key).expect("just created");
+    let Some(s) = (if e.val.is_string() {
+        raw_mut(&mut e.val)
+    } else {
+        None
+    }) else {
+        return out.error(WRONGTYPE);
+    };
+    let byte = off >> 3;
+    if s.len() <= byte {
+        s.resize(byte + 1, 0);
+    }
+    let mask = 1u8 << (7 - (off & 7));
+    let old = s[byte] & mask != 0;
+    if on {
+        s[byte] |= mask;
+    } else {
+        s[byte] &= !mask;
+    }
+    out.int(old as i64);
+    ctx.modified(key);
+}
+
+fn getbit(ctx: &mut Ctx, args: Args) {
+    let Some(off) = bit_offset(ctx, args.get(2)) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let Some(e) = db.get(args.get(1)) else {
+        return out.int(0);
+    };
+    let mut tmp = itoa::Buffer::new();
+    let Some(s) = e.val.str_bytes(&mut tmp) else {
+        return out.error(WRONGTYPE);
+    };
+    let bit = s
+        .get(off >> 3)
+        .is_some_and(|b| b & (1 << (7 - (off & 7))) != 0);
+    out.int(bit as i64);
+}
+
+/// Resolve a [start end [BYTE|BIT]] range against a string of `len` bytes; returns the
+/// inclusive range in the unit asked for, or None when empty.
+fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)> {
+    let total = if bits { len as i64 * 8 } else { len as i64 };
+    let (mut s, mut e) = (start, end);
+    if s < 0 {
+        s += total;
+    }
+    if e < 0 {
+        e += total;
+    }
+    let s = s.max(0);
+    let e = e.max(0).min(total - 1);
+    (s <= e && total > 0).then_some((s, e))
+}
+
+/// Parse BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]` at `from`.
+fn range_args(ctx: &mut Ctx, args: Args, from: usize, end_needed: bool) -> Option<(Option<(i64, Option<i64>)>, bool)> {
+    if args.len() <= from {
+        return Some((None, false));
+    }
+    let start = int_arg(ctx, args.get(from))?;
+    let end = if args.len() > from + 1 {
+        Some(int_arg(ctx, args.get(from + 1))?)
+    } else if end_needed {
+        ctx.out.error(SYNTAX);
+        return None;
+    } else {
+        None
+    };
+    let bits = match args.len() {
+        n if n == from + 3 => {
+            let u = args.get(from + 2);
+            if eq_ic(u, "bit") {
+                true
+            } else if eq_ic(u, "byte") {
+                false
+            } else {
+                ctx.out.error(SYNTAX);
+                return None;
+            }
+        }
+        n if n > from + 3 => {
+            ctx.out.error(SYNTAX);
+            return None;
+        }
+        _ => false,
+    };
+    Some((Some((start, end)), bits))
+}
+
+fn bit_at(s: &[u8], i: i64) -> bool {
+    s[(i >> 3) as usize] & (1 << (7 - (i & 7))) != 0
+}
+
+fn bitcount(ctx: &mut Ctx, args: Args) {
+    let Some((range, bits)) = range_args(ctx, args, 2, true) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let Some(e) = db.get(args.get(1)) else {
+        return out.int(0);
+    };
+    let mut tmp = itoa::Buffer::new();
+    let Some(s) = e.val.str_bytes(&mut tmp) else {
+        return out.error(WRONGTYPE);
+    };
+    let (start, end) = match range {
+        None => (0, -1),
+        Some((st, en)) => (st, en.unwrap_or(-1)),
+    };
+    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+        return out.int(0);
+    };
+    let n = if bits {
+        (a..=b).filter(|&i| bit_at(s, i)).count()
+    } else {
+        s[a as usize..=b as usize]
+            .iter()
+            .map(|b| b.count_ones() as usize)
+            .sum()
+    };
+    out.int(n as i64);
+}
+
+fn bitpos(ctx: &mut Ctx, args: Args) {
+    let want = match args.get(2) {
+        b"1" => true,
+        b"0" => false,
+        _ => return ctx.out.error("ERR The bit argument must be 1 or 0."),
+    };
+    let Some((range, bits)) = range_args(ctx, args, 3, false) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let Some(e) = db.get(args.get(1)) else {
+        return out.int(if want { -1 } else { 0 });
+    };
+    let mut tmp = itoa::Buffer::new();
+    let Some(s) = e.val.str_bytes(&mut tmp) else {
+        return out.error(WRONGTYPE);
+    };
+    let end_given = matches!(range, Some((_, Some(_))));
+    let (start, end) = match range {
+        None => (0, -1),
+        Some((st, en)) => (st, en.unwrap_or(-1)),
+    };
+    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+        return out.int(-1);
+    };
+    let (first, last) = if bits { (a, b) } else { (a * 8, b * 8 + 7) };
+    match (first..=last).find(|&i| bit_at(s, i) == want) {
+        Some(i) => out.int(i),
+        // Looking for a clear bit with no explicit end: the string is padded with zeros.
+        None if !want && !end_given => out.int(last + 1),
+        None => out.int(-1),
     }
 }

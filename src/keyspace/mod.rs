@@ -81,6 +81,19 @@ impl Db {
     pub fn insert_new(&mut self, key: &[u8], val: Value) -> usize {
         self.dict.insert_new(key.into(), Entry::new(val, NO_EXPIRE))
     }
+    /// Insert a whole entry (value and expiry) under a key known to be absent (RENAME,
+    /// MOVE, COPY). Returns its slot.
+    pub fn insert_entry(&mut self, key: &[u8], e: Entry) -> usize {
+        if e.expire != NO_EXPIRE {
+            self.volatile += 1;
+        }
+        self.dict.insert_new(key.into(), e)
+    }
+    /// The expiry of a live key: None if missing, Some(NO_EXPIRE) if persistent.
+    pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
+        let s = self.find(key)?;
+        self.dict.at(s).map(|(_, e)| e.expire)
+    }
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let slot = self.dict.slot_of(key)?;
         self.remove_slot(slot)

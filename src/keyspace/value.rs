@@ -14,6 +14,22 @@ pub enum Value {
     Hash(Dict<Box<[u8]>>),
     Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
+    Stream(Box<crate::types::stream::Stream>),
+}
+
+/// A deep copy of any value (COPY).
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        match self {
+            Value::Int(n) => Value::Int(*n),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(s) => Value::Stream(s.clone()),
+        }
+    }
 }
 
 impl Value {
@@ -33,6 +49,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     pub fn is_string(&self) -> bool {
@@ -58,6 +75,7 @@ impl Value {
                 .sum(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }

@@ -3,5 +3,6 @@
 mod common;
 mod core;
 mod keys_cmds;
+mod streams;
 mod string_cmds;
 mod tls;
