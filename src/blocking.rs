@@ -147,7 +147,10 @@ pub fn block<'k>(
             continue;
         }
         owned.push(k.into());
-        reg.queue_mut(db).entry(k.into()).or_default().push_back(idx);
+        reg.queue_mut(db)
+            .entry(k.into())
+            .or_default()
+            .push_back(idx);
     }
     reg.clients.push(idx);
     ctx.srv.clients[idx].blocked = Some(Box::new(Blocked {
@@ -242,8 +245,7 @@ pub fn serve_ready(srv: &mut Server) {
         srv.blocking.ready_set.clear();
         for (db, key) in batch {
             // A snapshot of the queue in arrival order: serving may change the queue.
-            let queue: Vec<usize> = match srv.blocking.waiting.get(db).and_then(|m| m.get(&key))
-            {
+            let queue: Vec<usize> = match srv.blocking.waiting.get(db).and_then(|m| m.get(&key)) {
                 Some(q) => q.iter().copied().collect(),
                 None => continue,
             };

@@ -20,7 +20,14 @@ pub static COMMANDS: &[Command] = &[
     cmd("hkeys", 2, READONLY, HASH, (1, 1, 1), hkeys),
     cmd("hvals", 2, READONLY, HASH, (1, 1, 1), hvals),
     cmd("hgetall", 2, READONLY, HASH, (1, 1, 1), hgetall),
-    cmd("hincrby", 4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hincrby),
+    cmd(
+        "hincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        HASH,
+        (1, 1, 1),
+        hincrby,
+    ),
     cmd(
         "hincrbyfloat",
         4,

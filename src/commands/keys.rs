@@ -34,10 +34,31 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static OBJECT: &[Command] = &[
-    cmd("encoding", 3, READONLY, KEYSPACE, (2, 2, 1), object_encoding),
+    cmd(
+        "encoding",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_encoding,
+    ),
     cmd("freq", 3, READONLY, KEYSPACE, (2, 2, 1), object_freq),
-    cmd("idletime", 3, READONLY, KEYSPACE, (2, 2, 1), object_idletime),
-    cmd("refcount", 3, READONLY, KEYSPACE, (2, 2, 1), object_refcount),
+    cmd(
+        "idletime",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_idletime,
+    ),
+    cmd(
+        "refcount",
+        3,
+        READONLY,
+        KEYSPACE,
+        (2, 2, 1),
+        object_refcount,
+    ),
     cmd("help", 2, LOADING | STALE, KEYSPACE, (0, 0, 0), object_help),
 ];
 
@@ -389,7 +410,8 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
         return;
     };
     let base = if relative { now_ms() } else { 0 };
-    let when = (if secs { n.checked_mul(1000) } else { Some(n) }).and_then(|ms| ms.checked_add(base));
+    let when =
+        (if secs { n.checked_mul(1000) } else { Some(n) }).and_then(|ms| ms.checked_add(base));
     let Some(when) = when else {
         return ctx
             .out
@@ -482,7 +504,11 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 }
 
 /// Run `f` on a live key's entry, or reply null.
-fn with_entry(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply)) {
+fn with_entry(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply),
+) {
     let srv = &mut *ctx.srv;
     match srv.ks.dbs[ctx.db].get(key) {
         Some(e) => f(e, &srv.cfg, ctx.out),
@@ -516,7 +542,8 @@ fn object_idletime(ctx: &mut Ctx, args: Args) {
 
 fn object_refcount(ctx: &mut Ctx, args: Args) {
     // Redis shares the integers 0..10000 (unless an LRU/LFU maxmemory policy is in force).
-    let shared_ints = ctx.srv.cfg.maxmemory == 0 || ctx.srv.cfg.maxmemory_policy_name() == "noeviction";
+    let shared_ints =
+        ctx.srv.cfg.maxmemory == 0 || ctx.srv.cfg.maxmemory_policy_name() == "noeviction";
     with_entry(ctx, args.get(2), |e, _, out| match e.val {
         Value::Int(n) if shared_ints && (0..10000).contains(&n) => out.int(i32::MAX as i64),
         _ => out.int(1),

@@ -12,8 +12,22 @@ type List = VecDeque<Box<[u8]>>;
 pub static COMMANDS: &[Command] = &[
     cmd("lpush", -3, WRITE | DENYOOM | FAST, LIST, (1, 1, 1), lpush),
     cmd("rpush", -3, WRITE | DENYOOM | FAST, LIST, (1, 1, 1), rpush),
-    cmd("lpushx", -3, WRITE | DENYOOM | FAST, LIST, (1, 1, 1), lpushx),
-    cmd("rpushx", -3, WRITE | DENYOOM | FAST, LIST, (1, 1, 1), rpushx),
+    cmd(
+        "lpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        LIST,
+        (1, 1, 1),
+        lpushx,
+    ),
+    cmd(
+        "rpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        LIST,
+        (1, 1, 1),
+        rpushx,
+    ),
     cmd("lpop", -2, WRITE | FAST, LIST, (1, 1, 1), lpop),
     cmd("rpop", -2, WRITE | FAST, LIST, (1, 1, 1), rpop),
     cmd("llen", 2, READONLY | FAST, LIST, (1, 1, 1), llen),
@@ -27,8 +41,22 @@ pub static COMMANDS: &[Command] = &[
     cmd("lmove", 5, WRITE | DENYOOM, LIST, (1, 2, 1), lmove),
     cmd("rpoplpush", 3, WRITE | DENYOOM, LIST, (1, 2, 1), rpoplpush),
     cmd("lmpop", -4, WRITE | MOVABLE_KEYS, LIST, (0, 0, 0), lmpop),
-    cmd("blpop", -3, WRITE | NOSCRIPT | BLOCKING, LIST, (1, -2, 1), blpop),
-    cmd("brpop", -3, WRITE | NOSCRIPT | BLOCKING, LIST, (1, -2, 1), brpop),
+    cmd(
+        "blpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        LIST,
+        (1, -2, 1),
+        blpop,
+    ),
+    cmd(
+        "brpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        LIST,
+        (1, -2, 1),
+        brpop,
+    ),
     cmd(
         "blmove",
         6,
@@ -105,7 +133,11 @@ fn push_end(l: &mut List, v: Box<[u8]>, left: bool) {
 /// Redis's start/end (negative from the end) as an inclusive in-range span, if not empty.
 fn span(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let s = if start < 0 { (len + start).max(0) } else { start };
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let e = if end < 0 { len + end } else { end.min(len - 1) };
     (s <= e && s < len).then_some((s as usize, e as usize))
 }
@@ -177,7 +209,11 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
         ));
     }
     let count = if args.len() == 3 {
-        match positive(ctx, args.get(2), "ERR value is out of range, must be positive") {
+        match positive(
+            ctx,
+            args.get(2),
+            "ERR value is out of range, must be positive",
+        ) {
             Some(n) => Some(n),
             None => return,
         }
@@ -315,7 +351,9 @@ fn lpos(ctx: &mut Ctx, args: Args) {
         (maxlen as usize).min(len)
     };
     let positions = (0..scan).map(|k| if from_tail { len - 1 - k } else { k });
-    let mut matches = positions.filter(|&p| &*l[p] == elem).skip(skip.min(len as u64) as usize);
+    let mut matches = positions
+        .filter(|&p| &*l[p] == elem)
+        .skip(skip.min(len as u64) as usize);
     match count {
         None => match matches.next() {
             Some(p) => out.int(p as i64),
@@ -557,12 +595,7 @@ fn retry_move(ctx: &mut Ctx, args: Args, _key: &[u8]) -> bool {
 
 /// Pop from the first non-empty list of `keys`: `[key, value]` (count None) or
 /// `[key, [values...]]`. Ok(false) when every list is empty; Err(()) after WRONGTYPE.
-fn pop_first(
-    ctx: &mut Ctx,
-    keys: KeyList,
-    left: bool,
-    count: Option<usize>,
-) -> Result<bool, ()> {
+fn pop_first(ctx: &mut Ctx, keys: KeyList, left: bool, count: Option<usize>) -> Result<bool, ()> {
     for key in keys.iter() {
         let (db, out) = ctx.db_out();
         match list_mut(db, key) {

@@ -11,7 +11,14 @@ pub static COMMANDS: &[Command] = &[
     cmd("srem", -3, WRITE | FAST, SET, (1, 1, 1), srem),
     cmd("smembers", 2, READONLY, SET, (1, 1, 1), smembers),
     cmd("sismember", 3, READONLY | FAST, SET, (1, 1, 1), sismember),
-    cmd("smismember", -3, READONLY | FAST, SET, (1, 1, 1), smismember),
+    cmd(
+        "smismember",
+        -3,
+        READONLY | FAST,
+        SET,
+        (1, 1, 1),
+        smismember,
+    ),
     cmd("scard", 2, READONLY | FAST, SET, (1, 1, 1), scard),
     cmd("spop", -2, WRITE | FAST, SET, (1, 1, 1), spop),
     cmd("srandmember", -2, READONLY, SET, (1, 1, 1), srandmember),
@@ -43,7 +50,14 @@ pub static COMMANDS: &[Command] = &[
         (1, -1, 1),
         sunionstore,
     ),
-    cmd("sdiffstore", -3, WRITE | DENYOOM, SET, (1, -1, 1), sdiffstore),
+    cmd(
+        "sdiffstore",
+        -3,
+        WRITE | DENYOOM,
+        SET,
+        (1, -1, 1),
+        sdiffstore,
+    ),
     cmd("sscan", -3, READONLY, SET, (1, 1, 1), sscan),
 ];
 
@@ -451,7 +465,12 @@ fn set_op_store(ctx: &mut Ctx, args: Args, op: Op) {
 }
 
 /// Replace `dst` with a set of `members` (deleting it when empty); replies the size.
-fn store_members<'a>(ctx: &mut Ctx, dst: &[u8], members: impl Iterator<Item = &'a [u8]>, max: usize) {
+fn store_members<'a>(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    members: impl Iterator<Item = &'a [u8]>,
+    max: usize,
+) {
     let mut set = Set::default();
     for m in members {
         set.insert(m, max);
@@ -463,7 +482,12 @@ fn store_members<'a>(ctx: &mut Ctx, dst: &[u8], members: impl Iterator<Item = &'
             ctx.modified(dst);
         }
     } else {
-        db.set(dst, Value::Set(Box::new(set)), crate::keyspace::NO_EXPIRE, false);
+        db.set(
+            dst,
+            Value::Set(Box::new(set)),
+            crate::keyspace::NO_EXPIRE,
+            false,
+        );
         ctx.modified(dst);
     }
     ctx.out.int(n as i64);
@@ -539,9 +563,19 @@ pub(super) struct ScanOpts<'a> {
 }
 
 pub(super) fn scan_cursor(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
-    let ok = !a.is_empty() && a.iter().all(|c| c.is_ascii_digit());
-    match std::str::from_utf8(a).ok().filter(|_| ok).and_then(|s| s.parse::<u64>().ok()) {
-        Some(n) => Some(n as usize),
+    // As strtoul: an optional sign (a negative cursor wraps around), digits, no overflow.
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    let ok = !digits.is_empty() && digits.iter().all(|c| c.is_ascii_digit());
+    let n = std::str::from_utf8(digits)
+        .ok()
+        .filter(|_| ok)
+        .and_then(|s| s.parse::<u64>().ok());
+    match n {
+        Some(n) => Some(if neg { n.wrapping_neg() } else { n } as usize),
         None => {
             ctx.out.error("ERR invalid cursor");
             None
@@ -602,7 +636,9 @@ fn sscan(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     let mut items = Vec::new();
     let next = set_at(db, slot).scan(o.cursor, o.count, |m| {
-        if o.pattern.is_none_or(|p| crate::util::glob_match(p, m, false)) {
+        if o.pattern
+            .is_none_or(|p| crate::util::glob_match(p, m, false))
+        {
             items.push(Cow::Owned(m.to_vec()));
         }
     });

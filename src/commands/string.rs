@@ -74,7 +74,12 @@ struct StrOpts<'a> {
 
 /// Parse SET (`set = true`) or GETEX options starting at `from`, with Redis's rules on
 /// which options exclude which. Sends the error and returns None on a bad combination.
-fn parse_str_opts<'a>(ctx: &mut Ctx, args: Args<'a>, from: usize, set: bool) -> Option<StrOpts<'a>> {
+fn parse_str_opts<'a>(
+    ctx: &mut Ctx,
+    args: Args<'a>,
+    from: usize,
+    set: bool,
+) -> Option<StrOpts<'a>> {
     let mut o = StrOpts::default();
     let mut i = from;
     while i < args.len() {
@@ -408,7 +413,11 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
-    if nx && (1..args.len()).step_by(2).any(|i| ctx.dbm().exists(args.get(i))) {
+    if nx
+        && (1..args.len())
+            .step_by(2)
+            .any(|i| ctx.dbm().exists(args.get(i)))
+    {
         return ctx.out.int(0);
     }
     for i in (1..args.len()).step_by(2) {
@@ -618,9 +627,9 @@ fn lcs(ctx: &mut Ctx, args: Args) {
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
     if cells.saturating_mul(4) > ctx.srv.cfg.proto_max_bulk_len as u64 {
-        return ctx.out.error(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-        );
+        return ctx
+            .out
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     // table[i][j] = LCS length of a[..i] and b[..j]
     let w = blen + 1;
@@ -790,7 +799,12 @@ fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)>
 }
 
 /// Parse BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]` at `from`.
-fn range_args(ctx: &mut Ctx, args: Args, from: usize, end_needed: bool) -> Option<(Option<(i64, Option<i64>)>, bool)> {
+fn range_args(
+    ctx: &mut Ctx,
+    args: Args,
+    from: usize,
+    end_needed: bool,
+) -> Option<(Option<(i64, Option<i64>)>, bool)> {
     if args.len() <= from {
         return Some((None, false));
     }

@@ -13,40 +13,201 @@ use std::borrow::Cow;
 const MOVABLE: u32 = MOVABLE_KEYS;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("zadd", -4, WRITE | DENYOOM | FAST, SORTEDSET, (1, 1, 1), zadd),
-    cmd("zincrby", 4, WRITE | DENYOOM | FAST, SORTEDSET, (1, 1, 1), zincrby),
+    cmd(
+        "zadd",
+        -4,
+        WRITE | DENYOOM | FAST,
+        SORTEDSET,
+        (1, 1, 1),
+        zadd,
+    ),
+    cmd(
+        "zincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        SORTEDSET,
+        (1, 1, 1),
+        zincrby,
+    ),
     cmd("zrem", -3, WRITE | FAST, SORTEDSET, (1, 1, 1), zrem),
     cmd("zcard", 2, READONLY | FAST, SORTEDSET, (1, 1, 1), zcard),
     cmd("zcount", 4, READONLY | FAST, SORTEDSET, (1, 1, 1), zcount),
-    cmd("zlexcount", 4, READONLY | FAST, SORTEDSET, (1, 1, 1), zlexcount),
+    cmd(
+        "zlexcount",
+        4,
+        READONLY | FAST,
+        SORTEDSET,
+        (1, 1, 1),
+        zlexcount,
+    ),
     cmd("zscore", 3, READONLY | FAST, SORTEDSET, (1, 1, 1), zscore),
-    cmd("zmscore", -3, READONLY | FAST, SORTEDSET, (1, 1, 1), zmscore),
+    cmd(
+        "zmscore",
+        -3,
+        READONLY | FAST,
+        SORTEDSET,
+        (1, 1, 1),
+        zmscore,
+    ),
     cmd("zrank", 3, READONLY | FAST, SORTEDSET, (1, 1, 1), zrank),
-    cmd("zrevrank", 3, READONLY | FAST, SORTEDSET, (1, 1, 1), zrevrank),
+    cmd(
+        "zrevrank",
+        3,
+        READONLY | FAST,
+        SORTEDSET,
+        (1, 1, 1),
+        zrevrank,
+    ),
     cmd("zrange", -4, READONLY, SORTEDSET, (1, 1, 1), zrange),
-    cmd("zrangestore", -5, WRITE | DENYOOM, SORTEDSET, (1, 2, 1), zrangestore),
+    cmd(
+        "zrangestore",
+        -5,
+        WRITE | DENYOOM,
+        SORTEDSET,
+        (1, 2, 1),
+        zrangestore,
+    ),
     cmd("zrevrange", -4, READONLY, SORTEDSET, (1, 1, 1), zrevrange),
-    cmd("zrangebyscore", -4, READONLY, SORTEDSET, (1, 1, 1), zrangebyscore),
-    cmd("zrevrangebyscore", -4, READONLY, SORTEDSET, (1, 1, 1), zrevrangebyscore),
-    cmd("zrangebylex", -4, READONLY, SORTEDSET, (1, 1, 1), zrangebylex),
-    cmd("zrevrangebylex", -4, READONLY, SORTEDSET, (1, 1, 1), zrevrangebylex),
-    cmd("zremrangebyrank", 4, WRITE, SORTEDSET, (1, 1, 1), zremrangebyrank),
-    cmd("zremrangebyscore", 4, WRITE, SORTEDSET, (1, 1, 1), zremrangebyscore),
-    cmd("zremrangebylex", 4, WRITE, SORTEDSET, (1, 1, 1), zremrangebylex),
+    cmd(
+        "zrangebyscore",
+        -4,
+        READONLY,
+        SORTEDSET,
+        (1, 1, 1),
+        zrangebyscore,
+    ),
+    cmd(
+        "zrevrangebyscore",
+        -4,
+        READONLY,
+        SORTEDSET,
+        (1, 1, 1),
+        zrevrangebyscore,
+    ),
+    cmd(
+        "zrangebylex",
+        -4,
+        READONLY,
+        SORTEDSET,
+        (1, 1, 1),
+        zrangebylex,
+    ),
+    cmd(
+        "zrevrangebylex",
+        -4,
+        READONLY,
+        SORTEDSET,
+        (1, 1, 1),
+        zrevrangebylex,
+    ),
+    cmd(
+        "zremrangebyrank",
+        4,
+        WRITE,
+        SORTEDSET,
+        (1, 1, 1),
+        zremrangebyrank,
+    ),
+    cmd(
+        "zremrangebyscore",
+        4,
+        WRITE,
+        SORTEDSET,
+        (1, 1, 1),
+        zremrangebyscore,
+    ),
+    cmd(
+        "zremrangebylex",
+        4,
+        WRITE,
+        SORTEDSET,
+        (1, 1, 1),
+        zremrangebylex,
+    ),
     cmd("zpopmin", -2, WRITE | FAST, SORTEDSET, (1, 1, 1), zpopmin),
     cmd("zpopmax", -2, WRITE | FAST, SORTEDSET, (1, 1, 1), zpopmax),
     cmd("zmpop", -4, WRITE | MOVABLE, SORTEDSET, (0, 0, 0), zmpop),
-    cmd("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, SORTEDSET, (1, -2, 1), bzpopmin),
-    cmd("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, SORTEDSET, (1, -2, 1), bzpopmax),
-    cmd("bzmpop", -5, WRITE | BLOCKING | MOVABLE, SORTEDSET, (0, 0, 0), bzmpop),
-    cmd("zunion", -3, READONLY | MOVABLE, SORTEDSET, (0, 0, 0), zunion),
-    cmd("zinter", -3, READONLY | MOVABLE, SORTEDSET, (0, 0, 0), zinter),
+    cmd(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        SORTEDSET,
+        (1, -2, 1),
+        bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        SORTEDSET,
+        (1, -2, 1),
+        bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING | MOVABLE,
+        SORTEDSET,
+        (0, 0, 0),
+        bzmpop,
+    ),
+    cmd(
+        "zunion",
+        -3,
+        READONLY | MOVABLE,
+        SORTEDSET,
+        (0, 0, 0),
+        zunion,
+    ),
+    cmd(
+        "zinter",
+        -3,
+        READONLY | MOVABLE,
+        SORTEDSET,
+        (0, 0, 0),
+        zinter,
+    ),
     cmd("zdiff", -3, READONLY | MOVABLE, SORTEDSET, (0, 0, 0), zdiff),
-    cmd("zunionstore", -4, WRITE | DENYOOM | MOVABLE, SORTEDSET, (1, 1, 1), zunionstore),
-    cmd("zinterstore", -4, WRITE | DENYOOM | MOVABLE, SORTEDSET, (1, 1, 1), zinterstore),
-    cmd("zdiffstore", -4, WRITE | DENYOOM | MOVABLE, SORTEDSET, (1, 1, 1), zdiffstore),
-    cmd("zintercard", -3, READONLY | MOVABLE, SORTEDSET, (0, 0, 0), zintercard),
-    cmd("zrandmember", -2, READONLY, SORTEDSET, (1, 1, 1), zrandmember),
+    cmd(
+        "zunionstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE,
+        SORTEDSET,
+        (1, 1, 1),
+        zunionstore,
+    ),
+    cmd(
+        "zinterstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE,
+        SORTEDSET,
+        (1, 1, 1),
+        zinterstore,
+    ),
+    cmd(
+        "zdiffstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE,
+        SORTEDSET,
+        (1, 1, 1),
+        zdiffstore,
+    ),
+    cmd(
+        "zintercard",
+        -3,
+        READONLY | MOVABLE,
+        SORTEDSET,
+        (0, 0, 0),
+        zintercard,
+    ),
+    cmd(
+        "zrandmember",
+        -2,
+        READONLY,
+        SORTEDSET,
+        (1, 1, 1),
+        zrandmember,
+    ),
     cmd("zscan", -3, READONLY, SORTEDSET, (1, 1, 1), zscan),
 ];
 
@@ -311,7 +472,12 @@ fn zrem(ctx: &mut Ctx, args: Args) {
 // ---- reads ----
 
 /// Run `f` on the sorted set at `key`, or reply `missing` when absent.
-fn with_zset(ctx: &mut Ctx, key: &[u8], missing: fn(&mut Reply), f: impl FnOnce(&ZSet, &mut Reply)) {
+fn with_zset(
+    ctx: &mut Ctx,
+    key: &[u8],
+    missing: fn(&mut Reply),
+    f: impl FnOnce(&ZSet, &mut Reply),
+) {
     match zslot(ctx, key) {
         Err(()) => {}
         Ok(None) => missing(ctx.out),
@@ -328,10 +494,15 @@ fn zcard(ctx: &mut Ctx, args: Args) {
 
 fn zscore(ctx: &mut Ctx, args: Args) {
     let m = args.get(2);
-    with_zset(ctx, args.get(1), |o| o.null(), |z, o| match z.score(m) {
-        Some(s) => o.double(s),
-        None => o.null(),
-    });
+    with_zset(
+        ctx,
+        args.get(1),
+        |o| o.null(),
+        |z, o| match z.score(m) {
+            Some(s) => o.double(s),
+            None => o.null(),
+        },
+    );
 }
 
 fn zmscore(ctx: &mut Ctx, args: Args) {
@@ -351,10 +522,15 @@ fn zmscore(ctx: &mut Ctx, args: Args) {
 
 fn rank_generic(ctx: &mut Ctx, args: Args, rev: bool) {
     let m = args.get(2);
-    with_zset(ctx, args.get(1), |o| o.null(), |z, o| match z.rank(m) {
-        Some(r) => o.int(if rev { z.len() - 1 - r } else { r } as i64),
-        None => o.null(),
-    });
+    with_zset(
+        ctx,
+        args.get(1),
+        |o| o.null(),
+        |z, o| match z.rank(m) {
+            Some(r) => o.int(if rev { z.len() - 1 - r } else { r } as i64),
+            None => o.null(),
+        },
+    );
 }
 
 fn zrank(ctx: &mut Ctx, args: Args) {
@@ -404,20 +580,30 @@ fn zcount(ctx: &mut Ctx, args: Args) {
     let Some(r) = parse_score_range(args.get(2), args.get(3)) else {
         return ctx.out.error(RANGE_NOT_FLOAT);
     };
-    with_zset(ctx, args.get(1), |o| o.int(0), |z, o| {
-        let (a, b) = z.score_span(&r);
-        o.int((b - a) as i64)
-    });
+    with_zset(
+        ctx,
+        args.get(1),
+        |o| o.int(0),
+        |z, o| {
+            let (a, b) = z.score_span(&r);
+            o.int((b - a) as i64)
+        },
+    );
 }
 
 fn zlexcount(ctx: &mut Ctx, args: Args) {
     let Some(r) = parse_lex_range(args.get(2), args.get(3)) else {
         return ctx.out.error(RANGE_NOT_LEX);
     };
-    with_zset(ctx, args.get(1), |o| o.int(0), |z, o| {
-        let (a, b) = z.lex_span(&r);
-        o.int((b - a) as i64)
-    });
+    with_zset(
+        ctx,
+        args.get(1),
+        |o| o.int(0),
+        |z, o| {
+            let (a, b) = z.lex_span(&r);
+            o.int((b - a) as i64)
+        },
+    );
 }
 
 // ---- ZRANGE and friends ----
@@ -486,7 +672,14 @@ fn select(z: &ZSet, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Option<(
     Some((first, first + cnt - 1))
 }
 
-fn zrange_generic(ctx: &mut Ctx, args: Args, at: usize, store: Option<&[u8]>, mut by: RangeBy, mut dir: Dir) {
+fn zrange_generic(
+    ctx: &mut Ctx,
+    args: Args,
+    at: usize,
+    store: Option<&[u8]>,
+    mut by: RangeBy,
+    mut dir: Dir,
+) {
     let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
     let mut j = at + 3;
     while j < args.len() {
@@ -791,7 +984,12 @@ fn parse_mpop(ctx: &mut Ctx, args: Args, at: usize) -> Option<Mpop> {
     let mut j = where_at + 1;
     while j < args.len() {
         if count.is_none() && eq_ic(args.get(j), "count") && j + 1 < args.len() {
-            let c = range_arg(ctx, args.get(j + 1), 1, "ERR count should be greater than 0")?;
+            let c = range_arg(
+                ctx,
+                args.get(j + 1),
+                1,
+                "ERR count should be greater than 0",
+            )?;
             count = Some(c as usize);
             j += 2;
         } else {
@@ -828,7 +1026,14 @@ fn pop_or_block<'a>(
     match pop_first(ctx, keys.clone(), max, count, shape) {
         Ok(true) | Err(()) => {}
         Ok(false) if !blocking::may_block(ctx) => ctx.out.null_array(),
-        Ok(false) => blocking::block(ctx, args, keys, deadline, retry_bpop, TimeoutReply::NullArray),
+        Ok(false) => blocking::block(
+            ctx,
+            args,
+            keys,
+            deadline,
+            retry_bpop,
+            TimeoutReply::NullArray,
+        ),
     }
 }
 
@@ -855,7 +1060,13 @@ fn bzmpop(ctx: &mut Ctx, args: Args) {
         return;
     };
     let keys = (p.first..p.first + p.n).map(|i| args.get(i));
-    pop_or_block(ctx, args, keys, deadline, (p.max, p.count, PopShape::KeyNested));
+    pop_or_block(
+        ctx,
+        args,
+        keys,
+        deadline,
+        (p.max, p.count, PopShape::KeyNested),
+    );
 }
 
 /// Serve a waiting BZPOPMIN/BZPOPMAX/BZMPOP from the key that became ready.
@@ -951,7 +1162,14 @@ fn src_at(db: &Db, slot: usize) -> Src<'_> {
 
 /// Parse and compute; returns the result set and whether WITHSCORES was given, or None
 /// after replying an error. `dst_form`: the STORE variant; `card`: ZINTERCARD.
-fn zsetop(ctx: &mut Ctx, args: Args, at: usize, op: Op, dst_form: bool, card: bool) -> Option<(ZSet, bool)> {
+fn zsetop(
+    ctx: &mut Ctx,
+    args: Args,
+    at: usize,
+    op: Op,
+    dst_form: bool,
+    card: bool,
+) -> Option<(ZSet, bool)> {
     let n = match parse_i64(args.get(at)) {
         Some(n) => n,
         None => {
@@ -960,7 +1178,11 @@ fn zsetop(ctx: &mut Ctx, args: Args, at: usize, op: Op, dst_form: bool, card: bo
         }
     };
     if n < 1 {
-        let name = ctx.srv.cmds.lookup(args.get(0)).map(|id| ctx.srv.cmds.entries[id].full_name.clone());
+        let name = ctx
+            .srv
+            .cmds
+            .lookup(args.get(0))
+            .map(|id| ctx.srv.cmds.entries[id].full_name.clone());
         ctx.out.error(&format!(
             "ERR at least 1 input key is needed for '{}' command",
             name.unwrap_or_default()
@@ -1055,7 +1277,10 @@ fn zsetop(ctx: &mut Ctx, args: Args, at: usize, op: Op, dst_form: bool, card: bo
             }
         }
         Op::Inter => {
-            if srcs.iter().all(|(s, _)| s.as_ref().is_some_and(|s| s.len() > 0)) {
+            if srcs
+                .iter()
+                .all(|(s, _)| s.as_ref().is_some_and(|s| s.len() > 0))
+            {
                 srcs.sort_by_key(|(s, _)| s.as_ref().map_or(0, |s| s.len()));
                 let (first, w0) = (&srcs[0].0, srcs[0].1);
                 if let Some(first) = first {
@@ -1139,10 +1364,15 @@ fn zintercard(ctx: &mut Ctx, args: Args) {
 
 fn zrandmember(ctx: &mut Ctx, args: Args) {
     if args.len() < 3 {
-        return with_zset(ctx, args.get(1), |o| o.null(), |z, o| match z.random() {
-            Some((m, _)) => o.bulk(m),
-            None => o.null(),
-        });
+        return with_zset(
+            ctx,
+            args.get(1),
+            |o| o.null(),
+            |z, o| match z.random() {
+                Some((m, _)) => o.bulk(m),
+                None => o.null(),
+            },
+        );
     }
     let l = match parse_i64(args.get(2)) {
         Some(n) if n > i64::MIN => n,
@@ -1208,7 +1438,9 @@ fn zscan(ctx: &mut Ctx, args: Args) {
     let z = zset_at(db, slot);
     let mut items: Vec<Cow<[u8]>> = Vec::new();
     let mut keep = |m: &[u8], s: f64| {
-        if o.pattern.is_none_or(|p| crate::util::glob_match(p, m, false)) {
+        if o.pattern
+            .is_none_or(|p| crate::util::glob_match(p, m, false))
+        {
             items.push(Cow::Owned(m.to_vec()));
             items.push(Cow::Owned(crate::util::fmt_double(s).into_bytes()));
         }

@@ -157,10 +157,7 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match self {
             Set::Ints(v) => v.capacity() * 8,
-            Set::Table(d) => d
-                .keys()
-                .map(|k| k.len() + Dict::<()>::ENTRY_OVERHEAD)
-                .sum(),
+            Set::Table(d) => d.keys().map(|k| k.len() + Dict::<()>::ENTRY_OVERHEAD).sum(),
         }
     }
 }
@@ -175,7 +172,10 @@ mod tests {
         assert!(s.insert(b"1", 3));
         assert!(!s.insert(b"1", 3));
         assert!(s.is_intset());
-        assert_eq!(s.members(), vec![Cow::Borrowed(&b"1"[..]), Cow::Borrowed(&b"3"[..])]);
+        assert_eq!(
+            s.members(),
+            vec![Cow::Borrowed(&b"1"[..]), Cow::Borrowed(&b"3"[..])]
+        );
         assert!(s.insert(b"2", 3));
         assert!(s.is_intset());
         assert!(s.insert(b"4", 3));

@@ -105,7 +105,9 @@ impl LexRange {
 /// Total order of (score, member); scores are never NaN.
 #[inline]
 fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
-    s1.partial_cmp(&s2).unwrap_or(Ordering::Equal).then(m1.cmp(m2))
+    s1.partial_cmp(&s2)
+        .unwrap_or(Ordering::Equal)
+        .then(m1.cmp(m2))
 }
 
 #[derive(Clone)]
@@ -292,7 +294,11 @@ impl ZSet {
     /// Insert or update; true if the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
         // A listpack keeps -0 as the integer 0; the skip list keeps the sign (as Redis).
-        let score = if self.listpack && score == 0.0 { 0.0 } else { score };
+        let score = if self.listpack && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
         if let Some(&id) = self.index.get(m) {
             let old = self.node(id).score;
             if old != score {
@@ -503,7 +509,10 @@ mod tests {
             assert_eq!(z.rank(m), Some(i));
             assert_eq!(z.id_at(i), z.index.get(m).copied().unwrap());
         }
-        let back: Vec<Vec<u8>> = z.range(0, usize::MAX, true).map(|(m, _)| m.to_vec()).collect();
+        let back: Vec<Vec<u8>> = z
+            .range(0, usize::MAX, true)
+            .map(|(m, _)| m.to_vec())
+            .collect();
         let mut fwd: Vec<Vec<u8>> = want.into_iter().map(|(m, _)| m).collect();
         fwd.reverse();
         assert_eq!(back, fwd);

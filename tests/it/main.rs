@@ -3,6 +3,8 @@
 mod common;
 mod core;
 mod keys_cmds;
+mod sets;
 mod streams;
 mod string_cmds;
 mod tls;
+mod zsets;
