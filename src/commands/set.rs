@@ -262,9 +262,22 @@ fn spop(ctx: &mut Ctx, args: Args) {
         Some(n) => {
             let n = n.min(s.len());
             out.set(n);
-            for _ in 0..n {
-                if let Some(m) = s.pop_random() {
-                    out.bulk(&m);
+            if n > s.len() / 4 {
+                // A large share of the set: one shuffle of the member list beats repeated
+                // random probes into an ever sparser table.
+                let mut all: Vec<Box<[u8]>> = s.members().into_iter().map(|m| m.into()).collect();
+                let mut rng = rand::thread_rng();
+                for i in 0..n {
+                    let j = rng.gen_range(i..all.len());
+                    all.swap(i, j);
+                    out.bulk(&all[i]);
+                    s.remove(&all[i]);
+                }
+            } else {
+                for _ in 0..n {
+                    if let Some(m) = s.pop_random() {
+                        out.bulk(&m);
+                    }
                 }
             }
         }

@@ -340,7 +340,7 @@ fn zincrby(ctx: &mut Ctx, args: Args) {
 
 fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
     let elements = args.len() - first;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return ctx.out.error(SYNTAX);
     }
     let elements = elements / 2;
@@ -349,7 +349,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
             .out
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx
             .out
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
