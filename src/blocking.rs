@@ -15,7 +15,11 @@
 //!   the client, or returns false (writing nothing) to keep it waiting: the key is absent,
 //!   empty or of another type.
 //! - `signal_key_ready(srv, db, key)`: a write touched `key`; `Ctx::modified` calls it, so
-//!   every write path signals. Cheap when nobody is blocked (one compare).
+//!   every write path signals (`Ctx::modified_in(db, key)` for a key of another database:
+//!   MOVE, COPY ... DB; `signal_db` for SWAPDB). Cheap when nobody is blocked (one compare).
+//! - MULTI/EXEC: EXEC should do `srv.blocking.deny += 1` around the queued commands (and
+//!   `-= 1` after), so a blocking command inside answers at once; the keys its commands
+//!   signal are served right after EXEC, so waiters see the transaction's final state.
 //!
 //! For the reactor: `has_work` tells whether ready keys or released clients wait;
 //! `serve_ready` serves ready keys (clients of a key in arrival order, FIFO) and
@@ -99,15 +103,15 @@ pub fn parse_timeout(ctx: &mut Ctx, arg: &[u8]) -> Option<i64> {
         return None;
     };
     let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    // Beyond i64 Redis's conversion yields a negative number of ms (x86 semantics).
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         ctx.out.error("ERR timeout is negative");
         return None;
     }
     if ms == 0.0 {
         return Some(0);
     }
-    // Far-future timeouts saturate instead of overflowing.
-    Some(crate::util::now_ms().saturating_add(ms.min(i64::MAX as f64 / 2.0) as i64))
+    Some(crate::util::now_ms().saturating_add(ms as i64))
 }
 
 pub fn may_block(ctx: &Ctx) -> bool {
@@ -213,6 +217,10 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
     let Some(c) = srv.clients.get_mut(idx) else {
         return false;
     };
+    if c.close_asap {
+        // Killed (CLIENT KILL) but not yet closed: it must not consume data.
+        return false;
+    }
     let Some(b) = c.blocked.take() else {
         return false;
     };
@@ -227,6 +235,9 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         let args = Args::new(&b.buf, &b.spans);
         (b.retry)(&mut ctx, args, key)
     };
+    if !out.errors.is_empty() {
+        count_failure(srv, &b, &mut out.errors);
+    }
     let c = &mut srv.clients[idx];
     c.out = out;
     if !served {
@@ -249,10 +260,9 @@ pub fn serve_ready(srv: &mut Server) {
                 Some(q) => q.iter().copied().collect(),
                 None => continue,
             };
+            // Retries run even when the key is gone: a blocked XREADGROUP must then
+            // be told its stream no longer exists. List and zset retries answer false.
             for idx in queue {
-                if !srv.ks.dbs[db].exists(&key) {
-                    break;
-                }
                 try_serve(srv, idx, &key);
             }
         }
@@ -293,6 +303,16 @@ pub fn next_deadline(srv: &Server) -> Option<i64> {
         .min()
 }
 
+/// An error replied to a blocked client counts in INFO errorstats and as a failed call of
+/// its command (commandstats), as if the command had failed when it ran.
+fn count_failure(srv: &mut Server, b: &Blocked, errors: &mut Vec<String>) {
+    srv.stats.record_errors(errors);
+    let name = Args::new(&b.buf, &b.spans).get(0);
+    if let Some(id) = srv.cmds.lookup(name) {
+        srv.cmd_stats[id].failed_calls += 1;
+    }
+}
+
 /// Release a blocked client with its timeout reply (`error` None) or an error.
 fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
     let Some(b) = srv.clients.get_mut(idx).and_then(|c| c.blocked.take()) else {
@@ -302,9 +322,8 @@ fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
     match error {
         Some(e) => {
             out.error(e);
-            // Count the error in INFO errorstats like any other reply.
             let mut errs = std::mem::take(&mut out.errors);
-            srv.stats.record_errors(&mut errs);
+            count_failure(srv, &b, &mut errs);
         }
         None => timeout_reply(out, b.on_timeout),
     }
@@ -338,7 +357,9 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, blocked: Option<&Blocked>)
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` (a row of the CLIENT subcommand table).
 pub fn client_unblock_command(ctx: &mut Ctx, args: Args) {
     if args.len() > 4 {
-        return ctx.out.error(crate::commands::SYNTAX);
+        return ctx.out.error(
+            "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
+        );
     }
     let mut error = false;
     if args.len() == 4 {

@@ -1,4 +1,5 @@
 //! ferrokv: a Redis-compatible key-value server. One thread, one mio reactor, rustls for TLS.
+pub mod acl;
 pub mod blocking;
 pub mod commands;
 pub mod config;
@@ -7,6 +8,7 @@ pub mod keyspace;
 pub mod listen;
 pub mod log;
 pub mod net;
+pub mod notify;
 pub mod reactor;
 pub mod resp;
 pub mod server;
@@ -51,6 +53,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
     let registry = poll.registry().try_clone().map_err(|e| e.to_string())?;
     let mut srv = server::Server::new(cfg, loader.extras, config_file, table, registry);
+    acl::init(&mut srv)?;
     notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     notice!(
         "ferrokv version={}, redis-compat={}, bits=64, pid={}, just started",
@@ -63,9 +66,14 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     }
     if srv.cfg.tls_port != 0 {
         srv.reload_tls()?;
-        check_cert_expiry(&srv.tls_info, &srv.cfg.tls_cert_file);
     }
-    srv.rebind()?;
+    srv.rebind().map_err(|e| {
+        format!(
+            "{e}\nFailed listening on port {} (tcp), aborting.",
+            srv.cfg.port
+        )
+    })?;
+    log::banner(srv.cfg.always_show_logo, srv.cfg.port);
     if !srv.cfg.pidfile.is_empty() {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }
@@ -84,24 +92,4 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         );
     }
     reactor::run(&mut srv, &mut poll).map_err(|e| e.to_string())
-}
-
-/// Warn loudly about a server certificate that is expired, not yet valid or expiring soon.
-pub fn check_cert_expiry(info: &tls::TlsInfo, path: &str) {
-    if info.server_not_after == 0 {
-        return;
-    }
-    let now = util::now_ms() / 1000;
-    let days = (info.server_not_after - now) / 86400;
-    if info.server_not_after < now {
-        warn!(
-            "WARNING: tls-cert-file '{}' ({}) has EXPIRED: clients will reject it",
-            path, info.server_subject
-        );
-    } else if days < 30 {
-        warn!(
-            "WARNING: tls-cert-file '{}' ({}) expires in {} days",
-            path, info.server_subject, days
-        );
-    }
 }

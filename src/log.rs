@@ -60,6 +60,29 @@ pub fn write(level: u8, msg: std::fmt::Arguments) {
     }
 }
 
+/// The startup banner: Redis prints a logo carrying " PID: n" (which tools such as Redis's
+/// test suite wait for), or a one-line summary when the logo is off.
+pub fn banner(show_logo: bool, port: i64) {
+    let pid = std::process::id();
+    if show_logo {
+        for line in [
+            format!(
+                "ferrokv {} (Redis {} compatible) 64 bit",
+                env!("CARGO_PKG_VERSION"),
+                crate::REDIS_VERSION
+            ),
+            format!("Running in standalone mode, Port: {port} PID: {pid}"),
+        ] {
+            write(NOTICE, format_args!("{line}"));
+        }
+    } else {
+        write(
+            NOTICE,
+            format_args!("Running mode=standalone, port={port}. PID: {pid}"),
+        );
+    }
+}
+
 fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

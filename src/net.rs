@@ -167,7 +167,9 @@ fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult>
             Ok(n) => {
                 unsafe { rbuf.set_len(len + n) };
                 total += n;
-                if total >= READ_BUDGET {
+                // A short read drained the socket: epoll (edge-triggered) reports the next
+                // arrival, so skip the read() that would only return EAGAIN.
+                if n < cap - len || total >= READ_BUDGET {
                     return Ok(ReadResult::Data(total));
                 }
             }
@@ -175,6 +177,20 @@ fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult>
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Reads through to the socket, remembering whether the last read came back short.
+struct ShortRead<'a> {
+    inner: &'a mut Stream,
+    short: bool,
+}
+
+impl Read for ShortRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
@@ -186,16 +202,27 @@ fn read_tls(
     let mut total = 0;
     loop {
         let (mut eof, mut drained) = (false, false);
-        match tls.read_tls(stream) {
+        let mut probe = ShortRead {
+            inner: &mut *stream,
+            short: false,
+        };
+        match tls.read_tls(&mut probe) {
             Ok(0) => eof = true,
-            Ok(_) => {}
+            // As in read_plain: a short read means the socket is drained.
+            Ok(_) => drained = probe.short,
             Err(e) if e.kind() == ErrorKind::WouldBlock => drained = true,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
         let state = tls.process_new_packets().map_err(|e| {
-            // Send the alert rustls queued before the connection is dropped.
-            let _ = flush_tls(tls, stream);
+            // Send the alert rustls queued before the connection is dropped, unless the peer
+            // is not speaking TLS at all (plaintext): it would read the alert as a reply.
+            if !matches!(
+                e,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            ) {
+                let _ = flush_tls(tls, stream);
+            }
             io::Error::new(ErrorKind::InvalidData, e)
         })?;
         let avail = state.plaintext_bytes_to_read();

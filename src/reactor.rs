@@ -35,6 +35,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
     install_signal_handlers();
     let mut events = Events::with_capacity(1024);
     let mut next_cron = Instant::now();
+    srv.stats.used_memory_startup = crate::evict::used_memory();
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
@@ -189,6 +190,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kin
     }
     if kind != ClientKind::Tls {
         verbose!("Accepted {}", srv.clients[idx].peer);
+        crate::acl::on_connect(srv, idx);
     }
 }
 
@@ -199,6 +201,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     let closed = match r {
         Ok(ReadResult::Data(n)) => {
             srv.stats.net_input_bytes += n as u64;
+            srv.stats.total_reads_processed += 1;
             false
         }
         Ok(ReadResult::Closed(n)) => {
@@ -207,7 +210,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
         }
         Err(e) => {
             if was_handshaking {
-                tls_handshake_failed(srv, idx, &e.to_string());
+                tls_handshake_failed(srv, idx, &e);
             } else {
                 verbose!(
                     "Client {} closed the connection: {}",
@@ -251,6 +254,7 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
     let c = &srv.clients[idx];
     let resumed = c.conn.tls.as_ref().and_then(|t| t.handshake_kind())
         == Some(rustls::HandshakeKind::Resumed);
+    let cn = c.conn.tls.as_deref().and_then(crate::tls::peer_cn);
     srv.stats.tls_handshakes_ok += 1;
     if resumed {
         srv.stats.tls_handshakes_resumed += 1;
@@ -260,21 +264,38 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
         c.peer,
         if resumed { "resumed" } else { "full handshake" }
     );
+    if srv.cfg.tls_auth_clients_user == crate::config::TLS_AUTH_USER_CN {
+        if let Some(cn) = &cn {
+            // The ACL layer maps this name to a user (tls-auth-clients-user CN).
+            verbose!(
+                "TLS client addr={} presented a verified certificate with CN={}",
+                srv.clients[idx].peer,
+                cn
+            );
+        }
+    }
+    srv.clients[idx].tls_cn = cn;
+    crate::acl::on_tls_established(srv, idx);
 }
 
-fn tls_handshake_failed(srv: &mut Server, idx: usize, reason: &str) {
-    let peer = srv.clients[idx].peer.clone();
-    warn!(
-        "Error accepting a client connection: {} (addr={} laddr={})",
-        reason, peer, srv.clients[idx].local
-    );
-    let key = reason
-        .split(':')
-        .next()
-        .unwrap_or(reason)
-        .trim()
-        .to_string();
-    *srv.stats.tls_handshake_failures.entry(key).or_insert(0) += 1;
+fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
+    let reason = crate::tls::failure_reason(err);
+    let c = &srv.clients[idx];
+    if reason == "plaintext" {
+        warn!(
+            "Error accepting a client connection: plaintext (non-TLS) data sent to the TLS port, connection rejected (addr={} laddr={})",
+            c.peer, c.local
+        );
+    } else {
+        warn!(
+            "Error accepting a client connection: {} (addr={} laddr={})",
+            err, c.peer, c.local
+        );
+    }
+    *srv.stats
+        .tls_handshake_failures
+        .entry(reason.to_string())
+        .or_insert(0) += 1;
 }
 
 /// Execute every complete command in the client's read buffer.
@@ -296,8 +317,13 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let mut pos = 0;
     while pos < rbuf.len() {
-        match parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk) {
+        let parsed = match crate::acl::unauthenticated_limit(srv, idx, &rbuf[pos..]) {
+            Some(e) => Err(e),
+            None => parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk),
+        };
+        match parsed {
             Ok(Request::Command { consumed, inline }) => {
+                srv.clients[idx].qbuf_in_flight = rbuf.len() - pos;
                 let args = if inline {
                     Args::new(&scratch, &spans)
                 } else {
@@ -348,6 +374,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     }
     rbuf.drain(..pos);
     let c = &mut srv.clients[idx];
+    c.qbuf_in_flight = 0;
     c.rbuf = rbuf;
     c.spans = spans;
     c.scratch = scratch;
@@ -392,6 +419,9 @@ pub fn flush(srv: &mut Server, idx: usize) {
         c.conn.flush_tls()
     };
     srv.stats.net_output_bytes += (c.out_pos - before) as u64;
+    if c.out_pos > before {
+        srv.stats.total_writes_processed += 1;
+    }
     c.tot_net_out += (c.out_pos - before) as u64;
     match res {
         Ok(true) => {
@@ -495,6 +525,9 @@ fn cron(srv: &mut Server) -> bool {
     if mem > srv.peak_memory {
         srv.peak_memory = mem;
     }
+    if srv.tls.is_some() && now_ms / 1000 - srv.tls_info.expiry_checked_at >= 86400 {
+        crate::tls::warn_expiry(&mut srv.tls_info, now_ms / 1000);
+    }
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();
@@ -521,7 +554,7 @@ fn cron(srv: &mut Server) -> bool {
         } else {
             *srv.stats
                 .tls_handshake_failures
-                .entry("handshake timeout".into())
+                .entry("timeout".into())
                 .or_insert(0) += 1;
             close_client(srv, idx);
         }
@@ -551,14 +584,18 @@ fn active_expire(srv: &mut Server) -> bool {
     let deadline = Instant::now() + EXPIRE_BUDGET;
     let mut expired = Vec::new();
     let mut backlog = false;
-    for db in srv.ks.dbs.iter_mut() {
+    for i in 0..srv.ks.dbs.len() {
+        crate::notify::lazy_expired(srv, i);
         if Instant::now() >= deadline {
             backlog = true;
             break;
         }
+        let db = &mut srv.ks.dbs[i];
         let n = db.active_expire(deadline, &mut expired);
+        let volatile = db.volatile;
         srv.stats.expired_keys += n as u64;
-        if Instant::now() >= deadline && db.volatile > 0 {
+        crate::notify::keys_expired(srv, i, &mut expired);
+        if Instant::now() >= deadline && volatile > 0 {
             backlog = true;
         }
     }

@@ -32,6 +32,8 @@ pub struct Client {
     pub kind: ClientKind,
     /// Bytes read and not yet consumed as commands.
     pub rbuf: Vec<u8>,
+    /// While `rbuf` is taken out for executing: its unconsumed length (CLIENT LIST qbuf=).
+    pub qbuf_in_flight: usize,
     /// Argument spans of the command being parsed, and inline-command scratch.
     pub spans: Vec<(u32, u32)>,
     pub scratch: Vec<u8>,
@@ -66,6 +68,12 @@ pub struct Client {
     pub obuf_soft_since: Option<Instant>,
     /// Set while the client waits in a blocking command (BLPOP & co.).
     pub blocked: Option<Box<crate::blocking::Blocked>>,
+    /// Common Name of the verified TLS client certificate (for tls-auth-clients-user CN).
+    pub tls_cn: Option<String>,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::commands::multi::Tx,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::commands::pubsub::Subs,
 }
 
 impl Client {
@@ -76,6 +84,7 @@ impl Client {
             conn,
             kind,
             rbuf: Vec::with_capacity(16 * 1024),
+            qbuf_in_flight: 0,
             spans: Vec::with_capacity(16),
             scratch: Vec::new(),
             out: Reply::default(),
@@ -102,6 +111,9 @@ impl Client {
             tot_cmds: 0,
             obuf_soft_since: None,
             blocked: None,
+            tls_cn: None,
+            tx: Default::default(),
+            subs: Default::default(),
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -155,8 +167,14 @@ pub struct Server {
     pub listeners: Vec<crate::listen::Listener>,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
+    /// Users, the ACL log (src/acl).
+    pub acl: crate::acl::Acl,
     /// Clients blocked on keys, keys ready to serve them.
     pub blocking: crate::blocking::Registry,
+    /// WATCHed keys of all clients.
+    pub watches: crate::commands::multi::Watches,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: crate::commands::pubsub::PubSub,
 }
 
 impl Server {
@@ -196,7 +214,10 @@ impl Server {
             registry,
             listeners: Vec::new(),
             paused_clients: Vec::new(),
+            acl: Default::default(),
             blocking: Default::default(),
+            watches: Default::default(),
+            pubsub: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
@@ -218,6 +239,7 @@ impl Server {
         let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
         self.tls = Some(sc);
         self.tls_info = info;
+        crate::tls::warn_expiry(&mut self.tls_info, crate::util::now_ms() / 1000);
         Ok(())
     }
     /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
@@ -261,7 +283,18 @@ impl Ctx<'_> {
     #[inline]
     pub fn modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
+        // A lazy expiry of this key during the write comes first, as in Redis.
+        crate::notify::lazy_expired(self.srv, self.db);
+        crate::commands::multi::touch_key(self.srv, self.db, key);
         crate::blocking::signal_key_ready(self.srv, self.db, key);
+    }
+    /// `modified` for a key of another database (MOVE, COPY ... DB n): breaks its
+    /// WATCHes and wakes its waiters.
+    #[inline]
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.srv.dirty += 1;
+        crate::commands::multi::touch_key(self.srv, db, key);
+        crate::blocking::signal_key_ready(self.srv, db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]

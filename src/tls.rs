@@ -3,18 +3,32 @@
 use crate::config::{Config, TLS_AUTH_NO, TLS_AUTH_OPTIONAL};
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::pki_types::CertificateDer;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
 use std::sync::Arc;
 
-/// What INFO shows about the loaded certificates.
+mod keys;
+mod session;
+pub use keys::load_key;
+
+/// What INFO and the expiry warnings show about the loaded certificates, plus the client
+/// side configuration for outgoing links (replication, cluster) built from the same options.
 #[derive(Default, Clone)]
 pub struct TlsInfo {
+    pub server_file: String,
     pub server_subject: String,
+    pub server_not_before: i64,
     pub server_not_after: i64,
+    pub client_file: String,
     pub client_subject: String,
+    pub client_not_before: i64,
     pub client_not_after: i64,
+    /// For outgoing TLS links: presents tls-client-cert-file (or the server pair).
+    pub client_config: Option<Arc<rustls::ClientConfig>>,
+    /// Unix time of the last expiry check written to the log (daily).
+    pub expiry_checked_at: i64,
 }
 
 pub fn load_certs(option: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -30,19 +44,39 @@ pub fn load_certs(option: &str, path: &str) -> Result<Vec<CertificateDer<'static
     Ok(certs)
 }
 
-pub fn load_key(option: &str, path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("Failed to load {option} '{path}': {e}"))?;
-    let text = String::from_utf8_lossy(&data);
-    if text.contains("ENCRYPTED") {
-        if pass.is_empty() {
-            return Err(format!("Failed to load {option} '{path}': the key is encrypted and no passphrase was given"));
+/// A certificate chain and its key, checked to belong together.
+fn load_pair(
+    cert_opt: &str,
+    cert_path: &str,
+    key_opt: &str,
+    key_path: &str,
+    pass: &str,
+) -> Result<Arc<CertifiedKey>, String> {
+    let certs = load_certs(cert_opt, cert_path)?;
+    let key = load_key(key_opt, key_path, pass)?;
+    let signer = provider::sign::any_supported_type(&key)
+        .map_err(|e| format!("Failed to load {key_opt} '{key_path}': {e}"))?;
+    let ck = CertifiedKey::new(certs, signer);
+    match ck.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(Arc::new(ck))
         }
-        return Err(format!(
-            "Failed to load {option} '{path}': encrypted private keys are not supported yet"
-        ));
+        Err(e) => Err(format!(
+            "Failed to load {key_opt} '{key_path}': the private key does not match the certificate in {cert_opt} '{cert_path}' ({e})"
+        )),
     }
-    PrivateKeyDer::from_pem_slice(&data)
-        .map_err(|e| format!("Failed to load {option} '{path}': no usable private key ({e:?})"))
+}
+
+/// (subject, notBefore, notAfter) of a DER certificate.
+fn cert_facts(der: &CertificateDer<'_>) -> (String, i64, i64) {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, x)) => (
+            x.subject().to_string(),
+            x.validity().not_before.timestamp(),
+            x.validity().not_after.timestamp(),
+        ),
+        Err(_) => (String::new(), 0, 0),
+    }
 }
 
 fn load_roots(cfg: &Config) -> Result<RootCertStore, String> {
@@ -58,13 +92,12 @@ fn load_roots(cfg: &Config) -> Result<RootCertStore, String> {
         }
     }
     if !cfg.tls_ca_cert_dir.is_empty() {
-        let dir = std::fs::read_dir(&cfg.tls_ca_cert_dir).map_err(|e| {
-            format!(
-                "Failed to load tls-ca-cert-dir '{}': {e}",
-                cfg.tls_ca_cert_dir
-            )
-        })?;
-        for ent in dir.flatten() {
+        // Every certificate in the directory, whatever its name: c_rehash's hashed
+        // links (`5ed36f99.0`) as well as `*.pem` / `*.crt` files.
+        let dir = &cfg.tls_ca_cert_dir;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("Failed to load tls-ca-cert-dir '{dir}': {e}"))?;
+        for ent in entries.flatten() {
             let p = ent.path();
             if !p.is_file() {
                 continue;
@@ -75,8 +108,45 @@ fn load_roots(cfg: &Config) -> Result<RootCertStore, String> {
                 }
             }
         }
+        if roots.is_empty() {
+            return Err(format!(
+                "Failed to load tls-ca-cert-dir '{dir}': no PEM certificate found in the directory"
+            ));
+        }
     }
     Ok(roots)
+}
+
+/// tls-dh-params-file must hold PEM DH parameters (SEQUENCE { INTEGER p, INTEGER g }).
+/// rustls negotiates ECDHE only, so they are validated and otherwise unused.
+fn check_dh_params(path: &str) -> Result<(), String> {
+    let fail = |why: &str| format!("Failed to load tls-dh-params-file '{path}': {why}");
+    let text = std::fs::read_to_string(path).map_err(|e| fail(&e.to_string()))?;
+    let (label, der) =
+        pkcs8::der::pem::decode_vec(text.trim().as_bytes()).map_err(|_| fail("not a PEM file"))?;
+    if label != "DH PARAMETERS" && label != "X9.42 DH PARAMETERS" {
+        return Err(fail(&format!(
+            "expected BEGIN DH PARAMETERS, found {label}"
+        )));
+    }
+    use pkcs8::der::{asn1::UintRef, Decode, Reader, SliceReader};
+    let mut r = SliceReader::new(&der).map_err(|_| fail("bad DER"))?;
+    r.sequence(|seq| {
+        let p = UintRef::decode(seq)?;
+        let g = UintRef::decode(seq)?;
+        if p.as_bytes().len() < 64 || g.as_bytes().is_empty() {
+            return Err(pkcs8::der::ErrorKind::Value {
+                tag: pkcs8::der::Tag::Integer,
+            }
+            .into());
+        }
+        // Optional privateValueLength.
+        while !seq.is_finished() {
+            let _ = pkcs8::der::Any::decode(seq)?;
+        }
+        Ok(())
+    })
+    .map_err(|_| fail("not valid DH parameters"))
 }
 
 fn protocol_versions(spec: &str) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
@@ -270,6 +340,8 @@ fn cipher_suites(cfg: &Config) -> Result<Vec<SupportedCipherSuite>, String> {
 }
 
 /// Build the server-side TLS configuration, or say (naming the option and file) why not.
+/// Everything is loaded and checked before anything is returned, so a caller that keeps the
+/// old configuration on error gets an atomic switch.
 pub fn build_server_config(cfg: &Config) -> Result<(Arc<ServerConfig>, TlsInfo), String> {
     if cfg.tls_cert_file.is_empty() {
         return Err("tls-cert-file must be set when TLS is enabled".into());
@@ -277,53 +349,189 @@ pub fn build_server_config(cfg: &Config) -> Result<(Arc<ServerConfig>, TlsInfo),
     if cfg.tls_key_file.is_empty() {
         return Err("tls-key-file must be set when TLS is enabled".into());
     }
-    let certs = load_certs("tls-cert-file", &cfg.tls_cert_file)?;
-    let key = load_key("tls-key-file", &cfg.tls_key_file, &cfg.tls_key_file_pass)?;
-    let mut info = TlsInfo::default();
-    if let Ok((_, x)) = x509_parser::parse_x509_certificate(&certs[0]) {
-        info.server_subject = x.subject().to_string();
-        info.server_not_after = x.validity().not_after.timestamp();
+    let server_key = load_pair(
+        "tls-cert-file",
+        &cfg.tls_cert_file,
+        "tls-key-file",
+        &cfg.tls_key_file,
+        &cfg.tls_key_file_pass,
+    )?;
+    // Outgoing links present tls-client-cert-file, or the server pair when it is unset.
+    let (client_key, client_file) = if cfg.tls_client_cert_file.is_empty() {
+        (server_key.clone(), cfg.tls_cert_file.clone())
+    } else {
+        if cfg.tls_client_key_file.is_empty() {
+            return Err("tls-client-key-file must be set when tls-client-cert-file is".into());
+        }
+        let ck = load_pair(
+            "tls-client-cert-file",
+            &cfg.tls_client_cert_file,
+            "tls-client-key-file",
+            &cfg.tls_client_key_file,
+            &cfg.tls_client_key_file_pass,
+        )?;
+        (ck, cfg.tls_client_cert_file.clone())
+    };
+    if !cfg.tls_dh_params_file.is_empty() {
+        check_dh_params(&cfg.tls_dh_params_file)?;
     }
+    let mut info = TlsInfo {
+        server_file: cfg.tls_cert_file.clone(),
+        client_file,
+        ..Default::default()
+    };
+    (
+        info.server_subject,
+        info.server_not_before,
+        info.server_not_after,
+    ) = cert_facts(&server_key.cert[0]);
+    (
+        info.client_subject,
+        info.client_not_before,
+        info.client_not_after,
+    ) = cert_facts(&client_key.cert[0]);
+
     let versions = protocol_versions(&cfg.tls_protocols)?;
     let suites = cipher_suites(cfg)?;
-    let provider = rustls::crypto::CryptoProvider {
+    let provider = Arc::new(rustls::crypto::CryptoProvider {
         cipher_suites: suites,
         ..provider::default_provider()
-    };
-    let builder = ServerConfig::builder_with_provider(Arc::new(provider.clone()))
+    });
+    let need_roots = cfg.tls_auth_clients != TLS_AUTH_NO || cfg.tls_replication || cfg.tls_cluster;
+    if need_roots && cfg.tls_ca_cert_file.is_empty() && cfg.tls_ca_cert_dir.is_empty() {
+        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
+    }
+    let roots = Arc::new(load_roots(cfg)?);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("tls-protocols/tls-ciphers: {e}"))?;
     let builder = if cfg.tls_auth_clients == TLS_AUTH_NO {
         builder.with_no_client_auth()
     } else {
-        if cfg.tls_ca_cert_file.is_empty() && cfg.tls_ca_cert_dir.is_empty() {
-            return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
-        }
-        let roots = Arc::new(load_roots(cfg)?);
-        let mut vb = WebPkiClientVerifier::builder_with_provider(roots, Arc::new(provider));
+        let mut vb = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
         if cfg.tls_auth_clients == TLS_AUTH_OPTIONAL {
             vb = vb.allow_unauthenticated();
         }
         builder.with_client_cert_verifier(vb.build().map_err(|e| format!("tls-ca-cert-file: {e}"))?)
     };
-    let mut sc = builder.with_single_cert(certs, key).map_err(|e| {
-        format!(
-            "tls-cert-file/tls-key-file '{}' / '{}': {e}",
-            cfg.tls_cert_file, cfg.tls_key_file
-        )
-    })?;
+    let mut sc = builder.with_cert_resolver(Arc::new(SingleCert(server_key)));
     sc.ignore_client_order = cfg.tls_prefer_server_ciphers;
     if cfg.tls_session_caching {
-        let size = if cfg.tls_session_cache_size == 0 {
-            1 << 20
-        } else {
-            cfg.tls_session_cache_size as usize
-        };
-        sc.session_storage = ServerSessionMemoryCache::new(size);
-        sc.ticketer = provider::Ticketer::new().map_err(|e| format!("TLS session tickets: {e}"))?;
+        let size = cfg.tls_session_cache_size.max(0) as usize;
+        let ttl = cfg.tls_session_cache_timeout.max(0) as u64;
+        sc.session_storage = session::ExpiringCache::new(size, ttl);
+        sc.ticketer = session::ExpiringTickets::new(ttl)?;
     } else {
         sc.session_storage = Arc::new(NoServerSessionStorage {});
         sc.send_tls13_tickets = 0;
     }
+
+    if !roots.is_empty() {
+        let cc = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(|e| format!("tls-protocols/tls-ciphers: {e}"))?
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(Arc::new(SingleCert(client_key)));
+        info.client_config = Some(Arc::new(cc));
+    }
     Ok((Arc::new(sc), info))
+}
+
+/// One certificate for every connection, on both sides.
+#[derive(Debug)]
+struct SingleCert(Arc<CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for SingleCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for SingleCert {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The Common Name of the verified client certificate, if one was presented.
+pub fn peer_cn(conn: &rustls::ServerConnection) -> Option<String> {
+    let cert = conn.peer_certificates()?.first()?;
+    let (_, x) = x509_parser::parse_x509_certificate(cert).ok()?;
+    let cn = x.subject().iter_common_name().next()?.as_str().ok()?;
+    Some(cn.to_string())
+}
+
+/// A short reason for a failed handshake, for the log and INFO's per-reason counters.
+pub fn failure_reason(err: &std::io::Error) -> &'static str {
+    use rustls::{CertificateError as C, Error as E};
+    let Some(e) = err.get_ref().and_then(|e| e.downcast_ref::<E>()) else {
+        return "io_error";
+    };
+    match e {
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        | E::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => "plaintext",
+        E::InvalidMessage(_) | E::InappropriateHandshakeMessage { .. } => "bad_message",
+        E::NoCertificatesPresented => "no_client_cert",
+        E::InvalidCertificate(C::UnknownIssuer) => "unknown_ca",
+        E::InvalidCertificate(C::Expired) | E::InvalidCertificate(C::ExpiredContext { .. }) => {
+            "cert_expired"
+        }
+        E::InvalidCertificate(C::NotValidYet)
+        | E::InvalidCertificate(C::NotValidYetContext { .. }) => "cert_not_yet_valid",
+        E::InvalidCertificate(_) => "bad_cert",
+        E::PeerIncompatible(_) => "no_shared_protocol_or_cipher",
+        E::PeerMisbehaved(_) => "peer_misbehaved",
+        E::AlertReceived(_) => "alert_received",
+        _ => "other",
+    }
+}
+
+/// Log a loud warning for a certificate that is expired, not yet valid or expiring within
+/// 30 days. Called at startup, on reload, and daily from cron.
+pub fn warn_expiry(info: &mut TlsInfo, now: i64) {
+    info.expiry_checked_at = now;
+    let mut seen = Vec::new();
+    for (role, file, subject, nb, na) in [
+        (
+            "tls-cert-file",
+            &info.server_file,
+            &info.server_subject,
+            info.server_not_before,
+            info.server_not_after,
+        ),
+        (
+            "tls-client-cert-file",
+            &info.client_file,
+            &info.client_subject,
+            info.client_not_before,
+            info.client_not_after,
+        ),
+    ] {
+        if na == 0 || seen.contains(&file) {
+            continue;
+        }
+        seen.push(file);
+        if na < now {
+            crate::warn!("WARNING: {role} '{file}' ({subject}) has EXPIRED: peers will reject it");
+        } else if nb > now {
+            crate::warn!(
+                "WARNING: {role} '{file}' ({subject}) is NOT YET VALID: peers will reject it"
+            );
+        } else if (na - now) / 86400 < 30 {
+            crate::warn!(
+                "WARNING: {role} '{file}' ({subject}) expires in {} days",
+                (na - now) / 86400
+            );
+        }
+    }
+}
+
+/// Unix seconds as `Mon DD HH:MM:SS YYYY GMT`, the way `openssl x509 -noout -enddate` shows it.
+pub fn format_time(t: i64) -> String {
+    x509_parser::time::ASN1Time::from_timestamp(t)
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }

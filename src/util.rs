@@ -96,10 +96,12 @@ pub fn fmt_g(d: f64, prec: i32) -> String {
 
 /// Glob-style matching as Redis's stringmatchlen: * ? [abc] [^a] [a-z] and \ escapes.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
-    glob_rec(pattern, s, nocase, 0)
+    glob_rec(pattern, s, nocase, 0, &mut false)
 }
 
-fn glob_rec(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
+/// `skip_longer` is set once a `*` found no match for the rest of the pattern at any later
+/// position: an earlier `*` taking more characters cannot help then (keeps it polynomial).
+fn glob_rec(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32, skip_longer: &mut bool) -> bool {
     if depth > 1000 {
         return false;
     }
@@ -120,10 +122,14 @@ fn glob_rec(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
                     return true;
                 }
                 for i in 0..=s.len() {
-                    if glob_rec(&p[1..], &s[i..], nocase, depth + 1) {
+                    if glob_rec(&p[1..], &s[i..], nocase, depth + 1, skip_longer) {
                         return true;
                     }
+                    if *skip_longer {
+                        return false;
+                    }
                 }
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -286,6 +292,14 @@ mod tests {
         assert!(glob_match(b"a\\*", b"a*", false));
         assert!(!glob_match(b"a\\*", b"ab", false));
         assert!(glob_match(b"MAX*", b"maxmemory", true));
+        // Nested stars against a long non-matching string finish quickly.
+        let pat = "a*".repeat(50) + "b";
+        assert!(!glob_match(
+            pat.as_bytes(),
+            "a".repeat(1000).as_bytes(),
+            false
+        ));
+        assert!(glob_match(b"*a*b*", b"xxaxxbxx", false));
     }
     #[test]
     fn memory_units() {

@@ -163,9 +163,33 @@ static CLIENT: &[Command] = &[
         (0, 0, 0),
         client_help,
     ),
+    cmd(
+        "getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_getredir,
+    ),
+    cmd(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_trackinginfo,
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {
+    if args.len() <= 2 && !ctx.out.resp3 && ctx.client().subs.any() {
+        // RESP2 Pub/Sub mode: PING answers in the message shape.
+        ctx.out.bulks([
+            &b"pong"[..],
+            if args.len() == 2 { args.get(1) } else { b"" },
+        ]);
+        return;
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -207,6 +231,7 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     if a < 0 || a >= n || b < 0 || b >= n {
         return ctx.out.error("ERR DB index is out of range");
     }
+    crate::commands::multi::touch_swap(ctx.srv, a as usize, b as usize);
     ctx.srv.ks.dbs.swap(a as usize, b as usize);
     crate::blocking::signal_db(ctx.srv, a as usize);
     crate::blocking::signal_db(ctx.srv, b as usize);
@@ -223,39 +248,16 @@ fn auth(ctx: &mut Ctx, args: Args) {
     } else {
         (&b"default"[..], args.get(1))
     };
-    if args.len() == 2 && ctx.srv.cfg.requirepass.is_empty() {
+    if args.len() == 2 && ctx.srv.acl.user(b"default").is_some_and(|u| u.nopass) {
         return ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    if check_password(ctx.srv, user, pass) {
-        let c = ctx.client();
-        c.authenticated = true;
-        c.user = String::from_utf8_lossy(user).into_owned();
+    if crate::acl::authenticate(ctx.srv, ctx.id, user, pass, args.get(0)) {
         ctx.out.ok();
     } else {
-        ctx.out
-            .error("WRONGPASS invalid username-password pair or user is disabled.");
+        ctx.out.error(crate::acl::WRONGPASS);
     }
-}
-
-/// The default user's password is `requirepass`; other users come with ACL.
-fn check_password(srv: &crate::server::Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    let want = srv.cfg.requirepass.as_bytes();
-    want.is_empty() || constant_time_eq(want, pass)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    // Compare digests so the time does not depend on where the inputs differ or their length.
-    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 fn hello(ctx: &mut Ctx, args: Args) {
@@ -278,14 +280,9 @@ fn hello(ctx: &mut Ctx, args: Args) {
         let opt = args.get(i);
         if eq_ic(opt, "auth") && i + 2 < args.len() {
             let (u, p) = (args.get(i + 1), args.get(i + 2));
-            if !check_password(ctx.srv, u, p) {
-                return ctx
-                    .out
-                    .error("WRONGPASS invalid username-password pair or user is disabled.");
+            if !crate::acl::authenticate(ctx.srv, ctx.id, u, p, args.get(0)) {
+                return ctx.out.error(crate::acl::WRONGPASS);
             }
-            let c = ctx.client();
-            c.authenticated = true;
-            c.user = String::from_utf8_lossy(u).into_owned();
             i += 3;
         } else if eq_ic(opt, "setname") && i + 1 < args.len() {
             let name = args.get(i + 1);
@@ -302,7 +299,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
         }
     }
     if !ctx.client().authenticated {
-        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = setname {
         ctx.client().name = if n.is_empty() { None } else { Some(n) };
@@ -331,9 +328,11 @@ fn hello(ctx: &mut Ctx, args: Args) {
 }
 
 fn reset(ctx: &mut Ctx, _: Args) {
+    crate::commands::multi::discard_tx(ctx.srv, ctx.id);
+    crate::commands::pubsub::reset_client(ctx.srv, ctx.id);
     ctx.db = 0;
     ctx.out.resp3 = false;
-    let requirepass = !ctx.srv.cfg.requirepass.is_empty();
+    let requirepass = ctx.srv.acl.auth_required();
     let c = ctx.client();
     c.db = 0;
     c.name = None;
@@ -420,31 +419,39 @@ pub fn client_line(
         _ => (c.db, c.out.resp3),
     };
     let now = Instant::now();
+    // Flag letters in Redis's order.
     let mut flags = String::new();
-    if c.monitor {
-        flags.push('O');
-    }
-    if c.blocked.is_some() {
-        flags.push('b');
-    }
-    if c.close_after_reply {
-        flags.push('c');
-    }
-    if c.no_evict {
-        flags.push('e');
+    for (on, ch) in [
+        (c.monitor, 'O'),
+        (c.subs.any(), 'P'),
+        (c.tx.active, 'x'),
+        (c.blocked.is_some(), 'b'),
+        (c.tx.dirty_cas, 'd'),
+        (c.close_after_reply, 'c'),
+        (c.close_asap, 'A'),
+        (c.kind == crate::server::ClientKind::Unix, 'U'),
+        (c.no_evict, 'e'),
+    ] {
+        if on {
+            flags.push(ch);
+        }
     }
     if flags.is_empty() {
         flags.push('N');
     }
-    let (addr, laddr) = if c.kind == crate::server::ClientKind::Unix {
-        (c.peer.clone(), c.local.clone() + ":0")
+    let laddr = if c.kind == crate::server::ClientKind::Unix {
+        c.local.clone() + ":0"
     } else {
-        (c.peer.clone(), c.local.clone())
+        c.local.clone()
     };
+    // Output accounting as Redis's: a 16k reply buffer (obl), the rest as reply list (omem).
+    const REPLY_BUF: usize = 16 * 1024;
+    let pending = c.pending_output();
+    let qbuf = c.rbuf.len() + c.qbuf_in_flight;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
         c.id,
-        addr,
+        c.peer,
         laddr,
         idx + 8,
         String::from_utf8_lossy(c.name.as_deref().unwrap_or(b"")),
@@ -452,17 +459,23 @@ pub fn client_line(
         now.duration_since(c.last_interaction).as_secs(),
         flags,
         db,
-        c.rbuf.len(),
-        c.rbuf.capacity() - c.rbuf.len(),
-        c.rbuf.capacity(),
-        c.rbuf.capacity(),
-        c.pending_output(),
+        c.subs.channels(),
+        c.subs.patterns(),
+        c.subs.shard(),
+        c.tx.list_count(),
+        qbuf,
+        c.rbuf.capacity().saturating_sub(qbuf),
+        c.qbuf_in_flight,
+        REPLY_BUF,
+        pending.min(REPLY_BUF),
+        pending.min(REPLY_BUF),
+        usize::from(pending > REPLY_BUF),
+        pending.saturating_sub(REPLY_BUF),
         c.rbuf.capacity() + c.out.buf.capacity(),
-        if c.last_cmd == "NULL" { "NULL".to_string() } else { c.last_cmd.to_string() },
+        if c.want_write { "rw" } else { "r" },
+        c.last_cmd,
         c.user,
         if resp3 { 3 } else { 2 },
-        String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
-        String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
     )
 }
 
@@ -565,6 +578,12 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(k, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(k, "user") {
+            if ctx.srv.acl.user(v).is_none() {
+                return ctx.out.error(&format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                ));
+            }
             user = Some(v.to_vec());
         } else if eq_ic(k, "type") {
             let t = String::from_utf8_lossy(v).to_ascii_lowercase();
@@ -650,7 +669,7 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         3 => false,
         4 if eq_ic(args.get(3), "write") => true,
         4 if eq_ic(args.get(3), "all") => false,
-        _ => return ctx.out.error(SYNTAX),
+        _ => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
     let until = Instant::now() + Duration::from_millis(ms as u64);
     // A new pause never shortens an existing one, as in Redis.
@@ -681,10 +700,31 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
     } else {
         return ctx.out.error(SYNTAX);
     };
-    ctx.client().reply_mode = mode;
+    let c = ctx.client();
+    // SKIP while replies are OFF changes nothing, as in Redis.
+    if !(mode == ReplyMode::SkipNext && c.reply_mode == ReplyMode::Off) {
+        c.reply_mode = mode;
+    }
     if mode == ReplyMode::On {
         ctx.out.ok();
     }
+}
+
+/// Client-side caching is not supported: never redirecting, tracking off.
+fn client_getredir(ctx: &mut Ctx, _: Args) {
+    ctx.out.int(-1);
+}
+
+fn client_trackinginfo(ctx: &mut Ctx, _: Args) {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk_str("flags");
+    out.set(1);
+    out.bulk_str("off");
+    out.bulk_str("redirect");
+    out.int(-1);
+    out.bulk_str("prefixes");
+    out.array(0);
 }
 
 fn client_help(ctx: &mut Ctx, _: Args) {
@@ -694,6 +734,7 @@ fn client_help(ctx: &mut Ctx, _: Args) {
         &[
             "CACHING (YES|NO)",
             "GETNAME",
+            "GETREDIR",
             "ID",
             "INFO",
             "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
@@ -703,6 +744,8 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "REPLY (ON|OFF|SKIP)",
             "SETINFO <option> <value>",
             "SETNAME <name>",
+            "TRACKINGINFO",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "UNPAUSE",
         ],
     );

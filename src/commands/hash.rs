@@ -91,6 +91,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<i64> {
         }
     }
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
     Some(added)
 }
 
@@ -118,6 +119,7 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
     h.insert_new(args.get(2).into(), args.get(3).into());
     out.int(1);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
 }
 
 fn hget(ctx: &mut Ctx, args: Args) {
@@ -167,6 +169,7 @@ fn hdel(ctx: &mut Ctx, args: Args) {
     out.int(n);
     if n > 0 {
         ctx.modified(key);
+        crate::notify::notify_write(ctx, crate::notify::HASH, "hdel", key);
     }
 }
 
@@ -251,6 +254,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
     h.insert(field, buf.format(new).as_bytes().into());
     out.int(new);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hincrby", key);
 }
 
 /// A float as Redis's human-friendly long double output: plain decimal, shortest digits
@@ -291,6 +295,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     h.insert(field, s.as_bytes().into());
     out.bulk(s.as_bytes());
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::HASH, "hincrbyfloat", key);
 }
 
 fn hrandfield(ctx: &mut Ctx, args: Args) {
@@ -334,8 +339,20 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         (0..n.unsigned_abs())
             .filter_map(|_| h.random_slot())
             .collect()
+    } else if (n as u64).saturating_mul(3) <= h.len() as u64 {
+        // Few distinct fields from a big hash: sample until enough distinct ones.
+        let mut seen = hashbrown::HashSet::with_capacity(n as usize);
+        let mut pick = Vec::with_capacity(n as usize);
+        while pick.len() < n as usize {
+            match h.random_slot() {
+                Some(s) if seen.insert(s) => pick.push(s),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        pick
     } else {
-        // Distinct fields: a partial shuffle of every slot.
+        // Many distinct fields: a partial shuffle of every slot.
         let mut slots: Vec<usize> = (0..h.slot_bound()).filter(|&s| h.at(s).is_some()).collect();
         let k = (n as usize).min(slots.len());
         let mut rng = rand::thread_rng();
@@ -367,13 +384,8 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. The options are parsed here with a small
 /// local parser; SCAN/SSCAN/ZSCAN share the same grammar (to be unified with keys.rs's).
 fn hscan(ctx: &mut Ctx, args: Args) {
-    let cursor = match std::str::from_utf8(args.get(2))
-        .ok()
-        .filter(|s| !s.starts_with(|c: char| c.is_ascii_whitespace() || c == '+'))
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(c) => c,
-        None => return ctx.out.error("ERR invalid cursor"),
+    let Some(cursor) = parse_cursor(args.get(2)) else {
+        return ctx.out.error("ERR invalid cursor");
     };
     let (srv, out) = (&mut *ctx.srv, &mut *ctx.out);
     let Some(entry) = srv.ks.dbs[ctx.db].get(args.get(1)) else {
@@ -408,7 +420,7 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     // Matches are encoded into a side buffer, counted, then appended after the header.
     let mut page = crate::resp::Reply::default();
     let mut n = 0usize;
-    let mut collect = |f: &crate::keyspace::Key, v: &Box<[u8]>| {
+    let mut collect = |f: &[u8], v: &[u8]| {
         if pattern.is_none_or(|p| crate::util::glob_match(p, f, false)) {
             page.bulk(f);
             page.bulk(v);
@@ -421,11 +433,26 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     } else if cursor >= h.slot_bound() as u64 {
         0
     } else {
-        h.scan(cursor as usize, count, collect)
+        h.scan(cursor as usize, count, |f, v| collect(f, v))
     };
     out.array(2);
     let mut b = itoa::Buffer::new();
     out.bulk(b.format(next).as_bytes());
     out.array(n * 2);
     out.raw(&page.buf);
+}
+
+/// A SCAN cursor as C's strtoul reads it: optional sign ("-1" wraps to the maximum),
+/// decimal digits, nothing else; overflow is an error.
+fn parse_cursor(a: &[u8]) -> Option<u64> {
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }

@@ -73,6 +73,7 @@ fn del(ctx: &mut Ctx, args: Args) {
             db.remove_slot(slot);
             n += 1;
             ctx.modified(k);
+            crate::notify::notify(ctx, crate::notify::GENERIC, "del", k);
         }
     }
     ctx.out.int(n);
@@ -146,6 +147,22 @@ impl ScanOpts<'_> {
     }
 }
 
+/// A cursor as C's strtoul reads it (Redis's rule): optional sign, decimal digits, no
+/// spaces; "-n" wraps around; overflow is an error.
+fn parse_cursor(raw: &[u8]) -> Option<usize> {
+    let (neg, digits) = match raw.first() {
+        Some(b'-') => (true, &raw[1..]),
+        Some(b'+') => (false, &raw[1..]),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let n = if neg { n.wrapping_neg() } else { n };
+    Some(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// Parse the cursor at `args[at]` and the options after it, replying Redis's error
 /// ("invalid cursor", "value is not an integer...", "syntax error") and returning None
 /// on bad input. TYPE is accepted only when `allow_type` (SCAN, not HSCAN/SSCAN/ZSCAN).
@@ -155,18 +172,12 @@ pub fn parse_scan<'a>(
     at: usize,
     allow_type: bool,
 ) -> Option<ScanOpts<'a>> {
-    let raw = args.get(at);
-    // strtoul semantics: decimal digits only (a leading '-' wraps in C; treat as invalid).
-    let cursor = std::str::from_utf8(raw)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok());
-    let Some(cursor) = cursor else {
+    let Some(cursor) = parse_cursor(args.get(at)) else {
         ctx.out.error("ERR invalid cursor");
         return None;
     };
     let mut o = ScanOpts {
-        cursor: usize::try_from(cursor).unwrap_or(usize::MAX),
+        cursor,
         count: 10,
         pattern: None,
         type_name: None,
@@ -273,6 +284,8 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     db.insert_entry(dst, e);
     ctx.modified(src);
     ctx.modified(dst);
+    crate::notify::notify(ctx, crate::notify::GENERIC, "rename_from", src);
+    crate::notify::notify(ctx, crate::notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -350,7 +363,8 @@ fn copy(ctx: &mut Ctx, args: Args) {
         target.remove_slot(slot);
     }
     target.insert_entry(dst, copied);
-    ctx.modified(dst);
+    ctx.modified_in(dst_db, dst);
+    crate::notify::notify_db(ctx.srv, dst_db, crate::notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
 }
 
@@ -371,6 +385,9 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     let e = ctx.dbm().remove_slot(slot).expect("slot just found");
     ctx.srv.ks.dbs[dst_db].insert_entry(key, e);
     ctx.modified(key);
+    ctx.modified_in(dst_db, key);
+    crate::notify::notify(ctx, crate::notify::GENERIC, "move_from", key);
+    crate::notify::notify_db(ctx.srv, dst_db, crate::notify::GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -431,12 +448,15 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     {
         return ctx.out.int(0);
     }
-    if when <= now_ms() {
+    let event = if when <= now_ms() {
         db.remove_slot(slot);
+        "del"
     } else {
         db.set_expire(slot, when);
-    }
+        "expire"
+    };
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::GENERIC, event, key);
     ctx.out.int(1);
 }
 
@@ -464,7 +484,7 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) {
             if ms {
                 t
             } else {
-                (t + 500) / 1000
+                ((t as i128 + 500) / 1000) as i64
             }
         }
     };
@@ -491,6 +511,7 @@ fn persist(ctx: &mut Ctx, args: Args) {
         Some(slot) if db.dict.at(slot).is_some_and(|(_, e)| e.expire != NO_EXPIRE) => {
             db.set_expire(slot, NO_EXPIRE);
             ctx.modified(key);
+            crate::notify::notify(ctx, crate::notify::GENERIC, "persist", key);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),
@@ -575,7 +596,9 @@ fn object_help(ctx: &mut Ctx, _args: Args) {
 pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
     match v {
         Value::Int(_) => "int",
-        Value::Str(s) if s.len() <= 44 => "embstr",
+        // Strings modified in place (APPEND, SETRANGE, SETBIT) carry spare capacity, as
+        // Redis's raw strings do; freshly written short ones are exact-size "embstr".
+        Value::Str(s) if s.len() <= 44 && s.capacity() == s.len() => "embstr",
         Value::Str(_) => "raw",
         // Redis 7.0 always stores lists as quicklists (listpack lists came in 7.2).
         Value::List(_) => "quicklist",
@@ -591,6 +614,7 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
                 "hashtable"
             }
         }
+        // Redis 7.0 has no listpack sets: intset or hashtable.
         Value::Set(s) => {
             if s.is_intset() {
                 "intset"

@@ -173,6 +173,12 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     }
     out.int(l.len() as i64);
     ctx.modified(key);
+    crate::notify::notify(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpush" } else { "rpush" },
+        key,
+    );
 }
 
 fn lpush(ctx: &mut Ctx, args: Args) {
@@ -238,6 +244,12 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
     }
     drop_if_empty(db, key);
     ctx.modified(key);
+    crate::notify::notify_write(
+        ctx,
+        crate::notify::LIST,
+        if left { "lpop" } else { "rpop" },
+        key,
+    );
 }
 
 /// A non-negative integer argument, or `msg` (Redis's getPositiveLong...OrReply).
@@ -343,7 +355,12 @@ fn lpos(ctx: &mut Ctx, args: Args) {
         Ok(Some(l)) => l,
     };
     let from_tail = rank < 0;
-    let skip = rank.unsigned_abs() - 1;
+    // Redis negates the rank in a C long: i64::MIN stays negative and matches at once.
+    let skip = if rank == i64::MIN {
+        0
+    } else {
+        rank.unsigned_abs() - 1
+    };
     let len = l.len();
     let scan = if maxlen == 0 {
         len
@@ -391,6 +408,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
             l[i] = args.get(3).into();
             out.ok();
             ctx.modified(key);
+            crate::notify::notify(ctx, crate::notify::LIST, "lset", key);
         }
         None => out.error("ERR index out of range"),
     }
@@ -431,6 +449,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     if limit > 0 {
         drop_if_empty(db, key);
         ctx.modified(key);
+        crate::notify::notify_write(ctx, crate::notify::LIST, "lrem", key);
     }
 }
 
@@ -458,6 +477,7 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
     drop_if_empty(db, key);
     out.ok();
     ctx.modified(key);
+    crate::notify::notify_write(ctx, crate::notify::LIST, "ltrim", key);
 }
 
 fn linsert(ctx: &mut Ctx, args: Args) {
@@ -481,6 +501,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     l.insert(if after { p + 1 } else { p }, args.get(4).into());
     out.int(l.len() as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::LIST, "linsert", key);
 }
 
 // ---- moves ----
@@ -523,9 +544,15 @@ fn move_one(
     }
     drop_if_empty(db, src);
     ctx.modified(src);
+    let (pop_ev, push_ev) = (
+        if from_left { "lpop" } else { "rpop" },
+        if to_left { "lpush" } else { "rpush" },
+    );
+    crate::notify::notify_write(ctx, crate::notify::LIST, pop_ev, src);
     if dst != src {
         ctx.modified(dst);
     }
+    crate::notify::notify(ctx, crate::notify::LIST, push_ev, dst);
     Ok(true)
 }
 
@@ -607,6 +634,12 @@ fn pop_first(ctx: &mut Ctx, keys: KeyList, left: bool, count: Option<usize>) -> 
                 pop_reply(out, l, key, left, count);
                 drop_if_empty(db, key);
                 ctx.modified(key);
+                crate::notify::notify_write(
+                    ctx,
+                    crate::notify::LIST,
+                    if left { "lpop" } else { "rpop" },
+                    key,
+                );
                 return Ok(true);
             }
             _ => {}
@@ -674,6 +707,12 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
             pop_reply(out, l, key, left, count);
             drop_if_empty(db, key);
             ctx.modified(key);
+            crate::notify::notify_write(
+                ctx,
+                crate::notify::LIST,
+                if left { "lpop" } else { "rpop" },
+                key,
+            );
             true
         }
         _ => false,

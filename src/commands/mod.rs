@@ -1,11 +1,14 @@
 //! The command table: one `Command` row per command (name, arity, flags, ACL categories,
 //! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
+pub mod acl;
 pub mod connection;
 pub mod function;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -190,6 +193,9 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("sorted_set", zset::COMMANDS),
         ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
+        ("transactions", multi::COMMANDS),
+        ("pubsub", pubsub::COMMANDS),
+        ("server", acl::COMMANDS),
     ]
 }
 
@@ -202,6 +208,8 @@ pub struct Entry {
     /// All ACL categories: explicit plus those derived from the flags.
     pub acl: u32,
     pub group: &'static str,
+    /// `full_name` with a static lifetime, for a client's last command (CLIENT LIST cmd=).
+    pub static_name: &'static str,
 }
 
 pub struct Table {
@@ -260,10 +268,14 @@ impl Table {
                     subs: HashMap::new(),
                     acl: derived_acl(c),
                     group,
+                    static_name: c.name,
                 });
                 t.by_name.insert(c.name.as_bytes().into(), id);
                 for s in c.subs {
                     let sid = t.entries.len();
+                    // Built once per process: leaking the few subcommand names is fine.
+                    let full: &'static str =
+                        Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
                     t.entries.push(Entry {
                         cmd: s,
                         full_name: format!("{}|{}", c.name, s.name),
@@ -271,6 +283,7 @@ impl Table {
                         subs: HashMap::new(),
                         acl: derived_acl(s),
                         group,
+                        static_name: full,
                     });
                     t.entries[id].subs.insert(s.name.as_bytes().into(), sid);
                 }
@@ -358,8 +371,11 @@ fn trunc(b: &[u8]) -> String {
 /// Look up, check and run one command; account for it in the stats.
 pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
+        let mark = ctx.out.buf.len();
+        multi::flag_error(ctx.srv, ctx.id);
         unknown_command(ctx, args);
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
+        apply_reply_mode(ctx, mark);
         return Flow::Done;
     };
     if !ctx.srv.cmds.entries[id].subs.is_empty() && args.len() >= 2 {
@@ -372,50 +388,91 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
                     trunc(args.get(1)),
                     e.cmd.name.to_ascii_uppercase()
                 );
-                return reject(ctx, id, &msg);
+                // Like an unknown command: no command's stats are charged.
+                return reject(ctx, None, &msg);
             }
         }
     }
     let entry = &ctx.srv.cmds.entries[id];
     let cmd: &'static Command = entry.cmd;
+    // Set before running, as Redis does: CLIENT LIST shows itself as cmd=client|list.
+    ctx.srv.clients[ctx.id].last_cmd = entry.static_name;
     if !arity_ok(cmd.arity, args.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
             entry.full_name
         );
-        return reject(ctx, id, &msg);
+        return reject(ctx, Some(id), &msg);
     }
-    let client = &ctx.srv.clients[ctx.id];
-    if !client.authenticated && cmd.flags & NO_AUTH == 0 {
-        return reject(ctx, id, "NOAUTH Authentication required.");
+    if let Err(msg) = crate::acl::check(ctx.srv, ctx.id, id, args) {
+        return reject(ctx, Some(id), &msg);
+    }
+    if ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 {
+        return reject(
+            ctx,
+            Some(id),
+            "ERR Command not allowed inside a transaction",
+        );
     }
     if let Some(p) = ctx.srv.pause {
         if Instant::now() < p.until
-            && (!p.write_only || cmd.flags & (WRITE | MAY_REPLICATE) != 0)
+            && (!p.write_only
+                || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
+                    != 0)
             && cmd.name != "client"
         {
             return Flow::Paused;
         }
     }
-    if cmd.flags & DENYOOM != 0
-        && ctx.srv.cfg.maxmemory > 0
+    if ctx.srv.cfg.maxmemory > 0
+        && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
         && !crate::commands::server::free_memory_if_needed(ctx.srv)
     {
         return reject(
             ctx,
-            id,
+            Some(id),
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
+    let client = &ctx.srv.clients[ctx.id];
+    if client.subs.any() && !ctx.out.resp3 && !pubsub::allowed_when_subscribed(cmd) {
+        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
+        return reject(ctx, Some(id), &msg);
+    }
+    if multi::queues(client, cmd) {
+        multi::queue(ctx, id, args);
+        return Flow::Done;
+    }
+    let mark = ctx.out.buf.len();
+    call(ctx, id, args, false);
+    if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
+        c.tot_cmds += 1;
+        c.last_interaction = Instant::now();
+    }
+    apply_reply_mode(ctx, mark);
+    // Pushes to this client survive CLIENT REPLY OFF/SKIP and come before the reply.
+    pubsub::splice_own(ctx.srv, ctx.out, mark);
+    ctx.srv.pubsub.current = None;
+    Flow::Done
+}
+
+/// Run a command that passed the checks (directly, or queued by MULTI and run by EXEC)
+/// and account for it. `splice` puts this client's pushes in front of this reply (EXEC).
+pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
+    let cmd: &'static Command = ctx.srv.cmds.entries[id].cmd;
     if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
         server::feed_monitors(ctx, args);
     }
-    let mode_before = ctx.srv.clients[ctx.id].reply_mode;
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
+    pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     let start = Instant::now();
     (cmd.run)(ctx, args);
-    let usec = start.elapsed().as_micros() as u64;
+    let ns = start.elapsed().as_nanos() as u64;
+    let usec = ns / 1000;
+    if ctx.srv.cfg.latency_tracking {
+        ctx.srv.stats.latencies.record(id, ns);
+    }
     let st = &mut ctx.srv.cmd_stats[id];
     st.calls += 1;
     st.usec += usec;
@@ -426,45 +483,66 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if !ctx.out.errors.is_empty() {
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
     }
-    if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
-        c.last_cmd = cmd.name;
-        c.tot_cmds += 1;
-        c.last_interaction = Instant::now();
-        let mode_after = c.reply_mode;
-        let suppress = matches!(mode_after, ReplyMode::Off | ReplyMode::SkipNext)
-            || mode_before == ReplyMode::Skip;
-        if suppress {
-            ctx.out.buf.truncate(mark);
-        }
-        c.reply_mode = match (mode_before, mode_after) {
-            (_, ReplyMode::SkipNext) => ReplyMode::Skip,
-            (ReplyMode::Skip, ReplyMode::Skip) => ReplyMode::On,
-            (_, m) => m,
-        };
+    // Keys a read found expired: "expired" events and WATCH.
+    crate::notify::lazy_expired(ctx.srv, ctx.db);
+    if splice {
+        pubsub::splice_own(ctx.srv, ctx.out, mark);
     }
-    Flow::Done
 }
 
-fn reject(ctx: &mut Ctx, id: usize, msg: &str) -> Flow {
-    ctx.out.error(msg);
-    ctx.srv.cmd_stats[id].rejected_calls += 1;
+/// CLIENT REPLY: Off and Skip silence the reply written since `mark` (CLIENT REPLY ON
+/// clears Skip before replying); a SKIP asked by this command applies to the next one.
+fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
+    let Some(c) = ctx.srv.clients.get_mut(ctx.id) else {
+        return;
+    };
+    if c.reply_mode != ReplyMode::On {
+        ctx.out.buf.truncate(mark);
+    }
+    c.reply_mode = match c.reply_mode {
+        ReplyMode::SkipNext => ReplyMode::Skip,
+        ReplyMode::Skip => ReplyMode::On,
+        m => m,
+    };
+}
+
+/// Refuse a command before it runs (`id`: None when no command was resolved).
+fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
+    let mark = ctx.out.buf.len();
+    // A rejected command fails the transaction; a rejected EXEC discards it.
+    let abort = match id {
+        Some(id) if ctx.srv.cmds.entries[id].cmd.name == "exec" => {
+            multi::exec_abort_message(ctx.srv, ctx.id, msg)
+        }
+        _ => {
+            multi::flag_error(ctx.srv, ctx.id);
+            None
+        }
+    };
+    ctx.out.error(abort.as_deref().unwrap_or(msg));
+    if let Some(id) = id {
+        ctx.srv.cmd_stats[id].rejected_calls += 1;
+    }
     ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    apply_reply_mode(ctx, mark);
     Flow::Done
 }
 
 /// Whether a client counts as a pub/sub client for output limits.
-pub fn pubsub_client(_c: &Client) -> bool {
-    false
+pub fn pubsub_client(c: &Client) -> bool {
+    c.subs.any()
 }
 
 /// Clients the `timeout` option does not disconnect.
 pub fn exempt_from_timeout(c: &Client) -> bool {
-    c.monitor || c.blocked.is_some()
+    c.monitor || c.blocked.is_some() || c.subs.any()
 }
 
 /// Cleanup of per-client registrations when a client goes away.
 pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     crate::blocking::on_client_closed(srv, idx, c.blocked.as_deref());
+    multi::on_client_closed(srv, idx, c);
+    pubsub::on_client_closed(srv, idx, c);
 }
 
 // ---- helpers shared by the families ----

@@ -143,7 +143,7 @@ static COMMAND: &[Command] = &[
     ),
     cmd(
         "getkeys",
-        -3,
+        -4,
         LOADING | STALE,
         CONNECTION,
         (0, 0, 0),
@@ -151,7 +151,7 @@ static COMMAND: &[Command] = &[
     ),
     cmd(
         "getkeysandflags",
-        -3,
+        -4,
         LOADING | STALE,
         CONNECTION,
         (0, 0, 0),
@@ -186,7 +186,7 @@ pub fn help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 // ---------------- CONFIG ----------------
@@ -311,13 +311,18 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
                 || srv.cfg.bind != old.bind
             {
                 srv.rebind()
+                    .map_err(|e| format!("Unable to listen on this port: {e}"))
             } else {
                 Ok(())
             }
         }
         Apply::Tls => {
             if srv.cfg.tls_port != 0 {
-                srv.reload_tls()
+                // Redis's text first (clients match on it), then the reason.
+                srv.reload_tls().map_err(|e| {
+                    warn!("Unable to update TLS configuration: {}", e);
+                    format!("Unable to update TLS configuration: {e}")
+                })
             } else {
                 Ok(())
             }
@@ -328,7 +333,10 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
             free_memory_if_needed(srv);
             Ok(())
         }
-        Apply::Requirepass => Ok(()),
+        Apply::Requirepass => {
+            crate::acl::apply_requirepass(srv);
+            Ok(())
+        }
         Apply::Logging => {
             crate::log::set_level(srv.cfg.loglevel.0);
             Ok(())
@@ -350,7 +358,7 @@ fn config_rewrite(ctx: &mut Ctx, _: Args) {
             .out
             .error("ERR The server is running without a config file");
     };
-    match rewrite_config(&ctx.srv.cfg, &path) {
+    match rewrite_config(&ctx.srv.cfg, &path, false) {
         Ok(()) => {
             notice!("CONFIG REWRITE executed with success.");
             ctx.out.ok()
@@ -364,7 +372,8 @@ fn config_rewrite(ctx: &mut Ctx, _: Args) {
 
 /// Rewrite the config file as Redis does: keep comments and unknown lines, update lines of
 /// known options in place, drop duplicates, append changed options that were not there.
-pub fn rewrite_config(cfg: &config::Config, path: &str) -> Result<(), String> {
+/// `force_all` writes every option, defaults included (DEBUG CONFIG-REWRITE-FORCE-ALL).
+pub fn rewrite_config(cfg: &config::Config, path: &str, force_all: bool) -> Result<(), String> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let defaults = config::Config::default();
     let mut written: Vec<&'static str> = Vec::new();
@@ -395,7 +404,7 @@ pub fn rewrite_config(cfg: &config::Config, path: &str) -> Result<(), String> {
     let mut header = false;
     for spec in SPECS {
         if written.contains(&spec.name)
-            || (spec.get)(cfg) == (spec.get)(&defaults)
+            || (!force_all && (spec.get)(cfg) == (spec.get)(&defaults))
             || spec.name == "dir"
         {
             continue;
@@ -415,6 +424,8 @@ fn rewrite_line(cfg: &config::Config, spec: &config::Spec) -> String {
     let v = (spec.get)(cfg);
     match spec.name {
         "save" if v.is_empty() => "save \"\"\n".into(),
+        // No master: no line, as Redis drops it.
+        "replicaof" if v.is_empty() => String::new(),
         "save" => v
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -551,6 +562,34 @@ fn human(n: u64) -> String {
     }
 }
 
+/// "Linux 6.1.0 x86_64", as Redis's INFO prints the OS.
+fn uname() -> String {
+    // SAFETY: uname fills the struct we own; its fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return std::env::consts::OS.into();
+        }
+        let f = |b: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(b.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+    }
+}
+
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf only reads system values.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64) * (size.max(0) as u64)
+}
+
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -561,6 +600,43 @@ fn rss_bytes() -> u64 {
         })
         .map(|pages| pages * 4096)
         .unwrap_or(0)
+}
+
+/// INFO's TLS fields (in the server section, so `INFO server | grep tls` shows them all):
+/// port, certificates (subject, notAfter, days left) and handshake counters.
+fn tls_info_section(srv: &Server, o: &mut String) {
+    let mut f = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(o, "{k}:{v}\r\n");
+    };
+    f("tls_port", &srv.cfg.tls_port);
+    if srv.tls.is_none() {
+        return;
+    }
+    let info = &srv.tls_info;
+    let now = now_ms() / 1000;
+    for (role, subject, not_after) in [
+        ("server", &info.server_subject, info.server_not_after),
+        ("client", &info.client_subject, info.client_not_after),
+    ] {
+        f(&format!("tls_{role}_cert_subject"), subject);
+        f(
+            &format!("tls_{role}_cert_not_after"),
+            &crate::tls::format_time(not_after),
+        );
+        f(
+            &format!("tls_{role}_cert_days_left"),
+            &((not_after - now).div_euclid(86400)),
+        );
+    }
+    let st = &srv.stats;
+    let failed: u64 = st.tls_handshake_failures.values().sum();
+    f("tls_handshakes_done", &st.tls_handshakes_ok);
+    f("tls_handshakes_resumed", &st.tls_handshakes_resumed);
+    f("tls_handshakes_failed", &failed);
+    let mut reasons: Vec<_> = st.tls_handshake_failures.iter().collect();
+    reasons.sort();
+    let by_reason: Vec<String> = reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    f("tls_handshakes_failed_by_reason", &by_reason.join(","));
 }
 
 fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
@@ -574,12 +650,11 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "server" => {
             let up = srv.started.elapsed().as_secs();
             f!("redis_version", crate::REDIS_VERSION);
-            f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
             f!("redis_git_sha1", "00000000");
             f!("redis_git_dirty", 0);
             f!("redis_build_id", "0");
             f!("redis_mode", "standalone");
-            f!("os", std::env::consts::OS);
+            f!("os", uname());
             f!("arch_bits", 64);
             f!("monotonic_clock", "POSIX clock_gettime");
             f!("multiplexing_api", "epoll");
@@ -603,16 +678,8 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
             f!("config_file", srv.config_file.as_deref().unwrap_or(""));
             f!("io_threads_active", 0);
-            f!("tls_port", srv.cfg.tls_port);
-            if srv.tls.is_some() {
-                let days = |t: i64| (t - now_ms() / 1000) / 86400;
-                f!("tls_server_cert_subject", srv.tls_info.server_subject);
-                f!("tls_server_cert_not_after", srv.tls_info.server_not_after);
-                f!(
-                    "tls_server_cert_days_left",
-                    days(srv.tls_info.server_not_after)
-                );
-            }
+            f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
+            tls_info_section(srv, o);
         }
         "clients" => {
             f!("connected_clients", srv.clients.len());
@@ -641,42 +708,114 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "memory" => {
             let used = crate::evict::used_memory();
             let rss = rss_bytes();
+            let peak = srv.peak_memory.max(used);
+            let startup = srv.stats.used_memory_startup.min(used);
+            let clients: usize = srv
+                .clients
+                .iter()
+                .map(|(_, c)| c.rbuf.capacity() + c.out.buf.capacity())
+                .sum();
+            let overhead = (startup + clients as u64).min(used);
+            let dataset = used - overhead;
+            let pct = |a: u64, b: u64| {
+                if b == 0 {
+                    0.0
+                } else {
+                    a as f64 * 100.0 / b as f64
+                }
+            };
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            let total_sys = total_system_memory();
             f!("used_memory", used);
             f!("used_memory_human", human(used));
             f!("used_memory_rss", rss);
             f!("used_memory_rss_human", human(rss));
-            f!("used_memory_peak", srv.peak_memory.max(used));
-            f!("used_memory_peak_human", human(srv.peak_memory.max(used)));
+            f!("used_memory_peak", peak);
+            f!("used_memory_peak_human", human(peak));
+            f!("used_memory_peak_perc", format!("{:.2}%", pct(used, peak)));
+            f!("used_memory_overhead", overhead);
+            f!("used_memory_startup", startup);
+            f!("used_memory_dataset", dataset);
+            f!(
+                "used_memory_dataset_perc",
+                format!("{:.2}%", pct(dataset, used - startup))
+            );
+            f!("allocator_allocated", used);
+            f!("allocator_active", used);
+            f!("allocator_resident", rss);
+            f!("total_system_memory", total_sys);
+            f!("total_system_memory_human", human(total_sys));
+            // No Lua engine: the script memory fields report an empty one.
             f!("used_memory_lua", 31744);
+            f!("used_memory_vm_eval", 31744);
+            f!("used_memory_lua_human", human(31744));
+            f!("used_memory_scripts_eval", 0);
+            f!("number_of_cached_scripts", 0);
+            f!("number_of_functions", 0);
+            f!("number_of_libraries", 0);
+            f!("used_memory_vm_functions", 32768);
+            f!("used_memory_vm_total", 64512);
+            f!("used_memory_vm_total_human", human(64512));
+            f!("used_memory_functions", 0);
+            f!("used_memory_scripts", 0);
+            f!("used_memory_scripts_human", "0B");
             f!("maxmemory", srv.cfg.maxmemory);
             f!("maxmemory_human", human(srv.cfg.maxmemory as u64));
             f!("maxmemory_policy", srv.cfg.maxmemory_policy_name());
+            f!("allocator_frag_ratio", "1.00");
+            f!("allocator_frag_bytes", 0);
+            f!("allocator_rss_ratio", format!("{:.2}", ratio(rss, used)));
+            f!("allocator_rss_bytes", rss as i64 - used as i64);
+            f!("rss_overhead_ratio", "1.00");
+            f!("rss_overhead_bytes", 0);
             f!(
                 "mem_fragmentation_ratio",
-                format!(
-                    "{:.2}",
-                    if used > 0 {
-                        rss as f64 / used as f64
-                    } else {
-                        0.0
-                    }
-                )
+                format!("{:.2}", ratio(rss, used))
             );
+            f!("mem_fragmentation_bytes", rss as i64 - used as i64);
+            f!("mem_not_counted_for_evict", 0);
+            f!("mem_replication_backlog", 0);
+            f!("mem_total_replication_buffers", 0);
+            f!("mem_clients_slaves", 0);
+            f!("mem_clients_normal", clients);
+            f!("mem_cluster_links", 0);
+            f!("mem_aof_buffer", 0);
             f!("mem_allocator", "jemalloc-5.3.0");
+            f!("active_defrag_running", 0);
             f!("lazyfree_pending_objects", 0);
+            f!("lazyfreed_objects", 0);
         }
         "persistence" => {
             f!("loading", 0);
             f!("async_loading", 0);
+            f!("current_cow_peak", 0);
+            f!("current_cow_size", 0);
+            f!("current_cow_size_age", 0);
+            f!("current_fork_perc", "0.00");
+            f!("current_save_keys_processed", 0);
+            f!("current_save_keys_total", 0);
             f!("rdb_changes_since_last_save", srv.dirty);
             f!("rdb_bgsave_in_progress", 0);
             f!("rdb_last_save_time", srv.started_unix);
             f!("rdb_last_bgsave_status", "ok");
+            f!("rdb_last_bgsave_time_sec", -1);
+            f!("rdb_current_bgsave_time_sec", -1);
+            f!("rdb_saves", 0);
+            f!("rdb_last_cow_size", 0);
+            f!("rdb_last_load_keys_expired", 0);
+            f!("rdb_last_load_keys_loaded", 0);
             f!("aof_enabled", 0);
             f!("aof_rewrite_in_progress", 0);
             f!("aof_rewrite_scheduled", 0);
+            f!("aof_last_rewrite_time_sec", -1);
+            f!("aof_current_rewrite_time_sec", -1);
             f!("aof_last_bgrewrite_status", "ok");
+            f!("aof_rewrites", 0);
+            f!("aof_rewrites_consecutive_failures", 0);
             f!("aof_last_write_status", "ok");
+            f!("aof_last_cow_size", 0);
+            f!("module_fork_in_progress", 0);
+            f!("module_fork_last_cow_size", 0);
         }
         "stats" => {
             let st = &srv.stats;
@@ -685,14 +824,58 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("instantaneous_ops_per_sec", st.instantaneous_ops());
             f!("total_net_input_bytes", st.net_input_bytes);
             f!("total_net_output_bytes", st.net_output_bytes);
+            f!("total_net_repl_input_bytes", 0);
+            f!("total_net_repl_output_bytes", 0);
+            f!(
+                "instantaneous_input_kbps",
+                format!("{:.2}", st.instantaneous_input_kbps())
+            );
+            f!(
+                "instantaneous_output_kbps",
+                format!("{:.2}", st.instantaneous_output_kbps())
+            );
+            f!("instantaneous_input_repl_kbps", "0.00");
+            f!("instantaneous_output_repl_kbps", "0.00");
             f!("rejected_connections", st.rejected_connections);
+            f!("sync_full", 0);
+            f!("sync_partial_ok", 0);
+            f!("sync_partial_err", 0);
             f!("expired_keys", st.expired_keys);
+            f!("expired_stale_perc", "0.00");
+            f!("expired_time_cap_reached_count", 0);
+            f!("expire_cycle_cpu_milliseconds", 0);
             f!("evicted_keys", st.evicted_keys);
+            f!("evicted_clients", 0);
+            f!("total_eviction_exceeded_time", 0);
+            f!("current_eviction_exceeded_time", 0);
             f!("keyspace_hits", st.keyspace_hits);
             f!("keyspace_misses", st.keyspace_misses);
-            f!("pubsub_channels", 0);
-            f!("pubsub_patterns", 0);
+            f!("pubsub_channels", srv.pubsub.channel_count());
+            f!("pubsub_patterns", srv.pubsub.pattern_count());
+            f!("pubsubshard_channels", srv.pubsub.shard_count());
+            f!("latest_fork_usec", 0);
+            f!("total_forks", 0);
+            f!("migrate_cached_sockets", 0);
+            f!("slave_expires_tracked_keys", 0);
+            f!("active_defrag_hits", 0);
+            f!("active_defrag_misses", 0);
+            f!("active_defrag_key_hits", 0);
+            f!("active_defrag_key_misses", 0);
+            f!("total_active_defrag_time", 0);
+            f!("current_active_defrag_time", 0);
+            f!("tracking_total_keys", 0);
+            f!("tracking_total_items", 0);
+            f!("tracking_total_prefixes", 0);
+            f!("unexpected_error_replies", st.unexpected_error_replies);
             f!("total_error_replies", st.total_error_replies);
+            f!("dump_payload_sanitizations", 0);
+            f!("total_reads_processed", st.total_reads_processed);
+            f!("total_writes_processed", st.total_writes_processed);
+            f!("io_threaded_reads_processed", 0);
+            f!("io_threaded_writes_processed", 0);
+            f!("reply_buffer_shrinks", 0);
+            f!("reply_buffer_expands", 0);
+            // ferrokv's own counters, after Redis's fields.
             f!(
                 "client_query_buffer_limit_disconnections",
                 st.client_qbuf_limit_disconnections
@@ -701,20 +884,8 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 "client_output_buffer_limit_disconnections",
                 st.client_outbuf_limit_disconnections
             );
-            f!("tls_handshakes_ok", st.tls_handshakes_ok);
-            f!("tls_handshakes_resumed", st.tls_handshakes_resumed);
-            f!(
-                "tls_handshakes_failed",
-                st.tls_handshake_failures.values().sum::<u64>()
-            );
-            let mut fails: Vec<_> = st.tls_handshake_failures.iter().collect();
-            fails.sort();
-            let s: Vec<String> = fails
-                .iter()
-                .map(|(k, v)| format!("{}={}", k.replace([',', ' ', ':', '='], "_"), v))
-                .collect();
-            f!("tls_handshake_failures_by_reason", s.join(","));
             f!("eventloop_cycles", srv.loop_iterations);
+            crate::acl::info_stats(srv, o);
         }
         "replication" => {
             f!("role", "master");
@@ -735,6 +906,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("used_cpu_user", format!("{user:.6}"));
             f!("used_cpu_sys_children", "0.000000");
             f!("used_cpu_user_children", "0.000000");
+            // One thread does all the work.
+            f!("used_cpu_sys_main_thread", format!("{sys:.6}"));
+            f!("used_cpu_user_main_thread", format!("{user:.6}"));
         }
         "modules" => {}
         "cluster" => {
@@ -769,6 +943,24 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     o,
                     "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
                     e.full_name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+                );
+            }
+        }
+        "latencystats" => {
+            let pcts = &srv.cfg.latency_tracking_info_percentiles.0;
+            for (i, e) in srv.cmds.entries.iter().enumerate() {
+                let Some(h) = srv.stats.latencies.get(i).filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                let vals: Vec<String> = pcts
+                    .iter()
+                    .map(|p| format!("p{}={:.3}", p, h.value_at(*p) as f64 / 1000.0))
+                    .collect();
+                let _ = write!(
+                    o,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    e.full_name,
+                    vals.join(",")
                 );
             }
         }
@@ -857,9 +1049,12 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
                   // key specs
     if c.keys.first > 0 {
         out.array(1);
-        out.map(4);
+        out.map(3);
         out.bulk_str("flags");
-        out.array(0);
+        let spec = key_spec_flags(e.static_name)
+            .and_then(|f| f.first().copied())
+            .unwrap_or("");
+        flag_words_reply(out, spec);
         out.bulk_str("begin_search");
         out.map(2);
         out.bulk_str("type");
@@ -884,8 +1079,6 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
         out.int(c.keys.step as i64);
         out.bulk_str("limit");
         out.int(0);
-        out.bulk_str("notes");
-        out.bulk_str("");
     } else {
         out.array(0);
     }
@@ -937,7 +1130,12 @@ fn command_doc_reply(ctx: &mut Ctx, id: usize) {
 
 fn command_list(ctx: &mut Ctx, args: Args) {
     let mut filter: Option<(String, String)> = None;
-    if args.len() == 5 && eq_ic(args.get(2), "filterby") {
+    if args.len() == 5
+        && eq_ic(args.get(2), "filterby")
+        && ["pattern", "aclcat", "module"]
+            .iter()
+            .any(|k| eq_ic(args.get(3), k))
+    {
         filter = Some((
             String::from_utf8_lossy(args.get(3)).to_ascii_lowercase(),
             String::from_utf8_lossy(args.get(4)).into_owned(),
@@ -1024,12 +1222,57 @@ fn command_getkeys(ctx: &mut Ctx, args: Args) {
 }
 
 fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
+    let sub = args.tail(2);
+    let name = find_command_args(ctx.srv, sub).map(|id| ctx.srv.cmds.entries[id].static_name);
     if let Some(pos) = getkeys_common(ctx, args) {
+        let specs = name.and_then(key_spec_flags).unwrap_or(&[]);
         ctx.out.array(pos.len());
-        for p in pos {
+        for (i, p) in pos.into_iter().enumerate() {
             ctx.out.array(2);
             ctx.out.bulk(args.get(2 + p));
-            ctx.out.set(0);
+            // SET's flags depend on GET: without it the key is only overwritten.
+            let spec = if name == Some("set") {
+                if sub.iter().skip(3).any(|a| eq_ic(a, "get")) {
+                    "RW ACCESS UPDATE"
+                } else {
+                    "OW UPDATE"
+                }
+            } else {
+                specs
+                    .get(i.min(specs.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or("")
+            };
+            flag_words_reply(ctx.out, spec);
+        }
+    }
+}
+
+/// The command (or subcommand) an argument vector names.
+fn find_command_args(srv: &Server, a: Args) -> Option<usize> {
+    let id = srv.cmds.lookup(a.get(0))?;
+    if !srv.cmds.entries[id].subs.is_empty() && a.len() >= 2 {
+        return srv.cmds.lookup_sub(id, a.get(1)).or(Some(id));
+    }
+    Some(id)
+}
+
+fn key_spec_flags(full_name: &str) -> Option<&'static [&'static str]> {
+    KEY_SPEC_FLAGS
+        .binary_search_by(|(n, _)| (*n).cmp(full_name))
+        .ok()
+        .map(|i| KEY_SPEC_FLAGS[i].1)
+}
+
+/// Key-spec flags as Redis prints them: RO/RW/OW/RM in capitals, the others in lower case.
+fn flag_words_reply(out: &mut crate::resp::Reply, spec: &str) {
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    out.set(words.len());
+    for w in words {
+        if matches!(w, "RO" | "RW" | "OW" | "RM") {
+            out.simple(w);
+        } else {
+            out.simple(&w.to_ascii_lowercase());
         }
     }
 }
@@ -1091,7 +1334,9 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         return;
     }
     let n = ctx.dbm().len() as u64;
+    crate::commands::multi::touch_db(ctx.srv, ctx.db, None);
     ctx.dbm().clear();
+    crate::blocking::signal_db(ctx.srv, ctx.db);
     ctx.srv.dirty += n.max(1);
     ctx.out.ok();
 }
@@ -1100,8 +1345,12 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_mode_ok(ctx, args) {
         return;
     }
+    crate::commands::multi::touch_all_dbs(ctx.srv);
     for db in ctx.srv.ks.dbs.iter_mut() {
         db.clear();
+    }
+    for db in 0..ctx.srv.ks.dbs.len() {
+        crate::blocking::signal_db(ctx.srv, db);
     }
     ctx.srv.dirty += 1;
     ctx.out.ok();
@@ -1151,9 +1400,14 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
         ctx.db,
         origin
     );
-    for a in args.iter() {
+    let hidden = redacted_args(args);
+    for (i, a) in args.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        if hidden.contains(&i) {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&repr(a));
+        }
     }
     line.push_str("\r\n");
     let mons = ctx.srv.monitors.clone();
@@ -1166,6 +1420,46 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
             ctx.srv.pending_write.push(m);
         }
     }
+}
+
+/// Positions of arguments that carry secrets (passwords, sensitive config values), which
+/// MONITOR shows as "(redacted)" as Redis does.
+pub fn redacted_args(args: Args) -> Vec<usize> {
+    let n = args.len();
+    let name = args.get(0);
+    let mut hide = Vec::new();
+    if eq_ic(name, "auth") {
+        hide.extend(1..n.min(3));
+    } else if eq_ic(name, "hello") {
+        let mut j = 2;
+        while j < n {
+            if eq_ic(args.get(j), "auth") && j + 2 < n {
+                hide.extend([j + 1, j + 2]);
+                j += 3;
+            } else {
+                j += 1;
+            }
+        }
+    } else if eq_ic(name, "migrate") {
+        for j in 6..n {
+            if eq_ic(args.get(j), "auth") && j + 1 < n {
+                hide.push(j + 1);
+            } else if eq_ic(args.get(j), "auth2") && j + 2 < n {
+                hide.extend([j + 1, j + 2]);
+            }
+        }
+    } else if n >= 3 && eq_ic(name, "acl") && eq_ic(args.get(1), "setuser") {
+        hide.extend(2..n);
+    } else if n >= 4 && eq_ic(name, "config") && eq_ic(args.get(1), "set") {
+        for j in (2..n - 1).step_by(2) {
+            let sensitive = config::lookup(&String::from_utf8_lossy(args.get(j)))
+                .is_some_and(|s| s.flags & config::types::SENSITIVE != 0);
+            if sensitive {
+                hide.push(j + 1);
+            }
+        }
+    }
+    hide
 }
 
 /// A quoted representation like Redis's sdscatrepr.
@@ -1235,13 +1529,32 @@ fn debug(ctx: &mut Ctx, args: Args) {
         "jmap" | "reload" | "loadaof" => ctx
             .out
             .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),
-        "digest" => {
-            ctx.out.bulk_str(&"0".repeat(40));
+        "digest" if args.len() == 2 => {
+            let mut d = [0u8; 20];
+            for (i, db) in ctx.srv.ks.dbs.iter().enumerate() {
+                if !db.is_empty() {
+                    let id = (i as u64).to_be_bytes();
+                    let dd = db.digest();
+                    crate::keyspace::xor_into(&mut d, &crate::keyspace::digest_of(&[&id, &dd]));
+                }
+            }
+            ctx.out.simple(&crate::keyspace::digest_hex(&d));
+        }
+        "digest-value" => {
+            // Like Redis, ignores expiry: a logically expired key still has its digest.
+            let db = &ctx.srv.ks.dbs[ctx.db];
+            ctx.out.array(args.len() - 2);
+            for k in args.iter().skip(2) {
+                let d = db.dict.get(k).map(|e| e.val.digest()).unwrap_or([0; 20]);
+                ctx.out.simple(&crate::keyspace::digest_hex(&d));
+            }
         }
         "protocol" if args.len() == 3 => debug_protocol(
             ctx,
             &String::from_utf8_lossy(args.get(2)).to_ascii_lowercase(),
         ),
+        "config-rewrite-force-all" => debug_rewrite_all(ctx),
+        "populate" if (3..=5).contains(&args.len()) => debug_populate(ctx, args),
         "log" if args.len() == 3 => {
             warn!("DEBUG LOG: {}", String::from_utf8_lossy(args.get(2)));
             ctx.out.ok();
@@ -1261,6 +1574,63 @@ fn debug(ctx: &mut Ctx, args: Args) {
             "ERR unknown subcommand '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(args.get(1))
         )),
+    }
+}
+
+/// DEBUG POPULATE <count> [prefix] [size]: keys prefix:N = "value:N" (padded or cut to size),
+/// skipping keys that exist.
+fn debug_populate(ctx: &mut Ctx, args: Args) {
+    let Some(count) = crate::util::parse_i64(args.get(2)).filter(|&n| n >= 0) else {
+        return ctx.out.error("ERR count is out of range");
+    };
+    let prefix = if args.len() > 3 { args.get(3) } else { b"key" };
+    let size = if args.len() > 4 {
+        match crate::util::parse_i64(args.get(4)) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.out.error("ERR size is out of range"),
+        }
+    } else {
+        None
+    };
+    let mut key = Vec::new();
+    for i in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        let _ = write!(KeyBuf(&mut key), ":{i}");
+        if ctx.dbm().exists(&key) {
+            continue;
+        }
+        let mut val = format!("value:{i}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        ctx.dbm().insert_new(&key, crate::keyspace::Value::Str(val));
+    }
+    ctx.srv.dirty += count as u64;
+    ctx.out.ok();
+}
+
+/// fmt::Write into a byte buffer.
+struct KeyBuf<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for KeyBuf<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn debug_rewrite_all(ctx: &mut Ctx) {
+    let Some(path) = ctx.srv.config_file.clone() else {
+        return ctx
+            .out
+            .error("ERR The server is running without a config file");
+    };
+    match rewrite_config(&ctx.srv.cfg, &path, true) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx
+            .out
+            .error(&format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {e}")),
     }
 }
 
@@ -1406,8 +1776,10 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         else {
             return false;
         };
+        let key = srv.ks.dbs[db].dict.at(slot).map(|(k, _)| k.clone());
         srv.ks.dbs[db].remove_slot(slot);
         srv.stats.evicted_keys += 1;
+        crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());
         srv.dirty += 1;
         guard += 1;
         if guard > 100_000 {
@@ -1415,4 +1787,219 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         }
     }
     true
+}
+/// Key-spec flags of Redis 7.0's commands (COMMAND INFO key specs, COMMAND GETKEYSANDFLAGS),
+/// one string per key spec, by full command name. Sorted for binary search.
+static KEY_SPEC_FLAGS: &[(&str, &[&str])] = &[
+    ("append", &["RW INSERT"]),
+    ("bitcount", &["RO ACCESS"]),
+    ("bitfield", &["RW UPDATE ACCESS VARIABLE_FLAGS"]),
+    ("bitfield_ro", &["RO ACCESS"]),
+    ("bitop", &["OW UPDATE", "RO ACCESS"]),
+    ("bitpos", &["RO ACCESS"]),
+    ("blmove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("blmpop", &["RW ACCESS DELETE"]),
+    ("blpop", &["RW ACCESS DELETE"]),
+    ("brpop", &["RW ACCESS DELETE"]),
+    ("brpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("bzmpop", &["RW ACCESS DELETE"]),
+    ("bzpopmax", &["RW ACCESS DELETE"]),
+    ("bzpopmin", &["RW ACCESS DELETE"]),
+    ("copy", &["RO ACCESS", "OW UPDATE"]),
+    ("decr", &["RW ACCESS UPDATE"]),
+    ("decrby", &["RW ACCESS UPDATE"]),
+    ("del", &["RM DELETE"]),
+    ("dump", &["RO ACCESS"]),
+    ("eval", &["RW ACCESS UPDATE"]),
+    ("eval_ro", &["RO ACCESS"]),
+    ("evalsha", &["RW ACCESS UPDATE"]),
+    ("evalsha_ro", &["RO ACCESS"]),
+    ("exists", &["RO"]),
+    ("expire", &["RW UPDATE"]),
+    ("expireat", &["RW UPDATE"]),
+    ("expiretime", &["RO ACCESS"]),
+    ("fcall", &["RW ACCESS UPDATE"]),
+    ("fcall_ro", &["RO ACCESS"]),
+    ("geoadd", &["RW UPDATE"]),
+    ("geodist", &["RO ACCESS"]),
+    ("geohash", &["RO ACCESS"]),
+    ("geopos", &["RO ACCESS"]),
+    ("georadius", &["RO ACCESS", "OW UPDATE", "OW UPDATE"]),
+    ("georadius_ro", &["RO ACCESS"]),
+    (
+        "georadiusbymember",
+        &["RO ACCESS", "OW UPDATE", "OW UPDATE"],
+    ),
+    ("georadiusbymember_ro", &["RO ACCESS"]),
+    ("geosearch", &["RO ACCESS"]),
+    ("geosearchstore", &["OW UPDATE", "RO ACCESS"]),
+    ("get", &["RO ACCESS"]),
+    ("getbit", &["RO ACCESS"]),
+    ("getdel", &["RW ACCESS DELETE"]),
+    ("getex", &["RW ACCESS UPDATE"]),
+    ("getrange", &["RO ACCESS"]),
+    ("getset", &["RW ACCESS UPDATE"]),
+    ("hdel", &["RW DELETE"]),
+    ("hexists", &["RO"]),
+    ("hget", &["RO ACCESS"]),
+    ("hgetall", &["RO ACCESS"]),
+    ("hincrby", &["RW ACCESS UPDATE"]),
+    ("hincrbyfloat", &["RW ACCESS UPDATE"]),
+    ("hkeys", &["RO ACCESS"]),
+    ("hlen", &["RO"]),
+    ("hmget", &["RO ACCESS"]),
+    ("hmset", &["RW UPDATE"]),
+    ("hrandfield", &["RO ACCESS"]),
+    ("hscan", &["RO ACCESS"]),
+    ("hset", &["RW UPDATE"]),
+    ("hsetnx", &["RW INSERT"]),
+    ("hstrlen", &["RO"]),
+    ("hvals", &["RO ACCESS"]),
+    ("incr", &["RW ACCESS UPDATE"]),
+    ("incrby", &["RW ACCESS UPDATE"]),
+    ("incrbyfloat", &["RW ACCESS UPDATE"]),
+    ("lcs", &["RO ACCESS"]),
+    ("lindex", &["RO ACCESS"]),
+    ("linsert", &["RW INSERT"]),
+    ("llen", &["RO"]),
+    ("lmove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("lmpop", &["RW ACCESS DELETE"]),
+    ("lpop", &["RW ACCESS DELETE"]),
+    ("lpos", &["RO ACCESS"]),
+    ("lpush", &["RW INSERT"]),
+    ("lpushx", &["RW INSERT"]),
+    ("lrange", &["RO ACCESS"]),
+    ("lrem", &["RW DELETE"]),
+    ("lset", &["RW UPDATE"]),
+    ("ltrim", &["RW DELETE"]),
+    ("memory|usage", &["RO"]),
+    ("mget", &["RO ACCESS"]),
+    (
+        "migrate",
+        &["RW ACCESS DELETE", "RW ACCESS DELETE INCOMPLETE"],
+    ),
+    ("move", &["RW ACCESS UPDATE"]),
+    ("mset", &["OW UPDATE"]),
+    ("msetnx", &["OW INSERT"]),
+    ("object|encoding", &["RO"]),
+    ("object|freq", &["RO"]),
+    ("object|idletime", &["RO"]),
+    ("object|refcount", &["RO"]),
+    ("persist", &["RW UPDATE"]),
+    ("pexpire", &["RW UPDATE"]),
+    ("pexpireat", &["RW UPDATE"]),
+    ("pexpiretime", &["RO ACCESS"]),
+    ("pfadd", &["RW INSERT"]),
+    ("pfcount", &["RW ACCESS"]),
+    ("pfdebug", &["RW ACCESS"]),
+    ("pfmerge", &["RW ACCESS INSERT", "RO ACCESS"]),
+    ("psetex", &["OW UPDATE"]),
+    ("pttl", &["RO ACCESS"]),
+    ("rename", &["RW ACCESS DELETE", "OW UPDATE"]),
+    ("renamenx", &["RW ACCESS DELETE", "OW INSERT"]),
+    ("restore", &["OW UPDATE"]),
+    ("restore-asking", &["OW UPDATE"]),
+    ("rpop", &["RW ACCESS DELETE"]),
+    ("rpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("rpush", &["RW INSERT"]),
+    ("rpushx", &["RW INSERT"]),
+    ("sadd", &["RW INSERT"]),
+    ("scard", &["RO"]),
+    ("sdiff", &["RO ACCESS"]),
+    ("sdiffstore", &["OW UPDATE", "RO ACCESS"]),
+    ("set", &["RW ACCESS UPDATE VARIABLE_FLAGS"]),
+    ("setbit", &["RW ACCESS UPDATE"]),
+    ("setex", &["OW UPDATE"]),
+    ("setnx", &["OW INSERT"]),
+    ("setrange", &["RW UPDATE"]),
+    ("sinter", &["RO ACCESS"]),
+    ("sintercard", &["RO ACCESS"]),
+    ("sinterstore", &["RW UPDATE", "RO ACCESS"]),
+    ("sismember", &["RO"]),
+    ("smembers", &["RO ACCESS"]),
+    ("smismember", &["RO ACCESS"]),
+    ("smove", &["RW ACCESS DELETE", "RW INSERT"]),
+    ("sort", &["RO ACCESS", "RO ACCESS", "OW UPDATE"]),
+    ("sort_ro", &["RO ACCESS", "RO ACCESS"]),
+    ("spop", &["RW ACCESS DELETE"]),
+    ("spublish", &["NOT_KEY"]),
+    ("srandmember", &["RO ACCESS"]),
+    ("srem", &["RW DELETE"]),
+    ("sscan", &["RO ACCESS"]),
+    ("ssubscribe", &["NOT_KEY"]),
+    ("strlen", &["RO"]),
+    ("substr", &["RO ACCESS"]),
+    ("sunion", &["RO ACCESS"]),
+    ("sunionstore", &["OW UPDATE", "RO ACCESS"]),
+    ("sunsubscribe", &["NOT_KEY"]),
+    ("touch", &["RO"]),
+    ("ttl", &["RO ACCESS"]),
+    ("type", &["RO"]),
+    ("unlink", &["RM DELETE"]),
+    ("watch", &["RO"]),
+    ("xack", &["RW UPDATE"]),
+    ("xadd", &["RW UPDATE"]),
+    ("xautoclaim", &["RW DELETE"]),
+    ("xclaim", &["RW UPDATE"]),
+    ("xdel", &["RW DELETE"]),
+    ("xgroup|create", &["RW INSERT"]),
+    ("xgroup|createconsumer", &["RW INSERT"]),
+    ("xgroup|delconsumer", &["RW DELETE"]),
+    ("xgroup|destroy", &["RW DELETE"]),
+    ("xgroup|setid", &["RW UPDATE"]),
+    ("xinfo|consumers", &["RO ACCESS"]),
+    ("xinfo|groups", &["RO ACCESS"]),
+    ("xinfo|stream", &["RO ACCESS"]),
+    ("xlen", &["RO"]),
+    ("xpending", &["RO ACCESS"]),
+    ("xrange", &["RO ACCESS"]),
+    ("xread", &["RO ACCESS"]),
+    ("xreadgroup", &["RO ACCESS"]),
+    ("xrevrange", &["RO ACCESS"]),
+    ("xsetid", &["RW UPDATE"]),
+    ("xtrim", &["RW DELETE"]),
+    ("zadd", &["RW UPDATE"]),
+    ("zcard", &["RO"]),
+    ("zcount", &["RO ACCESS"]),
+    ("zdiff", &["RO ACCESS"]),
+    ("zdiffstore", &["OW UPDATE", "RO ACCESS"]),
+    ("zincrby", &["RW ACCESS UPDATE"]),
+    ("zinter", &["RO ACCESS"]),
+    ("zintercard", &["RO ACCESS"]),
+    ("zinterstore", &["OW UPDATE", "RO ACCESS"]),
+    ("zlexcount", &["RO ACCESS"]),
+    ("zmpop", &["RW ACCESS DELETE"]),
+    ("zmscore", &["RO ACCESS"]),
+    ("zpopmax", &["RW ACCESS DELETE"]),
+    ("zpopmin", &["RW ACCESS DELETE"]),
+    ("zrandmember", &["RO ACCESS"]),
+    ("zrange", &["RO ACCESS"]),
+    ("zrangebylex", &["RO ACCESS"]),
+    ("zrangebyscore", &["RO ACCESS"]),
+    ("zrangestore", &["OW UPDATE", "RO ACCESS"]),
+    ("zrank", &["RO ACCESS"]),
+    ("zrem", &["RW DELETE"]),
+    ("zremrangebylex", &["RW DELETE"]),
+    ("zremrangebyrank", &["RW DELETE"]),
+    ("zremrangebyscore", &["RW DELETE"]),
+    ("zrevrange", &["RO ACCESS"]),
+    ("zrevrangebylex", &["RO ACCESS"]),
+    ("zrevrangebyscore", &["RO ACCESS"]),
+    ("zrevrank", &["RO ACCESS"]),
+    ("zscan", &["RO ACCESS"]),
+    ("zscore", &["RO ACCESS"]),
+    ("zunion", &["RO ACCESS"]),
+    ("zunionstore", &["OW UPDATE", "RO ACCESS"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn key_spec_table_is_sorted_and_found() {
+        assert!(KEY_SPEC_FLAGS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(key_spec_flags("get"), Some(&["RO ACCESS"][..]));
+        assert_eq!(key_spec_flags("lmove").map(|f| f.len()), Some(2));
+        assert_eq!(key_spec_flags("nosuch"), None);
+    }
 }

@@ -1,6 +1,7 @@
 //! Stream commands: XADD XLEN XRANGE XREVRANGE XDEL XTRIM XSETID XREAD XREADGROUP XGROUP
 //! XACK XPENDING XCLAIM XAUTOCLAIM XINFO.
 use super::*;
+use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::Value;
 use crate::resp::Reply;
 use crate::types::stream::{Fields, Group, IdSpec, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
@@ -332,10 +333,12 @@ fn xadd(ctx: &mut Ctx, args: Args) {
     let fields: Fields = args.iter().skip(field_pos).map(Box::from).collect();
     s.append(id, fields, max_entries, max_bytes);
     reply_id(out, id);
-    if let Some(how) = t.how {
-        s.trim(how, t.approx, t.limit);
-    }
+    let trimmed = t.how.is_some_and(|how| s.trim(how, t.approx, t.limit) > 0);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xadd", key);
+    if trimmed {
+        crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", key);
+    }
 }
 
 fn xtrim(ctx: &mut Ctx, args: Args) {
@@ -354,6 +357,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
     out.int(n as i64);
     if n > 0 {
         ctx.modified(args.get(1));
+        crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", args.get(1));
     }
 }
 
@@ -448,11 +452,97 @@ fn xread(ctx: &mut Ctx, args: Args) {
     let Some(req) = parse_read(ctx, args, xreadgroup) else {
         return;
     };
-    if serve_read(ctx, &req) == 0 {
-        // Nothing to serve now. BLOCK: ferrokv answers as a timeout until the blocking
-        // mechanism lands for streams.
-        ctx.out.null_array();
+    if serve_read(ctx, &req) > 0 {
+        return;
     }
+    match req.block_ms {
+        Some(ms) if blocking::may_block(ctx) => {
+            let deadline = if ms == 0 {
+                0
+            } else {
+                now_ms().saturating_add(ms)
+            };
+            let (buf, spans) = blocked_args(&req, xreadgroup);
+            blocking::block(
+                ctx,
+                Args::new(&buf, &spans),
+                req.keys.iter().copied(),
+                deadline,
+                xread_retry,
+                TimeoutReply::NullArray,
+            );
+        }
+        _ => ctx.out.null_array(),
+    }
+}
+
+/// The arguments a blocked XREAD is re-run with: `$` resolved to the ID it stood for
+/// when the client blocked, and COUNT defaulting to 1000 (as Redis, so a wake-up never
+/// streams a huge backlog).
+fn blocked_args(req: &ReadReq, xreadgroup: bool) -> (Vec<u8>, Vec<(u32, u32)>) {
+    let mut buf = Vec::new();
+    let mut spans = Vec::new();
+    let mut push = |a: &[u8]| {
+        let s = buf.len() as u32;
+        buf.extend_from_slice(a);
+        spans.push((s, buf.len() as u32));
+    };
+    push(if xreadgroup { b"xreadgroup" } else { b"xread" });
+    if let Some((g, c)) = req.group {
+        push(b"GROUP");
+        push(g);
+        push(c);
+    }
+    if req.noack {
+        push(b"NOACK");
+    }
+    push(b"COUNT");
+    let count = if req.count == 0 { 1000 } else { req.count };
+    push(itoa::Buffer::new().format(count).as_bytes());
+    push(b"STREAMS");
+    for k in &req.keys {
+        push(k);
+    }
+    for id in &req.ids {
+        let mut b = [0u8; 48];
+        push(if *id == StreamId::MAX {
+            b">"
+        } else {
+            id.fmt(&mut b)
+        });
+    }
+    (buf, spans)
+}
+
+/// A key a blocked XREAD waits on was written: serve that stream if it has new entries.
+fn xread_retry(ctx: &mut Ctx, args: Args, ready: &[u8]) -> bool {
+    let xreadgroup = args.get(0).len() == 10;
+    if let (true, Some(i)) = (xreadgroup, args.iter().position(|a| eq_ic(a, "group"))) {
+        let group = args.get(i + 1);
+        match ctx.dbm().get(ready).map(|e| &e.val) {
+            Some(Value::Stream(s)) if s.groups.contains_key(group) => {}
+            Some(Value::Stream(_)) => {
+                ctx.out.error(
+                    "NOGROUP the consumer group this client was blocked on no longer exists",
+                );
+                return true;
+            }
+            _ => {
+                ctx.out.error("UNBLOCKED the stream key no longer exists");
+                return true;
+            }
+        }
+    }
+    let Some(mut req) = parse_read(ctx, args, xreadgroup) else {
+        return true;
+    };
+    // Serve only the stream that became ready, once, as Redis does.
+    let Some(i) = req.keys.iter().position(|k| *k == ready) else {
+        return false;
+    };
+    req.keys = vec![req.keys[i]];
+    req.ids = vec![req.ids[i]];
+    serve_read(ctx, &req) > 0
 }
 
 fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<ReadReq<'a>> {
@@ -711,6 +801,7 @@ fn xdel(ctx: &mut Ctx, args: Args) {
     out.int(n as i64);
     if n > 0 {
         ctx.modified(args.get(1));
+        crate::notify::notify(ctx, crate::notify::STREAM, "xdel", args.get(1));
     }
 }
 
@@ -770,6 +861,7 @@ fn xsetid(ctx: &mut Ctx, args: Args) {
     }
     out.ok();
     ctx.modified(args.get(1));
+    crate::notify::notify(ctx, crate::notify::STREAM, "xsetid", args.get(1));
 }
 
 // ---------------- consumer groups ----------------
@@ -877,6 +969,7 @@ fn xgroup_create(ctx: &mut Ctx, args: Args) {
     );
     out.ok();
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-create", key);
 }
 
 fn xgroup_setid(ctx: &mut Ctx, args: Args) {
@@ -907,6 +1000,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: Args) {
     g.entries_read = entries_read;
     out.ok();
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-setid", key);
 }
 
 fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
@@ -919,6 +1013,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
     out.int(removed as i64);
     if removed {
         ctx.modified(key);
+        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-destroy", key);
     }
 }
 
@@ -938,6 +1033,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
     out.int(created as i64);
     if created {
         ctx.modified(key);
+        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-createconsumer", key);
     }
 }
 
@@ -961,6 +1057,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
     };
     out.int(pending);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-delconsumer", key);
 }
 
 fn xgroup_help(ctx: &mut Ctx, _: Args) {

@@ -166,8 +166,8 @@ fn get(ctx: &mut Ctx, args: Args) {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 fn set(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    // Fast path: plain SET key value.
-    if args.len() == 3 {
+    // Fast path: plain SET key value, when no keyspace event needs to know more.
+    if args.len() == 3 && ctx.srv.cfg.notify_keyspace_events.0 == 0 {
         ctx.dbm()
             .set(key, Value::from_bytes(args.get(2)), NO_EXPIRE, false);
         ctx.out.ok();
@@ -224,6 +224,7 @@ fn set_generic(
         out.ok();
     }
     ctx.modified(key);
+    crate::notify::set_events(ctx, key, !exists, expire != NO_EXPIRE);
 }
 
 fn setnx(ctx: &mut Ctx, args: Args) {
@@ -271,15 +272,23 @@ fn getex(ctx: &mut Ctx, args: Args) {
         return out.error(WRONGTYPE);
     }
     let had_ttl = e.expire != NO_EXPIRE;
-    match at {
+    let event = match at {
         Some(t) if t <= now_ms() => {
             db.remove_slot(slot);
+            "del"
         }
-        Some(t) => db.set_expire(slot, t),
-        None if o.persist && had_ttl => db.set_expire(slot, NO_EXPIRE),
+        Some(t) => {
+            db.set_expire(slot, t);
+            "expire"
+        }
+        None if o.persist && had_ttl => {
+            db.set_expire(slot, NO_EXPIRE);
+            "persist"
+        }
         None => return,
-    }
+    };
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::GENERIC, event, key);
 }
 
 fn getdel(ctx: &mut Ctx, args: Args) {
@@ -293,6 +302,7 @@ fn getdel(ctx: &mut Ctx, args: Args) {
     }
     db.remove_slot(slot);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::GENERIC, "del", key);
 }
 
 fn getset(ctx: &mut Ctx, args: Args) {
@@ -333,6 +343,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
     };
     out.int(new);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "incrby", key);
 }
 
 fn incr(ctx: &mut Ctx, args: Args) {
@@ -355,15 +366,128 @@ fn decrby(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A float formatted as Redis's human-friendly long double output: plain decimal notation,
-/// shortest digits that read back to the same value, no trailing zeros.
+// ---- INCRBYFLOAT arithmetic ----
+//
+// Redis adds in 80-bit long double and prints "%.17Lf" with trailing zeros removed. Its
+// sums of short decimal inputs are exact to the digits shown (0.1 + 0.2 is "0.3", x + -x is
+// "0"), which f64 is not. So decimal inputs are added exactly in fixed point (i128) and
+// rounded to 17 decimals; values out of that range fall back to f64.
+
+/// Decimal places kept, as "%.17Lf".
+const FLOAT_DECIMALS: u32 = 17;
+/// Significant decimal digits a long double's 64-bit mantissa holds.
+const LONG_DOUBLE_DIGITS: u32 = 19;
+/// Largest scale kept while parsing (digits after the point).
+const MAX_SCALE: u32 = 30;
+
+/// Parse "[-+]digits[.digits][e[-+]digits]" exactly as `mantissa / 10^scale`.
+fn parse_decimal(s: &[u8]) -> Option<(i128, u32)> {
+    let (neg, mut rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mut m, mut frac, mut seen_point, mut digits) = (0i128, 0i64, false, 0);
+    while let Some(&c) = rest.first() {
+        match c {
+            b'0'..=b'9' => {
+                m = m.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+                frac += seen_point as i64;
+                digits += 1;
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    if digits == 0 {
+        return None;
+    }
+    let mut exp = 0i64;
+    if let Some((&e, tail)) = rest.split_first() {
+        if e != b'e' && e != b'E' {
+            return None;
+        }
+        exp = std::str::from_utf8(tail).ok()?.parse().ok()?;
+    }
+    let mut scale = frac.checked_sub(exp)?;
+    while scale < 0 {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    while scale > MAX_SCALE as i64 {
+        // Only exact trailing zeros may be dropped; anything else needs f64.
+        if m % 10 != 0 {
+            return None;
+        }
+        m /= 10;
+        scale -= 1;
+    }
+    Some((if neg { -m } else { m }, scale as u32))
+}
+
+/// a + b exactly, as decimal text rounded to 17 places.
+fn decimal_sum(a: &[u8], b: &[u8]) -> Option<String> {
+    let (ma, sa) = parse_decimal(a)?;
+    let (mb, sb) = parse_decimal(b)?;
+    let scale = sa.max(sb);
+    let ma = ma.checked_mul(10i128.checked_pow(scale - sa)?)?;
+    let mb = mb.checked_mul(10i128.checked_pow(scale - sb)?)?;
+    let mut sum = ma.checked_add(mb)?;
+    let mut scale = scale;
+    // Keep at most 17 decimals and, like a 64-bit long double mantissa, 19 significant digits.
+    let digits = sum.unsigned_abs().checked_ilog10().map_or(1, |l| l + 1);
+    let drop = scale
+        .saturating_sub(FLOAT_DECIMALS)
+        .max(digits.saturating_sub(LONG_DOUBLE_DIGITS));
+    if drop > 0 {
+        let div = 10i128.checked_pow(drop)?;
+        let (q, r) = (sum / div, sum % div);
+        // Half to even: an exact decimal tie has no better guess at the binary value.
+        let twice = r.abs() * 2;
+        let up = twice > div || (twice == div && q % 2 != 0);
+        sum = q + if up { r.signum() } else { 0 };
+        if drop > scale {
+            sum = sum.checked_mul(10i128.checked_pow(drop - scale)?)?;
+            scale = 0;
+        } else {
+            scale -= drop;
+        }
+    }
+    let neg = sum < 0;
+    let digits = sum.unsigned_abs().to_string();
+    let digits = format!("{digits:0>width$}", width = scale as usize + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale as usize);
+    let frac = frac.trim_end_matches('0');
+    let mut out = String::with_capacity(digits.len() + 2);
+    if neg && (int != "0" || !frac.is_empty()) {
+        out.push('-');
+    }
+    out.push_str(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    Some(out)
+}
+
+/// The f64 fallback: plain decimal notation (Rust's Display never uses an exponent),
+/// at most 17 decimals, no trailing zeros, never "-0".
 fn fmt_human_float(v: f64) -> String {
-    if v == 0.0 {
+    let s = format!("{v}");
+    let s = match s.split_once('.') {
+        Some((_, f)) if f.len() > FLOAT_DECIMALS as usize => {
+            let t = format!("{v:.17}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        _ => s,
+    };
+    if s.strip_prefix('-')
+        .is_some_and(|r| r.bytes().all(|c| c == b'0' || c == b'.'))
+    {
         return "0".into();
     }
-    let s = format!("{v}");
-    // Rust never uses exponents in Display; drop a lone trailing ".0" just in case.
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    s
 }
 
 fn incrbyfloat(ctx: &mut Ctx, args: Args) {
@@ -389,10 +513,17 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     if !v.is_finite() {
         return out.error("ERR increment would produce NaN or Infinity");
     }
-    let s = fmt_human_float(v);
+    let mut tmp = itoa::Buffer::new();
+    let cur_text = match db.get(key) {
+        Some(e) => e.val.str_bytes(&mut tmp).unwrap_or(b"0"),
+        None => b"0",
+    };
+    let s = decimal_sum(cur_text, args.get(2)).unwrap_or_else(|| fmt_human_float(v));
     out.bulk(s.as_bytes());
-    db.set(key, Value::from_bytes(s.as_bytes()), NO_EXPIRE, true);
+    // Stored as a string even when integral ("embstr" in Redis, not "int").
+    db.set(key, Value::Str(s.as_bytes().to_vec()), NO_EXPIRE, true);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "incrbyfloat", key);
 }
 
 fn mget(ctx: &mut Ctx, args: Args) {
@@ -428,6 +559,7 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
             false,
         );
         ctx.modified(args.get(i));
+        crate::notify::notify(ctx, crate::notify::STRING, "set", args.get(i));
     }
     if nx {
         ctx.out.int(1)
@@ -444,7 +576,8 @@ fn msetnx(ctx: &mut Ctx, args: Args) {
     mset_generic(ctx, args, true)
 }
 
-/// The raw bytes of a string value, converting an integer encoding to raw first.
+/// The raw bytes of a string value about to be modified in place, converting an integer
+/// encoding first.
 fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
     if let Value::Int(n) = *v {
         *v = Value::Str(itoa::Buffer::new().format(n).as_bytes().to_vec());
@@ -452,6 +585,14 @@ fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
     match v {
         Value::Str(s) => Some(s),
         _ => None,
+    }
+}
+
+/// After an in-place change: leave spare capacity, which OBJECT ENCODING reports as "raw"
+/// (Redis turns a string it modifies in place into a raw one).
+fn keep_raw(s: &mut Vec<u8>) {
+    if s.capacity() == s.len() {
+        s.reserve(1);
     }
 }
 
@@ -482,11 +623,13 @@ fn append(ctx: &mut Ctx, args: Args) {
             }
             let s = raw_mut(&mut e.val).expect("checked string");
             s.extend_from_slice(add);
+            keep_raw(s);
             s.len()
         }
     };
     out.int(len as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "append", key);
 }
 
 fn strlen(ctx: &mut Ctx, args: Args) {
@@ -553,6 +696,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             }
             let mut s = vec![0u8; off as usize];
             s.extend_from_slice(val);
+            keep_raw(&mut s);
             let n = s.len();
             db.set(key, Value::Str(s), NO_EXPIRE, false);
             n
@@ -573,11 +717,13 @@ fn setrange(ctx: &mut Ctx, args: Args) {
                 s.resize(end, 0);
             }
             s[off..end].copy_from_slice(val);
+            keep_raw(s);
             s.len()
         }
     };
     out.int(len as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "setrange", key);
 }
 
 /// A string key's bytes for commands that read two keys (LCS): missing is empty.
@@ -760,8 +906,10 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     } else {
         s[byte] &= !mask;
     }
+    keep_raw(s);
     out.int(old as i64);
     ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STRING, "setbit", key);
 }
 
 fn getbit(ctx: &mut Ctx, args: Args) {
@@ -798,44 +946,46 @@ fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)>
     (s <= e && total > 0).then_some((s, e))
 }
 
-/// Parse BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]` at `from`.
-fn range_args(
-    ctx: &mut Ctx,
-    args: Args,
-    from: usize,
-    end_needed: bool,
-) -> Option<(Option<(i64, Option<i64>)>, bool)> {
+/// BITCOUNT/BITPOS's optional `start [end [BYTE|BIT]]`.
+struct BitRangeArgs {
+    start: i64,
+    end: i64,
+    end_given: bool,
+    bits: bool,
+}
+
+/// Parse the range arguments at `from` (an end is required after a start when `end_needed`).
+fn range_args(ctx: &mut Ctx, args: Args, from: usize, end_needed: bool) -> Option<BitRangeArgs> {
+    let mut r = BitRangeArgs {
+        start: 0,
+        end: -1,
+        end_given: false,
+        bits: false,
+    };
     if args.len() <= from {
-        return Some((None, false));
+        return Some(r);
     }
-    let start = int_arg(ctx, args.get(from))?;
-    let end = if args.len() > from + 1 {
-        Some(int_arg(ctx, args.get(from + 1))?)
+    r.start = int_arg(ctx, args.get(from))?;
+    if args.len() > from + 1 {
+        r.end = int_arg(ctx, args.get(from + 1))?;
+        r.end_given = true;
     } else if end_needed {
         ctx.out.error(SYNTAX);
         return None;
-    } else {
-        None
-    };
-    let bits = match args.len() {
-        n if n == from + 3 => {
-            let u = args.get(from + 2);
-            if eq_ic(u, "bit") {
-                true
-            } else if eq_ic(u, "byte") {
-                false
-            } else {
-                ctx.out.error(SYNTAX);
-                return None;
-            }
-        }
-        n if n > from + 3 => {
+    }
+    if args.len() == from + 3 {
+        let u = args.get(from + 2);
+        if eq_ic(u, "bit") {
+            r.bits = true;
+        } else if !eq_ic(u, "byte") {
             ctx.out.error(SYNTAX);
             return None;
         }
-        _ => false,
-    };
-    Some((Some((start, end)), bits))
+    } else if args.len() > from + 3 {
+        ctx.out.error(SYNTAX);
+        return None;
+    }
+    Some(r)
 }
 
 fn bit_at(s: &[u8], i: i64) -> bool {
@@ -843,7 +993,7 @@ fn bit_at(s: &[u8], i: i64) -> bool {
 }
 
 fn bitcount(ctx: &mut Ctx, args: Args) {
-    let Some((range, bits)) = range_args(ctx, args, 2, true) else {
+    let Some(r) = range_args(ctx, args, 2, true) else {
         return;
     };
     let (db, out) = ctx.db_out();
@@ -854,11 +1004,8 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
-    let (start, end) = match range {
-        None => (0, -1),
-        Some((st, en)) => (st, en.unwrap_or(-1)),
-    };
-    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+    let bits = r.bits;
+    let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
         return out.int(0);
     };
     let n = if bits {
@@ -878,7 +1025,7 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
         b"0" => false,
         _ => return ctx.out.error("ERR The bit argument must be 1 or 0."),
     };
-    let Some((range, bits)) = range_args(ctx, args, 3, false) else {
+    let Some(r) = range_args(ctx, args, 3, false) else {
         return;
     };
     let (db, out) = ctx.db_out();
@@ -889,19 +1036,43 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
-    let end_given = matches!(range, Some((_, Some(_))));
-    let (start, end) = match range {
-        None => (0, -1),
-        Some((st, en)) => (st, en.unwrap_or(-1)),
-    };
-    let Some((a, b)) = bit_range(start, end, bits, s.len()) else {
+    let bits = r.bits;
+    let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
         return out.int(-1);
     };
     let (first, last) = if bits { (a, b) } else { (a * 8, b * 8 + 7) };
     match (first..=last).find(|&i| bit_at(s, i) == want) {
         Some(i) => out.int(i),
         // Looking for a clear bit with no explicit end: the string is padded with zeros.
-        None if !want && !end_given => out.int(last + 1),
+        None if !want && !r.end_given => out.int(last + 1),
         None => out.int(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn decimal_sums_like_long_double() {
+        let sum = |a: &str, b: &str| decimal_sum(a.as_bytes(), b.as_bytes()).unwrap();
+        assert_eq!(sum("0.1", "0.2"), "0.3");
+        assert_eq!(sum("0.024390243902439025", "-0.024390243902439025"), "0");
+        assert_eq!(sum("10.5", "0.5"), "11");
+        assert_eq!(sum("0", "5.0e3"), "5000");
+        assert_eq!(sum("0", "1e-5"), "0.00001");
+        assert_eq!(sum("17179869184", "1.5"), "17179869185.5");
+        assert_eq!(sum("1", "-1.5"), "-0.5");
+        assert_eq!(sum("0", "1e-20"), "0");
+        assert_eq!(sum("0", "0.123456789012345678"), "0.12345678901234568");
+        assert_eq!(sum("0", "0.024390243902439025"), "0.02439024390243902");
+        assert_eq!(sum("0.02439024390243902", "-0.024390243902439025"), "0");
+        assert!(decimal_sum(b"1e308", b"1").is_none(), "too big: f64 path");
+        assert_eq!(sum("0.00001", "3.0e20"), "300000000000000000000");
+        // (Redis prints 100000000000000000008 here: binary ulp noise no decimal rule copies.)
+        assert_eq!(sum("1e20", "6.7"), "100000000000000000000");
+        assert_eq!(sum("1234567890.123456789012", "0"), "1234567890.123456789");
+        assert_eq!(fmt_human_float(1e300).len(), 301);
+        assert_eq!(fmt_human_float(-1e-30), "0");
+        assert_eq!(fmt_human_float(2.5), "2.5");
     }
 }

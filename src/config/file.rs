@@ -114,10 +114,32 @@ impl Loader {
         }
         let spec = lookup(&name)
             .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
-        if args.is_empty() {
+        let multi_word = matches!(
+            spec.name,
+            "shutdown-on-sigint"
+                | "shutdown-on-sigterm"
+                | "save"
+                | "bind"
+                | "oom-score-adj-values"
+                | "latency-tracking-info-percentiles"
+                | "client-output-buffer-limit"
+        );
+        // Options taking several words report their own error for none, as in Redis.
+        if args.is_empty() && !multi_word {
             return Err("wrong number of arguments".into());
         }
         let value = match spec.name {
+            "replicaof" => {
+                if args.len() != 2 {
+                    return Err("wrong number of arguments".into());
+                }
+                let no_one =
+                    args[0].eq_ignore_ascii_case("no") && args[1].eq_ignore_ascii_case("one");
+                if !no_one && !args[1].parse::<u32>().is_ok_and(|p| p <= 65535) {
+                    return Err("Invalid master port".into());
+                }
+                args.join(" ")
+            }
             // Repeated lines accumulate for these, as in redis.conf.
             "save" => {
                 if args.len() == 1 && args[0].is_empty() {
@@ -141,39 +163,70 @@ impl Loader {
                 self.config.client_output_buffer_limit = merged;
                 return Ok(());
             }
-            "replicaof" => args.join(" "),
-            _ if args.len() > 1
-                && !matches!(
-                    spec.name,
-                    "bind" | "oom-score-adj-values" | "latency-tracking-info-percentiles"
-                ) =>
-            {
-                return Err("wrong number of arguments".into())
-            }
+            _ if args.len() > 1 && !multi_word => return Err("wrong number of arguments".into()),
             _ => args.join(" "),
         };
         (spec.set)(&mut self.config, &value)
     }
 
     /// Turn `--name v1 v2 --other v` command-line words into config text, as redis-server does.
+    /// Turn command-line words into config text the way redis-server does: `--name` starts
+    /// a line; the words after it are its values, quoted. A `--word` right after an option
+    /// name that came alone is taken as that option's value (`--port --bla` sets port to
+    /// "--bla"), except after `--save`, which then means `save ""`.
     pub fn args_to_text(words: &[String]) -> Result<String, String> {
         let mut text = String::new();
-        for w in words {
-            if let Some(name) = w.strip_prefix("--") {
-                if !text.is_empty() {
-                    text.push('\n');
+        // Whether the last option already has a value (or was given as "--name value").
+        let mut has_value = true;
+        for (i, w) in words.iter().enumerate() {
+            let next_is_option = words.get(i + 1).is_some_and(|n| n.starts_with("--"));
+            match w.strip_prefix("--") {
+                Some(name) if has_value => {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(name);
+                    text.push(' ');
+                    let (mut buf, mut spans) = (Vec::new(), Vec::new());
+                    let alone = !split_args(w.as_bytes(), &mut buf, &mut spans) || spans.len() <= 1;
+                    has_value = !alone;
+                    if alone
+                        && w.eq_ignore_ascii_case("--save")
+                        && (next_is_option || i + 1 == words.len())
+                    {
+                        text.push_str("\"\"");
+                        has_value = true;
+                    }
                 }
-                text.push_str(name);
-            } else {
-                if text.is_empty() {
-                    return Err(format!("Invalid option '{w}': options must start with --"));
+                _ => {
+                    text.push_str(&quote_always(w));
+                    text.push(' ');
+                    has_value = true;
                 }
-                text.push(' ');
-                text.push_str(&quote(w));
             }
         }
         Ok(text)
     }
+}
+
+/// A word in double quotes, escaped like Redis's sdscatrepr.
+fn quote_always(w: &str) -> String {
+    let mut s = String::from("\"");
+    for c in w.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                s.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
 }
 
 /// Quote a word so split_args gives it back unchanged.

@@ -83,6 +83,7 @@ pub const MAXMEMORY_POLICIES: &[&str] = &[
 ];
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 pub const TLS_AUTH_CLIENTS: &[&str] = &["no", "yes", "optional"];
+pub const TLS_AUTH_CLIENTS_USER: &[&str] = &["off", "CN"];
 const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 const I32MAX: i64 = i32::MAX as i64;
 const U: i64 = i64::MAX;
@@ -130,8 +131,8 @@ config_table! {
     dynamic_hz: bool = "dynamic-hz" [] Kind::Bool, "yes", NONE, Nothing;
     ignore_warnings: String = "ignore-warnings" [] Kind::Str, "", NONE, Nothing;
     shutdown_timeout: i64 = "shutdown-timeout" [] int(0, I32MAX), "10", NONE, Nothing;
-    shutdown_on_sigint: Choice = "shutdown-on-sigint" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
-    shutdown_on_sigterm: Choice = "shutdown-on-sigterm" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
+    shutdown_on_sigint: FlagSet = "shutdown-on-sigint" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
+    shutdown_on_sigterm: FlagSet = "shutdown-on-sigterm" [] Kind::Enum(SHUTDOWN_FLAGS), "default", NONE, Nothing;
     oom_score_adj: Choice = "oom-score-adj" [] Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", NONE, Nothing;
     oom_score_adj_values: Numbers = "oom-score-adj-values" [] Kind::Special, "0 200 800", NONE, Nothing;
     disable_thp: bool = "disable-thp" [] Kind::Bool, "yes", IMMUTABLE, Nothing;
@@ -197,7 +198,7 @@ config_table! {
     maxmemory_policy: Choice = "maxmemory-policy" [] Kind::Enum(MAXMEMORY_POLICIES), "noeviction", NONE, Maxmemory;
     maxmemory_samples: i64 = "maxmemory-samples" [] int(1, 64), "5", NONE, Nothing;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity" [] int(0, 100), "10", NONE, Nothing;
-    maxmemory_clients: i64 = "maxmemory-clients" [] mem(0, U), "0", NONE, Nothing;
+    maxmemory_clients: i64 = "maxmemory-clients" [] Kind::MemPct { max: U, max_pct: 100 }, "0", NONE, Nothing;
     lfu_log_factor: i64 = "lfu-log-factor" [] int(0, I32MAX), "10", NONE, Nothing;
     lfu_decay_time: i64 = "lfu-decay-time" [] int(0, I32MAX), "1", NONE, Nothing;
     lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction" [] Kind::Bool, "no", NONE, Nothing;
@@ -235,8 +236,17 @@ config_table! {
     slowlog_max_len: i64 = "slowlog-max-len" [] int(0, U), "128", NONE, Limits;
     latency_monitor_threshold: i64 = "latency-monitor-threshold" [] int(0, U), "0", NONE, Nothing;
     latency_tracking: bool = "latency-tracking" [] Kind::Bool, "yes", NONE, Nothing;
-    latency_tracking_info_percentiles: Numbers = "latency-tracking-info-percentiles" [] Kind::Special, "50 99 99.9", NONE, Nothing;
+    latency_tracking_info_percentiles: Numbers = "latency-tracking-info-percentiles" [] Kind::Percentiles, "50 99 99.9", NONE, Nothing;
     watchdog_period: i64 = "watchdog-period" [] int(0, I32MAX), "0", HIDDEN, Nothing;
+    // Accepted for compatibility with Redis 7.0 config files (no effect in ferrokv).
+    loading_process_events_interval_bytes: i64 = "loading-process-events-interval-bytes" [] int(1024, I32MAX), "2097152", HIDDEN, Nothing;
+    use_exit_on_panic: bool = "use-exit-on-panic" [] Kind::Bool, "no", HIDDEN, Nothing;
+    aof_disable_auto_gc: bool = "aof-disable-auto-gc" [] Kind::Bool, "no", NONE, Nothing;
+    replica_ignore_disk_write_errors: bool = "replica-ignore-disk-write-errors" [] Kind::Bool, "no", NONE, Nothing;
+    socket_mark_id: i64 = "socket-mark-id" [] int(0, u32::MAX as i64), "0", IMMUTABLE, Nothing;
+    cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit" [] mem(0, U), "0", NONE, Nothing;
+    hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes" [] mem(0, U), "3000", NONE, Nothing;
+    tracking_table_max_keys: i64 = "tracking-table-max-keys" [] int(0, U), "1000000", NONE, Nothing;
     // --- cluster (accepted and shown; the bus comes with the cluster work) ---
     cluster_enabled: bool = "cluster-enabled" [] Kind::Bool, "no", IMMUTABLE, Nothing;
     cluster_config_file: String = "cluster-config-file" [] Kind::Str, "nodes.conf", IMMUTABLE, Nothing;
@@ -266,7 +276,7 @@ config_table! {
     tls_ca_cert_file: String = "tls-ca-cert-file" [] Kind::Str, "", NONE, Tls;
     tls_ca_cert_dir: String = "tls-ca-cert-dir" [] Kind::Str, "", NONE, Tls;
     tls_auth_clients: Choice = "tls-auth-clients" [] Kind::Enum(TLS_AUTH_CLIENTS), "yes", NONE, Tls;
-    tls_auth_clients_user: Choice = "tls-auth-clients-user" [] Kind::Enum(&["off", "CN"]), "off", NONE, Nothing;
+    tls_auth_clients_user: Choice = "tls-auth-clients-user" [] Kind::Enum(TLS_AUTH_CLIENTS_USER), "off", NONE, Nothing;
     tls_protocols: String = "tls-protocols" [] Kind::Str, "", NONE, Tls;
     tls_ciphers: String = "tls-ciphers" [] Kind::Str, "", NONE, Tls;
     tls_ciphersuites: String = "tls-ciphersuites" [] Kind::Str, "", NONE, Tls;
@@ -281,6 +291,7 @@ config_table! {
 pub const TLS_AUTH_NO: Choice = Choice(0);
 pub const TLS_AUTH_YES: Choice = Choice(1);
 pub const TLS_AUTH_OPTIONAL: Choice = Choice(2);
+pub const TLS_AUTH_USER_CN: Choice = Choice(1);
 
 impl std::fmt::Debug for Spec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

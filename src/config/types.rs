@@ -21,6 +21,13 @@ pub enum Kind {
         min: i64,
         max: i64,
     },
+    /// A byte amount or a percentage ("10%", kept negative as Redis does) up to `max_pct`.
+    MemPct {
+        max: i64,
+        max_pct: i64,
+    },
+    /// A list of percentiles, each within 0..=100 (latency-tracking-info-percentiles).
+    Percentiles,
     Str,
     Enum(&'static [&'static str]),
     /// Parsed and printed by the value type itself.
@@ -59,6 +66,27 @@ impl ConfValue for i64 {
                 min,
                 max,
             ),
+            Kind::MemPct { max, max_pct } => {
+                let pct = s
+                    .strip_suffix('%')
+                    .filter(|d| !d.is_empty())
+                    .and_then(|d| d.parse::<i64>().ok())
+                    .filter(|&n| n >= 0);
+                if let Some(p) = pct {
+                    if p > max_pct {
+                        return Err(format!(
+                            "percentage argument must be less or equal to {max_pct}"
+                        ));
+                    }
+                    return Ok(-p);
+                }
+                (
+                    parse_memory(s)
+                        .ok_or_else(|| "argument must be a memory or percent value".to_string())?,
+                    0,
+                    max,
+                )
+            }
             _ => return Err("internal: integer option with a non-integer kind".into()),
         };
         if v < min || v > max {
@@ -68,8 +96,11 @@ impl ConfValue for i64 {
         }
         Ok(v)
     }
-    fn format(&self, _: &Kind) -> String {
-        self.to_string()
+    fn format(&self, kind: &Kind) -> String {
+        match kind {
+            Kind::MemPct { .. } if *self < 0 => format!("{}%", -self),
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -161,13 +192,26 @@ impl ConfValue for Words {
 pub struct Numbers(pub Vec<f64>);
 
 impl ConfValue for Numbers {
-    fn parse(_: &Kind, s: &str) -> Result<Self, String> {
+    fn parse(kind: &Kind, s: &str) -> Result<Self, String> {
+        let pct = matches!(kind, Kind::Percentiles);
         let v = s
             .split_whitespace()
             .map(|w| w.parse::<f64>().ok().filter(|x| x.is_finite()))
             .collect::<Option<Vec<f64>>>();
-        v.map(Numbers)
-            .ok_or_else(|| "Invalid list of numbers".to_string())
+        let Some(v) = v else {
+            return Err(if pct {
+                "Invalid latency-tracking-info-percentiles parameters".into()
+            } else {
+                "Invalid list of numbers".into()
+            });
+        };
+        if pct && v.iter().any(|x| !(0.0..=100.0).contains(x)) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        Ok(Numbers(v))
     }
     fn format(&self, _: &Kind) -> String {
         // Rust's shortest round-trip form prints 50 as "50" and 99.9 as "99.9", like Redis.
@@ -356,5 +400,56 @@ impl ConfValue for NotifyFlags {
             }
         }
         s
+    }
+}
+
+/// A set of flags from an enum's names (shutdown-on-sigint "nosave now"); the first name
+/// ("default") stands for none. Printed in the names' order.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct FlagSet(pub u32);
+
+impl ConfValue for FlagSet {
+    fn parse(kind: &Kind, s: &str) -> Result<Self, String> {
+        let Kind::Enum(names) = kind else {
+            return Err("internal: flag option without names".into());
+        };
+        let bad = || {
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        };
+        let mut bits = 0u32;
+        let mut words = 0;
+        for w in s.split_whitespace() {
+            words += 1;
+            let i = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(w))
+                .ok_or_else(bad)?;
+            if i > 0 {
+                bits |= 1 << (i - 1);
+            }
+        }
+        if words == 0 {
+            return Err(bad());
+        }
+        Ok(FlagSet(bits))
+    }
+    fn format(&self, kind: &Kind) -> String {
+        let Kind::Enum(names) = kind else {
+            return String::new();
+        };
+        if self.0 == 0 {
+            return names.first().unwrap_or(&"").to_string();
+        }
+        names
+            .iter()
+            .skip(1)
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }

@@ -4,7 +4,7 @@ pub mod dict;
 pub mod value;
 
 pub use dict::{Dict, Key};
-pub use value::{Entry, Value, NO_EXPIRE};
+pub use value::{digest_hex, digest_of, xor_into, Entry, Value, NO_EXPIRE};
 
 use crate::util::now_ms;
 use std::time::Instant;
@@ -17,6 +17,8 @@ pub struct Db {
     /// Where the active expiry cycle resumes.
     expire_cursor: usize,
     pub avg_ttl: i64,
+    /// Keys deleted by lazy expiry, drained after each write/command (notifications, WATCH).
+    pub lazy_expired: Vec<Key>,
 }
 
 /// Outcome of a lookup that honours expiry.
@@ -34,7 +36,10 @@ impl Db {
         let slot = self.dict.slot_of(key)?;
         let (_, e) = self.dict.at(slot)?;
         if e.expire != NO_EXPIRE && e.expire <= now_ms() {
-            self.remove_slot(slot);
+            if let Some((k, _)) = self.dict.remove_slot(slot) {
+                self.volatile -= 1;
+                self.lazy_expired.push(k);
+            }
             return None;
         }
         Some(slot)
@@ -116,6 +121,16 @@ impl Db {
             e.expire = at;
         }
     }
+    /// Order-independent digest of every key, value and expiry (DEBUG DIGEST); all zeros
+    /// when empty.
+    pub fn digest(&self) -> [u8; 20] {
+        let mut d = [0u8; 20];
+        for (k, e) in self.dict.iter() {
+            let exp = e.expire.to_be_bytes();
+            xor_into(&mut d, &digest_of(&[k, &e.val.digest(), &exp]));
+        }
+        d
+    }
     pub fn clear(&mut self) {
         self.dict.clear();
         self.volatile = 0;
@@ -131,7 +146,8 @@ impl Db {
         let now = now_ms();
         let bound = self.dict.slot_bound();
         let mut deleted = 0;
-        let (mut ttl_sum, mut ttl_n) = (0i64, 0i64);
+        // i128: TTLs can be near i64::MAX (PEXPIREAT 9223372036854775807).
+        let (mut ttl_sum, mut ttl_n) = (0i128, 0i128);
         let mut i = self.expire_cursor.min(bound);
         let mut steps = 0usize;
         loop {
@@ -147,7 +163,7 @@ impl Db {
                         self.remove_slot(i);
                         deleted += 1;
                     } else {
-                        ttl_sum += e.expire - now;
+                        ttl_sum += (e.expire - now) as i128;
                         ttl_n += 1;
                     }
                 }
@@ -165,9 +181,9 @@ impl Db {
         if ttl_n > 0 {
             let avg = ttl_sum / ttl_n;
             self.avg_ttl = if self.avg_ttl == 0 {
-                avg
+                avg as i64
             } else {
-                (self.avg_ttl * 49 + avg) / 50
+                ((self.avg_ttl as i128 * 49 + avg) / 50) as i64
             };
         }
         if self.volatile == 0 {

@@ -63,6 +63,41 @@ impl Value {
             _ => None,
         }
     }
+    /// A 20-byte content digest (DEBUG DIGEST-VALUE): equal values give equal digests,
+    /// whatever their internal order; lists are order-sensitive.
+    pub fn digest(&self) -> [u8; 20] {
+        let mut d = [0u8; 20];
+        match self {
+            Value::Int(_) | Value::Str(_) => {
+                let mut tmp = itoa::Buffer::new();
+                let b = self.str_bytes(&mut tmp).unwrap_or_default();
+                d = digest_of(&[b"string", b]);
+            }
+            Value::List(l) => {
+                for e in l {
+                    d = digest_of(&[b"list", &d, e]);
+                }
+            }
+            Value::Hash(h) => h
+                .iter()
+                .for_each(|(k, v)| xor_into(&mut d, &digest_of(&[b"hash", k, v]))),
+            Value::Set(s) => s.for_each(|k| xor_into(&mut d, &digest_of(&[b"set", k]))),
+            Value::ZSet(z) => z.iter().for_each(|(m, score)| {
+                let sc = crate::util::fmt_double(score);
+                xor_into(&mut d, &digest_of(&[b"zset", m, sc.as_bytes()]))
+            }),
+            Value::Stream(s) => {
+                let mut buf = [0u8; 48];
+                for (id, fields) in &s.entries {
+                    d = digest_of(&[b"stream", &d, id.fmt(&mut buf)]);
+                    for f in fields.iter() {
+                        d = digest_of(&[&d, f]);
+                    }
+                }
+            }
+        }
+        d
+    }
     /// Approximate heap bytes held by the value (MEMORY USAGE, OBJECT).
     pub fn heap_size(&self) -> usize {
         match self {
@@ -101,4 +136,31 @@ impl Entry {
     pub fn touch(&mut self) {
         self.lru = crate::evict::lru_clock();
     }
+}
+
+/// A deterministic 20-byte hash of the given parts (SipHash with fixed keys, three lanes).
+pub fn digest_of(parts: &[&[u8]]) -> [u8; 20] {
+    use std::hash::{Hash, Hasher};
+    let mut out = [0u8; 20];
+    for (lane, chunk) in out.chunks_mut(8).enumerate() {
+        #[allow(deprecated)] // SipHasher: stable output across runs, unlike DefaultHasher
+        let mut h = std::hash::SipHasher::new_with_keys(lane as u64, 0x0066_6572_726f_6b76);
+        for p in parts {
+            p.hash(&mut h);
+        }
+        let v = h.finish().to_be_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    out
+}
+
+pub fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
+    for (a, b) in acc.iter_mut().zip(d) {
+        *a ^= b;
+    }
+}
+
+/// A digest as the 40 lower-case hex digits DEBUG DIGEST prints.
+pub fn digest_hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }

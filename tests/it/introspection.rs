@@ -1,0 +1,548 @@
+//! Introspection as Redis 7.0 shows it: INFO sections and fields, errorstats, commandstats,
+//! latencystats, CLIENT LIST/INFO, CLIENT REPLY, CLIENT KILL errors, MONITOR, command-line
+//! option parsing.
+use crate::common::*;
+use std::io::Read;
+use std::process::Command;
+use std::time::Duration;
+
+fn info(c: &mut redis::Connection, sections: &[&str]) -> String {
+    let mut cmd = redis::cmd("INFO");
+    for s in sections {
+        cmd.arg(*s);
+    }
+    cmd.query(c).unwrap()
+}
+
+/// The `# Title` lines of an INFO reply, in order.
+fn titles(info: &str) -> Vec<&str> {
+    info.lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(str::trim)
+        .collect()
+}
+
+fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+#[test]
+fn info_sections_follow_redis_7() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let default = info(&mut c, &[]);
+    assert_eq!(
+        titles(&default),
+        [
+            "Server",
+            "Clients",
+            "Memory",
+            "Persistence",
+            "Stats",
+            "Replication",
+            "CPU",
+            "Modules",
+            "Errorstats",
+            "Cluster",
+            "Keyspace"
+        ]
+    );
+    let all = info(&mut c, &["all"]);
+    assert!(titles(&all).contains(&"Commandstats") && titles(&all).contains(&"Latencystats"));
+    assert_eq!(titles(&info(&mut c, &["everything"])), titles(&all));
+    // Several sections at once, in Redis's order whatever the order asked.
+    assert_eq!(
+        titles(&info(&mut c, &["keyspace", "CPU", "server"])),
+        ["Server", "CPU", "Keyspace"]
+    );
+    assert_eq!(info(&mut c, &["nosuchsection"]), "");
+    for f in [
+        "used_memory_peak_perc",
+        "used_memory_overhead",
+        "used_memory_dataset",
+        "total_system_memory",
+        "mem_fragmentation_bytes",
+        "rdb_last_bgsave_time_sec",
+        "aof_rewrites",
+        "instantaneous_input_kbps",
+        "total_reads_processed",
+        "unexpected_error_replies",
+        "used_cpu_user_main_thread",
+        "master_replid",
+    ] {
+        assert!(field(&all, f).is_some(), "INFO all lacks {f}");
+    }
+    // Redis's fields come before ferrokv's own extras in the stats section.
+    let pos = |s: &str| all.find(s).unwrap();
+    assert!(pos("reply_buffer_expands:") < pos("eventloop_cycles:"));
+}
+
+#[test]
+fn errorstats_count_by_prefix_and_reset() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = redis::cmd("SET").arg("s").arg("x").query(&mut c).unwrap();
+    err_of(&mut c, redis::cmd("INCR").arg("s"));
+    err_of(&mut c, redis::cmd("INCR").arg("s"));
+    err_of(&mut c, redis::cmd("NOSUCHCMD").arg("s"));
+    err_of(&mut c, redis::cmd("AUTH").arg("pw"));
+    let e = info(&mut c, &["errorstats"]);
+    assert_eq!(field(&e, "errorstat_ERR"), Some("count=4"), "{e}");
+    let st = info(&mut c, &["stats"]);
+    assert_eq!(field(&st, "total_error_replies"), Some("4"));
+    err_of(&mut c, redis::cmd("LPUSH").arg("s").arg("x"));
+    let e = info(&mut c, &["errorstats"]);
+    assert_eq!(field(&e, "errorstat_WRONGTYPE"), Some("count=1"), "{e}");
+
+    let cs = info(&mut c, &["commandstats"]);
+    // Failed calls ran (calls counts them); rejected ones (unknown/arity) did not.
+    let incr = field(&cs, "cmdstat_incr").unwrap();
+    assert!(incr.starts_with("calls=2,usec="), "{incr}");
+    assert!(incr.ends_with(",rejected_calls=0,failed_calls=2"), "{incr}");
+    assert!(incr.contains(",usec_per_call="), "{incr}");
+    err_of(&mut c, &mut redis::cmd("GET"));
+    let cs = info(&mut c, &["commandstats"]);
+    assert_eq!(
+        field(&cs, "cmdstat_get"),
+        Some("calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0")
+    );
+    // An unknown subcommand is rejected like an unknown command: no stats line for it.
+    err_of(&mut c, redis::cmd("CONFIG").arg("NOSUCH"));
+    let cs = info(&mut c, &["commandstats"]);
+    assert_eq!(field(&cs, "cmdstat_config"), None, "{cs}");
+    // Subcommands are counted under their full name.
+    let _: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).unwrap();
+    let cs = info(&mut c, &["commandstats"]);
+    assert!(field(&cs, "cmdstat_client|id").is_some(), "{cs}");
+
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let e = info(&mut c, &["errorstats"]);
+    assert_eq!(field(&e, "errorstat_ERR"), None, "{e}");
+    let cs = info(&mut c, &["commandstats"]);
+    assert_eq!(field(&cs, "cmdstat_incr"), None);
+    let st = info(&mut c, &["stats"]);
+    assert_eq!(field(&st, "total_error_replies"), Some("0"));
+}
+
+#[test]
+fn latencystats_percentiles_follow_config() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut c).unwrap();
+    let l = info(&mut c, &["latencystats"]);
+    let set = field(&l, "latency_percentiles_usec_set").unwrap();
+    assert!(
+        set.starts_with("p50=") && set.contains(",p99=") && set.contains(",p99.9="),
+        "{set}"
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking-info-percentiles")
+        .arg("0.0 50.0 100.0")
+        .query(&mut c)
+        .unwrap();
+    let l = info(&mut c, &["latencystats"]);
+    let set = field(&l, "latency_percentiles_usec_set").unwrap();
+    assert!(set.starts_with("p0=") && set.contains(",p100="), "{set}");
+    let e = err_of(
+        &mut c,
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("latency-tracking-info-percentiles")
+            .arg("10 101"),
+    );
+    assert!(e.contains("should sit between [0.0,100.0]"), "{e}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut c).unwrap();
+    let l = info(&mut c, &["latencystats"]);
+    assert_eq!(field(&l, "latency_percentiles_usec_set"), None, "{l}");
+}
+
+#[test]
+fn client_list_fields_match_redis_7_0() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let names: Vec<&str> = list
+        .trim_end()
+        .split(' ')
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "addr",
+            "laddr",
+            "fd",
+            "name",
+            "age",
+            "idle",
+            "flags",
+            "db",
+            "sub",
+            "psub",
+            "ssub",
+            "multi",
+            "qbuf",
+            "qbuf-free",
+            "argv-mem",
+            "multi-mem",
+            "rbs",
+            "rbp",
+            "obl",
+            "oll",
+            "omem",
+            "tot-mem",
+            "events",
+            "cmd",
+            "user",
+            "redir",
+            "resp"
+        ]
+    );
+    // The running command shows itself, and its query buffer is counted (26 bytes).
+    assert!(list.contains(" cmd=client|list "), "{list}");
+    assert!(list.contains(" qbuf=26 "), "{list}");
+    assert!(list.contains(" flags=N "), "{list}");
+    let me: String = redis::cmd("CLIENT").arg("INFO").query(&mut c).unwrap();
+    assert!(me.contains(" cmd=client|info "), "{me}");
+}
+
+#[test]
+fn client_kill_argument_errors() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let kill = |c: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd("CLIENT");
+        cmd.arg("KILL");
+        for a in args {
+            cmd.arg(*a);
+        }
+        err_of(c, &mut cmd)
+    };
+    assert_eq!(
+        kill(&mut c, &[]),
+        "ERR wrong number of arguments for 'client|kill' command"
+    );
+    assert_eq!(kill(&mut c, &["id", "10", "x"]), "ERR syntax error");
+    assert!(kill(&mut c, &["id", "0"]).contains("greater than 0"));
+    assert!(kill(&mut c, &["type", "bad"]).starts_with("ERR Unknown client type"));
+    assert_eq!(
+        kill(&mut c, &["user", "nobody"]),
+        "ERR No such user 'nobody'"
+    );
+    assert_eq!(kill(&mut c, &["skipme", "maybe"]), "ERR syntax error");
+}
+
+#[test]
+fn client_subcommands_of_redis_7_0() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    assert_eq!(
+        err_of(&mut c, redis::cmd("CLIENT").arg("PAUSE").arg(10).arg("foo")),
+        "ERR CLIENT PAUSE mode must be WRITE or ALL"
+    );
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(12345)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 0, "no such blocked client");
+    assert_eq!(
+        err_of(
+            &mut c,
+            redis::cmd("CLIENT").arg("UNBLOCK").arg(1).arg("maybe")
+        ),
+        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    );
+    let r: i64 = redis::cmd("CLIENT").arg("GETREDIR").query(&mut c).unwrap();
+    assert_eq!(r, -1);
+    let info: Vec<redis::Value> = redis::cmd("CLIENT")
+        .arg("TRACKINGINFO")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(info.len(), 6, "{info:?}");
+    assert_eq!(
+        err_of(&mut c, redis::cmd("COMMAND").arg("GETKEYS").arg("get")),
+        "ERR wrong number of arguments for 'command|getkeys' command"
+    );
+}
+
+/// Send commands on a raw socket and return everything read until the server is quiet.
+fn raw_exchange(srv: &Server, req: &[u8]) -> String {
+    let mut s = srv.raw();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    std::io::Write::write_all(&mut s, req).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn client_reply_off_on_skip() {
+    let srv = Server::start(&[]);
+    assert_eq!(
+        raw_exchange(
+            &srv,
+            b"CLIENT REPLY OFF\r\nPING a\r\nPING b\r\nCLIENT REPLY ON\r\nPING c\r\n"
+        ),
+        "+OK\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(
+        raw_exchange(&srv, b"CLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n"),
+        "$1\r\nb\r\n"
+    );
+    // ON right after SKIP answers (and clears the skip): the suite's hang case.
+    assert_eq!(
+        raw_exchange(&srv, b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n"),
+        "+OK\r\n+PONG\r\n"
+    );
+    // Rejected commands (unknown, wrong arity) are silenced too.
+    assert_eq!(
+        raw_exchange(
+            &srv,
+            b"CLIENT REPLY OFF\r\nNOSUCH\r\nGET\r\nCLIENT REPLY ON\r\n"
+        ),
+        "+OK\r\n"
+    );
+    // SKIP while OFF keeps replies off.
+    assert_eq!(
+        raw_exchange(
+            &srv,
+            b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n"
+        ),
+        ""
+    );
+}
+
+#[test]
+fn monitor_shows_commands_in_redis_format() {
+    let srv = Server::start(&[]);
+    let mut m = srv.raw();
+    m.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let ok = raw_roundtrip(&mut m, b"MONITOR\r\n", 5);
+    assert_eq!(ok, b"+OK\r\n");
+    let mut c = srv.client();
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("a \"b\"\n")
+        .query(&mut c)
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The redis crate sends command names in capitals; MONITOR shows them as sent.
+    while !String::from_utf8_lossy(&got).contains("\"SET\"") {
+        let n = m.read(&mut buf).unwrap();
+        assert!(n > 0, "monitor closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    let line = text.lines().find(|l| l.contains("\"SET\"")).unwrap();
+    // +<secs>.<micros> [<db> <addr>] "set" "k" "a \"b\"\n"
+    assert!(line.starts_with('+'), "{line}");
+    let (ts, rest) = line[1..].split_once(' ').unwrap();
+    let (secs, micros) = ts.split_once('.').unwrap();
+    assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{line}");
+    assert!(rest.starts_with("[2 127.0.0.1:"), "{line}");
+    assert!(
+        rest.ends_with("] \"SET\" \"k\" \"a \\\"b\\\"\\n\""),
+        "{line}"
+    );
+}
+
+/// Run the binary with command-line words and return its stdout + stderr (it must exit).
+fn startup_output(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(!out.status.success(), "ferrokv {args:?} should fail");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn command_line_options_parse_like_redis_server() {
+    let e = startup_output(&["--port"]);
+    assert!(
+        e.contains(">>> 'port'") && e.contains("wrong number of arguments"),
+        "{e}"
+    );
+    let e = startup_output(&["--port", "6379", "6380"]);
+    assert!(e.contains(r#">>> 'port "6379" "6380"'"#), "{e}");
+    // An option given alone takes the next `--word` as its value.
+    let e = startup_output(&["--port", "--bla", "--loglevel", "verbose"]);
+    assert!(
+        e.contains(r#">>> 'port "--bla"'"#) && e.contains("couldn't be parsed into an integer"),
+        "{e}"
+    );
+    let e = startup_output(&["--shutdown-on-sigint"]);
+    assert!(
+        e.contains("argument(s) must be one of the following"),
+        "{e}"
+    );
+    let e = startup_output(&["--replicaof", "127.0.0.1", "abc"]);
+    assert!(e.contains("Invalid master port"), "{e}");
+
+    // `--save` alone means no save points; multi-word flags come back in canonical order.
+    let port = free_port().to_string();
+    let srv = Server::start_on(
+        port.parse().unwrap(),
+        &["--port", &port],
+        &[
+            "--save",
+            "--shutdown-on-sigint",
+            "nosave",
+            "force",
+            "now",
+            "--maxmemory-clients",
+            "10%",
+        ],
+    );
+    let mut c = srv.client();
+    let get = |c: &mut redis::Connection, k: &str| -> String {
+        let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(k).query(c).unwrap();
+        v[1].clone()
+    };
+    assert_eq!(get(&mut c, "save"), "");
+    assert_eq!(get(&mut c, "shutdown-on-sigint"), "nosave now force");
+    assert_eq!(get(&mut c, "maxmemory-clients"), "10%");
+    let e = err_of(
+        &mut c,
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory-clients")
+            .arg("200%"),
+    );
+    assert!(
+        e.ends_with("percentage argument must be less or equal to 100"),
+        "{e}"
+    );
+}
+
+#[test]
+fn debug_populate_creates_missing_keys_only() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = redis::cmd("SET")
+        .arg("key:1")
+        .arg("mine")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 100);
+    let v: String = redis::cmd("GET").arg("key:1").query(&mut c).unwrap();
+    assert_eq!(v, "mine", "existing keys are kept");
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(2)
+        .arg("p")
+        .arg(9)
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<u8> = redis::cmd("GET").arg("p:0").query(&mut c).unwrap();
+    assert_eq!(v, b"value:0\0\0");
+    let e = err_of(&mut c, redis::cmd("DEBUG").arg("POPULATE").arg(-1));
+    assert!(e.starts_with("ERR"), "{e}");
+}
+
+#[test]
+fn monitor_redacts_secrets() {
+    let srv = Server::start(&[]);
+    let mut m = srv.raw();
+    m.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(raw_roundtrip(&mut m, b"MONITOR\r\n", 5), b"+OK\r\n");
+    let mut c = srv.client();
+    err_of(&mut c, redis::cmd("AUTH").arg("u1").arg("secret1"));
+    err_of(
+        &mut c,
+        redis::cmd("HELLO")
+            .arg(2)
+            .arg("AUTH")
+            .arg("u2")
+            .arg("secret2"),
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("masterauth")
+        .arg("secret3")
+        .arg("maxmemory-samples")
+        .arg("6")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("done")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("\"done\"") {
+        let n = m.read(&mut buf).unwrap();
+        assert!(n > 0, "monitor closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("secret"), "{text}");
+    assert!(
+        text.contains(r#""AUTH" "(redacted)" "(redacted)""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""HELLO" "2" "AUTH" "(redacted)" "(redacted)""#),
+        "{text}"
+    );
+    // Admin commands such as CONFIG are never shown.
+    assert!(!text.contains("masterauth"), "{text}");
+}
+
+#[test]
+fn key_spec_flags_in_getkeysandflags_and_command_info() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let v: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
+    let ow = vec!["OW".to_string(), "update".to_string()];
+    assert_eq!(v, vec![("a".into(), ow.clone()), ("b".into(), ow.clone())]);
+    let v: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg("SET")
+        .arg("k")
+        .arg("v")
+        .arg("GET")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v[0].1, ["RW", "access", "update"]);
+    let info: Vec<Vec<redis::Value>> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("GET")
+        .query(&mut c)
+        .unwrap();
+    let specs = format!("{:?}", info[0][8]);
+    assert!(specs.contains("RO") && specs.contains("access"), "{specs}");
+}
