@@ -1,6 +1,7 @@
 //! Set commands.
 use super::*;
 use crate::keyspace::{Db, Value};
+use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
 use rand::Rng;
@@ -128,6 +129,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     ctx.out.int(added);
     if added > 0 {
         ctx.modified(key);
+        notify(ctx, notify::SET, "sadd", key);
     }
 }
 
@@ -155,6 +157,7 @@ fn srem(ctx: &mut Ctx, args: Args) {
     ctx.out.int(removed);
     if removed > 0 {
         ctx.modified(key);
+        notify::notify_write(ctx, notify::SET, "srem", key);
     }
 }
 
@@ -286,6 +289,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    notify::notify_write(ctx, notify::SET, "spop", key);
 }
 
 fn srandmember(ctx: &mut Ctx, args: Args) {
@@ -391,8 +395,10 @@ fn smove(ctx: &mut Ctx, args: Args) {
     };
     let added = set_at_mut(db, dslot).insert(m, max);
     ctx.modified(src);
+    notify::notify_write(ctx, notify::SET, "srem", src);
     if added {
         ctx.modified(dst);
+        notify(ctx, notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
 }
@@ -474,7 +480,12 @@ fn set_op_store(ctx: &mut Ctx, args: Args, op: Op) {
     };
     let max = max_ints(ctx);
     let res = compute(ctx.dbm(), &slots, op, 0);
-    store_members(ctx, dst, res.iter().map(|m| &**m), max);
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    store_members(ctx, dst, res.iter().map(|m| &**m), max, event);
 }
 
 /// Replace `dst` with a set of `members` (deleting it when empty); replies the size.
@@ -483,6 +494,7 @@ fn store_members<'a>(
     dst: &[u8],
     members: impl Iterator<Item = &'a [u8]>,
     max: usize,
+    event: &str,
 ) {
     let mut set = Set::default();
     for m in members {
@@ -493,6 +505,7 @@ fn store_members<'a>(
     if n == 0 {
         if db.remove(dst).is_some() {
             ctx.modified(dst);
+            notify(ctx, notify::GENERIC, "del", dst);
         }
     } else {
         db.set(
@@ -502,6 +515,7 @@ fn store_members<'a>(
             false,
         );
         ctx.modified(dst);
+        notify(ctx, notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
