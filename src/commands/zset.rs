@@ -3,6 +3,7 @@ use super::set::{positive_arg, range_arg, scan_cursor, scan_opts, scan_reply, ty
 use super::*;
 use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{Db, Dict, Value, NO_EXPIRE};
+use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
 use crate::types::zset::{LexBound, LexRange, ScoreRange, ZSet};
@@ -439,6 +440,12 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
     }
     if added + updated > 0 {
         ctx.modified(key);
+        notify(
+            ctx,
+            notify::ZSET,
+            if f.incr { "zincr" } else { "zadd" },
+            key,
+        );
     }
 }
 
@@ -466,6 +473,7 @@ fn zrem(ctx: &mut Ctx, args: Args) {
     ctx.out.int(n);
     if n > 0 {
         ctx.modified(key);
+        notify::notify_write(ctx, notify::ZSET, "zrem", key);
     }
 }
 
@@ -763,22 +771,24 @@ fn zrange_generic(
                 }
             }
             fit_encoding(&mut nz, lim);
-            store_zset(ctx, dst, nz);
+            store_zset(ctx, dst, nz, "zrangestore");
         }
     }
 }
 
 /// Replace `dst` with `z` (deleting it when empty); replies the new size.
-fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet) {
+fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let n = z.len();
     let db = ctx.dbm();
     if n == 0 {
         if db.remove(dst).is_some() {
             ctx.modified(dst);
+            notify(ctx, notify::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::ZSet(Box::new(z)), NO_EXPIRE, false);
         ctx.modified(dst);
+        notify(ctx, notify::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -842,6 +852,12 @@ fn zremrange(ctx: &mut Ctx, args: Args, by: RangeBy) {
     ctx.out.int(n as i64);
     if n > 0 {
         ctx.modified(key);
+        let event = match by {
+            RangeBy::Score => "zremrangebyscore",
+            RangeBy::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        notify::notify_write(ctx, notify::ZSET, event, key);
     }
 }
 
@@ -925,6 +941,8 @@ fn pop_at(ctx: &mut Ctx, key: &[u8], slot: usize, max: bool, count: usize, shape
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    notify::notify_write(ctx, notify::ZSET, event, key);
 }
 
 fn zpop(ctx: &mut Ctx, args: Args, max: bool) {
@@ -1334,7 +1352,12 @@ fn zsetop_reply(ctx: &mut Ctx, args: Args, op: Op) {
 fn zsetop_store(ctx: &mut Ctx, args: Args, op: Op) {
     if let Some((mut z, _)) = zsetop(ctx, args, 2, op, true, false) {
         fit_encoding(&mut z, limits(ctx));
-        store_zset(ctx, args.get(1), z);
+        let event = match op {
+            Op::Union => "zunionstore",
+            Op::Inter => "zinterstore",
+            Op::Diff => "zdiffstore",
+        };
+        store_zset(ctx, args.get(1), z, event);
     }
 }
 
