@@ -762,3 +762,35 @@ fn wrongtype_everywhere() {
         assert!(err(&mut c, args).starts_with("WRONGTYPE"), "{args:?}");
     }
 }
+
+#[test]
+fn set_and_zset_writes_publish_keyspace_events() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let mut sub = srv.client();
+    q::<()>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Egsz"]);
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@0__:*").unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut next = || {
+        let m = ps.get_message().unwrap();
+        let payload: String = m.get_payload().unwrap();
+        format!("{} {payload}", m.get_channel_name())
+    };
+    q::<i64>(&mut c, &["SADD", "s", "a"]);
+    q::<i64>(&mut c, &["SADD", "s", "a"]); // nothing added: no event
+    q::<i64>(&mut c, &["SMOVE", "s", "d", "a"]);
+    q::<i64>(&mut c, &["ZADD", "z", "1", "m"]);
+    q::<String>(&mut c, &["ZINCRBY", "z", "1", "m"]);
+    q::<i64>(&mut c, &["ZUNIONSTORE", "u", "1", "z"]);
+    q::<Vec<String>>(&mut c, &["ZPOPMIN", "z"]);
+    assert_eq!(next(), "__keyevent@0__:sadd s");
+    assert_eq!(next(), "__keyevent@0__:srem s");
+    assert_eq!(next(), "__keyevent@0__:del s", "the emptied source goes");
+    assert_eq!(next(), "__keyevent@0__:sadd d");
+    assert_eq!(next(), "__keyevent@0__:zadd z");
+    assert_eq!(next(), "__keyevent@0__:zincr z");
+    assert_eq!(next(), "__keyevent@0__:zunionstore u");
+    assert_eq!(next(), "__keyevent@0__:zpopmin z");
+    assert_eq!(next(), "__keyevent@0__:del z");
+}
