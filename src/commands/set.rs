@@ -1,6 +1,7 @@
 //! Set commands.
 use super::*;
 use crate::keyspace::{Db, Value};
+use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
 use rand::Rng;
@@ -128,6 +129,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     ctx.out.int(added);
     if added > 0 {
         ctx.modified(key);
+        notify(ctx, notify::SET, "sadd", key);
     }
 }
 
@@ -155,6 +157,7 @@ fn srem(ctx: &mut Ctx, args: Args) {
     ctx.out.int(removed);
     if removed > 0 {
         ctx.modified(key);
+        notify::notify_write(ctx, notify::SET, "srem", key);
     }
 }
 
@@ -262,9 +265,22 @@ fn spop(ctx: &mut Ctx, args: Args) {
         Some(n) => {
             let n = n.min(s.len());
             out.set(n);
-            for _ in 0..n {
-                if let Some(m) = s.pop_random() {
-                    out.bulk(&m);
+            if n > s.len() / 4 {
+                // A large share of the set: one shuffle of the member list beats repeated
+                // random probes into an ever sparser table.
+                let mut all: Vec<Box<[u8]>> = s.members().into_iter().map(|m| m.into()).collect();
+                let mut rng = rand::thread_rng();
+                for i in 0..n {
+                    let j = rng.gen_range(i..all.len());
+                    all.swap(i, j);
+                    out.bulk(&all[i]);
+                    s.remove(&all[i]);
+                }
+            } else {
+                for _ in 0..n {
+                    if let Some(m) = s.pop_random() {
+                        out.bulk(&m);
+                    }
                 }
             }
         }
@@ -273,6 +289,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    notify::notify_write(ctx, notify::SET, "spop", key);
 }
 
 fn srandmember(ctx: &mut Ctx, args: Args) {
@@ -378,8 +395,10 @@ fn smove(ctx: &mut Ctx, args: Args) {
     };
     let added = set_at_mut(db, dslot).insert(m, max);
     ctx.modified(src);
+    notify::notify_write(ctx, notify::SET, "srem", src);
     if added {
         ctx.modified(dst);
+        notify(ctx, notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
 }
@@ -461,7 +480,12 @@ fn set_op_store(ctx: &mut Ctx, args: Args, op: Op) {
     };
     let max = max_ints(ctx);
     let res = compute(ctx.dbm(), &slots, op, 0);
-    store_members(ctx, dst, res.iter().map(|m| &**m), max);
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    store_members(ctx, dst, res.iter().map(|m| &**m), max, event);
 }
 
 /// Replace `dst` with a set of `members` (deleting it when empty); replies the size.
@@ -470,6 +494,7 @@ fn store_members<'a>(
     dst: &[u8],
     members: impl Iterator<Item = &'a [u8]>,
     max: usize,
+    event: &str,
 ) {
     let mut set = Set::default();
     for m in members {
@@ -480,6 +505,7 @@ fn store_members<'a>(
     if n == 0 {
         if db.remove(dst).is_some() {
             ctx.modified(dst);
+            notify(ctx, notify::GENERIC, "del", dst);
         }
     } else {
         db.set(
@@ -489,6 +515,7 @@ fn store_members<'a>(
             false,
         );
         ctx.modified(dst);
+        notify(ctx, notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -563,13 +590,19 @@ pub(super) struct ScanOpts<'a> {
 }
 
 pub(super) fn scan_cursor(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
-    let ok = !a.is_empty() && a.iter().all(|c| c.is_ascii_digit());
-    match std::str::from_utf8(a)
+    // As strtoul: an optional sign (a negative cursor wraps around), digits, no overflow.
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    let ok = !digits.is_empty() && digits.iter().all(|c| c.is_ascii_digit());
+    let n = std::str::from_utf8(digits)
         .ok()
         .filter(|_| ok)
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(n) => Some(n as usize),
+        .and_then(|s| s.parse::<u64>().ok());
+    match n {
+        Some(n) => Some(if neg { n.wrapping_neg() } else { n } as usize),
         None => {
             ctx.out.error("ERR invalid cursor");
             None

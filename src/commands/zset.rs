@@ -1,7 +1,9 @@
 //! Sorted set commands.
 use super::set::{positive_arg, range_arg, scan_cursor, scan_opts, scan_reply, typed_slot};
 use super::*;
+use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{Db, Dict, Value, NO_EXPIRE};
+use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
 use crate::types::zset::{LexBound, LexRange, ScoreRange, ZSet};
@@ -126,6 +128,30 @@ pub static COMMANDS: &[Command] = &[
     cmd("zpopmin", -2, WRITE | FAST, SORTEDSET, (1, 1, 1), zpopmin),
     cmd("zpopmax", -2, WRITE | FAST, SORTEDSET, (1, 1, 1), zpopmax),
     cmd("zmpop", -4, WRITE | MOVABLE, SORTEDSET, (0, 0, 0), zmpop),
+    cmd(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        SORTEDSET,
+        (1, -2, 1),
+        bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        SORTEDSET,
+        (1, -2, 1),
+        bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING | MOVABLE,
+        SORTEDSET,
+        (0, 0, 0),
+        bzmpop,
+    ),
     cmd(
         "zunion",
         -3,
@@ -315,7 +341,7 @@ fn zincrby(ctx: &mut Ctx, args: Args) {
 
 fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
     let elements = args.len() - first;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return ctx.out.error(SYNTAX);
     }
     let elements = elements / 2;
@@ -324,7 +350,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
             .out
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx
             .out
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
@@ -414,6 +440,12 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
     }
     if added + updated > 0 {
         ctx.modified(key);
+        notify(
+            ctx,
+            notify::ZSET,
+            if f.incr { "zincr" } else { "zadd" },
+            key,
+        );
     }
 }
 
@@ -441,6 +473,7 @@ fn zrem(ctx: &mut Ctx, args: Args) {
     ctx.out.int(n);
     if n > 0 {
         ctx.modified(key);
+        notify::notify_write(ctx, notify::ZSET, "zrem", key);
     }
 }
 
@@ -738,22 +771,24 @@ fn zrange_generic(
                 }
             }
             fit_encoding(&mut nz, lim);
-            store_zset(ctx, dst, nz);
+            store_zset(ctx, dst, nz, "zrangestore");
         }
     }
 }
 
 /// Replace `dst` with `z` (deleting it when empty); replies the new size.
-fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet) {
+fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let n = z.len();
     let db = ctx.dbm();
     if n == 0 {
         if db.remove(dst).is_some() {
             ctx.modified(dst);
+            notify(ctx, notify::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::ZSet(Box::new(z)), NO_EXPIRE, false);
         ctx.modified(dst);
+        notify(ctx, notify::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -817,6 +852,12 @@ fn zremrange(ctx: &mut Ctx, args: Args, by: RangeBy) {
     ctx.out.int(n as i64);
     if n > 0 {
         ctx.modified(key);
+        let event = match by {
+            RangeBy::Score => "zremrangebyscore",
+            RangeBy::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        notify::notify_write(ctx, notify::ZSET, event, key);
     }
 }
 
@@ -832,43 +873,60 @@ fn zremrangebylex(ctx: &mut Ctx, args: Args) {
 
 // ---- pops ----
 
-/// Pop up to `count` from the first non-empty sorted set among `keys`.
-/// `count` None: single pop (flat reply). `emit_key`: ZMPOP's [key, [[m, s]...]] shape.
-pub fn pop_generic(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<usize>, emit_key: bool) {
-    let mut found = None;
-    for &k in keys {
-        match zslot(ctx, k) {
-            Err(()) => return,
-            Ok(Some(s)) => {
-                found = Some((k, s));
-                break;
-            }
-            Ok(None) => {}
+/// How a pop replies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PopShape {
+    /// ZPOPMIN/ZPOPMAX: flat [m, s, ...]; nested pairs for a COUNT in RESP3.
+    Plain { count_given: bool },
+    /// BZPOPMIN/BZPOPMAX: [key, m, s].
+    KeyFlat,
+    /// ZMPOP/BZMPOP: [key, [[m, s], ...]].
+    KeyNested,
+}
+
+/// Pop up to `count` from the first existing sorted set among `keys`. Ok(false): none
+/// exists, nothing was replied; Err: a wrong type was replied.
+fn pop_first<'a>(
+    ctx: &mut Ctx,
+    keys: impl Iterator<Item = &'a [u8]>,
+    max: bool,
+    count: usize,
+    shape: PopShape,
+) -> Result<bool, ()> {
+    for k in keys {
+        if let Some(slot) = zslot(ctx, k)? {
+            pop_at(ctx, k, slot, max, count, shape);
+            return Ok(true);
         }
     }
-    let Some((key, slot)) = found else {
-        return if emit_key {
-            ctx.out.null_array()
-        } else {
-            ctx.out.array(0)
-        };
-    };
-    if count == Some(0) {
+    Ok(false)
+}
+
+fn pop_at(ctx: &mut Ctx, key: &[u8], slot: usize, max: bool, count: usize, shape: PopShape) {
+    if count == 0 {
         return ctx.out.array(0);
     }
-    let nested = emit_key || (ctx.out.resp3 && count.is_some());
     let (db, out) = ctx.db_out();
     let z = zset_at_mut(db, slot);
-    let n = count.unwrap_or(1).min(z.len());
-    if emit_key {
-        out.array(2);
-        out.bulk(key);
-        out.array(n);
-    } else if nested {
-        out.array(n);
-    } else {
-        out.array(n * 2);
-    }
+    let n = count.min(z.len());
+    let nested = match shape {
+        PopShape::Plain { count_given } => {
+            let nested = out.resp3 && count_given;
+            out.array(if nested { n } else { n * 2 });
+            nested
+        }
+        PopShape::KeyFlat => {
+            out.array(n * 2 + 1);
+            out.bulk(key);
+            false
+        }
+        PopShape::KeyNested => {
+            out.array(2);
+            out.bulk(key);
+            out.array(n);
+            true
+        }
+    };
     for _ in 0..n {
         let Some((m, s)) = (if max { z.pop_max() } else { z.pop_min() }) else {
             break;
@@ -883,6 +941,8 @@ pub fn pop_generic(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<usize
         db.remove_slot(slot);
     }
     ctx.modified(key);
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    notify::notify_write(ctx, notify::ZSET, event, key);
 }
 
 fn zpop(ctx: &mut Ctx, args: Args, max: bool) {
@@ -897,7 +957,13 @@ fn zpop(ctx: &mut Ctx, args: Args, max: bool) {
     } else {
         None
     };
-    pop_generic(ctx, &[args.get(1)], max, count, false)
+    let shape = PopShape::Plain {
+        count_given: count.is_some(),
+    };
+    let keys = std::iter::once(args.get(1));
+    if let Ok(false) = pop_first(ctx, keys, max, count.unwrap_or(1), shape) {
+        ctx.out.array(0);
+    }
 }
 
 fn zpopmin(ctx: &mut Ctx, args: Args) {
@@ -907,15 +973,19 @@ fn zpopmax(ctx: &mut Ctx, args: Args) {
     zpop(ctx, args, true)
 }
 
-/// `numkeys key... MIN|MAX [COUNT n]` from argument `at`: (keys, max, count).
-pub fn parse_mpop<'a>(
-    ctx: &mut Ctx,
-    args: Args<'a>,
-    at: usize,
-) -> Option<(Vec<&'a [u8]>, bool, usize)> {
+/// ZMPOP/BZMPOP arguments: keys are `args[first..first + n]`.
+struct Mpop {
+    first: usize,
+    n: usize,
+    max: bool,
+    count: usize,
+}
+
+/// Parse `numkeys key... MIN|MAX [COUNT n]` with numkeys at `at`; the error is replied.
+fn parse_mpop(ctx: &mut Ctx, args: Args, at: usize) -> Option<Mpop> {
     let n = range_arg(ctx, args.get(at), 1, "ERR numkeys should be greater than 0")? as usize;
-    let where_at = at + 1 + n;
-    if where_at >= args.len() || n > args.len() {
+    let where_at = (at + 1).saturating_add(n);
+    if where_at >= args.len() {
         ctx.out.error(SYNTAX);
         return None;
     }
@@ -932,27 +1002,116 @@ pub fn parse_mpop<'a>(
     let mut j = where_at + 1;
     while j < args.len() {
         if count.is_none() && eq_ic(args.get(j), "count") && j + 1 < args.len() {
-            count = Some(range_arg(
+            let c = range_arg(
                 ctx,
                 args.get(j + 1),
                 1,
                 "ERR count should be greater than 0",
-            )? as usize);
+            )?;
+            count = Some(c as usize);
             j += 2;
         } else {
             ctx.out.error(SYNTAX);
             return None;
         }
     }
-    let keys = (at + 1..where_at).map(|i| args.get(i)).collect();
-    Some((keys, max, count.unwrap_or(1)))
+    Some(Mpop {
+        first: at + 1,
+        n,
+        max,
+        count: count.unwrap_or(1),
+    })
 }
 
 fn zmpop(ctx: &mut Ctx, args: Args) {
-    let Some((keys, max, count)) = parse_mpop(ctx, args, 1) else {
+    let Some(p) = parse_mpop(ctx, args, 1) else {
         return;
     };
-    pop_generic(ctx, &keys, max, Some(count), true)
+    let keys = (p.first..p.first + p.n).map(|i| args.get(i));
+    if let Ok(false) = pop_first(ctx, keys, p.max, p.count, PopShape::KeyNested) {
+        ctx.out.null_array();
+    }
+}
+
+/// Pop now, or park the client on `keys` until one of them gets members.
+fn pop_or_block<'a>(
+    ctx: &mut Ctx,
+    args: Args<'a>,
+    keys: impl Iterator<Item = &'a [u8]> + Clone,
+    deadline: i64,
+    (max, count, shape): (bool, usize, PopShape),
+) {
+    match pop_first(ctx, keys.clone(), max, count, shape) {
+        Ok(true) | Err(()) => {}
+        Ok(false) if !blocking::may_block(ctx) => ctx.out.null_array(),
+        Ok(false) => blocking::block(
+            ctx,
+            args,
+            keys,
+            deadline,
+            retry_bpop,
+            TimeoutReply::NullArray,
+        ),
+    }
+}
+
+fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
+    let Some(deadline) = blocking::parse_timeout(ctx, args.get(args.len() - 1)) else {
+        return;
+    };
+    let keys = (1..args.len() - 1).map(|i| args.get(i));
+    pop_or_block(ctx, args, keys, deadline, (max, 1, PopShape::KeyFlat));
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, false)
+}
+fn bzpopmax(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: Args) {
+    let Some(p) = parse_mpop(ctx, args, 2) else {
+        return;
+    };
+    let Some(deadline) = blocking::parse_timeout(ctx, args.get(1)) else {
+        return;
+    };
+    let keys = (p.first..p.first + p.n).map(|i| args.get(i));
+    pop_or_block(
+        ctx,
+        args,
+        keys,
+        deadline,
+        (p.max, p.count, PopShape::KeyNested),
+    );
+}
+
+/// Serve a waiting BZPOPMIN/BZPOPMAX/BZMPOP from the key that became ready.
+fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
+    let (max, count, shape) = if eq_ic(args.get(0), "bzmpop") {
+        // Parsed fine when the client blocked; a scratch reply keeps this silent anyway.
+        let mut scratch = Reply::default();
+        let mut tmp = Ctx {
+            srv: ctx.srv,
+            out: &mut scratch,
+            id: ctx.id,
+            db: ctx.db,
+        };
+        match parse_mpop(&mut tmp, args, 2) {
+            Some(p) => (p.max, p.count, PopShape::KeyNested),
+            None => return false,
+        }
+    } else {
+        (eq_ic(args.get(0), "bzpopmax"), 1, PopShape::KeyFlat)
+    };
+    match typed_slot(ctx.dbm(), key, is_zset) {
+        Ok(Some(slot)) => {
+            pop_at(ctx, key, slot, max, count, shape);
+            true
+        }
+        _ => false,
+    }
 }
 
 // ---- ZUNION / ZINTER / ZDIFF ----
@@ -1193,7 +1352,12 @@ fn zsetop_reply(ctx: &mut Ctx, args: Args, op: Op) {
 fn zsetop_store(ctx: &mut Ctx, args: Args, op: Op) {
     if let Some((mut z, _)) = zsetop(ctx, args, 2, op, true, false) {
         fit_encoding(&mut z, limits(ctx));
-        store_zset(ctx, args.get(1), z);
+        let event = match op {
+            Op::Union => "zunionstore",
+            Op::Inter => "zinterstore",
+            Op::Diff => "zdiffstore",
+        };
+        store_zset(ctx, args.get(1), z, event);
     }
 }
 

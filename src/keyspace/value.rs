@@ -17,7 +17,7 @@ pub enum Value {
     Stream(Box<crate::types::stream::Stream>),
 }
 
-/// A deep copy of any value (COPY). Sorted sets are rebuilt member by member.
+/// A deep copy of any value (COPY).
 impl Clone for Value {
     fn clone(&self) -> Self {
         match self {
@@ -26,13 +26,7 @@ impl Clone for Value {
             Value::List(l) => Value::List(l.clone()),
             Value::Hash(h) => Value::Hash(h.clone()),
             Value::Set(s) => Value::Set(s.clone()),
-            Value::ZSet(z) => {
-                let mut copy = crate::types::zset::ZSet::default();
-                for (m, score) in z.iter() {
-                    copy.insert(m, score);
-                }
-                Value::ZSet(Box::new(copy))
-            }
+            Value::ZSet(z) => Value::ZSet(z.clone()),
             Value::Stream(s) => Value::Stream(s.clone()),
         }
     }

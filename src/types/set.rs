@@ -51,7 +51,7 @@ impl Set {
             Set::Table(d) => d.contains(m),
         }
     }
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         if let Set::Ints(v) = self {
             let mut d = Dict::with_capacity(v.len() + 1);
             let mut b = itoa::Buffer::new();
@@ -71,13 +71,13 @@ impl Set {
                         Err(pos) => {
                             v.insert(pos, n);
                             if v.len() > max_ints {
-                                self.to_table();
+                                self.convert_to_table();
                             }
                             true
                         }
                     };
                 }
-                None => self.to_table(),
+                None => self.convert_to_table(),
             }
         }
         match self {

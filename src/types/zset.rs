@@ -236,8 +236,8 @@ impl ZSet {
                 span: rank[0] - rank[i] + 1,
             };
         }
-        for i in lvl..self.level {
-            self.nodes[update[i] as usize].links[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u as usize].links[i].span += 1;
         }
         let back = if update[0] == HEAD { NIL } else { update[0] };
         self.nodes[id as usize].back = back;

@@ -13,6 +13,8 @@ mod lists;
 mod multi;
 mod pubsub;
 mod sort;
+mod sets;
 mod streams;
 mod string_cmds;
 mod tls;
+mod zsets;
