@@ -381,47 +381,30 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count]. The options are parsed here with a small
-/// local parser; SCAN/SSCAN/ZSCAN share the same grammar (to be unified with keys.rs's).
+/// HSCAN key cursor [MATCH pattern] [COUNT count], with the SCAN family's shared parser.
 fn hscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
-        return ctx.out.error("ERR invalid cursor");
-    };
-    let (srv, out) = (&mut *ctx.srv, &mut *ctx.out);
-    let Some(entry) = srv.ks.dbs[ctx.db].get(args.get(1)) else {
-        out.array(2);
-        out.bulk(b"0");
-        return out.array(0);
-    };
-    let Value::Hash(h) = &entry.val else {
-        return out.error(WRONGTYPE);
-    };
-    // A small (listpack-encoded) hash is returned whole in one call, as Redis does.
-    let whole = super::keys::encoding_name(&entry.val, &srv.cfg) == "listpack";
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if more && eq_ic(args.get(i), "count") {
-            match parse_i64(args.get(i + 1)) {
-                None => return out.error(NOT_INT),
-                Some(n) if n < 1 => return out.error(SYNTAX),
-                Some(n) => count = n.min(i64::from(u32::MAX)) as usize,
-            }
-        } else if more && eq_ic(args.get(i), "match") {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return out.error(SYNTAX);
-        }
-        i += 2;
+    if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
+        return;
     }
+    let srv = &mut *ctx.srv;
+    // A small (listpack-encoded) hash is returned whole in one call, as Redis does.
+    let whole = match srv.ks.dbs[ctx.db].get(args.get(1)) {
+        None => return super::keys::scan_reply_header(ctx.out, 0, 0),
+        Some(e) if !matches!(e.val, Value::Hash(_)) => return ctx.out.error(WRONGTYPE),
+        Some(e) => super::keys::encoding_name(&e.val, &srv.cfg) == "listpack",
+    };
+    let Some(o) = super::keys::parse_scan(ctx, args, 2, false) else {
+        return;
+    };
+    let (db, out) = ctx.db_out();
+    let Some(Value::Hash(h)) = db.get(args.get(1)).map(|e| &e.val) else {
+        return;
+    };
     // Matches are encoded into a side buffer, counted, then appended after the header.
     let mut page = crate::resp::Reply::default();
     let mut n = 0usize;
     let mut collect = |f: &[u8], v: &[u8]| {
-        if pattern.is_none_or(|p| crate::util::glob_match(p, f, false)) {
+        if o.matches(f) {
             page.bulk(f);
             page.bulk(v);
             n += 1;
@@ -430,29 +413,12 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     let next = if whole {
         h.iter().for_each(|(f, v)| collect(f, v));
         0
-    } else if cursor >= h.slot_bound() as u64 {
+    } else if o.cursor >= h.slot_bound() {
         0
     } else {
-        h.scan(cursor as usize, count, |f, v| collect(f, v))
+        h.scan(o.cursor, o.count, |f, v| collect(f, v))
     };
-    out.array(2);
-    let mut b = itoa::Buffer::new();
-    out.bulk(b.format(next).as_bytes());
-    out.array(n * 2);
+    super::keys::scan_reply_header(out, next, n * 2);
     out.raw(&page.buf);
 }
 
-/// A SCAN cursor as C's strtoul reads it: optional sign ("-1" wraps to the maximum),
-/// decimal digits, nothing else; overflow is an error.
-fn parse_cursor(a: &[u8]) -> Option<u64> {
-    let (neg, digits) = match a.first() {
-        Some(b'-') => (true, &a[1..]),
-        Some(b'+') => (false, &a[1..]),
-        _ => (false, a),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
-}

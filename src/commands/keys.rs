@@ -149,7 +149,7 @@ impl ScanOpts<'_> {
 
 /// A cursor as C's strtoul reads it (Redis's rule): optional sign, decimal digits, no
 /// spaces; "-n" wraps around; overflow is an error.
-fn parse_cursor(raw: &[u8]) -> Option<usize> {
+pub fn parse_cursor(raw: &[u8]) -> Option<usize> {
     let (neg, digits) = match raw.first() {
         Some(b'-') => (true, &raw[1..]),
         Some(b'+') => (false, &raw[1..]),
@@ -161,6 +161,16 @@ fn parse_cursor(raw: &[u8]) -> Option<usize> {
     let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
     let n = if neg { n.wrapping_neg() } else { n };
     Some(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// The cursor of HSCAN/SSCAN/ZSCAN, checked before the key is looked up (Redis's order);
+/// replies "invalid cursor" when bad.
+pub fn cursor_arg(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    let c = parse_cursor(a);
+    if c.is_none() {
+        ctx.out.error("ERR invalid cursor");
+    }
+    c
 }
 
 /// Parse the cursor at `args[at]` and the options after it, replying Redis's error

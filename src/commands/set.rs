@@ -582,90 +582,30 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
     out.int(compute(db, &slots, Op::Inter, limit).len() as i64);
 }
 
-/// SSCAN/ZSCAN options. A local parser for now; the shared SCAN parser (keys.rs) can replace it.
-pub(super) struct ScanOpts<'a> {
-    pub cursor: usize,
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-}
-
-pub(super) fn scan_cursor(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
-    // As strtoul: an optional sign (a negative cursor wraps around), digits, no overflow.
-    let (neg, digits) = match a.first() {
-        Some(b'-') => (true, &a[1..]),
-        Some(b'+') => (false, &a[1..]),
-        _ => (false, a),
-    };
-    let ok = !digits.is_empty() && digits.iter().all(|c| c.is_ascii_digit());
-    let n = std::str::from_utf8(digits)
-        .ok()
-        .filter(|_| ok)
-        .and_then(|s| s.parse::<u64>().ok());
-    match n {
-        Some(n) => Some(if neg { n.wrapping_neg() } else { n } as usize),
-        None => {
-            ctx.out.error("ERR invalid cursor");
-            None
-        }
-    }
-}
-
-pub(super) fn scan_opts<'a>(ctx: &mut Ctx, args: Args<'a>, cursor: usize) -> Option<ScanOpts<'a>> {
-    let mut o = ScanOpts {
-        cursor,
-        pattern: None,
-        count: 10,
-    };
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if crate::util::eq_ic(args.get(i), "count") && more {
-            let n = int_arg(ctx, args.get(i + 1))?;
-            if n < 1 {
-                ctx.out.error(SYNTAX);
-                return None;
-            }
-            o.count = n as usize;
-        } else if crate::util::eq_ic(args.get(i), "match") && more {
-            let p = args.get(i + 1);
-            o.pattern = (p != b"*").then_some(p);
-        } else {
-            ctx.out.error(SYNTAX);
-            return None;
-        }
-        i += 2;
-    }
-    Some(o)
-}
-
 /// Reply `[cursor, [items...]]`.
 pub(super) fn scan_reply(out: &mut Reply, next: usize, items: &[Cow<'_, [u8]>]) {
-    out.array(2);
-    out.bulk_int(next as i64);
-    out.array(items.len());
+    super::keys::scan_reply_header(out, next, items.len());
     for i in items {
         out.bulk(i);
     }
 }
 
 fn sscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = scan_cursor(ctx, args.get(2)) else {
+    if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
-    };
+    }
     let slot = match read_slot(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
     };
-    let Some(o) = scan_opts(ctx, args, cursor) else {
+    let Some(o) = super::keys::parse_scan(ctx, args, 2, false) else {
         return;
     };
     let (db, out) = ctx.db_out();
     let mut items = Vec::new();
     let next = set_at(db, slot).scan(o.cursor, o.count, |m| {
-        if o.pattern
-            .is_none_or(|p| crate::util::glob_match(p, m, false))
-        {
+        if o.matches(m) {
             items.push(Cow::Owned(m.to_vec()));
         }
     });

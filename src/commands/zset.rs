@@ -1,5 +1,5 @@
 //! Sorted set commands.
-use super::set::{positive_arg, range_arg, scan_cursor, scan_opts, scan_reply, typed_slot};
+use super::set::{positive_arg, range_arg, scan_reply, typed_slot};
 use super::*;
 use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{Db, Dict, Value, NO_EXPIRE};
@@ -1446,24 +1446,22 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
 }
 
 fn zscan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = scan_cursor(ctx, args.get(2)) else {
+    if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
-    };
+    }
     let slot = match zslot(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
     };
-    let Some(o) = scan_opts(ctx, args, cursor) else {
+    let Some(o) = super::keys::parse_scan(ctx, args, 2, false) else {
         return;
     };
     let (db, out) = ctx.db_out();
     let z = zset_at(db, slot);
     let mut items: Vec<Cow<[u8]>> = Vec::new();
     let mut keep = |m: &[u8], s: f64| {
-        if o.pattern
-            .is_none_or(|p| crate::util::glob_match(p, m, false))
-        {
+        if o.matches(m) {
             items.push(Cow::Owned(m.to_vec()));
             items.push(Cow::Owned(crate::util::fmt_double(s).into_bytes()));
         }
