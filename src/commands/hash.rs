@@ -421,4 +421,3 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     super::keys::scan_reply_header(out, next, n * 2);
     out.raw(&page.buf);
 }
-

@@ -5,23 +5,6 @@ use redis::{cmd, Connection, Value};
 use std::io::Read;
 use std::time::Duration;
 
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut k = cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    k.query(c)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn err(c: &mut Connection, args: &[&str]) -> String {
-    let mut k = cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    err_of(c, &mut k)
-}
-
 fn ok(c: &mut Connection, args: &[&str]) {
     let r: String = q(c, args);
     assert_eq!(r, "OK", "{args:?}");

@@ -185,3 +185,22 @@ pub fn err_of(con: &mut redis::Connection, cmd: &mut redis::Cmd) -> String {
         }
     }
 }
+
+/// Run a command given as words and return its reply (panics on an error reply).
+pub fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Run a command given as words and return the server's error text.
+pub fn err(c: &mut redis::Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    err_of(c, &mut cmd)
+}

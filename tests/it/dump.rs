@@ -7,11 +7,6 @@ fn dump(c: &mut Connection, key: &str) -> Vec<u8> {
     cmd("DUMP").arg(key).query(c).unwrap()
 }
 
-fn err(c: &mut Connection, r: &mut redis::Cmd) -> String {
-    let e = r.query::<Value>(c).unwrap_err();
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-}
-
 fn restore(c: &mut Connection, key: &str, ttl: i64, payload: &[u8], opts: &[&str]) {
     let _: () = cmd("RESTORE")
         .arg(key)
@@ -139,11 +134,11 @@ fn ttl_and_absttl() {
     let ttl: i64 = cmd("TTL").arg("c").query(&mut c).unwrap();
     assert_eq!(ttl, -1);
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("d").arg(-1).arg(&p)),
+        err_of(&mut c, cmd("RESTORE").arg("d").arg(-1).arg(&p)),
         "ERR Invalid TTL value, must be >= 0"
     );
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("d").arg("x").arg(&p)),
+        err_of(&mut c, cmd("RESTORE").arg("d").arg("x").arg(&p)),
         "ERR value is not an integer or out of range"
     );
 }
@@ -156,7 +151,7 @@ fn replace_busykey_and_options() {
     let p = dump(&mut c, "k");
     let _: () = cmd("SET").arg(&["k", "v2"]).query(&mut c).unwrap();
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("k").arg(0).arg(&p)),
+        err_of(&mut c, cmd("RESTORE").arg("k").arg(0).arg(&p)),
         "BUSYKEY Target key name already exists."
     );
     restore(&mut c, "k", 0, &p, &["REPLACE"]);
@@ -169,7 +164,7 @@ fn replace_busykey_and_options() {
         .unwrap();
     assert!(idle >= 1000, "idle {idle}");
     assert_eq!(
-        err(
+        err_of(
             &mut c,
             cmd("RESTORE")
                 .arg("x")
@@ -180,14 +175,14 @@ fn replace_busykey_and_options() {
         "ERR Invalid IDLETIME value, must be >= 0"
     );
     assert_eq!(
-        err(
+        err_of(
             &mut c,
             cmd("RESTORE").arg("x").arg(0).arg(&p).arg(&["FREQ", "256"])
         ),
         "ERR Invalid FREQ value, must be >= 0 and <= 255"
     );
     assert_eq!(
-        err(
+        err_of(
             &mut c,
             cmd("RESTORE")
                 .arg("x")
@@ -198,7 +193,7 @@ fn replace_busykey_and_options() {
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("x").arg(0).arg(&p).arg("bogus")),
+        err_of(&mut c, cmd("RESTORE").arg("x").arg(0).arg(&p).arg("bogus")),
         "ERR syntax error"
     );
     let none: Option<Vec<u8>> = cmd("DUMP").arg("nokey").query(&mut c).unwrap();
@@ -215,18 +210,18 @@ fn corrupted_payload_rejected() {
     let mut flipped = p.clone();
     flipped[2] ^= 0x40;
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("x").arg(0).arg(&flipped)),
+        err_of(&mut c, cmd("RESTORE").arg("x").arg(0).arg(&flipped)),
         bad
     );
     assert_eq!(
-        err(
+        err_of(
             &mut c,
             cmd("RESTORE").arg("x").arg(0).arg(&p[..p.len() - 1])
         ),
         bad
     );
     assert_eq!(
-        err(&mut c, cmd("RESTORE").arg("x").arg(0).arg("garbage")),
+        err_of(&mut c, cmd("RESTORE").arg("x").arg(0).arg("garbage")),
         bad
     );
     let n: i64 = cmd("EXISTS").arg("x").query(&mut c).unwrap();

@@ -1,15 +1,10 @@
 //! SORT / SORT_RO: numeric and ALPHA order, BY (pattern, hash field, nosort), GET, LIMIT,
 //! STORE, errors, and COMMAND GETKEYS for the STORE destination.
 use crate::common::*;
-use redis::{cmd, Connection, Value};
+use redis::{cmd, Connection};
 
 fn strs(c: &mut Connection, r: &mut redis::Cmd) -> Vec<String> {
     r.query(c).unwrap()
-}
-
-fn err(c: &mut Connection, r: &mut redis::Cmd) -> String {
-    let e = r.query::<Value>(c).unwrap_err();
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
 }
 
 fn setup(c: &mut Connection) {
@@ -224,33 +219,36 @@ fn errors() {
     setup(&mut c);
     let _: () = cmd("RPUSH").arg(&["bad", "1", "x"]).query(&mut c).unwrap();
     let score_err = "ERR One or more scores can't be converted into double";
-    assert_eq!(err(&mut c, cmd("SORT").arg("bad")), score_err);
-    assert_eq!(err(&mut c, cmd("SORT").arg(&["l", "BY", "o_*"])), score_err);
+    assert_eq!(err_of(&mut c, cmd("SORT").arg("bad")), score_err);
     assert_eq!(
-        err(&mut c, cmd("SORT").arg(&["bad", "STORE", "d"])),
+        err_of(&mut c, cmd("SORT").arg(&["l", "BY", "o_*"])),
+        score_err
+    );
+    assert_eq!(
+        err_of(&mut c, cmd("SORT").arg(&["bad", "STORE", "d"])),
         score_err
     );
     let e: i64 = cmd("EXISTS").arg("d").query(&mut c).unwrap();
     assert_eq!(e, 0, "nothing stored on error");
     assert_eq!(strs(&mut c, cmd("SORT").arg(&["bad", "ALPHA"])), ["1", "x"]);
     assert_eq!(
-        err(&mut c, cmd("SORT").arg(&["l", "foo"])),
+        err_of(&mut c, cmd("SORT").arg(&["l", "foo"])),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut c, cmd("SORT").arg(&["l", "LIMIT", "1"])),
+        err_of(&mut c, cmd("SORT").arg(&["l", "LIMIT", "1"])),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut c, cmd("SORT").arg(&["l", "LIMIT", "a", "1"])),
+        err_of(&mut c, cmd("SORT").arg(&["l", "LIMIT", "a", "1"])),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        err(&mut c, cmd("SORT_RO").arg(&["l", "STORE", "d"])),
+        err_of(&mut c, cmd("SORT_RO").arg(&["l", "STORE", "d"])),
         "ERR syntax error"
     );
-    assert!(err(&mut c, cmd("SORT").arg("o_1")).starts_with("WRONGTYPE"));
-    assert!(err(&mut c, cmd("SORT").arg("h_1")).starts_with("WRONGTYPE"));
+    assert!(err_of(&mut c, cmd("SORT").arg("o_1")).starts_with("WRONGTYPE"));
+    assert!(err_of(&mut c, cmd("SORT").arg("h_1")).starts_with("WRONGTYPE"));
 }
 
 #[test]

@@ -2,22 +2,6 @@
 use crate::common::*;
 use redis::Value as V;
 
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn err(c: &mut redis::Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    err_of(c, &mut cmd)
-}
-
 /// IDs of an XRANGE-shaped reply.
 fn ids(v: &V) -> Vec<String> {
     let V::Array(items) = v else {

@@ -4,22 +4,6 @@ use crate::common::*;
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn err(c: &mut redis::Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    err_of(c, &mut cmd)
-}
-
 fn strs(c: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     q(c, args)
 }
