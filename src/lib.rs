@@ -9,6 +9,7 @@ pub mod log;
 pub mod net;
 pub mod reactor;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod tls;

@@ -160,6 +160,8 @@ pub struct Server {
     pub paused_clients: Vec<usize>,
     /// Clients blocked on keys, keys ready to serve them.
     pub blocking: crate::blocking::Registry,
+    /// Lua scripts cache and state (EVAL, SCRIPT).
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -200,6 +202,7 @@ impl Server {
             listeners: Vec::new(),
             paused_clients: Vec::new(),
             blocking: Default::default(),
+            scripting: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {

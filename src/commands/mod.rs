@@ -190,6 +190,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("sorted_set", zset::COMMANDS),
         ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
+        ("scripting", crate::scripting::COMMANDS),
     ]
 }
 
