@@ -3,7 +3,8 @@
 use super::convert;
 use crate::resp::Args;
 use crate::server::Ctx;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::ffi::c_int;
 use std::time::{Duration, Instant};
 
 /// Instructions between two time-limit checks.
@@ -19,6 +20,30 @@ pub struct State {
     env: Table,
     /// run(f) = xpcall(f, error handler).
     run: Function,
+}
+
+const DISPATCH: &str = "ferrokv_dispatch";
+
+unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
+    call_from_c(l, true)
+}
+
+unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
+    call_from_c(l, false)
+}
+
+/// Run the dispatcher on our arguments; it returns (ok, value). Raise `value` when the
+/// command failed and this is redis.call. No Rust value with a destructor is alive here,
+/// as lua_error unwinds with longjmp.
+unsafe fn call_from_c(l: *mut ffi::lua_State, raise: bool) -> c_int {
+    let n = ffi::lua_gettop(l);
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrokv_dispatch".as_ptr());
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, 2);
+    if raise && ffi::lua_toboolean(l, -2) == 0 {
+        ffi::lua_error(l);
+    }
+    1
 }
 
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -45,10 +70,14 @@ impl State {
             crate::log::write(level, format_args!("{}", msg.to_string_lossy()));
             Ok(())
         })?;
-        let (env, run): (Table, Function) = lua
+        // SAFETY: plain C functions using the Lua API on their own stack.
+        let call_c = unsafe { lua.create_c_function(redis_call)? };
+        let pcall_c = unsafe { lua.create_c_function(redis_pcall)? };
+        let (env, run, dispatch): (Table, Function, Function) = lua
             .load(include_str!("glue.lua"))
             .set_name("=ferrokv")
-            .call((holder.clone(), sha1, log))?;
+            .call((holder.clone(), sha1, log, call_c, pcall_c))?;
+        lua.set_named_registry_value(DISPATCH, dispatch)?;
         Ok(State {
             lua,
             holder,

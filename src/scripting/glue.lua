@@ -1,6 +1,6 @@
 -- The `redis` library and the sandbox, built once per Lua state. Receives the holder table
 -- (holder.raw is the command runner, set only while a script runs) and Rust helpers.
-local holder, sha1hex, log = ...
+local holder, sha1hex, log, call_c, pcall_c = ...
 local dbg = debug
 local G = _G
 
@@ -19,15 +19,13 @@ local function readonly()
 end
 
 local lib = {}
-local function runner(raise)
-  return function(...)
-    local ok, v = holder.raw(holder.resp, ...)
-    if not ok and raise then error(v) end
-    return v
-  end
+-- call_c/pcall_c are C functions (a Lua wrapper in tail position would lose the caller's
+-- frame and so the error's line); they call `dispatch` and raise or return its result.
+local function dispatch(...)
+  return holder.raw(holder.resp, ...)
 end
-lib.call = runner(true)
-lib.pcall = runner(false)
+lib.call = call_c
+lib.pcall = pcall_c
 lib.error_reply = function(...)
   local s = ...
   if select('#', ...) ~= 1 or type(s) ~= 'string' then return errtable('wrong number or type of arguments') end
@@ -109,7 +107,10 @@ local function handler(e)
     if i.what ~= 'C' and i.source ~= '=ferrokv' then where = i break end
   end
   if type(e) == 'userdata' then
-    e = {err = (string.gsub(tostring(e), '^runtime error: ', ''))}
+    local s = string.gsub(tostring(e), '^runtime error: ', '')
+    local cut = string.find(s, '\nstack traceback', 1, true)
+    if cut then s = string.sub(s, 1, cut - 1) end
+    e = {err = s}
   elseif type(e) ~= 'table' then
     e = {err = 'ERR ' .. tostring(e)}
   end
@@ -124,4 +125,4 @@ local function run(f)
   return xpcall(f, handler)
 end
 
-return env, run
+return env, run, dispatch
