@@ -28,7 +28,10 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     bit.set("arshift", shift(lua, |x, n| x >> n)?)?;
     bit.set("rol", shift(lua, |x, n| (x as u32).rotate_left(n) as i32)?)?;
     bit.set("ror", shift(lua, |x, n| (x as u32).rotate_right(n) as i32)?)?;
-    bit.set("bswap", lua.create_function(|_, x: f64| Ok(tobit(x).swap_bytes()))?)?;
+    bit.set(
+        "bswap",
+        lua.create_function(|_, x: f64| Ok(tobit(x).swap_bytes()))?,
+    )?;
     bit.set(
         "tohex",
         lua.create_function(|_, (x, n): (f64, Option<f64>)| {
@@ -39,7 +42,11 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             }
             let n = n.clamp(1, 8) as usize;
             let v = tobit(x) as u32;
-            let s = if upper { format!("{v:08X}") } else { format!("{v:08x}") };
+            let s = if upper {
+                format!("{v:08X}")
+            } else {
+                format!("{v:08x}")
+            };
             Ok(s[8 - n..].to_string())
         })?,
     )?;

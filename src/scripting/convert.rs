@@ -316,12 +316,16 @@ pub fn register_cjson(lua: &Lua) -> mlua::Result<()> {
     cjson.set(
         "decode",
         lua.create_function(|lua, s: mlua::String| {
-            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| mlua::Error::runtime(format!("Expected value but found invalid token: {e}")))?;
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
+            })?;
             json_to_lua(lua, &j)
         })?,
     )?;
-    cjson.set("null", Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())))?;
+    cjson.set(
+        "null",
+        Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+    )?;
     lua.globals().set("cjson", cjson)
 }
 

@@ -3,7 +3,9 @@
 use super::convert;
 use crate::resp::Args;
 use crate::server::Ctx;
-use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
+};
 use std::ffi::c_int;
 use std::time::{Duration, Instant};
 
@@ -145,8 +147,10 @@ fn run_in_state(
 ) -> mlua::Result<(bool, Value)> {
     let lua = &state.lua;
     let globals = lua.globals();
-    let keys = lua.create_sequence_from(rest.iter().take(numkeys).map(|k| lua.create_string(k).ok()))?;
-    let argv = lua.create_sequence_from(rest.iter().skip(numkeys).map(|a| lua.create_string(a).ok()))?;
+    let keys =
+        lua.create_sequence_from(rest.iter().take(numkeys).map(|k| lua.create_string(k).ok()))?;
+    let argv =
+        lua.create_sequence_from(rest.iter().skip(numkeys).map(|a| lua.create_string(a).ok()))?;
     globals.raw_set("KEYS", keys)?;
     globals.raw_set("ARGV", argv)?;
     state.holder.set("resp", 2)?;

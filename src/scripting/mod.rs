@@ -90,20 +90,42 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static SCRIPT: &[Command] = &[
-    cmd("load", 3, NOSCRIPT | STALE, SCRIPTING, (0, 0, 0), script_load)
-        .doc("Load the specified Lua script into the script cache.", "2.6.0"),
+    cmd(
+        "load",
+        3,
+        NOSCRIPT | STALE,
+        SCRIPTING,
+        (0, 0, 0),
+        script_load,
+    )
+    .doc(
+        "Load the specified Lua script into the script cache.",
+        "2.6.0",
+    ),
     cmd("exists", -3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_exists)
         .doc("Check existence of scripts in the script cache.", "2.6.0"),
     cmd("flush", -2, NOSCRIPT, SCRIPTING, (0, 0, 0), script_flush)
         .doc("Remove all the scripts from the script cache.", "2.6.0"),
-    cmd("kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, (0, 0, 0), script_kill)
-        .doc("Kill the script currently in execution.", "2.6.0"),
+    cmd(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        SCRIPTING,
+        (0, 0, 0),
+        script_kill,
+    )
+    .doc("Kill the script currently in execution.", "2.6.0"),
     cmd("debug", 3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_debug)
         .doc("Set the debug mode for executed scripts.", "3.2.0"),
-    cmd("help", 2, LOADING | STALE, SCRIPTING, (0, 0, 0), script_help).doc(
-        "Show helpful text about the different subcommands",
-        "5.0.0",
-    ),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        SCRIPTING,
+        (0, 0, 0),
+        script_help,
+    )
+    .doc("Show helpful text about the different subcommands", "5.0.0"),
 ];
 
 const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -174,11 +196,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
 /// Compile a script into the cache under `sha`; the error is the reply text.
 fn create(ctx: &mut Ctx, body: &[u8], sha: &str) -> Result<(), String> {
     let (flags, skip) = shebang(body)?;
-    let state = ctx
-        .srv
-        .scripting
-        .lua
-        .get_or_insert_with(engine::State::new);
+    let state = ctx.srv.scripting.lua.get_or_insert_with(engine::State::new);
     let func = state.compile(&body[skip..])?;
     ctx.srv
         .scripting
@@ -202,9 +220,7 @@ fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
         return Err("ERR Invalid engine in script shebang".into());
     };
     if engine != "#!lua" {
-        return Err(format!(
-            "ERR Unexpected engine in script shebang: {engine}"
-        ));
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
     let mut flags = FLAG_SHEBANG;
     for p in parts {
@@ -311,7 +327,9 @@ mod tests {
         assert_eq!(f, FLAG_SHEBANG | FLAG_NO_WRITES | FLAG_ALLOW_OOM);
         assert_eq!(n, 31);
         assert!(shebang(b"#!lua").is_err());
-        assert!(shebang(b"#!py\n").unwrap_err().contains("Unexpected engine"));
+        assert!(shebang(b"#!py\n")
+            .unwrap_err()
+            .contains("Unexpected engine"));
         assert!(shebang(b"#!lua flags=bad\n")
             .unwrap_err()
             .contains("Unexpected flag"));
