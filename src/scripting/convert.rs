@@ -30,10 +30,8 @@ pub fn call_command(
     for v in args.iter() {
         let s = match v {
             Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
-                Some(s) => s.as_bytes().to_vec(),
-                None => Vec::new(),
-            },
+            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Number(n) => lua_number_str(*n).into_bytes(),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         };
         spans.push((buf.len() as u32, (buf.len() + s.len()) as u32));
@@ -82,6 +80,21 @@ pub fn call_command(
     let mut pos = 0;
     let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
     Ok((true, v))
+}
+
+/// A number as Lua 5.1's tostring writes it ("%.14g").
+fn lua_number_str(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is large enough for any %.14g output and snprintf bounds it.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.14g".as_ptr(),
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
 }
 
 fn arity_ok(arity: i32, n: usize) -> bool {
@@ -203,7 +216,7 @@ pub fn lua_to_reply(out: &mut Reply, v: &Value, depth: usize) {
         Value::Boolean(true) => out.boolean(true),
         Value::Boolean(false) if !out.resp3 => out.null(),
         Value::Boolean(false) => out.boolean(false),
-        Value::Integer(n) => out.int(*n as i64),
+        Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(*n as i64),
         Value::Table(t) => table_to_reply(out, t, depth),
         _ => out.null(),
@@ -290,7 +303,7 @@ pub fn script_error(out: &mut Reply, v: &Value, sha: &str) {
         _ => b"ERR unknown error".to_vec(),
     };
     let line = match field(t, "line") {
-        Value::Integer(n) => Some(n as i64),
+        Value::Integer(n) => Some(n),
         Value::Number(n) => Some(n as i64),
         _ => None,
     };
@@ -343,7 +356,7 @@ fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
             if n.fract() == 0.0 && n.abs() < 1e14 {
                 s.push_str(&(*n as i64).to_string())
             } else {
-                s.push_str(&format!("{}", crate::util::fmt_double(*n)))
+                s.push_str(&crate::util::fmt_double(*n))
             }
         }
         Value::String(x) => {

@@ -16,7 +16,7 @@ const FALLBACK_LIMIT_MS: u64 = 60_000;
 
 pub struct State {
     pub lua: Lua,
-    /// holder.raw: the command runner during a run; holder.resp: redis.setresp's version.
+    /// holder.resp: the RESP version redis.setresp chose for this run.
     holder: Table,
     /// The sandboxed global environment scripts run in.
     env: Table,
@@ -24,7 +24,17 @@ pub struct State {
     run: Function,
 }
 
-const DISPATCH: &str = "ferrokv_dispatch";
+/// Registry name of the command runner, present only while a script runs.
+const RAW: &str = "ferrokv_raw";
+
+fn kill_in_user_code(debug: &mlua::Debug, limit_ms: u64) -> mlua::Result<VmState> {
+    if debug.source().source.as_deref() != Some("@user_script") {
+        return Ok(VmState::Continue);
+    }
+    Err(mlua::Error::runtime(format!(
+        "ERR Script killed: it ran longer than {limit_ms} ms (twice busy-reply-threshold)"
+    )))
+}
 
 unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
     call_from_c(l, true)
@@ -34,12 +44,16 @@ unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
     call_from_c(l, false)
 }
 
-/// Run the dispatcher on our arguments; it returns (ok, value). Raise `value` when the
+/// Run the command runner on our arguments; it returns (ok, value). Raise `value` when the
 /// command failed and this is redis.call. No Rust value with a destructor is alive here,
 /// as lua_error unwinds with longjmp.
 unsafe fn call_from_c(l: *mut ffi::lua_State, raise: bool) -> c_int {
     let n = ffi::lua_gettop(l);
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrokv_dispatch".as_ptr());
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrokv_raw".as_ptr());
+    if ffi::lua_type(l, -1) != ffi::LUA_TFUNCTION {
+        ffi::lua_pushliteral(l, "redis.call is only available while a script runs");
+        ffi::lua_error(l);
+    }
     ffi::lua_insert(l, 1);
     ffi::lua_call(l, n, 2);
     if raise && ffi::lua_toboolean(l, -2) == 0 {
@@ -75,11 +89,10 @@ impl State {
         // SAFETY: plain C functions using the Lua API on their own stack.
         let call_c = unsafe { lua.create_c_function(redis_call)? };
         let pcall_c = unsafe { lua.create_c_function(redis_pcall)? };
-        let (env, run, dispatch): (Table, Function, Function) = lua
+        let (env, run): (Table, Function) = lua
             .load(include_str!("glue.lua"))
             .set_name("=ferrokv")
             .call((holder.clone(), sha1, log, call_c, pcall_c))?;
-        lua.set_named_registry_value(DISPATCH, dispatch)?;
         Ok(State {
             lua,
             holder,
@@ -132,7 +145,7 @@ pub fn run(ctx: &mut Ctx, sha: &str, rest: Args, numkeys: usize, read_only: bool
             .error(&format!("ERR Error running script (call to f_{sha}): {e}")),
     }
     state.lua.remove_hook();
-    let _ = state.holder.set("raw", Value::Nil);
+    let _ = state.lua.unset_named_registry_value(RAW);
     ctx.srv.scripting.lua = Some(state);
 }
 
@@ -158,26 +171,28 @@ fn run_in_state(
     let limit = Duration::from_millis(limit_ms);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| {
-            if start.elapsed() > limit {
-                return Err(mlua::Error::runtime(format!(
-                    "ERR Script killed: it ran longer than {limit_ms} ms (twice busy-reply-threshold)"
-                )));
+        move |lua, debug| {
+            if start.elapsed() <= limit {
+                return Ok(VmState::Continue);
             }
-            Ok(VmState::Continue)
+            // Past the limit: check every line too, so a loop around pcall cannot catch
+            // the error forever; only the script's own code is interrupted (not the
+            // error handler).
+            lua.set_hook(
+                HookTriggers::new().every_line().every_nth_instruction(1000),
+                move |_, debug| kill_in_user_code(&debug, limit_ms),
+            );
+            kill_in_user_code(&debug, limit_ms)
         },
     );
     let mut db = ctx.db;
     lua.scope(|scope| {
-        let raw = scope.create_function_mut(|lua, mut args: MultiValue| {
-            let resp = match args.pop_front() {
-                Some(Value::Integer(n)) => n as i64,
-                Some(Value::Number(n)) => n as i64,
-                _ => 2,
-            };
-            convert::call_command(lua, ctx, &mut db, resp == 3, read_only, args)
+        let holder = state.holder.clone();
+        let raw = scope.create_function_mut(move |lua, args: MultiValue| {
+            let resp3 = holder.get::<i64>("resp").unwrap_or(2) == 3;
+            convert::call_command(lua, ctx, &mut db, resp3, read_only, args)
         })?;
-        state.holder.set("raw", raw)?;
+        lua.set_named_registry_value(RAW, raw)?;
         state.run.call::<(bool, Value)>(func)
     })
 }

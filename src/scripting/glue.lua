@@ -1,5 +1,5 @@
 -- The `redis` library and the sandbox, built once per Lua state. Receives the holder table
--- (holder.raw is the command runner, set only while a script runs) and Rust helpers.
+-- (holder.resp is the RESP version set by redis.setresp) and Rust helpers.
 local holder, sha1hex, log, call_c, pcall_c = ...
 local dbg = debug
 local G = _G
@@ -20,10 +20,7 @@ end
 
 local lib = {}
 -- call_c/pcall_c are C functions (a Lua wrapper in tail position would lose the caller's
--- frame and so the error's line); they call `dispatch` and raise or return its result.
-local function dispatch(...)
-  return holder.raw(holder.resp, ...)
-end
+-- frame and so the error's line); they run the command and raise or return its result.
 lib.call = call_c
 lib.pcall = pcall_c
 lib.error_reply = function(...)
@@ -76,17 +73,36 @@ lib.LOG_DEBUG, lib.LOG_VERBOSE, lib.LOG_NOTICE, lib.LOG_WARNING = 0, 1, 2, 3
 lib.REPL_NONE, lib.REPL_AOF, lib.REPL_SLAVE, lib.REPL_REPLICA, lib.REPL_ALL = 0, 1, 2, 2, 3
 lib.REDIS_VERSION, lib.REDIS_VERSION_NUM = '7.0.15', 0x00070f
 
+-- Tables scripts may read but not change: writes, setmetatable and changes through
+-- getmetatable all fail with Redis's readonly error.
+local protected = setmetatable({}, {__mode = 'k'})
+local shown_meta = setmetatable({}, {__newindex = readonly, __metatable = false})
 local function protect(t)
-  return setmetatable({}, {__index = t, __newindex = readonly, __metatable = false})
+  local p = setmetatable({}, {__index = t, __newindex = readonly, __metatable = shown_meta})
+  protected[p] = true
+  return p
 end
+local raw_setmetatable = setmetatable
+rawset(G, 'setmetatable', function(t, m)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return raw_setmetatable(t, m)
+end)
+-- Precompiled (binary) chunks are refused, as Redis does.
+local raw_loadstring = loadstring
+rawset(G, 'loadstring', function(s, ...)
+  if type(s) == 'string' and string.byte(s, 1) == 27 then return nil end
+  return raw_loadstring(s, ...)
+end)
 rawset(G, 'redis', protect(lib))
-rawset(G, 'loadfile', nil)
-rawset(G, 'dofile', nil)
-rawset(G, 'debug', nil)
+rawset(G, 'cjson', protect(G.cjson))
+rawset(G, 'bit', protect(G.bit))
+for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print'}) do rawset(G, name, nil) end
 
 -- Scripts see the globals through this proxy: reading an unknown name or creating one fails.
-local env = setmetatable({}, {
+local env
+env = setmetatable({}, {
   __index = function(_, k)
+    if k == '_G' then return env end
     local v = rawget(G, k)
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
@@ -94,9 +110,9 @@ local env = setmetatable({}, {
     return v
   end,
   __newindex = readonly,
-  __metatable = false,
+  __metatable = shown_meta,
 })
-rawset(env, '_G', env)
+protected[env] = true
 
 -- Turns any error into {err=..., source=..., line=...} located in the user's script.
 local function handler(e)
@@ -125,4 +141,4 @@ local function run(f)
   return xpcall(f, handler)
 end
 
-return env, run, dispatch
+return env, run
