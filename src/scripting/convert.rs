@@ -30,7 +30,7 @@ pub fn call_command(
     for v in args.iter() {
         let s = match v {
             Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Integer(n) => lua_number_str(*n as f64).into_bytes(),
             Value::Number(n) => lua_number_str(*n).into_bytes(),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         };
