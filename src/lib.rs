@@ -12,6 +12,7 @@ pub mod net;
 pub mod notify;
 pub mod reactor;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod tls;

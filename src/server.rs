@@ -177,6 +177,8 @@ pub struct Server {
     pub pubsub: crate::commands::pubsub::PubSub,
     /// Slow log, latency histograms and events, event-loop stats.
     pub latency: crate::latency::Latency,
+    /// Lua scripts cache and state (EVAL, SCRIPT).
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -221,6 +223,7 @@ impl Server {
             watches: Default::default(),
             pubsub: Default::default(),
             latency: crate::latency::Latency::new(n),
+            scripting: Default::default(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {

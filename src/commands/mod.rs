@@ -209,6 +209,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("pubsub", pubsub::COMMANDS),
         ("server", acl::COMMANDS),
         ("server", latency::COMMANDS),
+        ("scripting", crate::scripting::COMMANDS),
     ]
 }
 

@@ -12,6 +12,7 @@ mod latency;
 mod lists;
 mod multi;
 mod pubsub;
+mod scripting;
 mod sets;
 mod sort;
 mod streams;

@@ -1,0 +1,439 @@
+//! Conversions between RESP replies and Lua values, both ways, as Redis 7.0 defines them,
+//! and running one command for `redis.call` / `redis.pcall`.
+use crate::commands::{self, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::resp::{Args, Reply};
+use crate::server::Ctx;
+use mlua::{Lua, MultiValue, Table, Value};
+
+/// Nesting beyond this is refused instead of overflowing the stack.
+const MAX_DEPTH: usize = 1000;
+
+/// `redis.call`/`redis.pcall`: returns (true, value) or (false, {err=...}).
+pub fn call_command(
+    lua: &Lua,
+    ctx: &mut Ctx,
+    db: &mut usize,
+    resp3: bool,
+    read_only: bool,
+    args: MultiValue,
+) -> mlua::Result<(bool, Value)> {
+    let fail = |msg: &str| -> mlua::Result<(bool, Value)> {
+        let t = lua.create_table()?;
+        t.set("err", msg)?;
+        Ok((false, Value::Table(t)))
+    };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut buf = Vec::new();
+    let mut spans = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        let s = match v {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => lua_number_str(*n as f64).into_bytes(),
+            Value::Number(n) => lua_number_str(*n).into_bytes(),
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        };
+        spans.push((buf.len() as u32, (buf.len() + s.len()) as u32));
+        buf.extend_from_slice(&s);
+    }
+    let args = Args::new(&buf, &spans);
+    let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
+        return fail("ERR Unknown Redis command called from script");
+    };
+    let top = ctx.srv.cmds.entries[id].cmd;
+    if !arity_ok(top.arity, args.len()) {
+        return fail("ERR Wrong number of args calling Redis command from script");
+    }
+    if !top.subs.is_empty() {
+        if let Some(sid) = ctx.srv.cmds.lookup_sub(id, args.get(1)) {
+            id = sid;
+        }
+    }
+    let cmd = ctx.srv.cmds.entries[id].cmd;
+    if !arity_ok(cmd.arity, args.len()) {
+        return fail("ERR Wrong number of args calling Redis command from script");
+    }
+    if cmd.flags & NOSCRIPT != 0 {
+        return fail("ERR This Redis command is not allowed from script");
+    }
+    if read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
+        return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let mut out = Reply {
+        buf: Vec::new(),
+        resp3,
+        errors: Vec::new(),
+    };
+    let mut inner = Ctx {
+        srv: &mut *ctx.srv,
+        out: &mut out,
+        id: ctx.id,
+        db: *db,
+    };
+    commands::execute(&mut inner, args);
+    *db = inner.db;
+    if out.buf.first() == Some(&b'-') {
+        let line = &out.buf[1..out.buf.len().saturating_sub(2)];
+        return fail(&String::from_utf8_lossy(line));
+    }
+    let mut pos = 0;
+    let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
+    Ok((true, v))
+}
+
+/// A number as Lua 5.1's tostring writes it ("%.14g").
+fn lua_number_str(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is large enough for any %.14g output and snprintf bounds it.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.14g".as_ptr(),
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
+}
+
+fn arity_ok(arity: i32, n: usize) -> bool {
+    (arity > 0 && n == arity as usize) || (arity < 0 && n >= (-arity) as usize)
+}
+
+fn line<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let start = *pos;
+    let end = memchr::memchr(b'\r', &buf[start..]).map_or(buf.len(), |i| start + i);
+    *pos = (end + 2).min(buf.len());
+    &buf[start..end]
+}
+
+fn num(b: &[u8]) -> i64 {
+    crate::util::parse_i64(b).unwrap_or(0)
+}
+
+fn tagged(lua: &Lua, key: &str, v: impl mlua::IntoLua) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.set(key, v)?;
+    Ok(Value::Table(t))
+}
+
+/// One RESP reply (as written by `Reply`) into a Lua value.
+fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
+    if *pos >= buf.len() || depth > MAX_DEPTH {
+        return Ok(Value::Nil);
+    }
+    let tag = buf[*pos];
+    *pos += 1;
+    let head = line(buf, pos);
+    Ok(match tag {
+        b'+' => tagged(lua, "ok", lua.create_string(head)?)?,
+        b'-' => tagged(lua, "err", lua.create_string(head)?)?,
+        b':' => Value::Number(num(head) as f64),
+        b'$' | b'=' => {
+            let n = num(head);
+            if n < 0 {
+                return Ok(Value::Boolean(false));
+            }
+            let body = &buf[*pos..(*pos + n as usize).min(buf.len())];
+            *pos = (*pos + n as usize + 2).min(buf.len());
+            if tag == b'$' {
+                Value::String(lua.create_string(body)?)
+            } else {
+                let t = lua.create_table()?;
+                let (fmt, text) = if body.len() >= 4 {
+                    (&body[..3], &body[4..])
+                } else {
+                    (&b"txt"[..], body)
+                };
+                t.set("format", lua.create_string(fmt)?)?;
+                t.set("string", lua.create_string(text)?)?;
+                tagged(lua, "verbatim_string", t)?
+            }
+        }
+        b'*' | b'>' => {
+            let n = num(head);
+            if n < 0 {
+                return Ok(Value::Boolean(false));
+            }
+            let t = lua.create_table()?;
+            for i in 1..=n {
+                t.raw_set(i, resp_to_lua(lua, buf, pos, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+        b'%' => {
+            let t = lua.create_table()?;
+            for _ in 0..num(head) {
+                let k = resp_to_lua(lua, buf, pos, depth + 1)?;
+                let v = resp_to_lua(lua, buf, pos, depth + 1)?;
+                t.raw_set(k, v)?;
+            }
+            tagged(lua, "map", t)?
+        }
+        b'~' => {
+            let t = lua.create_table()?;
+            for _ in 0..num(head) {
+                let k = resp_to_lua(lua, buf, pos, depth + 1)?;
+                t.raw_set(k, true)?;
+            }
+            tagged(lua, "set", t)?
+        }
+        b'_' => Value::Nil,
+        b'#' => Value::Boolean(head == b"t"),
+        b',' => {
+            let d = crate::util::parse_f64(head).unwrap_or(0.0);
+            tagged(lua, "double", d)?
+        }
+        b'(' => tagged(lua, "big_number", lua.create_string(head)?)?,
+        _ => Value::Nil,
+    })
+}
+
+/// Write an error reply exactly as given (Redis does not add "ERR" to script errors).
+fn raw_error(out: &mut Reply, msg: &[u8]) {
+    out.buf.push(b'-');
+    for &c in msg {
+        out.buf
+            .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+    }
+    out.buf.extend_from_slice(b"\r\n");
+    let code = msg.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+    out.errors.push(String::from_utf8_lossy(code).into_owned());
+}
+
+fn field(t: &Table, k: &str) -> Value {
+    t.raw_get(k).unwrap_or(Value::Nil)
+}
+
+/// The script's return value into the client's reply.
+pub fn lua_to_reply(out: &mut Reply, v: &Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        return out.error("ERR reached lua stack limit");
+    }
+    match v {
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Boolean(true) => out.boolean(true),
+        Value::Boolean(false) if !out.resp3 => out.null(),
+        Value::Boolean(false) => out.boolean(false),
+        Value::Integer(n) => out.int(*n),
+        Value::Number(n) => out.int(*n as i64),
+        Value::Table(t) => table_to_reply(out, t, depth),
+        _ => out.null(),
+    }
+}
+
+fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
+    if let Value::String(e) = field(t, "err") {
+        return raw_error(out, &e.as_bytes());
+    }
+    if let Value::String(s) = field(t, "ok") {
+        let s = s.to_string_lossy().replace(['\r', '\n'], " ");
+        return out.simple(&s);
+    }
+    if let Value::Number(d) = field(t, "double") {
+        return out.double(d);
+    }
+    if let Value::Integer(d) = field(t, "double") {
+        return out.double(d as f64);
+    }
+    if let Value::String(s) = field(t, "big_number") {
+        let s = s.as_bytes();
+        if out.resp3 {
+            out.raw(b"(");
+            out.raw(&s);
+            out.raw(b"\r\n");
+        } else {
+            out.bulk(&s);
+        }
+        return;
+    }
+    if let Value::Table(m) = field(t, "map") {
+        let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
+        out.map(pairs.len());
+        for (k, v) in &pairs {
+            lua_to_reply(out, k, depth + 1);
+            lua_to_reply(out, v, depth + 1);
+        }
+        return;
+    }
+    if let Value::Table(s) = field(t, "set") {
+        let keys: Vec<Value> = s
+            .pairs::<Value, Value>()
+            .filter_map(Result::ok)
+            .map(|(k, _)| k)
+            .collect();
+        out.set(keys.len());
+        for k in &keys {
+            lua_to_reply(out, k, depth + 1);
+        }
+        return;
+    }
+    if let Value::Table(v) = field(t, "verbatim_string") {
+        if let (Value::String(_), Value::String(s)) = (field(&v, "format"), field(&v, "string")) {
+            return out.verbatim(&s.as_bytes());
+        }
+    }
+    // An array: elements 1, 2, ... up to the first nil.
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(v),
+        }
+    }
+    out.array(items.len());
+    for v in &items {
+        lua_to_reply(out, v, depth + 1);
+    }
+}
+
+/// A failed run: the error table (or string) into "-msg script: <sha>, on <source>:<line>.".
+pub fn script_error(out: &mut Reply, v: &Value, sha: &str) {
+    let Value::Table(t) = v else {
+        let msg = match v {
+            Value::String(s) => s.to_string_lossy().to_string(),
+            _ => "execution failure".into(),
+        };
+        let msg: String = msg.chars().take(100).collect();
+        return out.error(&format!("ERR Error running script {sha}, {msg}"));
+    };
+    let mut msg = match field(t, "err") {
+        Value::String(s) => s.as_bytes().to_vec(),
+        _ => b"ERR unknown error".to_vec(),
+    };
+    let line = match field(t, "line") {
+        Value::Integer(n) => Some(n),
+        Value::Number(n) => Some(n as i64),
+        _ => None,
+    };
+    if let (Value::String(src), Some(line)) = (field(t, "source"), line) {
+        msg.extend_from_slice(
+            format!(" script: {sha}, on {}:{line}.", src.to_string_lossy()).as_bytes(),
+        );
+    }
+    raw_error(out, &msg);
+}
+
+/// `cjson.encode` / `cjson.decode` through serde_json.
+pub fn register_cjson(lua: &Lua) -> mlua::Result<()> {
+    let cjson = lua.create_table()?;
+    cjson.set(
+        "encode",
+        lua.create_function(|_, v: Value| {
+            let mut s = String::new();
+            encode_json(&v, &mut s, 0)?;
+            Ok(s)
+        })?,
+    )?;
+    cjson.set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
+            })?;
+            json_to_lua(lua, &j)
+        })?,
+    )?;
+    cjson.set(
+        "null",
+        Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+    )?;
+    lua.globals().set("cjson", cjson)
+}
+
+fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
+    if depth > 1000 {
+        return Err(mlua::Error::runtime(
+            "Cannot serialise, excessive nesting (1001)",
+        ));
+    }
+    match v {
+        Value::Nil | Value::LightUserData(_) => s.push_str("null"),
+        Value::Boolean(b) => s.push_str(if *b { "true" } else { "false" }),
+        Value::Integer(n) => s.push_str(&n.to_string()),
+        Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 1e14 {
+                s.push_str(&(*n as i64).to_string())
+            } else {
+                s.push_str(&crate::util::fmt_double(*n))
+            }
+        }
+        Value::String(x) => {
+            s.push_str(&serde_json::Value::String(x.to_string_lossy().to_string()).to_string())
+        }
+        Value::Table(t) => {
+            let len = t.raw_len();
+            let count = t.pairs::<Value, Value>().count();
+            if count == len && len > 0 || count == 0 {
+                if count == 0 {
+                    s.push_str("{}");
+                    return Ok(());
+                }
+                s.push('[');
+                for i in 1..=len {
+                    if i > 1 {
+                        s.push(',');
+                    }
+                    encode_json(&t.raw_get::<Value>(i)?, s, depth + 1)?;
+                }
+                s.push(']');
+            } else {
+                s.push('{');
+                let mut first = true;
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair?;
+                    let key = match &k {
+                        Value::String(x) => x.to_string_lossy().to_string(),
+                        Value::Integer(n) => n.to_string(),
+                        Value::Number(n) => crate::util::fmt_double(*n),
+                        _ => {
+                            return Err(mlua::Error::runtime(
+                                "Cannot serialise table: table key must be a number or string",
+                            ))
+                        }
+                    };
+                    if !first {
+                        s.push(',');
+                    }
+                    first = false;
+                    s.push_str(&serde_json::Value::String(key).to_string());
+                    s.push(':');
+                    encode_json(&v, s, depth + 1)?;
+                }
+                s.push('}');
+            }
+        }
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn json_to_lua(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    Ok(match j {
+        J::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(a) => {
+            let t = lua.create_table()?;
+            for (i, v) in a.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(o) => {
+            let t = lua.create_table()?;
+            for (k, v) in o {
+                t.raw_set(k.as_str(), json_to_lua(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}

@@ -1,0 +1,337 @@
+//! Lua scripting as Redis 7.0 does it: EVAL/EVALSHA (and the _RO forms), the SHA1 script
+//! cache, SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP, the `redis` library and the sandbox.
+//!
+//! One Lua 5.1 state (mlua, vendored), created on first use and dropped by SCRIPT FLUSH.
+//! While a script runs the state is taken out of the `Server`, so `redis.call` can borrow
+//! the server mutably (a scoped function that lives only for that run).
+//!
+//! The server is single-threaded: a long script blocks every client, and no other client
+//! can send SCRIPT KILL meanwhile. A count hook stops a script that runs longer than twice
+//! `busy-reply-threshold` (`lua-time-limit`), or 60 s when that is 0, with an error.
+mod bit;
+mod convert;
+mod engine;
+
+use crate::commands::*;
+use crate::resp::Args;
+use crate::server::Ctx;
+use hashbrown::HashMap;
+
+pub use engine::sha1_hex;
+
+/// Shebang flags (`#!lua flags=...`).
+pub const FLAG_SHEBANG: u32 = 1 << 0;
+pub const FLAG_NO_WRITES: u32 = 1 << 1;
+pub const FLAG_ALLOW_OOM: u32 = 1 << 2;
+pub const FLAG_ALLOW_STALE: u32 = 1 << 3;
+pub const FLAG_NO_CLUSTER: u32 = 1 << 4;
+pub const FLAG_CROSS_SLOT: u32 = 1 << 5;
+
+pub struct Script {
+    pub flags: u32,
+    pub func: mlua::Function,
+}
+
+/// The script cache and the Lua state (None until first needed, and while a script runs).
+#[derive(Default)]
+pub struct Scripting {
+    pub lua: Option<engine::State>,
+    pub scripts: HashMap<String, Script>,
+}
+
+impl Scripting {
+    /// Forget every script and the Lua state (SCRIPT FLUSH).
+    pub fn reset(&mut self) {
+        self.scripts.clear();
+        self.lua = None;
+    }
+}
+
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "eval",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS,
+        SCRIPTING,
+        (0, 0, 0),
+        eval,
+    )
+    .doc("Execute a Lua script server side", "2.6.0"),
+    cmd(
+        "evalsha",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS,
+        SCRIPTING,
+        (0, 0, 0),
+        evalsha,
+    )
+    .doc("Execute a Lua script server side", "2.6.0"),
+    cmd(
+        "eval_ro",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS,
+        SCRIPTING,
+        (0, 0, 0),
+        eval_ro,
+    )
+    .doc("Execute a read-only Lua script server side", "7.0.0"),
+    cmd(
+        "evalsha_ro",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS,
+        SCRIPTING,
+        (0, 0, 0),
+        evalsha_ro,
+    )
+    .doc("Execute a read-only Lua script server side", "7.0.0"),
+    cmd("script", -2, 0, SCRIPTING, (0, 0, 0), container)
+        .subs(SCRIPT)
+        .doc("A container for Lua scripts management commands", "2.6.0"),
+];
+
+static SCRIPT: &[Command] = &[
+    cmd(
+        "load",
+        3,
+        NOSCRIPT | STALE,
+        SCRIPTING,
+        (0, 0, 0),
+        script_load,
+    )
+    .doc(
+        "Load the specified Lua script into the script cache.",
+        "2.6.0",
+    ),
+    cmd("exists", -3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_exists)
+        .doc("Check existence of scripts in the script cache.", "2.6.0"),
+    cmd("flush", -2, NOSCRIPT, SCRIPTING, (0, 0, 0), script_flush)
+        .doc("Remove all the scripts from the script cache.", "2.6.0"),
+    cmd(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        SCRIPTING,
+        (0, 0, 0),
+        script_kill,
+    )
+    .doc("Kill the script currently in execution.", "2.6.0"),
+    cmd("debug", 3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_debug)
+        .doc("Set the debug mode for executed scripts.", "3.2.0"),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        SCRIPTING,
+        (0, 0, 0),
+        script_help,
+    )
+    .doc("Show helpful text about the different subcommands", "5.0.0"),
+];
+
+const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+fn eval(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, false, false)
+}
+fn evalsha(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, true, false)
+}
+fn eval_ro(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, false, true)
+}
+fn evalsha_ro(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, true, true)
+}
+
+fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
+    let Some(numkeys) = int_arg(ctx, args.get(2)) else {
+        return;
+    };
+    if numkeys > args.len() as i64 - 3 {
+        return ctx
+            .out
+            .error("ERR Number of keys can't be greater than number of args");
+    }
+    if numkeys < 0 {
+        return ctx.out.error("ERR Number of keys can't be negative");
+    }
+    let sha = if by_sha {
+        let s = args.get(1);
+        if s.len() != 40 {
+            return ctx.out.error(NOSCRIPT_ERR);
+        }
+        String::from_utf8_lossy(s).to_ascii_lowercase()
+    } else {
+        sha1_hex(args.get(1))
+    };
+    if !ctx.srv.scripting.scripts.contains_key(&sha) {
+        if by_sha {
+            return ctx.out.error(NOSCRIPT_ERR);
+        }
+        if let Err(e) = create(ctx, args.get(1), &sha) {
+            return ctx.out.error(&e);
+        }
+    }
+    let flags = ctx.srv.scripting.scripts[&sha].flags;
+    if flags & FLAG_SHEBANG != 0 && flags & FLAG_NO_WRITES == 0 {
+        if ro {
+            return ctx
+                .out
+                .error("ERR Can not execute a script with write flag using *_ro command.");
+        }
+        if flags & FLAG_ALLOW_OOM == 0
+            && ctx.srv.cfg.maxmemory > 0
+            && !crate::commands::server::free_memory_if_needed(ctx.srv)
+        {
+            return ctx.out.error(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+            );
+        }
+    }
+    let read_only = ro || flags & FLAG_NO_WRITES != 0;
+    let n = numkeys as usize;
+    engine::run(ctx, &sha, args.tail(3), n, read_only);
+}
+
+/// Compile a script into the cache under `sha`; the error is the reply text.
+fn create(ctx: &mut Ctx, body: &[u8], sha: &str) -> Result<(), String> {
+    let (flags, skip) = shebang(body)?;
+    let state = ctx.srv.scripting.lua.get_or_insert_with(engine::State::new);
+    let func = state.compile(&body[skip..])?;
+    ctx.srv
+        .scripting
+        .scripts
+        .insert(sha.to_string(), Script { flags, func });
+    Ok(())
+}
+
+/// Parse a `#!lua flags=a,b` first line: the flags and how many bytes to skip (the line,
+/// not its newline, so line numbers stay right).
+fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((0, 0));
+    }
+    let Some(end) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split_ascii_whitespace();
+    let Some(engine) = parts.next() else {
+        return Err("ERR Invalid engine in script shebang".into());
+    };
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = FLAG_SHEBANG;
+    for p in parts {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        for f in list.split(',') {
+            flags |= match f {
+                "no-writes" => FLAG_NO_WRITES,
+                "allow-oom" => FLAG_ALLOW_OOM,
+                "allow-stale" => FLAG_ALLOW_STALE,
+                "no-cluster" => FLAG_NO_CLUSTER,
+                "allow-cross-slot-keys" => FLAG_CROSS_SLOT,
+                "" => 0,
+                _ => return Err(format!("ERR Unexpected flag in script shebang: {f}")),
+            };
+        }
+    }
+    Ok((flags, end))
+}
+
+fn script_load(ctx: &mut Ctx, args: Args) {
+    let body = args.get(2);
+    let sha = sha1_hex(body);
+    if !ctx.srv.scripting.scripts.contains_key(&sha) {
+        if let Err(e) = create(ctx, body, &sha) {
+            return ctx.out.error(&e);
+        }
+    }
+    ctx.out.bulk_str(&sha);
+}
+
+fn script_exists(ctx: &mut Ctx, args: Args) {
+    ctx.out.array(args.len() - 2);
+    for a in args.iter().skip(2) {
+        let sha = String::from_utf8_lossy(a).to_ascii_lowercase();
+        let found = ctx.srv.scripting.scripts.contains_key(&sha);
+        ctx.out.int(found as i64);
+    }
+}
+
+fn script_flush(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3
+        || (args.len() == 3
+            && !crate::util::eq_ic(args.get(2), "sync")
+            && !crate::util::eq_ic(args.get(2), "async"))
+    {
+        return ctx
+            .out
+            .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    ctx.srv.scripting.reset();
+    ctx.out.ok();
+}
+
+/// A script can never be running while another client's command runs (one thread).
+fn script_kill(ctx: &mut Ctx, _: Args) {
+    ctx.out.error("NOTBUSY No scripts in execution right now.");
+}
+
+fn script_debug(ctx: &mut Ctx, args: Args) {
+    let a = args.get(2);
+    if crate::util::eq_ic(a, "no") {
+        return ctx.out.ok();
+    }
+    if crate::util::eq_ic(a, "yes") || crate::util::eq_ic(a, "sync") {
+        return ctx
+            .out
+            .error("ERR the Lua debugger (LDB) is not supported by this server");
+    }
+    ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+}
+
+fn script_help(ctx: &mut Ctx, _: Args) {
+    crate::commands::server::help(
+        ctx,
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(shebang(b"return 1").unwrap(), (0, 0));
+        let (f, n) = shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
+        assert_eq!(f, FLAG_SHEBANG | FLAG_NO_WRITES | FLAG_ALLOW_OOM);
+        assert_eq!(n, 31);
+        assert!(shebang(b"#!lua").is_err());
+        assert!(shebang(b"#!py\n")
+            .unwrap_err()
+            .contains("Unexpected engine"));
+        assert!(shebang(b"#!lua flags=bad\n")
+            .unwrap_err()
+            .contains("Unexpected flag"));
+    }
+}

@@ -1,0 +1,335 @@
+//! Lua scripting: EVAL/EVALSHA round trips, conversions both ways, errors as Redis 7.0
+//! words them, the script cache, read-only scripts, the sandbox and the time limit.
+use crate::common::*;
+use redis::{cmd, Connection, Value};
+
+fn eval(c: &mut Connection, script: &str, keys: &[&str], args: &[&str]) -> Value {
+    cmd("EVAL")
+        .arg(script)
+        .arg(keys.len())
+        .arg(keys)
+        .arg(args)
+        .query(c)
+        .unwrap()
+}
+
+fn eval_err(c: &mut Connection, script: &str) -> String {
+    err_of(c, cmd("EVAL").arg(script).arg(0))
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+#[test]
+fn keys_argv_and_redis_call_round_trip() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let v = eval(
+        &mut c,
+        "redis.call('set', KEYS[1], ARGV[1]); return redis.call('get', KEYS[1])",
+        &["k"],
+        &["hello"],
+    );
+    assert_eq!(v, bulk("hello"));
+    let got: String = cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(got, "hello");
+    // Numbers as arguments are converted like Lua's tostring.
+    let v = eval(&mut c, "return redis.call('incrby', 'n', 5)", &[], &[]);
+    assert_eq!(v, Value::Int(5));
+}
+
+#[test]
+fn redis_to_lua_and_back_conversions() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    // Lua number -> integer (truncated), string -> bulk, true -> 1, false -> nil.
+    assert_eq!(eval(&mut c, "return 3.99", &[], &[]), Value::Int(3));
+    assert_eq!(eval(&mut c, "return true", &[], &[]), Value::Int(1));
+    assert_eq!(eval(&mut c, "return false", &[], &[]), Value::Nil);
+    // Arrays stop at the first nil.
+    assert_eq!(
+        eval(&mut c, "return {1,'a',{2},nil,4}", &[], &[]),
+        Value::Array(vec![
+            Value::Int(1),
+            bulk("a"),
+            Value::Array(vec![Value::Int(2)])
+        ])
+    );
+    // Status and error tables.
+    assert_eq!(
+        eval(&mut c, "return {ok='fine'}", &[], &[]),
+        Value::SimpleString("fine".into())
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.status_reply('PONG')", &[], &[]),
+        Value::SimpleString("PONG".into())
+    );
+    // Replies into Lua: nil bulk -> false, status -> {ok=}, integer -> number.
+    let v = eval(
+        &mut c,
+        "local a = redis.call('get', 'missing'); local s = redis.call('set', 'x', '1'); \
+         return {type(a), tostring(a), s.ok, type(redis.call('incr', 'x'))}",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            bulk("boolean"),
+            bulk("false"),
+            bulk("OK"),
+            bulk("number")
+        ])
+    );
+}
+
+#[test]
+fn resp3_replies_inside_the_script() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let v = eval(
+        &mut c,
+        "redis.setresp(3); local m = redis.call('hgetall', 'h'); \
+         local n = redis.call('get', 'nokey'); return {m.map.f, type(n)}",
+        &[],
+        &[],
+    );
+    assert_eq!(v, Value::Array(vec![bulk("v"), bulk("nil")]));
+    let e = eval_err(&mut c, "redis.setresp(4)");
+    assert!(e.contains("RESP version must be 2 or 3."), "{e}");
+}
+
+#[test]
+fn pcall_returns_error_tables_and_call_raises() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = cmd("SET").arg("foo").arg("bar").query(&mut c).unwrap();
+    let v = eval(
+        &mut c,
+        "local e = redis.pcall('incr', 'foo'); return e.err",
+        &[],
+        &[],
+    );
+    assert_eq!(v, bulk("ERR value is not an integer or out of range"));
+    let e = eval_err(&mut c, "return redis.call('incr', 'foo')");
+    assert!(
+        e.contains("value is not an integer or out of range script: ")
+            && e.ends_with("on @user_script:1."),
+        "{e}"
+    );
+    let e = eval_err(&mut c, "return redis.call('nosuchcommand')");
+    assert!(
+        e.contains("Unknown Redis command called from script"),
+        "{e}"
+    );
+    let e = eval_err(&mut c, "return redis.call('get')");
+    assert!(
+        e.contains("Wrong number of args calling Redis command from script"),
+        "{e}"
+    );
+    let e = eval_err(&mut c, "return redis.call('get', {})");
+    assert!(e.contains("must be strings or integers"), "{e}");
+    // redis.error_reply keeps the message as the error, with no ERR added.
+    let e = eval_err(&mut c, "return redis.error_reply('MYCODE went wrong')");
+    assert_eq!(e, "MYCODE went wrong");
+    let e = eval_err(&mut c, "error('boom')");
+    assert!(e.starts_with("ERR user_script:1: boom script: "), "{e}");
+}
+
+#[test]
+fn script_cache_and_noscript() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let sha: String = cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return 'cached'")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(sha.len(), 40);
+    let v: String = cmd("EVALSHA").arg(&sha).arg(0).query(&mut c).unwrap();
+    assert_eq!(v, "cached");
+    let v: String = cmd("EVALSHA")
+        .arg(sha.to_uppercase())
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "cached");
+    // EVAL caches too: its SHA1 is the body's.
+    let _ = eval(&mut c, "return 1", &[], &[]);
+    let one: String = cmd("EVAL")
+        .arg("return redis.sha1hex('return 1')")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    let exists: Vec<i64> = cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .arg(&one)
+        .arg("ffffffffffffffffffffffffffffffffffffffff")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, [1, 1, 0]);
+    let _: () = cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    let e = err_of(&mut c, cmd("EVALSHA").arg(&sha).arg(0));
+    assert_eq!(e, "NOSCRIPT No matching script. Please use EVAL.");
+    let e = err_of(&mut c, cmd("EVALSHA").arg("short").arg(0));
+    assert_eq!(e, "NOSCRIPT No matching script. Please use EVAL.");
+    let e = err_of(&mut c, cmd("SCRIPT").arg("FLUSH").arg("now"));
+    assert!(e.contains("only support SYNC|ASYNC"), "{e}");
+    let e = err_of(&mut c, cmd("SCRIPT").arg("KILL"));
+    assert!(e.starts_with("NOTBUSY"), "{e}");
+    let e = err_of(&mut c, cmd("SCRIPT").arg("LOAD").arg("return 'x"));
+    assert!(
+        e.starts_with("ERR Error compiling script (new function): user_script:1:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn numkeys_errors() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let e = err_of(&mut c, cmd("EVAL").arg("return 1").arg(2).arg("a"));
+    assert_eq!(e, "ERR Number of keys can't be greater than number of args");
+    let e = err_of(&mut c, cmd("EVAL").arg("return 1").arg(-1));
+    assert_eq!(e, "ERR Number of keys can't be negative");
+    let e = err_of(&mut c, cmd("EVAL").arg("return 1").arg("x"));
+    assert_eq!(e, "ERR value is not an integer or out of range");
+}
+
+#[test]
+fn read_only_scripts_and_noscript_commands() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let e = err_of(
+        &mut c,
+        cmd("EVAL_RO")
+            .arg("return redis.call('set', 'a', 'b')")
+            .arg(0),
+    );
+    assert!(
+        e.contains("Write commands are not allowed from read-only scripts."),
+        "{e}"
+    );
+    let v: Option<String> = cmd("EVAL_RO")
+        .arg("return redis.call('get', 'a')")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, None);
+    let e = eval_err(
+        &mut c,
+        "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')",
+    );
+    assert!(
+        e.contains("read-only scripts") && e.ends_with("@user_script:2."),
+        "{e}"
+    );
+    let e = err_of(&mut c, cmd("EVAL_RO").arg("#!lua\nreturn 1").arg(0));
+    assert_eq!(
+        e,
+        "ERR Can not execute a script with write flag using *_ro command."
+    );
+    let e = eval_err(&mut c, "#!lua flags=bogus\nreturn 1");
+    assert_eq!(e, "ERR Unexpected flag in script shebang: bogus");
+    let e = eval_err(&mut c, "return redis.call('eval', 'return 1', 0)");
+    assert!(
+        e.contains("This Redis command is not allowed from script"),
+        "{e}"
+    );
+    // Blocking commands do not block inside a script.
+    let v = eval(
+        &mut c,
+        "return redis.call('xread', 'block', 0, 'streams', 's', '$')",
+        &[],
+        &[],
+    );
+    assert_eq!(v, Value::Nil);
+}
+
+#[test]
+fn global_protection() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let e = eval_err(&mut c, "a = 10");
+    assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+    let e = eval_err(&mut c, "return undefined_thing");
+    assert!(
+        e.contains("Script attempted to access nonexistent global variable 'undefined_thing'"),
+        "{e}"
+    );
+    let e = eval_err(&mut c, "redis.call = nil");
+    assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+    // The library still works afterwards, and locals are fine.
+    assert_eq!(
+        eval(&mut c, "local x = 2; return x * 21", &[], &[]),
+        Value::Int(42)
+    );
+}
+
+#[test]
+fn libraries_bit_cjson_sha1() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let v = eval(
+        &mut c,
+        "return {bit.band(0xff, 0x0f), bit.bxor(5, 3), bit.tohex(65535, -4), bit.lshift(1, 4), bit.tobit(0xffffffff)}",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            Value::Int(15),
+            Value::Int(6),
+            bulk("FFFF"),
+            Value::Int(16),
+            Value::Int(-1)
+        ])
+    );
+    let v = eval(&mut c, "return cjson.encode({1,2,{a='b'}})", &[], &[]);
+    assert_eq!(v, bulk("[1,2,{\"a\":\"b\"}]"));
+    let v = eval(
+        &mut c,
+        "return cjson.decode('{\"x\":[5,6]}').x[2]",
+        &[],
+        &[],
+    );
+    assert_eq!(v, Value::Int(6));
+    let v = eval(&mut c, "return redis.sha1hex('')", &[], &[]);
+    assert_eq!(v, bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+}
+
+#[test]
+fn select_inside_script_does_not_change_the_client_db() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _ = eval(
+        &mut c,
+        "redis.call('select', 1); redis.call('set', 'k', 'in1'); return 1",
+        &[],
+        &[],
+    );
+    let v: Option<String> = cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, None);
+    let _: () = cmd("SELECT").arg(1).query(&mut c).unwrap();
+    let v: Option<String> = cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v.as_deref(), Some("in1"));
+}
+
+#[test]
+fn an_infinite_loop_is_stopped() {
+    let srv = Server::start(&["--busy-reply-threshold", "100"]);
+    let mut c = srv.client();
+    let e = eval_err(&mut c, "while true do end");
+    assert!(e.contains("Script killed"), "{e}");
+    let pong: String = cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
