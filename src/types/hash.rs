@@ -165,15 +165,20 @@ impl Hash {
             } else {
                 let mut count = 0;
                 let mut found = None;
-                for (start, pf, _, end) in pairs(b) {
+                for (start, pf, pv, end) in pairs(b) {
                     if pf == f {
-                        found = Some((start, end));
+                        found = Some((start, end, pv.len()));
                         break;
                     }
                     count += 1;
                 }
                 match found {
-                    Some((start, end)) => {
+                    Some((_, end, old)) if old == v.len() => {
+                        // Same length (a counter, usually): overwrite in place.
+                        b[end - old..end].copy_from_slice(v);
+                        return false;
+                    }
+                    Some((start, end, _)) => {
                         let mut pair = Vec::new();
                         encode_pair(&mut pair, f, v);
                         b.splice(start..end, pair);
@@ -329,6 +334,18 @@ mod tests {
         let mut h = Hash::new();
         h.set(b"f", b"123456789", LIM);
         assert!(!h.is_small());
+    }
+
+    #[test]
+    fn value_stays_small() {
+        assert_eq!(std::mem::size_of::<Hash>(), std::mem::size_of::<Vec<u8>>());
+        let mut h = Hash::new();
+        h.set(b"n", b"10", LIM);
+        h.set(b"m", b"x", LIM);
+        h.set(b"n", b"11", LIM);
+        h.set(b"n", b"9", LIM);
+        assert_eq!(h.get(b"n"), Some(&b"9"[..]));
+        assert_eq!(h.get(b"m"), Some(&b"x"[..]));
     }
 
     #[test]
