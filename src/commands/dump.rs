@@ -5,7 +5,7 @@
 //! bytes, scores are f64 bits little-endian), then a 2-byte little-endian format version and
 //! the CRC-64/Jones (Redis's checksum) of everything before it, 8 bytes little-endian.
 use super::*;
-use crate::keyspace::{Dict, Entry, Value, NO_EXPIRE};
+use crate::keyspace::{Entry, Value, NO_EXPIRE};
 use crate::types::set::Set;
 use crate::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::types::zset::ZSet;
@@ -255,6 +255,7 @@ pub struct Shape {
     pub set_max_intset_entries: usize,
     pub stream_node_max_entries: u64,
     pub stream_node_max_bytes: u64,
+    pub hash_limits: crate::types::hash::Limits,
 }
 
 /// Rebuild a value from a verified body; None when it is malformed.
@@ -295,11 +296,11 @@ pub fn deserialize(body: &[u8], shape: &Shape) -> Option<Value> {
         }
         T_HASH => {
             let n = r.count()?;
-            let mut h = Dict::with_capacity(n);
+            let mut h = crate::types::hash::Hash::new();
             for _ in 0..n {
                 let k = r.bytes()?;
-                let val: Box<[u8]> = r.bytes()?.into();
-                h.insert(k, val);
+                let val = r.bytes()?;
+                h.set(k, val, shape.hash_limits);
             }
             Value::Hash(h)
         }
@@ -460,6 +461,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
         set_max_intset_entries: cfg.set_max_intset_entries.max(0) as usize,
         stream_node_max_entries: cfg.stream_node_max_entries.max(0) as u64,
         stream_node_max_bytes: cfg.stream_node_max_bytes.max(0) as u64,
+        hash_limits: crate::types::hash::Limits::from_cfg(cfg),
     };
     let lfu = cfg.maxmemory_policy_name().contains("lfu");
     let Some(val) = deserialize(body, &shape) else {

@@ -1,11 +1,10 @@
-//! Hash commands. A hash is a `Dict` of field -> value; OBJECT ENCODING reports listpack or
-//! hashtable from the hash-max-listpack-* thresholds (see keys::encoding_name). An emptied
-//! hash is deleted, as in Redis.
+//! Hash commands, on `types::hash::Hash` (compact listpack form while small, a table after).
+//! Writes pass the hash-max-listpack-* limits so the hash converts when it outgrows them.
+//! An emptied hash is deleted, as in Redis.
 use super::*;
-use crate::keyspace::{Db, Dict, Value};
+use crate::keyspace::{Db, Value};
+use crate::types::hash::{Hash, Limits};
 use crate::util::{eq_ic, parse_f64, parse_i64};
-
-type Hash = Dict<Box<[u8]>>;
 
 pub static COMMANDS: &[Command] = &[
     cmd("hset", -4, WRITE | DENYOOM | FAST, HASH, (1, 1, 1), hset),
@@ -57,7 +56,7 @@ fn hash_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
 fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
     let slot = match db.find(key) {
         Some(s) => s,
-        None => db.insert_new(key, Value::Hash(Dict::new())),
+        None => db.insert_new(key, Value::Hash(Hash::new())),
     };
     match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
         Some(Value::Hash(h)) => Ok(h),
@@ -74,6 +73,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<i64> {
         return None;
     }
     let key = args.get(1);
+    let lim = Limits::from_cfg(&ctx.srv.cfg);
     let (db, out) = ctx.db_out();
     let Ok(h) = hash_or_create(db, key) else {
         out.error(WRONGTYPE);
@@ -81,14 +81,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<i64> {
     };
     let mut added = 0;
     for i in (2..args.len()).step_by(2) {
-        let (f, v) = (args.get(i), args.get(i + 1));
-        match h.get_mut(f) {
-            Some(old) => *old = v.into(),
-            None => {
-                h.insert_new(f.into(), v.into());
-                added += 1;
-            }
-        }
+        added += h.set(args.get(i), args.get(i + 1), lim) as i64;
     }
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
@@ -109,6 +102,7 @@ fn hmset(ctx: &mut Ctx, args: Args) {
 
 fn hsetnx(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
+    let lim = Limits::from_cfg(&ctx.srv.cfg);
     let (db, out) = ctx.db_out();
     let Ok(h) = hash_or_create(db, key) else {
         return out.error(WRONGTYPE);
@@ -116,7 +110,7 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
     if h.contains(args.get(2)) {
         return out.int(0);
     }
-    h.insert_new(args.get(2).into(), args.get(3).into());
+    h.set(args.get(2), args.get(3), lim);
     out.int(1);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::HASH, "hset", key);
@@ -158,7 +152,7 @@ fn hdel(ctx: &mut Ctx, args: Args) {
     };
     let mut n = 0;
     for f in args.iter().skip(2) {
-        if h.remove(f).is_some() {
+        if h.remove(f) {
             n += 1;
         }
     }
@@ -236,6 +230,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
         return;
     };
     let (key, field) = (args.get(1), args.get(2));
+    let lim = Limits::from_cfg(&ctx.srv.cfg);
     let (db, out) = ctx.db_out();
     let Ok(h) = hash_or_create(db, key) else {
         return out.error(WRONGTYPE);
@@ -251,7 +246,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
         return out.error("ERR increment or decrement would overflow");
     };
     let mut buf = itoa::Buffer::new();
-    h.insert(field, buf.format(new).as_bytes().into());
+    h.set(field, buf.format(new).as_bytes(), lim);
     out.int(new);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::HASH, "hincrby", key);
@@ -276,6 +271,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR value is NaN or Infinity");
     }
     let (key, field) = (args.get(1), args.get(2));
+    let lim = Limits::from_cfg(&ctx.srv.cfg);
     let (db, out) = ctx.db_out();
     let Ok(h) = hash_or_create(db, key) else {
         return out.error(WRONGTYPE);
@@ -292,7 +288,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         return out.error("ERR increment would produce NaN or Infinity");
     }
     let s = fmt_human_float(new);
-    h.insert(field, s.as_bytes().into());
+    h.set(field, s.as_bytes(), lim);
     out.bulk(s.as_bytes());
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::HASH, "hincrbyfloat", key);
@@ -328,23 +324,22 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         Ok(None) => return out.null(),
         Ok(Some(h)) => h,
     };
+    let h = h.sampler();
     let Some(n) = count else {
-        if let Some((f, _)) = h.random_slot().and_then(|s| h.at(s)) {
+        if let Some((f, _)) = h.random().and_then(|s| h.at(s)) {
             out.bulk(f);
         }
         return;
     };
     let pick: Vec<usize> = if n < 0 {
         // Repetitions allowed: independent draws.
-        (0..n.unsigned_abs())
-            .filter_map(|_| h.random_slot())
-            .collect()
+        (0..n.unsigned_abs()).filter_map(|_| h.random()).collect()
     } else if (n as u64).saturating_mul(3) <= h.len() as u64 {
         // Few distinct fields from a big hash: sample until enough distinct ones.
         let mut seen = hashbrown::HashSet::with_capacity(n as usize);
         let mut pick = Vec::with_capacity(n as usize);
         while pick.len() < n as usize {
-            match h.random_slot() {
+            match h.random() {
                 Some(s) if seen.insert(s) => pick.push(s),
                 Some(_) => {}
                 None => break,
@@ -352,8 +347,8 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         }
         pick
     } else {
-        // Many distinct fields: a partial shuffle of every slot.
-        let mut slots: Vec<usize> = (0..h.slot_bound()).filter(|&s| h.at(s).is_some()).collect();
+        // Many distinct fields: a partial shuffle of every position.
+        let mut slots: Vec<usize> = (0..h.bound()).filter(|&s| h.at(s).is_some()).collect();
         let k = (n as usize).min(slots.len());
         let mut rng = rand::thread_rng();
         for i in 0..k {
@@ -386,13 +381,11 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
     }
-    let srv = &mut *ctx.srv;
-    // A small (listpack-encoded) hash is returned whole in one call, as Redis does.
-    let whole = match srv.ks.dbs[ctx.db].get(args.get(1)) {
+    match ctx.dbm().get(args.get(1)) {
         None => return super::keys::scan_reply_header(ctx.out, 0, 0),
         Some(e) if !matches!(e.val, Value::Hash(_)) => return ctx.out.error(WRONGTYPE),
-        Some(e) => super::keys::encoding_name(&e.val, &srv.cfg) == "listpack",
-    };
+        Some(_) => {}
+    }
     let Some(o) = super::keys::parse_scan(ctx, args, 2, false) else {
         return;
     };
@@ -410,14 +403,8 @@ fn hscan(ctx: &mut Ctx, args: Args) {
             n += 1;
         }
     };
-    let next = if whole {
-        h.iter().for_each(|(f, v)| collect(f, v));
-        0
-    } else if o.cursor >= h.slot_bound() {
-        0
-    } else {
-        h.scan(o.cursor, o.count, |f, v| collect(f, v))
-    };
+    // The small (listpack) form is returned whole with cursor 0, as Redis does.
+    let next = h.scan(o.cursor, o.count, &mut collect);
     super::keys::scan_reply_header(out, next, n * 2);
     out.raw(&page.buf);
 }

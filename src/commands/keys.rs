@@ -603,7 +603,7 @@ fn object_help(ctx: &mut Ctx, _args: Args) {
 }
 
 /// OBJECT ENCODING's name for a value, following Redis's thresholds.
-pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
+pub fn encoding_name(v: &Value, _cfg: &crate::config::Config) -> &'static str {
     match v {
         Value::Int(_) => "int",
         // Strings modified in place (APPEND, SETRANGE, SETBIT) carry spare capacity, as
@@ -612,18 +612,9 @@ pub fn encoding_name(v: &Value, cfg: &crate::config::Config) -> &'static str {
         Value::Str(_) => "raw",
         // Redis 7.0 always stores lists as quicklists (listpack lists came in 7.2).
         Value::List(_) => "quicklist",
-        Value::Hash(h) => {
-            if h.len() as i64 <= cfg.hash_max_listpack_entries
-                && h.iter().all(|(k, v)| {
-                    k.len() as i64 <= cfg.hash_max_listpack_value
-                        && v.len() as i64 <= cfg.hash_max_listpack_value
-                })
-            {
-                "listpack"
-            } else {
-                "hashtable"
-            }
-        }
+        // The compact form is left one way, when the hash-max-listpack-* limits are exceeded.
+        Value::Hash(h) if h.is_small() => "listpack",
+        Value::Hash(_) => "hashtable",
         // Redis 7.0 has no listpack sets: intset or hashtable.
         Value::Set(s) => {
             if s.is_intset() {

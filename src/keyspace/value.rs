@@ -1,5 +1,4 @@
 //! Value types stored under a key, and the per-key metadata (expiry, LRU/LFU clock).
-use super::dict::Dict;
 use std::collections::VecDeque;
 
 /// `expire` of a key with no TTL.
@@ -11,7 +10,7 @@ pub enum Value {
     Int(i64),
     Str(Vec<u8>),
     List(VecDeque<Box<[u8]>>),
-    Hash(Dict<Box<[u8]>>),
+    Hash(crate::types::hash::Hash),
     Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
     Stream(Box<crate::types::stream::Stream>),
@@ -104,10 +103,7 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.capacity(),
             Value::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
-            Value::Hash(h) => h
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + Dict::<Box<[u8]>>::ENTRY_OVERHEAD)
-                .sum(),
+            Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
             Value::Stream(s) => s.heap_size(),

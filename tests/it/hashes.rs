@@ -301,6 +301,84 @@ fn hscan_full_iteration_and_match() {
 }
 
 #[test]
+fn compact_encoding_order_and_one_way_conversion() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = q(&mut c, &["CONFIG", "SET", "hash-max-listpack-entries", "4"]);
+    let _: () = q(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "8"]);
+    let enc = |c: &mut redis::Connection, k: &str| -> String { q(c, &["OBJECT", "ENCODING", k]) };
+
+    // Small: insertion order kept, overwrites stay in place, deletes close the gap.
+    let _: i64 = q(&mut c, &["HSET", "h", "z", "1", "a", "2", "m", "3"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "a", "22"]);
+    let _: i64 = q(&mut c, &["HDEL", "h", "z"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "b", "4"]);
+    assert_eq!(enc(&mut c, "h"), "listpack");
+    let all: Vec<String> = q(&mut c, &["HGETALL", "h"]);
+    assert_eq!(all, ["a", "22", "m", "3", "b", "4"]);
+    let n: i64 = q(&mut c, &["HINCRBY", "h", "m", "5"]);
+    assert_eq!(n, 8);
+    let keys: Vec<String> = q(&mut c, &["HKEYS", "h"]);
+    assert_eq!(keys, ["a", "m", "b"]);
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h"]), 3);
+    assert_eq!(q::<i64>(&mut c, &["HSTRLEN", "h", "a"]), 2);
+
+    // One field past the entry limit converts; shrinking does not convert back.
+    let _: i64 = q(&mut c, &["HSET", "h", "c", "5", "d", "6"]);
+    assert_eq!(enc(&mut c, "h"), "hashtable");
+    let _: i64 = q(&mut c, &["HDEL", "h", "a", "m", "b", "c"]);
+    assert_eq!(enc(&mut c, "h"), "hashtable");
+    assert_eq!(q::<Vec<String>>(&mut c, &["HGETALL", "h"]), ["d", "6"]);
+
+    // A long value or a long field converts, whatever the count; so does HINCRBYFLOAT's result.
+    let _: i64 = q(&mut c, &["HSET", "v", "f", "123456789"]);
+    assert_eq!(enc(&mut c, "v"), "hashtable");
+    let _: i64 = q(&mut c, &["HSETNX", "k", "longfield", "1"]);
+    assert_eq!(enc(&mut c, "k"), "hashtable");
+    let _: String = q(&mut c, &["HINCRBYFLOAT", "fl", "f", "1.0000001"]);
+    assert_eq!(enc(&mut c, "fl"), "hashtable");
+    let _: String = q(&mut c, &["HINCRBYFLOAT", "fs", "f", "1.5"]);
+    assert_eq!(enc(&mut c, "fs"), "listpack");
+
+    // Both forms behave the same for reads, random fields and scans.
+    for k in ["h", "fs"] {
+        let f: String = q(&mut c, &["HRANDFIELD", k]);
+        assert!(q::<i64>(&mut c, &["HEXISTS", k, &f]) == 1);
+        let (cur, items): (String, Vec<String>) = q(&mut c, &["HSCAN", k, "0"]);
+        assert_eq!((cur.as_str(), items.len()), ("0", 2));
+    }
+    let picks: Vec<String> = q(&mut c, &["HRANDFIELD", "fs", "-5"]);
+    assert_eq!(picks, ["f"; 5]);
+
+    // DUMP/RESTORE re-applies the limits; COPY keeps the form and order.
+    let _: i64 = q(&mut c, &["HSET", "s", "x", "1", "y", "2"]);
+    let _: i64 = q(&mut c, &["COPY", "s", "s2"]);
+    assert_eq!(enc(&mut c, "s2"), "listpack");
+    assert_eq!(q::<Vec<String>>(&mut c, &["HKEYS", "s2"]), ["x", "y"]);
+    let dump: Vec<u8> = cmd("DUMP").arg("s").query(&mut c).unwrap();
+    let _: () = cmd("RESTORE")
+        .arg("s3")
+        .arg(0)
+        .arg(dump)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(enc(&mut c, "s3"), "listpack");
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["HGETALL", "s3"]),
+        ["x", "1", "y", "2"]
+    );
+    let _: () = q(&mut c, &["CONFIG", "SET", "hash-max-listpack-entries", "1"]);
+    let dump: Vec<u8> = cmd("DUMP").arg("s").query(&mut c).unwrap();
+    let _: () = cmd("RESTORE")
+        .arg("s4")
+        .arg(0)
+        .arg(dump)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(enc(&mut c, "s4"), "hashtable");
+}
+
+#[test]
 fn resp3_map_and_pairs() {
     let srv = Server::start(&[]);
     let mut c = srv.raw();
