@@ -176,6 +176,7 @@ impl fmt::Debug for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Ordering;
     use std::collections::{HashMap, HashSet};
     use std::hash::BuildHasher;
 
@@ -208,10 +209,14 @@ mod tests {
         }
         // zero padding must not make an inline key equal to one with trailing NULs
         assert_ne!(Key::from(&b"ab"[..]), Key::from(&b"ab\0"[..]));
-        assert!(Key::from(&b"ab"[..]) < Key::from(&b"ab\0"[..]));
-        let long = Key::from(&[b'z'; 30][..]);
-        assert!(Key::from(&b"zz"[..]) < long);
-        assert!(long < Key::from(&b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"[..]));
+        let (ab, ab0) = (Key::from(&b"ab"[..]), Key::from(&b"ab\0"[..]));
+        assert_eq!(ab.cmp(&ab0), Ordering::Less);
+        // inline against heap, both ways
+        let (zz, long) = (Key::from(&b"zz"[..]), Key::from(&[b'z'; 30][..]));
+        let longer = Key::from(&[b'z'; 35][..]);
+        assert_eq!(zz.cmp(&long), Ordering::Less);
+        assert_eq!(long.cmp(&zz), Ordering::Greater);
+        assert_eq!(long.cmp(&longer), Ordering::Less);
     }
 
     #[test]
