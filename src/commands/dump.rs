@@ -114,7 +114,7 @@ pub fn serialize(v: &Value) -> Vec<u8> {
         Value::List(l) => {
             w.0.push(T_LIST);
             w.len(l.len() as u64);
-            for e in l {
+            for e in l.iter() {
                 w.bytes(e);
             }
         }
@@ -268,7 +268,7 @@ pub fn deserialize(body: &[u8], shape: &Shape) -> Option<Value> {
             for _ in 0..n {
                 l.push_back(r.bytes()?.into());
             }
-            Value::List(l)
+            Value::List(Box::new(l))
         }
         T_SET => {
             let n = r.count()?.checked_sub(1)?;
@@ -301,7 +301,7 @@ pub fn deserialize(body: &[u8], shape: &Shape) -> Option<Value> {
                 let val: Box<[u8]> = r.bytes()?.into();
                 h.insert(k, val);
             }
-            Value::Hash(h)
+            Value::Hash(Box::new(h))
         }
         T_STREAM => Value::Stream(Box::new(read_stream(&mut r, shape)?)),
         _ => return None,
