@@ -114,7 +114,7 @@ pub fn serialize(v: &Value) -> Vec<u8> {
         Value::List(l) => {
             w.0.push(T_LIST);
             w.len(l.len() as u64);
-            for e in l {
+            for e in l.iter() {
                 w.bytes(e);
             }
         }
@@ -269,7 +269,7 @@ pub fn deserialize(body: &[u8], shape: &Shape) -> Option<Value> {
             for _ in 0..n {
                 l.push_back(r.bytes()?.into());
             }
-            Value::List(l)
+            Value::List(Box::new(l))
         }
         T_SET => {
             let n = r.count()?.checked_sub(1)?;

@@ -158,7 +158,7 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
-            let slot = db.insert_new(key, Value::List(VecDeque::new()));
+            let slot = db.insert_new(key, Value::List(Box::default()));
             match db.dict.at_mut(slot) {
                 Some((_, e)) => match &mut e.val {
                     Value::List(l) => l,
@@ -539,7 +539,7 @@ fn move_one(
     match list_mut(db, dst) {
         Ok(Some(d)) => push_end(d, v, to_left),
         _ => {
-            db.insert_new(dst, Value::List(VecDeque::from([v])));
+            db.insert_new(dst, Value::List(Box::new(VecDeque::from([v]))));
         }
     }
     drop_if_empty(db, src);

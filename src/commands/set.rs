@@ -445,7 +445,7 @@ fn compute(db: &Db, slots: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u
                     seen.insert(m, ());
                 });
             }
-            seen.keys().cloned().collect()
+            seen.keys().map(|k| k.into()).collect()
         }
         Op::Diff => {
             let Some(first) = sets[0] else {

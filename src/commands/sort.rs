@@ -223,7 +223,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
-    let empty = Value::List(VecDeque::new());
+    let empty = Value::List(Box::default());
     let found = ctx.srv.ks.dbs[db].get(key).is_some();
     ctx.hit(found);
     let (mut elems, start, end) = {
@@ -335,7 +335,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
                 }
             }
             if outputlen > 0 {
-                dbm.set(dst, Value::List(list), NO_EXPIRE, false);
+                dbm.set(dst, Value::List(Box::new(list)), NO_EXPIRE, false);
                 ctx.modified(dst);
                 ctx.srv.dirty += outputlen as u64 - 1;
             } else if dbm.remove(dst).is_some() {

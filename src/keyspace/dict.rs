@@ -10,7 +10,7 @@ use rand::Rng;
 use slab::Slab;
 use std::hash::BuildHasher;
 
-pub type Key = Box<[u8]>;
+pub use super::key::Key;
 
 #[derive(Clone)]
 pub struct Dict<V> {

@@ -1,6 +1,7 @@
 //! The keyspace: `databases` numbered dictionaries of keys to typed values with expiry.
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
 pub mod dict;
+pub mod key;
 pub mod value;
 
 pub use dict::{Dict, Key};

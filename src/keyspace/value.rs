@@ -9,7 +9,8 @@ pub enum Value {
     /// (OBJECT ENCODING "int"), so INCR needs no parsing.
     Int(i64),
     Str(Vec<u8>),
-    List(VecDeque<Box<[u8]>>),
+    // Boxed so that a string key's Entry stays small (a VecDeque is 32 bytes inline).
+    List(Box<VecDeque<Box<[u8]>>>),
     Hash(crate::types::hash::Hash),
     Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
@@ -73,7 +74,7 @@ impl Value {
                 d = digest_of(&[b"string", b]);
             }
             Value::List(l) => {
-                for e in l {
+                for e in l.iter() {
                     d = digest_of(&[b"list", &d, e]);
                 }
             }
@@ -159,4 +160,15 @@ pub fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
 /// A digest as the 40 lower-case hex digits DEBUG DIGEST prints.
 pub fn digest_hex(d: &[u8; 20]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    /// Every string key pays for the largest variant: keep big containers behind a Box.
+    #[test]
+    fn string_entries_stay_small() {
+        assert!(std::mem::size_of::<Value>() <= 32);
+        assert!(std::mem::size_of::<Entry>() <= 48);
+    }
 }

@@ -140,7 +140,7 @@ impl Set {
             }
             Set::Table(d) => {
                 let s = d.random_slot()?;
-                d.remove_slot(s).map(|(k, _)| k)
+                d.remove_slot(s).map(|(k, _)| k.into())
             }
         }
     }
