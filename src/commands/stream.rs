@@ -178,6 +178,17 @@ fn read_stream<'a>(
     }
 }
 
+/// A consumer was created implicitly (XREADGROUP, XCLAIM, XAUTOCLAIM).
+fn consumer_created(ctx: &mut Ctx, key: &[u8]) {
+    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-createconsumer", key);
+}
+
+/// A write to the stream at `key`: dirty counter, WATCH, blocked readers, and its keyspace event.
+fn written(ctx: &mut Ctx, key: &[u8], event: &str) {
+    ctx.modified(key);
+    crate::notify::notify(ctx, crate::notify::STREAM, event, key);
+}
+
 // ---------------- XADD / XTRIM ----------------
 
 struct TrimArgs {
@@ -334,8 +345,7 @@ fn xadd(ctx: &mut Ctx, args: Args) {
     s.append(id, fields, max_entries, max_bytes);
     reply_id(out, id);
     let trimmed = t.how.is_some_and(|how| s.trim(how, t.approx, t.limit) > 0);
-    ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::STREAM, "xadd", key);
+    written(ctx, key, "xadd");
     if trimmed {
         crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", key);
     }
@@ -356,8 +366,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
     };
     out.int(n as i64);
     if n > 0 {
-        ctx.modified(args.get(1));
-        crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", args.get(1));
+        written(ctx, args.get(1), "xtrim");
     }
 }
 
@@ -679,6 +688,8 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     } else {
         out.array(ready.len());
     }
+    // Streams whose group got a new consumer from this read (keyspace event).
+    let mut new_consumer = Vec::new();
     for &i in &ready {
         let key = req.keys[i];
         if !out.resp3 {
@@ -689,6 +700,11 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
             out.array(0);
             continue;
         };
+        if let Some((g, c)) = req.group {
+            if s.groups.get(g).is_some_and(|grp| !grp.consumers.contains_key(c)) {
+                new_consumer.push(key);
+            }
+        }
         match req.group {
             None => {
                 let start = req.ids[i].incr().unwrap_or(StreamId::MAX);
@@ -707,6 +723,9 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
         for &i in &ready {
             ctx.modified(req.keys[i]);
         }
+    }
+    for key in new_consumer {
+        consumer_created(ctx, key);
     }
     ready.len()
 }
@@ -800,8 +819,7 @@ fn xdel(ctx: &mut Ctx, args: Args) {
     let n = ids.into_iter().filter(|id| s.delete(*id)).count();
     out.int(n as i64);
     if n > 0 {
-        ctx.modified(args.get(1));
-        crate::notify::notify(ctx, crate::notify::STREAM, "xdel", args.get(1));
+        written(ctx, args.get(1), "xdel");
     }
 }
 
@@ -860,8 +878,7 @@ fn xsetid(ctx: &mut Ctx, args: Args) {
         s.max_deleted = max_del;
     }
     out.ok();
-    ctx.modified(args.get(1));
-    crate::notify::notify(ctx, crate::notify::STREAM, "xsetid", args.get(1));
+    written(ctx, args.get(1), "xsetid");
 }
 
 // ---------------- consumer groups ----------------
@@ -968,8 +985,7 @@ fn xgroup_create(ctx: &mut Ctx, args: Args) {
         },
     );
     out.ok();
-    ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-create", key);
+    written(ctx, key, "xgroup-create");
 }
 
 fn xgroup_setid(ctx: &mut Ctx, args: Args) {
@@ -999,8 +1015,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: Args) {
     g.last_id = id;
     g.entries_read = entries_read;
     out.ok();
-    ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-setid", key);
+    written(ctx, key, "xgroup-setid");
 }
 
 fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
@@ -1012,8 +1027,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
     let removed = s.groups.remove(name).is_some();
     out.int(removed as i64);
     if removed {
-        ctx.modified(key);
-        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-destroy", key);
+        written(ctx, key, "xgroup-destroy");
     }
 }
 
@@ -1032,8 +1046,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
     }
     out.int(created as i64);
     if created {
-        ctx.modified(key);
-        crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-createconsumer", key);
+        written(ctx, key, "xgroup-createconsumer");
     }
 }
 
@@ -1053,11 +1066,10 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
             }
             c.pel.len() as i64
         }
-        None => 0,
+        None => return out.int(0),
     };
     out.int(pending);
-    ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-delconsumer", key);
+    written(ctx, key, "xgroup-delconsumer");
 }
 
 fn xgroup_help(ctx: &mut Ctx, _: Args) {
@@ -1300,6 +1312,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
     let Some(g) = groups.get_mut(name) else {
         return;
     };
+    let had_consumer = g.consumers.contains_key(cons);
     if last_id > g.last_id {
         g.last_id = last_id;
     }
@@ -1341,6 +1354,9 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
             (false, Some(f)) => reply_entry(out, id, f),
             _ => reply_id(out, id),
         }
+    }
+    if !had_consumer && g.consumers.contains_key(cons) {
+        consumer_created(ctx, key);
     }
     ctx.modified(key);
 }
@@ -1385,6 +1401,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
     let Some(g) = groups.get_mut(name) else {
         return;
     };
+    let had_consumer = g.consumers.contains_key(cons);
     let now = now_ms();
     let mut attempts = count.saturating_mul(10);
     let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
@@ -1427,6 +1444,9 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
     out.array(deleted.len());
     for id in deleted {
         reply_id(out, id);
+    }
+    if !had_consumer && g.consumers.contains_key(cons) {
+        consumer_created(ctx, key);
     }
     ctx.modified(key);
 }
