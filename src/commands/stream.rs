@@ -542,6 +542,10 @@ fn xread_retry(ctx: &mut Ctx, args: Args, ready: &[u8]) -> bool {
             }
         }
     }
+    // A plain XREAD keeps waiting while its key is absent or of another type.
+    if !xreadgroup && !matches!(ctx.dbm().get(ready).map(|e| &e.val), Some(Value::Stream(_))) {
+        return false;
+    }
     let Some(mut req) = parse_read(ctx, args, xreadgroup) else {
         return true;
     };
@@ -701,7 +705,10 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
             continue;
         };
         if let Some((g, c)) = req.group {
-            if s.groups.get(g).is_some_and(|grp| !grp.consumers.contains_key(c)) {
+            if s.groups
+                .get(g)
+                .is_some_and(|grp| !grp.consumers.contains_key(c))
+            {
                 new_consumer.push(key);
             }
         }
