@@ -58,7 +58,8 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize,
             .collect();
     };
     let mut out = Vec::new();
-    for spec in specs {
+    // A spec with no access flags marks a shard channel (NOT_KEY in Redis), not a key.
+    for spec in specs.iter().filter(|s| s.access != 0) {
         spec_keys(spec, argv, &mut out);
     }
     match full_name {

@@ -418,6 +418,33 @@ pub fn kill_user_clients(srv: &mut Server, name: &[u8], current: usize) {
     }
 }
 
+/// After a user's channel rules changed: close its clients subscribed to anything the
+/// rules no longer allow, as Redis 7.0 does. The current client goes after its reply.
+pub fn kill_revoked_subscribers(srv: &mut Server, name: &[u8], current: usize) {
+    let Some(user) = srv.acl.user(name) else {
+        return;
+    };
+    let victims: Vec<usize> = srv
+        .clients
+        .iter()
+        .filter(|(_, c)| c.user.as_bytes() == name && c.subs.any())
+        .filter(|(_, c)| {
+            !c.subs
+                .all_allowed(|ch, pat| user.selectors.iter().any(|s| s.channel_ok(ch, pat)))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for i in victims {
+        let c = &mut srv.clients[i];
+        if i == current {
+            c.close_after_reply = true;
+        } else {
+            c.close_asap = true;
+            srv.mark_pending(i);
+        }
+    }
+}
+
 /// A new connection (plaintext or unix; TLS ones after the handshake): decide whether it
 /// starts authenticated, and apply protected mode.
 pub fn on_connect(srv: &mut Server, client: usize) {

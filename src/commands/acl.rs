@@ -47,6 +47,7 @@ fn acl_setuser(ctx: &mut Ctx, args: Args) {
     match user.apply_all(&ops, &ctx.srv.cmds, all) {
         Ok(()) => {
             ctx.srv.acl.users.insert(name.to_vec(), user);
+            acl::kill_revoked_subscribers(ctx.srv, name, ctx.id);
             ctx.out.ok();
         }
         Err(e) => ctx.out.error(&format!("ERR {e}")),

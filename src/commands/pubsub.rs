@@ -184,6 +184,14 @@ impl Subs {
         self.shard.len()
     }
     /// Subscribed to anything: the client is in Pub/Sub mode.
+    /// Whether every subscription passes `ok(name, is_pattern)` (ACL re-check).
+    pub fn all_allowed(&self, ok: impl Fn(&[u8], bool) -> bool) -> bool {
+        self.channels
+            .iter()
+            .chain(&self.shard)
+            .all(|c| ok(c, false))
+            && self.patterns.iter().all(|p| ok(p, true))
+    }
     pub fn any(&self) -> bool {
         !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
     }
