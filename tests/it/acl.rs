@@ -752,3 +752,38 @@ fn monitor_redacts_passwords() {
         "{seen}"
     );
 }
+
+#[test]
+fn revoking_a_channel_closes_its_subscribers_only() {
+    let srv = Server::start(&[]);
+    let mut admin = srv.client();
+    ok(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "sub",
+            "on",
+            ">pw",
+            "+@all",
+            "~*",
+            "resetchannels",
+            "&news*",
+        ],
+    );
+    let mut keep = login(&srv, "sub", "pw");
+    let mut gone = login(&srv, "sub", "pw");
+    let _: Value = q(&mut keep, &["SUBSCRIBE", "newsletter"]);
+    let _: Value = q(&mut gone, &["SUBSCRIBE", "news"]);
+    // Narrowing the pattern to news?* keeps "newsletter" but revokes "news".
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "sub", "resetchannels", "&news?*"],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let n: i64 = q(&mut admin, &["PUBLISH", "newsletter", "hi"]);
+    assert_eq!(n, 1, "the subscriber whose channel is still allowed stays");
+    let (_, n): (String, i64) = q(&mut admin, &["PUBSUB", "NUMSUB", "news"]);
+    assert_eq!(n, 0, "the subscriber of the revoked channel was closed");
+    drop((keep, gone));
+}
