@@ -39,8 +39,12 @@ pub struct Spec {
     pub access: u8,
 }
 
+/// (argument index, access needed) for each key; on the stack for the usual few keys, as
+/// the ACL check runs for every command of a restricted user.
+pub type KeyList = smallvec::SmallVec<[(usize, u8); 8]>;
+
 /// (argument index, access needed) for every key of the command.
-pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize, u8)> {
+pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
     let specs = super::keyspecs::KEY_SPECS
         .binary_search_by(|(n, _)| n.cmp(&full_name))
         .ok()
@@ -57,7 +61,7 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize,
             .map(|p| (p, access))
             .collect();
     };
-    let mut out = Vec::new();
+    let mut out = KeyList::new();
     // A spec with no access flags marks a shard channel (NOT_KEY in Redis), not a key.
     for spec in specs.iter().filter(|s| s.access != 0) {
         spec_keys(spec, argv, &mut out);
@@ -75,7 +79,7 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> Vec<(usize,
     out
 }
 
-fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut Vec<(usize, u8)>) {
+fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut KeyList) {
     let argc = argv.len() as i32;
     let first = match spec.begin {
         Begin::Index(i) => i,
@@ -130,7 +134,7 @@ fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut Vec<(usize, u8)>) {
 }
 
 /// SORT ... STORE key: the destination is written (options with arguments are skipped).
-fn sort_store_key(argv: &[&[u8]], out: &mut Vec<(usize, u8)>) {
+fn sort_store_key(argv: &[&[u8]], out: &mut KeyList) {
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];

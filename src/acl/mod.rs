@@ -178,7 +178,8 @@ pub fn check_in(
     if user.unrestricted() {
         return Ok(());
     }
-    let argv: Vec<&[u8]> = (0..args.len()).map(|i| args.get(i)).collect();
+    // On the stack for up to 16 arguments: no allocation per command.
+    let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
     match user_check(user, &srv.cmds, id, &argv) {
         Ok(()) => Ok(()),
         Err((why, pos)) => {
