@@ -166,12 +166,14 @@ fn get(ctx: &mut Ctx, args: Args) {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 fn set(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    // Fast path: plain SET key value, when no keyspace event needs to know more.
-    if args.len() == 3 && ctx.srv.cfg.notify_keyspace_events.0 == 0 {
-        ctx.dbm()
+    // Fast path: plain SET key value.
+    if args.len() == 3 {
+        let created = ctx
+            .dbm()
             .set(key, Value::from_bytes(args.get(2)), NO_EXPIRE, false);
         ctx.out.ok();
         ctx.modified(key);
+        crate::notify::set_events(ctx, key, created, false);
         return;
     }
     let Some(o) = parse_str_opts(ctx, args, 3, true) else {

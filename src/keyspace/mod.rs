@@ -59,7 +59,8 @@ impl Db {
         self.find(key).is_some()
     }
     /// Set a key to a value, replacing any old value. `keep_ttl` keeps the old expiry.
-    pub fn set(&mut self, key: &[u8], val: Value, expire: i64, keep_ttl: bool) {
+    /// Returns true when the key was created (the "new" keyspace event).
+    pub fn set(&mut self, key: &[u8], val: Value, expire: i64, keep_ttl: bool) -> bool {
         match self.find(key) {
             Some(slot) => {
                 let (_, e) = self.dict.at_mut(slot).expect("slot just found");
@@ -74,12 +75,14 @@ impl Db {
                         _ => {}
                     }
                 }
+                false
             }
             None => {
                 self.dict.insert_new(key.into(), Entry::new(val, expire));
                 if expire != NO_EXPIRE {
                     self.volatile += 1;
                 }
+                true
             }
         }
     }
