@@ -906,6 +906,22 @@ fn group_stream<'a>(
     }
 }
 
+/// The group `name` of the stream at `key` for an XGROUP subcommand; replies the error
+/// (no key, wrong type, no such group) when it is not there.
+fn existing_group<'a>(
+    db: &'a mut crate::keyspace::Db,
+    out: &mut Reply,
+    key: &[u8],
+    name: &[u8],
+) -> Option<&'a mut Group> {
+    let s = group_stream(db, out, key)?;
+    let g = s.groups.get_mut(name);
+    if g.is_none() {
+        no_such_group(out, name, key);
+    }
+    g
+}
+
 fn no_such_group(out: &mut Reply, group: &[u8], key: &[u8]) {
     out.error(&format!(
         "NOGROUP No such consumer group '{}' for key name '{}'",
@@ -1041,11 +1057,8 @@ fn xgroup_destroy(ctx: &mut Ctx, args: Args) {
 fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
     let (key, name, cons) = (args.get(2), args.get(3), args.get(4));
     let (db, out) = ctx.db_out();
-    let Some(s) = group_stream(db, out, key) else {
+    let Some(g) = existing_group(db, out, key, name) else {
         return;
-    };
-    let Some(g) = s.groups.get_mut(name) else {
-        return no_such_group(out, name, key);
     };
     let created = !g.consumers.contains_key(cons);
     if created {
@@ -1060,11 +1073,8 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
 fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) {
     let (key, name, cons) = (args.get(2), args.get(3), args.get(4));
     let (db, out) = ctx.db_out();
-    let Some(s) = group_stream(db, out, key) else {
+    let Some(g) = existing_group(db, out, key, name) else {
         return;
-    };
-    let Some(g) = s.groups.get_mut(name) else {
-        return no_such_group(out, name, key);
     };
     let pending = match g.consumers.remove(cons) {
         Some(c) => {
