@@ -10,7 +10,7 @@ use crate::commands::{FAST, SKIP_SLOWLOG};
 use crate::resp::Args;
 use crate::server::Server;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------- histogram ----------------
 
@@ -243,7 +243,7 @@ const BIG_REPLY_BYTES: u64 = 1 << 20;
 /// What happened during the current loop iteration so far.
 #[derive(Default)]
 struct Iteration {
-    start: Option<Instant>,
+    start: Option<quanta::Instant>,
     out_bytes_at_start: u64,
     commands: u32,
     command_ns: u64,
@@ -455,7 +455,7 @@ fn slowlog_args(full_name: &str, args: Args) -> Vec<Vec<u8>> {
 #[inline]
 pub fn loop_begin(srv: &mut Server) {
     srv.latency.iter = Iteration {
-        start: Some(Instant::now()),
+        start: Some(quanta::Instant::now()),
         out_bytes_at_start: srv.stats.net_output_bytes,
         ..Iteration::default()
     };

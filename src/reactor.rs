@@ -54,6 +54,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
             }
         }
         srv.loop_iterations += 1;
+        srv.loop_now = Instant::now();
         crate::latency::loop_begin(srv);
         for ev in events.iter() {
             let t = ev.token().0;
@@ -88,7 +89,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
             finish_shutdown(srv);
             return Ok(());
         }
-        if Instant::now() >= next_cron {
+        if srv.loop_now >= next_cron {
             expire_backlog = cron(srv);
             let hz = srv.cfg.hz.clamp(1, 500) as u64;
             next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
@@ -199,7 +200,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, local: String, kin
 fn handle_readable(srv: &mut Server, idx: usize) {
     let c = &mut srv.clients[idx];
     let was_handshaking = !c.conn.established;
-    let t0 = was_handshaking.then(Instant::now);
+    let t0 = was_handshaking.then(quanta::Instant::now);
     let r = c.conn.read_into(&mut c.rbuf);
     if let Some(t0) = t0 {
         crate::latency::note(srv, crate::latency::Cause::Handshake, t0.elapsed());
@@ -233,7 +234,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
         tls_handshake_done(srv, idx);
     }
     let c = &mut srv.clients[idx];
-    c.last_interaction = Instant::now();
+    c.last_interaction = srv.loop_now;
     if c.rbuf.len() as i64 > srv.cfg.client_query_buffer_limit {
         warn!(
             "Closing client that reached max query buffer length: addr={} qbuf={}",

@@ -149,6 +149,8 @@ pub struct Server {
     pub run_id: String,
     pub started: Instant,
     pub started_unix: i64,
+    /// Monotonic time read once when the poll returned (client idle times, cron).
+    pub loop_now: Instant,
     pub next_client_id: u64,
     /// Writes since start (INFO rdb_changes_since_last_save).
     pub dirty: u64,
@@ -190,6 +192,8 @@ impl Server {
         registry: mio::Registry,
     ) -> Self {
         let n = cmds.len();
+        // Calibrate quanta's TSC clock (command timing) now, not during the first command.
+        let _ = quanta::Instant::now();
         Server {
             ks: Keyspace::new(cfg.databases as usize),
             cfg,
@@ -203,6 +207,7 @@ impl Server {
             tls_info: Default::default(),
             run_id: random_hex(40),
             started: Instant::now(),
+            loop_now: Instant::now(),
             started_unix: crate::util::now_ms() / 1000,
             next_client_id: 1,
             dirty: 0,
