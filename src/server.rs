@@ -45,7 +45,8 @@ pub struct Client {
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
     pub peer: String,
-    pub local: String,
+    /// The socket path of a Unix-socket client (empty for TCP: see `local_addr`).
+    pub unix_path: String,
     pub created: Instant,
     pub last_interaction: Instant,
     pub last_cmd: &'static str,
@@ -77,7 +78,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(id: u64, conn: Conn, kind: ClientKind, peer: String, local: String) -> Self {
+    pub fn new(id: u64, conn: Conn, kind: ClientKind, peer: String, unix_path: String) -> Self {
         let now = Instant::now();
         Client {
             id,
@@ -94,7 +95,7 @@ impl Client {
             lib_name: None,
             lib_ver: None,
             peer,
-            local,
+            unix_path,
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
@@ -118,6 +119,14 @@ impl Client {
     }
     pub fn pending_output(&self) -> usize {
         self.out.buf.len() - self.out_pos
+    }
+    /// The local address (CLIENT LIST laddr), read from the socket when asked rather than
+    /// with a getsockname(2) on every accept.
+    pub fn local_addr(&self) -> String {
+        match &self.conn.stream {
+            crate::net::Stream::Tcp(s) => s.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            crate::net::Stream::Unix(_) => self.unix_path.clone(),
+        }
     }
 }
 

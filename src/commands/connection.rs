@@ -440,9 +440,9 @@ pub fn client_line(
         flags.push('N');
     }
     let laddr = if c.kind == crate::server::ClientKind::Unix {
-        c.local.clone() + ":0"
+        c.unix_path.clone() + ":0"
     } else {
-        c.local.clone()
+        c.local_addr()
     };
     // Output accounting as Redis's: a 16k reply buffer (obl), the rest as reply list (omem).
     const REPLY_BUF: usize = 16 * 1024;
@@ -622,7 +622,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
                     .is_none_or(|a| c.peer.as_bytes() == a.as_slice())
                 && laddr
                     .as_ref()
-                    .is_none_or(|a| c.local.as_bytes() == a.as_slice())
+                    .is_none_or(|a| c.local_addr().as_bytes() == a.as_slice())
                 && user
                     .as_ref()
                     .is_none_or(|u| c.user.as_bytes() == u.as_slice())

@@ -1375,7 +1375,7 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
     let us = now_us();
     let c = &ctx.srv.clients[ctx.id];
     let origin = if c.kind == crate::server::ClientKind::Unix {
-        "unix:".to_string() + &c.local
+        "unix:".to_string() + &c.unix_path
     } else {
         c.peer.clone()
     };
