@@ -56,7 +56,7 @@ fn hash_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
 fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
     let slot = match db.find(key) {
         Some(s) => s,
-        None => db.insert_new(key, Value::Hash(Hash::new())),
+        None => db.insert_new(key, Value::Hash(Box::default())),
     };
     match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
         Some(Value::Hash(h)) => Ok(h),

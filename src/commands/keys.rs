@@ -608,8 +608,7 @@ pub fn encoding_name(v: &Value, _cfg: &crate::config::Config) -> &'static str {
         Value::Int(_) => "int",
         // Strings modified in place (APPEND, SETRANGE, SETBIT) carry spare capacity, as
         // Redis's raw strings do; freshly written short ones are exact-size "embstr".
-        Value::Str(s) if s.len() <= 44 && s.capacity() == s.len() => "embstr",
-        Value::Str(_) => "raw",
+        Value::Str(s) => s.encoding(),
         // Redis 7.0 always stores lists as quicklists (listpack lists came in 7.2).
         Value::List(_) => "quicklist",
         // The compact form is left one way, when the hash-max-listpack-* limits are exceeded.

@@ -1590,7 +1590,8 @@ fn debug_populate(ctx: &mut Ctx, args: Args) {
         if let Some(n) = size {
             val.resize(n, 0);
         }
-        ctx.dbm().insert_new(&key, crate::keyspace::Value::Str(val));
+        ctx.dbm()
+            .insert_new(&key, crate::keyspace::Value::Str(val.into()));
     }
     ctx.srv.dirty += count as u64;
     ctx.out.ok();

@@ -137,7 +137,7 @@ fn lookup_pattern<'e>(db: &mut Db, pat: &[u8], elem: &'e [u8]) -> Option<Cow<'e,
     let e = db.get(&key)?;
     match (&e.val, field) {
         (Value::Hash(h), Some(f)) => h.get(f).map(|v| Cow::Owned(v.to_vec())),
-        (Value::Str(s), None) => Some(Cow::Owned(s.clone())),
+        (Value::Str(s), None) => Some(Cow::Owned(s.to_vec())),
         (Value::Int(n), None) => Some(Cow::Owned(itoa::Buffer::new().format(*n).into())),
         _ => None,
     }

@@ -1,6 +1,6 @@
 //! String commands: GET/SET and their variants, counters, ranges, LCS, bitmaps.
 use super::*;
-use crate::keyspace::{Db, Value, NO_EXPIRE};
+use crate::keyspace::{Db, Str, Value, NO_EXPIRE};
 use crate::resp::Reply;
 use crate::util::{eq_ic, now_ms, parse_f64, parse_i64};
 
@@ -523,7 +523,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let s = decimal_sum(cur_text, args.get(2)).unwrap_or_else(|| fmt_human_float(v));
     out.bulk(s.as_bytes());
     // Stored as a string even when integral ("embstr" in Redis, not "int").
-    db.set(key, Value::Str(s.as_bytes().to_vec()), NO_EXPIRE, true);
+    db.set(key, Value::Str(Str::new(s.as_bytes())), NO_EXPIRE, true);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::STRING, "incrbyfloat", key);
 }
@@ -578,23 +578,15 @@ fn msetnx(ctx: &mut Ctx, args: Args) {
     mset_generic(ctx, args, true)
 }
 
-/// The raw bytes of a string value about to be modified in place, converting an integer
+/// A string value about to be modified in place (`Str::modify`), converting an integer
 /// encoding first.
-fn raw_mut(v: &mut Value) -> Option<&mut Vec<u8>> {
+fn raw_mut(v: &mut Value) -> Option<&mut Str> {
     if let Value::Int(n) = *v {
-        *v = Value::Str(itoa::Buffer::new().format(n).as_bytes().to_vec());
+        *v = Value::Str(Str::new(itoa::Buffer::new().format(n).as_bytes()));
     }
     match v {
         Value::Str(s) => Some(s),
         _ => None,
-    }
-}
-
-/// After an in-place change: leave spare capacity, which OBJECT ENCODING reports as "raw"
-/// (Redis turns a string it modifies in place into a raw one).
-fn keep_raw(s: &mut Vec<u8>) {
-    if s.capacity() == s.len() {
-        s.reserve(1);
     }
 }
 
@@ -624,8 +616,7 @@ fn append(ctx: &mut Ctx, args: Args) {
                 return out.error(TOO_BIG);
             }
             let s = raw_mut(&mut e.val).expect("checked string");
-            s.extend_from_slice(add);
-            keep_raw(s);
+            s.modify(|v| v.extend_from_slice(add));
             s.len()
         }
     };
@@ -696,9 +687,11 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             if too_big {
                 return out.error(TOO_BIG);
             }
-            let mut s = vec![0u8; off as usize];
-            s.extend_from_slice(val);
-            keep_raw(&mut s);
+            let mut s = Str::new(b"");
+            s.modify(|v| {
+                v.resize(off as usize, 0);
+                v.extend_from_slice(val);
+            });
             let n = s.len();
             db.set(key, Value::Str(s), NO_EXPIRE, false);
             n
@@ -715,11 +708,12 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             }
             let s = raw_mut(&mut e.val).expect("checked string");
             let (off, end) = (off as usize, off as usize + val.len());
-            if s.len() < end {
-                s.resize(end, 0);
-            }
-            s[off..end].copy_from_slice(val);
-            keep_raw(s);
+            s.modify(|v| {
+                if v.len() < end {
+                    v.resize(end, 0);
+                }
+                v[off..end].copy_from_slice(val);
+            });
             s.len()
         }
     };
@@ -732,7 +726,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
 fn read_str(db: &mut Db, key: &[u8]) -> Result<Vec<u8>, ()> {
     match db.get(key).map(|e| &e.val) {
         None => Ok(Vec::new()),
-        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(Value::Str(s)) => Ok(s.to_vec()),
         Some(Value::Int(n)) => Ok(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
         Some(_) => Err(()),
     }
@@ -887,7 +881,7 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     };
     let (db, out) = ctx.db_out();
     if db.find(key).is_none() {
-        db.set(key, Value::Str(Vec::new()), NO_EXPIRE, false);
+        db.set(key, Value::Str(Vec::new().into()), NO_EXPIRE, false);
     }
     let e = db.get_mut(key).expect("just created");
     let Some(s) = (if e.val.is_string() {
@@ -898,17 +892,19 @@ fn setbit(ctx: &mut Ctx, args: Args) {
         return out.error(WRONGTYPE);
     };
     let byte = off >> 3;
-    if s.len() <= byte {
-        s.resize(byte + 1, 0);
-    }
     let mask = 1u8 << (7 - (off & 7));
-    let old = s[byte] & mask != 0;
-    if on {
-        s[byte] |= mask;
-    } else {
-        s[byte] &= !mask;
-    }
-    keep_raw(s);
+    let old = s.modify(|v| {
+        if v.len() <= byte {
+            v.resize(byte + 1, 0);
+        }
+        let old = v[byte] & mask != 0;
+        if on {
+            v[byte] |= mask;
+        } else {
+            v[byte] &= !mask;
+        }
+        old
+    });
     out.int(old as i64);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::STRING, "setbit", key);

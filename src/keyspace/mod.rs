@@ -2,9 +2,11 @@
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
 pub mod dict;
 pub mod key;
+pub mod strval;
 pub mod value;
 
 pub use dict::{Dict, Key};
+pub use strval::Str;
 pub use value::{digest_hex, digest_of, xor_into, Entry, Value, NO_EXPIRE};
 
 use crate::util::now_ms;

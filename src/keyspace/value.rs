@@ -8,10 +8,11 @@ pub enum Value {
     /// A string; integers that fit an i64 and print back identically are kept as numbers
     /// (OBJECT ENCODING "int"), so INCR needs no parsing.
     Int(i64),
-    Str(Vec<u8>),
-    // Boxed so that a string key's Entry stays small (a VecDeque is 32 bytes inline).
+    Str(super::Str),
+    // Containers are boxed so that a string key's Entry stays small: `Value` is 24 bytes
+    // (its tag shares a byte with `Str`'s).
     List(Box<VecDeque<Box<[u8]>>>),
-    Hash(crate::types::hash::Hash),
+    Hash(Box<crate::types::hash::Hash>),
     Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
     Stream(Box<crate::types::stream::Stream>),
@@ -40,7 +41,7 @@ impl Value {
                 return Value::Int(n);
             }
         }
-        Value::Str(b.to_vec())
+        Value::Str(super::Str::new(b))
     }
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -102,7 +103,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str(s) => s.capacity(),
+            Value::Str(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
@@ -168,7 +169,7 @@ mod tests {
     /// Every string key pays for the largest variant: keep big containers behind a Box.
     #[test]
     fn string_entries_stay_small() {
-        assert!(std::mem::size_of::<Value>() <= 32);
-        assert!(std::mem::size_of::<Entry>() <= 48);
+        assert!(std::mem::size_of::<Value>() <= 24);
+        assert!(std::mem::size_of::<Entry>() <= 40);
     }
 }
