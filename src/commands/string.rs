@@ -33,6 +33,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("getbit", 3, READONLY | FAST, BITMAP, (1, 1, 1), getbit),
     cmd("bitcount", -2, READONLY, BITMAP, (1, 1, 1), bitcount),
     cmd("bitpos", -3, READONLY, BITMAP, (1, 1, 1), bitpos),
+    cmd("bitop", -4, WRITE | DENYOOM, BITMAP, (2, -1, 1), bitop),
 ];
 
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -687,11 +688,9 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             if too_big {
                 return out.error(TOO_BIG);
             }
-            let mut s = Str::new(b"");
-            s.modify(|v| {
-                v.resize(off as usize, 0);
-                v.extend_from_slice(val);
-            });
+            let mut v = vec![0u8; off as usize];
+            v.extend_from_slice(val);
+            let s = Str::raw(v);
             let n = s.len();
             db.set(key, Value::Str(s), NO_EXPIRE, false);
             n
@@ -1002,6 +1001,10 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
+    // Both ends negative and crossed: empty, before they are clamped (Redis 7.0.15).
+    if r.start < 0 && r.end < 0 && r.start > r.end {
+        return out.int(0);
+    }
     let bits = r.bits;
     let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
         return out.int(0);
@@ -1015,6 +1018,65 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
             .sum()
     };
     out.int(n as i64);
+}
+
+/// BITOP AND|OR|XOR|NOT dest src...: missing sources are zero bytes, shorter ones are
+/// zero-padded to the longest; an empty result deletes dest. Replies the result's length.
+fn bitop(ctx: &mut Ctx, args: Args) {
+    let op = args.get(1).to_ascii_lowercase();
+    if !matches!(&op[..], b"and" | b"or" | b"xor" | b"not") {
+        return ctx.out.error(SYNTAX);
+    }
+    let (dest, srcs) = (args.get(2), (3..args.len()).map(|i| args.get(i)));
+    if op == b"not" && args.len() != 4 {
+        return ctx
+            .out
+            .error("ERR BITOP NOT must be called with a single source key.");
+    }
+    let (db, out) = ctx.db_out();
+    let mut res: Vec<u8> = Vec::new();
+    for (n, key) in srcs.enumerate() {
+        let mut tmp = itoa::Buffer::new();
+        let src: &[u8] = match db.get(key) {
+            None => b"",
+            Some(e) => match e.val.str_bytes(&mut tmp) {
+                Some(s) => s,
+                None => return out.error(WRONGTYPE),
+            },
+        };
+        if n == 0 {
+            res = match &op[..] {
+                b"not" => src.iter().map(|b| !b).collect(),
+                _ => src.to_vec(),
+            };
+            continue;
+        }
+        if src.len() > res.len() {
+            res.resize(src.len(), 0);
+        }
+        let padded = src.iter().copied().chain(std::iter::repeat(0));
+        for (r, s) in res.iter_mut().zip(padded) {
+            match &op[..] {
+                b"and" => *r &= s,
+                b"or" => *r |= s,
+                _ => *r ^= s,
+            }
+        }
+    }
+    let len = res.len();
+    if len > 0 {
+        db.set(dest, Value::Str(Str::raw(res)), NO_EXPIRE, false);
+        out.int(len as i64);
+        ctx.modified(dest);
+        crate::notify::notify(ctx, crate::notify::STRING, "set", dest);
+    } else {
+        let existed = db.remove(dest).is_some();
+        out.int(0);
+        if existed {
+            ctx.modified(dest);
+            crate::notify::notify(ctx, crate::notify::GENERIC, "del", dest);
+        }
+    }
 }
 
 fn bitpos(ctx: &mut Ctx, args: Args) {

@@ -44,6 +44,14 @@ impl Str {
             Str::Heap { bytes, .. } => bytes,
         }
     }
+    /// A value built by a command that edits strings (SETRANGE, BITOP): "raw", as Redis
+    /// reports such strings, whatever their length.
+    pub fn raw(v: Vec<u8>) -> Str {
+        Str::Heap {
+            raw: true,
+            bytes: v.into_boxed_slice(),
+        }
+    }
     /// Change the bytes in place through a `Vec` (the heap block is reused, then trimmed
     /// to fit). Marks the value "raw".
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
@@ -52,10 +60,7 @@ impl Str {
             Str::Heap { bytes, .. } => bytes.into_vec(),
         };
         let r = f(&mut v);
-        *self = Str::Heap {
-            raw: true,
-            bytes: v.into_boxed_slice(),
-        };
+        *self = Str::raw(v);
         r
     }
     /// OBJECT ENCODING: "embstr" for a short value made whole, "raw" otherwise.

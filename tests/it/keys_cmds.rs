@@ -1,7 +1,7 @@
 //! Tests of the generic key commands: DEL EXISTS TYPE KEYS SCAN RENAME RANDOMKEY COPY MOVE
 //! TOUCH OBJECT and the EXPIRE/TTL family, with Redis 7.0's replies and error texts.
 use crate::common::*;
-use crate::string_cmds::{q, qerr};
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ fn del_exists_type_touch() {
     assert_eq!(q::<i64>(c, &["UNLINK", "b", "l"]), 2);
     assert_eq!(q::<i64>(c, &["DBSIZE"]), 0);
     assert_eq!(
-        qerr(c, &["DEL"]),
+        err(c, &["DEL"]),
         "ERR wrong number of arguments for 'del' command"
     );
 }
@@ -82,20 +82,20 @@ fn scan_options_and_errors() {
     let t = scan_all(c, &["TYPE", "set"]);
     assert_eq!(t, vec!["aset"]);
     assert!(scan_all(c, &["TYPE", "hash"]).is_empty());
-    assert_eq!(qerr(c, &["SCAN", "x"]), "ERR invalid cursor");
-    assert_eq!(qerr(c, &["SCAN", " 1"]), "ERR invalid cursor");
+    assert_eq!(err(c, &["SCAN", "x"]), "ERR invalid cursor");
+    assert_eq!(err(c, &["SCAN", " 1"]), "ERR invalid cursor");
     assert_eq!(
-        qerr(c, &["SCAN", "18446744073709551616"]),
+        err(c, &["SCAN", "18446744073709551616"]),
         "ERR invalid cursor"
     );
     let (_, _): (String, Vec<String>) = q(c, &["SCAN", "+0"]);
-    assert_eq!(qerr(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
+    assert_eq!(err(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
     assert_eq!(
-        qerr(c, &["SCAN", "0", "COUNT", "x"]),
+        err(c, &["SCAN", "0", "COUNT", "x"]),
         "ERR value is not an integer or out of range"
     );
-    assert_eq!(qerr(c, &["SCAN", "0", "MATCH"]), "ERR syntax error");
-    assert_eq!(qerr(c, &["SCAN", "0", "FOO", "bar"]), "ERR syntax error");
+    assert_eq!(err(c, &["SCAN", "0", "MATCH"]), "ERR syntax error");
+    assert_eq!(err(c, &["SCAN", "0", "FOO", "bar"]), "ERR syntax error");
     // A cursor past the end is simply finished.
     let (next, keys): (String, Vec<String>) = q(c, &["SCAN", "18446744073709551615"]);
     assert_eq!((next.as_str(), keys.len()), ("0", 0));
@@ -148,8 +148,8 @@ fn rename_renamenx() {
     assert_eq!(q::<i64>(c, &["EXISTS", "a"]), 0);
     assert_eq!(q::<String>(c, &["GET", "b"]), "1");
     assert!(q::<i64>(c, &["TTL", "b"]) > 0, "RENAME keeps the TTL");
-    assert_eq!(qerr(c, &["RENAME", "nokey", "x"]), "ERR no such key");
-    assert_eq!(qerr(c, &["RENAMENX", "nokey", "x"]), "ERR no such key");
+    assert_eq!(err(c, &["RENAME", "nokey", "x"]), "ERR no such key");
+    assert_eq!(err(c, &["RENAMENX", "nokey", "x"]), "ERR no such key");
     assert_eq!(q::<String>(c, &["RENAME", "b", "b"]), "OK");
     assert_eq!(q::<i64>(c, &["RENAMENX", "b", "b"]), 0);
     q::<()>(c, &["SET", "c", "3"]);
@@ -221,27 +221,27 @@ fn expire_family_and_ttl() {
     assert_eq!(q::<i64>(c, &["EXPIRE", "k", "100", "NX"]), 1);
     // Errors
     assert_eq!(
-        qerr(c, &["EXPIRE", "k", "10", "NX", "XX"]),
+        err(c, &["EXPIRE", "k", "10", "NX", "XX"]),
         "ERR NX and XX, GT or LT options at the same time are not compatible"
     );
     assert_eq!(
-        qerr(c, &["EXPIRE", "k", "10", "GT", "LT"]),
+        err(c, &["EXPIRE", "k", "10", "GT", "LT"]),
         "ERR GT and LT options at the same time are not compatible"
     );
     assert_eq!(
-        qerr(c, &["EXPIRE", "k", "10", "AB"]),
+        err(c, &["EXPIRE", "k", "10", "AB"]),
         "ERR Unsupported option AB"
     );
     assert_eq!(
-        qerr(c, &["EXPIRE", "k", ""]),
+        err(c, &["EXPIRE", "k", ""]),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        qerr(c, &["EXPIRE", "k", "9223372036854775807"]),
+        err(c, &["EXPIRE", "k", "9223372036854775807"]),
         "ERR invalid expire time in 'expire' command"
     );
     assert_eq!(
-        qerr(c, &["PEXPIRE", "k", "9223372036854775807"]),
+        err(c, &["PEXPIRE", "k", "9223372036854775807"]),
         "ERR invalid expire time in 'pexpire' command"
     );
     // A time in the past deletes the key and still answers 1.
@@ -343,18 +343,18 @@ fn copy_all_types_and_options() {
     assert_eq!(q::<String>(c, &["GET", "s"]), "v");
     q::<()>(c, &["SELECT", "0"]);
     assert_eq!(
-        qerr(c, &["COPY", "s", "s"]),
+        err(c, &["COPY", "s", "s"]),
         "ERR source and destination objects are the same"
     );
     assert_eq!(
-        qerr(c, &["COPY", "s", "x", "DB", "99"]),
+        err(c, &["COPY", "s", "x", "DB", "99"]),
         "ERR DB index is out of range"
     );
     assert_eq!(
-        qerr(c, &["COPY", "s", "x", "DB", "x"]),
+        err(c, &["COPY", "s", "x", "DB", "x"]),
         "ERR value is not an integer or out of range"
     );
-    assert_eq!(qerr(c, &["COPY", "s", "x", "FOO"]), "ERR syntax error");
+    assert_eq!(err(c, &["COPY", "s", "x", "FOO"]), "ERR syntax error");
 }
 
 #[test]
@@ -371,15 +371,12 @@ fn move_between_databases() {
     assert_eq!(q::<String>(c, &["GET", "k"]), "v");
     assert!(q::<i64>(c, &["TTL", "k"]) > 0, "MOVE keeps the TTL");
     assert_eq!(
-        qerr(c, &["MOVE", "k", "1"]),
+        err(c, &["MOVE", "k", "1"]),
         "ERR source and destination objects are the same"
     );
+    assert_eq!(err(c, &["MOVE", "k", "16"]), "ERR DB index is out of range");
     assert_eq!(
-        qerr(c, &["MOVE", "k", "16"]),
-        "ERR DB index is out of range"
-    );
-    assert_eq!(
-        qerr(c, &["MOVE", "k", "x"]),
+        err(c, &["MOVE", "k", "x"]),
         "ERR value is not an integer or out of range"
     );
 }
@@ -410,17 +407,18 @@ fn object_subcommands() {
     assert_eq!(q::<i64>(c, &["OBJECT", "REFCOUNT", "e"]), 1);
     assert!(q::<i64>(c, &["OBJECT", "IDLETIME", "e"]) <= 2);
     assert_eq!(
-        qerr(c, &["OBJECT", "FREQ", "e"]),
+        err(c, &["OBJECT", "FREQ", "e"]),
         "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
     );
     q::<()>(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
     assert!(q::<i64>(c, &["OBJECT", "FREQ", "e"]) >= 0);
-    assert!(qerr(c, &["OBJECT", "IDLETIME", "e"])
-        .starts_with("ERR An LFU maxmemory policy is selected"));
+    assert!(
+        err(c, &["OBJECT", "IDLETIME", "e"]).starts_with("ERR An LFU maxmemory policy is selected")
+    );
     let help: Vec<String> = q(c, &["OBJECT", "HELP"]);
     assert!(help[0].starts_with("OBJECT <subcommand>"));
     assert_eq!(
-        qerr(c, &["OBJECT", "FOO", "k"]),
+        err(c, &["OBJECT", "FOO", "k"]),
         "ERR unknown subcommand 'FOO'. Try OBJECT HELP."
     );
 }

@@ -1,25 +1,5 @@
 //! Tests of the string command family: replies and error texts as Redis 7.0 gives them.
 use crate::common::*;
-use redis::FromRedisValue;
-
-/// Run a command given as words and convert its reply.
-pub fn q<T: FromRedisValue>(c: &mut redis::Connection, words: &[&str]) -> T {
-    let mut cmd = redis::cmd(words[0]);
-    for w in &words[1..] {
-        cmd.arg(*w);
-    }
-    cmd.query(c)
-        .unwrap_or_else(|e| panic!("{words:?} failed: {e}"))
-}
-
-/// Run a command given as words and return its error text.
-pub fn qerr(c: &mut redis::Connection, words: &[&str]) -> String {
-    let mut cmd = redis::cmd(words[0]);
-    for w in &words[1..] {
-        cmd.arg(*w);
-    }
-    err_of(c, &mut cmd)
-}
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -38,33 +18,33 @@ fn set_options_and_errors() {
     // NX + GET on an existing key: old value back, nothing written.
     assert_eq!(q::<String>(c, &["SET", "k", "z", "NX", "GET"]), "w");
     assert_eq!(q::<String>(c, &["GET", "k"]), "w");
-    assert_eq!(qerr(c, &["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
+    assert_eq!(err(c, &["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
     assert_eq!(
-        qerr(c, &["SET", "k", "v", "EX", "10", "PX", "100"]),
+        err(c, &["SET", "k", "v", "EX", "10", "PX", "100"]),
         "ERR syntax error"
     );
-    assert_eq!(qerr(c, &["SET", "k", "v", "EX"]), "ERR syntax error");
+    assert_eq!(err(c, &["SET", "k", "v", "EX"]), "ERR syntax error");
     assert_eq!(
-        qerr(c, &["SET", "k", "v", "KEEPTTL", "EX", "1"]),
+        err(c, &["SET", "k", "v", "KEEPTTL", "EX", "1"]),
         "ERR syntax error"
     );
-    assert_eq!(qerr(c, &["SET", "k", "v", "EX", "x"]), NOT_INT);
+    assert_eq!(err(c, &["SET", "k", "v", "EX", "x"]), NOT_INT);
     assert_eq!(
-        qerr(c, &["SET", "k", "v", "EX", "0"]),
+        err(c, &["SET", "k", "v", "EX", "0"]),
         "ERR invalid expire time in 'set' command"
     );
     assert_eq!(
-        qerr(c, &["SET", "k", "v", "EX", "9223372036854775807"]),
+        err(c, &["SET", "k", "v", "EX", "9223372036854775807"]),
         "ERR invalid expire time in 'set' command"
     );
     q::<()>(c, &["RPUSH", "list", "a"]);
-    assert_eq!(qerr(c, &["SET", "list", "v", "GET"]), WRONGTYPE);
+    assert_eq!(err(c, &["SET", "list", "v", "GET"]), WRONGTYPE);
     assert_eq!(
         q::<String>(c, &["TYPE", "list"]),
         "list",
         "failed SET GET wrote nothing"
     );
-    assert_eq!(qerr(c, &["GET", "list"]), WRONGTYPE);
+    assert_eq!(err(c, &["GET", "list"]), WRONGTYPE);
     // Plain SET overwrites any type.
     assert_eq!(q::<String>(c, &["SET", "list", "s"]), "OK");
     assert_eq!(q::<String>(c, &["GET", "list"]), "s");
@@ -102,11 +82,11 @@ fn setnx_setex_psetex_getset_getdel() {
     assert_eq!(q::<String>(c, &["GET", "k"]), "c");
     assert!(q::<i64>(c, &["TTL", "k"]) > 0);
     assert_eq!(
-        qerr(c, &["SETEX", "k", "0", "c"]),
+        err(c, &["SETEX", "k", "0", "c"]),
         "ERR invalid expire time in 'setex' command"
     );
     assert_eq!(
-        qerr(c, &["PSETEX", "k", "-5", "c"]),
+        err(c, &["PSETEX", "k", "-5", "c"]),
         "ERR invalid expire time in 'psetex' command"
     );
     assert_eq!(q::<String>(c, &["PSETEX", "p", "100000", "x"]), "OK");
@@ -118,8 +98,8 @@ fn setnx_setex_psetex_getset_getdel() {
     assert_eq!(q::<i64>(c, &["EXISTS", "p"]), 0);
     assert_eq!(q::<Option<String>>(c, &["GETDEL", "p"]), None);
     q::<()>(c, &["RPUSH", "l", "a"]);
-    assert_eq!(qerr(c, &["GETDEL", "l"]), WRONGTYPE);
-    assert_eq!(qerr(c, &["GETSET", "l", "x"]), WRONGTYPE);
+    assert_eq!(err(c, &["GETDEL", "l"]), WRONGTYPE);
+    assert_eq!(err(c, &["GETSET", "l", "x"]), WRONGTYPE);
     assert_eq!(q::<i64>(c, &["SETNX", "l", "x"]), 0);
 }
 
@@ -142,16 +122,16 @@ fn getex_options() {
     );
     assert_eq!(q::<Option<String>>(c, &["GETEX", "k", "EX", "10"]), None);
     assert_eq!(
-        qerr(c, &["GETEX", "k", "EX", "10", "PERSIST"]),
+        err(c, &["GETEX", "k", "EX", "10", "PERSIST"]),
         "ERR syntax error"
     );
-    assert_eq!(qerr(c, &["GETEX", "k", "NX"]), "ERR syntax error");
+    assert_eq!(err(c, &["GETEX", "k", "NX"]), "ERR syntax error");
     assert_eq!(
-        qerr(c, &["GETEX", "k", "EX", "-1"]),
+        err(c, &["GETEX", "k", "EX", "-1"]),
         "ERR invalid expire time in 'getex' command"
     );
     q::<()>(c, &["RPUSH", "l", "a"]);
-    assert_eq!(qerr(c, &["GETEX", "l"]), WRONGTYPE);
+    assert_eq!(err(c, &["GETEX", "l"]), WRONGTYPE);
 }
 
 #[test]
@@ -165,22 +145,22 @@ fn counters() {
     assert_eq!(q::<String>(c, &["OBJECT", "ENCODING", "n"]), "int");
     q::<()>(c, &["SET", "n", "9223372036854775807"]);
     assert_eq!(
-        qerr(c, &["INCR", "n"]),
+        err(c, &["INCR", "n"]),
         "ERR increment or decrement would overflow"
     );
     assert_eq!(
-        qerr(c, &["DECRBY", "n", "-9223372036854775808"]),
+        err(c, &["DECRBY", "n", "-9223372036854775808"]),
         "ERR decrement would overflow"
     );
     q::<()>(c, &["SET", "s", " 11"]);
-    assert_eq!(qerr(c, &["INCR", "s"]), NOT_INT);
-    assert_eq!(qerr(c, &["INCRBY", "n", "1.5"]), NOT_INT);
+    assert_eq!(err(c, &["INCR", "s"]), NOT_INT);
+    assert_eq!(err(c, &["INCRBY", "n", "1.5"]), NOT_INT);
     q::<()>(c, &["SET", "t", "5", "EX", "100"]);
     q::<()>(c, &["INCR", "t"]);
     assert!(q::<i64>(c, &["TTL", "t"]) > 0, "INCR keeps the TTL");
     q::<()>(c, &["SADD", "set", "a"]);
-    assert_eq!(qerr(c, &["INCR", "set"]), WRONGTYPE);
-    assert_eq!(qerr(c, &["INCRBYFLOAT", "set", "1"]), WRONGTYPE);
+    assert_eq!(err(c, &["INCR", "set"]), WRONGTYPE);
+    assert_eq!(err(c, &["INCRBYFLOAT", "set", "1"]), WRONGTYPE);
 }
 
 #[test]
@@ -209,21 +189,21 @@ fn incrbyfloat_formats_like_redis() {
         "17179869185.5"
     );
     assert_eq!(
-        qerr(c, &["INCRBYFLOAT", "f", "abc"]),
+        err(c, &["INCRBYFLOAT", "f", "abc"]),
         "ERR value is not a valid float"
     );
     assert_eq!(
-        qerr(c, &["INCRBYFLOAT", "f", "nan"]),
+        err(c, &["INCRBYFLOAT", "f", "nan"]),
         "ERR value is not a valid float"
     );
     q::<()>(c, &["SET", "m", "1e308"]);
     assert_eq!(
-        qerr(c, &["INCRBYFLOAT", "m", "1e308"]),
+        err(c, &["INCRBYFLOAT", "m", "1e308"]),
         "ERR increment would produce NaN or Infinity"
     );
     q::<()>(c, &["SET", "sp", "1 "]);
     assert_eq!(
-        qerr(c, &["INCRBYFLOAT", "sp", "1"]),
+        err(c, &["INCRBYFLOAT", "sp", "1"]),
         "ERR value is not a valid float"
     );
 }
@@ -237,7 +217,7 @@ fn mget_mset_msetnx() {
     let v: Vec<Option<String>> = q(c, &["MGET", "a", "nokey", "b", "l"]);
     assert_eq!(v, vec![Some("1".into()), None, Some("2".into()), None]);
     assert_eq!(
-        qerr(c, &["MSET", "a", "1", "b"]),
+        err(c, &["MSET", "a", "1", "b"]),
         "ERR wrong number of arguments for 'mset' command"
     );
     assert_eq!(q::<i64>(c, &["MSETNX", "a", "9", "z", "9"]), 0);
@@ -264,7 +244,7 @@ fn append_strlen_ranges() {
     );
     assert_eq!(q::<String>(c, &["SUBSTR", "s", "6", "-1"]), "world");
     assert_eq!(q::<String>(c, &["GETRANGE", "nokey", "0", "-1"]), "");
-    assert_eq!(qerr(c, &["GETRANGE", "s", "a", "1"]), NOT_INT);
+    assert_eq!(err(c, &["GETRANGE", "s", "a", "1"]), NOT_INT);
     q::<()>(c, &["SET", "n", "1234"]);
     assert_eq!(q::<i64>(c, &["STRLEN", "n"]), 4);
     assert_eq!(q::<String>(c, &["GETRANGE", "n", "1", "2"]), "23");
@@ -278,18 +258,18 @@ fn append_strlen_ranges() {
     assert_eq!(q::<i64>(c, &["EXISTS", "empty"]), 0);
     assert_eq!(q::<i64>(c, &["SETRANGE", "s", "100", ""]), 11);
     assert_eq!(
-        qerr(c, &["SETRANGE", "s", "-1", "x"]),
+        err(c, &["SETRANGE", "s", "-1", "x"]),
         "ERR offset is out of range"
     );
     assert_eq!(
-        qerr(c, &["SETRANGE", "s", "536870911", "xx"]),
+        err(c, &["SETRANGE", "s", "536870911", "xx"]),
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
     );
     q::<()>(c, &["RPUSH", "l", "x"]);
-    assert_eq!(qerr(c, &["APPEND", "l", "x"]), WRONGTYPE);
-    assert_eq!(qerr(c, &["STRLEN", "l"]), WRONGTYPE);
-    assert_eq!(qerr(c, &["SETRANGE", "l", "0", "x"]), WRONGTYPE);
-    assert_eq!(qerr(c, &["GETRANGE", "l", "0", "1"]), WRONGTYPE);
+    assert_eq!(err(c, &["APPEND", "l", "x"]), WRONGTYPE);
+    assert_eq!(err(c, &["STRLEN", "l"]), WRONGTYPE);
+    assert_eq!(err(c, &["SETRANGE", "l", "0", "x"]), WRONGTYPE);
+    assert_eq!(err(c, &["GETRANGE", "l", "0", "1"]), WRONGTYPE);
 }
 
 #[test]
@@ -324,14 +304,14 @@ fn lcs_variants() {
     };
     assert_eq!(matches.len(), 2, "ranges 'text' and 'my'");
     assert_eq!(
-        qerr(c, &["LCS", "a", "b", "LEN", "IDX"]),
+        err(c, &["LCS", "a", "b", "LEN", "IDX"]),
         "ERR If you want both the length and indexes, please just use IDX."
     );
-    assert_eq!(qerr(c, &["LCS", "a", "b", "FOO"]), "ERR syntax error");
+    assert_eq!(err(c, &["LCS", "a", "b", "FOO"]), "ERR syntax error");
     assert_eq!(q::<String>(c, &["LCS", "a", "nokey"]), "");
     q::<()>(c, &["RPUSH", "l", "x"]);
     assert_eq!(
-        qerr(c, &["LCS", "a", "l"]),
+        err(c, &["LCS", "a", "l"]),
         "ERR The specified keys must contain string values"
     );
 }
@@ -364,12 +344,89 @@ fn bitmaps() {
     );
     assert_eq!(q::<i64>(c, &["BITPOS", "full", "0", "0", "0"]), -1);
     assert_eq!(
-        qerr(c, &["SETBIT", "b", "-1", "1"]),
+        err(c, &["SETBIT", "b", "-1", "1"]),
         "ERR bit offset is not an integer or out of range"
     );
     assert_eq!(
-        qerr(c, &["SETBIT", "b", "1", "2"]),
+        err(c, &["SETBIT", "b", "1", "2"]),
         "ERR bit is not an integer or out of range"
     );
-    assert_eq!(qerr(c, &["BITCOUNT", "s", "1"]), "ERR syntax error");
+    assert_eq!(err(c, &["BITCOUNT", "s", "1"]), "ERR syntax error");
+}
+
+#[test]
+fn bitop_combines_pads_and_deletes_on_empty() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "a", "foobar"]);
+    q::<()>(c, &["SET", "b", "abcdef12"]);
+    // Shorter sources are zero-padded to the longest: AND clears the tail, OR/XOR keep it.
+    assert_eq!(q::<i64>(c, &["BITOP", "AND", "d", "a", "b"]), 8);
+    assert_eq!(q::<Vec<u8>>(c, &["GET", "d"]), b"`bc`ab\0\0");
+    assert_eq!(q::<i64>(c, &["BITOP", "or", "d", "a", "b"]), 8);
+    assert_eq!(q::<Vec<u8>>(c, &["GET", "d"]), b"goofev12");
+    assert_eq!(q::<i64>(c, &["BITOP", "XOR", "d", "a", "a", "missing"]), 6);
+    assert_eq!(q::<Vec<u8>>(c, &["GET", "d"]), vec![0u8; 6]);
+    assert_eq!(q::<i64>(c, &["BITOP", "NOT", "d", "a"]), 6);
+    let not: Vec<u8> = b"foobar".iter().map(|b| !b).collect();
+    assert_eq!(q::<Vec<u8>>(c, &["GET", "d"]), not);
+    assert_eq!(q::<String>(c, &["OBJECT", "ENCODING", "d"]), "raw");
+    // Integer-encoded sources count as their decimal text.
+    q::<()>(c, &["SET", "n", "12"]);
+    assert_eq!(q::<i64>(c, &["BITOP", "OR", "d", "n"]), 2);
+    assert_eq!(q::<String>(c, &["GET", "d"]), "12");
+    // Nothing but missing keys: the destination is deleted, its TTL with it.
+    q::<()>(c, &["SET", "d", "x", "EX", "100"]);
+    assert_eq!(q::<i64>(c, &["BITOP", "AND", "d", "nope1", "nope2"]), 0);
+    assert_eq!(q::<i64>(c, &["EXISTS", "d"]), 0);
+    // Errors leave the destination alone.
+    q::<()>(c, &["SET", "d", "keep"]);
+    q::<()>(c, &["LPUSH", "l", "x"]);
+    assert_eq!(err(c, &["BITOP", "AND", "d", "a", "l"]), WRONGTYPE);
+    assert_eq!(
+        err(c, &["BITOP", "NOT", "d", "a", "b"]),
+        "ERR BITOP NOT must be called with a single source key."
+    );
+    assert_eq!(err(c, &["BITOP", "NAND", "d", "a"]), "ERR syntax error");
+    assert_eq!(q::<String>(c, &["GET", "d"]), "keep");
+}
+
+#[test]
+fn bitcount_negative_crossed_range_is_empty() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "s", "xxxx"]);
+    // -6 and -7 would both clamp to byte 0; Redis answers 0 for a crossed negative range.
+    assert_eq!(q::<i64>(c, &["BITCOUNT", "s", "-6", "-7"]), 0);
+    assert_eq!(q::<i64>(c, &["BITCOUNT", "s", "-7", "-6"]), 4);
+    assert_eq!(q::<i64>(c, &["BITCOUNT", "s", "0", "-1"]), 16);
+}
+
+#[test]
+fn short_and_long_values_and_in_place_edits_report_redis_encodings() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let long = "y".repeat(45);
+    for (val, enc) in [
+        ("abc", "embstr"),
+        (&"x".repeat(44)[..], "embstr"),
+        (&long[..], "raw"),
+    ] {
+        q::<()>(c, &["SET", "k", val]);
+        assert_eq!(q::<String>(c, &["OBJECT", "ENCODING", "k"]), enc, "{val}");
+        assert_eq!(q::<String>(c, &["GET", "k"]), val);
+    }
+    // Edited in place: raw whatever the length; the bytes are what the edits made.
+    q::<()>(c, &["SET", "k", "ab"]);
+    assert_eq!(q::<i64>(c, &["APPEND", "k", "cd"]), 4);
+    assert_eq!(q::<String>(c, &["OBJECT", "ENCODING", "k"]), "raw");
+    assert_eq!(q::<i64>(c, &["SETRANGE", "k", "30", "z"]), 31);
+    let mut want = b"abcd".to_vec();
+    want.resize(30, 0);
+    want.push(b'z');
+    assert_eq!(q::<Vec<u8>>(c, &["GET", "k"]), want);
+    // 'a' is 0b0110_0001: clear its last bit, set the one before: 'b'.
+    assert_eq!(q::<i64>(c, &["SETBIT", "k", "7", "0"]), 1);
+    assert_eq!(q::<i64>(c, &["SETBIT", "k", "6", "1"]), 0);
+    assert_eq!(q::<String>(c, &["GETRANGE", "k", "0", "3"]), "bbcd");
 }
