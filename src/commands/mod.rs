@@ -2,6 +2,7 @@
 //! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
 //! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
 pub mod acl;
+pub mod bitmap;
 pub mod connection;
 pub mod dump;
 pub mod function;
@@ -198,6 +199,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("generic", sort::COMMANDS),
         ("generic", dump::COMMANDS),
         ("string", string::COMMANDS),
+        ("bitmap", bitmap::COMMANDS),
         ("server", server::COMMANDS),
         ("list", list::COMMANDS),
         ("hash", hash::COMMANDS),

@@ -430,3 +430,94 @@ fn short_and_long_values_and_in_place_edits_report_redis_encodings() {
     assert_eq!(q::<i64>(c, &["SETBIT", "k", "6", "1"]), 0);
     assert_eq!(q::<String>(c, &["GETRANGE", "k", "0", "3"]), "bbcd");
 }
+
+#[test]
+fn bitfield_widths_offsets_and_overflow_policies() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let r: Vec<Option<i64>> = q(
+        c,
+        &[
+            "BITFIELD", "k", "SET", "i8", "0", "100", "GET", "i8", "0", "INCRBY", "i8", "0", "100",
+            "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100", "OVERFLOW", "FAIL", "INCRBY", "i8", "0",
+            "100", "GET", "u4", "4",
+        ],
+    );
+    // SET answers the old value; 100+100 wraps to -56 (default WRAP); -56+100 = 44 fits;
+    // under FAIL 44+100 overflows: nil, nothing written; u4 at bit 4 is 44's low nibble.
+    assert_eq!(
+        r,
+        vec![Some(0), Some(100), Some(-56), Some(44), None, Some(12)]
+    );
+    // #N addresses the N-th field of the type's width; u63 and i64 are the widest.
+    let r: Vec<i64> = q(
+        c,
+        &["BITFIELD", "k", "SET", "u8", "#1", "255", "GET", "u8", "8"],
+    );
+    assert_eq!(r, vec![0, 255]);
+    let r: Vec<i64> = q(
+        c,
+        &[
+            "BITFIELD", "k", "SET", "i64", "64", "-1", "GET", "i64", "64",
+        ],
+    );
+    assert_eq!(r, vec![0, -1]);
+    assert_eq!(q::<i64>(c, &["STRLEN", "k"]), 16);
+    let r: Vec<i64> = q(
+        c,
+        &["BITFIELD_RO", "k", "GET", "u8", "#1", "GET", "i8", "200"],
+    );
+    assert_eq!(r, vec![255, 0], "past the end reads zeros");
+    for (args, want) in [
+        (&["BITFIELD", "k", "GET", "u64", "0"][..], "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."),
+        (&["BITFIELD", "k", "GET", "i8", "-1"], "ERR bit offset is not an integer or out of range"),
+        (&["BITFIELD", "k", "SET", "i8", "0", "x"], "ERR value is not an integer or out of range"),
+        (&["BITFIELD", "k", "OVERFLOW", "BOUNCE"], "ERR Invalid OVERFLOW type specified"),
+        (&["BITFIELD", "k", "GET", "i8"], "ERR syntax error"),
+        (&["BITFIELD_RO", "k", "SET", "i8", "0", "1"], "ERR BITFIELD_RO only supports the GET subcommand"),
+    ] {
+        assert_eq!(err(c, args), want, "{args:?}");
+    }
+    q::<()>(c, &["LPUSH", "l", "x"]);
+    assert_eq!(err(c, &["BITFIELD", "l", "GET", "i8", "0"]), WRONGTYPE);
+    // Reads of a missing key do not create it.
+    assert_eq!(
+        q::<Vec<i64>>(c, &["BITFIELD", "nokey", "GET", "i8", "0"]),
+        vec![0]
+    );
+    assert_eq!(q::<i64>(c, &["EXISTS", "nokey"]), 0);
+}
+
+#[test]
+fn setbit_and_bitfield_count_only_real_changes() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let dirty = |c: &mut redis::Connection| -> i64 {
+        let info: String = q(c, &["INFO", "persistence"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rdb_changes_since_last_save")
+    };
+    let d0 = dirty(c);
+    // Creating the key is a change even when the bit written is 0.
+    assert_eq!(q::<i64>(c, &["SETBIT", "b", "0", "0"]), 0);
+    q::<Vec<i64>>(c, &["BITFIELD", "f", "SET", "i5", "0", "0"]);
+    assert_eq!(dirty(c), d0 + 2);
+    // Writing what is already there changes nothing.
+    assert_eq!(q::<i64>(c, &["SETBIT", "b", "0", "0"]), 0);
+    q::<Vec<i64>>(c, &["BITFIELD", "f", "SET", "i5", "0", "0"]);
+    assert_eq!(dirty(c), d0 + 2);
+    assert_eq!(q::<i64>(c, &["SETBIT", "b", "0", "1"]), 0);
+    assert_eq!(q::<i64>(c, &["SETBIT", "b", "0", "1"]), 1);
+    q::<Vec<i64>>(
+        c,
+        &[
+            "BITFIELD", "f", "SET", "i5", "0", "1", "SET", "i5", "5", "1",
+        ],
+    );
+    assert_eq!(dirty(c), d0 + 5);
+    // Growing the string is a change too.
+    assert_eq!(q::<i64>(c, &["SETBIT", "b", "100", "0"]), 0);
+    assert_eq!(dirty(c), d0 + 6);
+}
