@@ -4,6 +4,8 @@ use crate::commands::{Command, READONLY, WRITE};
 
 pub const KEY_READ: u8 = 1;
 pub const KEY_WRITE: u8 = 2;
+/// A spec naming something that is not a key (Redis's NOT_KEY: shard channels).
+pub const NOT_KEY: u8 = 4;
 
 /// Where the search for a spec's first key starts.
 pub enum Begin {
@@ -39,17 +41,30 @@ pub struct Spec {
     pub access: u8,
 }
 
-/// (argument index, access needed) for each key; on the stack for the usual few keys, as
-/// the ACL check runs for every command of a restricted user.
-pub type KeyList = smallvec::SmallVec<[(usize, u8); 8]>;
+/// (argument index, access needed, index of the key spec that found it) for each key; on
+/// the stack for the usual few keys, as the ACL check runs for every command of a
+/// restricted user.
+pub type KeyList = smallvec::SmallVec<[(usize, u8, usize); 8]>;
 
-/// (argument index, access needed) for every key of the command.
-pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
-    let specs = super::keyspecs::KEY_SPECS
+fn specs_of(full_name: &str) -> Option<&'static [Spec]> {
+    super::keyspecs::KEY_SPECS
         .binary_search_by(|(n, _)| n.cmp(&full_name))
         .ok()
-        .map(|i| super::keyspecs::KEY_SPECS[i].1);
-    let Some(specs) = specs else {
+        .map(|i| super::keyspecs::KEY_SPECS[i].1)
+}
+
+/// Whether the command takes key arguments at all (COMMAND GETKEYS): a shard channel's
+/// spec does not count.
+pub fn has_keys(cmd: &Command, full_name: &str) -> bool {
+    match specs_of(full_name) {
+        Some(specs) => specs.iter().any(|s| s.access != NOT_KEY),
+        None => cmd.keys.first > 0,
+    }
+}
+
+/// Every key of the command, movable ones included (numkeys, STREAMS, STORE...).
+pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
+    let Some(specs) = specs_of(full_name) else {
         // Not a Redis command (or none with keys): the table's positions, access from flags.
         let access = if cmd.flags & READONLY != 0 && cmd.flags & WRITE == 0 {
             KEY_READ
@@ -58,13 +73,22 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
         };
         return crate::commands::server::key_positions(cmd, argv.len())
             .into_iter()
-            .map(|p| (p, access))
+            .map(|p| (p, access, 0))
             .collect();
     };
     let mut out = KeyList::new();
-    // A spec with no access flags marks a shard channel (NOT_KEY in Redis), not a key.
-    for spec in specs.iter().filter(|s| s.access != 0) {
-        spec_keys(spec, argv, &mut out);
+    // A key with access 0 (EXISTS, TYPE...) still has to match one of the user's patterns.
+    for (i, spec) in specs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.access != NOT_KEY)
+    {
+        if !spec_keys(spec, i, argv, &mut out) {
+            // A numkeys that does not fit the arguments: no keys at all, as the
+            // command-specific key finders of Redis (ZUNIONSTORE, EVAL...) answer.
+            out.clear();
+            return out;
+        }
     }
     match full_name {
         "sort" | "sort_ro" => sort_store_key(argv, &mut out),
@@ -79,7 +103,8 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
     out
 }
 
-fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut KeyList) {
+/// Append the keys `spec` finds. False when its numkeys argument is invalid.
+fn spec_keys(spec: &Spec, index: usize, argv: &[&[u8]], out: &mut KeyList) -> bool {
     let argc = argv.len() as i32;
     let first = match spec.begin {
         Begin::Index(i) => i,
@@ -93,10 +118,10 @@ fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut KeyList) {
             };
             match found {
                 Some(i) => i + 1,
-                None => return,
+                None => return true,
             }
         }
-        Begin::Unknown => return,
+        Begin::Unknown => return true,
     };
     let (first, last, step) = match spec.find {
         Find::Range { last, step, limit } => {
@@ -119,22 +144,33 @@ fn spec_keys(spec: &Spec, argv: &[&[u8]], out: &mut KeyList) {
                 .and_then(|a| crate::util::parse_i64(a))
                 .filter(|&n| n >= 0 && n <= argc as i64)
             else {
-                return;
+                return false;
             };
+            if n > 0 && first + f + (n as i32 - 1) * step >= argc {
+                return false;
+            }
             let start = first + f;
             (start, start + (n as i32 - 1) * step, step)
         }
-        Find::Unknown => return,
+        Find::Unknown => return true,
     };
+    // Past the end (e.g. a numkeys larger than the arguments): no keys from this spec, as
+    // in Redis; the command itself then rejects its arguments.
+    if last >= argc || last < first {
+        return true;
+    }
     let mut i = first;
     while i <= last && i < argc && i >= 1 {
-        out.push((i as usize, spec.access));
+        out.push((i as usize, spec.access, index));
         i += step.max(1);
     }
+    true
 }
 
-/// SORT ... STORE key: the destination is written (options with arguments are skipped).
+/// SORT ... STORE key: the destination (the last STORE's) is written; the options with
+/// arguments are skipped. It is key spec 2 of SORT (1 is BY/GET's patterns).
 fn sort_store_key(argv: &[&[u8]], out: &mut KeyList) {
+    let mut store = None;
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];
@@ -143,10 +179,11 @@ fn sort_store_key(argv: &[&[u8]], out: &mut KeyList) {
         } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
             i += 2;
         } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
-            out.push((i + 1, KEY_WRITE));
+            store = Some(i + 1);
             i += 2;
         } else {
             i += 1;
         }
     }
+    out.extend(store.map(|s| (s, KEY_WRITE, 2)));
 }

@@ -1,8 +1,9 @@
 //! Where each command's keys are and how it uses them: Redis 7.0.15's key specs
 //! (src/commands/*.json), reduced to what ACL checks need. `access` bits: 1 = the key's
-//! value is read, 2 = it is written (insert, update or delete). Generated from the JSON
+//! value is read, 2 = it is written (insert, update or delete); 0 = neither (EXISTS, TYPE,
+//! STRLEN...: any key pattern of the user must still match); NOT_KEY = a shard channel. Generated from the JSON
 //! by a short script; sorted by name for binary search.
-use super::keys::{Begin, Find, Spec};
+use super::keys::{Begin, Find, Spec, NOT_KEY};
 
 pub static KEY_SPECS: &[(&str, &[Spec])] = &[
     (
@@ -1727,7 +1728,7 @@ pub static KEY_SPECS: &[(&str, &[Spec])] = &[
                 step: 1,
                 limit: 0,
             },
-            access: 0,
+            access: NOT_KEY,
         }],
     ),
     (
@@ -1775,7 +1776,7 @@ pub static KEY_SPECS: &[(&str, &[Spec])] = &[
                 step: 1,
                 limit: 0,
             },
-            access: 0,
+            access: NOT_KEY,
         }],
     ),
     (
@@ -1846,7 +1847,7 @@ pub static KEY_SPECS: &[(&str, &[Spec])] = &[
                 step: 1,
                 limit: 0,
             },
-            access: 0,
+            access: NOT_KEY,
         }],
     ),
     (

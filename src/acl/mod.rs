@@ -11,7 +11,7 @@
 //!   [`check`], by command name, so pub/sub commands need no call of their own.
 //! - [`authenticate`]: AUTH and HELLO AUTH.
 //! - [`on_connect`] / [`on_tls_established`]: protected mode and `tls-auth-clients-user`.
-mod keys;
+pub mod keys;
 mod keyspecs;
 mod rules;
 
@@ -242,7 +242,7 @@ fn selector_check(
         }
     }
     if !s.all_keys {
-        for (pos, perm) in keys::key_access(cmd, &e.full_name, argv) {
+        for (pos, perm, _) in keys::key_access(cmd, &e.full_name, argv) {
             if !s.key_ok(argv[pos], perm) {
                 return Err((Denial::Key, pos));
             }

@@ -141,8 +141,6 @@ pub struct Command {
     pub subs: &'static [Command],
     pub summary: &'static str,
     pub since: &'static str,
-    /// Key positions for commands whose keys move with their options (COMMAND GETKEYS).
-    pub getkeys: Option<fn(Args) -> Vec<usize>>,
 }
 
 /// A table row: `cmd(name, arity, flags, acl, (first, last, step), handler)`.
@@ -168,17 +166,12 @@ pub const fn cmd(
         subs: &[],
         summary: "",
         since: "",
-        getkeys: None,
     }
 }
 
 impl Command {
     pub const fn subs(mut self, subs: &'static [Command]) -> Self {
         self.subs = subs;
-        self
-    }
-    pub const fn getkeys(mut self, f: fn(Args) -> Vec<usize>) -> Self {
-        self.getkeys = Some(f);
         self
     }
     pub const fn doc(mut self, summary: &'static str, since: &'static str) -> Self {

@@ -1171,37 +1171,47 @@ pub fn key_positions(c: &Command, argc: usize) -> Vec<usize> {
     v
 }
 
-fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<Vec<usize>> {
+/// Commands whose key count may be zero (COMMAND GETKEYS answers an empty list for them).
+const NO_MANDATORY_KEYS: &[&str] = &[
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+];
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `args[2..]`, found by its
+/// key specs as for the ACL check (movable keys included), with Redis's errors.
+fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList> {
     let sub = args.tail(2);
-    let Some(mut id) = ctx.srv.cmds.lookup(sub.get(0)) else {
+    let Some(id) = find_command_args(ctx.srv, sub) else {
         ctx.out.error("ERR Invalid command specified");
         return None;
     };
-    if !ctx.srv.cmds.entries[id].subs.is_empty() && sub.len() >= 2 {
-        if let Some(s) = ctx.srv.cmds.lookup_sub(id, sub.get(1)) {
-            id = s;
-        }
+    let e = &ctx.srv.cmds.entries[id];
+    if !crate::acl::keys::has_keys(e.cmd, &e.full_name) {
+        ctx.out.error("ERR The command has no key arguments");
+        return None;
     }
-    let c = ctx.srv.cmds.entries[id].cmd;
-    if !arity_ok(c.arity, sub.len()) {
+    if !arity_ok(e.cmd.arity, sub.len()) {
         ctx.out
             .error("ERR Invalid number of arguments specified for command");
         return None;
     }
-    let pos = c
-        .getkeys
-        .map_or_else(|| key_positions(c, sub.len()), |f| f(sub));
-    if pos.is_empty() {
-        ctx.out.error("ERR The command has no key arguments");
+    let argv: smallvec::SmallVec<[&[u8]; 16]> = sub.iter().collect();
+    let keys = crate::acl::keys::key_access(e.cmd, &e.full_name, &argv);
+    if keys.is_empty() && !NO_MANDATORY_KEYS.contains(&e.static_name) {
+        ctx.out.error("ERR Invalid arguments specified for command");
         return None;
     }
-    Some(pos)
+    Some(keys)
 }
 
 fn command_getkeys(ctx: &mut Ctx, args: Args) {
-    if let Some(pos) = getkeys_common(ctx, args) {
-        ctx.out.array(pos.len());
-        for p in pos {
+    if let Some(keys) = getkeys_common(ctx, args) {
+        ctx.out.array(keys.len());
+        for (p, _, _) in keys {
             ctx.out.bulk(args.get(2 + p));
         }
     }
@@ -1210,10 +1220,10 @@ fn command_getkeys(ctx: &mut Ctx, args: Args) {
 fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
     let sub = args.tail(2);
     let name = find_command_args(ctx.srv, sub).map(|id| ctx.srv.cmds.entries[id].static_name);
-    if let Some(pos) = getkeys_common(ctx, args) {
+    if let Some(keys) = getkeys_common(ctx, args) {
         let specs = name.and_then(key_spec_flags).unwrap_or(&[]);
-        ctx.out.array(pos.len());
-        for (i, p) in pos.into_iter().enumerate() {
+        ctx.out.array(keys.len());
+        for (p, _, spec_index) in keys {
             ctx.out.array(2);
             ctx.out.bulk(args.get(2 + p));
             // SET's flags depend on GET: without it the key is only overwritten.
@@ -1224,10 +1234,7 @@ fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
                     "OW UPDATE"
                 }
             } else {
-                specs
-                    .get(i.min(specs.len().saturating_sub(1)))
-                    .copied()
-                    .unwrap_or("")
+                specs.get(spec_index).copied().unwrap_or("")
             };
             flag_words_reply(ctx.out, spec);
         }

@@ -19,33 +19,11 @@ pub static COMMANDS: &[Command] = &[
         CATS,
         (1, 1, 1),
         sort,
-    )
-    .getkeys(sort_getkeys),
+    ),
     cmd("sort_ro", -2, READONLY, CATS, (1, 1, 1), sort_ro),
 ];
 
 const SCORE_ERR: &str = "ERR One or more scores can't be converted into double";
-
-/// Key positions of a SORT call for COMMAND GETKEYS: the sorted key, plus the last STORE
-/// destination (options with arguments are skipped as Redis's sortGetKeys does).
-pub fn sort_getkeys(args: Args) -> Vec<usize> {
-    let mut keys = vec![1];
-    let mut store = None;
-    let mut i = 2;
-    while i < args.len() {
-        let a = args.get(i);
-        if eq_ic(a, "limit") {
-            i += 2;
-        } else if eq_ic(a, "get") || eq_ic(a, "by") {
-            i += 1;
-        } else if eq_ic(a, "store") && i + 1 < args.len() {
-            store = Some(i + 1);
-        }
-        i += 1;
-    }
-    keys.extend(store);
-    keys
-}
 
 struct Opts<'a> {
     desc: bool,

@@ -787,3 +787,33 @@ fn revoking_a_channel_closes_its_subscribers_only() {
     assert_eq!(n, 0, "the subscriber of the revoked channel was closed");
     drop((keep, gone));
 }
+
+/// Commands whose key specs carry no read/write flag (EXISTS, TYPE, STRLEN, OBJECT...) still
+/// need a key pattern matching the key; shard channels are checked as channels, not keys.
+#[test]
+fn keys_without_access_flags_are_still_checked() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    ok(
+        c,
+        &["ACL", "SETUSER", "u", "on", ">pw", "~foo*", "+@all", "&*"],
+    );
+    ok(c, &["SET", "bar", "1"]);
+    let u = &mut login(&srv, "u", "pw");
+    const NOPERM: &str =
+        "NOPERM this user has no permissions to access one of the keys used as arguments";
+    for args in [
+        &["EXISTS", "bar"][..],
+        &["TYPE", "bar"],
+        &["STRLEN", "bar"],
+        &["OBJECT", "ENCODING", "bar"],
+        &["MEMORY", "USAGE", "bar"],
+        &["TOUCH", "bar"],
+        &["SISMEMBER", "bar", "x"],
+        &["EXISTS", "foo1", "bar"],
+    ] {
+        assert_eq!(err(u, args), NOPERM, "{args:?}");
+    }
+    assert_eq!(q::<i64>(u, &["EXISTS", "foo1"]), 0);
+    assert_eq!(q::<i64>(u, &["SPUBLISH", "anychannel", "m"]), 0);
+}

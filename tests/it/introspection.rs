@@ -546,3 +546,59 @@ fn key_spec_flags_in_getkeysandflags_and_command_info() {
     let specs = format!("{:?}", info[0][8]);
     assert!(specs.contains("RO") && specs.contains("access"), "{specs}");
 }
+
+/// COMMAND GETKEYS finds movable keys through the key specs, as the ACL check does.
+#[test]
+fn getkeys_follows_key_specs_for_movable_keys() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let keys = |c: &mut redis::Connection, args: &[&str]| -> Vec<String> {
+        let mut all = vec!["GETKEYS"];
+        all.extend_from_slice(args);
+        q(c, &[&["COMMAND"][..], &all].concat())
+    };
+    assert_eq!(
+        keys(c, &["EVAL", "return 1", "2", "a", "b", "arg"]),
+        ["a", "b"]
+    );
+    assert!(
+        keys(c, &["EVAL", "return 1", "0"]).is_empty(),
+        "EVAL needs no keys"
+    );
+    assert!(
+        keys(c, &["EVAL", "return 1", "3", "a"]).is_empty(),
+        "numkeys past the end"
+    );
+    assert_eq!(
+        keys(c, &["ZUNIONSTORE", "t", "2", "a", "b", "WEIGHTS", "1", "2"]),
+        ["t", "a", "b"]
+    );
+    assert_eq!(
+        keys(c, &["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"]),
+        ["s1", "s2"]
+    );
+    assert_eq!(
+        keys(c, &["SORT", "k", "BY", "x", "STORE", "d", "STORE", "d2"]),
+        ["k", "d2"]
+    );
+    assert_eq!(keys(c, &["MEMORY", "USAGE", "k"]), ["k"]);
+    assert_eq!(keys(c, &["OBJECT", "ENCODING", "k"]), ["k"]);
+    assert_eq!(keys(c, &["BLMPOP", "0", "2", "a", "b", "LEFT"]), ["a", "b"]);
+    assert_eq!(
+        err(c, &["COMMAND", "GETKEYS", "SPUBLISH", "ch", "m"]),
+        "ERR The command has no key arguments"
+    );
+    assert_eq!(
+        err(c, &["COMMAND", "GETKEYS", "ZUNIONSTORE", "t", "x", "a"]),
+        "ERR Invalid arguments specified for command"
+    );
+    let flags: redis::Value = q(
+        c,
+        &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k1", "STORE", "k2"],
+    );
+    assert_eq!(
+        format!("{flags:?}").matches("OW").count(),
+        1,
+        "STORE's key is OW update: {flags:?}"
+    );
+}
