@@ -98,6 +98,12 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
                 k.1 = KEY_WRITE;
             }
         }
+        // BITFIELD with only GETs is a read.
+        "bitfield" if bitfield_reads_only(argv) => {
+            for k in &mut out {
+                k.1 = KEY_READ;
+            }
+        }
         _ => {}
     }
     out
@@ -186,4 +192,22 @@ fn sort_store_key(argv: &[&[u8]], out: &mut KeyList) {
         }
     }
     out.extend(store.map(|s| (s, KEY_WRITE, 2)));
+}
+
+/// Whether a BITFIELD call has GET and OVERFLOW subcommands only; anything else (SET,
+/// INCRBY, a syntax error) counts as a write, as Redis decides.
+fn bitfield_reads_only(argv: &[&[u8]]) -> bool {
+    let mut i = 2;
+    while i < argv.len() {
+        let left = argv.len() - i - 1;
+        let a = argv[i];
+        if a.eq_ignore_ascii_case(b"get") && left >= 2 {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"overflow") && left >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }

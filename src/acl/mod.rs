@@ -201,6 +201,27 @@ pub fn check_in(
     }
 }
 
+/// Whether the client's user may run command `id` with `args` through a selector that can
+/// also read every key (allkeys, `~*` or `%R~*`). SORT's BY and GET patterns name keys no
+/// key spec reveals, so Redis accepts them only then.
+pub fn reads_all_keys(srv: &Server, client: usize, id: usize, args: crate::resp::Args) -> bool {
+    let Some(user) = (srv.clients.get(client)).and_then(|c| srv.acl.users.get(c.user.as_bytes()))
+    else {
+        return false;
+    };
+    if user.unrestricted() {
+        return true;
+    }
+    let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
+    user.selectors.iter().any(|s| {
+        (s.all_keys
+            || s.patterns
+                .iter()
+                .any(|p| p.flags & keys::KEY_READ != 0 && p.pattern == b"*"))
+            && selector_check(s, &srv.cmds, id, &argv).is_ok()
+    })
+}
+
 /// Whether `user` may run command `id` with `argv`; on refusal, the reason and the argument
 /// index of the key or channel at fault (Redis's choice across selectors).
 pub fn user_check(

@@ -45,6 +45,15 @@ fn sort_ro(ctx: &mut Ctx, args: Args) {
     sort_generic(ctx, args, true)
 }
 
+/// BY and GET patterns read keys the ACL check never saw: they need a user who may read
+/// every key.
+fn reads_all_keys(ctx: &Ctx, args: Args) -> bool {
+    ctx.srv
+        .cmds
+        .lookup(args.get(0))
+        .is_some_and(|id| crate::acl::reads_all_keys(ctx.srv, ctx.id, id, args))
+}
+
 /// Parse the options; `None` means an error was replied.
 fn parse<'a>(ctx: &mut Ctx, args: Args<'a>, readonly: bool) -> Option<Opts<'a>> {
     let mut o = Opts {
@@ -78,8 +87,18 @@ fn parse<'a>(ctx: &mut Ctx, args: Args<'a>, readonly: bool) -> Option<Opts<'a>> 
             let p = args.get(j + 1);
             o.by = Some(p);
             o.dontsort = !p.contains(&b'*');
+            if !o.dontsort && !reads_all_keys(ctx, args) {
+                ctx.out
+                    .error("ERR BY option of SORT denied due to insufficient ACL permissions.");
+                return None;
+            }
             j += 1;
         } else if eq_ic(a, "get") && left >= 1 {
+            if !reads_all_keys(ctx, args) {
+                ctx.out
+                    .error("ERR GET option of SORT denied due to insufficient ACL permissions.");
+                return None;
+            }
             o.gets.push(args.get(j + 1));
             j += 1;
         } else {

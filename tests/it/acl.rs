@@ -817,3 +817,61 @@ fn keys_without_access_flags_are_still_checked() {
     assert_eq!(q::<i64>(u, &["EXISTS", "foo1"]), 0);
     assert_eq!(q::<i64>(u, &["SPUBLISH", "anychannel", "m"]), 0);
 }
+
+/// SORT's BY and GET patterns read keys no key spec names: Redis allows them only to a user
+/// who may read every key.
+#[test]
+fn sort_by_and_get_need_access_to_every_key() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    ok(c, &["ACL", "SETUSER", "some", "on", ">pw", "~l*", "+@all"]);
+    ok(
+        c,
+        &["ACL", "SETUSER", "all", "on", ">pw", "%R~*", "~l*", "+@all"],
+    );
+    q::<i64>(c, &["RPUSH", "l", "2", "1"]);
+    q::<()>(c, &["SET", "w_1", "9"]);
+    let some = &mut login(&srv, "some", "pw");
+    assert_eq!(
+        err(some, &["SORT", "l", "BY", "w_*"]),
+        "ERR BY option of SORT denied due to insufficient ACL permissions."
+    );
+    assert_eq!(
+        err(some, &["SORT", "l", "GET", "#"]),
+        "ERR GET option of SORT denied due to insufficient ACL permissions."
+    );
+    // A BY without `*` reads no key: allowed (it only skips sorting).
+    assert_eq!(
+        q::<Vec<String>>(some, &["SORT", "l", "BY", "nosort"]),
+        ["2", "1"]
+    );
+    let all = &mut login(&srv, "all", "pw");
+    assert_eq!(
+        q::<Vec<Option<String>>>(all, &["SORT", "l", "GET", "w_*"]),
+        [Some("9".into()), None]
+    );
+}
+
+/// BITFIELD's key is read-only when it only GETs (Redis's variable key-spec flags).
+#[test]
+fn bitfield_with_only_gets_needs_read_permission_only() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    ok(
+        c,
+        &["ACL", "SETUSER", "r", "on", ">pw", "%R~read*", "+@all"],
+    );
+    let r = &mut login(&srv, "r", "pw");
+    assert_eq!(
+        q::<Vec<i64>>(r, &["BITFIELD", "readstr", "GET", "u4", "0"]),
+        [0]
+    );
+    for args in [
+        &["BITFIELD", "readstr", "SET", "u4", "0", "1"][..],
+        &[
+            "BITFIELD", "readstr", "GET", "u4", "0", "INCRBY", "u4", "0", "1",
+        ],
+    ] {
+        assert!(err(r, args).starts_with("NOPERM"), "{args:?}");
+    }
+}
