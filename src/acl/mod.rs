@@ -143,36 +143,46 @@ impl Acl {
 // Command check
 
 /// The per-command check: NOAUTH, then the user's selectors. On refusal returns the error
-/// text (and has logged it in the ACL log).
+/// text (and has logged it in the ACL log). The log's context is "lua" for a command a
+/// script runs, "multi" for one queued by MULTI, "toplevel" otherwise.
 pub fn check(
     srv: &mut Server,
     client: usize,
     id: usize,
     args: crate::resp::Args,
 ) -> Result<(), String> {
-    check_in(srv, client, id, args, "toplevel")
+    let context = if srv.scripting.calling {
+        "lua"
+    } else if srv.clients[client].tx.active {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    check_in(srv, client, id, args, context).map_err(|(_, msg)| msg)
 }
 
-/// [`check`] with the ACL LOG context named: "toplevel", or "multi" for a command queued in
-/// or run by MULTI/EXEC (Redis re-checks queued commands at EXEC), "lua" for scripts.
+/// [`check`] with the ACL LOG context named. The refusal carries its kind (None: NOAUTH).
 pub fn check_in(
     srv: &mut Server,
     client: usize,
     id: usize,
     args: crate::resp::Args,
     context: &'static str,
-) -> Result<(), String> {
+) -> Result<(), (Option<Denial>, String)> {
     let entry = &srv.cmds.entries[id];
     let cmd = entry.cmd;
     let c = &srv.clients[client];
     if !c.authenticated && cmd.flags & NO_AUTH == 0 && srv.acl.auth_required() {
-        return Err(NOAUTH.into());
+        return Err((None, NOAUTH.into()));
     }
     let Some(user) = srv.acl.users.get(c.user.as_bytes()) else {
         // The user was deleted: the client is being closed; refuse everything meanwhile.
-        return Err(format!(
-            "NOPERM this user has no permissions to run the '{}' command",
-            entry.full_name
+        return Err((
+            Some(Denial::Command),
+            format!(
+                "NOPERM this user has no permissions to run the '{}' command",
+                entry.full_name
+            ),
         ));
     };
     if user.unrestricted() {
@@ -189,14 +199,14 @@ pub fn check_in(
             };
             let username = srv.clients[client].user.as_bytes().to_vec();
             add_log(srv, client, why, context, object, username);
-            Err(match why {
+            Err((Some(why), match why {
                 Denial::Command => format!(
                     "NOPERM this user has no permissions to run the '{}' command",
                     srv.cmds.entries[id].full_name
                 ),
                 Denial::Key => "NOPERM this user has no permissions to access one of the keys used as arguments".into(),
                 _ => "NOPERM this user has no permissions to access one of the channels used as arguments".into(),
-            })
+            }))
         }
     }
 }

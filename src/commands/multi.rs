@@ -221,7 +221,25 @@ fn exec(ctx: &mut Ctx, _: Args) {
     // Blocking commands inside EXEC answer at once, as if their timeout expired.
     ctx.srv.blocking.deny += 1;
     for q in &queued {
-        super::call(ctx, q.id, Args::new(&q.buf, &q.spans), true);
+        let args = Args::new(&q.buf, &q.spans);
+        // Rules may have changed since the command was queued: checked again, as Redis does.
+        if let Err((why, _)) = crate::acl::check_in(ctx.srv, idx, q.id, args, "multi") {
+            let reason = match why {
+                Some(crate::acl::Denial::Command) => {
+                    "no permission to execute the command or subcommand"
+                }
+                Some(crate::acl::Denial::Key) => "no permission to touch the specified keys",
+                Some(crate::acl::Denial::Channel) => {
+                    "no permission to access one of the channels used as arguments"
+                }
+                _ => "no permission",
+            };
+            ctx.out.error(&format!(
+                "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+            ));
+            continue;
+        }
+        super::call(ctx, q.id, args, true);
         if !ctx.srv.clients.contains(idx) {
             break;
         }

@@ -1171,16 +1171,6 @@ pub fn key_positions(c: &Command, argc: usize) -> Vec<usize> {
     v
 }
 
-/// Commands whose key count may be zero (COMMAND GETKEYS answers an empty list for them).
-const NO_MANDATORY_KEYS: &[&str] = &[
-    "eval",
-    "eval_ro",
-    "evalsha",
-    "evalsha_ro",
-    "fcall",
-    "fcall_ro",
-];
-
 /// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `args[2..]`, found by its
 /// key specs as for the ACL check (movable keys included), with Redis's errors.
 fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList> {
@@ -1201,7 +1191,7 @@ fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList
     }
     let argv: smallvec::SmallVec<[&[u8]; 16]> = sub.iter().collect();
     let keys = crate::acl::keys::key_access(e.cmd, &e.full_name, &argv);
-    if keys.is_empty() && !NO_MANDATORY_KEYS.contains(&e.static_name) {
+    if keys.is_empty() && e.cmd.flags & NO_MANDATORY_KEYS == 0 {
         ctx.out.error("ERR Invalid arguments specified for command");
         return None;
     }

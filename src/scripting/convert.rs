@@ -71,7 +71,9 @@ pub fn call_command(
         id: ctx.id,
         db: *db,
     };
+    let outer = std::mem::replace(&mut inner.srv.scripting.calling, true);
     commands::execute(&mut inner, args);
+    inner.srv.scripting.calling = outer;
     *db = inner.db;
     if out.buf.first() == Some(&b'-') {
         let line = &out.buf[1..out.buf.len().saturating_sub(2)];

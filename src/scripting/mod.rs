@@ -37,6 +37,8 @@ pub struct Script {
 pub struct Scripting {
     pub lua: Option<engine::State>,
     pub scripts: HashMap<String, Script>,
+    /// A script's redis.call is running a command (ACL LOG context "lua").
+    pub calling: bool,
 }
 
 impl Scripting {

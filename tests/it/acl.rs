@@ -875,3 +875,57 @@ fn bitfield_with_only_gets_needs_read_permission_only() {
         assert!(err(r, args).starts_with("NOPERM"), "{args:?}");
     }
 }
+
+/// ACL LOG says where a refused command came from: a MULTI queue, EXEC's re-check after the
+/// rules changed, or a script.
+#[test]
+fn acl_log_contexts_multi_exec_recheck_and_lua() {
+    let srv = Server::start(&[]);
+    let admin = &mut srv.client();
+    ok(
+        admin,
+        &["ACL", "SETUSER", "u", "on", ">pw", "~*", "+@all", "-incr"],
+    );
+    let u = &mut login(&srv, "u", "pw");
+    let newest = |c: &mut Connection| acl_log(c).into_iter().next().expect("a log entry");
+
+    ok(u, &["MULTI"]);
+    assert!(err(u, &["INCR", "k"]).starts_with("NOPERM"));
+    assert!(err(u, &["EXEC"]).starts_with("EXECABORT"));
+    let e = newest(admin);
+    assert_eq!(
+        (e["context"].as_str(), e["object"].as_str()),
+        ("multi", "incr")
+    );
+
+    // Allowed when queued, refused at EXEC: the other commands still run.
+    ok(admin, &["ACL", "SETUSER", "u", "+incr"]);
+    let mut raw = srv.raw();
+    let mut say = |req: &[u8], want: &[u8]| {
+        assert_eq!(raw_roundtrip(&mut raw, req, want.len()), want);
+    };
+    say(b"AUTH u pw\r\n", b"+OK\r\n");
+    say(b"MULTI\r\n", b"+OK\r\n");
+    say(b"INCR k\r\n", b"+QUEUED\r\n");
+    say(b"SET j 1\r\n", b"+QUEUED\r\n");
+    ok(admin, &["ACL", "SETUSER", "u", "-incr"]);
+    say(
+        b"EXEC\r\n",
+        b"*2\r\n-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand\r\n+OK\r\n",
+    );
+    assert_eq!(q::<Option<String>>(admin, &["GET", "k"]), None);
+    let e = newest(admin);
+    assert_eq!(
+        (e["context"].as_str(), e["object"].as_str()),
+        ("multi", "incr")
+    );
+
+    assert!(err(u, &["EVAL", "return redis.call('incr','k')", "0"]).contains("NOPERM"));
+    let e = newest(admin);
+    assert_eq!(
+        (e["context"].as_str(), e["object"].as_str()),
+        ("lua", "incr")
+    );
+    assert!(err(u, &["INCR", "k"]).starts_with("NOPERM"));
+    assert_eq!(newest(admin)["context"], "toplevel");
+}
