@@ -111,9 +111,10 @@ fn getbit(ctx: &mut Ctx, args: Args) {
     out.int(bit as i64);
 }
 
-/// Resolve a [start end [BYTE|BIT]] range against a string of `len` bytes; returns the
-/// inclusive range in the unit asked for, or None when empty.
-fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)> {
+/// Resolve a [start end [BYTE|BIT]] range against a string of `len` bytes (negative ends
+/// count from the end; clamped); returns the inclusive range in the unit asked for, or None
+/// when empty. GETRANGE uses it too.
+pub(super) fn bit_range(start: i64, end: i64, bits: bool, len: usize) -> Option<(i64, i64)> {
     let total = if bits { len as i64 * 8 } else { len as i64 };
     let (mut s, mut e) = (start, end);
     if s < 0 {

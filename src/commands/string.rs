@@ -631,10 +631,10 @@ fn strlen(ctx: &mut Ctx, args: Args) {
 }
 
 fn getrange(ctx: &mut Ctx, args: Args) {
-    let Some(mut start) = int_arg(ctx, args.get(2)) else {
+    let Some(start) = int_arg(ctx, args.get(2)) else {
         return;
     };
-    let Some(mut end) = int_arg(ctx, args.get(3)) else {
+    let Some(end) = int_arg(ctx, args.get(3)) else {
         return;
     };
     let (db, out) = ctx.db_out();
@@ -645,22 +645,13 @@ fn getrange(ctx: &mut Ctx, args: Args) {
     let Some(s) = e.val.str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
-    let len = s.len() as i64;
+    // Both ends negative and crossed: empty, before they are clamped.
     if start < 0 && end < 0 && start > end {
         return out.bulk(b"");
     }
-    if start < 0 {
-        start += len;
-    }
-    if end < 0 {
-        end += len;
-    }
-    let start = start.max(0);
-    let end = end.max(0).min(len - 1);
-    if start > end || len == 0 {
-        out.bulk(b"");
-    } else {
-        out.bulk(&s[start as usize..=end as usize]);
+    match super::bitmap::bit_range(start, end, false, s.len()) {
+        Some((a, b)) => out.bulk(&s[a as usize..=b as usize]),
+        None => out.bulk(b""),
     }
 }
 
