@@ -7,6 +7,24 @@ use std::time::{Duration, Instant};
 pub static COMMANDS: &[Command] = &[
     cmd("ping", -1, FAST, CONNECTION, (0, 0, 0), ping),
     cmd("echo", 2, FAST, CONNECTION, (0, 0, 0), echo),
+    // Cluster client commands: answered as by a Redis with cluster support disabled.
+    cmd(
+        "readonly",
+        1,
+        FAST | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        no_cluster,
+    ),
+    cmd(
+        "readwrite",
+        1,
+        FAST | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        no_cluster,
+    ),
+    cmd("asking", 1, FAST, CONNECTION, (0, 0, 0), no_cluster),
     cmd(
         "quit",
         -1,
@@ -749,4 +767,9 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "UNPAUSE",
         ],
     );
+}
+
+fn no_cluster(ctx: &mut Ctx, _: Args) {
+    ctx.out
+        .error("ERR This instance has cluster support disabled");
 }

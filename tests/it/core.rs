@@ -470,3 +470,14 @@ fn client_commands() {
         "killed client is disconnected"
     );
 }
+
+/// Cluster client commands answer as a Redis with cluster support disabled (clients send
+/// READONLY on connect when configured for replicas; ACL rules name them).
+#[test]
+fn cluster_client_commands_say_cluster_is_disabled() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    for name in ["READONLY", "READWRITE", "ASKING"] {
+        assert_eq!(err(c, &[name]), "ERR This instance has cluster support disabled");
+    }
+}
