@@ -478,6 +478,9 @@ fn cluster_client_commands_say_cluster_is_disabled() {
     let srv = Server::start(&[]);
     let c = &mut srv.client();
     for name in ["READONLY", "READWRITE", "ASKING"] {
-        assert_eq!(err(c, &[name]), "ERR This instance has cluster support disabled");
+        assert_eq!(
+            err(c, &[name]),
+            "ERR This instance has cluster support disabled"
+        );
     }
 }
