@@ -541,6 +541,11 @@ fn cron(srv: &mut Server) -> bool {
     if srv.tls.is_some() && now_ms / 1000 - srv.tls_info.expiry_checked_at >= 86400 {
         crate::tls::warn_expiry(&mut srv.tls_info, now_ms / 1000);
     }
+    // Finish growing key indexes that no write is moving along (1 ms, as Redis's cron).
+    let until = Instant::now() + Duration::from_millis(1);
+    for db in srv.ks.dbs.iter_mut() {
+        while db.dict.rehash_step(1024) && Instant::now() < until {}
+    }
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();

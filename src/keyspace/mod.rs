@@ -2,6 +2,7 @@
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
 pub mod dict;
 pub mod key;
+pub mod slots;
 pub mod strval;
 pub mod value;
 
