@@ -151,23 +151,17 @@ pub fn check(
     id: usize,
     args: crate::resp::Args,
 ) -> Result<(), String> {
-    let context = if srv.scripting.calling {
-        "lua"
-    } else if srv.clients[client].tx.active {
-        "multi"
-    } else {
-        "toplevel"
-    };
-    check_in(srv, client, id, args, context).map_err(|(_, msg)| msg)
+    check_in(srv, client, id, args, None).map_err(|(_, msg)| msg)
 }
 
-/// [`check`] with the ACL LOG context named. The refusal carries its kind (None: NOAUTH).
+/// [`check`] with the ACL LOG context named (None: worked out, only when something is
+/// logged). The refusal carries its kind (None: NOAUTH).
 pub fn check_in(
     srv: &mut Server,
     client: usize,
     id: usize,
     args: crate::resp::Args,
-    context: &'static str,
+    context: Option<&'static str>,
 ) -> Result<(), (Option<Denial>, String)> {
     let entry = &srv.cmds.entries[id];
     let cmd = entry.cmd;
@@ -198,6 +192,13 @@ pub fn check_in(
                 _ => argv[pos].to_vec(),
             };
             let username = srv.clients[client].user.as_bytes().to_vec();
+            let context = context.unwrap_or(if srv.scripting.calling {
+                "lua"
+            } else if srv.clients[client].tx.active {
+                "multi"
+            } else {
+                "toplevel"
+            });
             add_log(srv, client, why, context, object, username);
             Err((Some(why), match why {
                 Denial::Command => format!(

@@ -93,21 +93,30 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// The bytes of the string at `key` (an integer in its decimal form, written into `tmp`):
+/// `Ok(None)` when the key is missing, `Err(())` when it holds another type (WRONGTYPE).
+fn string_bytes<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    tmp: &'a mut itoa::Buffer,
+) -> Result<Option<&'a [u8]>, ()> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(e) => e.val.str_bytes(tmp).map(Some).ok_or(()),
+    }
+}
+
 fn getbit(ctx: &mut Ctx, args: Args) {
     let Some(off) = bit_offset(ctx, args.get(2)) else {
         return;
     };
     let (db, out) = ctx.db_out();
-    let Some(e) = db.get(args.get(1)) else {
-        return out.int(0);
-    };
     let mut tmp = itoa::Buffer::new();
-    let Some(s) = e.val.str_bytes(&mut tmp) else {
-        return out.error(WRONGTYPE);
+    let s = match string_bytes(db, args.get(1), &mut tmp) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(()) => return out.error(WRONGTYPE),
     };
-    let bit = s
-        .get(off >> 3)
-        .is_some_and(|b| b & (1 << (7 - (off & 7))) != 0);
+    let bit = off >> 3 < s.len() && bit_at(s, off as i64);
     out.int(bit as i64);
 }
 
@@ -179,12 +188,11 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
         return;
     };
     let (db, out) = ctx.db_out();
-    let Some(e) = db.get(args.get(1)) else {
-        return out.int(0);
-    };
     let mut tmp = itoa::Buffer::new();
-    let Some(s) = e.val.str_bytes(&mut tmp) else {
-        return out.error(WRONGTYPE);
+    let s = match string_bytes(db, args.get(1), &mut tmp) {
+        Ok(Some(s)) => s,
+        Ok(None) => return out.int(0),
+        Err(()) => return out.error(WRONGTYPE),
     };
     // Both ends negative and crossed: empty, before they are clamped (Redis 7.0.15).
     if r.start < 0 && r.end < 0 && r.start > r.end {
@@ -222,12 +230,9 @@ fn bitop(ctx: &mut Ctx, args: Args) {
     let mut res: Vec<u8> = Vec::new();
     for (n, key) in srcs.enumerate() {
         let mut tmp = itoa::Buffer::new();
-        let src: &[u8] = match db.get(key) {
-            None => b"",
-            Some(e) => match e.val.str_bytes(&mut tmp) {
-                Some(s) => s,
-                None => return out.error(WRONGTYPE),
-            },
+        let src = match string_bytes(db, key, &mut tmp) {
+            Ok(s) => s.unwrap_or_default(),
+            Err(()) => return out.error(WRONGTYPE),
         };
         if n == 0 {
             res = match &op[..] {
@@ -274,12 +279,11 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
         return;
     };
     let (db, out) = ctx.db_out();
-    let Some(e) = db.get(args.get(1)) else {
-        return out.int(if want { -1 } else { 0 });
-    };
     let mut tmp = itoa::Buffer::new();
-    let Some(s) = e.val.str_bytes(&mut tmp) else {
-        return out.error(WRONGTYPE);
+    let s = match string_bytes(db, args.get(1), &mut tmp) {
+        Ok(Some(s)) => s,
+        Ok(None) => return out.int(if want { -1 } else { 0 }),
+        Err(()) => return out.error(WRONGTYPE),
     };
     let bits = r.bits;
     let Some((a, b)) = bit_range(r.start, r.end, bits, s.len()) else {
@@ -412,12 +416,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
     let Some(maxbit) = highest_write else {
         // Only GETs: a missing key reads as zeros.
         let mut tmp = itoa::Buffer::new();
-        let bytes: &[u8] = match db.get(key) {
-            None => b"",
-            Some(e) => match e.val.str_bytes(&mut tmp) {
-                Some(b) => b,
-                None => return out.error(WRONGTYPE),
-            },
+        let bytes = match string_bytes(db, key, &mut tmp) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(()) => return out.error(WRONGTYPE),
         };
         out.array(fields.len());
         for f in &fields {

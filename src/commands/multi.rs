@@ -223,7 +223,7 @@ fn exec(ctx: &mut Ctx, _: Args) {
     for q in &queued {
         let args = Args::new(&q.buf, &q.spans);
         // Rules may have changed since the command was queued: checked again, as Redis does.
-        if let Err((why, _)) = crate::acl::check_in(ctx.srv, idx, q.id, args, "multi") {
+        if let Err((why, _)) = crate::acl::check_in(ctx.srv, idx, q.id, args, Some("multi")) {
             let reason = match why {
                 Some(crate::acl::Denial::Command) => {
                     "no permission to execute the command or subcommand"

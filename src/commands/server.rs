@@ -1171,6 +1171,8 @@ pub fn key_positions(c: &Command, argc: usize) -> Vec<usize> {
     v
 }
 
+use crate::acl::keys::{KEY_READ, KEY_WRITE};
+
 /// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `args[2..]`, found by its
 /// key specs as for the ACL check (movable keys included), with Redis's errors.
 fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList> {
@@ -1213,19 +1215,19 @@ fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
     if let Some(keys) = getkeys_common(ctx, args) {
         let specs = name.and_then(key_spec_flags).unwrap_or(&[]);
         ctx.out.array(keys.len());
-        for (p, _, spec_index) in keys {
+        for (p, access, spec_index) in keys {
             ctx.out.array(2);
             ctx.out.bulk(args.get(2 + p));
-            // SET's flags depend on GET: without it the key is only overwritten.
-            let spec = if name == Some("set") {
-                if sub.iter().skip(3).any(|a| eq_ic(a, "get")) {
-                    "RW ACCESS UPDATE"
-                } else {
-                    "OW UPDATE"
-                }
-            } else {
-                specs.get(spec_index).copied().unwrap_or("")
-            };
+            let mut spec = specs.get(spec_index).copied().unwrap_or("");
+            // Variable flags (SET with or without GET, BITFIELD with or without writes):
+            // what this call does to the key, as the ACL check decided it.
+            if spec.contains("VARIABLE_FLAGS") {
+                spec = match access {
+                    KEY_READ => "RO ACCESS",
+                    KEY_WRITE => "OW UPDATE",
+                    _ => "RW ACCESS UPDATE",
+                };
+            }
             flag_words_reply(ctx.out, spec);
         }
     }

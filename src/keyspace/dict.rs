@@ -183,31 +183,22 @@ impl<V> Dict<V> {
     pub fn remove(&mut self, k: &[u8]) -> Option<(Key, V)> {
         let h = self.hash(k);
         let slots = &self.slots;
-        let eq = |&i: &u32| &*slots[i as usize].0 == k;
-        let slot = match self.index.find_entry(h, eq) {
-            Ok(entry) => entry.remove().0,
-            Err(_) => self.old.find_entry(h, eq).ok()?.remove().0,
-        };
-        let kv = self.slots.remove(slot as usize);
-        self.rehash_step(REHASH_BATCH);
-        self.maybe_shrink();
-        Some(kv)
+        let slot = unindex(&mut self.index, &mut self.old, h, |&i| {
+            &*slots[i as usize].0 == k
+        })?;
+        Some(self.free_slot(slot as usize))
     }
     pub fn remove_slot(&mut self, slot: usize) -> Option<(Key, V)> {
         let h = self.hash(&self.slots.get(slot)?.0);
-        let is_slot = |&i: &u32| i as usize == slot;
-        match self.index.find_entry(h, is_slot) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => {
-                self.old.find_entry(h, is_slot).ok()?.remove();
-            }
-        }
+        unindex(&mut self.index, &mut self.old, h, |&i| i as usize == slot)?;
+        Some(self.free_slot(slot))
+    }
+    /// Take an unindexed entry out of its slot; a removal also moves the growth along.
+    fn free_slot(&mut self, slot: usize) -> (Key, V) {
         let kv = self.slots.remove(slot);
         self.rehash_step(REHASH_BATCH);
         self.maybe_shrink();
-        Some(kv)
+        kv
     }
     /// Give memory back after mass deletion: only when empty, so live slots never move.
     fn maybe_shrink(&mut self) {
@@ -275,6 +266,19 @@ impl<V> Dict<V> {
     }
     /// Bytes of bookkeeping per entry, for MEMORY USAGE estimates.
     pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<(Key, V)>() + 8 + 5;
+}
+
+/// Take the entry `eq` picks out of the index (or the old one while growing): its slot.
+fn unindex(
+    index: &mut HashTable<u32>,
+    old: &mut HashTable<u32>,
+    h: u64,
+    eq: impl Fn(&u32) -> bool,
+) -> Option<u32> {
+    match index.find_entry(h, &eq) {
+        Ok(entry) => Some(entry.remove().0),
+        Err(_) => old.find_entry(h, &eq).ok().map(|e| e.remove().0),
+    }
 }
 
 #[cfg(test)]

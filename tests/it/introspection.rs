@@ -592,6 +592,19 @@ fn getkeys_follows_key_specs_for_movable_keys() {
         err(c, &["COMMAND", "GETKEYS", "ZUNIONSTORE", "t", "x", "a"]),
         "ERR Invalid arguments specified for command"
     );
+    // Variable key flags follow what the call does, as the ACL check sees it.
+    for (args, want) in [
+        (&["BITFIELD", "k", "GET", "u8", "0"][..], "RO"),
+        (
+            &["BITFIELD", "k", "GET", "u8", "0", "SET", "u8", "0", "1"],
+            "RW",
+        ),
+        (&["SET", "k", "v"], "OW"),
+        (&["SET", "k", "v", "GET"], "RW"),
+    ] {
+        let flags: redis::Value = q(c, &[&["COMMAND", "GETKEYSANDFLAGS"][..], args].concat());
+        assert!(format!("{flags:?}").contains(want), "{args:?}: {flags:?}");
+    }
     let flags: redis::Value = q(
         c,
         &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k1", "STORE", "k2"],
