@@ -11,6 +11,7 @@ pub mod keys;
 pub mod latency;
 pub mod list;
 pub mod multi;
+pub mod names;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -22,6 +23,7 @@ pub mod zset;
 use crate::resp::Args;
 use crate::server::{Client, Ctx, ReplyMode, Server};
 use hashbrown::HashMap;
+use names::NameMap;
 use std::time::Instant;
 
 pub type Handler = fn(&mut Ctx, Args);
@@ -213,7 +215,7 @@ pub struct Entry {
     /// "get", or "config|get" for a subcommand.
     pub full_name: String,
     pub parent: Option<usize>,
-    pub subs: HashMap<Box<[u8]>, usize>,
+    pub subs: NameMap,
     /// All ACL categories: explicit plus those derived from the flags.
     pub acl: u32,
     pub group: &'static str,
@@ -223,7 +225,7 @@ pub struct Entry {
 
 pub struct Table {
     pub entries: Vec<Entry>,
-    by_name: HashMap<Box<[u8]>, usize>,
+    by_name: NameMap,
 }
 
 /// Per-command counters for INFO commandstats.
@@ -265,7 +267,7 @@ impl Table {
     pub fn build(families: &[(&'static str, &'static [Command])]) -> Table {
         let mut t = Table {
             entries: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: NameMap::default(),
         };
         for &(group, cmds) in families {
             for c in cmds {
@@ -274,12 +276,12 @@ impl Table {
                     cmd: c,
                     full_name: c.name.to_string(),
                     parent: None,
-                    subs: HashMap::new(),
+                    subs: NameMap::default(),
                     acl: derived_acl(c),
                     group,
                     static_name: c.name,
                 });
-                t.by_name.insert(c.name.as_bytes().into(), id);
+                t.by_name.insert(c.name.as_bytes(), id);
                 for s in c.subs {
                     let sid = t.entries.len();
                     // Built once per process: leaking the few subcommand names is fine.
@@ -289,12 +291,12 @@ impl Table {
                         cmd: s,
                         full_name: format!("{}|{}", c.name, s.name),
                         parent: Some(id),
-                        subs: HashMap::new(),
+                        subs: NameMap::default(),
                         acl: derived_acl(s),
                         group,
                         static_name: full,
                     });
-                    t.entries[id].subs.insert(s.name.as_bytes().into(), sid);
+                    t.entries[id].subs.insert(s.name.as_bytes(), sid);
                 }
             }
         }
@@ -309,10 +311,10 @@ impl Table {
     /// Case-insensitive lookup with no allocation.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
-        lookup_in(&self.by_name, name)
+        self.by_name.get(name)
     }
     pub fn lookup_sub(&self, parent: usize, name: &[u8]) -> Option<usize> {
-        lookup_in(&self.entries[parent].subs, name)
+        self.entries[parent].subs.get(name)
     }
     /// Top-level commands, in table order.
     pub fn top_level(&self) -> impl Iterator<Item = (usize, &Entry)> {
@@ -325,25 +327,12 @@ impl Table {
         let id = self
             .lookup(old.as_bytes())
             .ok_or_else(|| format!("No such command in rename-command: {old}"))?;
-        self.by_name.remove(old.to_ascii_lowercase().as_bytes());
+        self.by_name.remove(old.as_bytes());
         if !new.is_empty() {
-            self.by_name
-                .insert(new.to_ascii_lowercase().into_bytes().into(), id);
+            self.by_name.insert(new.as_bytes(), id);
         }
         Ok(())
     }
-}
-
-#[inline]
-fn lookup_in(map: &HashMap<Box<[u8]>, usize>, name: &[u8]) -> Option<usize> {
-    let mut buf = [0u8; 64];
-    if name.len() > buf.len() {
-        return None;
-    }
-    for (d, s) in buf.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
-    }
-    map.get(&buf[..name.len()]).copied()
 }
 
 /// What the reactor should do after a command.
