@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod dump;
 pub mod function;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod latency;
@@ -200,6 +201,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("hash", hash::COMMANDS),
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
+        ("geo", geo::COMMANDS),
         ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
         ("transactions", multi::COMMANDS),

@@ -20,7 +20,14 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         sort,
     ),
-    cmd("sort_ro", -2, READONLY, CATS, (1, 1, 1), sort_ro),
+    cmd(
+        "sort_ro",
+        -2,
+        READONLY | MOVABLE_KEYS,
+        CATS,
+        (1, 1, 1),
+        sort_ro,
+    ),
 ];
 
 const SCORE_ERR: &str = "ERR One or more scores can't be converted into double";

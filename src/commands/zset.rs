@@ -220,7 +220,7 @@ fn is_zset(v: &Value) -> bool {
     matches!(v, Value::ZSet(_))
 }
 
-fn zset_at(db: &Db, slot: usize) -> &ZSet {
+pub(super) fn zset_at(db: &Db, slot: usize) -> &ZSet {
     match db.dict.at(slot).map(|(_, e)| &e.val) {
         Some(Value::ZSet(z)) => z,
         _ => unreachable!("slot checked to hold a zset"),
@@ -235,7 +235,7 @@ fn zset_at_mut(db: &mut Db, slot: usize) -> &mut ZSet {
 }
 
 /// The sorted set at `key`: Ok(None) if missing; on a wrong type the error is replied.
-fn zslot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+pub(super) fn zslot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
     let r = typed_slot(ctx.dbm(), key, is_zset);
     if r.is_err() {
         ctx.out.error(WRONGTYPE);
@@ -245,12 +245,12 @@ fn zslot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
 
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 #[derive(Clone, Copy)]
-struct Limits {
+pub(super) struct Limits {
     entries: usize,
     value: usize,
 }
 
-fn limits(ctx: &Ctx) -> Limits {
+pub(super) fn limits(ctx: &Ctx) -> Limits {
     Limits {
         entries: ctx.srv.cfg.zset_max_listpack_entries.max(0) as usize,
         value: ctx.srv.cfg.zset_max_listpack_value.max(0) as usize,
@@ -265,7 +265,7 @@ fn note_insert(z: &mut ZSet, m: &[u8], lim: Limits) {
 }
 
 /// The encoding a freshly computed result gets (ZUNIONSTORE, ZRANGESTORE, ...).
-fn fit_encoding(z: &mut ZSet, lim: Limits) {
+pub(super) fn fit_encoding(z: &mut ZSet, lim: Limits) {
     z.listpack = z.len() <= lim.entries && z.max_member_len() <= lim.value;
 }
 
@@ -297,13 +297,13 @@ fn reply_pairs<'a>(
 // ---- ZADD / ZINCRBY ----
 
 #[derive(Default, Clone, Copy)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(super) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd(ctx: &mut Ctx, args: Args) {
@@ -360,14 +360,19 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
             .out
             .error("ERR INCR option supports a single increment-element pair");
     }
-    let mut scores = Vec::with_capacity(elements);
+    let mut items = Vec::with_capacity(elements);
     for j in 0..elements {
         match parse_f64(args.get(first + 2 * j)) {
-            Some(s) => scores.push(s),
+            Some(s) => items.push((s, args.get(first + 2 * j + 1))),
             None => return ctx.out.error(NOT_FLOAT),
         }
     }
-    let key = args.get(1);
+    zadd_items(ctx, args.get(1), f, &items)
+}
+
+/// ZADD's work once the arguments are checked: (score, member) pairs into the set at
+/// `key` (GEOADD comes here with the scores it computed).
+pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, &[u8])]) {
     let lim = limits(ctx);
     let slot = match zslot(ctx, key) {
         Err(()) => return,
@@ -381,7 +386,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
         }
         Ok(None) => {
             let mut z = ZSet::new();
-            z.listpack = lim.entries != 0 && args.get(first + 1).len() <= lim.value;
+            z.listpack = lim.entries != 0 && items[0].1.len() <= lim.value;
             ctx.dbm().insert_new(key, Value::ZSet(Box::new(z)))
         }
     };
@@ -390,8 +395,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
-    for (j, &score) in scores.iter().enumerate() {
-        let m = args.get(first + 2 * j + 1);
+    for &(score, m) in items {
         match z.score(m) {
             Some(cur) => {
                 if f.nx {
@@ -480,7 +484,7 @@ fn zrem(ctx: &mut Ctx, args: Args) {
 // ---- reads ----
 
 /// Run `f` on the sorted set at `key`, or reply `missing` when absent.
-fn with_zset(
+pub(super) fn with_zset(
     ctx: &mut Ctx,
     key: &[u8],
     missing: fn(&mut Reply),
@@ -777,7 +781,7 @@ fn zrange_generic(
 }
 
 /// Replace `dst` with `z` (deleting it when empty); replies the new size.
-fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
+pub(super) fn store_zset(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let n = z.len();
     let db = ctx.dbm();
     if n == 0 {

@@ -1,4 +1,5 @@
 //! Data structures behind the collection types.
+pub mod geohash;
 pub mod hash;
 pub mod set;
 pub mod stream;

@@ -5,6 +5,7 @@ mod blocking;
 mod common;
 mod core;
 mod dump;
+mod geo;
 mod hashes;
 mod introspection;
 mod keys_cmds;
