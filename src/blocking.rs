@@ -207,9 +207,15 @@ fn forget(reg: &mut Registry, idx: usize, b: &Blocked) {
 }
 
 /// Release a blocked client after its reply was written; the reactor flushes it.
-fn release(srv: &mut Server, idx: usize, b: &Blocked) {
+/// Unblock (served after `ns` of retry, timed out or unblocked: 0): the command is
+/// logged now, as Redis does, since it was not when it blocked.
+fn release(srv: &mut Server, idx: usize, b: &Blocked, ns: u64) {
     forget(&mut srv.blocking, idx, b);
     srv.blocking.resumed.push(idx);
+    let args = Args::new(&b.buf, &b.spans);
+    if let Some(id) = srv.cmds.lookup(args.get(0)) {
+        crate::latency::after_unblock(srv, id, idx, args, ns);
+    }
 }
 
 /// Run a blocked client's retry for `key`. Returns true if it was served and released.
@@ -225,6 +231,7 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         return false;
     };
     let mut out = std::mem::take(&mut c.out);
+    let start = quanta::Instant::now();
     let served = {
         let mut ctx = Ctx {
             srv,
@@ -245,7 +252,7 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         return false;
     }
     c.last_interaction = std::time::Instant::now();
-    release(srv, idx, &b);
+    release(srv, idx, &b, start.elapsed().as_nanos() as u64);
     true
 }
 
@@ -327,7 +334,7 @@ fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
         }
         None => timeout_reply(out, b.on_timeout),
     }
-    release(srv, idx, &b);
+    release(srv, idx, &b, 0);
     true
 }
 

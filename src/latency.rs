@@ -326,9 +326,11 @@ impl Latency {
 }
 
 /// Account for one executed command: its latency histogram, the latency monitor, the slow
-/// log, and the current loop iteration. `id` is the command table entry that ran.
+/// log, and the current loop iteration. `id` is the command table entry that ran. A
+/// command that blocked its client is logged (histogram, slow log) when it is unblocked.
 #[inline]
 pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
+    let blocked = srv.clients.get(client).is_some_and(|c| c.blocked.is_some());
     let lat = &mut srv.latency;
     if let Some(slot) = lat.hists.get_mut(id) {
         // CONFIG RESETSTAT zeroes the call counters; a command's first call after that
@@ -338,7 +340,7 @@ pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns:
                 h.clear();
             }
         }
-        if srv.cfg.latency_tracking {
+        if srv.cfg.latency_tracking && !blocked {
             slot.get_or_insert_with(Box::default).record(ns);
         }
     }
@@ -354,6 +356,29 @@ pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns:
     if threshold > 0 && (usec / 1000) as i64 >= threshold {
         monitor_command(srv, id, usec / 1000);
     }
+    if !blocked {
+        slowlog_if_slower(srv, id, client, args, usec);
+    }
+}
+
+/// A blocked command answered (served after `ns` of work, or timed out / unblocked):
+/// what `after_command` left for this moment, as Redis's unblock accounting does.
+#[cold]
+pub fn after_unblock(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
+    srv.cmd_stats[id].usec += ns / 1000;
+    if srv.cfg.latency_tracking {
+        if let Some(slot) = srv.latency.hists.get_mut(id) {
+            slot.get_or_insert_with(Box::default).record(ns);
+        }
+    }
+    let threshold = srv.cfg.latency_monitor_threshold;
+    srv.latency
+        .add_sample_if_needed(threshold, "command-unblocking", ns / 1_000_000);
+    slowlog_if_slower(srv, id, client, args, ns / 1000);
+}
+
+#[inline]
+fn slowlog_if_slower(srv: &mut Server, id: usize, client: usize, args: Args, usec: u64) {
     let slower_than = srv.cfg.slowlog_log_slower_than;
     if slower_than < 0 {
         return;

@@ -395,8 +395,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     let entry = &ctx.srv.cmds.entries[id];
     let cmd: &'static Command = entry.cmd;
+    let entry_name = entry.static_name;
     // Set before running, as Redis does: CLIENT LIST shows itself as cmd=client|list.
-    ctx.srv.clients[ctx.id].last_cmd = entry.static_name;
+    ctx.srv.clients[ctx.id].last_cmd = entry_name;
     if !arity_ok(cmd.arity, args.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
@@ -439,7 +440,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
         return reject(ctx, Some(id), &msg);
     }
-    if multi::queues(client, cmd) {
+    if multi::queues(client, entry_name) {
         multi::queue(ctx, id, args);
         return Flow::Done;
     }

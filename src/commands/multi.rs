@@ -108,10 +108,11 @@ pub struct Watches {
 
 /// Whether `execute` should queue this command instead of running it.
 #[inline]
-pub fn queues(c: &Client, cmd: &Command) -> bool {
+/// `full_name` tells RESET from a subcommand also named "reset" (SLOWLOG RESET is queued).
+pub fn queues(c: &Client, full_name: &str) -> bool {
     c.tx.active
         && !matches!(
-            cmd.name,
+            full_name,
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
 }

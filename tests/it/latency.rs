@@ -122,6 +122,57 @@ fn slowlog_redacts_config_set_passwords() {
     );
 }
 
+/// The argument vectors of the slow log, newest first.
+fn slowlog_args(c: &mut redis::Connection) -> Vec<Vec<String>> {
+    let log: Vec<Vec<Value>> = redis::cmd("SLOWLOG").arg("GET").query(c).unwrap();
+    log.iter()
+        .map(|e| redis::from_redis_value(&e[3]).unwrap())
+        .collect()
+}
+
+#[test]
+fn slowlog_reset_inside_multi_is_queued() {
+    // A subcommand named "reset" is not the RESET command: it runs at EXEC, in order.
+    let srv = Server::start(&["--slowlog-log-slower-than", "0"]);
+    let mut c = srv.client();
+    q::<()>(&mut c, &["MULTI"]);
+    q::<()>(&mut c, &["INCR", "n"]);
+    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    let replies: Vec<Value> = q(&mut c, &["EXEC"]);
+    assert_eq!(replies, [Value::Int(1), Value::Okay]);
+    // INCR ran first and was cleared by the RESET after it, which then logged itself.
+    assert_eq!(slowlog_args(&mut c), [["SLOWLOG", "RESET"]]);
+}
+
+#[test]
+fn blocked_command_is_logged_when_served() {
+    let srv = Server::start(&["--slowlog-log-slower-than", "0"]);
+    let mut c = srv.client();
+    let mut waiter = srv.client();
+    let t = std::thread::spawn(move || {
+        let r: Vec<String> = redis::cmd("BLPOP")
+            .arg("l")
+            .arg(0)
+            .query(&mut waiter)
+            .unwrap();
+        r
+    });
+    while !info(&mut c, "clients").contains("blocked_clients:1") {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    q::<i64>(&mut c, &["LPUSH", "l", "foo"]);
+    assert_eq!(t.join().unwrap(), ["l", "foo"]);
+    let log = slowlog_args(&mut c);
+    // Newest first: BLPOP (logged once, when served), after the LPUSH that served it.
+    assert_eq!(log[0], ["BLPOP", "l", "0"]);
+    assert_eq!(log[1], ["LPUSH", "l", "foo"]);
+    assert!(
+        !log.iter().skip(2).any(|a| a[0] == "BLPOP"),
+        "not logged when it blocked: {log:?}"
+    );
+}
+
 #[test]
 fn latency_monitor_events_and_reset() {
     let srv = Server::start(&["--enable-debug-command", "yes"]);
