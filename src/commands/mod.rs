@@ -8,6 +8,7 @@ pub mod dump;
 pub mod function;
 pub mod geo;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod latency;
 pub mod list;
@@ -202,6 +203,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("set", set::COMMANDS),
         ("sorted_set", zset::COMMANDS),
         ("geo", geo::COMMANDS),
+        ("hyperloglog", hyperloglog::COMMANDS),
         ("stream", stream::COMMANDS),
         ("scripting", function::COMMANDS),
         ("transactions", multi::COMMANDS),

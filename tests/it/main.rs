@@ -7,6 +7,7 @@ mod core;
 mod dump;
 mod geo;
 mod hashes;
+mod hll;
 mod introspection;
 mod keys_cmds;
 mod latency;
