@@ -5,7 +5,6 @@ pub mod acl;
 pub mod bitmap;
 pub mod connection;
 pub mod dump;
-pub mod function;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
@@ -205,7 +204,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("geo", geo::COMMANDS),
         ("hyperloglog", hyperloglog::COMMANDS),
         ("stream", stream::COMMANDS),
-        ("scripting", function::COMMANDS),
+        ("scripting", crate::scripting::functions::COMMANDS),
         ("transactions", multi::COMMANDS),
         ("pubsub", pubsub::COMMANDS),
         ("server", acl::COMMANDS),

@@ -22,13 +22,38 @@ pub struct State {
     env: Table,
     /// run(f) = xpcall(f, error handler).
     run: Function,
+    /// load_library(code) -> true, registered functions | false, error (FUNCTION LOAD).
+    load_library: Function,
+    /// runf(f, keys, args) = xpcall of a registered function (FCALL).
+    runf: Function,
 }
+
+/// A function a library registered while loading.
+pub struct Registered {
+    pub name: String,
+    pub func: Function,
+    pub flags: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// What a run calls: a cached script (by SHA1) or a library's function.
+pub enum Callee<'a> {
+    Script(&'a str),
+    Function { name: &'a str, func: Function },
+}
+
+/// Longest a library's code may run while it loads.
+const LOAD_LIMIT: Duration = Duration::from_millis(500);
 
 /// Registry name of the command runner, present only while a script runs.
 const RAW: &str = "ferrokv_raw";
 
 fn kill_in_user_code(debug: &mlua::Debug, limit_ms: u64) -> mlua::Result<VmState> {
-    if debug.source().source.as_deref() != Some("@user_script") {
+    // Scripts and library functions; not the glue (its error handler must run).
+    if !matches!(
+        debug.source().source.as_deref(),
+        Some("@user_script" | "@user_function")
+    ) {
         return Ok(VmState::Continue);
     }
     Err(mlua::Error::runtime(format!(
@@ -89,7 +114,7 @@ impl State {
         // SAFETY: plain C functions using the Lua API on their own stack.
         let call_c = unsafe { lua.create_c_function(redis_call)? };
         let pcall_c = unsafe { lua.create_c_function(redis_pcall)? };
-        let (env, run): (Table, Function) = lua
+        let (env, run, load_library, runf): (Table, Function, Function, Function) = lua
             .load(include_str!("glue.lua"))
             .set_name("=ferrokv")
             .call((holder.clone(), sha1, log, call_c, pcall_c))?;
@@ -98,6 +123,8 @@ impl State {
             holder,
             env,
             run,
+            load_library,
+            runf,
         })
     }
 
@@ -118,19 +145,89 @@ impl State {
     }
 }
 
-/// Run the cached script `sha` with `rest` = keys then args; the reply goes to `ctx.out`.
-pub fn run(ctx: &mut Ctx, sha: &str, rest: Args, numkeys: usize, read_only: bool) {
-    let Some(state) = ctx.srv.scripting.lua.take() else {
+impl State {
+    /// Run a library's code (the part after its shebang line) and return the functions
+    /// it registered, or the error reply text. A library may run for LOAD_LIMIT at most.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let start = Instant::now();
+        self.lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if start.elapsed() > LOAD_LIMIT {
+                    return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                }
+                Ok(VmState::Continue)
+            },
+        );
+        let outcome = self
+            .lua
+            .create_string(code)
+            .and_then(|c| self.load_library.call::<(bool, Value)>(c));
+        self.lua.remove_hook();
+        let registered = match outcome {
+            Ok((true, Value::Table(t))) => t,
+            Ok((_, v)) => return Err(load_error(&v)),
+            Err(e) => return Err(format!("ERR Error registering functions: {e}")),
+        };
+        let mut out = Vec::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| format!("ERR {e}"))?;
+            let flags: Table = entry.get("flags").map_err(|e| format!("ERR {e}"))?;
+            out.push(Registered {
+                name: entry.get("name").map_err(|e| format!("ERR {e}"))?,
+                func: entry.get("callback").map_err(|e| format!("ERR {e}"))?,
+                flags: flags.sequence_values::<String>().flatten().collect(),
+                description: entry.get("description").ok().flatten(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The reply text for a library that failed to load ({err=...} from the glue).
+fn load_error(v: &Value) -> String {
+    let msg = match v {
+        Value::Table(t) => t.get::<String>("err").unwrap_or_default(),
+        Value::String(s) => s.to_string_lossy().to_string(),
+        _ => String::new(),
+    };
+    if msg.starts_with("ERR Error compiling function") || msg == "ERR No functions registered" {
+        return msg;
+    }
+    format!("ERR Error registering functions: {msg}")
+}
+
+/// Run a script or a function with `rest` = keys then args; the reply goes to `ctx.out`.
+pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only: bool) {
+    let is_function = matches!(callee, Callee::Function { .. });
+    let slot = if is_function {
+        &mut ctx.srv.scripting.functions.lua
+    } else {
+        &mut ctx.srv.scripting.lua
+    };
+    let Some(state) = slot.take() else {
         return ctx.out.error("ERR Lua state is not available");
     };
-    let func = ctx.srv.scripting.scripts[sha].func.clone();
+    let (func, name) = match callee {
+        Callee::Script(sha) => (ctx.srv.scripting.scripts[sha].func.clone(), sha.to_string()),
+        Callee::Function { name, func } => (func, name.to_string()),
+    };
     let limit = match ctx.srv.cfg.busy_reply_threshold {
         0 => FALLBACK_LIMIT_MS,
         n => 2 * n as u64,
     };
     let caller_db = ctx.srv.clients[ctx.id].db;
     ctx.srv.blocking.deny += 1;
-    let outcome = run_in_state(&state, ctx, func, rest, numkeys, read_only, limit);
+    let outcome = run_in_state(
+        &state,
+        ctx,
+        func,
+        is_function,
+        rest,
+        numkeys,
+        read_only,
+        limit,
+    );
     ctx.srv.blocking.deny -= 1;
     // SELECT inside the script changed the script's database only.
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
@@ -139,20 +236,26 @@ pub fn run(ctx: &mut Ctx, sha: &str, rest: Args, numkeys: usize, read_only: bool
     ctx.db = caller_db;
     match outcome {
         Ok((true, v)) => convert::lua_to_reply(ctx.out, &v, 0),
-        Ok((false, v)) => convert::script_error(ctx.out, &v, sha),
+        Ok((false, v)) => convert::script_error(ctx.out, &v, &name),
         Err(e) => ctx
             .out
-            .error(&format!("ERR Error running script (call to f_{sha}): {e}")),
+            .error(&format!("ERR Error running script (call to f_{name}): {e}")),
     }
     state.lua.remove_hook();
     let _ = state.lua.unset_named_registry_value(RAW);
-    ctx.srv.scripting.lua = Some(state);
+    if is_function {
+        ctx.srv.scripting.functions.lua = Some(state);
+    } else {
+        ctx.srv.scripting.lua = Some(state);
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_in_state(
     state: &State,
     ctx: &mut Ctx,
     func: Function,
+    is_function: bool,
     rest: Args,
     numkeys: usize,
     read_only: bool,
@@ -164,8 +267,14 @@ fn run_in_state(
         lua.create_sequence_from(rest.iter().take(numkeys).map(|k| lua.create_string(k).ok()))?;
     let argv =
         lua.create_sequence_from(rest.iter().skip(numkeys).map(|a| lua.create_string(a).ok()))?;
-    globals.raw_set("KEYS", keys)?;
-    globals.raw_set("ARGV", argv)?;
+    // Scripts see KEYS and ARGV as globals; functions get them as arguments.
+    let call_args = if is_function {
+        Some((keys, argv))
+    } else {
+        globals.raw_set("KEYS", keys)?;
+        globals.raw_set("ARGV", argv)?;
+        None
+    };
     state.holder.set("resp", 2)?;
     let start = Instant::now();
     let limit = Duration::from_millis(limit_ms);
@@ -193,6 +302,9 @@ fn run_in_state(
             convert::call_command(lua, ctx, &mut db, resp3, read_only, args)
         })?;
         lua.set_named_registry_value(RAW, raw)?;
-        state.run.call::<(bool, Value)>(func)
+        match call_args {
+            Some((keys, argv)) => state.runf.call::<(bool, Value)>((func, keys, argv)),
+            None => state.run.call::<(bool, Value)>(func),
+        }
     })
 }

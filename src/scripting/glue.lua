@@ -71,7 +71,7 @@ lib.breakpoint = function() return false end
 lib.debug = function() end
 lib.LOG_DEBUG, lib.LOG_VERBOSE, lib.LOG_NOTICE, lib.LOG_WARNING = 0, 1, 2, 3
 lib.REPL_NONE, lib.REPL_AOF, lib.REPL_SLAVE, lib.REPL_REPLICA, lib.REPL_ALL = 0, 1, 2, 2, 3
-lib.REDIS_VERSION, lib.REDIS_VERSION_NUM = '7.0.15', 0x00070f
+lib.REDIS_VERSION, lib.REDIS_VERSION_NUM = '7.0.15', 0x07000f
 
 -- Tables scripts may read but not change: writes, setmetatable and changes through
 -- getmetatable all fail with Redis's readonly error.
@@ -141,4 +141,126 @@ local function run(f)
   return xpcall(f, handler)
 end
 
-return env, run
+-- Functions (FUNCTION LOAD / FCALL). While a library loads, the only global it sees is
+-- `redis`, the load API (register_function, log, version); the functions it registers
+-- run in the same sandbox as scripts.
+local flag_names = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
+  ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
+local registered -- nil unless a library is loading
+local function register(name, callback, flags, description)
+  if type(name) ~= 'string' then error(errtable('first argument to redis.register_function must be a string'), 2) end
+  if type(callback) ~= 'function' then error(errtable('second argument to redis.register_function must be a function'), 2) end
+  if not string.find(name, '^[%w_]+$') then
+    -- (Redis 7.0 words this error about libraries.)
+    error(errtable('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long'), 2)
+  end
+  for _, f in ipairs(registered) do
+    if f.name == name then error(errtable('Function already exists in the library'), 2) end
+  end
+  registered[#registered + 1] = {name = name, callback = callback, flags = flags or {}, description = description}
+end
+local load_api = {
+  register_function = function(...)
+    if not registered then
+      error(errtable('redis.register_function can only be called on FUNCTION LOAD command'), 2)
+    end
+    local n = select('#', ...)
+    if n == 1 then
+      local t = ...
+      if type(t) ~= 'table' then
+        error(errtable('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).'), 2)
+      end
+      local name, callback, flags, description
+      for k, v in pairs(t) do
+        if type(k) ~= 'string' then error(errtable('named argument key given to redis.register_function is not a string'), 2)
+        elseif k == 'function_name' then
+          if type(v) ~= 'string' then error(errtable('function_name argument given to redis.register_function must be a string'), 2) end
+          name = v
+        elseif k == 'description' then
+          if type(v) ~= 'string' then error(errtable('description argument given to redis.register_function must be a string'), 2) end
+          description = v
+        elseif k == 'callback' then
+          if type(v) ~= 'function' then error(errtable('callback argument given to redis.register_function must be a function'), 2) end
+          callback = v
+        elseif k == 'flags' then
+          if type(v) ~= 'table' then error(errtable('flags argument to redis.register_function must be a table representing function flags'), 2) end
+          flags = {}
+          for _, f in ipairs(v) do
+            if type(f) ~= 'string' or not flag_names[f] then error(errtable('unknown flag given'), 2) end
+            flags[#flags + 1] = f
+          end
+        else
+          error(errtable('unknown argument given to redis.register_function'), 2)
+        end
+      end
+      if not name then error(errtable('redis.register_function must get a function name argument'), 2) end
+      if not callback then error(errtable('redis.register_function must get a callback argument'), 2) end
+      register(name, callback, flags, description)
+    elseif n == 2 then
+      register(...)
+    else
+      error(errtable('wrong number of arguments to redis.register_function'), 2)
+    end
+  end,
+  log = lib.log,
+  LOG_DEBUG = lib.LOG_DEBUG, LOG_VERBOSE = lib.LOG_VERBOSE, LOG_NOTICE = lib.LOG_NOTICE,
+  LOG_WARNING = lib.LOG_WARNING, REDIS_VERSION = lib.REDIS_VERSION, REDIS_VERSION_NUM = lib.REDIS_VERSION_NUM,
+}
+local run_api = protect(lib)
+-- The load API is all a library sees of `redis` while it loads: anything else is absent.
+local load_fields = load_api
+load_api = setmetatable({}, {
+  __index = function(_, k)
+    local v = load_fields[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = shown_meta,
+})
+protected[load_api] = true
+local loading = false
+local fenv
+fenv = setmetatable({}, {
+  __index = function(_, k)
+    if loading then
+      if k == 'redis' then return load_api end
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    if k == 'redis' then return run_api end
+    if k == '_G' then return fenv end
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = shown_meta,
+})
+protected[fenv] = true
+
+-- Run a library's code; returns true and what it registered, or false and the error.
+local function load_library(code)
+  local f, err = loadstring(code, '@user_function')
+  if not f then return false, {err = 'ERR Error compiling function: ' .. tostring(err)} end
+  setfenv(f, fenv)
+  registered = {}
+  loading = true
+  local ok, e = xpcall(f, handler)
+  loading = false
+  local found = registered
+  registered = nil
+  if not ok then return false, e end
+  if #found == 0 then return false, {err = 'ERR No functions registered'} end
+  return true, found
+end
+
+-- Call a registered function with its keys and arguments.
+local function runf(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+
+return env, run, load_library, runf

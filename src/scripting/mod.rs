@@ -11,6 +11,7 @@
 mod bit;
 mod convert;
 mod engine;
+pub mod functions;
 
 use crate::commands::*;
 use crate::resp::Args;
@@ -39,6 +40,8 @@ pub struct Scripting {
     pub scripts: HashMap<String, Script>,
     /// A script's redis.call is running a command (ACL LOG context "lua").
     pub calling: bool,
+    /// FUNCTION libraries, in their own Lua state (SCRIPT FLUSH leaves them alone).
+    pub functions: functions::Registry,
 }
 
 impl Scripting {
@@ -192,7 +195,13 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     }
     let read_only = ro || flags & FLAG_NO_WRITES != 0;
     let n = numkeys as usize;
-    engine::run(ctx, &sha, args.tail(3), n, read_only);
+    engine::run(
+        ctx,
+        engine::Callee::Script(&sha),
+        args.tail(3),
+        n,
+        read_only,
+    );
 }
 
 /// Compile a script into the cache under `sha`; the error is the reply text.

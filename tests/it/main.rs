@@ -5,6 +5,7 @@ mod blocking;
 mod common;
 mod core;
 mod dump;
+mod functions;
 mod geo;
 mod hashes;
 mod hll;
