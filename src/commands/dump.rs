@@ -33,6 +33,8 @@ const T_SET: u8 = 2;
 const T_ZSET: u8 = 3;
 const T_HASH: u8 = 4;
 const T_STREAM: u8 = 5;
+/// A function library (FUNCTION DUMP), never a key's type.
+const T_FUNCTION: u8 = 245;
 
 const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 const BAD_FORMAT: &str = "ERR Bad data format";
@@ -144,10 +146,39 @@ pub fn serialize(v: &Value) -> Vec<u8> {
             write_stream(&mut w, s);
         }
     }
-    w.0.extend_from_slice(&VERSION.to_le_bytes());
-    let crc = crc64(&w.0);
-    w.0.extend_from_slice(&crc.to_le_bytes());
-    w.0
+    seal(w.0)
+}
+
+/// Append the version and checksum trailer.
+fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = crc64(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// FUNCTION DUMP: the code of each library, in the same framing as a key's payload.
+pub fn serialize_libraries<'a>(codes: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut w = Writer(Vec::new());
+    for code in codes {
+        w.0.push(T_FUNCTION);
+        w.bytes(code);
+    }
+    seal(w.0)
+}
+
+/// FUNCTION RESTORE: the libraries' code from a verified body, or the reason it is not
+/// a functions payload.
+pub fn deserialize_libraries(body: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
+    let mut r = Reader { b: body, pos: 0 };
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        if r.u8() != Some(T_FUNCTION) {
+            return Err("ERR given type is not a function");
+        }
+        codes.push(r.bytes().ok_or("ERR can not read data type")?);
+    }
+    Ok(codes)
 }
 
 fn write_stream(w: &mut Writer, s: &Stream) {

@@ -209,3 +209,61 @@ fn a_function_that_never_returns_is_stopped() {
     assert!(err(&mut c, &["FCALL", "spin", "0"]).contains("Script killed"));
     assert_eq!(q::<String>(&mut c, &["PING"]), "PONG", "the server goes on");
 }
+
+#[test]
+fn dump_and_restore_libraries() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    q::<String>(&mut c, &["FUNCTION", "LOAD", LIB]);
+    let payload: Vec<u8> = q(&mut c, &["FUNCTION", "DUMP"]);
+    let restore = |c: &mut redis::Connection, policy: Option<&str>| {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("RESTORE").arg(&payload[..]);
+        if let Some(p) = policy {
+            cmd.arg(p);
+        }
+        cmd.query::<()>(c)
+    };
+    // APPEND (the default) refuses a library that exists, and changes nothing.
+    let e = restore(&mut c, None).unwrap_err();
+    assert_eq!(e.detail(), Some("Library mylib already exists"));
+    assert!(restore(&mut c, Some("REPLACE")).is_ok());
+    q::<()>(&mut c, &["FUNCTION", "FLUSH"]);
+    assert_eq!(
+        err(&mut c, &["FCALL", "setit", "1", "k", "v"]),
+        "ERR Function not found"
+    );
+    restore(&mut c, None).unwrap();
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "setit", "1", "k", "v"]),
+        "OK"
+    );
+    // FLUSH replaces everything; a bad payload leaves the functions as they were.
+    q::<String>(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=extra\nredis.register_function('extra', function() return 1 end)",
+        ],
+    );
+    restore(&mut c, Some("FLUSH")).unwrap();
+    assert_eq!(
+        err(&mut c, &["FCALL", "extra", "0"]),
+        "ERR Function not found"
+    );
+    let e = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg("bad payload")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert_eq!(
+        e.detail(),
+        Some("DUMP payload version or checksum are wrong")
+    );
+    assert_eq!(
+        err(&mut c, &["FUNCTION", "RESTORE", "x", "MERGE"]),
+        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+    );
+    assert_eq!(q::<String>(&mut c, &["FCALL_RO", "getit", "1", "k"]), "v");
+}
