@@ -338,6 +338,18 @@ impl Table {
     }
 }
 
+/// The table entry a command line runs (its subcommand's when it has one), if any.
+pub fn lookup_full(table: &Table, args: Args) -> Option<usize> {
+    let id = table.lookup(args.get(0))?;
+    if table.entries[id].subs.is_empty() {
+        return Some(id);
+    }
+    if args.len() < 2 {
+        return None;
+    }
+    table.lookup_sub(id, args.get(1))
+}
+
 /// What the reactor should do after a command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Flow {

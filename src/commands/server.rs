@@ -746,14 +746,15 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("allocator_resident", rss);
             f!("total_system_memory", total_sys);
             f!("total_system_memory_human", human(total_sys));
-            // No Lua engine: the script memory fields report an empty one.
+            // Lua's own memory is not measured: those fields report an empty engine.
+            let fns = &srv.scripting.functions;
             f!("used_memory_lua", 31744);
             f!("used_memory_vm_eval", 31744);
             f!("used_memory_lua_human", human(31744));
             f!("used_memory_scripts_eval", 0);
-            f!("number_of_cached_scripts", 0);
-            f!("number_of_functions", 0);
-            f!("number_of_libraries", 0);
+            f!("number_of_cached_scripts", srv.scripting.scripts.len());
+            f!("number_of_functions", fns.functions.len());
+            f!("number_of_libraries", fns.libraries.len());
             f!("used_memory_vm_functions", 32768);
             f!("used_memory_vm_total", 64512);
             f!("used_memory_vm_total_human", human(64512));

@@ -573,6 +573,14 @@ fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<Rea
         let more = args.len() - i - 1;
         let o = args.get(i);
         if eq_ic(o, "block") && more > 0 {
+            if ctx.srv.scripting.calling {
+                // MULTI treats BLOCK as a timeout; scripts get an error, as in Redis.
+                ctx.out.error(&format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(args.get(0))
+                ));
+                return None;
+            }
             i += 1;
             let ms = match parse_i64(args.get(i)) {
                 Some(n) if n < 0 => {

@@ -4,17 +4,39 @@ use crate::commands::{self, MAY_REPLICATE, NOSCRIPT, WRITE};
 use crate::resp::{Args, Reply};
 use crate::server::Ctx;
 use mlua::{Lua, MultiValue, Table, Value};
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// Nesting beyond this is refused instead of overflowing the stack.
 const MAX_DEPTH: usize = 1000;
 
-/// `redis.call`/`redis.pcall`: returns (true, value) or (false, {err=...}).
+/// The words of a command from Lua values (strings, numbers), back to back with spans.
+type Words = (Vec<u8>, Vec<(u32, u32)>);
+fn command_words(args: &MultiValue) -> Option<Words> {
+    let mut buf = Vec::new();
+    let mut spans = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        let s = match v {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => number_arg(*n as f64).into_bytes(),
+            Value::Number(n) => number_arg(*n).into_bytes(),
+            _ => return None,
+        };
+        spans.push((buf.len() as u32, (buf.len() + s.len()) as u32));
+        buf.extend_from_slice(&s);
+    }
+    Some((buf, spans))
+}
+
+/// redis.call / redis.pcall (or, with `acl_check`, redis.acl_check_cmd: may the user run
+/// this command with these arguments?): returns (true, value) or (false, {err=...}).
 pub fn call_command(
     lua: &Lua,
     ctx: &mut Ctx,
     db: &mut usize,
     resp3: bool,
     read_only: bool,
+    acl_check: bool,
     args: MultiValue,
 ) -> mlua::Result<(bool, Value)> {
     let fail = |msg: &str| -> mlua::Result<(bool, Value)> {
@@ -25,19 +47,19 @@ pub fn call_command(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut buf = Vec::new();
-    let mut spans = Vec::with_capacity(args.len());
-    for v in args.iter() {
-        let s = match v {
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(n) => lua_number_str(*n as f64).into_bytes(),
-            Value::Number(n) => lua_number_str(*n).into_bytes(),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        };
-        spans.push((buf.len() as u32, (buf.len() + s.len()) as u32));
-        buf.extend_from_slice(&s);
-    }
+    let Some((buf, spans)) = command_words(&args) else {
+        return fail("ERR Lua redis lib command arguments must be strings or integers");
+    };
     let args = Args::new(&buf, &spans);
+    if acl_check {
+        return match crate::commands::lookup_full(&ctx.srv.cmds, args) {
+            Some(id) => Ok((
+                true,
+                Value::Boolean(crate::acl::check(ctx.srv, ctx.id, id, args).is_ok()),
+            )),
+            None => fail("ERR Invalid command passed to redis.acl_check_cmd()"),
+        };
+    }
     let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
         return fail("ERR Unknown Redis command called from script");
     };
@@ -84,19 +106,10 @@ pub fn call_command(
     Ok((true, v))
 }
 
-/// A number as Lua 5.1's tostring writes it ("%.14g").
-fn lua_number_str(n: f64) -> String {
-    let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %.14g output and snprintf bounds it.
-    let len = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            c"%.14g".as_ptr(),
-            n,
-        )
-    };
-    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
+/// A number argument of redis.call as Redis 7.0 writes it ("%.17g": no precision lost,
+/// unlike Lua's own tostring).
+fn number_arg(n: f64) -> String {
+    crate::util::fmt_g(n, 17)
 }
 
 fn arity_ok(arity: i32, n: usize) -> bool {
@@ -317,23 +330,43 @@ pub fn script_error(out: &mut Reply, v: &Value, sha: &str) {
     raw_error(out, &msg);
 }
 
+/// lua-cjson's settings that change behaviour here (the others are accepted and ignored).
+struct JsonCfg {
+    encode_max_depth: Cell<usize>,
+    decode_max_depth: Cell<usize>,
+    encode_invalid_numbers: Cell<bool>,
+}
+
 /// `cjson.encode` / `cjson.decode` through serde_json.
 pub fn register_cjson(lua: &Lua) -> mlua::Result<()> {
+    let cfg = Rc::new(JsonCfg {
+        encode_max_depth: Cell::new(1000),
+        decode_max_depth: Cell::new(1000),
+        encode_invalid_numbers: Cell::new(false),
+    });
     let cjson = lua.create_table()?;
+    let c = cfg.clone();
     cjson.set(
         "encode",
-        lua.create_function(|_, v: Value| {
+        lua.create_function(move |_, v: Value| {
             let mut s = String::new();
-            encode_json(&v, &mut s, 0)?;
+            encode_json(&v, &mut s, 0, &c)?;
             Ok(s)
         })?,
     )?;
+    let c = cfg.clone();
     cjson.set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(move |lua, s: mlua::String| {
             let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
                 mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
             })?;
+            let depth = json_depth(&j);
+            if depth > c.decode_max_depth.get() {
+                return Err(mlua::Error::runtime(format!(
+                    "Found too many nested data structures ({depth})"
+                )));
+            }
             json_to_lua(lua, &j)
         })?,
     )?;
@@ -341,20 +374,62 @@ pub fn register_cjson(lua: &Lua) -> mlua::Result<()> {
         "null",
         Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
     )?;
+    // Each setting takes an optional new value and returns the current one.
+    let c = cfg.clone();
+    cjson.set(
+        "encode_max_depth",
+        lua.create_function(move |_, n: Option<usize>| {
+            n.inspect(|&n| c.encode_max_depth.set(n));
+            Ok(c.encode_max_depth.get())
+        })?,
+    )?;
+    let c = cfg.clone();
+    cjson.set(
+        "decode_max_depth",
+        lua.create_function(move |_, n: Option<usize>| {
+            n.inspect(|&n| c.decode_max_depth.set(n));
+            Ok(c.decode_max_depth.get())
+        })?,
+    )?;
+    let c = cfg;
+    cjson.set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, b: Option<bool>| {
+            b.inspect(|&b| c.encode_invalid_numbers.set(b));
+            Ok(c.encode_invalid_numbers.get())
+        })?,
+    )?;
+    for name in [
+        "encode_keep_buffer",
+        "encode_number_precision",
+        "decode_invalid_numbers",
+        "encode_sparse_array",
+    ] {
+        cjson.set(name, lua.create_function(|_, v: MultiValue| Ok(v))?)?;
+    }
     lua.globals().set("cjson", cjson)
 }
 
-fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
-    if depth > 1000 {
-        return Err(mlua::Error::runtime(
-            "Cannot serialise, excessive nesting (1001)",
-        ));
+/// Nesting of arrays and objects (a scalar is 0).
+fn json_depth(j: &serde_json::Value) -> usize {
+    match j {
+        serde_json::Value::Array(a) => 1 + a.iter().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
     }
+}
+
+fn encode_json(v: &Value, s: &mut String, depth: usize, cfg: &JsonCfg) -> mlua::Result<()> {
     match v {
         Value::Nil | Value::LightUserData(_) => s.push_str("null"),
         Value::Boolean(b) => s.push_str(if *b { "true" } else { "false" }),
         Value::Integer(n) => s.push_str(&n.to_string()),
         Value::Number(n) => {
+            if !n.is_finite() && !cfg.encode_invalid_numbers.get() {
+                return Err(mlua::Error::runtime(
+                    "Cannot serialise number: must not be NaN or Inf",
+                ));
+            }
             if n.fract() == 0.0 && n.abs() < 1e14 {
                 s.push_str(&(*n as i64).to_string())
             } else {
@@ -365,6 +440,13 @@ fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
             s.push_str(&serde_json::Value::String(x.to_string_lossy().to_string()).to_string())
         }
         Value::Table(t) => {
+            let depth = depth + 1;
+            // Capped so that a table holding itself cannot exhaust the stack.
+            if depth > cfg.encode_max_depth.get().min(MAX_DEPTH) {
+                return Err(mlua::Error::runtime(format!(
+                    "Cannot serialise, excessive nesting ({depth})"
+                )));
+            }
             let len = t.raw_len();
             let count = t.pairs::<Value, Value>().count();
             if count == len && len > 0 || count == 0 {
@@ -377,7 +459,7 @@ fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
                     if i > 1 {
                         s.push(',');
                     }
-                    encode_json(&t.raw_get::<Value>(i)?, s, depth + 1)?;
+                    encode_json(&t.raw_get::<Value>(i)?, s, depth, cfg)?;
                 }
                 s.push(']');
             } else {
@@ -401,7 +483,7 @@ fn encode_json(v: &Value, s: &mut String, depth: usize) -> mlua::Result<()> {
                     first = false;
                     s.push_str(&serde_json::Value::String(key).to_string());
                     s.push(':');
-                    encode_json(&v, s, depth + 1)?;
+                    encode_json(&v, s, depth, cfg)?;
                 }
                 s.push('}');
             }

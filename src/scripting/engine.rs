@@ -297,9 +297,14 @@ fn run_in_state(
     let mut db = ctx.db;
     lua.scope(|scope| {
         let holder = state.holder.clone();
-        let raw = scope.create_function_mut(move |lua, args: MultiValue| {
+        let raw = scope.create_function_mut(move |lua, mut args: MultiValue| {
             let resp3 = holder.get::<i64>("resp").unwrap_or(2) == 3;
-            convert::call_command(lua, ctx, &mut db, resp3, read_only, args)
+            // A leading `false` (never a command word) asks for an ACL check instead.
+            let acl_check = matches!(args.front(), Some(Value::Boolean(false)));
+            if acl_check {
+                args.pop_front();
+            }
+            convert::call_command(lua, ctx, &mut db, resp3, read_only, acl_check, args)
         })?;
         lua.set_named_registry_value(RAW, raw)?;
         match call_args {

@@ -23,6 +23,14 @@ local lib = {}
 -- frame and so the error's line); they run the command and raise or return its result.
 lib.call = call_c
 lib.pcall = pcall_c
+-- redis.acl_check_cmd(cmd, args...): the command runner in ACL-check mode.
+lib.acl_check_cmd = function(...)
+  local raw = dbg.getregistry().ferrokv_raw
+  if type(raw) ~= 'function' then error('redis.acl_check_cmd is only available while a script runs', 2) end
+  local ok, v = raw(false, ...)
+  if not ok then error(v, 2) end
+  return v
+end
 lib.error_reply = function(...)
   local s = ...
   if select('#', ...) ~= 1 or type(s) ~= 'string' then return errtable('wrong number or type of arguments') end

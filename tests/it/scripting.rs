@@ -34,9 +34,19 @@ fn keys_argv_and_redis_call_round_trip() {
     assert_eq!(v, bulk("hello"));
     let got: String = cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(got, "hello");
-    // Numbers as arguments are converted like Lua's tostring.
     let v = eval(&mut c, "return redis.call('incrby', 'n', 5)", &[], &[]);
     assert_eq!(v, Value::Int(5));
+    // Numbers as arguments keep every digit ("%.17g"), unlike Lua's tostring ("%.14g").
+    let v = eval(
+        &mut c,
+        "redis.call('set', 'big', 9007199254740991); return {redis.call('get', 'big'), tostring(9007199254740991)}",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        Value::Array(vec![bulk("9007199254740991"), bulk("9.007199254741e+15")])
+    );
 }
 
 #[test]
@@ -247,7 +257,7 @@ fn read_only_scripts_and_noscript_commands() {
     // Blocking commands do not block inside a script.
     let v = eval(
         &mut c,
-        "return redis.call('xread', 'block', 0, 'streams', 's', '$')",
+        "return redis.call('blmpop', 0, 1, 'nolist', 'LEFT')",
         &[],
         &[],
     );
@@ -332,4 +342,95 @@ fn an_infinite_loop_is_stopped() {
     assert!(e.contains("Script killed"), "{e}");
     let pong: String = cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn acl_check_cmd_blocking_reads_and_cached_script_count() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    q::<()>(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">123",
+            "+@scripting",
+            "+set",
+            "~x*",
+        ],
+    );
+    q::<()>(&mut c, &["AUTH", "bob", "123"]);
+    let check = |c: &mut Connection, s: &str| eval(c, s, &[], &[]);
+    assert_eq!(
+        check(&mut c, "return redis.acl_check_cmd('set','xx',1)"),
+        Value::Int(1)
+    );
+    assert_eq!(
+        check(&mut c, "return redis.acl_check_cmd('hset','xx','f',1)"),
+        Value::Nil
+    );
+    assert_eq!(
+        check(&mut c, "return redis.acl_check_cmd('set','yy',1)"),
+        Value::Nil
+    );
+    assert!(
+        eval_err(&mut c, "return redis.acl_check_cmd('invalid-cmd','arg')")
+            .starts_with("ERR Invalid command passed to redis.acl_check_cmd()")
+    );
+    q::<()>(&mut c, &["AUTH", "default", "x"]);
+    // XREAD BLOCK has no meaning inside a script: an error, not a wait.
+    assert!(eval_err(
+        &mut c,
+        "return redis.call('xread','BLOCK',0,'STREAMS','s','$')"
+    )
+    .starts_with("ERR xread command is not allowed with BLOCK option from scripts"));
+    let info: String = q(&mut c, &["INFO", "memory"]);
+    let cached = |info: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("number_of_cached_scripts:"))
+            .map(|v| v.trim().to_string())
+    };
+    let before = cached(&info).expect("field present");
+    q::<String>(&mut c, &["SCRIPT", "LOAD", "return 'new one'"]);
+    let after = cached(&q::<String>(&mut c, &["INFO", "memory"])).unwrap();
+    assert_eq!(
+        after.parse::<i64>().unwrap(),
+        before.parse::<i64>().unwrap() + 1
+    );
+}
+
+#[test]
+fn cjson_depth_and_invalid_number_settings() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let v = eval(
+        &mut c,
+        "local t = {a={b=1}}
+         cjson.encode_max_depth(1)
+         local deep_ok = pcall(cjson.encode, t)
+         local flat_ok = pcall(cjson.encode, {a=1})
+         cjson.encode_max_depth(1000)
+         cjson.decode_max_depth(1)
+         local dec_ok = pcall(cjson.decode, '{\"a\":{\"b\":1}}')
+         cjson.decode_max_depth(1000)
+         local nan_ok = pcall(cjson.encode, {n=0/0})
+         cjson.encode_invalid_numbers(true)
+         local nan_allowed = pcall(cjson.encode, {n=0/0})
+         cjson.encode_invalid_numbers(false)
+         return {deep_ok and 1 or 0, flat_ok and 1 or 0, dec_ok and 1 or 0, nan_ok and 1 or 0, nan_allowed and 1 or 0}",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            Value::Int(0),
+            Value::Int(1),
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(1)
+        ])
+    );
 }
