@@ -4,7 +4,7 @@
 //! GEOSEARCH, GEOSEARCHSTORE) scan the score ranges of up to 9 geohash cells and keep the
 //! members inside the shape, in Redis's order, sorted on request.
 use super::zset::{
-    fit_encoding, limits, store_zset, with_zset, zadd_items, zset_at, zslot, AddFlags,
+    add_flags, fit_encoding, limits, store_zset, with_zset, zadd_items, zset_at, zslot,
 };
 use super::*;
 use crate::resp::Reply;
@@ -118,14 +118,7 @@ fn coord_text(v: f64) -> String {
 
 /// A coordinate reply: RESP3 double, RESP2 bulk string.
 fn coord(out: &mut Reply, v: f64) {
-    let s = coord_text(v);
-    if out.resp3 {
-        out.buf.push(b',');
-        out.buf.extend_from_slice(s.as_bytes());
-        out.buf.extend_from_slice(b"\r\n");
-    } else {
-        out.bulk(s.as_bytes());
-    }
+    out.double_text(&coord_text(v));
 }
 
 /// A distance reply: 4 decimals, rounded half to even as llrint does.
@@ -135,21 +128,7 @@ fn dist_text(d: f64) -> String {
 }
 
 fn geoadd(ctx: &mut Ctx, args: Args) {
-    let mut f = AddFlags::default();
-    let mut i = 2;
-    while i < args.len() {
-        let a = args.get(i);
-        if eq_ic(a, "nx") {
-            f.nx = true;
-        } else if eq_ic(a, "xx") {
-            f.xx = true;
-        } else if eq_ic(a, "ch") {
-            f.ch = true;
-        } else {
-            break;
-        }
-        i += 1;
-    }
+    let (f, i) = add_flags(args, false);
     let rest = args.len() - i;
     if rest == 0 || !rest.is_multiple_of(3) || (f.nx && f.xx) {
         return ctx.out.error(SYNTAX);

@@ -306,29 +306,37 @@ pub(super) struct AddFlags {
     pub incr: bool,
 }
 
-fn zadd(ctx: &mut Ctx, args: Args) {
+/// The leading ZADD options from argument 2 on, and where the elements start. GEOADD
+/// (`all` false) knows only NX, XX and CH.
+pub(super) fn add_flags(args: Args, all: bool) -> (AddFlags, usize) {
     let mut f = AddFlags::default();
     let mut i = 2;
     while i < args.len() {
         let a = args.get(i);
-        if eq_ic(a, "nx") {
-            f.nx = true;
+        let flag = if eq_ic(a, "nx") {
+            &mut f.nx
         } else if eq_ic(a, "xx") {
-            f.xx = true;
+            &mut f.xx
         } else if eq_ic(a, "ch") {
-            f.ch = true;
-        } else if eq_ic(a, "incr") {
-            f.incr = true;
-        } else if eq_ic(a, "gt") {
-            f.gt = true;
-        } else if eq_ic(a, "lt") {
-            f.lt = true;
+            &mut f.ch
+        } else if all && eq_ic(a, "incr") {
+            &mut f.incr
+        } else if all && eq_ic(a, "gt") {
+            &mut f.gt
+        } else if all && eq_ic(a, "lt") {
+            &mut f.lt
         } else {
             break;
-        }
+        };
+        *flag = true;
         i += 1;
     }
-    zadd_generic(ctx, args, i, f)
+    (f, i)
+}
+
+fn zadd(ctx: &mut Ctx, args: Args) {
+    let (f, first) = add_flags(args, true);
+    zadd_generic(ctx, args, first, f)
 }
 
 fn zincrby(ctx: &mut Ctx, args: Args) {

@@ -99,7 +99,10 @@ impl Reply {
     }
     /// A double: RESP3 double, RESP2 bulk string in Redis's %.17g form.
     pub fn double(&mut self, d: f64) {
-        let s = fmt_double(d);
+        self.double_text(&fmt_double(d));
+    }
+    /// A double already formatted (GEO coordinates use another format than %.17g).
+    pub fn double_text(&mut self, s: &str) {
         if self.resp3 {
             self.buf.push(b',');
             self.buf.extend_from_slice(s.as_bytes());

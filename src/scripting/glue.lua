@@ -107,20 +107,27 @@ rawset(G, 'bit', protect(G.bit))
 for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print'}) do rawset(G, name, nil) end
 
 -- Scripts see the globals through this proxy: reading an unknown name or creating one fails.
-local env
-env = setmetatable({}, {
-  __index = function(_, k)
-    if k == '_G' then return env end
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = shown_meta,
-})
-protected[env] = true
+-- User code sees the globals through a proxy: reading an unknown name or creating one
+-- fails. `visible(k)` answers first; it returns (value) or (nil, true) to hide a name.
+local function sandbox(visible)
+  local view
+  view = setmetatable({}, {
+    __index = function(_, k)
+      if k == '_G' then return view end
+      local v, hidden = visible(k)
+      if v == nil and not hidden then v = rawget(G, k) end
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly,
+    __metatable = shown_meta,
+  })
+  protected[view] = true
+  return view
+end
+local env = sandbox(function() end)
 
 -- Turns any error into {err=..., source=..., line=...} located in the user's script.
 local function handler(e)
@@ -214,7 +221,6 @@ local load_api = {
   LOG_DEBUG = lib.LOG_DEBUG, LOG_VERBOSE = lib.LOG_VERBOSE, LOG_NOTICE = lib.LOG_NOTICE,
   LOG_WARNING = lib.LOG_WARNING, REDIS_VERSION = lib.REDIS_VERSION, REDIS_VERSION_NUM = lib.REDIS_VERSION_NUM,
 }
-local run_api = protect(lib)
 -- The load API is all a library sees of `redis` while it loads: anything else is absent.
 local load_fields = load_api
 load_api = setmetatable({}, {
@@ -230,25 +236,11 @@ load_api = setmetatable({}, {
 })
 protected[load_api] = true
 local loading = false
-local fenv
-fenv = setmetatable({}, {
-  __index = function(_, k)
-    if loading then
-      if k == 'redis' then return load_api end
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    if k == 'redis' then return run_api end
-    if k == '_G' then return fenv end
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = shown_meta,
-})
-protected[fenv] = true
+local fenv = sandbox(function(k)
+  if not loading then return nil end
+  if k == 'redis' then return load_api end
+  return nil, true
+end)
 
 -- Run a library's code; returns true and what it registered, or false and the error.
 local function load_library(code)
