@@ -104,6 +104,7 @@ impl State {
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
         super::bit::register(&lua)?;
         super::convert::register_cjson(&lua)?;
+        super::msgpack::register(&lua)?;
         let holder = lua.create_table()?;
         holder.set("resp", 2)?;
         let sha1 = lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?;

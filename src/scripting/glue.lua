@@ -103,6 +103,7 @@ rawset(G, 'loadstring', function(s, ...)
 end)
 rawset(G, 'redis', protect(lib))
 rawset(G, 'cjson', protect(G.cjson))
+rawset(G, 'cmsgpack', protect(G.cmsgpack))
 rawset(G, 'bit', protect(G.bit))
 for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print'}) do rawset(G, name, nil) end
 

@@ -12,6 +12,7 @@ mod bit;
 mod convert;
 mod engine;
 pub mod functions;
+mod msgpack;
 
 use crate::commands::*;
 use crate::resp::Args;

@@ -434,3 +434,55 @@ fn cjson_depth_and_invalid_number_settings() {
         ])
     );
 }
+
+#[test]
+fn cmsgpack_packs_like_redis() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let hex = "local h = '' for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end return h";
+    // The bytes redis-server 7.0.15 gives for the same call.
+    let v = eval(
+        &mut c,
+        &format!("local e = cmsgpack.pack({{1,2,{{a='b',c={{true,false}}}},0.1,-5,300,-1099511627776,2^40,'x'}}) {hex}"),
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        bulk("99010282a161a162a16392c3c2cb3fb999999999999afbcd012cd3ffffff0000000000cf0000010000000000a178")
+    );
+    // A table holding itself is packed 16 levels deep, then nil.
+    let v = eval(
+        &mut c,
+        &format!("local a = {{y=5}} local b = {{x=a}} a.x = b local e = cmsgpack.pack(a) {hex}"),
+        &[],
+        &[],
+    );
+    let Value::BulkString(h) = v else {
+        panic!("{v:?}")
+    };
+    assert!(h.ends_with(b"a178c0"), "innermost x is nil");
+    let v = eval(
+        &mut c,
+        "local e = cmsgpack.pack('one', {2, 3}, 'three')
+         local off, first = cmsgpack.unpack_one(e, 0)
+         local off2, second = cmsgpack.unpack_limit(e, 1, off)
+         local off3, third = cmsgpack.unpack_one(e, off2)
+         local all = {cmsgpack.unpack(e)}
+         return {first, second[2], third, off3, #all}",
+        &[],
+        &[],
+    );
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            bulk("one"),
+            Value::Int(3),
+            bulk("three"),
+            Value::Int(-1),
+            Value::Int(3)
+        ])
+    );
+    assert!(eval_err(&mut c, "return cmsgpack.unpack('\\205')").contains("Missing bytes in input."));
+    assert!(eval_err(&mut c, "cmsgpack.pack = nil").contains("Attempt to modify a readonly table"));
+}
