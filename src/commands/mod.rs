@@ -11,6 +11,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod latency;
 pub mod list;
+pub mod migrate;
 pub mod multi;
 pub mod names;
 pub mod pubsub;
@@ -194,6 +195,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("generic", keys::COMMANDS),
         ("generic", sort::COMMANDS),
         ("generic", dump::COMMANDS),
+        ("generic", migrate::COMMANDS),
         ("string", string::COMMANDS),
         ("bitmap", bitmap::COMMANDS),
         ("server", server::COMMANDS),

@@ -238,3 +238,124 @@ fn freq_under_lfu_policy() {
     let f: i64 = cmd("OBJECT").arg(&["FREQ", "f"]).query(&mut c).unwrap();
     assert_eq!(f, 100);
 }
+
+#[test]
+fn migrate_moves_keys_between_servers() {
+    let src = Server::start(&[]);
+    let dst = Server::start(&["--requirepass", "pw"]);
+    let port = dst.port.to_string();
+    let mut a = src.client();
+    q::<()>(&mut a, &["SET", "k1", "v1"]);
+    q::<i64>(&mut a, &["RPUSH", "l", "1", "2", "3"]);
+    q::<()>(&mut a, &["SET", "k2", "v2", "EX", "100"]);
+    // The target's refusal comes back with its text; nothing moved.
+    assert_eq!(
+        err(&mut a, &["MIGRATE", "127.0.0.1", &port, "k1", "0", "1000"]),
+        "ERR Target instance replied with error: NOAUTH Authentication required."
+    );
+    assert_eq!(q::<i64>(&mut a, &["EXISTS", "k1"]), 1);
+    let ok: String = q(
+        &mut a,
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "k1",
+            "0",
+            "1000",
+            "AUTH",
+            "pw",
+        ],
+    );
+    assert_eq!(ok, "OK");
+    assert_eq!(q::<i64>(&mut a, &["EXISTS", "k1"]), 0, "moved, not copied");
+    let mut b = dst.client();
+    q::<()>(&mut b, &["AUTH", "pw"]);
+    assert_eq!(q::<String>(&mut b, &["GET", "k1"]), "v1");
+    // KEYS, COPY, another database, TTLs kept.
+    let ok: String = q(
+        &mut a,
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "",
+            "3",
+            "1000",
+            "COPY",
+            "AUTH",
+            "pw",
+            "KEYS",
+            "l",
+            "k2",
+            "nokey",
+        ],
+    );
+    assert_eq!(ok, "OK");
+    assert_eq!(
+        q::<i64>(&mut a, &["EXISTS", "l", "k2"]),
+        2,
+        "COPY keeps them"
+    );
+    q::<()>(&mut b, &["SELECT", "3"]);
+    assert_eq!(
+        q::<Vec<String>>(&mut b, &["LRANGE", "l", "0", "-1"]),
+        ["1", "2", "3"]
+    );
+    let ttl: i64 = q(&mut b, &["TTL", "k2"]);
+    assert!((90..=100).contains(&ttl), "ttl {ttl}");
+    assert!(err(
+        &mut a,
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "",
+            "3",
+            "1000",
+            "AUTH",
+            "pw",
+            "KEYS",
+            "l"
+        ]
+    )
+    .contains("BUSYKEY"));
+    let ok: String = q(
+        &mut a,
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "",
+            "3",
+            "1000",
+            "REPLACE",
+            "AUTH",
+            "pw",
+            "KEYS",
+            "l",
+        ],
+    );
+    assert_eq!(ok, "OK");
+    assert_eq!(
+        q::<String>(
+            &mut a,
+            &["MIGRATE", "127.0.0.1", &port, "nokey", "0", "1000"]
+        ),
+        "NOKEY"
+    );
+    assert_eq!(
+        err(
+            &mut a,
+            &["MIGRATE", "127.0.0.1", &port, "k2", "0", "100", "KEYS", "l"]
+        ),
+        "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+    );
+    // Nobody listening: an IOERR, and the server goes on.
+    let closed = free_port().to_string();
+    assert_eq!(
+        err(&mut a, &["MIGRATE", "127.0.0.1", &closed, "k2", "0", "100"]),
+        "IOERR error or timeout connecting to the client"
+    );
+    assert_eq!(q::<String>(&mut a, &["PING"]), "PONG");
+}
