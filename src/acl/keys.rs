@@ -98,6 +98,8 @@ pub fn key_access(cmd: &Command, full_name: &str, argv: &[&[u8]]) -> KeyList {
                 k.1 = KEY_WRITE;
             }
         }
+        // MIGRATE's "" key (with KEYS) names no key, as Redis's MIGRATE key finder says.
+        "migrate" if argv.get(3).is_some_and(|k| k.is_empty()) => out.retain(|k| k.0 != 3),
         // BITFIELD with only GETs is a read.
         "bitfield" if bitfield_reads_only(argv) => {
             for k in &mut out {

@@ -929,3 +929,29 @@ fn acl_log_contexts_multi_exec_recheck_and_lua() {
     assert!(err(u, &["INCR", "k"]).starts_with("NOPERM"));
     assert_eq!(newest(admin)["context"], "toplevel");
 }
+
+#[test]
+fn migrate_keys_for_acl() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    q::<()>(
+        &mut c,
+        &["ACL", "SETUSER", "m", "on", "nopass", "+@all", "~rw"],
+    );
+    let dry = |c: &mut redis::Connection, args: &[&str]| -> String {
+        let mut a = vec!["ACL", "DRYRUN", "m", "MIGRATE", "h", "1"];
+        a.extend_from_slice(args);
+        q(c, &a)
+    };
+    assert_eq!(dry(&mut c, &["rw", "0", "500"]), "OK");
+    assert_eq!(
+        dry(&mut c, &["other", "0", "500"]),
+        "This user has no permissions to access the 'other' key"
+    );
+    // With KEYS, the empty key argument is no key; the listed ones are.
+    assert_eq!(dry(&mut c, &["", "0", "500", "KEYS", "rw"]), "OK");
+    assert_eq!(
+        dry(&mut c, &["", "0", "500", "AUTH", "KEYS", "KEYS", "other"]),
+        "This user has no permissions to access the 'other' key"
+    );
+}
