@@ -206,15 +206,19 @@ fn forget(reg: &mut Registry, idx: usize, b: &Blocked) {
     reg.clients.retain(|&i| i != idx);
 }
 
-/// Release a blocked client after its reply was written; the reactor flushes it.
-/// Unblock (served after `ns` of retry, timed out or unblocked: 0): the command is
-/// logged now, as Redis does, since it was not when it blocked.
+/// The blocked command's table entry (cold paths only: a name lookup).
+fn command_id(srv: &Server, b: &Blocked) -> Option<usize> {
+    srv.cmds.lookup(Args::new(&b.buf, &b.spans).get(0))
+}
+
+/// Release a blocked client after its reply was written; the reactor flushes it. The
+/// command (served after `ns` of retry, or timed out / unblocked: 0) is logged now, as
+/// Redis does, since it was not when it blocked.
 fn release(srv: &mut Server, idx: usize, b: &Blocked, ns: u64) {
     forget(&mut srv.blocking, idx, b);
     srv.blocking.resumed.push(idx);
-    let args = Args::new(&b.buf, &b.spans);
-    if let Some(id) = srv.cmds.lookup(args.get(0)) {
-        crate::latency::after_unblock(srv, id, idx, args, ns);
+    if let Some(id) = command_id(srv, b) {
+        crate::latency::after_unblock(srv, id, idx, Args::new(&b.buf, &b.spans), ns);
     }
 }
 
@@ -314,8 +318,7 @@ pub fn next_deadline(srv: &Server) -> Option<i64> {
 /// its command (commandstats), as if the command had failed when it ran.
 fn count_failure(srv: &mut Server, b: &Blocked, errors: &mut Vec<String>) {
     srv.stats.record_errors(errors);
-    let name = Args::new(&b.buf, &b.spans).get(0);
-    if let Some(id) = srv.cmds.lookup(name) {
+    if let Some(id) = command_id(srv, b) {
         srv.cmd_stats[id].failed_calls += 1;
     }
 }

@@ -330,7 +330,9 @@ impl Latency {
 /// command that blocked its client is logged (histogram, slow log) when it is unblocked.
 #[inline]
 pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
-    let blocked = srv.clients.get(client).is_some_and(|c| c.blocked.is_some());
+    // Almost always nobody is blocked: one length check, no client lookup.
+    let blocked = srv.blocking.blocked_count() > 0
+        && srv.clients.get(client).is_some_and(|c| c.blocked.is_some());
     let lat = &mut srv.latency;
     if let Some(slot) = lat.hists.get_mut(id) {
         // CONFIG RESETSTAT zeroes the call counters; a command's first call after that

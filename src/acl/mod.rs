@@ -233,6 +233,20 @@ pub fn reads_all_keys(srv: &Server, client: usize, id: usize, args: crate::resp:
     })
 }
 
+/// Whether the client's user may run command `id` with `args`, logging nothing
+/// (`redis.acl_check_cmd`).
+pub fn permits(srv: &Server, client: usize, id: usize, args: crate::resp::Args) -> bool {
+    let Some(user) = srv
+        .clients
+        .get(client)
+        .and_then(|c| srv.acl.users.get(c.user.as_bytes()))
+    else {
+        return false;
+    };
+    let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
+    user.unrestricted() || user_check(user, &srv.cmds, id, &argv).is_ok()
+}
+
 /// Whether `user` may run command `id` with `argv`; on refusal, the reason and the argument
 /// index of the key or channel at fault (Redis's choice across selectors).
 pub fn user_check(

@@ -417,7 +417,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
             "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         ));
     }
-    let name = String::from_utf8_lossy(args.get(0)).into_owned();
+    let name = String::from_utf8_lossy(args.get(0));
     if searching && !(from_member || from_lonlat) {
         return ctx.out.error(&format!(
             "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"

@@ -1,7 +1,7 @@
 //! HyperLogLog commands: PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST over sketches stored
 //! as string values in Redis's format (see `types::hll`).
 use super::*;
-use crate::keyspace::{Str, Value, NO_EXPIRE};
+use crate::keyspace::{Str, Value};
 use crate::notify::{self, notify};
 use crate::types::hll::{self, Corrupt};
 use crate::util::eq_ic;
@@ -63,6 +63,21 @@ fn sketch<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Str>, ()> {
     }
 }
 
+/// The sketch at `key`, created empty (second value true) when missing; Err(()) after
+/// replying that the key holds something else.
+fn sketch_or_new<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<(&'a mut Str, bool), ()> {
+    let created = sketch(ctx, key)?.is_none();
+    let db = ctx.dbm();
+    let slot = match created {
+        true => db.insert_new(key, Value::Str(Str::raw(hll::new_sparse()))),
+        false => db.find(key).expect("the sketch was just read"),
+    };
+    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
+        Some(Value::Str(s)) => Ok((s, created)),
+        _ => unreachable!("slot holds the sketch"),
+    }
+}
+
 fn sparse_max(ctx: &Ctx) -> usize {
     ctx.srv.cfg.hll_sparse_max_bytes.max(0) as usize
 }
@@ -70,17 +85,8 @@ fn sparse_max(ctx: &Ctx) -> usize {
 fn pfadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let max = sparse_max(ctx);
-    let created = match sketch(ctx, key) {
-        Err(()) => return,
-        Ok(Some(_)) => false,
-        Ok(None) => {
-            let s = Str::raw(hll::new_sparse());
-            ctx.dbm().set(key, Value::Str(s), NO_EXPIRE, false);
-            true
-        }
-    };
-    let Ok(Some(s)) = sketch(ctx, key) else {
-        unreachable!("just checked or created");
+    let Ok((s, created)) = sketch_or_new(ctx, key) else {
+        return;
     };
     match s.modify(|b| hll::add(b, args.iter().skip(2), max)) {
         Err(Corrupt) => ctx.out.error(CORRUPT),
@@ -152,11 +158,8 @@ fn pfmerge(ctx: &mut Ctx, args: Args) {
         }
     }
     let max = sparse_max(ctx);
-    if !matches!(sketch(ctx, dst), Ok(Some(_))) {
-        let s = Str::raw(hll::new_sparse());
-        ctx.dbm().set(dst, Value::Str(s), NO_EXPIRE, false);
-    }
-    if let Ok(Some(s)) = sketch(ctx, dst) {
+    // The destination was checked with the inputs.
+    if let Ok((s, _)) = sketch_or_new(ctx, dst) {
         s.modify(|b| hll::store(b, &raw, !dense, max));
     }
     ctx.out.ok();

@@ -120,43 +120,42 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         line.clear();
         matches!(reader.read_line(line), Ok(n) if n > 0)
     };
-    // AUTH and SELECT replies: an error there fails every RESTORE.
-    let mut setup_error = None;
+    const READ_ERR: &str = "IOERR error or timeout reading to target instance";
+    let target_said = |line: &str| {
+        format!(
+            "ERR Target instance replied with error: {}",
+            line.trim_end().trim_start_matches('-')
+        )
+    };
+    // AUTH and SELECT replies: an error there fails every RESTORE. `failure` is the first
+    // error, which is the reply.
+    let mut failure: Option<String> = None;
     for _ in 0..(1 + !auth.is_empty() as usize) {
         if !read_reply(&mut line) {
-            return ctx
-                .out
-                .error("IOERR error or timeout reading to target instance");
+            return ctx.out.error(READ_ERR);
         }
-        if line.starts_with('-') && setup_error.is_none() {
-            setup_error = Some(line.trim_end().to_string());
+        if line.starts_with('-') && failure.is_none() {
+            failure = Some(target_said(&line));
         }
     }
-    let setup_failed = setup_error.is_some();
-    let mut target_error = setup_error;
+    let setup_failed = failure.is_some();
     for k in keys {
         if !read_reply(&mut line) {
-            if target_error.is_none() {
-                target_error = Some("-IOERR error or timeout reading to target instance".into());
-            }
+            failure.get_or_insert_with(|| READ_ERR.to_string());
             break;
         }
         // Each key the target took is gone from here (unless COPY), whatever the others did.
         if line.starts_with('-') {
-            target_error.get_or_insert_with(|| line.trim_end().to_string());
+            failure.get_or_insert_with(|| target_said(&line));
         } else if !setup_failed && !copy {
             ctx.dbm().remove(k);
             ctx.modified(k);
             notify(ctx, notify::GENERIC, "del", k);
         }
     }
-    match target_error {
+    match failure {
         None => ctx.out.ok(),
-        Some(e) if e.starts_with("-IOERR") => ctx.out.error(&e[1..]),
-        Some(e) => ctx.out.error(&format!(
-            "ERR Target instance replied with error: {}",
-            &e[1..]
-        )),
+        Some(e) => ctx.out.error(&e),
     }
 }
 

@@ -55,7 +55,7 @@ pub fn call_command(
         return match crate::commands::lookup_full(&ctx.srv.cmds, args) {
             Some(id) => Ok((
                 true,
-                Value::Boolean(crate::acl::check(ctx.srv, ctx.id, id, args).is_ok()),
+                Value::Boolean(crate::acl::permits(ctx.srv, ctx.id, id, args)),
             )),
             None => fail("ERR Invalid command passed to redis.acl_check_cmd()"),
         };

@@ -380,6 +380,8 @@ fn acl_check_cmd_blocking_reads_and_cached_script_count() {
             .starts_with("ERR Invalid command passed to redis.acl_check_cmd()")
     );
     q::<()>(&mut c, &["AUTH", "default", "x"]);
+    // Asking is not trying: the refusals above are not in the ACL log.
+    assert!(q::<Vec<Value>>(&mut c, &["ACL", "LOG"]).is_empty());
     // XREAD BLOCK has no meaning inside a script: an error, not a wait.
     assert!(eval_err(
         &mut c,
