@@ -151,15 +151,15 @@ pub fn pick_victim(
             let Some(slot) = db.dict.random_slot() else {
                 break;
             };
-            let (_, e) = db.dict.at(slot).expect("random slot is occupied");
-            if volatile_only && e.expire == NO_EXPIRE {
+            let e = db.at(slot).expect("random slot is occupied");
+            if volatile_only && e.expire() == NO_EXPIRE {
                 continue;
             }
             // Higher score = better victim.
             let score = match policy {
-                Policy::Lru { .. } => idle_secs(e.lru),
-                Policy::Lfu { .. } => 255 - lfu_decayed(e.lru, decay) as u64,
-                Policy::Ttl => u64::MAX - e.expire as u64,
+                Policy::Lru { .. } => idle_secs(e.lru()),
+                Policy::Lfu { .. } => 255 - lfu_decayed(e.lru(), decay) as u64,
+                Policy::Ttl => u64::MAX - e.expire() as u64,
                 Policy::Random { .. } => 1,
                 Policy::NoEviction => return None,
             };

@@ -1,6 +1,5 @@
 //! Bitmap commands: bits of string values (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP) and
 //! BITFIELD's integers of any width at any bit offset.
-use super::string::raw_mut;
 use super::*;
 use crate::keyspace::{Db, Str, Value, NO_EXPIRE};
 use crate::util::{eq_ic, parse_i64};
@@ -44,22 +43,19 @@ fn bit_offset(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
 /// The string at `key` for a bit write reaching bit `maxbit`: created if missing, grown
 /// with zero bytes if short. The flag says whether either happened, which counts as a
 /// change even when the bits written equal the old ones. None: not a string.
-fn bit_target<'a>(db: &'a mut Db, key: &[u8], maxbit: usize) -> Option<(&'a mut Str, bool)> {
+fn bit_target<'a>(db: &'a mut Db, key: &[u8], maxbit: usize) -> Option<(&'a mut [u8], bool)> {
     let created = db.find(key).is_none();
     if created {
         db.set(key, Value::Str(Str::new(b"")), NO_EXPIRE, false);
     }
     let e = db.get_mut(key).expect("present");
-    if !e.val.is_string() {
-        return None;
-    }
-    let s = raw_mut(&mut e.val)?;
+    let len = e.str_mut()?.len();
     let need = (maxbit >> 3) + 1;
-    let grew = s.len() < need;
+    let grew = len < need;
     if grew {
-        s.modify(|v| v.resize(need, 0));
+        e.resize_str(need);
     }
-    Some((s, created || grew))
+    Some((e.str_mut()?, created || grew))
 }
 
 fn setbit(ctx: &mut Ctx, args: Args) {
@@ -81,13 +77,11 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     out.int(old as i64);
     // Only a real change counts (dirty, WATCH, the "setbit" event), as in Redis 7.0.15.
     if grew || old != on {
-        s.modify(|v| {
-            if on {
-                v[byte] |= mask
-            } else {
-                v[byte] &= !mask
-            }
-        });
+        if on {
+            s[byte] |= mask
+        } else {
+            s[byte] &= !mask
+        }
         ctx.modified(key);
         crate::notify::notify(ctx, crate::notify::STRING, "setbit", key);
     }
@@ -102,7 +96,7 @@ fn string_bytes<'a>(
 ) -> Result<Option<&'a [u8]>, ()> {
     match db.get(key) {
         None => Ok(None),
-        Some(e) => e.val.str_bytes(tmp).map(Some).ok_or(()),
+        Some(e) => e.val().str_bytes(tmp).map(Some).ok_or(()),
     }
 }
 
@@ -434,7 +428,8 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
     };
     out.array(fields.len());
     let mut changes = 0u64;
-    s.modify(|v| {
+    {
+        let v = s;
         for f in &fields {
             let old = read_field(v, f.offset, f.bits, f.signed);
             let (incr, base) = match f.op {
@@ -470,7 +465,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
                 changes += 1;
             }
         }
-    });
+    }
     if changes > 0 {
         ctx.modified(key);
         ctx.srv.dirty += changes - 1;

@@ -5,7 +5,7 @@
 //! bytes, scores are f64 bits little-endian), then a 2-byte little-endian format version and
 //! the CRC-64/Jones (Redis's checksum) of everything before it, 8 bytes little-endian.
 use super::*;
-use crate::keyspace::{Entry, Value, NO_EXPIRE};
+use crate::keyspace::{Entry, ValRef, Value, NO_EXPIRE};
 use crate::types::set::Set;
 use crate::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::types::zset::ZSet;
@@ -102,30 +102,30 @@ impl Writer {
 }
 
 /// The payload for a value (type, body, version, checksum).
-pub fn serialize(v: &Value) -> Vec<u8> {
+pub fn serialize(v: ValRef) -> Vec<u8> {
     let mut w = Writer(Vec::new());
     match v {
-        Value::Int(n) => {
+        ValRef::Int(n) => {
             w.0.push(T_STRING);
-            w.bytes(itoa::Buffer::new().format(*n).as_bytes());
+            w.bytes(itoa::Buffer::new().format(n).as_bytes());
         }
-        Value::Str(s) => {
+        ValRef::Str(s) => {
             w.0.push(T_STRING);
             w.bytes(s);
         }
-        Value::List(l) => {
+        ValRef::List(l) => {
             w.0.push(T_LIST);
             w.len(l.len() as u64);
             for e in l.iter() {
                 w.bytes(e);
             }
         }
-        Value::Set(s) => {
+        ValRef::Set(s) => {
             w.0.push(T_SET);
             w.len(s.len() as u64);
             s.for_each(|m| w.bytes(m));
         }
-        Value::ZSet(z) => {
+        ValRef::ZSet(z) => {
             w.0.push(T_ZSET);
             w.len(z.len() as u64);
             for (m, score) in z.iter() {
@@ -133,7 +133,7 @@ pub fn serialize(v: &Value) -> Vec<u8> {
                 w.f64(score);
             }
         }
-        Value::Hash(h) => {
+        ValRef::Hash(h) => {
             w.0.push(T_HASH);
             w.len(h.len() as u64);
             for (k, val) in h.iter() {
@@ -141,7 +141,7 @@ pub fn serialize(v: &Value) -> Vec<u8> {
                 w.bytes(val);
             }
         }
-        Value::Stream(s) => {
+        ValRef::Stream(s) => {
             w.0.push(T_STREAM);
             write_stream(&mut w, s);
         }
@@ -432,7 +432,7 @@ fn read_stream(r: &mut Reader, shape: &Shape) -> Option<Stream> {
 fn dump(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     match db.get(args.get(1)) {
-        Some(e) => out.bulk(&serialize(&e.val)),
+        Some(e) => out.bulk(&serialize(e.val())),
         None => out.null(),
     }
 }
@@ -510,15 +510,13 @@ fn restore(ctx: &mut Ctx, args: Args) {
         }
         return ctx.out.ok();
     }
-    let mut e = Entry::new(val, if ttl != 0 { ttl } else { NO_EXPIRE });
+    let mut e = Entry::new(key, val, if ttl != 0 { ttl } else { NO_EXPIRE });
     match (lfu, freq, idle) {
-        (true, Some(f), _) => e.lru = (e.lru & !0xff) | f as u32,
-        (false, _, Some(secs)) => {
-            e.lru = e.lru.wrapping_sub(secs as u32) & ((1 << 24) - 1);
-        }
+        (true, Some(f), _) => e.set_lru((e.lru() & !0xff) | f as u32),
+        (false, _, Some(secs)) => e.set_lru(e.lru().wrapping_sub(secs as u32)),
         _ => {}
     }
-    db.insert_entry(key, e);
+    db.insert_entry(e);
     ctx.modified(key);
     ctx.out.ok();
 }
@@ -535,7 +533,7 @@ mod tests {
 
     #[test]
     fn trailer_is_checked() {
-        let mut p = serialize(&Value::from_bytes(b"hello"));
+        let mut p = serialize(Value::from_bytes(b"hello").as_ref());
         assert!(verify(&p).is_some());
         p[1] ^= 1;
         assert!(verify(&p).is_none());

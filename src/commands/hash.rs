@@ -2,7 +2,7 @@
 //! Writes pass the hash-max-listpack-* limits so the hash converts when it outgrows them.
 //! An emptied hash is deleted, as in Redis.
 use super::*;
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, ValMut, ValRef, Value};
 use crate::types::hash::{Hash, Limits};
 use crate::util::{eq_ic, parse_f64, parse_i64};
 
@@ -41,9 +41,9 @@ pub static COMMANDS: &[Command] = &[
 
 /// The hash at `key`: `Ok(None)` when absent, `Err(())` when of another type.
 fn hash_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut Hash>, ()> {
-    match db.get_mut(key).map(|e| &mut e.val) {
+    match db.get_mut(key).map(|e| e.val_mut()) {
         None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(ValMut::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(()),
     }
 }
@@ -58,8 +58,8 @@ fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
         Some(s) => s,
         None => db.insert_new(key, Value::Hash(Box::default())),
     };
-    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
-        Some(Value::Hash(h)) => Ok(h),
+    match db.at_mut(slot).map(|e| e.val_mut()) {
+        Some(ValMut::Hash(h)) => Ok(h),
         _ => Err(()),
     }
 }
@@ -383,14 +383,14 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     }
     match ctx.dbm().get(args.get(1)) {
         None => return super::keys::scan_reply_header(ctx.out, 0, 0),
-        Some(e) if !matches!(e.val, Value::Hash(_)) => return ctx.out.error(WRONGTYPE),
+        Some(e) if !matches!(e.val(), ValRef::Hash(_)) => return ctx.out.error(WRONGTYPE),
         Some(_) => {}
     }
     let Some(o) = super::keys::parse_scan(ctx, args, 2, false) else {
         return;
     };
     let (db, out) = ctx.db_out();
-    let Some(Value::Hash(h)) = db.get(args.get(1)).map(|e| &e.val) else {
+    let Some(ValRef::Hash(h)) = db.get(args.get(1)).map(|e| e.val()) else {
         return;
     };
     // Matches are encoded into a side buffer, counted, then appended after the header.

@@ -1,7 +1,7 @@
 //! HyperLogLog commands: PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST over sketches stored
 //! as string values in Redis's format (see `types::hll`).
 use super::*;
-use crate::keyspace::{Str, Value};
+use crate::keyspace::{Entry, Str, ValRef, Value};
 use crate::notify::{self, notify};
 use crate::types::hll::{self, Corrupt};
 use crate::util::eq_ic;
@@ -46,36 +46,43 @@ const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 
 /// The sketch at `key`: Ok(None) if missing, Err(()) after replying that it is not one.
-fn sketch<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Str>, ()> {
+fn sketch<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Entry>, ()> {
     let (db, out) = ctx.db_out();
-    match db.get_mut(key).map(|e| &mut e.val) {
-        None => Ok(None),
-        Some(Value::Str(s)) if hll::is_hll(s) => Ok(Some(s)),
+    let Some(e) = db.get_mut(key) else {
+        return Ok(None);
+    };
+    match e.val() {
+        ValRef::Str(s) if hll::is_hll(s) => Ok(Some(e)),
         // A string that is not a sketch has its own message; other types the usual one.
-        Some(Value::Str(_) | Value::Int(_)) => {
+        ValRef::Str(_) | ValRef::Int(_) => {
             out.error(NOT_HLL);
             Err(())
         }
-        Some(_) => {
+        _ => {
             out.error(WRONGTYPE);
             Err(())
         }
     }
 }
 
+/// A sketch's bytes (the entry was checked to hold one).
+fn sk(e: &Entry) -> &[u8] {
+    match e.val() {
+        ValRef::Str(b) => b,
+        _ => b"",
+    }
+}
+
 /// The sketch at `key`, created empty (second value true) when missing; Err(()) after
 /// replying that the key holds something else.
-fn sketch_or_new<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<(&'a mut Str, bool), ()> {
+fn sketch_or_new<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<(&'a mut Entry, bool), ()> {
     let created = sketch(ctx, key)?.is_none();
     let db = ctx.dbm();
     let slot = match created {
         true => db.insert_new(key, Value::Str(Str::raw(hll::new_sparse()))),
         false => db.find(key).expect("the sketch was just read"),
     };
-    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
-        Some(Value::Str(s)) => Ok((s, created)),
-        _ => unreachable!("slot holds the sketch"),
-    }
+    Ok((db.at_mut(slot).expect("slot holds the sketch"), created))
 }
 
 fn sparse_max(ctx: &Ctx) -> usize {
@@ -88,7 +95,7 @@ fn pfadd(ctx: &mut Ctx, args: Args) {
     let Ok((s, created)) = sketch_or_new(ctx, key) else {
         return;
     };
-    match s.modify(|b| hll::add(b, args.iter().skip(2), max)) {
+    match s.modify_str(|b| hll::add(b, args.iter().skip(2), max)) {
         Err(Corrupt) => ctx.out.error(CORRUPT),
         Ok(changed) => {
             let updated = created || changed;
@@ -112,7 +119,7 @@ fn pfcount(ctx: &mut Ctx, args: Args) {
             Err(()) => return,
             Ok(None) => {}
             Ok(Some(s)) => {
-                if hll::max_into(&mut raw, s).is_err() {
+                if hll::max_into(&mut raw, sk(s)).is_err() {
                     return ctx.out.error(CORRUPT);
                 }
             }
@@ -127,14 +134,14 @@ fn pfcount_one(ctx: &mut Ctx, key: &[u8]) {
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
     };
-    if let Some(card) = hll::cached(s) {
+    if let Some(card) = hll::cached(sk(s)) {
         return ctx.out.int(card as i64);
     }
-    let card = match hll::count(s) {
+    let card = match hll::count(sk(s)) {
         Ok(c) => c,
         Err(Corrupt) => return ctx.out.error(CORRUPT),
     };
-    s.modify(|b| hll::set_cached(b, card));
+    s.modify_str(|b| hll::set_cached(b, card));
     ctx.out.int(card as i64);
     // The cache is part of the string: a write as far as WATCH and the dirty count go.
     ctx.modified(key);
@@ -150,8 +157,8 @@ fn pfmerge(ctx: &mut Ctx, args: Args) {
             Err(()) => return,
             Ok(None) => {}
             Ok(Some(s)) => {
-                dense |= hll::encoding(s) == hll::DENSE;
-                if hll::max_into(&mut raw, s).is_err() {
+                dense |= hll::encoding(sk(s)) == hll::DENSE;
+                if hll::max_into(&mut raw, sk(s)).is_err() {
                     return ctx.out.error(CORRUPT);
                 }
             }
@@ -160,7 +167,7 @@ fn pfmerge(ctx: &mut Ctx, args: Args) {
     let max = sparse_max(ctx);
     // The destination was checked with the inputs.
     if let Ok((s, _)) = sketch_or_new(ctx, dst) {
-        s.modify(|b| hll::store(b, &raw, !dense, max));
+        s.modify_str(|b| hll::store(b, &raw, !dense, max));
     }
     ctx.out.ok();
     ctx.modified(dst);
@@ -175,12 +182,12 @@ fn pfdebug(ctx: &mut Ctx, args: Args) {
         Ok(Some(s)) => s,
     };
     if eq_ic(sub, "getreg") || eq_ic(sub, "todense") {
-        let converted = hll::encoding(s) == hll::SPARSE;
-        if converted && s.modify(hll::to_dense).is_err() {
+        let converted = hll::encoding(sk(s)) == hll::SPARSE;
+        if converted && s.modify_str(hll::to_dense).is_err() {
             return ctx.out.error(CORRUPT);
         }
         if eq_ic(sub, "getreg") {
-            let regs = hll::registers(s).unwrap_or_else(|_| Box::new([0; hll::REGISTERS]));
+            let regs = hll::registers(sk(s)).unwrap_or_else(|_| Box::new([0; hll::REGISTERS]));
             ctx.out.array(hll::REGISTERS);
             for r in regs.iter() {
                 ctx.out.int(*r as i64);
@@ -192,13 +199,13 @@ fn pfdebug(ctx: &mut Ctx, args: Args) {
             ctx.srv.dirty += 1;
         }
     } else if eq_ic(sub, "decode") {
-        if hll::encoding(s) != hll::SPARSE {
+        if hll::encoding(sk(s)) != hll::SPARSE {
             return ctx.out.error("ERR HLL encoding is not sparse");
         }
-        let text = hll::decode_text(s);
+        let text = hll::decode_text(sk(s));
         ctx.out.bulk(text.as_bytes());
     } else if eq_ic(sub, "encoding") {
-        let enc = if hll::encoding(s) == hll::DENSE {
+        let enc = if hll::encoding(sk(s)) == hll::DENSE {
             "dense"
         } else {
             "sparse"

@@ -1,7 +1,7 @@
 //! Generic key commands: DEL EXISTS TYPE KEYS SCAN RENAME RANDOMKEY, the EXPIRE/TTL
 //! family, COPY MOVE TOUCH OBJECT; plus the SCAN option parser shared by HSCAN/SSCAN/ZSCAN.
 use super::*;
-use crate::keyspace::{Dict, Entry, Key, Value, NO_EXPIRE};
+use crate::keyspace::{Entry, Key, Table, ValRef, NO_EXPIRE};
 use crate::resp::Reply;
 use crate::util::{eq_ic, glob_match, now_ms};
 
@@ -100,14 +100,15 @@ fn touch(ctx: &mut Ctx, args: Args) {
 fn type_cmd(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     match db.get(args.get(1)) {
-        Some(e) => out.simple(e.val.type_name()),
+        Some(e) => out.simple(e.val().type_name()),
         None => out.simple("none"),
     }
 }
 
 #[inline]
 fn expired(e: &Entry, now: i64) -> bool {
-    e.expire != NO_EXPIRE && e.expire <= now
+    let exp = e.expire();
+    exp != NO_EXPIRE && exp <= now
 }
 
 fn keys(ctx: &mut Ctx, args: Args) {
@@ -115,11 +116,12 @@ fn keys(ctx: &mut Ctx, args: Args) {
     let all = pat == b"*";
     let now = now_ms();
     let (db, out) = ctx.db_out();
-    let hits: Vec<&Key> = db
+    let hits: Vec<&[u8]> = db
         .dict
-        .iter()
-        .filter(|(k, e)| !expired(e, now) && (all || glob_match(pat, k, false)))
-        .map(|(k, _)| k)
+        .items()
+        .map(|(_, e)| e)
+        .filter(|e| !expired(e, now) && (all || glob_match(pat, e.key(), false)))
+        .map(|e| e.key())
         .collect();
     out.array(hits.len());
     for k in hits {
@@ -218,21 +220,21 @@ pub fn parse_scan<'a>(
 
 /// One SCAN step over a `Dict`: visits about `o.count` entries from `o.cursor` and returns
 /// the next cursor (0 when done) and the entries that pass MATCH and `keep`.
-pub fn scan_dict<'d, V>(
-    d: &'d Dict<V>,
+pub fn scan_dict<'d>(
+    d: &'d Table<Entry>,
     o: &ScanOpts,
-    mut keep: impl FnMut(&Key, &V) -> bool,
-) -> (usize, Vec<(&'d Key, &'d V)>) {
+    mut keep: impl FnMut(&Entry) -> bool,
+) -> (usize, Vec<&'d Entry>) {
     let mut hits = Vec::new();
     let (cap, budget) = (d.slot_bound(), o.count.max(1));
     let (mut i, mut seen) = (o.cursor, 0);
     // Stop after `budget` entries or `10 * budget` slots, whichever comes first.
     let stop = i.saturating_add(budget.saturating_mul(10)).min(cap);
     while i < stop && seen < budget {
-        if let Some((k, v)) = d.at(i) {
+        if let Some(e) = d.item(i) {
             seen += 1;
-            if o.matches(k) && keep(k, v) {
-                hits.push((k, v));
+            if o.matches(e.key()) && keep(e) {
+                hits.push(e);
             }
         }
         i += 1;
@@ -255,17 +257,17 @@ fn scan(ctx: &mut Ctx, args: Args) {
     let now = now_ms();
     let mut stale: Vec<Key> = Vec::new();
     let (db, out) = ctx.db_out();
-    let (next, hits) = scan_dict(&db.dict, &o, |k, e| {
+    let (next, hits) = scan_dict(&db.dict, &o, |e| {
         if expired(e, now) {
-            stale.push(k.clone());
+            stale.push(e.key().into());
             return false;
         }
         o.type_name
-            .is_none_or(|t| t.eq_ignore_ascii_case(e.val.type_name().as_bytes()))
+            .is_none_or(|t| t.eq_ignore_ascii_case(e.val().type_name().as_bytes()))
     });
     scan_reply_header(out, next, hits.len());
-    for (k, _) in hits {
-        out.bulk(k);
+    for e in hits {
+        out.bulk(e.key());
     }
     for k in stale {
         db.find(&k); // lazily deletes it
@@ -289,9 +291,9 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
         }
         db.remove_slot(dslot);
     }
-    let mut e = db.remove_slot(slot).expect("slot just found");
+    let mut e = db.remove_slot(slot).expect("slot just found").rekey(dst);
     e.touch();
-    db.insert_entry(dst, e);
+    db.insert_entry(e);
     ctx.modified(src);
     ctx.modified(dst);
     crate::notify::notify(ctx, crate::notify::GENERIC, "rename_from", src);
@@ -315,12 +317,12 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
     let now = now_ms();
     let (db, out) = ctx.db_out();
     while let Some(slot) = db.dict.random_slot() {
-        let (_, e) = db.dict.at(slot).expect("random slot is occupied");
+        let e = db.at(slot).expect("random slot is occupied");
         if expired(e, now) {
             db.remove_slot(slot);
             continue;
         }
-        return out.bulk(db.dict.at(slot).expect("occupied").0);
+        return out.bulk(e.key());
     }
     out.null()
 }
@@ -364,7 +366,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
     let Some(e) = ctx.dbm().get(src) else {
         return ctx.out.int(0);
     };
-    let copied = Entry::new(e.val.clone(), e.expire);
+    let copied = e.copy_as(dst);
     let target = &mut ctx.srv.ks.dbs[dst_db];
     if let Some(slot) = target.find(dst) {
         if !replace {
@@ -372,7 +374,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
         }
         target.remove_slot(slot);
     }
-    target.insert_entry(dst, copied);
+    target.insert_entry(copied);
     ctx.modified_in(dst_db, dst);
     crate::notify::notify_db(ctx.srv, dst_db, crate::notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
@@ -393,7 +395,7 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
         return ctx.out.int(0);
     }
     let e = ctx.dbm().remove_slot(slot).expect("slot just found");
-    ctx.srv.ks.dbs[dst_db].insert_entry(key, e);
+    ctx.srv.ks.dbs[dst_db].insert_entry(e);
     ctx.modified(key);
     ctx.modified_in(dst_db, key);
     crate::notify::notify(ctx, crate::notify::GENERIC, "move_from", key);
@@ -449,7 +451,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     let Some(slot) = db.find(key) else {
         return ctx.out.int(0);
     };
-    let cur = db.dict.at(slot).expect("slot just found").1.expire;
+    let cur = db.at(slot).expect("slot just found").expire();
     let persistent = cur == NO_EXPIRE;
     if (nx && !persistent)
         || (xx && persistent)
@@ -518,7 +520,7 @@ fn persist(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let db = ctx.dbm();
     match db.find(key) {
-        Some(slot) if db.dict.at(slot).is_some_and(|(_, e)| e.expire != NO_EXPIRE) => {
+        Some(slot) if db.at(slot).is_some_and(|e| e.expire() != NO_EXPIRE) => {
             db.set_expire(slot, NO_EXPIRE);
             ctx.modified(key);
             crate::notify::notify(ctx, crate::notify::GENERIC, "persist", key);
@@ -549,7 +551,7 @@ fn with_entry(
 
 fn object_encoding(ctx: &mut Ctx, args: Args) {
     with_entry(ctx, args.get(2), |e, cfg, out| {
-        out.bulk_str(encoding_name(&e.val, cfg))
+        out.bulk_str(encoding_name(e, cfg))
     });
 }
 
@@ -558,7 +560,7 @@ fn object_freq(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
     with_entry(ctx, args.get(2), |e, cfg, out| {
-        out.int(crate::evict::lfu_decayed(e.lru, cfg.lfu_decay_time) as i64)
+        out.int(crate::evict::lfu_decayed(e.lru(), cfg.lfu_decay_time) as i64)
     });
 }
 
@@ -567,7 +569,7 @@ fn object_idletime(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
     with_entry(ctx, args.get(2), |e, _, out| {
-        out.int(crate::evict::idle_secs(e.lru) as i64)
+        out.int(crate::evict::idle_secs(e.lru()) as i64)
     });
 }
 
@@ -575,8 +577,8 @@ fn object_refcount(ctx: &mut Ctx, args: Args) {
     // Redis shares the integers 0..10000 (unless an LRU/LFU maxmemory policy is in force).
     let shared_ints =
         ctx.srv.cfg.maxmemory == 0 || ctx.srv.cfg.maxmemory_policy_name() == "noeviction";
-    with_entry(ctx, args.get(2), |e, _, out| match e.val {
-        Value::Int(n) if shared_ints && (0..10000).contains(&n) => out.int(i32::MAX as i64),
+    with_entry(ctx, args.get(2), |e, _, out| match e.val() {
+        ValRef::Int(n) if shared_ints && (0..10000).contains(&n) => out.int(i32::MAX as i64),
         _ => out.int(1),
     });
 }
@@ -603,27 +605,26 @@ fn object_help(ctx: &mut Ctx, _args: Args) {
 }
 
 /// OBJECT ENCODING's name for a value, following Redis's thresholds.
-pub fn encoding_name(v: &Value, _cfg: &crate::config::Config) -> &'static str {
-    match v {
-        Value::Int(_) => "int",
+pub fn encoding_name(e: &Entry, _cfg: &crate::config::Config) -> &'static str {
+    match e.val() {
         // Strings modified in place (APPEND, SETRANGE, SETBIT) carry spare capacity, as
         // Redis's raw strings do; freshly written short ones are exact-size "embstr".
-        Value::Str(s) => s.encoding(),
+        ValRef::Int(_) | ValRef::Str(_) => e.str_encoding(),
         // Redis 7.0 always stores lists as quicklists (listpack lists came in 7.2).
-        Value::List(_) => "quicklist",
+        ValRef::List(_) => "quicklist",
         // The compact form is left one way, when the hash-max-listpack-* limits are exceeded.
-        Value::Hash(h) if h.is_small() => "listpack",
-        Value::Hash(_) => "hashtable",
+        ValRef::Hash(h) if h.is_small() => "listpack",
+        ValRef::Hash(_) => "hashtable",
         // Redis 7.0 has no listpack sets: intset or hashtable.
-        Value::Set(s) => {
+        ValRef::Set(s) => {
             if s.is_intset() {
                 "intset"
             } else {
                 "hashtable"
             }
         }
-        Value::Stream(_) => "stream",
-        Value::ZSet(z) => {
+        ValRef::Stream(_) => "stream",
+        ValRef::ZSet(z) => {
             if z.listpack {
                 "listpack"
             } else {

@@ -3,11 +3,11 @@
 //! LINDEX/LRANGE. An emptied list is deleted, as in Redis.
 use super::*;
 use crate::blocking::{self, TimeoutReply};
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, ValMut, ValRef, Value};
 use crate::resp::Reply;
 use std::collections::VecDeque;
 
-type List = VecDeque<Box<[u8]>>;
+use crate::keyspace::List;
 
 pub static COMMANDS: &[Command] = &[
     cmd("lpush", -3, WRITE | DENYOOM | FAST, LIST, (1, 1, 1), lpush),
@@ -85,9 +85,9 @@ pub static COMMANDS: &[Command] = &[
 
 /// The list at `key`: `Ok(None)` when absent, `Err(())` when of another type.
 fn list_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut List>, ()> {
-    match db.get_mut(key).map(|e| &mut e.val) {
+    match db.get_mut(key).map(|e| e.val_mut()) {
         None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
+        Some(ValMut::List(l)) => Ok(Some(l)),
         Some(_) => Err(()),
     }
 }
@@ -98,7 +98,7 @@ fn list_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a List>, ()> {
 
 /// Delete `key` if its list became empty.
 fn drop_if_empty(db: &mut Db, key: &[u8]) {
-    if matches!(db.get(key).map(|e| &e.val), Some(Value::List(l)) if l.is_empty()) {
+    if matches!(db.get(key).map(|e| e.val()), Some(ValRef::List(l)) if l.is_empty()) {
         db.remove(key);
     }
 }
@@ -159,12 +159,9 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
             let slot = db.insert_new(key, Value::List(Box::default()));
-            match db.dict.at_mut(slot) {
-                Some((_, e)) => match &mut e.val {
-                    Value::List(l) => l,
-                    _ => return,
-                },
-                None => return,
+            match db.at_mut(slot).map(|e| e.val_mut()) {
+                Some(ValMut::List(l)) => l,
+                _ => return,
             }
         }
     };

@@ -85,12 +85,11 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     push_command(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
     for k in args.iter().skip(first_key).take(num_keys) {
         let Some(e) = ctx.dbm().get(k) else { continue };
-        let ttl = if e.expire == NO_EXPIRE {
-            0
-        } else {
-            (e.expire - now).max(1)
+        let ttl = match e.expire() {
+            NO_EXPIRE => 0,
+            at => (at - now).max(1),
         };
-        let payload = super::dump::serialize(&e.val);
+        let payload = super::dump::serialize(e.val());
         let ttl = ttl.to_string();
         let mut words: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload];
         if replace {

@@ -273,8 +273,9 @@ fn unwatch(ctx: &mut Ctx, _: Args) {
 fn key_is_expired(srv: &Server, db: usize, key: &[u8]) -> bool {
     srv.ks.dbs[db]
         .dict
-        .get(key)
-        .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= crate::util::now_ms())
+        .slot_of(key)
+        .and_then(|s| srv.ks.dbs[db].at(s))
+        .is_some_and(|e| e.expire() != NO_EXPIRE && e.expire() <= crate::util::now_ms())
 }
 
 fn watch_key(srv: &mut Server, idx: usize, db: usize, key: &[u8]) {

@@ -1500,10 +1500,10 @@ fn debug(ctx: &mut Ctx, args: Args) {
             let Some(e) = ctx.srv.ks.dbs[ctx.db].get(key) else {
                 return ctx.out.error("ERR no such key");
             };
-            let enc = super::keys::encoding_name(&e.val, &ctx.srv.cfg);
-            let lru = crate::evict::idle_secs(e.lru);
-            let ser = e.val.heap_size();
-            let s = format!("Value at:0x0 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{lru}", e.lru);
+            let enc = super::keys::encoding_name(e, &ctx.srv.cfg);
+            let lru = crate::evict::idle_secs(e.lru());
+            let ser = e.val().heap_size() + e.block_size();
+            let s = format!("Value at:0x0 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{lru}", e.lru());
             ctx.out.simple(&s);
         }
         "quicklist-packed-threshold" | "listpack" | "quicklist" | "stringmatch-len" => ctx.out.ok(),
@@ -1531,7 +1531,8 @@ fn debug(ctx: &mut Ctx, args: Args) {
             let db = &ctx.srv.ks.dbs[ctx.db];
             ctx.out.array(args.len() - 2);
             for k in args.iter().skip(2) {
-                let d = db.dict.get(k).map(|e| e.val.digest()).unwrap_or([0; 20]);
+                let d = db.dict.slot_of(k).and_then(|s| db.at(s));
+                let d = d.map(|e| e.val().digest()).unwrap_or([0; 20]);
                 ctx.out.simple(&crate::keyspace::digest_hex(&d));
             }
         }
@@ -1688,9 +1689,8 @@ fn memory_usage(ctx: &mut Ctx, args: Args) {
     let key = args.get(2);
     match ctx.dbm().get(key) {
         Some(e) => {
-            let n = e.val.heap_size()
-                + key.len()
-                + crate::keyspace::Dict::<crate::keyspace::Entry>::ENTRY_OVERHEAD;
+            // The block (key, value bytes) and its slot and index cell.
+            let n = e.val().heap_size() + e.block_size() + 8 + 5;
             ctx.out.int(n as i64)
         }
         None => ctx.out.null(),
@@ -1763,7 +1763,7 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         else {
             return false;
         };
-        let key = srv.ks.dbs[db].dict.at(slot).map(|(k, _)| k.clone());
+        let key = srv.ks.dbs[db].at(slot).map(|e| e.key().to_vec());
         srv.ks.dbs[db].remove_slot(slot);
         srv.stats.evicted_keys += 1;
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());

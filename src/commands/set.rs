@@ -1,6 +1,6 @@
 //! Set commands.
 use super::*;
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, ValMut, ValRef, Value};
 use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
@@ -66,31 +66,31 @@ pub static COMMANDS: &[Command] = &[
 pub(super) fn typed_slot(
     db: &mut Db,
     key: &[u8],
-    is: fn(&Value) -> bool,
+    is: fn(ValRef) -> bool,
 ) -> Result<Option<usize>, ()> {
     match db.find(key) {
         None => Ok(None),
-        Some(slot) => match db.dict.at(slot) {
-            Some((_, e)) if is(&e.val) => Ok(Some(slot)),
+        Some(slot) => match db.at(slot) {
+            Some(e) if is(e.val()) => Ok(Some(slot)),
             _ => Err(()),
         },
     }
 }
 
-fn is_set(v: &Value) -> bool {
-    matches!(v, Value::Set(_))
+fn is_set(v: ValRef) -> bool {
+    matches!(v, ValRef::Set(_))
 }
 
 fn set_at(db: &Db, slot: usize) -> &Set {
-    match db.dict.at(slot).map(|(_, e)| &e.val) {
-        Some(Value::Set(s)) => s,
+    match db.at(slot).map(|e| e.val()) {
+        Some(ValRef::Set(s)) => s,
         _ => unreachable!("slot checked to hold a set"),
     }
 }
 
 fn set_at_mut(db: &mut Db, slot: usize) -> &mut Set {
-    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
-        Some(Value::Set(s)) => s,
+    match db.at_mut(slot).map(|e| e.val_mut()) {
+        Some(ValMut::Set(s)) => s,
         _ => unreachable!("slot checked to hold a set"),
     }
 }

@@ -3,7 +3,7 @@
 //! field), fetch other keys per element (GET), LIMIT the range, STORE the result as a list.
 //! ALPHA compares raw bytes (Redis uses strcoll, which is the same in the C locale).
 use super::*;
-use crate::keyspace::{Db, Value, NO_EXPIRE};
+use crate::keyspace::{Db, ValRef, Value, NO_EXPIRE};
 use crate::util::eq_ic;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -139,10 +139,10 @@ fn lookup_pattern<'e>(db: &mut Db, pat: &[u8], elem: &'e [u8]) -> Option<Cow<'e,
     key.extend_from_slice(elem);
     key.extend_from_slice(post);
     let e = db.get(&key)?;
-    match (&e.val, field) {
-        (Value::Hash(h), Some(f)) => h.get(f).map(|v| Cow::Owned(v.to_vec())),
-        (Value::Str(s), None) => Some(Cow::Owned(s.to_vec())),
-        (Value::Int(n), None) => Some(Cow::Owned(itoa::Buffer::new().format(*n).into())),
+    match (e.val(), field) {
+        (ValRef::Hash(h), Some(f)) => h.get(f).map(|v| Cow::Owned(v.to_vec())),
+        (ValRef::Str(s), None) => Some(Cow::Owned(s.to_vec())),
+        (ValRef::Int(n), None) => Some(Cow::Owned(itoa::Buffer::new().format(n).into())),
         _ => None,
     }
 }
@@ -166,11 +166,11 @@ fn weight(b: &[u8]) -> Option<f64> {
 
 /// The elements to sort and the (start, end) output range over them, following Redis: with
 /// a constant BY, lists and sorted sets are read already in range and direction.
-fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
+fn load(val: ValRef, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
     let len = match val {
-        Value::List(l) => l.len(),
-        Value::Set(s) => s.len(),
-        Value::ZSet(z) => z.len(),
+        ValRef::List(l) => l.len(),
+        ValRef::Set(s) => s.len(),
+        ValRef::ZSet(z) => z.len(),
         _ => 0,
     } as i64;
     let mut start = o.limit_start.max(0).min(len);
@@ -189,7 +189,7 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
     }
     let mut v: Vec<Box<[u8]>> = Vec::new();
     match val {
-        Value::List(l) if o.dontsort && end >= start => {
+        ValRef::List(l) if o.dontsort && end >= start => {
             let (s, n) = (start as usize, (end - start + 1) as usize);
             if o.desc {
                 v.extend(l.iter().rev().skip(s).take(n).cloned());
@@ -199,8 +199,8 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
             end -= start;
             start = 0;
         }
-        Value::List(_) if o.dontsort => {}
-        Value::ZSet(z) if o.dontsort => {
+        ValRef::List(_) if o.dontsort => {}
+        ValRef::ZSet(z) if o.dontsort => {
             if end >= start {
                 v.extend(
                     z.range(start as usize, end as usize, o.desc)
@@ -210,9 +210,9 @@ fn load(val: &Value, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
             end -= start;
             start = 0;
         }
-        Value::List(l) => v.extend(l.iter().cloned()),
-        Value::Set(s) => s.for_each(|m| v.push(m.into())),
-        Value::ZSet(z) => v.extend(z.iter().map(|(m, _)| Box::<[u8]>::from(m))),
+        ValRef::List(l) => v.extend(l.iter().cloned()),
+        ValRef::Set(s) => s.for_each(|m| v.push(m.into())),
+        ValRef::ZSet(z) => v.extend(z.iter().map(|(m, _)| Box::<[u8]>::from(m))),
         _ => {}
     }
     (v, start, end)
@@ -227,20 +227,20 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
-    let empty = Value::List(Box::default());
+    let empty = crate::keyspace::List::new();
     let found = ctx.srv.ks.dbs[db].get(key).is_some();
     ctx.hit(found);
     let (mut elems, start, end) = {
         let val = match ctx.srv.ks.dbs[db].get(key) {
-            Some(e) => &e.val,
-            None => &empty,
+            Some(e) => e.val(),
+            None => ValRef::List(&empty),
         };
-        if !matches!(val, Value::List(_) | Value::Set(_) | Value::ZSet(_)) {
+        if !matches!(val, ValRef::List(_) | ValRef::Set(_) | ValRef::ZSet(_)) {
             return ctx.out.error(WRONGTYPE);
         }
         // A set has no order of its own: when the result is stored, sort it so that it is
         // reproducible (Redis does the same for scripts).
-        if o.dontsort && matches!(val, Value::Set(_)) && o.store.is_some() {
+        if o.dontsort && matches!(val, ValRef::Set(_)) && o.store.is_some() {
             o.dontsort = false;
             o.alpha = true;
             o.by = None;

@@ -2,7 +2,7 @@
 //! XACK XPENDING XCLAIM XAUTOCLAIM XINFO.
 use super::*;
 use crate::blocking::{self, TimeoutReply};
-use crate::keyspace::Value;
+use crate::keyspace::{ValMut, ValRef, Value};
 use crate::resp::Reply;
 use crate::types::stream::{Fields, Group, IdSpec, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
 use crate::util::{eq_ic, now_ms, parse_i64};
@@ -168,9 +168,9 @@ fn read_stream<'a>(
     out: &mut Reply,
     key: &[u8],
 ) -> Result<Option<&'a mut Stream>, ()> {
-    match db.get_mut(key).map(|e| &mut e.val) {
+    match db.get_mut(key).map(|e| e.val_mut()) {
         None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s)),
+        Some(ValMut::Stream(s)) => Ok(Some(s)),
         Some(_) => {
             out.error(WRONGTYPE);
             Err(())
@@ -327,10 +327,10 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         None if t.nomkstream => return out.null(),
         None => db.insert_new(key, Value::Stream(Box::default())),
     };
-    let Some((_, e)) = db.dict.at_mut(slot) else {
+    let Some(e) = db.at_mut(slot) else {
         return;
     };
-    let Value::Stream(s) = &mut e.val else {
+    let ValMut::Stream(s) = e.val_mut() else {
         return out.error(WRONGTYPE);
     };
     if s.last_id == StreamId::MAX {
@@ -528,9 +528,9 @@ fn xread_retry(ctx: &mut Ctx, args: Args, ready: &[u8]) -> bool {
     let xreadgroup = args.get(0).len() == 10;
     if let (true, Some(i)) = (xreadgroup, args.iter().position(|a| eq_ic(a, "group"))) {
         let group = args.get(i + 1);
-        match ctx.dbm().get(ready).map(|e| &e.val) {
-            Some(Value::Stream(s)) if s.groups.contains_key(group) => {}
-            Some(Value::Stream(_)) => {
+        match ctx.dbm().get(ready).map(|e| e.val()) {
+            Some(ValRef::Stream(s)) if s.groups.contains_key(group) => {}
+            Some(ValRef::Stream(_)) => {
                 ctx.out.error(
                     "NOGROUP the consumer group this client was blocked on no longer exists",
                 );
@@ -543,7 +543,12 @@ fn xread_retry(ctx: &mut Ctx, args: Args, ready: &[u8]) -> bool {
         }
     }
     // A plain XREAD keeps waiting while its key is absent or of another type.
-    if !xreadgroup && !matches!(ctx.dbm().get(ready).map(|e| &e.val), Some(Value::Stream(_))) {
+    if !xreadgroup
+        && !matches!(
+            ctx.dbm().get(ready).map(|e| e.val()),
+            Some(ValRef::Stream(_))
+        )
+    {
         return false;
     }
     let Some(mut req) = parse_read(ctx, args, xreadgroup) else {
@@ -678,7 +683,8 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     let db = ctx.db;
     let ready: Vec<usize> = (0..req.keys.len())
         .filter(|&i| {
-            let Some(Value::Stream(s)) = ctx.srv.ks.dbs[db].get(req.keys[i]).map(|e| &e.val) else {
+            let Some(ValRef::Stream(s)) = ctx.srv.ks.dbs[db].get(req.keys[i]).map(|e| e.val())
+            else {
                 return false;
             };
             match req.group {
@@ -708,7 +714,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
             out.array(2);
         }
         out.bulk(key);
-        let Some(Value::Stream(s)) = dbm.get_mut(key).map(|e| &mut e.val) else {
+        let Some(ValMut::Stream(s)) = dbm.get_mut(key).map(|e| e.val_mut()) else {
             out.array(0);
             continue;
         };

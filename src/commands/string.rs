@@ -1,6 +1,6 @@
 //! String commands: GET/SET and their variants, counters, ranges, LCS (bitmaps: bitmap.rs).
 use super::*;
-use crate::keyspace::{Db, Str, Value, NO_EXPIRE};
+use crate::keyspace::{Db, Str, ValRef, Value, NO_EXPIRE};
 use crate::resp::Reply;
 use crate::util::{eq_ic, now_ms, parse_f64, parse_i64};
 
@@ -35,10 +35,10 @@ const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-l
 
 /// Reply a string value as a bulk string; false (and nothing written) if not a string.
 #[inline]
-fn reply_string(out: &mut Reply, v: &Value) -> bool {
+fn reply_string(out: &mut Reply, v: ValRef) -> bool {
     match v {
-        Value::Str(s) => out.bulk(s),
-        Value::Int(n) => out.bulk_int(*n),
+        ValRef::Str(s) => out.bulk(s),
+        ValRef::Int(n) => out.bulk_int(n),
         _ => return false,
     }
     true
@@ -150,7 +150,7 @@ fn get(ctx: &mut Ctx, args: Args) {
             false
         }
         Some(e) => {
-            if !reply_string(out, &e.val) {
+            if !reply_string(out, e.val()) {
                 out.error(WRONGTYPE);
             }
             true
@@ -164,9 +164,7 @@ fn set(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     // Fast path: plain SET key value.
     if args.len() == 3 {
-        let created = ctx
-            .dbm()
-            .set(key, Value::from_bytes(args.get(2)), NO_EXPIRE, false);
+        let created = ctx.dbm().set(key, args.get(2), NO_EXPIRE, false);
         ctx.out.ok();
         ctx.modified(key);
         crate::notify::set_events(ctx, key, created, false);
@@ -200,7 +198,7 @@ fn set_generic(
         match existing {
             None => out.null(),
             Some(e) => {
-                if !reply_string(out, &e.val) {
+                if !reply_string(out, e.val()) {
                     return out.error(WRONGTYPE);
                 }
             }
@@ -215,7 +213,7 @@ fn set_generic(
         }
         return;
     }
-    db.set(key, Value::from_bytes(val), expire, o.keep_ttl);
+    db.set(key, val, expire, o.keep_ttl);
     if flag_reply.is_some() {
         out.int(1);
     } else if !o.get {
@@ -265,11 +263,11 @@ fn getex(ctx: &mut Ctx, args: Args) {
     let Some(slot) = db.find(key) else {
         return out.null();
     };
-    let e = &db.dict.at(slot).expect("slot just found").1;
-    if !reply_string(out, &e.val) {
+    let e = db.at(slot).expect("slot just found");
+    if !reply_string(out, e.val()) {
         return out.error(WRONGTYPE);
     }
-    let had_ttl = e.expire != NO_EXPIRE;
+    let had_ttl = e.expire() != NO_EXPIRE;
     let event = match at {
         Some(t) if t <= now_ms() => {
             db.remove_slot(slot);
@@ -295,7 +293,7 @@ fn getdel(ctx: &mut Ctx, args: Args) {
     let Some(slot) = db.find(key) else {
         return out.null();
     };
-    if !reply_string(out, &db.dict.at(slot).expect("slot just found").1.val) {
+    if !reply_string(out, db.at(slot).expect("slot just found").val()) {
         return out.error(WRONGTYPE);
     }
     db.remove_slot(slot);
@@ -312,10 +310,10 @@ fn getset(ctx: &mut Ctx, args: Args) {
 }
 
 /// The integer held by a string value, if it is one.
-fn value_int(v: &Value) -> Result<i64, &'static str> {
+fn value_int(v: ValRef) -> Result<i64, &'static str> {
     match v {
-        Value::Int(n) => Ok(*n),
-        Value::Str(s) => parse_i64(s).ok_or(NOT_INT),
+        ValRef::Int(n) => Ok(n),
+        ValRef::Str(s) => parse_i64(s).ok_or(NOT_INT),
         _ => Err(WRONGTYPE),
     }
 }
@@ -328,14 +326,14 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
             by
         }
         Some(e) => {
-            let cur = match value_int(&e.val) {
+            let cur = match value_int(e.val()) {
                 Ok(n) => n,
                 Err(msg) => return out.error(msg),
             };
             let Some(n) = cur.checked_add(by) else {
                 return out.error("ERR increment or decrement would overflow");
             };
-            e.val = Value::Int(n);
+            e.set_int(n);
             n
         }
     };
@@ -491,7 +489,7 @@ fn fmt_human_float(v: f64) -> String {
 fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let cur = match db.get(key).map(|e| &e.val) {
+    let cur = match db.get(key).map(|e| e.val()) {
         None => 0.0,
         Some(v) => {
             let mut tmp = itoa::Buffer::new();
@@ -513,7 +511,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     }
     let mut tmp = itoa::Buffer::new();
     let cur_text = match db.get(key) {
-        Some(e) => e.val.str_bytes(&mut tmp).unwrap_or(b"0"),
+        Some(e) => e.val().str_bytes(&mut tmp).unwrap_or(b"0"),
         None => b"0",
     };
     let s = decimal_sum(cur_text, args.get(2)).unwrap_or_else(|| fmt_human_float(v));
@@ -529,7 +527,7 @@ fn mget(ctx: &mut Ctx, args: Args) {
     out.array(args.len() - 1);
     for k in args.iter().skip(1) {
         match db.get(k) {
-            Some(e) if reply_string(out, &e.val) => {}
+            Some(e) if reply_string(out, e.val()) => {}
             _ => out.null(),
         }
     }
@@ -550,12 +548,8 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) {
         return ctx.out.int(0);
     }
     for i in (1..args.len()).step_by(2) {
-        ctx.dbm().set(
-            args.get(i),
-            Value::from_bytes(args.get(i + 1)),
-            NO_EXPIRE,
-            false,
-        );
+        ctx.dbm()
+            .set(args.get(i), args.get(i + 1), NO_EXPIRE, false);
         ctx.modified(args.get(i));
         crate::notify::notify(ctx, crate::notify::STRING, "set", args.get(i));
     }
@@ -574,23 +568,11 @@ fn msetnx(ctx: &mut Ctx, args: Args) {
     mset_generic(ctx, args, true)
 }
 
-/// A string value about to be modified in place (`Str::modify`), converting an integer
-/// encoding first.
-pub(super) fn raw_mut(v: &mut Value) -> Option<&mut Str> {
-    if let Value::Int(n) = *v {
-        *v = Value::Str(Str::new(itoa::Buffer::new().format(n).as_bytes()));
-    }
-    match v {
-        Value::Str(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// The length of a string value (integers count their decimal digits).
-fn str_len(v: &Value) -> Option<usize> {
+fn str_len(v: ValRef) -> Option<usize> {
     match v {
-        Value::Str(s) => Some(s.len()),
-        Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
+        ValRef::Str(s) => Some(s.len()),
+        ValRef::Int(n) => Some(itoa::Buffer::new().format(n).len()),
         _ => None,
     }
 }
@@ -601,19 +583,19 @@ fn append(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     let len = match db.get_mut(key) {
         None => {
-            db.set(key, Value::from_bytes(add), NO_EXPIRE, false);
+            db.set(key, add, NO_EXPIRE, false);
             add.len()
         }
         Some(e) => {
-            let Some(cur) = str_len(&e.val) else {
+            let Some(cur) = str_len(e.val()) else {
                 return out.error(WRONGTYPE);
             };
             if cur + add.len() > max {
                 return out.error(TOO_BIG);
             }
-            let s = raw_mut(&mut e.val).expect("checked string");
-            s.modify(|v| v.extend_from_slice(add));
-            s.len()
+            e.resize_str(cur + add.len());
+            e.str_mut().expect("checked string")[cur..].copy_from_slice(add);
+            cur + add.len()
         }
     };
     out.int(len as i64);
@@ -623,7 +605,7 @@ fn append(ctx: &mut Ctx, args: Args) {
 
 fn strlen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match db.get(args.get(1)).map(|e| str_len(&e.val)) {
+    match db.get(args.get(1)).map(|e| str_len(e.val())) {
         None => out.int(0),
         Some(Some(n)) => out.int(n as i64),
         Some(None) => out.error(WRONGTYPE),
@@ -642,7 +624,7 @@ fn getrange(ctx: &mut Ctx, args: Args) {
         return out.bulk(b"");
     };
     let mut tmp = itoa::Buffer::new();
-    let Some(s) = e.val.str_bytes(&mut tmp) else {
+    let Some(s) = e.val().str_bytes(&mut tmp) else {
         return out.error(WRONGTYPE);
     };
     // Both ends negative and crossed: empty, before they are clamped.
@@ -682,7 +664,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             n
         }
         Some(e) => {
-            let Some(cur) = str_len(&e.val) else {
+            let Some(cur) = str_len(e.val()) else {
                 return out.error(WRONGTYPE);
             };
             if val.is_empty() {
@@ -691,14 +673,12 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             if too_big {
                 return out.error(TOO_BIG);
             }
-            let s = raw_mut(&mut e.val).expect("checked string");
             let (off, end) = (off as usize, off as usize + val.len());
-            s.modify(|v| {
-                if v.len() < end {
-                    v.resize(end, 0);
-                }
-                v[off..end].copy_from_slice(val);
-            });
+            if cur < end {
+                e.resize_str(end);
+            }
+            let s = e.str_mut().expect("checked string");
+            s[off..end].copy_from_slice(val);
             s.len()
         }
     };
@@ -709,10 +689,10 @@ fn setrange(ctx: &mut Ctx, args: Args) {
 
 /// A string key's bytes for commands that read two keys (LCS): missing is empty.
 fn read_str(db: &mut Db, key: &[u8]) -> Result<Vec<u8>, ()> {
-    match db.get(key).map(|e| &e.val) {
+    match db.get(key).map(|e| e.val()) {
         None => Ok(Vec::new()),
-        Some(Value::Str(s)) => Ok(s.to_vec()),
-        Some(Value::Int(n)) => Ok(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+        Some(ValRef::Str(s)) => Ok(s.to_vec()),
+        Some(ValRef::Int(n)) => Ok(itoa::Buffer::new().format(n).as_bytes().to_vec()),
         Some(_) => Err(()),
     }
 }

@@ -2,7 +2,7 @@
 use super::set::{positive_arg, range_arg, scan_reply, typed_slot};
 use super::*;
 use crate::blocking::{self, TimeoutReply};
-use crate::keyspace::{Db, Dict, Value, NO_EXPIRE};
+use crate::keyspace::{Db, Dict, ValMut, ValRef, Value, NO_EXPIRE};
 use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
@@ -216,20 +216,20 @@ const NAN_ERR: &str = "ERR resulting score is not a number (NaN)";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
 
-fn is_zset(v: &Value) -> bool {
-    matches!(v, Value::ZSet(_))
+fn is_zset(v: ValRef) -> bool {
+    matches!(v, ValRef::ZSet(_))
 }
 
 pub(super) fn zset_at(db: &Db, slot: usize) -> &ZSet {
-    match db.dict.at(slot).map(|(_, e)| &e.val) {
-        Some(Value::ZSet(z)) => z,
+    match db.at(slot).map(|e| e.val()) {
+        Some(ValRef::ZSet(z)) => z,
         _ => unreachable!("slot checked to hold a zset"),
     }
 }
 
 fn zset_at_mut(db: &mut Db, slot: usize) -> &mut ZSet {
-    match db.dict.at_mut(slot).map(|(_, e)| &mut e.val) {
-        Some(Value::ZSet(z)) => z,
+    match db.at_mut(slot).map(|e| e.val_mut()) {
+        Some(ValMut::ZSet(z)) => z,
         _ => unreachable!("slot checked to hold a zset"),
     }
 }
@@ -1183,9 +1183,9 @@ impl Src<'_> {
 }
 
 fn src_at(db: &Db, slot: usize) -> Src<'_> {
-    match db.dict.at(slot).map(|(_, e)| &e.val) {
-        Some(Value::ZSet(z)) => Src::Z(z),
-        Some(Value::Set(s)) => Src::S(s),
+    match db.at(slot).map(|e| e.val()) {
+        Some(ValRef::ZSet(z)) => Src::Z(z),
+        Some(ValRef::Set(s)) => Src::S(s),
         _ => unreachable!("slot checked to hold a set or zset"),
     }
 }
@@ -1227,7 +1227,7 @@ fn zsetop(
     let mut slots = Vec::with_capacity(n);
     for i in 0..n {
         match typed_slot(ctx.dbm(), args.get(at + 1 + i), |v| {
-            matches!(v, Value::ZSet(_) | Value::Set(_))
+            matches!(v, ValRef::ZSet(_) | ValRef::Set(_))
         }) {
             Ok(s) => slots.push(s),
             Err(()) => {

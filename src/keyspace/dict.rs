@@ -1,4 +1,5 @@
-//! `Dict`: a hash map from byte-string keys to values whose entries never move.
+//! `Table` (and `Dict`, its map of `(Key, V)` pairs): a hash table of byte-string-keyed
+//! items whose entries never move.
 //!
 //! Entries live in a slab and a `hashbrown::HashTable` indexes them by slot. Because a
 //! slot is stable for the life of its entry, a SCAN cursor is simply a slot number: every
@@ -17,9 +18,22 @@ use std::hash::BuildHasher;
 
 pub use super::key::Key;
 
+/// What a table stores: anything that can name its key. A `Dict` stores `(Key, V)` pairs;
+/// the keyspace stores `Entry` blocks that hold their own key.
+pub trait Keyed {
+    fn key(&self) -> &[u8];
+}
+
+impl<V> Keyed for (Key, V) {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[derive(Clone)]
-pub struct Dict<V> {
-    slots: Slab<(Key, V)>,
+pub struct Table<T> {
+    slots: Slab<T>,
     index: HashTable<u32>,
     /// The previous index while it is being moved into `index` (empty otherwise).
     old: HashTable<u32>,
@@ -28,6 +42,9 @@ pub struct Dict<V> {
     hasher: foldhash::fast::RandomState,
 }
 
+/// A map of byte-string keys to values (hash fields, set members...).
+pub type Dict<V> = Table<(Key, V)>;
+
 /// Indexes smaller than this grow in one step (cheap); larger ones incrementally.
 const INCREMENTAL_FROM: usize = 1 << 14;
 /// Entries moved from the old index per write (~100 ns each): a pipelined batch of writes
@@ -35,9 +52,9 @@ const INCREMENTAL_FROM: usize = 1 << 14;
 /// (or in 1 ms cron steps when there are none).
 const REHASH_BATCH: usize = 16;
 
-impl<V> Default for Dict<V> {
+impl<T> Default for Table<T> {
     fn default() -> Self {
-        Dict {
+        Table {
             slots: Slab::new(),
             index: HashTable::new(),
             old: HashTable::new(),
@@ -47,12 +64,12 @@ impl<V> Default for Dict<V> {
     }
 }
 
-impl<V> Dict<V> {
+impl<T: Keyed> Table<T> {
     pub fn new() -> Self {
         Self::default()
     }
     pub fn with_capacity(n: usize) -> Self {
-        Dict {
+        Table {
             slots: Slab::with_capacity(n),
             index: HashTable::with_capacity(n),
             ..Default::default()
@@ -75,7 +92,7 @@ impl<V> Dict<V> {
     pub fn slot_of(&self, k: &[u8]) -> Option<usize> {
         let slots = &self.slots;
         let h = self.hash(k);
-        let eq = |&i: &u32| &*slots[i as usize].0 == k;
+        let eq = |&i: &u32| slots[i as usize].key() == k;
         match self.index.find(h, eq) {
             Some(&i) => Some(i as usize),
             None if !self.old.is_empty() => self.old.find(h, eq).map(|&i| i as usize),
@@ -83,38 +100,22 @@ impl<V> Dict<V> {
         }
     }
     #[inline]
-    pub fn get(&self, k: &[u8]) -> Option<&V> {
-        self.slot_of(k).map(|i| &self.slots[i].1)
-    }
-    #[inline]
-    pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
-        let i = self.slot_of(k)?;
-        Some(&mut self.slots[i].1)
-    }
-    #[inline]
     pub fn contains(&self, k: &[u8]) -> bool {
         self.slot_of(k).is_some()
     }
     #[inline]
-    pub fn at(&self, slot: usize) -> Option<(&Key, &V)> {
-        self.slots.get(slot).map(|(k, v)| (k, v))
+    pub fn item(&self, slot: usize) -> Option<&T> {
+        self.slots.get(slot)
     }
+    /// The item at `slot`, to change in place. Its key must stay the same.
     #[inline]
-    pub fn at_mut(&mut self, slot: usize) -> Option<(&Key, &mut V)> {
-        self.slots.get_mut(slot).map(|(k, v)| (&*k, v))
+    pub fn item_mut(&mut self, slot: usize) -> Option<&mut T> {
+        self.slots.get_mut(slot)
     }
-    /// Insert or replace; returns the old value if the key existed.
-    pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
-        if let Some(i) = self.slot_of(k) {
-            return Some(std::mem::replace(&mut self.slots[i].1, v));
-        }
-        self.insert_new(k.into(), v);
-        None
-    }
-    /// Insert a key known to be absent; returns its slot.
-    pub fn insert_new(&mut self, k: Key, v: V) -> usize {
-        let h = self.hash(&k);
-        let slot = self.slots.insert((k, v));
+    /// Insert an item whose key is known to be absent; returns its slot.
+    pub fn add(&mut self, t: T) -> usize {
+        let h = self.hash(t.key());
+        let slot = self.slots.insert(t);
         if self.old.is_empty()
             && self.index.len() >= INCREMENTAL_FROM
             && self.index.len() == self.index.capacity()
@@ -126,8 +127,9 @@ impl<V> Dict<V> {
         }
         self.rehash_step(REHASH_BATCH);
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(h, slot as u32, |&i| hasher.hash_one(&*slots[i as usize].0));
+        self.index.insert_unique(h, slot as u32, |&i| {
+            hasher.hash_one(slots[i as usize].key())
+        });
         slot
     }
     /// Move up to `n` entries from the old index into the new one, walking the slots in
@@ -136,24 +138,24 @@ impl<V> Dict<V> {
         if self.old.is_empty() {
             return false;
         }
-        let Dict {
+        let Table {
             slots,
             index,
             old,
             move_cursor,
             hasher,
         } = self;
-        let rehash = |i: &u32| hasher.hash_one(&*slots[*i as usize].0);
+        let rehash = |i: &u32| hasher.hash_one(slots[*i as usize].key());
         let bound = slots.capacity();
         let (mut moved, mut looked) = (0, 0);
         while moved < n && looked < n * 8 && *move_cursor < bound {
             let slot = *move_cursor;
             *move_cursor += 1;
             looked += 1;
-            let Some((k, _)) = slots.get(slot) else {
+            let Some(t) = slots.get(slot) else {
                 continue;
             };
-            let h = hasher.hash_one(&**k);
+            let h = hasher.hash_one(t.key());
             // Slots filled since the move began are already in the new index.
             if let Ok(entry) = old.find_entry(h, |&i| i as usize == slot) {
                 entry.remove();
@@ -173,32 +175,27 @@ impl<V> Dict<V> {
         }
         true
     }
-    /// The value for `k`, inserting `make()` first if absent. Returns (slot, inserted).
-    pub fn entry_slot(&mut self, k: &[u8], make: impl FnOnce() -> V) -> (usize, bool) {
-        match self.slot_of(k) {
-            Some(i) => (i, false),
-            None => (self.insert_new(k.into(), make()), true),
-        }
-    }
-    pub fn remove(&mut self, k: &[u8]) -> Option<(Key, V)> {
+    /// Take out the item keyed `k`.
+    pub fn remove_key(&mut self, k: &[u8]) -> Option<T> {
         let h = self.hash(k);
         let slots = &self.slots;
         let slot = unindex(&mut self.index, &mut self.old, h, |&i| {
-            &*slots[i as usize].0 == k
+            slots[i as usize].key() == k
         })?;
         Some(self.free_slot(slot as usize))
     }
-    pub fn remove_slot(&mut self, slot: usize) -> Option<(Key, V)> {
-        let h = self.hash(&self.slots.get(slot)?.0);
+    /// Take out the item at `slot`.
+    pub fn take(&mut self, slot: usize) -> Option<T> {
+        let h = self.hash(self.slots.get(slot)?.key());
         unindex(&mut self.index, &mut self.old, h, |&i| i as usize == slot)?;
         Some(self.free_slot(slot))
     }
     /// Take an unindexed entry out of its slot; a removal also moves the growth along.
-    fn free_slot(&mut self, slot: usize) -> (Key, V) {
-        let kv = self.slots.remove(slot);
+    fn free_slot(&mut self, slot: usize) -> T {
+        let t = self.slots.remove(slot);
         self.rehash_step(REHASH_BATCH);
         self.maybe_shrink();
-        kv
+        t
     }
     /// Give memory back after mass deletion: only when empty, so live slots never move.
     fn maybe_shrink(&mut self) {
@@ -212,14 +209,12 @@ impl<V> Dict<V> {
         self.old = HashTable::new();
         self.move_cursor = 0;
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.slots.iter().map(|(_, (k, v))| (k, v))
+    /// Every item with its slot.
+    pub fn items(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.slots.iter()
     }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut V)> {
-        self.slots.iter_mut().map(|(_, (k, v))| (&*k, v))
-    }
-    pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.slots.iter().map(|(_, (k, _))| k)
+    pub fn items_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
+        self.slots.iter_mut()
     }
     /// One past the highest slot that may be occupied: the cursor space of SCAN.
     #[inline]
@@ -245,14 +240,14 @@ impl<V> Dict<V> {
             .chain(0..start)
             .find(|&i| self.slots.contains(i))
     }
-    /// Visit occupied slots from `cursor` on until `budget` entries were visited (or
+    /// Visit occupied slots from `cursor` on until `budget` items were visited (or
     /// `10 * budget` slots were looked at). Returns the next cursor, 0 when done.
-    pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&Key, &V)) -> usize {
+    pub fn scan_items(&self, cursor: usize, budget: usize, mut f: impl FnMut(&T)) -> usize {
         let cap = self.slots.capacity();
         let (mut i, mut seen, mut looked) = (cursor, 0, 0);
         while i < cap && seen < budget.max(1) && looked < budget.max(1) * 10 {
-            if let Some((k, v)) = self.slots.get(i) {
-                f(k, v);
+            if let Some(t) = self.slots.get(i) {
+                f(t);
                 seen += 1;
             }
             i += 1;
@@ -263,6 +258,65 @@ impl<V> Dict<V> {
         } else {
             i
         }
+    }
+}
+
+/// The map view of a table of `(Key, V)` pairs.
+impl<V> Table<(Key, V)> {
+    #[inline]
+    pub fn get(&self, k: &[u8]) -> Option<&V> {
+        self.slot_of(k).map(|i| &self.slots[i].1)
+    }
+    #[inline]
+    pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
+        let i = self.slot_of(k)?;
+        Some(&mut self.slots[i].1)
+    }
+    #[inline]
+    pub fn at(&self, slot: usize) -> Option<(&Key, &V)> {
+        self.slots.get(slot).map(|(k, v)| (k, v))
+    }
+    #[inline]
+    pub fn at_mut(&mut self, slot: usize) -> Option<(&Key, &mut V)> {
+        self.slots.get_mut(slot).map(|(k, v)| (&*k, v))
+    }
+    /// Insert or replace; returns the old value if the key existed.
+    pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
+        if let Some(i) = self.slot_of(k) {
+            return Some(std::mem::replace(&mut self.slots[i].1, v));
+        }
+        self.insert_new(k.into(), v);
+        None
+    }
+    /// Insert a key known to be absent; returns its slot.
+    pub fn insert_new(&mut self, k: Key, v: V) -> usize {
+        self.add((k, v))
+    }
+    /// The value for `k`, inserting `make()` first if absent. Returns (slot, inserted).
+    pub fn entry_slot(&mut self, k: &[u8], make: impl FnOnce() -> V) -> (usize, bool) {
+        match self.slot_of(k) {
+            Some(i) => (i, false),
+            None => (self.insert_new(k.into(), make()), true),
+        }
+    }
+    pub fn remove(&mut self, k: &[u8]) -> Option<(Key, V)> {
+        self.remove_key(k)
+    }
+    pub fn remove_slot(&mut self, slot: usize) -> Option<(Key, V)> {
+        self.take(slot)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
+        self.slots.iter().map(|(_, (k, v))| (k, v))
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut V)> {
+        self.slots.iter_mut().map(|(_, (k, v))| (&*k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.slots.iter().map(|(_, (k, _))| k)
+    }
+    /// `scan_items` over pairs.
+    pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&Key, &V)) -> usize {
+        self.scan_items(cursor, budget, |(k, v)| f(k, v))
     }
     /// Bytes of bookkeeping per entry, for MEMORY USAGE estimates.
     pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<(Key, V)>() + 8 + 5;

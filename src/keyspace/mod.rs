@@ -1,21 +1,23 @@
 //! The keyspace: `databases` numbered dictionaries of keys to typed values with expiry.
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
 pub mod dict;
+pub mod entry;
 pub mod key;
 pub mod slots;
 pub mod strval;
 pub mod value;
 
-pub use dict::{Dict, Key};
+pub use dict::{Dict, Key, Table};
+pub use entry::Entry;
 pub use strval::Str;
-pub use value::{digest_hex, digest_of, xor_into, Entry, Value, NO_EXPIRE};
+pub use value::{digest_hex, digest_of, xor_into, List, ValMut, ValRef, Value, NO_EXPIRE};
 
 use crate::util::now_ms;
 use std::time::Instant;
 
 #[derive(Default)]
 pub struct Db {
-    pub dict: Dict<Entry>,
+    pub dict: Table<Entry>,
     /// Number of keys with a TTL (INFO keyspace "expires=").
     pub volatile: usize,
     /// Where the active expiry cycle resumes.
@@ -38,11 +40,12 @@ impl Db {
     #[inline]
     pub fn find(&mut self, key: &[u8]) -> Option<usize> {
         let slot = self.dict.slot_of(key)?;
-        let (_, e) = self.dict.at(slot)?;
-        if e.expire != NO_EXPIRE && e.expire <= now_ms() {
-            if let Some((k, _)) = self.dict.remove_slot(slot) {
+        let e = self.dict.item(slot)?;
+        let exp = e.expire();
+        if exp != NO_EXPIRE && exp <= now_ms() {
+            if let Some(e) = self.dict.take(slot) {
                 self.volatile -= 1;
-                self.lazy_expired.push(k);
+                self.lazy_expired.push(e.key().into());
             }
             return None;
         }
@@ -51,27 +54,38 @@ impl Db {
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         let s = self.find(key)?;
-        self.dict.at(s).map(|(_, e)| e)
+        self.dict.item(s)
     }
     #[inline]
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let s = self.find(key)?;
-        self.dict.at_mut(s).map(|(_, e)| e)
+        self.dict.item_mut(s)
+    }
+    /// The entry at a slot (from `find`), expired or not.
+    #[inline]
+    pub fn at(&self, slot: usize) -> Option<&Entry> {
+        self.dict.item(slot)
+    }
+    #[inline]
+    pub fn at_mut(&mut self, slot: usize) -> Option<&mut Entry> {
+        self.dict.item_mut(slot)
     }
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.find(key).is_some()
     }
-    /// Set a key to a value, replacing any old value. `keep_ttl` keeps the old expiry.
-    /// Returns true when the key was created (the "new" keyspace event).
-    pub fn set(&mut self, key: &[u8], val: Value, expire: i64, keep_ttl: bool) -> bool {
+    /// Set a key to a value (a `Value`, or the bytes of a string a client sent, which are
+    /// copied once, straight into the entry), replacing any old value. `keep_ttl` keeps the
+    /// old expiry. Returns true when the key was created (the "new" keyspace event).
+    #[inline]
+    pub fn set(&mut self, key: &[u8], val: impl NewValue, expire: i64, keep_ttl: bool) -> bool {
         match self.find(key) {
             Some(slot) => {
-                let (_, e) = self.dict.at_mut(slot).expect("slot just found");
-                let old_exp = e.expire;
-                e.val = val;
+                let e = self.dict.item_mut(slot).expect("slot just found");
+                let old_exp = e.expire();
+                val.replace(e);
                 e.touch();
                 if !keep_ttl {
-                    e.expire = expire;
+                    e.set_expire(expire);
                     match (old_exp != NO_EXPIRE, expire != NO_EXPIRE) {
                         (true, false) => self.volatile -= 1,
                         (false, true) => self.volatile += 1,
@@ -81,7 +95,7 @@ impl Db {
                 false
             }
             None => {
-                self.dict.insert_new(key.into(), Entry::new(val, expire));
+                self.dict.add(val.create(key, expire));
                 if expire != NO_EXPIRE {
                     self.volatile += 1;
                 }
@@ -91,50 +105,50 @@ impl Db {
     }
     /// Insert a key known to be absent (after `find` said so). Returns its slot.
     pub fn insert_new(&mut self, key: &[u8], val: Value) -> usize {
-        self.dict.insert_new(key.into(), Entry::new(val, NO_EXPIRE))
+        self.dict.add(Entry::new(key, val, NO_EXPIRE))
     }
-    /// Insert a whole entry (value and expiry) under a key known to be absent (RENAME,
-    /// MOVE, COPY). Returns its slot.
-    pub fn insert_entry(&mut self, key: &[u8], e: Entry) -> usize {
-        if e.expire != NO_EXPIRE {
+    /// Insert a whole entry (value, key and expiry) whose key is known to be absent
+    /// (RENAME, MOVE, COPY, RESTORE). Returns its slot.
+    pub fn insert_entry(&mut self, e: Entry) -> usize {
+        if e.expire() != NO_EXPIRE {
             self.volatile += 1;
         }
-        self.dict.insert_new(key.into(), e)
+        self.dict.add(e)
     }
     /// The expiry of a live key: None if missing, Some(NO_EXPIRE) if persistent.
     pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
         let s = self.find(key)?;
-        self.dict.at(s).map(|(_, e)| e.expire)
+        self.dict.item(s).map(|e| e.expire())
     }
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let slot = self.dict.slot_of(key)?;
         self.remove_slot(slot)
     }
     pub fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
-        let (_, e) = self.dict.remove_slot(slot)?;
-        if e.expire != NO_EXPIRE {
+        let e = self.dict.take(slot)?;
+        if e.expire() != NO_EXPIRE {
             self.volatile -= 1;
         }
         Some(e)
     }
     /// Set or clear the expiry of a live key (absolute unix ms, or NO_EXPIRE).
     pub fn set_expire(&mut self, slot: usize, at: i64) {
-        if let Some((_, e)) = self.dict.at_mut(slot) {
-            match (e.expire != NO_EXPIRE, at != NO_EXPIRE) {
+        if let Some(e) = self.dict.item_mut(slot) {
+            match (e.expire() != NO_EXPIRE, at != NO_EXPIRE) {
                 (true, false) => self.volatile -= 1,
                 (false, true) => self.volatile += 1,
                 _ => {}
             }
-            e.expire = at;
+            e.set_expire(at);
         }
     }
     /// Order-independent digest of every key, value and expiry (DEBUG DIGEST); all zeros
     /// when empty.
     pub fn digest(&self) -> [u8; 20] {
         let mut d = [0u8; 20];
-        for (k, e) in self.dict.iter() {
-            let exp = e.expire.to_be_bytes();
-            xor_into(&mut d, &digest_of(&[k, &e.val.digest(), &exp]));
+        for (_, e) in self.dict.items() {
+            let exp = e.expire().to_be_bytes();
+            xor_into(&mut d, &digest_of(&[e.key(), &e.val().digest(), &exp]));
         }
         d
     }
@@ -161,16 +175,15 @@ impl Db {
             if i >= bound {
                 i = 0;
             }
-            if let Some((_, e)) = self.dict.at(i) {
-                if e.expire != NO_EXPIRE {
-                    if e.expire <= now {
-                        if let Some((k, _)) = self.dict.at(i) {
-                            expired_keys.push(k.clone());
-                        }
+            if let Some(e) = self.dict.item(i) {
+                let exp = e.expire();
+                if exp != NO_EXPIRE {
+                    if exp <= now {
+                        expired_keys.push(e.key().into());
                         self.remove_slot(i);
                         deleted += 1;
                     } else {
-                        ttl_sum += (e.expire - now) as i128;
+                        ttl_sum += (exp - now) as i128;
                         ttl_n += 1;
                     }
                 }
@@ -197,6 +210,32 @@ impl Db {
             self.avg_ttl = 0;
         }
         deleted
+    }
+}
+
+/// What `Db::set` stores: an owned `Value`, or a client's string bytes.
+pub trait NewValue {
+    fn replace(self, e: &mut Entry);
+    fn create(self, key: &[u8], expire: i64) -> Entry;
+}
+
+impl NewValue for Value {
+    fn replace(self, e: &mut Entry) {
+        e.set_val(self)
+    }
+    fn create(self, key: &[u8], expire: i64) -> Entry {
+        Entry::new(key, self, expire)
+    }
+}
+
+impl NewValue for &[u8] {
+    #[inline]
+    fn replace(self, e: &mut Entry) {
+        e.set_bytes(self)
+    }
+    #[inline]
+    fn create(self, key: &[u8], expire: i64) -> Entry {
+        Entry::from_bytes(key, self, expire)
     }
 }
 

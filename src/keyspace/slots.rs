@@ -7,14 +7,9 @@ use std::ops::{Index, IndexMut};
 
 const CHUNK: usize = 4096;
 
-#[derive(Clone)]
-enum Cell<T> {
-    /// Free; holds the next free index (`NONE` ends the list).
-    Vacant(usize),
-    Occupied(T),
-}
-
-const NONE: usize = usize::MAX;
+/// A cell is an `Option`, so a slot of a pointer-sized `T` (a keyspace `Entry`) is one
+/// pointer: vacant cells are `None` and their indices sit in a separate free list.
+type Cell<T> = Option<T>;
 
 #[derive(Clone)]
 pub struct Slots<T> {
@@ -22,7 +17,8 @@ pub struct Slots<T> {
     len: usize,
     /// Cells ever used (occupied or vacant): indices are below this.
     end: usize,
-    next_free: usize,
+    /// Vacant indices, most recently vacated last (reused first).
+    free: Vec<u32>,
 }
 
 impl<T> Default for Slots<T> {
@@ -31,7 +27,7 @@ impl<T> Default for Slots<T> {
             chunks: Vec::new(),
             len: 0,
             end: 0,
-            next_free: NONE,
+            free: Vec::new(),
         }
     }
 }
@@ -64,17 +60,11 @@ impl<T> Slots<T> {
     }
     #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
-        match self.cell(i)? {
-            Cell::Occupied(t) => Some(t),
-            Cell::Vacant(_) => None,
-        }
+        self.cell(i)?.as_ref()
     }
     #[inline]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        match self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)? {
-            Cell::Occupied(t) => Some(t),
-            Cell::Vacant(_) => None,
-        }
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)?.as_mut()
     }
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
@@ -83,14 +73,11 @@ impl<T> Slots<T> {
     /// Store `t`, reusing the most recently vacated index if any. Returns its index.
     pub fn insert(&mut self, t: T) -> usize {
         self.len += 1;
-        if self.next_free != NONE {
-            let i = self.next_free;
+        if let Some(i) = self.free.pop() {
+            let i = i as usize;
             let cell = &mut self.chunks[i / CHUNK][i % CHUNK];
-            let Cell::Vacant(next) = *cell else {
-                unreachable!("the free list holds vacant cells only")
-            };
-            self.next_free = next;
-            *cell = Cell::Occupied(t);
+            debug_assert!(cell.is_none(), "the free list holds vacant cells only");
+            *cell = Some(t);
             return i;
         }
         let i = self.end;
@@ -99,44 +86,33 @@ impl<T> Slots<T> {
             let cap = if self.chunks.is_empty() { 4 } else { CHUNK };
             self.chunks.push(Vec::with_capacity(cap));
         }
-        self.chunks[i / CHUNK].push(Cell::Occupied(t));
+        self.chunks[i / CHUNK].push(Some(t));
         self.end += 1;
         i
     }
     /// Take the value at `i` out. Panics if `i` is vacant (callers check first).
     pub fn remove(&mut self, i: usize) -> T {
-        let cell = &mut self.chunks[i / CHUNK][i % CHUNK];
-        match std::mem::replace(cell, Cell::Vacant(self.next_free)) {
-            Cell::Occupied(t) => {
-                self.next_free = i;
-                self.len -= 1;
-                t
-            }
-            vacant => {
-                *cell = vacant;
-                panic!("removing vacant slot {i}");
-            }
-        }
+        let t = self.chunks[i / CHUNK][i % CHUNK]
+            .take()
+            .unwrap_or_else(|| panic!("removing vacant slot {i}"));
+        // Indices fit u32: the dict's index stores them as u32.
+        self.free.push(i as u32);
+        self.len -= 1;
+        t
     }
     pub fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
         self.chunks
             .iter()
             .flatten()
             .enumerate()
-            .filter_map(|(i, c)| match c {
-                Cell::Occupied(t) => Some((i, t)),
-                Cell::Vacant(_) => None,
-            })
+            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
     }
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
         self.chunks
             .iter_mut()
             .flatten()
             .enumerate()
-            .filter_map(|(i, c)| match c {
-                Cell::Occupied(t) => Some((i, t)),
-                Cell::Vacant(_) => None,
-            })
+            .filter_map(|(i, c)| Some((i, c.as_mut()?)))
     }
 }
 

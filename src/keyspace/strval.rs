@@ -12,7 +12,7 @@ use std::ops::Deref;
 pub const INLINE_CAP: usize = 22;
 
 /// Longest string OBJECT ENCODING calls "embstr" (Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
-const EMBSTR_MAX: usize = 44;
+pub const EMBSTR_MAX: usize = 44;
 
 #[derive(Clone)]
 pub enum Str {
@@ -62,6 +62,10 @@ impl Str {
         let r = f(&mut v);
         *self = Str::raw(v);
         r
+    }
+    /// Made by a command that edits strings (see `raw`).
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Str::Heap { raw: true, .. })
     }
     /// OBJECT ENCODING: "embstr" for a short value made whole, "raw" otherwise.
     pub fn encoding(&self) -> &'static str {

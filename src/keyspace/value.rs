@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 /// `expire` of a key with no TTL.
 pub const NO_EXPIRE: i64 = -1;
 
+pub type List = VecDeque<Box<[u8]>>;
+
 pub enum Value {
     /// A string; integers that fit an i64 and print back identically are kept as numbers
     /// (OBJECT ENCODING "int"), so INCR needs no parsing.
@@ -11,7 +13,7 @@ pub enum Value {
     Str(super::Str),
     // Containers are boxed so that a string key's Entry stays small: `Value` is 24 bytes
     // (its tag shares a byte with `Str`'s).
-    List(Box<VecDeque<Box<[u8]>>>),
+    List(Box<List>),
     Hash(Box<crate::types::hash::Hash>),
     Set(Box<crate::types::set::Set>),
     ZSet(Box<crate::types::zset::ZSet>),
@@ -43,51 +45,92 @@ impl Value {
         }
         Value::Str(super::Str::new(b))
     }
-    pub fn type_name(&self) -> &'static str {
+    /// Read access, as to a stored value.
+    pub fn as_ref(&self) -> ValRef<'_> {
         match self {
-            Value::Int(_) | Value::Str(_) => "string",
-            Value::List(_) => "list",
-            Value::Hash(_) => "hash",
-            Value::Set(_) => "set",
-            Value::ZSet(_) => "zset",
-            Value::Stream(_) => "stream",
+            Value::Int(n) => ValRef::Int(*n),
+            Value::Str(s) => ValRef::Str(s),
+            Value::List(l) => ValRef::List(l),
+            Value::Hash(h) => ValRef::Hash(h),
+            Value::Set(s) => ValRef::Set(s),
+            Value::ZSet(z) => ValRef::ZSet(z),
+            Value::Stream(s) => ValRef::Stream(s),
         }
     }
-    pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Str(_))
+}
+
+/// A stored value, borrowed (`Entry::val`).
+#[derive(Clone, Copy)]
+pub enum ValRef<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+    List(&'a List),
+    Hash(&'a crate::types::hash::Hash),
+    Set(&'a crate::types::set::Set),
+    ZSet(&'a crate::types::zset::ZSet),
+    Stream(&'a crate::types::stream::Stream),
+}
+
+/// A stored container, to change in place (`Entry::val_mut`); strings are replaced
+/// through the entry instead.
+pub enum ValMut<'a> {
+    String,
+    List(&'a mut List),
+    Hash(&'a mut crate::types::hash::Hash),
+    Set(&'a mut crate::types::set::Set),
+    ZSet(&'a mut crate::types::zset::ZSet),
+    Stream(&'a mut crate::types::stream::Stream),
+}
+
+impl<'a> ValRef<'a> {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ValRef::Int(_) | ValRef::Str(_) => "string",
+            ValRef::List(_) => "list",
+            ValRef::Hash(_) => "hash",
+            ValRef::Set(_) => "set",
+            ValRef::ZSet(_) => "zset",
+            ValRef::Stream(_) => "stream",
+        }
+    }
+    pub fn is_string(self) -> bool {
+        matches!(self, ValRef::Int(_) | ValRef::Str(_))
     }
     /// The string's bytes, formatting an integer into `tmp`.
-    pub fn str_bytes<'a>(&'a self, tmp: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
+    pub fn str_bytes<'b>(self, tmp: &'b mut itoa::Buffer) -> Option<&'b [u8]>
+    where
+        'a: 'b,
+    {
         match self {
-            Value::Int(n) => Some(tmp.format(*n).as_bytes()),
-            Value::Str(s) => Some(s),
+            ValRef::Int(n) => Some(tmp.format(n).as_bytes()),
+            ValRef::Str(s) => Some(s),
             _ => None,
         }
     }
     /// A 20-byte content digest (DEBUG DIGEST-VALUE): equal values give equal digests,
     /// whatever their internal order; lists are order-sensitive.
-    pub fn digest(&self) -> [u8; 20] {
+    pub fn digest(self) -> [u8; 20] {
         let mut d = [0u8; 20];
         match self {
-            Value::Int(_) | Value::Str(_) => {
+            ValRef::Int(_) | ValRef::Str(_) => {
                 let mut tmp = itoa::Buffer::new();
                 let b = self.str_bytes(&mut tmp).unwrap_or_default();
                 d = digest_of(&[b"string", b]);
             }
-            Value::List(l) => {
+            ValRef::List(l) => {
                 for e in l.iter() {
                     d = digest_of(&[b"list", &d, e]);
                 }
             }
-            Value::Hash(h) => h
+            ValRef::Hash(h) => h
                 .iter()
                 .for_each(|(k, v)| xor_into(&mut d, &digest_of(&[b"hash", k, v]))),
-            Value::Set(s) => s.for_each(|k| xor_into(&mut d, &digest_of(&[b"set", k]))),
-            Value::ZSet(z) => z.iter().for_each(|(m, score)| {
+            ValRef::Set(s) => s.for_each(|k| xor_into(&mut d, &digest_of(&[b"set", k]))),
+            ValRef::ZSet(z) => z.iter().for_each(|(m, score)| {
                 let sc = crate::util::fmt_double(score);
                 xor_into(&mut d, &digest_of(&[b"zset", m, sc.as_bytes()]))
             }),
-            Value::Stream(s) => {
+            ValRef::Stream(s) => {
                 let mut buf = [0u8; 48];
                 for (id, fields) in &s.entries {
                     d = digest_of(&[b"stream", &d, id.fmt(&mut buf)]);
@@ -100,39 +143,29 @@ impl Value {
         d
     }
     /// Approximate heap bytes held by the value (MEMORY USAGE, OBJECT).
-    pub fn heap_size(&self) -> usize {
+    pub fn heap_size(self) -> usize {
         match self {
-            Value::Int(_) => 0,
-            Value::Str(s) => s.heap_size(),
-            Value::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
-            Value::Hash(h) => h.heap_size(),
-            Value::Set(s) => s.heap_size(),
-            Value::ZSet(z) => z.heap_size(),
-            Value::Stream(s) => s.heap_size(),
+            ValRef::Int(_) => 0,
+            // A string's bytes are in its entry's block (`Entry::block_size`).
+            ValRef::Str(_) => 0,
+            ValRef::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
+            ValRef::Hash(h) => h.heap_size(),
+            ValRef::Set(s) => s.heap_size(),
+            ValRef::ZSet(z) => z.heap_size(),
+            ValRef::Stream(s) => s.heap_size(),
         }
     }
-}
-
-pub struct Entry {
-    pub val: Value,
-    /// Absolute unix time in ms, or NO_EXPIRE.
-    pub expire: i64,
-    /// LRU clock (seconds, 24 bits like Redis) or, under an LFU policy, the LFU counter
-    /// and decay time packed as Redis does (16 bits minutes, 8 bits counter).
-    pub lru: u32,
-}
-
-impl Entry {
-    pub fn new(val: Value, expire: i64) -> Self {
-        Entry {
-            val,
-            expire,
-            lru: crate::evict::lru_clock(),
+    /// A deep copy, as an owned value (COPY, DUMP...).
+    pub fn to_value(self) -> Value {
+        match self {
+            ValRef::Int(n) => Value::Int(n),
+            ValRef::Str(s) => Value::Str(super::Str::new(s)),
+            ValRef::List(l) => Value::List(Box::new(l.clone())),
+            ValRef::Hash(h) => Value::Hash(Box::new(h.clone())),
+            ValRef::Set(s) => Value::Set(Box::new(s.clone())),
+            ValRef::ZSet(z) => Value::ZSet(Box::new(z.clone())),
+            ValRef::Stream(s) => Value::Stream(Box::new(s.clone())),
         }
-    }
-    #[inline]
-    pub fn touch(&mut self) {
-        self.lru = crate::evict::lru_clock();
     }
 }
 
@@ -166,10 +199,9 @@ pub fn digest_hex(d: &[u8; 20]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    /// Every string key pays for the largest variant: keep big containers behind a Box.
+    /// Keep big containers behind a Box: a value in flight is three words.
     #[test]
-    fn string_entries_stay_small() {
+    fn values_stay_small() {
         assert!(std::mem::size_of::<Value>() <= 24);
-        assert!(std::mem::size_of::<Entry>() <= 40);
     }
 }
