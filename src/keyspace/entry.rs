@@ -20,6 +20,7 @@ use super::value::{List, ValMut, ValRef, Value, NO_EXPIRE};
 use super::Str;
 use crate::types::{hash::Hash, set::Set, stream::Stream, zset::ZSet};
 use std::alloc::{self, Layout};
+use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 
 pub struct Entry {
@@ -87,10 +88,26 @@ unsafe fn put_bytes(dst: *mut u8, b: &[u8]) -> u32 {
 #[inline]
 unsafe fn bytes_at<'a>(src: *const u8, len: u32) -> &'a [u8] {
     if len == BOXED {
-        let (p, n) = ptr::read_unaligned(src as *const (*const u8, usize));
-        std::slice::from_raw_parts(p, n)
+        // A bitwise copy of the box, never dropped: the block keeps owning it.
+        let b = ManuallyDrop::new(ptr::read_unaligned(src as *const Box<[u8]>));
+        let s: *const [u8] = &**b;
+        &*s
     } else {
         std::slice::from_raw_parts(src, len as usize)
+    }
+}
+
+/// `bytes_at`, writable.
+///
+/// Safety: as `bytes_at`, and the caller holds the block uniquely.
+#[inline]
+unsafe fn bytes_at_mut<'a>(src: *mut u8, len: u32) -> &'a mut [u8] {
+    if len == BOXED {
+        let mut b = ManuallyDrop::new(ptr::read_unaligned(src as *const Box<[u8]>));
+        let s: *mut [u8] = &mut **b;
+        &mut *s
+    } else {
+        std::slice::from_raw_parts_mut(src, len as usize)
     }
 }
 
@@ -357,11 +374,7 @@ impl Entry {
         // SAFETY: the payload is this string's bytes (inline or boxed), borrowed uniquely.
         unsafe {
             ptr::write(self.p.as_ptr() as *mut u32, meta);
-            let b = bytes_at(self.p.as_ptr().add(off), vlen);
-            Some(std::slice::from_raw_parts_mut(
-                b.as_ptr() as *mut u8,
-                b.len(),
-            ))
+            Some(bytes_at_mut(self.p.as_ptr().add(off), vlen))
         }
     }
     /// Grow (with zero bytes) or shrink a string value to `len` bytes, in place when the

@@ -439,3 +439,66 @@ fn wrongtype_and_resp3_shapes() {
     let r = raw_roundtrip(&mut s, b"GETDEL nokey\r\n", 3);
     assert_eq!(r, b"_\r\n");
 }
+
+/// A key's name, value, expiry and encoding live in one block that EXPIRE/PERSIST, RENAME,
+/// COPY and MOVE rebuild: every type, with short and long names, comes through unchanged.
+#[test]
+fn values_survive_every_entry_rebuild() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let long = "k".repeat(300);
+    let hundred = "v".repeat(100);
+    let setup: Vec<Vec<&str>> = vec![
+        vec!["SET", "int", "12345"],
+        vec!["SET", "short", "abc"],
+        vec!["SET", "hundred", &hundred],
+        vec!["SET", "raw", "ab"],
+        vec!["APPEND", "raw", "cd"],
+        vec!["SET", &long, "long-named"],
+        vec!["RPUSH", "list", "a", "b", "c"],
+        vec!["HSET", "hash", "f1", "v1", "f2", "v2"],
+        vec!["SADD", "set", "m1", "m2", "3"],
+        vec!["ZADD", "zset", "1", "a", "2.5", "b"],
+        vec!["XADD", "stream", "1-1", "f", "v"],
+    ];
+    for cmd in &setup {
+        q::<()>(c, cmd);
+    }
+    let keys = [
+        "int", "short", "hundred", "raw", &long, "list", "hash", "set", "zset", "stream",
+    ];
+    let state = |c: &mut redis::Connection, k: &str| -> (String, String) {
+        (
+            q::<Vec<String>>(c, &["DEBUG", "DIGEST-VALUE", k]).concat(),
+            q::<String>(c, &["OBJECT", "ENCODING", k]),
+        )
+    };
+    for k in keys {
+        let before = state(c, k);
+        assert_eq!(q::<i64>(c, &["EXPIRE", k, "1000"]), 1);
+        assert_eq!(q::<i64>(c, &["PEXPIRE", k, "2000000"]), 1);
+        assert_eq!(state(c, k), before, "{k} after EXPIRE");
+        assert!(q::<i64>(c, &["PTTL", k]) > 1_000_000);
+        assert_eq!(q::<i64>(c, &["PERSIST", k]), 1);
+        assert_eq!(q::<i64>(c, &["TTL", k]), -1);
+        assert_eq!(state(c, k), before, "{k} after PERSIST");
+        q::<()>(c, &["EXPIRE", k, "1000"]);
+        let renamed = format!("{k}-renamed-to-a-name-longer-than-before");
+        q::<()>(c, &["RENAME", k, &renamed]);
+        assert_eq!(state(c, &renamed), before, "{k} after RENAME");
+        assert!(
+            q::<i64>(c, &["TTL", &renamed]) > 0,
+            "{k}: RENAME keeps the TTL"
+        );
+        assert_eq!(q::<i64>(c, &["COPY", &renamed, "copy"]), 1);
+        assert_eq!(state(c, "copy").0, before.0, "{k} COPY");
+        assert!(q::<i64>(c, &["TTL", "copy"]) > 0, "{k}: COPY keeps the TTL");
+        assert_eq!(q::<i64>(c, &["MOVE", &renamed, "1"]), 1);
+        q::<()>(c, &["SELECT", "1"]);
+        assert_eq!(state(c, &renamed), before, "{k} after MOVE");
+        assert_eq!(q::<i64>(c, &["DEL", &renamed]), 1);
+        q::<()>(c, &["SELECT", "0"]);
+        assert_eq!(q::<i64>(c, &["DEL", "copy"]), 1);
+    }
+    assert_eq!(q::<i64>(c, &["DBSIZE"]), 0);
+}
