@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 static CLOCK: AtomicU32 = AtomicU32::new(0);
 static LFU: AtomicBool = AtomicBool::new(false);
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
 const LFU_INIT_VAL: u32 = 5;
 
 /// Refreshed from cron (and at startup) so per-access cost is one relaxed load.
@@ -14,8 +16,15 @@ pub fn update_clock() {
     CLOCK.store(secs & LRU_CLOCK_MAX, Ordering::Relaxed);
 }
 
-pub fn set_lfu(on: bool) {
-    LFU.store(on, Ordering::Relaxed);
+/// Take the policy and LFU settings from the configuration (startup, CONFIG SET).
+pub fn configure(cfg: &crate::config::Config) {
+    LFU.store(
+        cfg.maxmemory_policy_name().contains("lfu"),
+        Ordering::Relaxed,
+    );
+    let clamp = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+    LFU_LOG_FACTOR.store(clamp(cfg.lfu_log_factor), Ordering::Relaxed);
+    LFU_DECAY_TIME.store(clamp(cfg.lfu_decay_time), Ordering::Relaxed);
 }
 
 /// The initial `lru` field of a new key: the LRU clock, or an LFU counter of 5.
@@ -32,16 +41,21 @@ fn minutes() -> u32 {
     ((crate::util::now_ms() / 60000) as u32) & 0xFFFF
 }
 
-/// Update the access metadata on a read or write.
+/// A key's access metadata after a read or write (Redis's updateLFU / LRU_CLOCK on lookup).
 #[inline]
-pub fn on_access(lru: &mut u32, lfu_log_factor: i64, lfu_decay_time: i64) {
+pub fn accessed(lru: u32) -> u32 {
     if LFU.load(Ordering::Relaxed) {
-        let counter = lfu_decayed(*lru, lfu_decay_time);
-        let counter = lfu_incr(counter, lfu_log_factor);
-        *lru = (minutes() << 8) | counter;
+        accessed_lfu(lru)
     } else {
-        *lru = CLOCK.load(Ordering::Relaxed);
+        CLOCK.load(Ordering::Relaxed)
     }
+}
+
+#[cold]
+fn accessed_lfu(lru: u32) -> u32 {
+    let counter = lfu_decayed(lru, LFU_DECAY_TIME.load(Ordering::Relaxed) as i64);
+    let counter = lfu_incr(counter, LFU_LOG_FACTOR.load(Ordering::Relaxed) as i64);
+    (minutes() << 8) | counter
 }
 
 /// The LFU counter after decay (OBJECT FREQ).

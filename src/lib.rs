@@ -43,7 +43,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     log::set_level(cfg.loglevel.0);
     log::set_file(&cfg.logfile)?;
     evict::update_clock();
-    evict::set_lfu(cfg.maxmemory_policy_name().contains("lfu"));
+    evict::configure(&cfg);
     if !cfg.dir.is_empty() {
         std::env::set_current_dir(&cfg.dir)
             .map_err(|e| format!("Can't chdir to '{}': {}", cfg.dir, e))?;

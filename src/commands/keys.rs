@@ -89,8 +89,8 @@ fn touch(ctx: &mut Ctx, args: Args) {
     let db = &mut ctx.srv.ks.dbs[ctx.db];
     let mut n = 0;
     for k in args.iter().skip(1) {
-        if let Some(e) = db.get_mut(k) {
-            e.touch();
+        // The lookup is the access that TOUCH is for.
+        if db.find(k).is_some() {
             n += 1;
         }
     }
@@ -99,7 +99,7 @@ fn touch(ctx: &mut Ctx, args: Args) {
 
 fn type_cmd(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match db.get(args.get(1)) {
+    match db.peek(args.get(1)) {
         Some(e) => out.simple(e.val().type_name()),
         None => out.simple("none"),
     }
@@ -291,8 +291,7 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
         }
         db.remove_slot(dslot);
     }
-    let mut e = db.remove_slot(slot).expect("slot just found").rekey(dst);
-    e.touch();
+    let e = db.remove_slot(slot).expect("slot just found").rekey(dst);
     db.insert_entry(e);
     ctx.modified(src);
     ctx.modified(dst);
@@ -543,7 +542,7 @@ fn with_entry(
     f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply),
 ) {
     let srv = &mut *ctx.srv;
-    match srv.ks.dbs[ctx.db].get(key) {
+    match srv.ks.dbs[ctx.db].peek(key) {
         Some(e) => f(e, &srv.cfg, ctx.out),
         None => ctx.out.null(),
     }

@@ -328,8 +328,7 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
             }
         }
         Apply::Maxmemory => {
-            let policy = srv.cfg.maxmemory_policy_name();
-            crate::evict::set_lfu(policy.contains("lfu"));
+            crate::evict::configure(&srv.cfg);
             free_memory_if_needed(srv);
             Ok(())
         }
@@ -1497,7 +1496,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         "object" if args.len() == 3 => {
             let key = args.get(2);
-            let Some(e) = ctx.srv.ks.dbs[ctx.db].get(key) else {
+            let Some(e) = ctx.srv.ks.dbs[ctx.db].peek(key) else {
                 return ctx.out.error("ERR no such key");
             };
             let enc = super::keys::encoding_name(e, &ctx.srv.cfg);
@@ -1687,7 +1686,7 @@ fn memory_usage(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(SYNTAX);
     }
     let key = args.get(2);
-    match ctx.dbm().get(key) {
+    match ctx.dbm().peek(key) {
         Some(e) => {
             // The block (key, value bytes) and its slot and index cell.
             let n = e.val().heap_size() + e.block_size() + 8 + 5;

@@ -199,8 +199,8 @@ config_table! {
     maxmemory_samples: i64 = "maxmemory-samples" [] int(1, 64), "5", NONE, Nothing;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity" [] int(0, 100), "10", NONE, Nothing;
     maxmemory_clients: i64 = "maxmemory-clients" [] Kind::MemPct { max: U, max_pct: 100 }, "0", NONE, Nothing;
-    lfu_log_factor: i64 = "lfu-log-factor" [] int(0, I32MAX), "10", NONE, Nothing;
-    lfu_decay_time: i64 = "lfu-decay-time" [] int(0, I32MAX), "1", NONE, Nothing;
+    lfu_log_factor: i64 = "lfu-log-factor" [] int(0, I32MAX), "10", NONE, Maxmemory;
+    lfu_decay_time: i64 = "lfu-decay-time" [] int(0, I32MAX), "1", NONE, Maxmemory;
     lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction" [] Kind::Bool, "no", NONE, Nothing;
     lazyfree_lazy_expire: bool = "lazyfree-lazy-expire" [] Kind::Bool, "no", NONE, Nothing;
     lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del" [] Kind::Bool, "no", NONE, Nothing;

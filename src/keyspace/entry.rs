@@ -263,10 +263,6 @@ impl Entry {
         let meta = (self.meta() & !LRU_BITS) | (lru & LRU_BITS);
         unsafe { ptr::write(self.p.as_ptr() as *mut u32, meta) };
     }
-    #[inline]
-    pub fn touch(&mut self) {
-        self.set_lru(crate::evict::lru_clock());
-    }
 
     /// The value, to read.
     #[inline]

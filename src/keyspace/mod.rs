@@ -36,11 +36,23 @@ impl Db {
         self.dict.is_empty()
     }
 
-    /// Slot of a live key; an expired key is deleted on the way (lazy expiry).
+    /// Slot of a live key, counted as an access (the LRU clock or LFU counter that
+    /// eviction and OBJECT IDLETIME/FREQ read); an expired key is deleted on the way (lazy
+    /// expiry).
     #[inline]
     pub fn find(&mut self, key: &[u8]) -> Option<usize> {
+        self.lookup(key, true)
+    }
+    /// `find` without counting an access: Redis's LOOKUP_NOTOUCH (EXISTS, TYPE, TTL,
+    /// OBJECT, MEMORY USAGE).
+    #[inline]
+    pub fn peek_slot(&mut self, key: &[u8]) -> Option<usize> {
+        self.lookup(key, false)
+    }
+    #[inline]
+    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<usize> {
         let slot = self.dict.slot_of(key)?;
-        let e = self.dict.item(slot)?;
+        let e = self.dict.item_mut(slot)?;
         let exp = e.expire();
         if exp != NO_EXPIRE && exp <= now_ms() {
             if let Some(e) = self.dict.take(slot) {
@@ -49,7 +61,16 @@ impl Db {
             }
             return None;
         }
+        if touch {
+            e.set_lru(crate::evict::accessed(e.lru()));
+        }
         Some(slot)
+    }
+    /// The entry of a live key, not counted as an access (see `peek_slot`).
+    #[inline]
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        let s = self.peek_slot(key)?;
+        self.dict.item(s)
     }
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
@@ -70,8 +91,9 @@ impl Db {
     pub fn at_mut(&mut self, slot: usize) -> Option<&mut Entry> {
         self.dict.item_mut(slot)
     }
+    /// EXISTS: not an access.
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.find(key).is_some()
+        self.peek_slot(key).is_some()
     }
     /// Set a key to a value (a `Value`, or the bytes of a string a client sent, which are
     /// copied once, straight into the entry), replacing any old value. `keep_ttl` keeps the
@@ -82,8 +104,9 @@ impl Db {
             Some(slot) => {
                 let e = self.dict.item_mut(slot).expect("slot just found");
                 let old_exp = e.expire();
+                // `find` counted the access; the new value keeps the key's clock (and LFU
+                // counter), as Redis's overwrite does.
                 val.replace(e);
-                e.touch();
                 if !keep_ttl {
                     e.set_expire(expire);
                     match (old_exp != NO_EXPIRE, expire != NO_EXPIRE) {
@@ -117,7 +140,7 @@ impl Db {
     }
     /// The expiry of a live key: None if missing, Some(NO_EXPIRE) if persistent.
     pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
-        let s = self.find(key)?;
+        let s = self.peek_slot(key)?;
         self.dict.item(s).map(|e| e.expire())
     }
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {

@@ -502,3 +502,62 @@ fn values_survive_every_entry_rebuild() {
     }
     assert_eq!(q::<i64>(c, &["DBSIZE"]), 0);
 }
+
+/// Reads and writes count as accesses for eviction and OBJECT IDLETIME/FREQ; EXISTS, TYPE,
+/// TTL and OBJECT do not (Redis's LOOKUP_NOTOUCH). Figures from redis-server 7.0.15.
+#[test]
+fn lookups_update_the_lru_clock_and_lfu_counter() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "src", "hello"]);
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(c).unwrap();
+    let idle = |c: &mut redis::Connection, k: &str| q::<i64>(c, &["OBJECT", "IDLETIME", k]);
+    let restore_idle = |c: &mut redis::Connection, k: &str| {
+        let _: () = redis::cmd("RESTORE")
+            .arg(k)
+            .arg(0)
+            .arg(&payload)
+            .arg("IDLETIME")
+            .arg(1000)
+            .query(c)
+            .unwrap();
+    };
+    restore_idle(c, "k");
+    q::<()>(c, &["TYPE", "k"]);
+    q::<i64>(c, &["EXISTS", "k"]);
+    q::<i64>(c, &["TTL", "k"]);
+    q::<String>(c, &["OBJECT", "ENCODING", "k"]);
+    assert!(idle(c, "k") >= 1000, "no-touch lookups keep the idle time");
+    q::<String>(c, &["GET", "k"]);
+    assert!(idle(c, "k") <= 1, "GET is an access");
+    for (k, cmd) in [
+        ("t", vec!["TOUCH", "t"]),
+        ("s", vec!["SET", "s", "v"]),
+        ("a", vec!["APPEND", "a", "x"]),
+    ] {
+        restore_idle(c, k);
+        q::<()>(c, &cmd);
+        assert!(idle(c, k) <= 1, "{cmd:?} is an access");
+    }
+
+    q::<()>(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    q::<()>(c, &["CONFIG", "SET", "lfu-log-factor", "0"]);
+    let freq = |c: &mut redis::Connection| q::<i64>(c, &["OBJECT", "FREQ", "f"]);
+    q::<()>(c, &["SET", "f", "hello"]);
+    assert_eq!(freq(c), 5, "a new key starts at LFU_INIT_VAL");
+    q::<String>(c, &["GET", "f"]);
+    q::<String>(c, &["GET", "f"]);
+    q::<()>(c, &["TYPE", "f"]);
+    q::<i64>(c, &["EXISTS", "f"]);
+    q::<i64>(c, &["TTL", "f"]);
+    assert_eq!(freq(c), 7);
+    q::<()>(c, &["SET", "f", "world"]);
+    assert_eq!(
+        freq(c),
+        8,
+        "an overwrite is an access and keeps the counter"
+    );
+    q::<i64>(c, &["APPEND", "f", "x"]);
+    q::<i64>(c, &["TOUCH", "f"]);
+    assert_eq!(freq(c), 10);
+}
