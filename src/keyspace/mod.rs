@@ -62,7 +62,12 @@ impl Db {
             return None;
         }
         if touch {
-            e.set_lru(crate::evict::accessed(e.lru()));
+            // Stored only when it changes (the LRU clock ticks once a second): reads of a
+            // hot key leave its cache line clean.
+            let (old, new) = (e.lru(), crate::evict::accessed(e.lru()));
+            if new != old {
+                e.set_lru(new);
+            }
         }
         Some(slot)
     }
