@@ -15,12 +15,12 @@
 //!  .. key bytes
 //!  .. payload: string bytes | i64 (Int) | a container's Box pointer (List, Hash, ...)
 //! ```
-//! Lengths that do not fit a u32 are boxed, so any size the protocol accepts is stored.
+//! Lengths that do not fit a u32 are boxed (a `Box::into_raw` slice pointer in place of the
+//! bytes), so any size the protocol accepts is stored.
 use super::value::{List, ValMut, ValRef, Value, NO_EXPIRE};
 use super::Str;
 use crate::types::{hash::Hash, set::Set, stream::Stream, zset::ZSet};
 use std::alloc::{self, Layout};
-use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 
 pub struct Entry {
@@ -49,7 +49,7 @@ const BOXED: u32 = u32::MAX;
 const BOX_FROM: usize = BOXED as usize;
 #[cfg(test)]
 const BOX_FROM: usize = 200;
-const FAT: usize = std::mem::size_of::<Box<[u8]>>();
+const FAT: usize = std::mem::size_of::<*mut [u8]>();
 
 /// What goes after the key.
 enum Payload<'a> {
@@ -74,7 +74,7 @@ fn stored_len(len: usize) -> usize {
 /// Safety: `dst` has room for `stored_len(b.len())` bytes.
 unsafe fn put_bytes(dst: *mut u8, b: &[u8]) -> u32 {
     if b.len() >= BOX_FROM {
-        ptr::write_unaligned(dst as *mut Box<[u8]>, Box::from(b));
+        ptr::write_unaligned(dst as *mut *mut [u8], Box::into_raw(Box::<[u8]>::from(b)));
         BOXED
     } else {
         ptr::copy_nonoverlapping(b.as_ptr(), dst, b.len());
@@ -88,10 +88,7 @@ unsafe fn put_bytes(dst: *mut u8, b: &[u8]) -> u32 {
 #[inline]
 unsafe fn bytes_at<'a>(src: *const u8, len: u32) -> &'a [u8] {
     if len == BOXED {
-        // A bitwise copy of the box, never dropped: the block keeps owning it.
-        let b = ManuallyDrop::new(ptr::read_unaligned(src as *const Box<[u8]>));
-        let s: *const [u8] = &**b;
-        &*s
+        &*ptr::read_unaligned(src as *const *const [u8])
     } else {
         std::slice::from_raw_parts(src, len as usize)
     }
@@ -103,9 +100,7 @@ unsafe fn bytes_at<'a>(src: *const u8, len: u32) -> &'a [u8] {
 #[inline]
 unsafe fn bytes_at_mut<'a>(src: *mut u8, len: u32) -> &'a mut [u8] {
     if len == BOXED {
-        let mut b = ManuallyDrop::new(ptr::read_unaligned(src as *const Box<[u8]>));
-        let s: *mut [u8] = &mut **b;
-        &mut *s
+        &mut *ptr::read_unaligned(src as *const *mut [u8])
     } else {
         std::slice::from_raw_parts_mut(src, len as usize)
     }
@@ -114,7 +109,7 @@ unsafe fn bytes_at_mut<'a>(src: *mut u8, len: u32) -> &'a mut [u8] {
 /// Free what `put_bytes` boxed, if anything.
 unsafe fn drop_bytes(src: *mut u8, len: u32) {
     if len == BOXED {
-        drop(ptr::read_unaligned(src as *mut Box<[u8]>));
+        drop(Box::from_raw(ptr::read_unaligned(src as *const *mut [u8])));
     }
 }
 
@@ -244,7 +239,8 @@ impl Entry {
     }
     /// Set or clear the expiry. Adding or removing one rebuilds the block (8 bytes more or
     /// less); changing one is a write.
-    pub fn set_expire(&mut self, at: i64) {
+    /// Only `Db` calls this: it keeps the count of volatile keys.
+    pub(super) fn set_expire(&mut self, at: i64) {
         let had = self.flags() & VOLATILE != 0;
         if had && at != NO_EXPIRE {
             unsafe { ptr::write_unaligned(self.p.as_ptr().add(HEAD) as *mut i64, at) };
@@ -460,10 +456,18 @@ impl Entry {
         drop(self);
         v
     }
-    /// Bytes of the block and any boxed key (MEMORY USAGE).
+    /// Bytes of the block and of any boxed key or string (MEMORY USAGE).
     pub fn block_size(&self) -> usize {
-        let k = self.klen_word();
-        self.size() + if k == BOXED { self.key().len() } else { 0 }
+        let boxed_key = if self.klen_word() == BOXED {
+            self.key().len()
+        } else {
+            0
+        };
+        let boxed_val = match self.val() {
+            ValRef::Str(s) if self.vlen_word() == BOXED => s.len(),
+            _ => 0,
+        };
+        self.size() + boxed_key + boxed_val
     }
     /// A new block with this value under `key` (None: the same key) and `expire`; a
     /// container's ownership moves to it, leaving this block an integer to be dropped.
@@ -626,5 +630,103 @@ mod tests {
         };
         assert_eq!(l.len(), 2);
         drop(copy);
+    }
+
+    /// Every path over keys and strings on both sides of the boxing threshold, with and
+    /// without an expiry, and every container type (run under valgrind when changed).
+    #[test]
+    fn every_path_every_shape() {
+        let sval = |e: &Entry| {
+            let mut t = itoa::Buffer::new();
+            e.val().str_bytes(&mut t).expect("a string").to_vec()
+        };
+        let containers = || {
+            let mut s = Set::default();
+            s.insert(b"m", 512);
+            let mut z = ZSet::new();
+            z.insert(b"a", 1.0);
+            vec![
+                Value::List(Box::new(VecDeque::from(vec![Box::from(&b"x"[..])]))),
+                Value::Hash(Box::new(Hash::new())),
+                Value::Set(Box::new(s)),
+                Value::ZSet(Box::new(z)),
+                Value::Stream(Box::default()),
+            ]
+        };
+        for klen in [0usize, 5, BOX_FROM - 1, BOX_FROM, 300] {
+            let k: Vec<u8> = (0..klen).map(|i| (i % 251) as u8).collect();
+            for exp in [NO_EXPIRE, 12345] {
+                for vl in [0usize, 1, 8, 20, 21, 50, BOX_FROM - 1, BOX_FROM, 500] {
+                    let v: Vec<u8> = (0..vl).map(|i| b'a' + (i % 26) as u8).collect();
+                    let mut e = Entry::from_bytes(&k, &v, exp);
+                    e.set_lru(777);
+                    assert_eq!(sval(&e), v);
+                    for nl in [0, 3, BOX_FROM - 1, BOX_FROM, 250, 10, 0, BOX_FROM + 1] {
+                        e.resize_str(nl);
+                        assert_eq!(sval(&e).len(), nl);
+                        assert_eq!((e.key(), e.expire(), e.lru()), (&k[..], exp, 777));
+                        assert!(e.is_raw());
+                        assert!(e.block_size() >= nl + k.len());
+                    }
+                    e.set_expire(NO_EXPIRE);
+                    e.set_expire(99);
+                    assert!(e.is_raw());
+                    let c = e.copy_as(b"copy");
+                    assert_eq!(sval(&c), sval(&e));
+                    e.set_bytes(&v);
+                    assert_eq!(sval(&e), v);
+                    e.set_bytes(b"42");
+                    e.set_int(43);
+                    assert!(matches!(e.val(), ValRef::Int(43)));
+                    e.resize_str(2);
+                    assert_eq!(sval(&e), b"43");
+                    e.set_int(-5);
+                    let n = e.modify_str(|b| {
+                        b.extend_from_slice(&[b'z'; 300]);
+                        b.len()
+                    });
+                    assert_eq!(n, 302);
+                    e.set_bytes(&[b'q'; 300]);
+                    e.set_bytes(&[b'r'; 300]);
+                    let e2 = e.rekey(&k);
+                    assert!(matches!(e2.into_value(), Value::Str(s) if *s == [b'r'; 300]));
+                    drop(c.into_value());
+                    let mut i = Entry::from_bytes(&k, b"-9223372036854775808", exp);
+                    let s = i.str_mut().expect("a string");
+                    assert_eq!(s, b"-9223372036854775808");
+                    s[0] = b'+';
+                    assert_eq!(sval(&i), b"+9223372036854775808");
+                }
+                for c in containers() {
+                    let mut e = Entry::new(&k, c, exp);
+                    e.set_lru(5);
+                    e.set_expire(7);
+                    e.set_expire(NO_EXPIRE);
+                    e.set_expire(8);
+                    assert_eq!((e.key(), e.lru(), e.expire()), (&k[..], 5, 8));
+                    let c2 = e.copy_as(&k);
+                    let e = e.rekey(b"zz");
+                    assert!(e.block_size() > 0);
+                    drop(c2);
+                    let mut e = Entry::new(&k, e.into_value(), exp);
+                    assert!(e.str_mut().is_none());
+                    e.resize_str(10);
+                    e.set_bytes(b"abc");
+                    assert_eq!(sval(&e), b"abc");
+                    let mut e = Entry::new(&k, containers().remove(0), exp);
+                    e.set_int(1);
+                    let mut e = Entry::new(&k, containers().remove(1), exp);
+                    e.set_val(containers().remove(2));
+                    e.set_val(Value::Str(Str::new(&[b'x'; 300])));
+                    e.set_val(containers().remove(4));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_size_counts_boxed_keys_and_values() {
+        let e = Entry::from_bytes(&[b'k'; 300], &[b'v'; 1000], NO_EXPIRE);
+        assert!(e.block_size() >= 1300, "block_size {}", e.block_size());
     }
 }
