@@ -3,7 +3,7 @@
 //! LINDEX/LRANGE. An emptied list is deleted, as in Redis.
 use super::*;
 use crate::blocking::{self, TimeoutReply};
-use crate::keyspace::{Db, ValMut, ValRef, Value};
+use crate::keyspace::{Db, Key, ValMut, ValRef, Value};
 use crate::resp::Reply;
 use std::collections::VecDeque;
 
@@ -114,7 +114,7 @@ fn parse_side(a: &[u8]) -> Option<bool> {
     }
 }
 
-fn pop_end(l: &mut List, left: bool) -> Option<Box<[u8]>> {
+fn pop_end(l: &mut List, left: bool) -> Option<Key> {
     if left {
         l.pop_front()
     } else {
@@ -122,7 +122,7 @@ fn pop_end(l: &mut List, left: bool) -> Option<Box<[u8]>> {
     }
 }
 
-fn push_end(l: &mut List, v: Box<[u8]>, left: bool) {
+fn push_end(l: &mut List, v: Key, left: bool) {
     if left {
         l.push_front(v)
     } else {

@@ -7,7 +7,6 @@ use crate::keyspace::{Db, ValRef, Value, NO_EXPIRE};
 use crate::util::eq_ic;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 
 const CATS: u32 = SET | SORTEDSET | LIST | DANGEROUS;
 
@@ -192,9 +191,9 @@ fn load(val: ValRef, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
         ValRef::List(l) if o.dontsort && end >= start => {
             let (s, n) = (start as usize, (end - start + 1) as usize);
             if o.desc {
-                v.extend(l.iter().rev().skip(s).take(n).cloned());
+                v.extend(l.iter().rev().skip(s).take(n).map(|e| e.as_bytes().into()));
             } else {
-                v.extend(l.iter().skip(s).take(n).cloned());
+                v.extend(l.iter().skip(s).take(n).map(|e| e.as_bytes().into()));
             }
             end -= start;
             start = 0;
@@ -210,7 +209,7 @@ fn load(val: ValRef, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
             end -= start;
             start = 0;
         }
-        ValRef::List(l) => v.extend(l.iter().cloned()),
+        ValRef::List(l) => v.extend(l.iter().map(|e| e.as_bytes().into())),
         ValRef::Set(s) => s.for_each(|m| v.push(m.into())),
         ValRef::ZSet(z) => v.extend(z.iter().map(|(m, _)| Box::<[u8]>::from(m))),
         _ => {}
@@ -328,10 +327,10 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
             }
         }
         Some(dst) => {
-            let mut list: VecDeque<Box<[u8]>> = VecDeque::with_capacity(outputlen);
+            let mut list = crate::keyspace::List::with_capacity(outputlen);
             for el in range {
                 if o.gets.is_empty() {
-                    list.push_back(el.clone());
+                    list.push_back(el.as_ref().into());
                 }
                 for g in &o.gets {
                     let v = lookup_pattern(dbm, g, el).unwrap_or(Cow::Borrowed(b""));

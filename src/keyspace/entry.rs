@@ -616,10 +616,10 @@ mod tests {
 
     #[test]
     fn containers_are_owned_changed_in_place_and_moved_out() {
-        let list: List = VecDeque::from(vec![Box::from(&b"a"[..])]);
+        let list: List = VecDeque::from(vec![super::super::Key::from(&b"a"[..])]);
         let mut e = Entry::new(b"l", Value::List(Box::new(list)), 42);
         if let ValMut::List(l) = e.val_mut() {
-            l.push_back(Box::from(&b"b"[..]));
+            l.push_back(super::super::Key::from(&b"b"[..]));
         }
         let copy = e.copy_as(b"l2");
         assert!(matches!(copy.val(), ValRef::List(l) if l.len() == 2));
@@ -646,7 +646,9 @@ mod tests {
             let mut z = ZSet::new();
             z.insert(b"a", 1.0);
             vec![
-                Value::List(Box::new(VecDeque::from(vec![Box::from(&b"x"[..])]))),
+                Value::List(Box::new(VecDeque::from(vec![super::super::Key::from(
+                    &b"x"[..],
+                )]))),
                 Value::Hash(Box::new(Hash::new())),
                 Value::Set(Box::new(s)),
                 Value::ZSet(Box::new(z)),

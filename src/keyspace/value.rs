@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 /// `expire` of a key with no TTL.
 pub const NO_EXPIRE: i64 = -1;
 
-pub type List = VecDeque<Box<[u8]>>;
+pub type List = VecDeque<super::Key>;
 
 pub enum Value {
     /// A string; integers that fit an i64 and print back identically are kept as numbers
@@ -148,7 +148,11 @@ impl<'a> ValRef<'a> {
             ValRef::Int(_) => 0,
             // A string's bytes are in its entry's block (`Entry::block_size`).
             ValRef::Str(_) => 0,
-            ValRef::List(l) => l.iter().map(|e| e.len() + 16).sum::<usize>() + l.capacity() * 16,
+            // Elements up to 22 bytes live in the deque's own 24-byte cells.
+            ValRef::List(l) => {
+                l.iter().map(|e| e.heap_size()).sum::<usize>()
+                    + l.capacity() * std::mem::size_of::<super::Key>()
+            }
             ValRef::Hash(h) => h.heap_size(),
             ValRef::Set(s) => s.heap_size(),
             ValRef::ZSet(z) => z.heap_size(),
