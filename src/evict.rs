@@ -1,6 +1,6 @@
 //! LRU/LFU clocks and `maxmemory` eviction, sampled like Redis (maxmemory-samples keys per
 //! round, a small pool of best candidates).
-use crate::keyspace::{Db, NO_EXPIRE};
+use crate::keyspace::Db;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
@@ -158,17 +158,20 @@ pub fn pick_victim(
             policy,
             Policy::Lru { all: true } | Policy::Lfu { all: true } | Policy::Random { all: true }
         );
-        if db.is_empty() || (volatile_only && db.volatile == 0) {
+        if db.is_empty() || (volatile_only && db.volatile() == 0) {
             continue;
         }
         for _ in 0..samples {
-            let Some(slot) = db.dict.random_slot() else {
+            // volatile-* policies sample the keys with a TTL, as Redis samples `expires`.
+            let pick = if volatile_only {
+                db.expires.random()
+            } else {
+                db.dict.random_slot()
+            };
+            let Some(slot) = pick else {
                 break;
             };
-            let e = db.at(slot).expect("random slot is occupied");
-            if volatile_only && e.expire() == NO_EXPIRE {
-                continue;
-            }
+            let e = db.at(slot).expect("sampled slot is occupied");
             // Higher score = better victim.
             let score = match policy {
                 Policy::Lru { .. } => idle_secs(e.lru()),

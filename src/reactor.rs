@@ -610,13 +610,10 @@ fn active_expire(srv: &mut Server) -> bool {
             break;
         }
         let db = &mut srv.ks.dbs[i];
-        let n = db.active_expire(deadline, &mut expired);
-        let volatile = db.volatile;
+        let (n, more) = db.active_expire(deadline, &mut expired);
         srv.stats.expired_keys += n as u64;
         crate::notify::keys_expired(srv, i, &mut expired);
-        if Instant::now() >= deadline && volatile > 0 {
-            backlog = true;
-        }
+        backlog |= more;
     }
     crate::latency::note(srv, crate::latency::Cause::Expire, t0.elapsed());
     backlog

@@ -923,7 +923,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                         "db{}:keys={},expires={},avg_ttl={}\r\n",
                         i,
                         db.len(),
-                        db.volatile,
+                        db.volatile(),
                         db.avg_ttl
                     );
                 }

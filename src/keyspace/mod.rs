@@ -18,9 +18,9 @@ use std::time::Instant;
 #[derive(Default)]
 pub struct Db {
     pub dict: Table<Entry>,
-    /// Number of keys with a TTL (INFO keyspace "expires=").
-    pub volatile: usize,
-    /// Where the active expiry cycle resumes.
+    /// The slots of the keys with a TTL.
+    pub expires: Expires,
+    /// Where the active expiry cycle resumes (a position in `expires`).
     expire_cursor: usize,
     pub avg_ttl: i64,
     /// Keys deleted by lazy expiry, drained after each write/command (notifications, WATCH).
@@ -31,6 +31,10 @@ pub struct Db {
 impl Db {
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+    /// Number of keys with a TTL (INFO keyspace "expires=").
+    pub fn volatile(&self) -> usize {
+        self.expires.len()
     }
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()
@@ -56,7 +60,7 @@ impl Db {
         let exp = e.expire();
         if exp != NO_EXPIRE && exp <= now_ms() {
             if let Some(e) = self.dict.take(slot) {
-                self.volatile -= 1;
+                self.expires.remove(slot);
                 self.lazy_expired.push(e.key().into());
             }
             return None;
@@ -115,17 +119,17 @@ impl Db {
                 if !keep_ttl {
                     e.set_expire(expire);
                     match (old_exp != NO_EXPIRE, expire != NO_EXPIRE) {
-                        (true, false) => self.volatile -= 1,
-                        (false, true) => self.volatile += 1,
+                        (true, false) => self.expires.remove(slot),
+                        (false, true) => self.expires.add(slot),
                         _ => {}
                     }
                 }
                 false
             }
             None => {
-                self.dict.add(val.create(key, expire));
+                let slot = self.dict.add(val.create(key, expire));
                 if expire != NO_EXPIRE {
-                    self.volatile += 1;
+                    self.expires.add(slot);
                 }
                 true
             }
@@ -138,10 +142,12 @@ impl Db {
     /// Insert a whole entry (value, key and expiry) whose key is known to be absent
     /// (RENAME, MOVE, COPY, RESTORE). Returns its slot.
     pub fn insert_entry(&mut self, e: Entry) -> usize {
-        if e.expire() != NO_EXPIRE {
-            self.volatile += 1;
+        let volatile = e.expire() != NO_EXPIRE;
+        let slot = self.dict.add(e);
+        if volatile {
+            self.expires.add(slot);
         }
-        self.dict.add(e)
+        slot
     }
     /// The expiry of a live key: None if missing, Some(NO_EXPIRE) if persistent.
     pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
@@ -155,7 +161,7 @@ impl Db {
     pub fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
         let e = self.dict.take(slot)?;
         if e.expire() != NO_EXPIRE {
-            self.volatile -= 1;
+            self.expires.remove(slot);
         }
         Some(e)
     }
@@ -163,8 +169,8 @@ impl Db {
     pub fn set_expire(&mut self, slot: usize, at: i64) {
         if let Some(e) = self.dict.item_mut(slot) {
             match (e.expire() != NO_EXPIRE, at != NO_EXPIRE) {
-                (true, false) => self.volatile -= 1,
-                (false, true) => self.volatile += 1,
+                (true, false) => self.expires.remove(slot),
+                (false, true) => self.expires.add(slot),
                 _ => {}
             }
             e.set_expire(at);
@@ -182,50 +188,59 @@ impl Db {
     }
     pub fn clear(&mut self) {
         self.dict.clear();
-        self.volatile = 0;
+        self.expires = Expires::default();
         self.expire_cursor = 0;
     }
 
-    /// One step of active expiry: walk slots from the saved cursor, deleting expired keys,
-    /// until `deadline`. Returns the number of keys deleted.
-    pub fn active_expire(&mut self, deadline: Instant, expired_keys: &mut Vec<Key>) -> usize {
-        if self.volatile == 0 {
-            return 0;
-        }
+    /// One run of active expiry, as Redis's cycle: look at keys with a TTL in batches of
+    /// 20 (resuming where the last run stopped), deleting the expired ones, and go on while
+    /// a batch finds more than 10% of them expired and `deadline` is not reached. So a
+    /// server whose keys are not expiring does ~20 checks a tick, however many keys it
+    /// holds. Returns (keys deleted, whether it stopped at the deadline with expired keys
+    /// still turning up).
+    pub fn active_expire(
+        &mut self,
+        deadline: Instant,
+        expired_keys: &mut Vec<Key>,
+    ) -> (usize, bool) {
+        const BATCH: usize = 20;
         let now = now_ms();
-        let bound = self.dict.slot_bound();
         let mut deleted = 0;
         // i128: TTLs can be near i64::MAX (PEXPIREAT 9223372036854775807).
         let (mut ttl_sum, mut ttl_n) = (0i128, 0i128);
-        let mut i = self.expire_cursor.min(bound);
-        let mut steps = 0usize;
-        loop {
-            if i >= bound {
-                i = 0;
+        let more = loop {
+            let checks = BATCH.min(self.expires.len());
+            if checks == 0 {
+                break false;
             }
-            if let Some(e) = self.dict.item(i) {
-                let exp = e.expire();
-                if exp != NO_EXPIRE {
-                    if exp <= now {
+            let mut found = 0;
+            for _ in 0..checks {
+                let Some(slot) = self.expires.at(self.expire_cursor) else {
+                    self.expire_cursor = 0;
+                    continue;
+                };
+                let exp = self.dict.item(slot).map_or(NO_EXPIRE, |e| e.expire());
+                if exp != NO_EXPIRE && exp <= now {
+                    if let Some(e) = self.remove_slot(slot) {
                         expired_keys.push(e.key().into());
-                        self.remove_slot(i);
-                        deleted += 1;
-                    } else {
-                        ttl_sum += (exp - now) as i128;
-                        ttl_n += 1;
                     }
+                    // The last position moved into this one: look at it next.
+                    deleted += 1;
+                    found += 1;
+                } else {
+                    debug_assert!(exp != NO_EXPIRE, "slot {slot} listed as volatile");
+                    ttl_sum += (exp - now) as i128;
+                    ttl_n += 1;
+                    self.expire_cursor += 1;
                 }
             }
-            i += 1;
-            steps += 1;
-            if self.volatile == 0 || steps >= bound {
-                break;
+            if found * 10 <= checks {
+                break false;
             }
-            if steps.is_multiple_of(256) && Instant::now() >= deadline {
-                break;
+            if Instant::now() >= deadline {
+                break true;
             }
-        }
-        self.expire_cursor = i;
+        };
         if ttl_n > 0 {
             let avg = ttl_sum / ttl_n;
             self.avg_ttl = if self.avg_ttl == 0 {
@@ -234,10 +249,57 @@ impl Db {
                 ((self.avg_ttl as i128 * 49 + avg) / 50) as i64
             };
         }
-        if self.volatile == 0 {
+        if self.expires.is_empty() {
             self.avg_ttl = 0;
         }
-        deleted
+        (deleted, more)
+    }
+}
+
+/// The slots of the keys with a TTL, as Redis's `expires` dict: active expiry and the
+/// volatile-* eviction policies look at these instead of sampling the whole keyspace.
+#[derive(Default)]
+pub struct Expires {
+    slots: Vec<u32>,
+    /// Where each slot sits in `slots` (removal is a swap with the last).
+    pos: hashbrown::HashMap<u32, u32, foldhash::fast::RandomState>,
+}
+
+impl Expires {
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// The slot at position `i`, if any.
+    #[inline]
+    pub fn at(&self, i: usize) -> Option<usize> {
+        self.slots.get(i).map(|&s| s as usize)
+    }
+    /// A random volatile key's slot.
+    pub fn random(&self) -> Option<usize> {
+        use rand::Rng;
+        if self.slots.is_empty() {
+            return None;
+        }
+        self.at(rand::thread_rng().gen_range(0..self.slots.len()))
+    }
+    fn add(&mut self, slot: usize) {
+        let n = self.slots.len() as u32;
+        if let hashbrown::hash_map::Entry::Vacant(v) = self.pos.entry(slot as u32) {
+            v.insert(n);
+            self.slots.push(slot as u32);
+        }
+    }
+    fn remove(&mut self, slot: usize) {
+        let Some(i) = self.pos.remove(&(slot as u32)) else {
+            return;
+        };
+        self.slots.swap_remove(i as usize);
+        if let Some(&moved) = self.slots.get(i as usize) {
+            self.pos.insert(moved, i);
+        }
     }
 }
 

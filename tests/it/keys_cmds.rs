@@ -561,3 +561,74 @@ fn lookups_update_the_lru_clock_and_lfu_counter() {
     q::<i64>(c, &["TOUCH", "f"]);
     assert_eq!(freq(c), 10);
 }
+
+/// Load `n` keys `p:<i>` of `size` bytes, pipelined.
+fn load(c: &mut redis::Connection, prefix: &str, n: usize, size: usize, px: Option<u64>) {
+    let val = "v".repeat(size);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+        let mut p = redis::pipe();
+        for i in chunk {
+            let cmd = p.cmd("SET").arg(format!("{prefix}:{i}")).arg(&val);
+            if let Some(ms) = px {
+                cmd.arg("PX").arg(ms);
+            }
+            cmd.ignore();
+        }
+        let _: () = p.query(c).unwrap();
+    }
+}
+
+/// Active expiry looks at keys with a TTL, not at every key: a big keyspace with one
+/// volatile key costs an idle server next to nothing (it used to walk every slot, never
+/// finish within its 1 ms budget, and so run again at once: a core at 100%), while keys
+/// that do expire are still removed without being touched.
+#[test]
+fn active_expiry_work_follows_the_keys_with_a_ttl() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    load(c, "plain", 1_000_000, 8, None);
+    q::<()>(c, &["SET", "far", "v", "EX", "100000"]);
+    let before = srv.cpu_time();
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = srv.cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(500),
+        "an idle server used {used:?} of CPU in 1.5 s"
+    );
+    load(c, "short", 20_000, 8, Some(200));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while q::<i64>(c, &["DBSIZE"]) > 1_000_001 {
+        assert!(Instant::now() < deadline, "active expiry left keys behind");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let info = q::<String>(c, &["INFO", "keyspace"]);
+    assert!(info.contains("db0:keys=1000001,expires=1,"), "{info}");
+}
+
+/// volatile-* policies evict among the keys with a TTL, however few they are among the
+/// keys without one (sampling the whole keyspace would almost never find them, and the
+/// write would fail with OOM while evictable keys remain).
+#[test]
+fn volatile_policies_find_the_few_keys_with_a_ttl() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    load(c, "plain", 100_000, 8, None);
+    load(c, "vol", 10, 100_000, Some(1_000_000));
+    let used: i64 = q::<String>(c, &["INFO", "memory"])
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    q::<()>(c, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]);
+    q::<()>(c, &["CONFIG", "SET", "maxmemory", &used.to_string()]);
+    for i in 0..5 {
+        q::<()>(c, &["SET", &format!("new:{i}"), &"n".repeat(50_000)]);
+    }
+    let expires = q::<String>(c, &["INFO", "keyspace"]);
+    assert!(
+        !expires.contains("expires=10,"),
+        "nothing evicted: {expires}"
+    );
+    assert_eq!(q::<i64>(c, &["EXISTS", "plain:0", "plain:99999"]), 2);
+    assert!(q::<String>(c, &["INFO", "stats"]).contains("evicted_keys:"));
+}
