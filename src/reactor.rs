@@ -603,17 +603,26 @@ fn active_expire(srv: &mut Server) -> bool {
     let deadline = t0 + EXPIRE_BUDGET;
     let mut expired = Vec::new();
     let mut backlog = false;
-    for i in 0..srv.ks.dbs.len() {
+    let n = srv.ks.dbs.len();
+    // Each run starts after the database the last one stopped in (Redis's current_db):
+    // a backlog in one database must not starve the others.
+    for step in 0..n {
+        let i = (srv.expire_next_db + step) % n;
         crate::notify::lazy_expired(srv, i);
         if Instant::now() >= deadline {
+            srv.expire_next_db = i;
             backlog = true;
             break;
         }
         let db = &mut srv.ks.dbs[i];
-        let (n, more) = db.active_expire(deadline, &mut expired);
-        srv.stats.expired_keys += n as u64;
+        let (deleted, more) = db.active_expire(deadline, &mut expired);
+        srv.stats.expired_keys += deleted as u64;
         crate::notify::keys_expired(srv, i, &mut expired);
-        backlog |= more;
+        if more {
+            srv.expire_next_db = (i + 1) % n;
+            backlog = true;
+            break;
+        }
     }
     crate::latency::note(srv, crate::latency::Cause::Expire, t0.elapsed());
     backlog

@@ -171,6 +171,8 @@ pub struct Server {
     pub listeners_dirty: bool,
     pub pause: Option<Pause>,
     pub active_expire_enabled: bool,
+    /// The database the next active expiry run starts in.
+    pub expire_next_db: usize,
     pub loop_iterations: u64,
     pub cron_runs: u64,
     pub peak_memory: u64,
@@ -226,6 +228,7 @@ impl Server {
             listeners_dirty: false,
             pause: None,
             active_expire_enabled: true,
+            expire_next_db: 0,
             loop_iterations: 0,
             cron_runs: 0,
             peak_memory: 0,

@@ -318,7 +318,10 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
     while let Some(slot) = db.dict.random_slot() {
         let e = db.at(slot).expect("random slot is occupied");
         if expired(e, now) {
-            db.remove_slot(slot);
+            // Deleted as a lazy expiry: "expired" event, expired_keys, WATCH.
+            if let Some(e) = db.remove_slot(slot) {
+                db.lazy_expired.push(e.key().into());
+            }
             continue;
         }
         return out.bulk(e.key());

@@ -215,9 +215,11 @@ impl Db {
             }
             let mut found = 0;
             for _ in 0..checks {
-                let Some(slot) = self.expires.at(self.expire_cursor) else {
+                if self.expire_cursor >= self.expires.len() {
                     self.expire_cursor = 0;
-                    continue;
+                }
+                let Some(slot) = self.expires.at(self.expire_cursor) else {
+                    break;
                 };
                 let exp = self.dict.item(slot).map_or(NO_EXPIRE, |e| e.expire());
                 if exp != NO_EXPIRE && exp <= now {
@@ -338,5 +340,40 @@ impl Keyspace {
         Keyspace {
             dbs: (0..n).map(|_| Db::default()).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The keys with a TTL follow every change of expiry, and each active expiry run looks
+    /// at them from where the last one stopped, wrapping around without losing a check.
+    #[test]
+    fn expires_tracks_ttls_and_active_expiry_wraps_around() {
+        let mut db = Db::default();
+        let far = now_ms() + 1_000_000;
+        db.set(b"a", &b"1"[..], far, false);
+        db.set(b"b", &b"2"[..], NO_EXPIRE, false);
+        assert_eq!(db.volatile(), 1);
+        let deadline = || Instant::now() + Duration::from_millis(50);
+        let mut gone = Vec::new();
+        assert_eq!(db.active_expire(deadline(), &mut gone), (0, false));
+        // The only volatile key expires; the next run must find it at once.
+        let slot = db.find(b"a").expect("live");
+        db.set_expire(slot, now_ms() - 1);
+        assert_eq!(db.active_expire(deadline(), &mut gone), (1, false));
+        assert_eq!(gone.len(), 1);
+        assert_eq!((db.len(), db.volatile()), (1, 0));
+        // PERSIST, overwrite without keep_ttl, and removal all leave the list.
+        db.set(b"c", &b"3"[..], far, false);
+        let c = db.find(b"c").expect("live");
+        db.set_expire(c, NO_EXPIRE);
+        db.set(b"d", &b"4"[..], far, false);
+        db.set(b"d", &b"5"[..], NO_EXPIRE, false);
+        db.set(b"e", &b"6"[..], far, false);
+        db.remove(b"e");
+        assert_eq!(db.volatile(), 0);
     }
 }

@@ -170,10 +170,19 @@ fn randomkey_skips_expired() {
         q::<()>(c, &["SET", &format!("gone{i}"), "v", "PX", "1"]);
     }
     q::<()>(c, &["SET", "live", "v"]);
+    q::<()>(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     std::thread::sleep(Duration::from_millis(20));
     for _ in 0..10 {
         assert_eq!(q::<String>(c, &["RANDOMKEY"]), "live");
     }
+    // Each expired key RANDOMKEY met was deleted as an expiry, and counted as one.
+    let left = q::<i64>(c, &["DBSIZE"]) - 1;
+    let stats = q::<String>(c, &["INFO", "stats"]);
+    assert!(left < 20, "RANDOMKEY deleted none");
+    assert!(
+        stats.contains(&format!("expired_keys:{}\r\n", 20 - left)),
+        "{left} left: {stats}"
+    );
 }
 
 #[test]
