@@ -532,6 +532,7 @@ pub fn close_client(srv: &mut Server, idx: usize) {
 fn cron(srv: &mut Server) -> bool {
     srv.cron_runs += 1;
     crate::evict::update_clock();
+    crate::commands::migrate::close_idle(&mut srv.migrate_cache);
     let now_ms = crate::util::now_ms();
     srv.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();

@@ -171,6 +171,8 @@ pub struct Server {
     pub listeners_dirty: bool,
     pub pause: Option<Pause>,
     pub active_expire_enabled: bool,
+    /// MIGRATE's connections, by "host:port".
+    pub migrate_cache: std::collections::HashMap<String, crate::commands::migrate::MigrateConn>,
     /// The database the next active expiry run starts in.
     pub expire_next_db: usize,
     pub loop_iterations: u64,
@@ -228,6 +230,7 @@ impl Server {
             listeners_dirty: false,
             pause: None,
             active_expire_enabled: true,
+            migrate_cache: Default::default(),
             expire_next_db: 0,
             loop_iterations: 0,
             cron_runs: 0,

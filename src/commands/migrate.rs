@@ -3,13 +3,14 @@
 //! As in Redis, the transfer is synchronous: the event loop waits for the target (each
 //! step bounded by the timeout), so a MIGRATE of big keys is a pause for every client.
 //! The payloads are ferrokv's DUMP format, so the target must be a ferrokv server.
+//! Connections are kept per target for 10 s and reused, as Redis's are.
 use super::*;
 use crate::keyspace::NO_EXPIRE;
 use crate::notify::{self, notify};
 use crate::util::{eq_ic, now_ms};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub static COMMANDS: &[Command] = &[cmd(
     "migrate",
@@ -76,13 +77,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     // The keys still here, with their payloads and remaining TTLs.
     let now = now_ms();
     let mut keys: Vec<&[u8]> = Vec::new();
-    let mut request = Vec::new();
-    if !auth.is_empty() {
-        let mut words: Vec<&[u8]> = vec![b"AUTH"];
-        words.extend(&auth);
-        push_command(&mut request, &words);
-    }
-    push_command(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
+    let mut restores = Vec::new();
     for k in args.iter().skip(first_key).take(num_keys) {
         let Some(e) = ctx.dbm().get(k) else { continue };
         let ttl = match e.expire() {
@@ -95,7 +90,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if replace {
             words.push(b"REPLACE");
         }
-        push_command(&mut request, &words);
+        push_command(&mut restores, &words);
         keys.push(k);
     }
     if keys.is_empty() {
@@ -103,67 +98,146 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     }
     let host = String::from_utf8_lossy(args.get(1)).into_owned();
     let port = String::from_utf8_lossy(args.get(2)).into_owned();
-    let Some(mut conn) = connect(&host, &port, timeout) else {
-        return ctx
-            .out
-            .error("IOERR error or timeout connecting to the client");
-    };
-    if conn.write_all(&request).is_err() {
-        return ctx
-            .out
-            .error("IOERR error or timeout writing to target instance");
-    }
-    let mut reader = BufReader::new(conn);
-    let mut line = String::new();
-    let mut read_reply = |line: &mut String| {
-        line.clear();
-        matches!(reader.read_line(line), Ok(n) if n > 0)
-    };
-    const READ_ERR: &str = "IOERR error or timeout reading to target instance";
-    let target_said = |line: &str| {
-        format!(
-            "ERR Target instance replied with error: {}",
-            line.trim_end().trim_start_matches('-')
-        )
-    };
-    // AUTH and SELECT replies: an error there fails every RESTORE. `failure` is the first
-    // error, which is the reply.
-    let mut failure: Option<String> = None;
-    for _ in 0..(1 + !auth.is_empty() as usize) {
-        if !read_reply(&mut line) {
+    let target = format!("{host}:{port}");
+    // A cached connection the target closed meanwhile fails before any reply: one retry
+    // on a fresh connection, as Redis does.
+    let mut may_retry = true;
+    loop {
+        let cached = ctx.srv.migrate_cache.remove(&target);
+        let from_cache = cached.is_some();
+        let mut conn = match cached.or_else(|| connect(&host, &port, timeout)) {
+            Some(c) => c,
+            None => {
+                return ctx
+                    .out
+                    .error("IOERR error or timeout connecting to the client")
+            }
+        };
+        let _ = conn.stream.set_read_timeout(Some(timeout));
+        let _ = conn.stream.set_write_timeout(Some(timeout));
+        // AUTH every time; SELECT only when the connection is on another database.
+        let mut request = Vec::new();
+        if !auth.is_empty() {
+            let mut words: Vec<&[u8]> = vec![b"AUTH"];
+            words.extend(&auth);
+            push_command(&mut request, &words);
+        }
+        let select = conn.db != Some(dbid);
+        if select {
+            push_command(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
+        }
+        request.extend_from_slice(&restores);
+        let setup = !auth.is_empty() as usize + select as usize;
+        let sent = conn.stream.write_all(&request).is_ok();
+        let replies = if sent {
+            read_replies(&conn.stream, setup + keys.len())
+        } else {
+            Vec::new()
+        };
+        if replies.is_empty() && from_cache && may_retry {
+            may_retry = false;
+            continue;
+        }
+        if !sent {
+            return ctx
+                .out
+                .error("IOERR error or timeout writing to target instance");
+        }
+        const READ_ERR: &str = "IOERR error or timeout reading to target instance";
+        if replies.len() < setup {
             return ctx.out.error(READ_ERR);
         }
-        if line.starts_with('-') && failure.is_none() {
-            failure = Some(target_said(&line));
+        let target_said = |line: &str| {
+            format!(
+                "ERR Target instance replied with error: {}",
+                line.trim_end().trim_start_matches('-')
+            )
+        };
+        // An AUTH or SELECT error fails every RESTORE; the first error is the reply.
+        let mut failure = replies[..setup]
+            .iter()
+            .find(|r| r.starts_with('-'))
+            .map(|r| target_said(r));
+        let setup_failed = failure.is_some();
+        if select {
+            conn.db = (!replies[setup - 1].starts_with('-')).then_some(dbid);
         }
-    }
-    let setup_failed = failure.is_some();
-    for k in keys {
-        if !read_reply(&mut line) {
-            failure.get_or_insert_with(|| READ_ERR.to_string());
-            break;
+        for (i, k) in keys.iter().enumerate() {
+            match replies.get(setup + i) {
+                None => {
+                    failure.get_or_insert_with(|| READ_ERR.to_string());
+                    break;
+                }
+                Some(r) if r.starts_with('-') => {
+                    failure.get_or_insert_with(|| target_said(r));
+                }
+                // Each key the target took is gone from here (unless COPY).
+                Some(_) if !setup_failed && !copy => {
+                    ctx.dbm().remove(k);
+                    ctx.modified(k);
+                    notify(ctx, notify::GENERIC, "del", k);
+                }
+                Some(_) => {}
+            }
         }
-        // Each key the target took is gone from here (unless COPY), whatever the others did.
-        if line.starts_with('-') {
-            failure.get_or_insert_with(|| target_said(&line));
-        } else if !setup_failed && !copy {
-            ctx.dbm().remove(k);
-            ctx.modified(k);
-            notify(ctx, notify::GENERIC, "del", k);
+        // A connection that answered everything is kept for the next MIGRATE.
+        if replies.len() == setup + keys.len() {
+            conn.last_use = Instant::now();
+            let cache = &mut ctx.srv.migrate_cache;
+            if cache.len() >= CACHE_MAX {
+                if let Some(k) = cache.keys().next().cloned() {
+                    cache.remove(&k);
+                }
+            }
+            cache.insert(target, conn);
         }
-    }
-    match failure {
-        None => ctx.out.ok(),
-        Some(e) => ctx.out.error(&e),
+        return match failure {
+            None => ctx.out.ok(),
+            Some(e) => ctx.out.error(&e),
+        };
     }
 }
 
-fn connect(host: &str, port: &str, timeout: Duration) -> Option<TcpStream> {
+/// Up to `n` one-line replies (RESTORE, AUTH and SELECT answer with one line each); fewer
+/// when the target closes or the timeout passes.
+fn read_replies(stream: &TcpStream, n: usize) -> Vec<String> {
+    let mut reader = BufReader::new(stream);
+    let mut replies = Vec::with_capacity(n);
+    while replies.len() < n {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(len) if len > 0 => replies.push(line),
+            _ => break,
+        }
+    }
+    replies
+}
+
+/// Connections MIGRATE keeps to its targets (Redis's migrate_cached_sockets).
+pub struct MigrateConn {
+    stream: TcpStream,
+    /// The database last SELECTed on it.
+    db: Option<i64>,
+    last_use: Instant,
+}
+
+/// At most this many targets are kept; an idle connection is closed after `CACHE_TTL`.
+const CACHE_MAX: usize = 64;
+const CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// Cron: close the connections idle for longer than `CACHE_TTL`.
+pub fn close_idle(cache: &mut std::collections::HashMap<String, MigrateConn>) {
+    cache.retain(|_, c| c.last_use.elapsed() <= CACHE_TTL);
+}
+
+fn connect(host: &str, port: &str, timeout: Duration) -> Option<MigrateConn> {
     let port: u16 = port.parse().ok()?;
     let addr = (host, port).to_socket_addrs().ok()?.next()?;
-    let conn = TcpStream::connect_timeout(&addr, timeout).ok()?;
-    conn.set_read_timeout(Some(timeout)).ok()?;
-    conn.set_write_timeout(Some(timeout)).ok()?;
-    let _ = conn.set_nodelay(true);
-    Some(conn)
+    let stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(MigrateConn {
+        stream,
+        db: None,
+        last_use: Instant::now(),
+    })
 }

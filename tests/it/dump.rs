@@ -337,6 +337,39 @@ fn migrate_moves_keys_between_servers() {
         ],
     );
     assert_eq!(ok, "OK");
+    // One connection to the target is kept and reused (Redis's migrate_cached_sockets);
+    // when the target has closed it, the next MIGRATE reconnects.
+    let cached = |a: &mut redis::Connection| {
+        q::<String>(a, &["INFO", "stats"])
+            .lines()
+            .find_map(|l| l.strip_prefix("migrate_cached_sockets:").map(str::to_owned))
+    };
+    assert_eq!(cached(&mut a).as_deref(), Some("1"));
+    assert_eq!(
+        q::<i64>(
+            &mut b,
+            &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]
+        ),
+        1,
+        "the cached MIGRATE connection"
+    );
+    q::<()>(&mut a, &["SET", "k3", "v3"]);
+    let ok: String = q(
+        &mut a,
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "k3",
+            "3",
+            "1000",
+            "AUTH",
+            "pw",
+        ],
+    );
+    assert_eq!(ok, "OK");
+    assert_eq!(q::<String>(&mut b, &["GET", "k3"]), "v3");
+    assert_eq!(cached(&mut a).as_deref(), Some("1"));
     assert_eq!(
         q::<String>(
             &mut a,
