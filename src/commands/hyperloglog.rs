@@ -95,7 +95,14 @@ fn pfadd(ctx: &mut Ctx, args: Args) {
     let Ok((s, created)) = sketch_or_new(ctx, key) else {
         return;
     };
-    match s.modify_str(|b| hll::add(b, args.iter().skip(2), max)) {
+    // A dense sketch keeps its size: its registers change in place, without a copy.
+    let added = if hll::encoding(sk(s)) == hll::DENSE {
+        let bytes = s.str_mut().expect("a sketch is a string");
+        Ok(hll::add_dense(bytes, args.iter().skip(2)))
+    } else {
+        s.modify_str(|b| hll::add(b, args.iter().skip(2), max))
+    };
+    match added {
         Err(Corrupt) => ctx.out.error(CORRUPT),
         Ok(changed) => {
             let updated = created || changed;
@@ -141,7 +148,7 @@ fn pfcount_one(ctx: &mut Ctx, key: &[u8]) {
         Ok(c) => c,
         Err(Corrupt) => return ctx.out.error(CORRUPT),
     };
-    s.modify_str(|b| hll::set_cached(b, card));
+    hll::set_cached(s.str_mut().expect("a sketch is a string"), card);
     ctx.out.int(card as i64);
     // The cache is part of the string: a write as far as WATCH and the dirty count go.
     ctx.modified(key);

@@ -251,33 +251,41 @@ pub fn add<'a>(
     elements: impl Iterator<Item = &'a [u8]>,
     sparse_max: usize,
 ) -> Result<bool, Corrupt> {
-    let mut changed = false;
     if encoding(b) == DENSE {
-        let regs = &mut b[HEADER..];
-        for e in elements {
-            let (i, v) = register_of(e);
-            if v > dense_get(regs, i) {
-                dense_set(regs, i, v);
-                changed = true;
-            }
+        return Ok(add_dense(b, elements));
+    }
+    let mut changed = false;
+    let mut raw = registers(b)?;
+    for e in elements {
+        let (i, v) = register_of(e);
+        if v > raw[i] {
+            raw[i] = v;
+            changed = true;
         }
-    } else {
-        let mut raw = registers(b)?;
-        for e in elements {
-            let (i, v) = register_of(e);
-            if v > raw[i] {
-                raw[i] = v;
-                changed = true;
-            }
-        }
-        if changed {
-            store(b, &raw, true, sparse_max);
+    }
+    if changed {
+        store(b, &raw, true, sparse_max);
+        invalidate(b);
+    }
+    Ok(changed)
+}
+
+/// `add` for a dense sketch (`is_hll` checked its length), which never changes size: done
+/// in place on the stored bytes.
+pub fn add_dense<'a>(b: &mut [u8], elements: impl Iterator<Item = &'a [u8]>) -> bool {
+    let regs = &mut b[HEADER..];
+    let mut changed = false;
+    for e in elements {
+        let (i, v) = register_of(e);
+        if v > dense_get(regs, i) {
+            dense_set(regs, i, v);
+            changed = true;
         }
     }
     if changed {
         invalidate(b);
     }
-    Ok(changed)
+    changed
 }
 
 /// The cardinality estimate of a sketch (without its cache).

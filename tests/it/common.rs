@@ -38,8 +38,15 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 impl Server {
     /// Start with extra `--name value` arguments; listens on 127.0.0.1:<port>.
     pub fn start(extra: &[&str]) -> Server {
-        let port = free_port();
-        Self::start_on(port, &["--port", &port.to_string()], extra)
+        // Another test's server can take the port between `free_port` and the bind: then
+        // this one exits with "Address already in use" and is started again elsewhere.
+        for _ in 0..5 {
+            let port = free_port();
+            if let Ok(s) = Self::try_spawn(None, port, &["--port", &port.to_string()], extra) {
+                return s;
+            }
+        }
+        panic!("no free port for ferrokv after 5 tries");
     }
 
     /// Start from a config file (which must set `port`), as `ferrokv FILE --options`.
@@ -58,6 +65,18 @@ impl Server {
         listen: &[&str],
         extra: &[&str],
     ) -> Server {
+        Self::try_spawn(file, probe_port, listen, extra).unwrap_or_else(|log| {
+            panic!("ferrokv could not bind its port: {log}");
+        })
+    }
+
+    /// Err(log) when the server exited because its port was taken.
+    fn try_spawn(
+        file: Option<&std::path::Path>,
+        probe_port: u16,
+        listen: &[&str],
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let dir = temp_dir("srv");
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let mut cmd = Command::new(bin());
@@ -87,18 +106,26 @@ impl Server {
             port: probe_port,
             dir,
         };
-        s.wait_ready();
-        s
+        s.wait_ready()?;
+        Ok(s)
     }
 
-    fn wait_ready(&mut self) {
+    /// Ready when this server says it listens (so a probe cannot be answered by another
+    /// test's server on the same port) and the probe port accepts.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("ferrokv exited early ({status}): {}", self.log());
+                let log = self.log();
+                if log.contains("Address already in use") {
+                    return Err(log);
+                }
+                panic!("ferrokv exited early ({status}): {log}");
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            if self.log().contains("Ready to accept connections")
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
