@@ -591,6 +591,25 @@ mod tests {
         }
     }
 
+    /// OBJECT ENCODING of strings, as Redis 7.0: "int", "embstr" up to 44 bytes made whole,
+    /// "raw" when longer or changed in place.
+    #[test]
+    fn string_encodings() {
+        for (b, enc) in [
+            (&b"12"[..], "int"),
+            (b"007", "embstr"),
+            (&[b'x'; 44][..], "embstr"),
+            (&[b'x'; 45][..], "raw"),
+        ] {
+            assert_eq!(Entry::from_bytes(b"k", b, NO_EXPIRE).str_encoding(), enc);
+        }
+        let mut e = Entry::from_bytes(b"k", b"abc", NO_EXPIRE);
+        e.resize_str(2);
+        assert_eq!(e.str_encoding(), "raw", "changed in place");
+        e.set_bytes(b"abc");
+        assert_eq!(e.str_encoding(), "embstr", "a new value is made whole");
+    }
+
     #[test]
     fn integers_strings_and_raw_strings() {
         let mut e = Entry::from_bytes(b"n", b"12345", NO_EXPIRE);

@@ -1,8 +1,9 @@
-//! `Key`: the byte string a keyspace entry (and a channel, a watched key...) is named by.
+//! `Key`: a short owned byte string: hash fields and set members (the key of a `Dict`
+//! slot), list elements, channels, watched keys, keys reported as expired...
 //!
-//! Short keys — nearly all keys in practice — are stored inline, so a lookup compares
-//! against bytes already in the slab entry instead of following a pointer to a separate
-//! heap allocation (one cache miss less per lookup, and no allocator overhead per key).
+//! Short ones — nearly all in practice — are stored inline, so a lookup compares against
+//! bytes already in the slab cell instead of following a pointer to a separate heap
+//! allocation (one cache miss less per lookup, and no allocator overhead per item).
 //! Longer keys live on the heap. Hashing, equality and ordering are those of `[u8]`, so a
 //! `Key` can be looked up by `&[u8]` in any map or set.
 use std::borrow::Borrow;

@@ -1,12 +1,12 @@
-//! `Str`: the bytes of a string value.
+//! `Str`: the bytes of a string value in flight (`Value::Str`: built by a command, read
+//! from a DUMP payload, taken out of an entry). Stored keys keep their bytes in their
+//! `Entry` block instead.
 //!
-//! Values up to 22 bytes (counters, flags, tokens, most benchmark values) live inside the
-//! keyspace entry: SET of a short value allocates nothing. Longer values sit in an exactly
-//! sized heap block (no spare capacity, unlike a `Vec`). Either way the type is 24 bytes,
-//! which keeps `Value` and so every keyspace slot 8 bytes smaller than with a `Vec`.
+//! Values up to 22 bytes live inline; longer ones in an exactly sized heap block. Either
+//! way the type is 24 bytes, which keeps `Value` three words.
 //!
 //! `raw` records that the value was changed in place (APPEND, SETRANGE, SETBIT...), which
-//! Redis reports as OBJECT ENCODING "raw" whatever the length.
+//! Redis reports as OBJECT ENCODING "raw" whatever the length (`Entry::str_encoding`).
 use std::ops::Deref;
 
 pub const INLINE_CAP: usize = 22;
@@ -52,35 +52,9 @@ impl Str {
             bytes: v.into_boxed_slice(),
         }
     }
-    /// Change the bytes in place through a `Vec` (the heap block is reused, then trimmed
-    /// to fit). Marks the value "raw".
-    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut v = match std::mem::replace(self, Str::new(b"")) {
-            Str::Inline { len, buf } => buf[..len as usize].to_vec(),
-            Str::Heap { bytes, .. } => bytes.into_vec(),
-        };
-        let r = f(&mut v);
-        *self = Str::raw(v);
-        r
-    }
     /// Made by a command that edits strings (see `raw`).
     pub fn is_raw(&self) -> bool {
         matches!(self, Str::Heap { raw: true, .. })
-    }
-    /// OBJECT ENCODING: "embstr" for a short value made whole, "raw" otherwise.
-    pub fn encoding(&self) -> &'static str {
-        match self {
-            Str::Heap { raw: true, .. } => "raw",
-            s if s.len() > EMBSTR_MAX => "raw",
-            _ => "embstr",
-        }
-    }
-    /// Heap bytes held (MEMORY USAGE).
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Str::Inline { .. } => 0,
-            Str::Heap { bytes, .. } => bytes.len(),
-        }
     }
 }
 
@@ -117,24 +91,7 @@ mod tests {
             assert_eq!(matches!(s, Str::Inline { .. }), n <= INLINE_CAP, "len {n}");
             assert_eq!(&*s, &b[..]);
             assert_eq!(&*Str::from(b.clone()), &b[..]);
-            assert_eq!(s.encoding(), if n <= 44 { "embstr" } else { "raw" });
         }
-    }
-
-    #[test]
-    fn modify_in_place_grows_and_marks_raw() {
-        let mut s = Str::new(b"abc");
-        let n = s.modify(|v| {
-            v.extend_from_slice(&[b'x'; 30]);
-            v.len()
-        });
-        assert_eq!(n, 33);
-        assert_eq!(&s[..3], b"abc");
-        assert_eq!(s.len(), 33);
-        assert_eq!(s.encoding(), "raw");
-        s.modify(|v| v.truncate(2));
-        assert_eq!(&*s, b"ab");
-        assert_eq!(s.encoding(), "raw", "raw stays raw, as in Redis");
     }
 
     #[test]

@@ -11,8 +11,8 @@ pub enum Value {
     /// (OBJECT ENCODING "int"), so INCR needs no parsing.
     Int(i64),
     Str(super::Str),
-    // Containers are boxed so that a string key's Entry stays small: `Value` is 24 bytes
-    // (its tag shares a byte with `Str`'s).
+    // Containers are boxed: `Value` is 24 bytes (its tag shares a byte with `Str`'s), and
+    // an `Entry` block stores just the box's pointer.
     List(Box<List>),
     Hash(Box<crate::types::hash::Hash>),
     Set(Box<crate::types::set::Set>),
