@@ -61,7 +61,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "fcall",
         -3,
-        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS,
+        super::RUNS_CODE | MAY_REPLICATE,
         SCRIPTING,
         (0, 0, 0),
         fcall,
@@ -70,7 +70,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "fcall_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS,
+        super::RUNS_CODE | READONLY,
         SCRIPTING,
         (0, 0, 0),
         fcall_ro,

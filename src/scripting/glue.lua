@@ -107,16 +107,13 @@ rawset(G, 'cmsgpack', protect(G.cmsgpack))
 rawset(G, 'bit', protect(G.bit))
 for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print'}) do rawset(G, name, nil) end
 
--- Scripts see the globals through this proxy: reading an unknown name or creating one fails.
--- User code sees the globals through a proxy: reading an unknown name or creating one
--- fails. `visible(k)` answers first; it returns (value) or (nil, true) to hide a name.
-local function sandbox(visible)
+-- A read-only proxy over `lookup(view, k)`: reading a name it has no value for, or
+-- creating one, fails as Redis's protected globals do.
+local function strict_view(lookup)
   local view
   view = setmetatable({}, {
     __index = function(_, k)
-      if k == '_G' then return view end
-      local v, hidden = visible(k)
-      if v == nil and not hidden then v = rawget(G, k) end
+      local v = lookup(view, k)
       if v == nil then
         error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
       end
@@ -127,6 +124,17 @@ local function sandbox(visible)
   })
   protected[view] = true
   return view
+end
+
+-- User code sees the globals through a proxy. `visible(k)` answers first; it returns
+-- (value) or (nil, true) to hide a name.
+local function sandbox(visible)
+  return strict_view(function(view, k)
+    if k == '_G' then return view end
+    local v, hidden = visible(k)
+    if v == nil and not hidden then v = rawget(G, k) end
+    return v
+  end)
 end
 local env = sandbox(function() end)
 
@@ -224,18 +232,7 @@ local load_api = {
 }
 -- The load API is all a library sees of `redis` while it loads: anything else is absent.
 local load_fields = load_api
-load_api = setmetatable({}, {
-  __index = function(_, k)
-    local v = load_fields[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = shown_meta,
-})
-protected[load_api] = true
+load_api = strict_view(function(_, k) return load_fields[k] end)
 local loading = false
 local fenv = sandbox(function(k)
   if not loading then return nil end

@@ -53,11 +53,16 @@ impl Scripting {
     }
 }
 
+/// The flags EVAL, EVALSHA and FCALL share: they run user code, name their keys after a
+/// count, and may touch none; the read-only forms add READONLY, the others MAY_REPLICATE.
+pub(crate) const RUNS_CODE: u32 =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
+
 pub static COMMANDS: &[Command] = &[
     cmd(
         "eval",
         -3,
-        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS,
+        RUNS_CODE | MAY_REPLICATE,
         SCRIPTING,
         (0, 0, 0),
         eval,
@@ -66,7 +71,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "evalsha",
         -3,
-        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS,
+        RUNS_CODE | MAY_REPLICATE,
         SCRIPTING,
         (0, 0, 0),
         evalsha,
@@ -75,7 +80,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "eval_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS,
+        RUNS_CODE | READONLY,
         SCRIPTING,
         (0, 0, 0),
         eval_ro,
@@ -84,7 +89,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "evalsha_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS,
+        RUNS_CODE | READONLY,
         SCRIPTING,
         (0, 0, 0),
         evalsha_ro,
