@@ -87,6 +87,28 @@ unsafe fn call_from_c(l: *mut ffi::lua_State, raise: bool) -> c_int {
     1
 }
 
+extern "C-unwind" {
+    // vendor/lua-src (FERROKV.md): the read-only mark of sealed tables.
+    fn ferrokv_setreadonly(l: *mut ffi::lua_State, idx: c_int, enabled: c_int);
+}
+
+/// seal(t): marks the table read-only inside the VM (glue.lua seals the sandbox with it).
+unsafe extern "C-unwind" fn seal_table(l: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ferrokv_setreadonly(l, 1, 1);
+    0
+}
+
+/// setfenv_c(f, t): the host's setfenv, which the sandbox's own setfenv refuses once the
+/// function's environment is sealed (FUNCTION LOAD gives a library its environment).
+unsafe extern "C-unwind" fn set_function_env(l: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TFUNCTION);
+    ffi::luaL_checktype(l, 2, ffi::LUA_TTABLE);
+    ffi::lua_settop(l, 2);
+    ffi::lua_setfenv(l, 1);
+    0
+}
+
 pub fn sha1_hex(body: &[u8]) -> String {
     use sha1::{Digest, Sha1};
     hex::encode(Sha1::digest(body))
@@ -115,10 +137,21 @@ impl State {
         // SAFETY: plain C functions using the Lua API on their own stack.
         let call_c = unsafe { lua.create_c_function(redis_call)? };
         let pcall_c = unsafe { lua.create_c_function(redis_pcall)? };
+        // SAFETY: both check their arguments' types before using them.
+        let seal_c = unsafe { lua.create_c_function(seal_table)? };
+        let setfenv_c = unsafe { lua.create_c_function(set_function_env)? };
         let (env, run, load_library, runf): (Table, Function, Function, Function) = lua
             .load(include_str!("glue.lua"))
             .set_name("=ferrokv")
-            .call((holder.clone(), sha1, log, call_c, pcall_c))?;
+            .call((
+                holder.clone(),
+                sha1,
+                log,
+                call_c,
+                pcall_c,
+                seal_c,
+                setfenv_c,
+            ))?;
         Ok(State {
             lua,
             holder,
@@ -263,17 +296,17 @@ fn run_in_state(
     limit_ms: u64,
 ) -> mlua::Result<(bool, Value)> {
     let lua = &state.lua;
-    let globals = lua.globals();
     let keys =
         lua.create_sequence_from(rest.iter().take(numkeys).map(|k| lua.create_string(k).ok()))?;
     let argv =
         lua.create_sequence_from(rest.iter().skip(numkeys).map(|a| lua.create_string(a).ok()))?;
-    // Scripts see KEYS and ARGV as globals; functions get them as arguments.
+    // Scripts see KEYS and ARGV as globals (the sandbox reads them from the holder: the
+    // globals are sealed); functions get them as arguments.
     let call_args = if is_function {
         Some((keys, argv))
     } else {
-        globals.raw_set("KEYS", keys)?;
-        globals.raw_set("ARGV", argv)?;
+        state.holder.raw_set("KEYS", keys)?;
+        state.holder.raw_set("ARGV", argv)?;
         None
     };
     state.holder.set("resp", 2)?;

@@ -1,6 +1,6 @@
 -- The `redis` library and the sandbox, built once per Lua state. Receives the holder table
 -- (holder.resp is the RESP version set by redis.setresp) and Rust helpers.
-local holder, sha1hex, log, call_c, pcall_c = ...
+local holder, sha1hex, log, call_c, pcall_c, readonly_c, setfenv_c = ...
 local dbg = debug
 local G = _G
 
@@ -81,31 +81,17 @@ lib.LOG_DEBUG, lib.LOG_VERBOSE, lib.LOG_NOTICE, lib.LOG_WARNING = 0, 1, 2, 3
 lib.REPL_NONE, lib.REPL_AOF, lib.REPL_SLAVE, lib.REPL_REPLICA, lib.REPL_ALL = 0, 1, 2, 2, 3
 lib.REDIS_VERSION, lib.REDIS_VERSION_NUM = '7.0.15', 0x07000f
 
--- Tables scripts may read but not change: writes, setmetatable and changes through
--- getmetatable all fail with Redis's readonly error.
-local protected = setmetatable({}, {__mode = 'k'})
-local shown_meta = setmetatable({}, {__newindex = readonly, __metatable = false})
+-- Library tables are wrapped so that scripts see only their own fields; everything a script
+-- can reach is sealed at the end of this file (see `seal`).
 local function protect(t)
-  local p = setmetatable({}, {__index = t, __newindex = readonly, __metatable = shown_meta})
-  protected[p] = true
-  return p
+  return setmetatable({}, {__index = t, __newindex = readonly})
 end
-local raw_setmetatable = setmetatable
-rawset(G, 'setmetatable', function(t, m)
-  if protected[t] then error('Attempt to modify a readonly table', 2) end
-  return raw_setmetatable(t, m)
-end)
--- Precompiled (binary) chunks are refused, as Redis does.
-local raw_loadstring = loadstring
-rawset(G, 'loadstring', function(s, ...)
-  if type(s) == 'string' and string.byte(s, 1) == 27 then return nil end
-  return raw_loadstring(s, ...)
-end)
 rawset(G, 'redis', protect(lib))
 rawset(G, 'cjson', protect(G.cjson))
 rawset(G, 'cmsgpack', protect(G.cmsgpack))
 rawset(G, 'bit', protect(G.bit))
-for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print'}) do rawset(G, name, nil) end
+-- newproxy(true) gives a userdata whose __gc would run later, inside another user's script.
+for _, name in ipairs({'loadfile', 'dofile', 'debug', 'print', 'newproxy'}) do rawset(G, name, nil) end
 
 -- A read-only proxy over `lookup(view, k)`: reading a name it has no value for, or
 -- creating one, fails as Redis's protected globals do.
@@ -120,9 +106,7 @@ local function strict_view(lookup)
       return v
     end,
     __newindex = readonly,
-    __metatable = shown_meta,
   })
-  protected[view] = true
   return view
 end
 
@@ -136,7 +120,11 @@ local function sandbox(visible)
     return v
   end)
 end
-local env = sandbox(function() end)
+-- KEYS and ARGV of the running script live in the holder (set by the host for each run),
+-- never in the sealed globals.
+local env = sandbox(function(k)
+  if k == 'KEYS' or k == 'ARGV' then return holder[k] end
+end)
 
 -- Turns any error into {err=..., source=..., line=...} located in the user's script.
 local function handler(e)
@@ -153,6 +141,8 @@ local function handler(e)
     e = {err = s}
   elseif type(e) ~= 'table' then
     e = {err = 'ERR ' .. tostring(e)}
+  else
+    e = {err = rawget(e, 'err')} -- a copy: the raised table may be sealed (error(redis))
   end
   if where then
     e.source = where.source
@@ -244,7 +234,7 @@ end)
 local function load_library(code)
   local f, err = loadstring(code, '@user_function')
   if not f then return false, {err = 'ERR Error compiling function: ' .. tostring(err)} end
-  setfenv(f, fenv)
+  setfenv_c(f, fenv)
   registered = {}
   loading = true
   local ok, e = xpcall(f, handler)
@@ -260,5 +250,27 @@ end
 local function runf(f, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
+
+-- Seal every table a script can reach (globals, libraries, the views and their metatables,
+-- the string metatable) inside the VM itself: assignment, rawset, table.insert,
+-- setmetatable and setfenv all fail on them with Redis's readonly error, whatever route a
+-- script takes (getfenv(0), getmetatable, _G). Only the host can clear the mark.
+local sealed = {}
+local function seal(t)
+  if type(t) ~= 'table' or sealed[t] then return end
+  sealed[t] = true
+  for k, v in next, t do
+    seal(k)
+    seal(v)
+  end
+  seal(dbg.getmetatable(t))
+  readonly_c(t)
+end
+seal(G)
+seal(env)
+seal(fenv)
+seal(load_api)
+seal(dbg.getmetatable(''))
+sealed = nil
 
 return env, run, load_library, runf

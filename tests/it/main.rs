@@ -16,6 +16,7 @@ mod lists;
 mod multi;
 mod pubsub;
 mod scripting;
+mod security;
 mod sets;
 mod sort;
 mod streams;
