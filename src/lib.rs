@@ -4,6 +4,7 @@ pub mod blocking;
 pub mod commands;
 pub mod config;
 pub mod evict;
+pub mod fdlimit;
 pub mod keyspace;
 pub mod latency;
 pub mod listen;
@@ -63,6 +64,8 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         REDIS_VERSION,
         std::process::id()
     );
+    srv.cfg.maxclients = fdlimit::adjust(srv.cfg.maxclients)?;
+    srv.spare_fd = fdlimit::spare();
     if srv.cfg.port == 0 && srv.cfg.tls_port == 0 && srv.cfg.unixsocket.is_empty() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }

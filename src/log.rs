@@ -118,3 +118,41 @@ macro_rules! notice { ($($t:tt)*) => { $crate::log_at!($crate::log::NOTICE, $($t
 macro_rules! verbose { ($($t:tt)*) => { $crate::log_at!($crate::log::VERBOSE, $($t)*) }; }
 #[macro_export]
 macro_rules! debug { ($($t:tt)*) => { $crate::log_at!($crate::log::DEBUG, $($t)*) }; }
+
+/// At most one log line per cause per second: a flood of the same event (500 slowloris
+/// connections timing out together) writes one line, and the next line says how many
+/// were left out.
+#[derive(Default)]
+pub struct Limiter {
+    last: hashbrown::HashMap<&'static str, (std::time::Instant, u64)>,
+}
+
+impl Limiter {
+    /// Some(left out since the last line) when a line for `cause` may be written now.
+    pub fn allow(&mut self, cause: &'static str) -> Option<u64> {
+        let now = std::time::Instant::now();
+        match self.last.get_mut(cause) {
+            Some((at, skipped)) if now.duration_since(*at) < std::time::Duration::from_secs(1) => {
+                *skipped += 1;
+                None
+            }
+            Some((at, skipped)) => {
+                *at = now;
+                Some(std::mem::take(skipped))
+            }
+            None => {
+                self.last.insert(cause, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// " (N similar lines left out)" when N > 0.
+pub fn skipped_note(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} similar lines left out in the last second)")
+    }
+}

@@ -159,12 +159,20 @@ impl Conn {
     }
 }
 
+/// Make room for at least `need` more bytes. The buffer grows by half its length (16 KB
+/// to 16 MB at a time) and exactly, never doubling: a buffer that process_input sized for
+/// one big bulk is not doubled past it as the bulk's last bytes arrive.
+fn make_room(rbuf: &mut Vec<u8>, need: usize) {
+    if rbuf.capacity() - rbuf.len() < need {
+        let step = (rbuf.len() / 2).clamp(16 * 1024, 16 << 20).max(need);
+        rbuf.reserve_exact(step);
+    }
+}
+
 fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult> {
     let mut total = 0;
     loop {
-        if rbuf.capacity() - rbuf.len() < 4096 {
-            rbuf.reserve(16 * 1024.max(rbuf.len() / 2).min(1 << 20));
-        }
+        make_room(rbuf, 4096);
         let len = rbuf.len();
         let cap = rbuf.capacity();
         // SAFETY: we only expose the spare capacity to read(), then set_len by what it wrote.
@@ -236,7 +244,7 @@ fn read_tls(
         let avail = state.plaintext_bytes_to_read();
         let peer_closed = state.peer_has_closed();
         if avail > 0 {
-            rbuf.reserve(avail);
+            make_room(rbuf, avail);
             let len = rbuf.len();
             // SAFETY: reserve above made room for `avail` bytes; set_len by what was read.
             let spare =

@@ -3,7 +3,7 @@
 //! its buffer is executed, and the replies are written with as few syscalls as possible.
 use crate::listen::{Sock, LISTENER_BASE};
 use crate::net::{Conn, ReadResult, Stream};
-use crate::resp::{parse_request, Args, Request};
+use crate::resp::{parse_request_resume, Args, Partial, Request};
 use crate::server::{Client, ClientKind, Ctx, Server};
 use crate::{commands, notice, verbose, warn};
 use mio::{Events, Interest, Poll, Token};
@@ -13,8 +13,16 @@ use std::time::{Duration, Instant};
 /// The last termination signal received (0 = none).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// SIGHUPs received since the loop last looked (they are logged and ignored, as Redis
+/// ignores SIGHUP: terminals and some supervisors send it to daemons).
+static HANGUPS: AtomicI32 = AtomicI32::new(0);
+
 extern "C" fn on_signal(sig: libc::c_int) {
-    SIGNAL.store(sig, Ordering::SeqCst);
+    if sig == libc::SIGHUP {
+        HANGUPS.fetch_add(1, Ordering::SeqCst);
+    } else {
+        SIGNAL.store(sig, Ordering::SeqCst);
+    }
 }
 
 fn install_signal_handlers() {
@@ -22,9 +30,15 @@ fn install_signal_handlers() {
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
 }
+
+/// A query buffer emptied with more capacity than this is freed at once.
+const QBUF_KEEP_MAX: usize = 256 * 1024;
+/// A bulk longer than this gets an exact-size buffer (Redis's PROTO_MBULK_BIG_ARG).
+const QBUF_BIG_ARG: usize = 32 * 1024;
 
 /// How long a TLS client may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +89,9 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
         crate::blocking::expire(srv);
         serve_blocked(srv);
         flush_pending(srv);
+        if HANGUPS.swap(0, Ordering::SeqCst) != 0 {
+            notice!("Received SIGHUP, ignoring it (as Redis does)");
+        }
         let sig = SIGNAL.swap(0, Ordering::SeqCst);
         if sig != 0 {
             let name = if sig == libc::SIGINT {
@@ -132,12 +149,64 @@ fn accept_all(srv: &mut Server, li: usize) {
         match accepted {
             Ok((stream, peer, unix_path, kind)) => new_client(srv, stream, peer, unix_path, kind),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if crate::fdlimit::out_of_fds(&e) && srv.spare_fd.is_some() => {
+                // Listeners are edge-triggered: a connection left in the backlog now would
+                // never be reported again. Free the spare descriptor, take the client,
+                // tell it why (TLS clients are only closed) and close it.
+                srv.spare_fd = None;
+                let turned = turn_away(srv, li);
+                srv.spare_fd = crate::fdlimit::spare();
+                if let Some(skipped) = srv.log_limit.allow("accept-emfile") {
+                    warn!(
+                        "Error accepting a client connection: {} (maxclients {}, clients {}): rejecting new clients{}",
+                        e,
+                        srv.cfg.maxclients,
+                        srv.clients.len(),
+                        crate::log::skipped_note(skipped)
+                    );
+                }
+                if !turned {
+                    return;
+                }
+            }
             Err(e) => {
-                warn!("Accepting client connection: {}", e);
+                if let Some(skipped) = srv.log_limit.allow("accept") {
+                    warn!(
+                        "Accepting client connection: {}{}",
+                        e,
+                        crate::log::skipped_note(skipped)
+                    );
+                }
                 return;
             }
         }
     }
+}
+
+/// Accept one connection on listener `li` and close it at once, after Redis's
+/// max-clients error when it speaks plain RESP.
+fn turn_away(srv: &mut Server, li: usize) -> bool {
+    use std::io::Write;
+    let Some(l) = srv.listeners.get_mut(li) else {
+        return false;
+    };
+    const MSG: &[u8] = b"-ERR max number of clients reached\r\n";
+    let tls = l.tls;
+    let ok = match &mut l.sock {
+        Sock::Tcp(s) => s.accept().map(|(mut st, _)| {
+            if !tls {
+                let _ = st.write(MSG);
+            }
+        }),
+        Sock::Unix(s) => s.accept().map(|(mut st, _)| {
+            let _ = st.write(MSG);
+        }),
+    };
+    if ok.is_ok() {
+        srv.stats.rejected_connections += 1;
+    }
+    ok.is_ok()
 }
 
 fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String, kind: ClientKind) {
@@ -234,6 +303,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     }
     let c = &mut srv.clients[idx];
     c.last_interaction = srv.loop_now;
+    c.qbuf_peak = c.qbuf_peak.max(c.rbuf.len());
     if c.rbuf.len() as i64 > srv.cfg.client_query_buffer_limit {
         warn!(
             "Closing client that reached max query buffer length: addr={} qbuf={}",
@@ -289,25 +359,35 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
 
 fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
     let reason = crate::tls::failure_reason(err);
-    let c = &srv.clients[idx];
-    if reason == "plaintext" {
-        warn!(
-            "Error accepting a client connection: plaintext (non-TLS) data sent to the TLS port, connection rejected (addr={} laddr={})",
-            c.peer,
-            c.local_addr()
-        );
-    } else {
-        warn!(
-            "Error accepting a client connection: {} (addr={} laddr={})",
-            err,
-            c.peer,
-            c.local_addr()
-        );
-    }
     *srv.stats
         .tls_handshake_failures
         .entry(reason.to_string())
         .or_insert(0) += 1;
+    let cause = if reason == "plaintext" {
+        "tls-plaintext"
+    } else {
+        "tls-handshake"
+    };
+    let Some(skipped) = srv.log_limit.allow(cause) else {
+        return;
+    };
+    let c = &srv.clients[idx];
+    if reason == "plaintext" {
+        warn!(
+            "Error accepting a client connection: plaintext (non-TLS) data sent to the TLS port, connection rejected (addr={} laddr={}){}",
+            c.peer,
+            c.local_addr(),
+            crate::log::skipped_note(skipped)
+        );
+    } else {
+        warn!(
+            "Error accepting a client connection: {} (addr={} laddr={}){}",
+            err,
+            c.peer,
+            c.local_addr(),
+            crate::log::skipped_note(skipped)
+        );
+    }
 }
 
 /// Execute every complete command in the client's read buffer.
@@ -315,6 +395,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let c = &mut srv.clients[idx];
     if c.close_after_reply || c.close_asap {
         c.rbuf.clear();
+        c.partial = Partial::default();
         return;
     }
     if c.blocked.is_some() {
@@ -326,12 +407,21 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let mut scratch = std::mem::take(&mut c.scratch);
     let mut out = std::mem::take(&mut c.out);
     let mut db = c.db;
+    let mut partial = c.partial;
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let mut pos = 0;
+    // Bytes the incomplete request at `pos` needs in all (0: not known).
+    let mut want = 0;
     while pos < rbuf.len() {
         let parsed = match crate::acl::unauthenticated_limit(srv, idx, &rbuf[pos..]) {
             Some(e) => Err(e),
-            None => parse_request(&rbuf[pos..], &mut spans, &mut scratch, max_bulk),
+            None => parse_request_resume(
+                &rbuf[pos..],
+                &mut spans,
+                &mut scratch,
+                max_bulk,
+                &mut partial,
+            ),
         };
         match parsed {
             Ok(Request::Command { consumed, inline }) => {
@@ -364,10 +454,8 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 }
             }
             Ok(Request::Skip { consumed }) => pos += consumed,
-            Ok(Request::Incomplete { want }) => {
-                if want > rbuf.len() - pos {
-                    rbuf.reserve(want - (rbuf.len() - pos));
-                }
+            Ok(Request::Incomplete { want: w }) => {
+                want = w;
                 break;
             }
             Err(e) => {
@@ -379,13 +467,24 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 out.error(&e.0);
                 srv.stats.record_errors(&mut out.errors);
                 srv.clients[idx].close_after_reply = true;
+                partial = Partial::default();
                 pos = rbuf.len();
                 break;
             }
         }
     }
     rbuf.drain(..pos);
+    if rbuf.is_empty() && rbuf.capacity() > QBUF_KEEP_MAX {
+        // A big request was served: give its buffer back now rather than keep it for
+        // ever (the next read starts a small one).
+        rbuf = Vec::new();
+    } else if want > QBUF_BIG_ARG && want > rbuf.len() {
+        // A big bulk is on its way: room for exactly it (plus a read's worth), so that
+        // the buffer does not double past it while it arrives.
+        rbuf.reserve_exact(want - rbuf.len() + 16 * 1024);
+    }
     let c = &mut srv.clients[idx];
+    c.partial = partial;
     c.qbuf_in_flight = 0;
     c.rbuf = rbuf;
     c.spans = spans;
@@ -529,6 +628,27 @@ pub fn close_client(srv: &mut Server, idx: usize) {
 }
 
 /// Periodic work. Returns true if active expiry ran out of time with work left.
+/// Give back query-buffer memory a client no longer uses (Redis's
+/// clientsCronResizeQueryBuffer): a buffer idle for 2 s is freed when empty or cut to what
+/// it holds; a busy one more than twice the size of its peak use since the last pass is
+/// cut to that peak.
+fn resize_query_buffer(c: &mut Client, idle: Duration) {
+    let (len, cap, peak) = (c.rbuf.len(), c.rbuf.capacity(), c.qbuf_peak);
+    c.qbuf_peak = len;
+    if cap <= 4 * 1024 || c.qbuf_in_flight != 0 {
+        return;
+    }
+    if idle >= Duration::from_secs(2) {
+        if len == 0 {
+            c.rbuf = Vec::new();
+        } else if cap > len + 1024 {
+            c.rbuf.shrink_to(len);
+        }
+    } else if cap > QBUF_BIG_ARG && cap / (peak + 1) > 2 && !c.partial.in_progress() {
+        c.rbuf.shrink_to(peak.max(len).max(16 * 1024));
+    }
+}
+
 fn cron(srv: &mut Server) -> bool {
     srv.cron_runs += 1;
     crate::evict::update_clock();
@@ -550,14 +670,20 @@ fn cron(srv: &mut Server) -> bool {
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();
-    for (idx, c) in srv.clients.iter() {
+    for (idx, c) in srv.clients.iter_mut() {
         let idle = c.last_interaction.elapsed();
-        if !c.conn.established && idle > HANDSHAKE_TIMEOUT {
-            warn!(
-                "Closing client addr={}: TLS handshake timed out after {}s",
-                c.peer,
-                HANDSHAKE_TIMEOUT.as_secs()
-            );
+        resize_query_buffer(c, idle);
+        // The handshake deadline counts from the connection's start: a client trickling
+        // a byte every few seconds does not keep it alive.
+        if !c.conn.established && c.created.elapsed() > HANDSHAKE_TIMEOUT {
+            if let Some(skipped) = srv.log_limit.allow("tls-timeout") {
+                warn!(
+                    "Closing client addr={}: TLS handshake timed out after {}s{}",
+                    c.peer,
+                    HANDSHAKE_TIMEOUT.as_secs(),
+                    crate::log::skipped_note(skipped)
+                );
+            }
             to_close.push(idx);
         } else if timeout > 0
             && idle.as_secs() as i64 > timeout

@@ -36,6 +36,10 @@ pub struct Client {
     pub qbuf_in_flight: usize,
     /// Argument spans of the command being parsed, and inline-command scratch.
     pub spans: Vec<(u32, u32)>,
+    /// How far an incomplete multibulk at the start of `rbuf` was parsed.
+    pub partial: crate::resp::Partial,
+    /// Largest `rbuf.len()` since the last cron pass (cron shrinks `rbuf` towards it).
+    pub qbuf_peak: usize,
     pub scratch: Vec<u8>,
     pub out: Reply,
     /// How much of `out.buf` was already written to the socket.
@@ -87,6 +91,8 @@ impl Client {
             rbuf: Vec::with_capacity(16 * 1024),
             qbuf_in_flight: 0,
             spans: Vec::with_capacity(16),
+            partial: Default::default(),
+            qbuf_peak: 0,
             scratch: Vec::new(),
             out: Reply::default(),
             out_pos: 0,
@@ -155,6 +161,10 @@ pub struct Server {
     pub stats: Stats,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tls_info: crate::tls::TlsInfo,
+    /// Rate limit of repetitive warnings (handshake failures, accept errors).
+    pub log_limit: crate::log::Limiter,
+    /// A descriptor given up to accept (and turn away) a client when none is left.
+    pub spare_fd: Option<std::fs::File>,
     pub run_id: String,
     pub started: Instant,
     pub started_unix: i64,
@@ -218,6 +228,8 @@ impl Server {
             stats: Stats::default(),
             tls: None,
             tls_info: Default::default(),
+            log_limit: Default::default(),
+            spare_fd: None,
             run_id: random_hex(40),
             started: Instant::now(),
             loop_now: Instant::now(),

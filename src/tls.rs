@@ -57,13 +57,33 @@ fn load_pair(
     let signer = provider::sign::any_supported_type(&key)
         .map_err(|e| format!("Failed to load {key_opt} '{key_path}': {e}"))?;
     let ck = CertifiedKey::new(certs, signer);
+    let mismatch = |e: &dyn std::fmt::Display| {
+        format!(
+            "Failed to load {key_opt} '{key_path}': the private key does not match the certificate in {cert_opt} '{cert_path}' ({e})"
+        )
+    };
     match ck.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
             Ok(Arc::new(ck))
         }
-        Err(e) => Err(format!(
-            "Failed to load {key_opt} '{key_path}': the private key does not match the certificate in {cert_opt} '{cert_path}' ({e})"
-        )),
+        Err(e @ rustls::Error::InconsistentKeys(_)) => Err(mismatch(&e)),
+        // webpki could not read the certificate: an X.509 v1 certificate (what
+        // gen-test-certs.sh makes for redis.crt under OpenSSL 3) is one. OpenSSL clients
+        // accept it, so compare the public keys with x509-parser instead.
+        Err(e) => {
+            let spki = x509_parser::parse_x509_certificate(
+                ck.end_entity_cert().map_err(|_| mismatch(&e))?,
+            )
+            .map(|(_, x)| x.tbs_certificate.subject_pki.raw.to_vec());
+            match (spki, ck.key.public_key()) {
+                (Ok(cert_key), Some(key)) if cert_key == key.as_ref() => Ok(Arc::new(ck)),
+                (Ok(_), Some(_)) => Err(mismatch(&"the public keys differ")),
+                (Err(pe), _) => Err(format!(
+                    "Failed to load {cert_opt} '{cert_path}': the certificate cannot be parsed ({pe})"
+                )),
+                (Ok(_), None) => Ok(Arc::new(ck)),
+            }
+        }
     }
 }
 

@@ -200,6 +200,15 @@ pub fn check_in(
                 "toplevel"
             });
             add_log(srv, client, why, context, object, username);
+            if context == "lua" {
+                // A script's or function's call: Redis 7.0's wording (script.c).
+                return Err((Some(why), match why {
+                    Denial::Command => "ERR The user executing the script can't run this command or subcommand",
+                    Denial::Key => "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+                    _ => "ERR The user executing the script can't publish to the channel mentioned in the command",
+                }
+                .into()));
+            }
             Err((Some(why), match why {
                 Denial::Command => format!(
                     "NOPERM this user has no permissions to run the '{}' command",

@@ -571,6 +571,11 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             .find(|(_, c)| c.peer.as_bytes() == addr)
             .map(|(i, _)| i);
         return match found {
+            // Killing one's own connection answers +OK first, then closes (as Redis).
+            Some(idx) if idx == ctx.id => {
+                ctx.srv.clients[idx].close_after_reply = true;
+                ctx.out.ok()
+            }
             Some(idx) => {
                 ctx.srv.clients[idx].close_asap = true;
                 ctx.srv.mark_pending(idx);
@@ -689,7 +694,9 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         4 if eq_ic(args.get(3), "all") => false,
         _ => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
-    let until = Instant::now() + Duration::from_millis(ms as u64);
+    let Some(until) = Instant::now().checked_add(Duration::from_millis(ms as u64)) else {
+        return ctx.out.error("ERR timeout is out of range");
+    };
     // A new pause never shortens an existing one, as in Redis.
     let p = match ctx.srv.pause {
         Some(old) if old.until > until => Pause {

@@ -1353,6 +1353,14 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
             return ctx.out.error("ERR No shutdown in progress.");
         }
     }
+    let save = args.iter().skip(1).any(|a| eq_ic(a, "save"));
+    let force = args.iter().skip(1).any(|a| eq_ic(a, "force"));
+    if save && !force {
+        // Nothing can be saved yet (no persistence): never exit on a SAVE that can't be
+        // done, as Redis refuses to exit when its save fails.
+        crate::warn!("Error trying to save the DB, can't exit: persistence (RDB/AOF) is not supported by this server yet.");
+        return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
     ctx.srv.shutdown = Some(crate::server::Shutdown { from_signal: false });
     // Redis replies nothing on success: the connection just closes.
     ctx.client().close_after_reply = true;
@@ -1486,8 +1494,13 @@ fn debug(ctx: &mut Ctx, args: Args) {
     let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
     match sub.as_str() {
         "sleep" if args.len() == 3 => {
+            // Redis converts to whole microseconds with a C cast: what is not a finite
+            // positive number of them (inf, nan, 1e30, negative) makes no sleep at all.
             let secs = crate::util::parse_f64(args.get(2)).unwrap_or(0.0);
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+            let micros = secs * 1e6;
+            if micros.is_finite() && micros >= 1.0 && micros < i64::MAX as f64 {
+                std::thread::sleep(std::time::Duration::from_micros(micros as u64));
+            }
             ctx.out.ok();
         }
         "set-active-expire" if args.len() == 3 => {

@@ -2,5 +2,5 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{parse_request, Args, ParseError, Request};
+pub use parse::{parse_request, parse_request_resume, Args, ParseError, Partial, Request};
 pub use reply::Reply;

@@ -67,6 +67,27 @@ fn perr(msg: &str) -> ParseError {
     ParseError(msg.to_string())
 }
 
+/// Where an incomplete multibulk request stopped, so that the next read resumes there
+/// instead of parsing the request again from its first byte (Redis keeps the same state
+/// in `multibulklen`/`bulklen`): a request trickled in N pieces costs O(its length), not
+/// O(N x its length). The spans of the elements already parsed stay in the caller's
+/// `spans`, relative to the request's first byte, which must stay at the buffer's start.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Partial {
+    /// Elements still to parse; 0 when no request is in progress.
+    left: i64,
+    /// Offset from the request's start of the next element's `$` line.
+    next: usize,
+    /// Bytes the request needs before its next element is complete (0: not known yet).
+    want: usize,
+}
+
+impl Partial {
+    pub fn in_progress(&self) -> bool {
+        self.left > 0
+    }
+}
+
 /// Parse one request at the start of `buf`, pushing argument spans into `spans` (cleared
 /// first). `max_bulk` is `proto-max-bulk-len`.
 pub fn parse_request(
@@ -75,12 +96,32 @@ pub fn parse_request(
     scratch: &mut Vec<u8>,
     max_bulk: i64,
 ) -> Result<Request, ParseError> {
+    parse_request_resume(buf, spans, scratch, max_bulk, &mut Partial::default())
+}
+
+/// `parse_request` that resumes an incomplete multibulk where `partial` says it stopped,
+/// and records where it stops when the request is still incomplete.
+pub fn parse_request_resume(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    scratch: &mut Vec<u8>,
+    max_bulk: i64,
+    partial: &mut Partial,
+) -> Result<Request, ParseError> {
+    if partial.in_progress() {
+        if partial.want > buf.len() {
+            return Ok(Request::Incomplete { want: partial.want });
+        }
+        let (left, next) = (partial.left, partial.next);
+        *partial = Partial::default();
+        return parse_elements(buf, spans, max_bulk, left, next, partial);
+    }
     spans.clear();
     if buf.is_empty() {
         return Ok(Request::Incomplete { want: 0 });
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, spans, max_bulk)
+        parse_multibulk(buf, spans, max_bulk, partial)
     } else {
         parse_inline(buf, spans, scratch)
     }
@@ -95,6 +136,7 @@ fn parse_multibulk(
     buf: &[u8],
     spans: &mut Vec<(u32, u32)>,
     max_bulk: i64,
+    partial: &mut Partial,
 ) -> Result<Request, ParseError> {
     let Some(nl) = memchr(b'\r', buf) else {
         if buf.len() > PROTO_INLINE_MAX_SIZE {
@@ -112,13 +154,35 @@ fn parse_multibulk(
         Some(n) if n <= MAX_MULTIBULK => n,
         _ => return Err(perr("Protocol error: invalid multibulk length")),
     };
-    let mut pos = nl + 2;
+    let pos = nl + 2;
     if count <= 0 {
         return Ok(Request::Skip { consumed: pos });
     }
-    for _ in 0..count {
+    parse_elements(buf, spans, max_bulk, count, pos, partial)
+}
+
+/// Parse `count` bulk elements starting at `pos`; on running out of input, record in
+/// `partial` how far it got.
+fn parse_elements(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    max_bulk: i64,
+    count: i64,
+    mut pos: usize,
+    partial: &mut Partial,
+) -> Result<Request, ParseError> {
+    let mut left = count;
+    let mut stop = |pos: usize, left: i64, want: usize| {
+        *partial = Partial {
+            left,
+            next: pos,
+            want,
+        };
+        Ok(Request::Incomplete { want })
+    };
+    while left > 0 {
         if pos >= buf.len() {
-            return Ok(Request::Incomplete { want: 0 });
+            return stop(pos, left, 0);
         }
         if buf[pos] != b'$' {
             return Err(ParseError(format!(
@@ -130,7 +194,7 @@ fn parse_multibulk(
             if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
                 return Err(perr("Protocol error: too big bulk count string"));
             }
-            return Ok(Request::Incomplete { want: 0 });
+            return stop(pos, left, 0);
         };
         if rel > PROTO_INLINE_MAX_SIZE {
             return Err(perr("Protocol error: too big bulk count string"));
@@ -143,10 +207,11 @@ fn parse_multibulk(
         let start = line_end + 2;
         let end = start + len;
         if end + 2 > buf.len() {
-            return Ok(Request::Incomplete { want: end + 2 });
+            return stop(pos, left, end + 2);
         }
         spans.push((start as u32, end as u32));
         pos = end + 2;
+        left -= 1;
     }
     Ok(Request::Command {
         consumed: pos,

@@ -212,3 +212,56 @@ fn function_libraries_cannot_write_shared_tables() {
     let v: String = cmd("FCALL").arg("ping").arg(0).query(&mut c).unwrap();
     assert_eq!(v, "PONG");
 }
+
+/// A restricted user's script or function touching a forbidden key, running a forbidden
+/// command or publishing to a forbidden channel gets Redis 7.0's script wording.
+#[test]
+fn script_acl_denials_use_redis_wording() {
+    let srv = Server::start(&[]);
+    let mut admin = srv.client();
+    let _: String = cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=l\nredis.register_function('getk', function(keys, args) return redis.call('get', args[1]) end)")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = q(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "u",
+            "on",
+            ">pw",
+            "+@all",
+            "-flushall",
+            "~mine:*",
+            "&chan",
+        ],
+    );
+    let mut u = srv.client();
+    let _: () = q(&mut u, &["AUTH", "u", "pw"]);
+    let keys = "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments";
+    // (Keys passed as script arguments, not declared: declared ones are checked before.)
+    let e = err(
+        &mut u,
+        &["EVAL", "return redis.call('get', ARGV[1])", "0", "other"],
+    );
+    assert!(e.starts_with(keys), "{e}");
+    let e = err(&mut u, &["FCALL", "getk", "0", "other"]);
+    assert!(e.starts_with(keys), "{e}");
+    let e = err(&mut u, &["EVAL", "return redis.call('flushall')", "0"]);
+    assert!(
+        e.starts_with("ERR The user executing the script can't run this command or subcommand"),
+        "{e}"
+    );
+    let e = err(
+        &mut u,
+        &["EVAL", "return redis.call('publish', 'other', 'x')", "0"],
+    );
+    assert!(
+        e.starts_with("ERR The user executing the script can't publish to the channel mentioned in the command"),
+        "{e}"
+    );
+    // Outside scripts the NOPERM texts stay.
+    assert!(err(&mut u, &["GET", "other"]).starts_with("NOPERM"));
+}

@@ -1227,3 +1227,114 @@ fn key_types_and_forms_with_an_intermediate_chain() {
         assert_eq!(shook.server_subject, format!("CN={name}"));
     }
 }
+
+/// Redis's utils/gen-test-certs.sh, under OpenSSL 3, makes redis.crt an X.509 v1
+/// certificate (no extensions). webpki cannot read v1, but OpenSSL clients accept it, so
+/// the server must start with it (it refused, claiming the key did not match) and serve
+/// an OpenSSL client that verifies it; a key that does not match is still refused.
+#[test]
+fn x509_v1_server_certificate_from_redis_gen_test_certs() {
+    let dir = temp_dir("v1cert");
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    openssl(&["genrsa", "-out", &p("ca.key"), "2048"]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-nodes",
+        "-sha256",
+        "-key",
+        &p("ca.key"),
+        "-days",
+        "365",
+        "-subj",
+        "/O=Redis Test/CN=Certificate Authority",
+        "-out",
+        &p("ca.crt"),
+    ]);
+    openssl(&["genrsa", "-out", &p("v1.key"), "2048"]);
+    openssl(&["genrsa", "-out", &p("other.key"), "2048"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-sha256",
+        "-subj",
+        "/O=Redis Test/CN=Generic-cert",
+        "-key",
+        &p("v1.key"),
+        "-out",
+        &p("v1.csr"),
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-sha256",
+        "-in",
+        &p("v1.csr"),
+        "-CA",
+        &p("ca.crt"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-out",
+        &p("v1.crt"),
+    ]);
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", &p("v1.crt")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"));
+    let e = startup_error(&[
+        "--tls-cert-file",
+        &p("v1.crt"),
+        "--tls-key-file",
+        &p("other.key"),
+    ]);
+    assert!(e.contains("does not match the certificate"), "{e}");
+
+    let port = free_port();
+    let ps = port.to_string();
+    let _srv = Server::start_on(
+        port,
+        &["--port", "0", "--tls-port", &ps],
+        &[
+            "--tls-cert-file",
+            &p("v1.crt"),
+            "--tls-key-file",
+            &p("v1.key"),
+            "--tls-ca-cert-file",
+            &p("ca.crt"),
+            "--tls-auth-clients",
+            "no",
+        ],
+    );
+    let mut child = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-CAfile",
+            &p("ca.crt"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"PING\r\nQUIT\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("+PONG"),
+        "{out:?}"
+    );
+}
