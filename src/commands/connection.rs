@@ -694,8 +694,10 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         4 if eq_ic(args.get(3), "all") => false,
         _ => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
-    let Some(until) = Instant::now().checked_add(Duration::from_millis(ms as u64)) else {
-        return ctx.out.error("ERR timeout is out of range");
+    // As Redis: the pause's end in unix ms must fit an i64.
+    let until = match Instant::now().checked_add(Duration::from_millis(ms as u64)) {
+        Some(t) if ms <= i64::MAX - crate::util::now_ms() => t,
+        _ => return ctx.out.error("ERR timeout is out of range"),
     };
     // A new pause never shortens an existing one, as in Redis.
     let p = match ctx.srv.pause {

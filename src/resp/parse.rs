@@ -349,6 +349,76 @@ fn hex_val(c: u8) -> u8 {
 mod tests {
     use super::*;
 
+    /// A request fed a few bytes at a time resumes where it stopped: the resume point only
+    /// moves forward, spans already found are kept, and a big bulk waiting for its bytes is
+    /// answered without looking at the buffer again.
+    #[test]
+    fn incomplete_multibulk_resumes_where_it_stopped() {
+        let mut req = b"*1001\r\n$5\r\nRPUSH\r\n".to_vec();
+        for i in 0..999 {
+            let e = format!("el{i}");
+            req.extend_from_slice(format!("${}\r\n{}\r\n", e.len(), e).as_bytes());
+        }
+        let big = vec![b'x'; 100_000];
+        req.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        req.extend_from_slice(&big);
+        req.extend_from_slice(b"\r\n");
+        let (mut spans, mut scratch, mut partial) = (Vec::new(), Vec::new(), Partial::default());
+        let mut last_next = 0;
+        let mut calls = 0;
+        let mut k = 0;
+        loop {
+            k = (k + 13).min(req.len());
+            calls += 1;
+            let r =
+                parse_request_resume(&req[..k], &mut spans, &mut scratch, 1 << 30, &mut partial)
+                    .unwrap();
+            match r {
+                Request::Incomplete { want } => {
+                    assert!(partial.in_progress());
+                    assert!(
+                        partial.next >= last_next,
+                        "went back: {} < {last_next}",
+                        partial.next
+                    );
+                    last_next = partial.next;
+                    if want > 0 {
+                        assert!(want > k);
+                    }
+                }
+                Request::Command { consumed, inline } => {
+                    assert!(!inline);
+                    assert_eq!(consumed, req.len());
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(calls > 1000);
+        assert_eq!(spans.len(), 1001);
+        let args = Args::new(&req, &spans);
+        assert_eq!(args.get(0), b"RPUSH");
+        assert_eq!(args.get(999), b"el998");
+        assert_eq!(args.get(1000), &big[..]);
+        assert!(!partial.in_progress());
+        // Waiting for the big bulk: the known length answers at once, spans untouched.
+        let cut = req.len() - 50_000;
+        let (mut spans, mut partial) = (Vec::new(), Partial::default());
+        let r = parse_request_resume(&req[..cut], &mut spans, &mut scratch, 1 << 30, &mut partial);
+        assert_eq!(r, Ok(Request::Incomplete { want: req.len() }));
+        spans.push((7, 7)); // a marker: a resume that re-parsed would clear or extend it
+        let before = spans.clone();
+        let r = parse_request_resume(
+            &req[..cut + 10],
+            &mut spans,
+            &mut scratch,
+            1 << 30,
+            &mut partial,
+        );
+        assert_eq!(r, Ok(Request::Incomplete { want: req.len() }));
+        assert_eq!(spans, before);
+    }
+
     fn parse(buf: &[u8]) -> (Result<Request, ParseError>, Vec<Vec<u8>>) {
         let (mut spans, mut scratch) = (Vec::new(), Vec::new());
         let r = parse_request(buf, &mut spans, &mut scratch, 512 * 1024 * 1024);

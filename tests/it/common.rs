@@ -20,8 +20,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ferrokv")
+/// The server binary under test: this build's, or FERROKV_BIN (e.g. an older build, to
+/// check that a new test fails on the code before its fix).
+pub fn bin() -> String {
+    std::env::var("FERROKV_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ferrokv").to_string())
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -42,7 +44,21 @@ impl Server {
         // this one exits with "Address already in use" and is started again elsewhere.
         for _ in 0..5 {
             let port = free_port();
-            if let Ok(s) = Self::try_spawn(None, port, &["--port", &port.to_string()], extra) {
+            if let Ok(s) = Self::try_spawn(None, port, &["--port", &port.to_string()], extra, None)
+            {
+                return s;
+            }
+        }
+        panic!("no free port for ferrokv after 5 tries");
+    }
+
+    /// `start` with the open-file limit (RLIMIT_NOFILE, soft and hard) set to `nofile`.
+    pub fn start_with_nofile(nofile: u64, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let listen = ["--port".to_string(), port.to_string()];
+            let listen: Vec<&str> = listen.iter().map(|s| s.as_str()).collect();
+            if let Ok(s) = Self::try_spawn(None, port, &listen, extra, Some(nofile)) {
                 return s;
             }
         }
@@ -65,7 +81,7 @@ impl Server {
         listen: &[&str],
         extra: &[&str],
     ) -> Server {
-        Self::try_spawn(file, probe_port, listen, extra).unwrap_or_else(|log| {
+        Self::try_spawn(file, probe_port, listen, extra, None).unwrap_or_else(|log| {
             panic!("ferrokv could not bind its port: {log}");
         })
     }
@@ -76,12 +92,29 @@ impl Server {
         probe_port: u16,
         listen: &[&str],
         extra: &[&str],
+        nofile: Option<u64>,
     ) -> Result<Server, String> {
         let dir = temp_dir("srv");
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let mut cmd = Command::new(bin());
         if let Some(f) = file {
             cmd.arg(f);
+        }
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit (async-signal-safe) runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         let child = cmd
             .args([

@@ -265,3 +265,235 @@ fn script_acl_denials_use_redis_wording() {
     // Outside scripts the NOPERM texts stay.
     assert!(err(&mut u, &["GET", "other"]).starts_with("NOPERM"));
 }
+
+/// Arguments that do not fit a duration made DEBUG SLEEP and CLIENT PAUSE panic, and the
+/// process exit 101. Redis sleeps not at all for DEBUG SLEEP inf/nan/1e30 and refuses a
+/// pause that overflows the clock.
+#[test]
+fn out_of_range_durations_do_not_crash() {
+    let mut srv = Server::start(&[]);
+    let mut c = srv.client();
+    for v in ["inf", "-inf", "1e30", "1e400", "nan", "-1", "1e-300", "0"] {
+        let r: String = q(&mut c, &["DEBUG", "SLEEP", v]);
+        assert_eq!(r, "OK", "DEBUG SLEEP {v}");
+    }
+    let e = err(&mut c, &["CLIENT", "PAUSE", "9223372036854775807"]);
+    assert!(e.contains("timeout is out of range"), "{e}");
+    let e = err(&mut c, &["CLIENT", "PAUSE", "99999999999999999999"]);
+    assert!(
+        e.contains("timeout is not an integer or out of range"),
+        "{e}"
+    );
+    for v in ["inf", "nan", "1e400", "9223372036854775807"] {
+        let _ = cmd("BLPOP").arg("nolist").arg(v).query::<Value>(&mut c);
+        let _ = cmd("WAIT").arg("0").arg(v).query::<Value>(&mut c);
+    }
+    let r: String = q(&mut c, &["PING"]);
+    assert_eq!(r, "PONG");
+    assert!(srv.alive());
+}
+
+/// SIGHUP (terminal hangup, some supervisors) is logged and ignored, as Redis ignores it;
+/// it used to end the process silently.
+#[test]
+fn sighup_is_logged_and_ignored() {
+    let mut srv = Server::start(&[]);
+    let mut c = srv.client();
+    let pid: i64 = q::<String>(&mut c, &["INFO", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !srv.log().contains("Received SIGHUP") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(srv.log().contains("Received SIGHUP"), "{}", srv.log());
+    assert!(srv.alive());
+    let r: String = q(&mut c, &["PING"]);
+    assert_eq!(r, "PONG");
+}
+
+/// A request trickled in many reads is parsed as it arrives: every split of a pipeline
+/// gives the same commands, and a long multibulk sent one element per write is served.
+#[test]
+fn trickled_requests_are_parsed_whole() {
+    use std::io::{Read, Write};
+    let srv = Server::start(&[]);
+    let mut s = srv.raw();
+    s.set_nodelay(true).unwrap();
+    // RPUSH with 3000 elements, one element per write.
+    let n = 3000;
+    s.write_all(format!("*{}\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n", n + 2).as_bytes())
+        .unwrap();
+    for i in 0..n {
+        let e = format!("e{i}");
+        s.write_all(format!("${}\r\n{}\r\n", e.len(), e).as_bytes())
+            .unwrap();
+        if i % 500 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let want = format!(":{n}\r\n");
+    let got = raw_roundtrip(&mut s, b"", want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // A big bulk trickled byte by byte at its edges, split inside its header too.
+    let big = "x".repeat(100_000);
+    let req = format!(
+        "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n{}\r\n",
+        big.len(),
+        big
+    );
+    let b = req.as_bytes();
+    for (i, chunk) in b.chunks(7).enumerate() {
+        s.write_all(chunk).unwrap();
+        if i % 1000 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    let got = raw_roundtrip(&mut s, b"", 5);
+    assert_eq!(got, b"+OK\r\n");
+    let got = raw_roundtrip(&mut s, b"STRLEN big\r\n", 9);
+    assert_eq!(got, b":100000\r\n");
+    let mut rest = [0u8; 16];
+    s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    assert!(s.read(&mut rest).is_err(), "no stray reply");
+}
+
+fn info_field(c: &mut Connection, section: &str, field: &str) -> i64 {
+    let info: String = q(c, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Clients that once sent a big value do not keep its buffer: 30 idle clients that each
+/// sent 3 MB held ~180 MB of query buffers (Vec doubling, never shrunk), counted in
+/// used_memory, so maxmemory could evict the whole dataset because of idle clients.
+#[test]
+fn idle_query_buffers_give_memory_back() {
+    use std::io::Write;
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let base = info_field(&mut c, "memory", "used_memory");
+    let value = "v".repeat(3 << 20);
+    let mut idle = Vec::new();
+    for i in 0..30 {
+        let mut s = srv.raw();
+        let req = format!(
+            "*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n${}\r\n{}\r\n",
+            i % 10,
+            value.len(),
+            value
+        );
+        // In pieces, as a network delivers it.
+        for chunk in req.as_bytes().chunks(64 * 1024) {
+            s.write_all(chunk).unwrap();
+        }
+        assert_eq!(raw_roundtrip(&mut s, b"", 5), b"+OK\r\n");
+        idle.push(s);
+    }
+    // A client stopped in the middle of a 3 MB bulk holds about 3 MB, not a doubled buffer.
+    let mut half = srv.raw();
+    half.write_all(format!("*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n${}\r\n", value.len()).as_bytes())
+        .unwrap();
+    half.write_all(&value.as_bytes()[..value.len() / 2])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let clients = info_field(&mut c, "memory", "mem_clients_normal");
+    assert!(
+        clients < (4 << 20) + (2 << 20),
+        "mem_clients_normal {clients}"
+    );
+    let used = info_field(&mut c, "memory", "used_memory");
+    // The data: 10 keys x 3 MB (in 3.5 MB allocation classes) and the half-sent bulk;
+    // the 30 idle clients add nothing (they added ~180 MB).
+    assert!(used - base < 60 << 20, "used_memory grew {}", used - base);
+    drop(idle);
+    drop(half);
+}
+
+/// maxclients is fitted to the open-file limit with Redis's log lines, and clients past it
+/// are answered `-ERR max number of clients reached` instead of hanging in the backlog.
+#[test]
+fn maxclients_follows_the_open_file_limit() {
+    use std::io::Read;
+    let srv = Server::start_with_nofile(64, &[]);
+    let log = srv.log();
+    assert!(
+        log.contains(
+            "You requested maxclients of 10000 requiring at least 10032 max file descriptors."
+        ),
+        "{log}"
+    );
+    assert!(log.contains("maxclients has been reduced to 32"), "{log}");
+    let mut c = srv.client();
+    let max: Vec<String> = q(&mut c, &["CONFIG", "GET", "maxclients"]);
+    assert_eq!(max[1], "32");
+    // 60 connections: each is either served or told why not, none waits unanswered.
+    let mut served = 0;
+    let mut refused = 0;
+    let mut socks = Vec::new();
+    for _ in 0..60 {
+        let mut s = srv.raw();
+        let got = raw_roundtrip(&mut s, b"PING\r\n", 7);
+        match got.as_slice() {
+            b"+PONG\r\n" => {
+                served += 1;
+                socks.push(s);
+            }
+            g if g.starts_with(b"-ERR max number of clients reached") => refused += 1,
+            g => panic!(
+                "neither served nor refused: {:?}",
+                String::from_utf8_lossy(g)
+            ),
+        }
+    }
+    assert!(served >= 20, "served {served}");
+    assert_eq!(served + refused, 60);
+    let mut rest = Vec::new();
+    let _ = socks[0].read_to_end(&mut rest);
+}
+
+/// `CLIENT KILL addr` naming one's own connection answers +OK, then closes (Redis does;
+/// ferrokv closed without a reply).
+#[test]
+fn client_kill_of_own_address_replies_then_closes() {
+    use std::io::Read;
+    let srv = Server::start(&[]);
+    let mut s = srv.raw();
+    let me = s.local_addr().unwrap().to_string();
+    let req = format!(
+        "*3\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n${}\r\n{}\r\n",
+        me.len(),
+        me
+    );
+    let got = raw_roundtrip(&mut s, req.as_bytes(), 5);
+    assert_eq!(got, b"+OK\r\n");
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+/// SHUTDOWN SAVE can't save (no persistence yet): it answers Redis's error and the server
+/// keeps running; it used to exit as if it had saved.
+#[test]
+fn shutdown_save_refuses_when_nothing_can_be_saved() {
+    let mut srv = Server::start(&[]);
+    let mut c = srv.client();
+    let e = err(&mut c, &["SHUTDOWN", "SAVE"]);
+    assert_eq!(e, "ERR Errors trying to SHUTDOWN. Check logs.");
+    assert!(srv
+        .log()
+        .contains("Error trying to save the DB, can't exit"));
+    let r: String = q(&mut c, &["PING"]);
+    assert_eq!(r, "PONG");
+    assert!(srv.alive());
+}

@@ -1338,3 +1338,56 @@ fn x509_v1_server_certificate_from_redis_gen_test_certs() {
         "{out:?}"
     );
 }
+
+/// The handshake deadline counts from the connection's start: a client sending one byte
+/// of its ClientHello every 2 s used to reset the 10 s timer with each byte and was never
+/// dropped. And 40 such connections timing out together write one log line per second,
+/// not 40.
+#[test]
+fn trickled_handshake_is_dropped_after_10s_from_connect() {
+    use std::io::{Read, Write};
+    let pki = make_pki("client");
+    let srv = start_tls(&pki, &[]);
+    let start = std::time::Instant::now();
+    let mut crowd: Vec<std::net::TcpStream> = (0..40).map(|_| srv.raw()).collect();
+    for s in crowd.iter_mut() {
+        s.write_all(&[0x16]).unwrap();
+    }
+    let mut s = srv.raw();
+    // A TLS record header, one byte at a time.
+    let hello = [
+        0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let mut closed_at = None;
+    for b in hello.iter() {
+        if s.write_all(&[*b]).is_err() {
+            closed_at = Some(start.elapsed());
+            break;
+        }
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed_at = Some(start.elapsed());
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                closed_at = Some(start.elapsed());
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    let at = closed_at.expect("the trickling client was never dropped");
+    assert!(at < Duration::from_secs(14), "dropped after {at:?}");
+    assert!(at >= Duration::from_secs(9), "dropped too early: {at:?}");
+    let lines = srv.log().matches("TLS handshake timed out").count();
+    assert!(
+        (1..=8).contains(&lines),
+        "{lines} timeout lines: {}",
+        srv.log()
+    );
+    let info = info_server(&srv, &pki);
+    assert!(info.contains("timeout=41"), "{info}");
+}
