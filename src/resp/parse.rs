@@ -349,6 +349,123 @@ fn hex_val(c: u8) -> u8 {
 mod tests {
     use super::*;
 
+    /// Every command of `buf` parsed from one buffer, and parsed as the bytes arrive in
+    /// pieces cut at `cuts` (as process_input does, resuming): (spans, consumed) of each
+    /// command, or the protocol error that ended the stream.
+    fn stream(buf: &[u8], cuts: &[usize]) -> Vec<Result<(Vec<Vec<u8>>, usize), ParseError>> {
+        let (mut spans, mut scratch, mut partial) = (Vec::new(), Vec::new(), Partial::default());
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut ends: Vec<usize> = cuts.iter().copied().filter(|&c| c < buf.len()).collect();
+        ends.sort_unstable();
+        ends.push(buf.len());
+        for end in ends {
+            while start < end {
+                match parse_request_resume(
+                    &buf[start..end],
+                    &mut spans,
+                    &mut scratch,
+                    1 << 20,
+                    &mut partial,
+                ) {
+                    Ok(Request::Command { consumed, inline }) => {
+                        let args = if inline {
+                            Args::new(&scratch, &spans)
+                        } else {
+                            Args::new(&buf[start..end], &spans)
+                        };
+                        out.push(Ok((args.iter().map(|a| a.to_vec()).collect(), consumed)));
+                        start += consumed;
+                    }
+                    Ok(Request::Skip { consumed }) => start += consumed,
+                    Ok(Request::Incomplete { .. }) => break,
+                    Err(e) => {
+                        out.push(Err(e));
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Randomized: valid pipelines, mutated ones and random bytes, each parsed whole and
+    /// in random pieces with resumption. No panic, and the pieces give exactly what the
+    /// whole buffer gives. FUZZ_INPUTS sets the count (default 10^6), FUZZ_SEED the seed.
+    #[test]
+    fn fuzz_pieces_parse_like_the_whole() {
+        use rand::{Rng, SeedableRng};
+        let n: usize = std::env::var("FUZZ_INPUTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let seed: u64 = std::env::var("FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| rand::thread_rng().gen());
+        eprintln!("parser fuzz: {n} inputs, FUZZ_SEED={seed}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let words: [&[u8]; 12] = [
+            b"*",
+            b"$",
+            b"\r\n",
+            b"\r",
+            b"\n",
+            b"-1",
+            b"0",
+            b"3",
+            b"99999999999",
+            b" ",
+            b"\"",
+            b"'",
+        ];
+        for i in 0..n {
+            let mut buf = Vec::new();
+            match rng.gen_range(0..4) {
+                0 => buf.extend((0..rng.gen_range(0..64)).map(|_| rng.gen::<u8>())),
+                1 => {
+                    for _ in 0..rng.gen_range(1..12) {
+                        buf.extend_from_slice(words[rng.gen_range(0..words.len())]);
+                    }
+                }
+                _ => {
+                    for _ in 0..rng.gen_range(1..4) {
+                        if rng.gen_bool(0.2) {
+                            buf.extend_from_slice(b"SET k \"a b\" 'c'\r\n");
+                            continue;
+                        }
+                        let argc = rng.gen_range(0..5);
+                        buf.extend_from_slice(format!("*{argc}\r\n").as_bytes());
+                        for _ in 0..argc {
+                            let len = rng.gen_range(0..20);
+                            buf.extend_from_slice(format!("${len}\r\n").as_bytes());
+                            buf.extend((0..len).map(|_| rng.gen_range(b'a'..=b'z')));
+                            buf.extend_from_slice(b"\r\n");
+                        }
+                    }
+                    // Mutate some bytes of the valid pipeline.
+                    for _ in 0..rng.gen_range(0..3) {
+                        if !buf.is_empty() {
+                            let at = rng.gen_range(0..buf.len());
+                            buf[at] = words[rng.gen_range(0..words.len())][0];
+                        }
+                    }
+                }
+            }
+            let cuts: Vec<usize> = (0..rng.gen_range(0..6))
+                .map(|_| rng.gen_range(0..=buf.len()))
+                .collect();
+            let whole = stream(&buf, &[]);
+            let pieces = stream(&buf, &cuts);
+            assert_eq!(
+                whole,
+                pieces,
+                "input {i} (seed {seed}): {:?} cut at {cuts:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+    }
+
     /// A request fed a few bytes at a time resumes where it stopped: the resume point only
     /// moves forward, spans already found are kept, and a big bulk waiting for its bytes is
     /// answered without looking at the buffer again.

@@ -6,6 +6,7 @@ mod common;
 mod core;
 mod dump;
 mod functions;
+mod fuzz;
 mod geo;
 mod hashes;
 mod hll;
