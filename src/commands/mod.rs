@@ -423,14 +423,19 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if let Err(msg) = crate::acl::check(ctx.srv, ctx.id, id, args) {
         return reject(ctx, Some(id), &msg);
     }
-    if ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 {
+    // A command that a script or function runs (redis.call) acts for its client but is not
+    // the client's own input: the client's MULTI never queues it (a script run by EXEC
+    // used to have every write queued into the finished transaction and lost), a pause
+    // does not stop it half-way and the client's pub/sub context does not restrict it.
+    let nested = ctx.srv.scripting.calling;
+    if !nested && ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 {
         return reject(
             ctx,
             Some(id),
             "ERR Command not allowed inside a transaction",
         );
     }
-    if let Some(p) = ctx.srv.pause {
+    if let Some(p) = ctx.srv.pause.filter(|_| !nested) {
         if Instant::now() < p.until
             && (!p.write_only
                 || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
@@ -441,7 +446,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         }
     }
     if ctx.srv.cfg.maxmemory > 0
-        && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
+        && (if nested {
+            cmd.flags & DENYOOM != 0
+        } else {
+            multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
+        })
         && !crate::commands::server::free_memory_if_needed(ctx.srv)
     {
         return reject(
@@ -451,11 +460,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         );
     }
     let client = &ctx.srv.clients[ctx.id];
-    if client.subs.any() && !ctx.out.resp3 && !pubsub::allowed_when_subscribed(cmd) {
+    if !nested && client.subs.any() && !ctx.out.resp3 && !pubsub::allowed_when_subscribed(cmd) {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
         return reject(ctx, Some(id), &msg);
     }
-    if multi::queues(client, entry_name) {
+    if !nested && multi::queues(client, entry_name) {
         multi::queue(ctx, id, args);
         return Flow::Done;
     }

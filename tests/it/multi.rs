@@ -239,3 +239,72 @@ fn resp3_failed_exec_is_null_and_client_list_shows_multi() {
     );
     assert_eq!(raw_roundtrip(&mut s, b"EXEC\r\n", 3), b"_\r\n");
 }
+
+/// Scripts and functions inside MULTI/EXEC run their calls (issue 14.1: their writes were
+/// queued into the finished transaction and lost: EXEC answered QUEUED for them).
+#[test]
+fn scripts_and_functions_inside_exec_run_their_writes() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("redis.call('SET', KEYS[1], 'y') return redis.call('INCR', KEYS[2])")
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=tx\nredis.register_function('bump', function(keys) redis.call('SET', keys[1], 'z') return redis.call('INCR', keys[2]) end)")
+        .query(&mut c)
+        .unwrap();
+    let (r,): (Vec<redis::Value>,) = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg("redis.call('SET','b','x') return redis.call('INCR','c')")
+        .arg(0)
+        .cmd("EVALSHA")
+        .arg(&sha)
+        .arg(2)
+        .arg("b2")
+        .arg("c")
+        .cmd("FCALL")
+        .arg("bump")
+        .arg(2)
+        .arg("b3")
+        .arg("c")
+        .cmd("GET")
+        .arg("c")
+        .query(&mut c)
+        .map(|v: Vec<redis::Value>| (v,))
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![
+            redis::Value::Int(1),
+            redis::Value::Int(2),
+            redis::Value::Int(3),
+            redis::Value::BulkString(b"3".to_vec())
+        ]
+    );
+    let got: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("b")
+        .arg("b2")
+        .arg("b3")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Some("x".into()), Some("y".into()), Some("z".into())]
+    );
+    // The connection is out of MULTI afterwards and commands run at once.
+    let n: i64 = redis::cmd("INCR").arg("c").query(&mut c).unwrap();
+    assert_eq!(n, 4);
+    // A script's error inside EXEC is that command's reply; the rest still runs.
+    let mut raw = srv.raw();
+    let req = b"MULTI\r\nEVAL \"return redis.call('INCR', 'b')\" 0\r\nINCR c\r\nEXEC\r\n";
+    let want_head =
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-ERR value is not an integer or out of range script:";
+    let got = raw_roundtrip(&mut raw, req, want_head.len() + 60);
+    let got = String::from_utf8_lossy(&got).into_owned();
+    assert!(got.starts_with(want_head), "{got}");
+    assert!(got.ends_with(".\r\n:5\r\n"), "{got}");
+}
