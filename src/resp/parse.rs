@@ -352,7 +352,10 @@ mod tests {
     /// Every command of `buf` parsed from one buffer, and parsed as the bytes arrive in
     /// pieces cut at `cuts` (as process_input does, resuming): (spans, consumed) of each
     /// command, or the protocol error that ended the stream.
-    fn stream(buf: &[u8], cuts: &[usize]) -> Vec<Result<(Vec<Vec<u8>>, usize), ParseError>> {
+    /// A parsed command's arguments and length, or the error that ended the stream.
+    type Parsed = Result<(Vec<Vec<u8>>, usize), ParseError>;
+
+    fn stream(buf: &[u8], cuts: &[usize]) -> Vec<Parsed> {
         let (mut spans, mut scratch, mut partial) = (Vec::new(), Vec::new(), Partial::default());
         let mut out = Vec::new();
         let mut start = 0;

@@ -343,10 +343,8 @@ fn command_table_with_random_arguments() {
             Some(redis::Value::Array(s)) if !s.is_empty() => s.clone(),
             _ => Vec::new(),
         };
-        if subs.is_empty() {
-            if !SKIP.contains(&name.as_str()) {
-                names.push(vec![name.clone().into_bytes()]);
-            }
+        if subs.is_empty() && !SKIP.contains(&name.as_str()) {
+            names.push(vec![name.clone().into_bytes()]);
         }
         for s in subs {
             let redis::Value::Array(se) = s else { continue };
