@@ -14,17 +14,9 @@ Cases, each on a fresh server (plain TCP on loopback, no persistence):
 """
 import os, socket, subprocess, sys, tempfile, time, statistics
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+# Process CPU (schedstat, ns precision) and RSS, as compare.py measures them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import cpu_seconds, rss_bytes  # noqa: E402
 
 def start(binary, port):
     d = tempfile.mkdtemp(prefix="abuse-")
