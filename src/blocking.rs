@@ -43,6 +43,8 @@ pub enum TimeoutReply {
     NullArray,
     /// `$-1` (RESP3 null): BLMOVE, BRPOPLPUSH.
     NullBulk,
+    /// `:0`: WAIT (no replica acknowledged).
+    Zero,
 }
 
 /// The state of a blocked client.
@@ -123,6 +125,7 @@ pub fn timeout_reply(out: &mut Reply, kind: TimeoutReply) {
     match kind {
         TimeoutReply::NullArray => out.null_array(),
         TimeoutReply::NullBulk => out.null(),
+        TimeoutReply::Zero => out.int(0),
     }
 }
 

@@ -778,7 +778,7 @@ fn client_help(ctx: &mut Ctx, _: Args) {
     );
 }
 
-fn no_cluster(ctx: &mut Ctx, _: Args) {
+pub(crate) fn no_cluster(ctx: &mut Ctx, _: Args) {
     ctx.out
         .error("ERR This instance has cluster support disabled");
 }

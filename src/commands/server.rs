@@ -9,6 +9,20 @@ use std::fmt::Write as _;
 
 pub static COMMANDS: &[Command] = &[
     cmd("config", -2, 0, 0, (0, 0, 0), container).subs(CONFIG),
+    // A standalone server: CLUSTER and its subcommands exist (so ACL rules such as
+    // +cluster or -cluster|nodes are accepted) and answer as Redis with cluster-enabled no.
+    cmd("cluster", -2, 0, 0, (0, 0, 0), container).subs(CLUSTER),
+    cmd(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        ADMIN_CAT | DANGEROUS,
+        (0, 0, 0),
+        role,
+    ),
+    cmd("wait", 3, NOSCRIPT, CONNECTION, (0, 0, 0), wait),
+    cmd("lolwut", -1, READONLY | FAST, 0, (0, 0, 0), lolwut),
+    cmd("module", -2, 0, 0, (0, 0, 0), container).subs(MODULE),
     cmd("info", -1, LOADING | STALE, DANGEROUS, (0, 0, 0), info),
     cmd(
         "command",
@@ -71,6 +85,196 @@ pub static COMMANDS: &[Command] = &[
     ),
     cmd("memory", -2, 0, 0, (0, 0, 0), container).subs(MEMORY),
 ];
+
+const CLUSTER_ADMIN: u32 = ADMIN | STALE;
+static CLUSTER: &[Command] = &[
+    cmd("addslots", -3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("addslotsrange", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("bumpepoch", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd(
+        "count-failure-reports",
+        3,
+        CLUSTER_ADMIN,
+        0,
+        (0, 0, 0),
+        no_cluster,
+    ),
+    cmd("countkeysinslot", 3, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("delslots", -3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("delslotsrange", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("failover", -2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("flushslots", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("forget", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("getkeysinslot", 4, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), no_cluster),
+    cmd("info", 2, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("keyslot", 3, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("links", 2, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("meet", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("myid", 2, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("nodes", 2, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("replicas", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("replicate", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd(
+        "reset",
+        -2,
+        CLUSTER_ADMIN | NOSCRIPT,
+        0,
+        (0, 0, 0),
+        no_cluster,
+    ),
+    cmd("saveconfig", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd(
+        "set-config-epoch",
+        3,
+        CLUSTER_ADMIN,
+        0,
+        (0, 0, 0),
+        no_cluster,
+    ),
+    cmd("setslot", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("shards", 2, STALE, 0, (0, 0, 0), no_cluster),
+    cmd("slaves", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
+    cmd("slots", 2, STALE, 0, (0, 0, 0), no_cluster),
+];
+
+static MODULE: &[Command] = &[
+    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), module_help),
+    cmd("list", 2, ADMIN | NOSCRIPT, 0, (0, 0, 0), module_list),
+    cmd(
+        "load",
+        -3,
+        ADMIN | NOSCRIPT | PROTECTED,
+        0,
+        (0, 0, 0),
+        module_load,
+    ),
+    cmd(
+        "loadex",
+        -3,
+        ADMIN | NOSCRIPT | PROTECTED,
+        0,
+        (0, 0, 0),
+        module_load,
+    ),
+    cmd(
+        "unload",
+        3,
+        ADMIN | NOSCRIPT | PROTECTED,
+        0,
+        (0, 0, 0),
+        module_unload,
+    ),
+];
+
+use super::connection::no_cluster;
+
+/// ROLE: a master with no replicas, until replication lands.
+fn role(ctx: &mut Ctx, _: Args) {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+}
+
+/// WAIT numreplicas timeout: no replica can acknowledge, so as Redis without replicas:
+/// 0 at once when none is asked for (or blocking is not allowed: MULTI, scripts), else 0
+/// once the timeout (ms, 0 = for ever) expires.
+fn wait(ctx: &mut Ctx, args: Args) {
+    let Some(n) = crate::util::parse_i64(args.get(1)) else {
+        return ctx.out.error("ERR value is not an integer or out of range");
+    };
+    let Some(ms) = crate::util::parse_i64(args.get(2)) else {
+        return ctx
+            .out
+            .error("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return ctx.out.error("ERR timeout is negative");
+    }
+    if ms > i64::MAX - crate::util::now_ms() {
+        return ctx.out.error("ERR timeout is out of range");
+    }
+    if n <= 0 || !crate::blocking::may_block(ctx) {
+        return ctx.out.int(0);
+    }
+    let deadline = if ms == 0 {
+        0
+    } else {
+        crate::util::now_ms() + ms
+    };
+    let no_keys: [&[u8]; 0] = [];
+    crate::blocking::block(
+        ctx,
+        args,
+        no_keys,
+        deadline,
+        |_, _, _| false,
+        crate::blocking::TimeoutReply::Zero,
+    );
+}
+
+/// LOLWUT [VERSION v]: the version line (Redis adds generative art).
+fn lolwut(ctx: &mut Ctx, args: Args) {
+    let mut i = 1;
+    while i < args.len() {
+        if eq_ic(args.get(i), "version") && i + 1 < args.len() {
+            if crate::util::parse_i64(args.get(i + 1)).is_none() {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    ctx.out
+        .verbatim(format!("Redis ver. {}\n", crate::REDIS_VERSION).as_bytes());
+}
+
+fn module_help(ctx: &mut Ctx, _: Args) {
+    let lines = [
+        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return a list of loaded modules.",
+        "LOAD <path> [<arg> ...]",
+        "    Load a module library from <path>, passing to it any optional arguments.",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+        "UNLOAD <name>",
+        "    Unload a module.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
+/// No module is ever loaded: ferrokv has no module API.
+fn module_list(ctx: &mut Ctx, _: Args) {
+    ctx.out.array(0);
+}
+
+fn module_load(ctx: &mut Ctx, args: Args) {
+    if !protected_allowed(ctx, ctx.srv.cfg.enable_module_command.0) {
+        return ctx.out.error("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    crate::warn!(
+        "Module {} failed to load: modules are not supported by ferrokv",
+        String::from_utf8_lossy(args.get(2))
+    );
+    ctx.out
+        .error("ERR Error loading the extension. Please check the server logs.");
+}
+
+fn module_unload(ctx: &mut Ctx, _: Args) {
+    if !protected_allowed(ctx, ctx.srv.cfg.enable_module_command.0) {
+        return ctx.out.error("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    ctx.out
+        .error("ERR Error unloading module: no such module with that name");
+}
 
 static CONFIG: &[Command] = &[
     cmd(
@@ -1477,8 +1681,9 @@ pub fn repr(a: &[u8]) -> String {
     s
 }
 
-fn debug(ctx: &mut Ctx, args: Args) {
-    let allowed = match ctx.srv.cfg.enable_debug_command.0 {
+/// Whether a protected command is allowed by its enable-*-command option (yes / local / no).
+fn protected_allowed(ctx: &Ctx, option: u8) -> bool {
+    match option {
         1 => true,
         2 => {
             let c = &ctx.srv.clients[ctx.id];
@@ -1487,12 +1692,24 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 || c.peer.starts_with("[::1]")
         }
         _ => false,
-    };
-    if !allowed {
+    }
+}
+
+fn debug(ctx: &mut Ctx, args: Args) {
+    if !protected_allowed(ctx, ctx.srv.cfg.enable_debug_command.0) {
         return ctx.out.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
     }
     let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
     match sub.as_str() {
+        // DEBUG ERROR msg: replies with that error (test harnesses inject -LOADING,
+        // -READONLY, -OOM with it); a leading '-' gives the code, else ERR.
+        "error" if args.len() == 3 => {
+            let msg = String::from_utf8_lossy(args.get(2)).replace(['\r', '\n'], " ");
+            match msg.strip_prefix('-') {
+                Some(m) => ctx.out.error(m),
+                None => ctx.out.error(&format!("ERR {msg}")),
+            }
+        }
         "sleep" if args.len() == 3 => {
             // Redis converts to whole microseconds with a C cast: what is not a finite
             // positive number of them (inf, nan, 1e30, negative) makes no sleep at all.

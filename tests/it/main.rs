@@ -3,6 +3,7 @@
 mod acl;
 mod blocking;
 mod common;
+mod compat;
 mod core;
 mod dump;
 mod functions;
