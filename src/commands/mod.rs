@@ -445,14 +445,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             return Flow::Paused;
         }
     }
-    if ctx.srv.cfg.maxmemory > 0
-        && (if nested {
-            cmd.flags & DENYOOM != 0
-        } else {
-            multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
-        })
-        && !crate::commands::server::free_memory_if_needed(ctx.srv)
-    {
+    let oom = if nested {
+        crate::scripting::script_command_oom(ctx.srv, cmd.flags)
+    } else {
+        ctx.srv.cfg.maxmemory > 0
+            && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
+            && !crate::commands::server::free_memory_if_needed(ctx.srv)
+    };
+    if oom {
         return reject(
             ctx,
             Some(id),

@@ -1737,11 +1737,12 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx.out.simple(&s);
         }
         "quicklist-packed-threshold" | "listpack" | "quicklist" | "stringmatch-len" => ctx.out.ok(),
-        "change-repl-id"
-        | "replybuffer"
-        | "dict-resizing"
-        | "set-disable-deny-scripts"
-        | "pause-cron" => ctx.out.ok(),
+        "set-disable-deny-scripts" if args.len() == 3 => {
+            ctx.srv.scripting.disable_deny_script =
+                crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0;
+            ctx.out.ok();
+        }
+        "change-repl-id" | "replybuffer" | "dict-resizing" | "pause-cron" => ctx.out.ok(),
         "jmap" | "reload" | "loadaof" => ctx
             .out
             .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),

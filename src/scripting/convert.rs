@@ -76,7 +76,7 @@ pub fn call_command(
     if !arity_ok(cmd.arity, args.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
-    if cmd.flags & NOSCRIPT != 0 {
+    if cmd.flags & NOSCRIPT != 0 && !ctx.srv.scripting.disable_deny_script {
         return fail("ERR This Redis command is not allowed from script");
     }
     if read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
@@ -222,23 +222,28 @@ fn field(t: &Table, k: &str) -> Value {
 }
 
 /// The script's return value into the client's reply.
-pub fn lua_to_reply(out: &mut Reply, v: &Value, depth: usize) {
+/// `script_resp3`: the script's own protocol (redis.setresp(3)), which decides how Lua
+/// booleans convert (Redis 7.0): under RESP2 true is :1 and false is null, whatever the
+/// client speaks; under RESP3 they are booleans in the client's protocol (#t/#f for a
+/// RESP3 client, :1/:0 for a RESP2 one).
+pub fn lua_to_reply(out: &mut Reply, v: &Value, depth: usize, script_resp3: bool) {
     if depth > MAX_DEPTH {
         return out.error("ERR reached lua stack limit");
     }
     match v {
         Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(true) => out.boolean(true),
-        Value::Boolean(false) if !out.resp3 => out.null(),
-        Value::Boolean(false) => out.boolean(false),
+        Value::Boolean(b) if script_resp3 && out.resp3 => out.boolean(*b),
+        Value::Boolean(b) if script_resp3 => out.int(*b as i64),
+        Value::Boolean(true) => out.int(1),
+        Value::Boolean(false) => out.null(),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(*n as i64),
-        Value::Table(t) => table_to_reply(out, t, depth),
+        Value::Table(t) => table_to_reply(out, t, depth, script_resp3),
         _ => out.null(),
     }
 }
 
-fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
+fn table_to_reply(out: &mut Reply, t: &Table, depth: usize, script_resp3: bool) {
     if let Value::String(e) = field(t, "err") {
         return raw_error(out, &e.as_bytes());
     }
@@ -253,7 +258,12 @@ fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
         return out.double(d as f64);
     }
     if let Value::String(s) = field(t, "big_number") {
-        let s = s.as_bytes();
+        // Line breaks would end the reply early: Redis maps them to spaces.
+        let s: Vec<u8> = s
+            .as_bytes()
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
         if out.resp3 {
             out.raw(b"(");
             out.raw(&s);
@@ -267,8 +277,8 @@ fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
         let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            lua_to_reply(out, k, depth + 1);
-            lua_to_reply(out, v, depth + 1);
+            lua_to_reply(out, k, depth + 1, script_resp3);
+            lua_to_reply(out, v, depth + 1, script_resp3);
         }
         return;
     }
@@ -280,7 +290,7 @@ fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
             .collect();
         out.set(keys.len());
         for k in &keys {
-            lua_to_reply(out, k, depth + 1);
+            lua_to_reply(out, k, depth + 1, script_resp3);
         }
         return;
     }
@@ -299,7 +309,7 @@ fn table_to_reply(out: &mut Reply, t: &Table, depth: usize) {
     }
     out.array(items.len());
     for v in &items {
-        lua_to_reply(out, v, depth + 1);
+        lua_to_reply(out, v, depth + 1, script_resp3);
     }
 }
 

@@ -269,7 +269,10 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
     }
     ctx.db = caller_db;
     match outcome {
-        Ok((true, v)) => convert::lua_to_reply(ctx.out, &v, 0),
+        Ok((true, v)) => {
+            let script_resp3 = state.holder.get::<i64>("resp").unwrap_or(2) == 3;
+            convert::lua_to_reply(ctx.out, &v, 0, script_resp3)
+        }
         Ok((false, v)) => convert::script_error(ctx.out, &v, &name),
         Err(e) => ctx
             .out

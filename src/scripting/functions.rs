@@ -493,6 +493,7 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
             );
         }
     }
+    super::set_oom_rule(ctx, allow_oom || ro || no_writes);
     let callee = Callee::Function { name: &name, func };
     engine::run(ctx, callee, args.tail(3), numkeys as usize, ro || no_writes);
 }

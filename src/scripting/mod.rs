@@ -43,6 +43,27 @@ pub struct Scripting {
     pub calling: bool,
     /// FUNCTION libraries, in their own Lua state (SCRIPT FLUSH leaves them alone).
     pub functions: functions::Registry,
+    /// The running script's OOM rule (Redis's scriptVerifyOOM): its commands may be
+    /// refused for memory only if it lacks allow-oom, memory was over maxmemory when it
+    /// started, and it has written nothing yet (a script is never stopped half-way).
+    pub oom: ScriptOom,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call commands flagged noscript
+    /// (Redis's test suite calls DEBUG from scripts this way).
+    pub disable_deny_script: bool,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct ScriptOom {
+    pub allow_oom: bool,
+    pub at_start: bool,
+    /// `srv.dirty` when the script started: a change means it wrote.
+    pub dirty_at_start: u64,
+}
+
+/// Whether a command a script runs is refused for memory (see [`ScriptOom`]).
+pub fn script_command_oom(srv: &crate::server::Server, cmd_flags: u32) -> bool {
+    let o = srv.scripting.oom;
+    !o.allow_oom && o.at_start && srv.dirty == o.dirty_at_start && cmd_flags & DENYOOM != 0
 }
 
 impl Scripting {
@@ -200,6 +221,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         }
     }
     let read_only = ro || flags & FLAG_NO_WRITES != 0;
+    set_oom_rule(ctx, flags & FLAG_ALLOW_OOM != 0 || read_only);
     let n = numkeys as usize;
     engine::run(
         ctx,
@@ -208,6 +230,18 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         n,
         read_only,
     );
+}
+
+/// Record the OOM rule of the script or function about to run (see [`ScriptOom`]).
+pub(crate) fn set_oom_rule(ctx: &mut Ctx, allow_oom: bool) {
+    let at_start = !allow_oom
+        && ctx.srv.cfg.maxmemory > 0
+        && !crate::commands::server::free_memory_if_needed(ctx.srv);
+    ctx.srv.scripting.oom = ScriptOom {
+        allow_oom,
+        at_start,
+        dirty_at_start: ctx.srv.dirty,
+    };
 }
 
 /// Compile a script into the cache under `sha`; the error is the reply text.

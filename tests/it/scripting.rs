@@ -488,3 +488,149 @@ fn cmsgpack_packs_like_redis() {
     assert!(eval_err(&mut c, "return cmsgpack.unpack('\\205')").contains("Missing bytes in input."));
     assert!(eval_err(&mut c, "cmsgpack.pack = nil").contains("Attempt to modify a readonly table"));
 }
+
+/// Lua booleans convert by the script's own protocol (redis.setresp), not the client's, as
+/// Redis 7.0 does; and line breaks in a big number cannot break the reply (they become
+/// spaces). Over raw sockets, to see the exact RESP types.
+#[test]
+fn lua_booleans_follow_the_scripts_protocol() {
+    let srv = Server::start(&[]);
+    let ev = |s: &mut std::net::TcpStream, script: &str, want: &[u8]| {
+        let req = format!(
+            "*3\r\n$4\r\nEVAL\r\n${}\r\n{}\r\n$1\r\n0\r\n",
+            script.len(),
+            script
+        );
+        let got = raw_roundtrip(s, req.as_bytes(), want.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{script}"
+        );
+    };
+    let mut r2 = srv.raw();
+    ev(&mut r2, "return true", b":1\r\n");
+    ev(&mut r2, "return false", b"$-1\r\n");
+    ev(&mut r2, "redis.setresp(3) return true", b":1\r\n");
+    ev(&mut r2, "redis.setresp(3) return false", b":0\r\n");
+    ev(
+        &mut r2,
+        "return {big_number='123\\r\\n123'}",
+        b"$8\r\n123  123\r\n",
+    );
+    let mut r3 = srv.raw();
+    let hello = raw_roundtrip(&mut r3, b"HELLO 3\r\n", 1);
+    assert_eq!(hello[0], b'%');
+    // Drain the rest of HELLO's map.
+    r3.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let mut sink = [0u8; 4096];
+    let _ = std::io::Read::read(&mut r3, &mut sink);
+    r3.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    ev(&mut r3, "return true", b":1\r\n");
+    ev(&mut r3, "return false", b"_\r\n");
+    ev(&mut r3, "redis.setresp(3) return true", b"#t\r\n");
+    ev(&mut r3, "redis.setresp(3) return false", b"#f\r\n");
+    ev(
+        &mut r3,
+        "redis.setresp(3) return {big_number='1\\n2'}",
+        b"(1 2\r\n",
+    );
+}
+
+/// Redis's script OOM rule: over maxmemory, a script without flags may read but not start
+/// writing; allow-oom scripts and functions may write; no-writes implies allow-oom.
+/// (ferrokv refused every write of allow-oom scripts and functions.)
+#[test]
+fn allow_oom_scripts_and_functions_write_over_maxmemory() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = q(&mut c, &["SET", "x", "123"]);
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=oom\nredis.register_function{function_name='w', callback=function() return redis.call('set','x','f') end, flags={'allow-oom'}}")
+        .query(&mut c)
+        .unwrap();
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let e = err(
+        &mut c,
+        &["EVAL", "redis.call('set','x',1) return 1", "1", "x"],
+    );
+    assert!(
+        e.starts_with("OOM command not allowed when used memory"),
+        "{e}"
+    );
+    let v: String = q(&mut c, &["EVAL", "return redis.call('get','x')", "1", "x"]);
+    assert_eq!(v, "123");
+    let e = err(&mut c, &["EVAL", "#!lua flags=\nreturn 1", "1", "x"]);
+    assert!(e.starts_with("OOM allow-oom flag is not set"), "{e}");
+    let v: i64 = q(
+        &mut c,
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nredis.call('set','x',1) return 1",
+            "1",
+            "x",
+        ],
+    );
+    assert_eq!(v, 1);
+    let v: i64 = q(
+        &mut c,
+        &[
+            "EVAL_RO",
+            "#!lua flags=no-writes\nredis.call('get','x') return 1",
+            "1",
+            "x",
+        ],
+    );
+    assert_eq!(v, 1);
+    let v: String = q(&mut c, &["FCALL", "w", "0"]);
+    assert_eq!(v, "OK");
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let v: String = q(&mut c, &["GET", "x"]);
+    assert_eq!(v, "f");
+}
+
+/// DEBUG SET-DISABLE-DENY-SCRIPTS 1 lets scripts call noscript commands such as DEBUG,
+/// as Redis's own test suite does (it answered OK and changed nothing).
+#[test]
+fn debug_set_disable_deny_scripts() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let e = err(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.call('debug', 'protocol', 'integer')",
+            "0",
+        ],
+    );
+    assert!(
+        e.contains("This Redis command is not allowed from script"),
+        "{e}"
+    );
+    let _: () = q(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    let v: redis::Value = q(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.call('debug', 'protocol', 'integer')",
+            "0",
+        ],
+    );
+    assert!(matches!(v, redis::Value::Int(_)), "{v:?}");
+    let _: () = q(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"]);
+    let e = err(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.call('debug', 'protocol', 'integer')",
+            "0",
+        ],
+    );
+    assert!(
+        e.contains("This Redis command is not allowed from script"),
+        "{e}"
+    );
+}
