@@ -427,15 +427,16 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     // the client's own input: the client's MULTI never queues it (a script run by EXEC
     // used to have every write queued into the finished transaction and lost), a pause
     // does not stop it half-way and the client's pub/sub context does not restrict it.
-    let nested = ctx.srv.scripting.calling;
-    if !nested && ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 {
+    // (Read last in each test below: the common case decides without it.)
+    let nested = |srv: &Server| srv.scripting.calling;
+    if ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 && !nested(ctx.srv) {
         return reject(
             ctx,
             Some(id),
             "ERR Command not allowed inside a transaction",
         );
     }
-    if let Some(p) = ctx.srv.pause.filter(|_| !nested) {
+    if let Some(p) = ctx.srv.pause.filter(|_| !nested(ctx.srv)) {
         if Instant::now() < p.until
             && (!p.write_only
                 || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
@@ -445,14 +446,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             return Flow::Paused;
         }
     }
-    let oom = if nested {
-        crate::scripting::script_command_oom(ctx.srv, cmd.flags)
-    } else {
-        ctx.srv.cfg.maxmemory > 0
-            && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
-            && !crate::commands::server::free_memory_if_needed(ctx.srv)
-    };
-    if oom {
+    if ctx.srv.cfg.maxmemory > 0
+        && (if nested(ctx.srv) {
+            crate::scripting::script_command_oom(ctx.srv, cmd.flags)
+        } else {
+            multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
+                && !crate::commands::server::free_memory_if_needed(ctx.srv)
+        })
+    {
         return reject(
             ctx,
             Some(id),
@@ -460,11 +461,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         );
     }
     let client = &ctx.srv.clients[ctx.id];
-    if !nested && client.subs.any() && !ctx.out.resp3 && !pubsub::allowed_when_subscribed(cmd) {
+    if client.subs.any()
+        && !ctx.out.resp3
+        && !pubsub::allowed_when_subscribed(cmd)
+        && !nested(ctx.srv)
+    {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
         return reject(ctx, Some(id), &msg);
     }
-    if !nested && multi::queues(client, entry_name) {
+    if multi::queues(client, entry_name) && !nested(ctx.srv) {
         multi::queue(ctx, id, args);
         return Flow::Done;
     }

@@ -109,12 +109,7 @@ pub fn parse_request_resume(
     partial: &mut Partial,
 ) -> Result<Request, ParseError> {
     if partial.in_progress() {
-        if partial.want > buf.len() {
-            return Ok(Request::Incomplete { want: partial.want });
-        }
-        let (left, next) = (partial.left, partial.next);
-        *partial = Partial::default();
-        return parse_elements(buf, spans, max_bulk, left, next, partial);
+        return resume(buf, spans, max_bulk, partial);
     }
     spans.clear();
     if buf.is_empty() {
@@ -125,6 +120,23 @@ pub fn parse_request_resume(
     } else {
         parse_inline(buf, spans, scratch)
     }
+}
+
+/// Go on with an incomplete multibulk (the uncommon case: kept out of the hot path).
+#[cold]
+#[inline(never)]
+fn resume(
+    buf: &[u8],
+    spans: &mut Vec<(u32, u32)>,
+    max_bulk: i64,
+    partial: &mut Partial,
+) -> Result<Request, ParseError> {
+    if partial.want > buf.len() {
+        return Ok(Request::Incomplete { want: partial.want });
+    }
+    let (left, next) = (partial.left, partial.next);
+    *partial = Partial::default();
+    parse_elements(buf, spans, max_bulk, left, next, partial)
 }
 
 /// Parse a decimal integer line as Redis's string2ll does (no '+', no leading zeros except "0").
@@ -163,6 +175,7 @@ fn parse_multibulk(
 
 /// Parse `count` bulk elements starting at `pos`; on running out of input, record in
 /// `partial` how far it got.
+#[inline(always)]
 fn parse_elements(
     buf: &[u8],
     spans: &mut Vec<(u32, u32)>,
@@ -172,17 +185,23 @@ fn parse_elements(
     partial: &mut Partial,
 ) -> Result<Request, ParseError> {
     let mut left = count;
-    let mut stop = |pos: usize, left: i64, want: usize| {
+    #[cold]
+    fn stop(
+        partial: &mut Partial,
+        pos: usize,
+        left: i64,
+        want: usize,
+    ) -> Result<Request, ParseError> {
         *partial = Partial {
             left,
             next: pos,
             want,
         };
         Ok(Request::Incomplete { want })
-    };
+    }
     while left > 0 {
         if pos >= buf.len() {
-            return stop(pos, left, 0);
+            return stop(partial, pos, left, 0);
         }
         if buf[pos] != b'$' {
             return Err(ParseError(format!(
@@ -194,7 +213,7 @@ fn parse_elements(
             if buf.len() - pos > PROTO_INLINE_MAX_SIZE {
                 return Err(perr("Protocol error: too big bulk count string"));
             }
-            return stop(pos, left, 0);
+            return stop(partial, pos, left, 0);
         };
         if rel > PROTO_INLINE_MAX_SIZE {
             return Err(perr("Protocol error: too big bulk count string"));
@@ -207,7 +226,7 @@ fn parse_elements(
         let start = line_end + 2;
         let end = start + len;
         if end + 2 > buf.len() {
-            return stop(pos, left, end + 2);
+            return stop(partial, pos, left, end + 2);
         }
         spans.push((start as u32, end as u32));
         pos = end + 2;
