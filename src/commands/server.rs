@@ -544,6 +544,19 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
             crate::log::set_level(srv.cfg.loglevel.0);
             Ok(())
         }
+        Apply::Maxclients => {
+            let want = srv.cfg.maxclients;
+            if want <= old.maxclients {
+                return Ok(());
+            }
+            match crate::fdlimit::adjust(want) {
+                Ok(n) if n == want => Ok(()),
+                Ok(n) => Err(format!(
+                    "The operating system is not able to handle the specified number of clients, try with {n}"
+                )),
+                Err(e) => Err(e),
+            }
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Apply {
     Hz,
     /// Resize slowlog / acllog etc.
     Limits,
+    /// Fit the open-file limit to maxclients (or refuse, as Redis).
+    Maxclients,
 }
 
 pub struct Spec {
@@ -106,7 +108,7 @@ config_table! {
     tcp_keepalive: i64 = "tcp-keepalive" [] int(0, I32MAX), "300", NONE, Nothing;
     timeout: i64 = "timeout" [] int(0, I32MAX), "0", NONE, Nothing;
     protected_mode: bool = "protected-mode" [] Kind::Bool, "yes", NONE, Nothing;
-    maxclients: i64 = "maxclients" [] int(1, I32MAX), "10000", NONE, Nothing;
+    maxclients: i64 = "maxclients" [] int(1, I32MAX), "10000", NONE, Maxclients;
     io_threads: i64 = "io-threads" [] int(1, 128), "1", IMMUTABLE, Nothing;
     io_threads_do_reads: bool = "io-threads-do-reads" [] Kind::Bool, "no", IMMUTABLE, Nothing;
     // --- general ---
