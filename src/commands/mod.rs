@@ -490,9 +490,6 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
 /// and account for it. `splice` puts this client's pushes in front of this reply (EXEC).
 pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let cmd: &'static Command = ctx.srv.cmds.entries[id].cmd;
-    if !ctx.srv.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
-        server::feed_monitors(ctx, args);
-    }
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
@@ -500,6 +497,14 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let start = quanta::Instant::now();
     (cmd.run)(ctx, args);
     let elapsed = start.elapsed();
+    // MONITOR sees a command once it ran (as Redis 7.0: EXEC after the commands it ran;
+    // EVAL and FCALL feed themselves before their script's commands).
+    if !ctx.srv.monitors.is_empty()
+        && cmd.flags & (SKIP_MONITOR | ADMIN) == 0
+        && ctx.srv.clients.contains(ctx.id)
+    {
+        server::feed_monitors(ctx, args);
+    }
     let usec = elapsed.as_micros() as u64;
     let st = &mut ctx.srv.cmd_stats[id];
     st.calls += 1;

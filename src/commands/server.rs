@@ -1598,7 +1598,9 @@ fn monitor(ctx: &mut Ctx, _: Args) {
 pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
     let us = now_us();
     let c = &ctx.srv.clients[ctx.id];
-    let origin = if c.kind == crate::server::ClientKind::Unix {
+    let origin = if ctx.srv.scripting.calling {
+        "lua".to_string()
+    } else if c.kind == crate::server::ClientKind::Unix {
         "unix:".to_string() + &c.unix_path
     } else {
         c.peer.clone()

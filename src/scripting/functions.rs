@@ -460,6 +460,9 @@ fn fcall_ro(ctx: &mut Ctx, args: Args) {
 }
 
 fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
+    if !ctx.srv.monitors.is_empty() {
+        crate::commands::server::feed_monitors(ctx, args);
+    }
     let name = String::from_utf8_lossy(args.get(1)).into_owned();
     let Some(f) = ctx.srv.scripting.functions.functions.get(&fkey(&name)) else {
         return ctx.out.error("ERR Function not found");

@@ -176,6 +176,11 @@ fn evalsha_ro(ctx: &mut Ctx, args: Args) {
 }
 
 fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
+    // Fed here (EVAL is skip-monitor) so that it shows before its script's commands, even
+    // when it fails (NOSCRIPT), as Redis does.
+    if !ctx.srv.monitors.is_empty() {
+        crate::commands::server::feed_monitors(ctx, args);
+    }
     let Some(numkeys) = int_arg(ctx, args.get(2)) else {
         return;
     };

@@ -367,6 +367,78 @@ fn monitor_shows_commands_in_redis_format() {
     );
 }
 
+/// MONITOR and scripts, functions, transactions, as Redis 7.0's unit/introspection shows
+/// them: EVAL/EVALSHA/FCALL before their commands (EVALSHA even when NOSCRIPT), the
+/// commands a script runs as `[db lua]`, EXEC after the commands it ran, and an aborted
+/// EXEC still closing its MULTI. (ferrokv showed no EVAL line, logged inner calls with
+/// the client's address, and EXEC before its commands.)
+#[test]
+fn monitor_shows_scripts_functions_and_transactions_in_order() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=m\nredis.register_function('f', function() return redis.call('set', 'foo', 'bar') end)")
+        .query(&mut c)
+        .unwrap();
+    let mut m = srv.raw();
+    assert_eq!(raw_roundtrip(&mut m, b"MONITOR\r\n", 5), b"+OK\r\n");
+    let mut r = srv.raw();
+    let script = "redis.call('set',KEYS[1],ARGV[1])";
+    let req = format!(
+        "*5\r\n$4\r\neval\r\n${}\r\n{}\r\n$1\r\n1\r\n$3\r\nfoo\r\n$3\r\nbar\r\n",
+        script.len(),
+        script
+    );
+    let mut want = raw_roundtrip(&mut r, req.as_bytes(), 5);
+    want.extend(raw_roundtrip(&mut r, b"fcall f 0\r\n", 5));
+    want.extend(raw_roundtrip(
+        &mut r,
+        b"evalsha ffffffffffffffffffffffffffffffffffffffff 0\r\n",
+        20,
+    ));
+    want.extend(raw_roundtrip(&mut r, b"multi\r\nset a 1\r\nexec\r\n", 23));
+    want.extend(raw_roundtrip(
+        &mut r,
+        b"multi\r\nsyntax error\r\nexec\r\nping\r\n",
+        30,
+    ));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while String::from_utf8_lossy(&got).lines().count() < 11 {
+        let n = m.read(&mut buf).unwrap();
+        assert!(n > 0, "monitor closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    // Each line without its timestamp and origin, "LUA " marking the [db lua] origin.
+    let tails: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let (head, tail) = l.split_once("] ").unwrap();
+            let mark = if head.ends_with(" lua") { "LUA " } else { "" };
+            format!("{mark}{tail}")
+        })
+        .collect();
+    assert_eq!(
+        tails,
+        vec![
+            "\"eval\" \"redis.call('set',KEYS[1],ARGV[1])\" \"1\" \"foo\" \"bar\"",
+            "LUA \"set\" \"foo\" \"bar\"",
+            "\"fcall\" \"f\" \"0\"",
+            "LUA \"set\" \"foo\" \"bar\"",
+            "\"evalsha\" \"ffffffffffffffffffffffffffffffffffffffff\" \"0\"",
+            "\"multi\"",
+            "\"set\" \"a\" \"1\"",
+            "\"exec\"",
+            "\"multi\"",
+            "\"exec\"",
+            "\"ping\"",
+        ],
+        "{text}"
+    );
+}
+
 /// Run the binary with command-line words and return its stdout + stderr (it must exit).
 fn startup_output(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
