@@ -1501,7 +1501,7 @@ fn existing_stream<'a>(
 
 fn reply_lag(out: &mut Reply, s: &Stream, g: &Group) {
     match s.lag(g) {
-        Some(n) => out.int(n as i64),
+        Some(n) => out.int(n),
         None => out.null(),
     }
 }

@@ -368,17 +368,19 @@ impl Stream {
         None
     }
 
-    /// A group's lag: entries not yet delivered to it, when that can be known.
-    pub fn lag(&self, g: &Group) -> Option<u64> {
+    /// A group's lag: entries not yet delivered to it, when that can be known. Negative
+    /// when XGROUP SETID ... ENTRIESREAD claimed more reads than entries were added (Redis
+    /// 7.0.15 reports entries-added minus entries-read as it is).
+    pub fn lag(&self, g: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
         if g.entries_read != ENTRIES_READ_INVALID && !self.has_tombstones(g.last_id, StreamId::MAX)
         {
-            return Some(self.entries_added.saturating_sub(g.entries_read as u64));
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         self.entries_read_at(g.last_id)
-            .map(|r| self.entries_added.saturating_sub(r))
+            .map(|r| (self.entries_added as i64).wrapping_sub(r as i64))
     }
 
     /// Advance a group's read position past `id` (delivery of a new entry).

@@ -221,3 +221,46 @@ fn consumer_groups_pending_ack_claim() {
     let destroyed: i64 = q(&mut c, &["XGROUP", "DESTROY", "s", "g"]);
     assert_eq!(destroyed, 1);
 }
+
+/// XINFO GROUPS lag after XGROUP SETID ... ENTRIESREAD beyond the entries added: Redis
+/// 7.0.15 reports entries-added minus entries-read, here -1 (ferrokv reported 0).
+#[test]
+fn group_lag_can_be_negative_after_setid_entriesread() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("s")
+        .arg("g")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("s")
+        .arg("1-0")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("SETID")
+        .arg("s")
+        .arg("g")
+        .arg("0")
+        .arg("ENTRIESREAD")
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
+    let groups: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg("s")
+        .query(&mut c)
+        .unwrap();
+    let g = &groups[0];
+    let lag_at = g
+        .iter()
+        .position(|v| *v == redis::Value::BulkString(b"lag".to_vec()))
+        .unwrap();
+    assert_eq!(g[lag_at + 1], redis::Value::Int(-1));
+}
