@@ -226,6 +226,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
+    let in_script = ctx.srv.scripting.calling;
     let empty = crate::keyspace::List::new();
     let found = ctx.srv.ks.dbs[db].get(key).is_some();
     ctx.hit(found);
@@ -237,9 +238,9 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
         if !matches!(val, ValRef::List(_) | ValRef::Set(_) | ValRef::ZSet(_)) {
             return ctx.out.error(WRONGTYPE);
         }
-        // A set has no order of its own: when the result is stored, sort it so that it is
-        // reproducible (Redis does the same for scripts).
-        if o.dontsort && matches!(val, ValRef::Set(_)) && o.store.is_some() {
+        // A set has no order of its own: when the result is stored or a script asked,
+        // sort it so that it is reproducible (as Redis, for replicas and scripts).
+        if o.dontsort && matches!(val, ValRef::Set(_)) && (o.store.is_some() || in_script) {
             o.dontsort = false;
             o.alpha = true;
             o.by = None;

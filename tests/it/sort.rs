@@ -273,3 +273,37 @@ fn getkeys_includes_store() {
     );
     assert_eq!(keys, ["l"]);
 }
+
+/// SORT of a set BY a constant from a script comes out in ALPHA order (a set has no
+/// order of its own; Redis sorts it so scripts are deterministic), GET patterns applied.
+#[test]
+fn sort_by_constant_in_scripts_is_ordered() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let members = [
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "o", "p", "q", "r", "s", "t",
+        "u", "v", "z", "aa", "aaa", "azz",
+    ];
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("myset").arg(&members[..]);
+    let _: i64 = sadd.query(&mut c).unwrap();
+    let got: Vec<String> = redis::cmd("EVAL")
+        .arg("return redis.call('sort',KEYS[1],'by','_')")
+        .arg(1)
+        .arg("myset")
+        .query(&mut c)
+        .unwrap();
+    let mut want: Vec<String> = members.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    let got: Vec<Option<String>> = redis::cmd("EVAL")
+        .arg("return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')")
+        .arg(1)
+        .arg("myset")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        &got[..4],
+        &[Some("a".into()), None, Some("aa".into()), None]
+    );
+}
