@@ -1741,7 +1741,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         "object" if args.len() == 3 => {
             let key = args.get(2);
-            let Some(e) = ctx.srv.ks.dbs[ctx.db].peek(key) else {
+            let Some(e) = ctx.srv.ks.dbs[ctx.db].raw(key) else {
                 return ctx.out.error("ERR no such key");
             };
             let enc = super::keys::encoding_name(e, &ctx.srv.cfg);

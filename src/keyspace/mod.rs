@@ -58,7 +58,7 @@ impl Db {
         let slot = self.dict.slot_of(key)?;
         let e = self.dict.item_mut(slot)?;
         let exp = e.expire();
-        if exp != NO_EXPIRE && exp <= now_ms() {
+        if exp != NO_EXPIRE && exp <= expiry_now() {
             if let Some(e) = self.dict.take(slot) {
                 self.expires.remove(slot);
                 self.lazy_expired.push(e.key().into());
@@ -77,6 +77,11 @@ impl Db {
     }
     /// The entry of a live key, not counted as an access (see `peek_slot`).
     #[inline]
+    /// The entry as stored, expired or not, with no side effect (DEBUG OBJECT, as Redis's
+    /// direct dictionary lookup).
+    pub fn raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.dict.item(self.dict.slot_of(key)?)
+    }
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let s = self.peek_slot(key)?;
         self.dict.item(s)
@@ -375,5 +380,24 @@ mod tests {
         db.set(b"e", &b"6"[..], far, false);
         db.remove(b"e");
         assert_eq!(db.volatile(), 0);
+    }
+}
+
+/// While a script runs, the time its key lookups judge expiry by: the script's start (unix
+/// ms; 0 = none, use the clock). As Redis 7.0, a key does not expire in the middle of a
+/// script, so what it read stays consistent; the script is one command in time.
+static SCRIPT_TIME: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Freeze expiry time at `ms` for a script's run (`0` thaws it).
+pub fn set_script_time(ms: i64) {
+    SCRIPT_TIME.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The time lookups judge expiry by (see [`set_script_time`]).
+#[inline]
+pub fn expiry_now() -> i64 {
+    match SCRIPT_TIME.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => now_ms(),
+        t => t,
     }
 }

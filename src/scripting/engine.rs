@@ -252,6 +252,7 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
     };
     let caller_db = ctx.srv.clients[ctx.id].db;
     ctx.srv.blocking.deny += 1;
+    crate::keyspace::set_script_time(crate::util::now_ms());
     let outcome = run_in_state(
         &state,
         ctx,
@@ -263,6 +264,7 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
         limit,
     );
     ctx.srv.blocking.deny -= 1;
+    crate::keyspace::set_script_time(0);
     // SELECT inside the script changed the script's database only.
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
         c.db = caller_db;

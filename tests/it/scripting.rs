@@ -634,3 +634,31 @@ fn debug_set_disable_deny_scripts() {
         "{e}"
     );
 }
+
+/// A script is one moment in time for key expiry (Redis 7.0): a key set with PX 1 inside
+/// it still exists after the script slept, and is gone afterwards. DEBUG OBJECT sees an
+/// expired key that nothing has deleted yet, and a script's lookup deletes it.
+#[test]
+fn scripts_judge_expiry_by_their_start_time() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let _: () = q(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    let n: i64 = q(
+        &mut c,
+        &[
+            "EVAL",
+            "redis.call('SET', 'key', 'value', 'PX', '1') redis.call('DEBUG', 'SLEEP', 0.01) return redis.call('EXISTS', 'key')",
+            "0",
+        ],
+    );
+    assert_eq!(n, 1);
+    let n: i64 = q(&mut c, &["EXISTS", "key"]);
+    assert_eq!(n, 0);
+    let _: () = q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: () = q(&mut c, &["SET", "key", "value", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let _: String = q(&mut c, &["DEBUG", "OBJECT", "key"]);
+    let n: i64 = q(&mut c, &["EVAL", "return redis.call('EXISTS', 'key')", "0"]);
+    assert_eq!(n, 0);
+    assert_eq!(err(&mut c, &["DEBUG", "OBJECT", "key"]), "ERR no such key");
+}
