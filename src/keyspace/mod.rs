@@ -348,6 +348,25 @@ impl Keyspace {
     }
 }
 
+/// While a script runs, the time its key lookups judge expiry by: the script's start (unix
+/// ms; 0 = none, use the clock). As Redis 7.0, a key does not expire in the middle of a
+/// script, so what it read stays consistent; the script is one command in time.
+static SCRIPT_TIME: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Freeze expiry time at `ms` for a script's run (`0` thaws it).
+pub fn set_script_time(ms: i64) {
+    SCRIPT_TIME.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The time lookups judge expiry by (see [`set_script_time`]).
+#[inline]
+pub fn expiry_now() -> i64 {
+    match SCRIPT_TIME.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => now_ms(),
+        t => t,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,24 +399,5 @@ mod tests {
         db.set(b"e", &b"6"[..], far, false);
         db.remove(b"e");
         assert_eq!(db.volatile(), 0);
-    }
-}
-
-/// While a script runs, the time its key lookups judge expiry by: the script's start (unix
-/// ms; 0 = none, use the clock). As Redis 7.0, a key does not expire in the middle of a
-/// script, so what it read stays consistent; the script is one command in time.
-static SCRIPT_TIME: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// Freeze expiry time at `ms` for a script's run (`0` thaws it).
-pub fn set_script_time(ms: i64) {
-    SCRIPT_TIME.store(ms, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The time lookups judge expiry by (see [`set_script_time`]).
-#[inline]
-pub fn expiry_now() -> i64 {
-    match SCRIPT_TIME.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => now_ms(),
-        t => t,
     }
 }
