@@ -45,6 +45,10 @@ impl Stats {
     }
     pub fn record_errors(&mut self, codes: &mut Vec<String>) {
         for c in codes.drain(..) {
+            // An empty code: a failed call whose error was counted already.
+            if c.is_empty() {
+                continue;
+            }
             self.total_error_replies += 1;
             if let Some(n) = self.errors.get_mut(c.as_str()) {
                 *n += 1;

@@ -98,8 +98,14 @@ pub fn call_command(
     inner.srv.scripting.calling = outer;
     *db = inner.db;
     if out.buf.first() == Some(&b'-') {
+        // The command's error was counted in the error stats when it was replied: the
+        // script's failure it causes is not counted again (Redis 7.0's
+        // ERR_REPLY_FLAG_NO_STATS_UPDATE).
         let line = &out.buf[1..out.buf.len().saturating_sub(2)];
-        return fail(&String::from_utf8_lossy(line));
+        let t = lua.create_table()?;
+        t.set("err", String::from_utf8_lossy(line))?;
+        t.set(COUNTED, true)?;
+        return Ok((false, Value::Table(t)));
     }
     let mut pos = 0;
     let v = resp_to_lua(lua, &out.buf, &mut pos, 0)?;
@@ -245,7 +251,13 @@ pub fn lua_to_reply(out: &mut Reply, v: &Value, depth: usize, script_resp3: bool
 
 fn table_to_reply(out: &mut Reply, t: &Table, depth: usize, script_resp3: bool) {
     if let Value::String(e) = field(t, "err") {
-        return raw_error(out, &e.as_bytes());
+        raw_error(out, &e.as_bytes());
+        if matches!(field(t, COUNTED), Value::Boolean(true)) {
+            if let Some(code) = out.errors.last_mut() {
+                code.clear();
+            }
+        }
+        return;
     }
     if let Value::String(s) = field(t, "ok") {
         let s = s.to_string_lossy().replace(['\r', '\n'], " ");
@@ -313,6 +325,9 @@ fn table_to_reply(out: &mut Reply, t: &Table, depth: usize, script_resp3: bool) 
     }
 }
 
+/// Error-table field set when the error was already counted in the error stats.
+const COUNTED: &str = "ferrokv_counted";
+
 /// A failed run: the error table (or string) into "-msg script: <sha>, on <source>:<line>.".
 pub fn script_error(out: &mut Reply, v: &Value, sha: &str) {
     let Value::Table(t) = v else {
@@ -338,6 +353,12 @@ pub fn script_error(out: &mut Reply, v: &Value, sha: &str) {
         );
     }
     raw_error(out, &msg);
+    if matches!(field(t, COUNTED), Value::Boolean(true)) {
+        // Still a failed call of EVAL/FCALL, but no second count in errorstats.
+        if let Some(code) = out.errors.last_mut() {
+            code.clear();
+        }
+    }
 }
 
 /// lua-cjson's settings that change behaviour here (the others are accepted and ignored).

@@ -142,7 +142,8 @@ local function handler(e)
   elseif type(e) ~= 'table' then
     e = {err = 'ERR ' .. tostring(e)}
   else
-    e = {err = rawget(e, 'err')} -- a copy: the raised table may be sealed (error(redis))
+    -- a copy: the raised table may be sealed (error(redis))
+    e = {err = rawget(e, 'err'), ferrokv_counted = rawget(e, 'ferrokv_counted')}
   end
   if where then
     e.source = where.source

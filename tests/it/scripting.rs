@@ -662,3 +662,55 @@ fn scripts_judge_expiry_by_their_start_time() {
     assert_eq!(n, 0);
     assert_eq!(err(&mut c, &["DEBUG", "OBJECT", "key"]), "ERR no such key");
 }
+
+/// A command refused inside a script (OOM) is counted once in the error stats, not again
+/// for the script's failure it causes or for a pcall'ed error table the script returns
+/// (Redis 7.0 unit/scripting "Consistent eval error reporting").
+#[test]
+fn script_errors_are_counted_once() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let stat = |c: &mut redis::Connection, section: &str, prefix: &str| -> String {
+        let info: String = q(c, &["INFO", section]);
+        info.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or("")
+            .to_string()
+    };
+    let _: () = q(&mut c, &["CONFIG", "RESETSTAT"]);
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let e = err(
+        &mut c,
+        &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+    );
+    assert!(e.starts_with("OOM command not allowed"), "{e}");
+    assert_eq!(
+        stat(&mut c, "errorstats", "errorstat_OOM:"),
+        "errorstat_OOM:count=1"
+    );
+    assert_eq!(
+        stat(&mut c, "stats", "total_error_replies:"),
+        "total_error_replies:1"
+    );
+    assert!(
+        stat(&mut c, "commandstats", "cmdstat_set:").contains("rejected_calls=1,failed_calls=0")
+    );
+    assert!(
+        stat(&mut c, "commandstats", "cmdstat_eval:").contains("rejected_calls=0,failed_calls=1")
+    );
+    let _: () = q(&mut c, &["CONFIG", "RESETSTAT"]);
+    let e = err(
+        &mut c,
+        &["EVAL", "return redis.pcall('set','x','y')", "1", "x"],
+    );
+    assert!(e.starts_with("OOM command not allowed"), "{e}");
+    assert_eq!(
+        stat(&mut c, "errorstats", "errorstat_OOM:"),
+        "errorstat_OOM:count=1"
+    );
+    assert_eq!(
+        stat(&mut c, "stats", "total_error_replies:"),
+        "total_error_replies:1"
+    );
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+}
