@@ -460,6 +460,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
+    if no_good_replicas(ctx.srv)
+        && multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & WRITE != 0
+    {
+        return reject(ctx, Some(id), NOREPLICAS);
+    }
     let client = &ctx.srv.clients[ctx.id];
     if client.subs.any()
         && !ctx.out.resp3
@@ -484,6 +489,16 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     pubsub::splice_own(ctx.srv, ctx.out, mark);
     ctx.srv.pubsub.current = None;
     Flow::Done
+}
+
+/// Redis's reply to a write while min-replicas-to-write is not met.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// Whether writes are refused for want of good replicas (min-replicas-to-write with
+/// min-replicas-max-lag set): with no replication yet, no replica is ever good.
+#[inline]
+pub fn no_good_replicas(srv: &Server) -> bool {
+    srv.cfg.min_replicas_to_write > 0 && srv.cfg.min_replicas_max_lag > 0
 }
 
 /// Run a command that passed the checks (directly, or queued by MULTI and run by EXEC)

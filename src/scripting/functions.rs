@@ -487,6 +487,9 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
                 .out
                 .error("ERR Can not execute a script with write flag using *_ro command.");
         }
+        if crate::commands::no_good_replicas(ctx.srv) {
+            return ctx.out.error(crate::commands::NOREPLICAS);
+        }
         if !allow_oom
             && ctx.srv.cfg.maxmemory > 0
             && !crate::commands::server::free_memory_if_needed(ctx.srv)

@@ -216,6 +216,9 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
                 .out
                 .error("ERR Can not execute a script with write flag using *_ro command.");
         }
+        if crate::commands::no_good_replicas(ctx.srv) {
+            return ctx.out.error(crate::commands::NOREPLICAS);
+        }
         if flags & FLAG_ALLOW_OOM == 0
             && ctx.srv.cfg.maxmemory > 0
             && !crate::commands::server::free_memory_if_needed(ctx.srv)

@@ -308,3 +308,57 @@ fn scripts_and_functions_inside_exec_run_their_writes() {
     assert!(got.starts_with(want_head), "{got}");
     assert!(got.ends_with(".\r\n:5\r\n"), "{got}");
 }
+
+/// min-replicas-to-write with no good replica (there is no replication yet): writes,
+/// write scripts and an EXEC holding writes are refused with NOREPLICAS, reads are not
+/// (Redis 7.0 unit/multi and unit/scripting cases). ferrokv ignored the option.
+#[test]
+fn min_replicas_to_write_refuses_writes() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let mut r1 = srv.client();
+    let _: () = redis::cmd("SET").arg("x").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("xx").arg(1).query(&mut c).unwrap();
+    let mut raw = srv.raw();
+    let got = raw_roundtrip(&mut raw, b"MULTI\r\nINCR xx\r\n", 14);
+    assert_eq!(got, b"+OK\r\n+QUEUED\r\n");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(1)
+        .query(&mut r1)
+        .unwrap();
+    let want = "-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n";
+    let got = raw_roundtrip(&mut raw, b"EXEC\r\n", want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let e = err_of(&mut c, redis::cmd("SET").arg("x").arg(1));
+    assert_eq!(e, "NOREPLICAS Not enough good replicas to write.");
+    let v: String = redis::cmd("GET").arg("x").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+    let eval = |c: &mut redis::Connection, s: &str| {
+        redis::cmd("EVAL").arg(s).arg(1).arg("x").query::<String>(c)
+    };
+    assert_eq!(
+        eval(
+            &mut c,
+            "#!lua flags=no-writes\nreturn redis.call('get','x')"
+        )
+        .unwrap(),
+        "v"
+    );
+    assert_eq!(eval(&mut c, "return redis.call('get','x')").unwrap(), "v");
+    let e = eval(&mut c, "#!lua\nreturn redis.call('get','x')").unwrap_err();
+    assert_eq!(e.code(), Some("NOREPLICAS"));
+    let e = eval(&mut c, "return redis.call('set','x', 1)").unwrap_err();
+    assert!(e.to_string().contains("NOREPLICAS"), "{e}");
+    // min-replicas-max-lag 0 turns the check off, as in Redis.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-max-lag")
+        .arg(0)
+        .query(&mut r1)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("x").arg(2).query(&mut c).unwrap();
+    let xx: i64 = redis::cmd("GET").arg("xx").query(&mut c).unwrap();
+    assert_eq!(xx, 1);
+}
