@@ -76,11 +76,25 @@ pub fn call_command(
     if !arity_ok(cmd.arity, args.len()) {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
+    // Refusals of the script's own rules count as a rejected call of the command and
+    // an error reply (as Redis's scriptCall does), so the script's failure is not
+    // counted again.
+    let refuse = |ctx: &mut Ctx, msg: &str| -> mlua::Result<(bool, Value)> {
+        ctx.srv.cmd_stats[id].rejected_calls += 1;
+        ctx.srv.stats.record_errors(&mut vec!["ERR".to_string()]);
+        let t = lua.create_table()?;
+        t.set("err", msg)?;
+        t.set(COUNTED, true)?;
+        Ok((false, Value::Table(t)))
+    };
     if cmd.flags & NOSCRIPT != 0 && !ctx.srv.scripting.disable_deny_script {
-        return fail("ERR This Redis command is not allowed from script");
+        return refuse(ctx, "ERR This Redis command is not allowed from script");
     }
     if read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
+        return refuse(
+            ctx,
+            "ERR Write commands are not allowed from read-only scripts.",
+        );
     }
     let mut out = Reply {
         buf: Vec::new(),

@@ -713,4 +713,28 @@ fn script_errors_are_counted_once() {
         "total_error_replies:1"
     );
     let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    // A refusal by the script's own rules (a write from EVAL_RO) is a rejected call of
+    // the command, counted once.
+    let _: () = q(&mut c, &["CONFIG", "RESETSTAT"]);
+    let e = err(
+        &mut c,
+        &["EVAL_RO", "return redis.call('set','x','y')", "1", "x"],
+    );
+    assert!(
+        e.starts_with("ERR Write commands are not allowed from read-only scripts"),
+        "{e}"
+    );
+    assert_eq!(
+        stat(&mut c, "errorstats", "errorstat_ERR:"),
+        "errorstat_ERR:count=1"
+    );
+    assert_eq!(
+        stat(&mut c, "stats", "total_error_replies:"),
+        "total_error_replies:1"
+    );
+    assert!(
+        stat(&mut c, "commandstats", "cmdstat_set:").contains("rejected_calls=1,failed_calls=0")
+    );
+    assert!(stat(&mut c, "commandstats", "cmdstat_eval_ro:")
+        .contains("rejected_calls=0,failed_calls=1"));
 }
