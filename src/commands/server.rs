@@ -86,56 +86,39 @@ pub static COMMANDS: &[Command] = &[
     cmd("memory", -2, 0, 0, (0, 0, 0), container).subs(MEMORY),
 ];
 
-const CLUSTER_ADMIN: u32 = ADMIN | STALE;
+/// CLUSTER subcommand `name`: every one answers that cluster support is disabled.
+const fn disabled(name: &'static str, arity: i32, flags: u32) -> Command {
+    cmd(name, arity, flags, 0, (0, 0, 0), no_cluster)
+}
+
 static CLUSTER: &[Command] = &[
-    cmd("addslots", -3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("addslotsrange", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("bumpepoch", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd(
-        "count-failure-reports",
-        3,
-        CLUSTER_ADMIN,
-        0,
-        (0, 0, 0),
-        no_cluster,
-    ),
-    cmd("countkeysinslot", 3, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("delslots", -3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("delslotsrange", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("failover", -2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("flushslots", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("forget", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("getkeysinslot", 4, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), no_cluster),
-    cmd("info", 2, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("keyslot", 3, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("links", 2, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("meet", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("myid", 2, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("nodes", 2, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("replicas", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("replicate", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd(
-        "reset",
-        -2,
-        CLUSTER_ADMIN | NOSCRIPT,
-        0,
-        (0, 0, 0),
-        no_cluster,
-    ),
-    cmd("saveconfig", 2, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd(
-        "set-config-epoch",
-        3,
-        CLUSTER_ADMIN,
-        0,
-        (0, 0, 0),
-        no_cluster,
-    ),
-    cmd("setslot", -4, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("shards", 2, STALE, 0, (0, 0, 0), no_cluster),
-    cmd("slaves", 3, CLUSTER_ADMIN, 0, (0, 0, 0), no_cluster),
-    cmd("slots", 2, STALE, 0, (0, 0, 0), no_cluster),
+    disabled("addslots", -3, ADMIN | STALE),
+    disabled("addslotsrange", -4, ADMIN | STALE),
+    disabled("bumpepoch", 2, ADMIN | STALE),
+    disabled("count-failure-reports", 3, ADMIN | STALE),
+    disabled("countkeysinslot", 3, STALE),
+    disabled("delslots", -3, ADMIN | STALE),
+    disabled("delslotsrange", -4, ADMIN | STALE),
+    disabled("failover", -2, ADMIN | STALE),
+    disabled("flushslots", 2, ADMIN | STALE),
+    disabled("forget", 3, ADMIN | STALE),
+    disabled("getkeysinslot", 4, STALE),
+    disabled("help", 2, LOADING | STALE),
+    disabled("info", 2, STALE),
+    disabled("keyslot", 3, STALE),
+    disabled("links", 2, STALE),
+    disabled("meet", -4, ADMIN | STALE),
+    disabled("myid", 2, STALE),
+    disabled("nodes", 2, STALE),
+    disabled("replicas", 3, ADMIN | STALE),
+    disabled("replicate", 3, ADMIN | STALE),
+    disabled("reset", -2, ADMIN | STALE | NOSCRIPT),
+    disabled("saveconfig", 2, ADMIN | STALE),
+    disabled("set-config-epoch", 3, ADMIN | STALE),
+    disabled("setslot", -4, ADMIN | STALE),
+    disabled("shards", 2, STALE),
+    disabled("slaves", 3, ADMIN | STALE),
+    disabled("slots", 2, STALE),
 ];
 
 static MODULE: &[Command] = &[
@@ -232,23 +215,20 @@ fn lolwut(ctx: &mut Ctx, args: Args) {
 }
 
 fn module_help(ctx: &mut Ctx, _: Args) {
-    let lines = [
-        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "LIST",
-        "    Return a list of loaded modules.",
-        "LOAD <path> [<arg> ...]",
-        "    Load a module library from <path>, passing to it any optional arguments.",
-        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-        "    Load a module library from <path>, while passing it module configurations and optional arguments.",
-        "UNLOAD <name>",
-        "    Unload a module.",
-        "HELP",
-        "    Print this help.",
-    ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    help(
+        ctx,
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
 }
 
 /// No module is ever loaded: ferrokv has no module API.
