@@ -53,7 +53,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     for (old, new) in &loader.extras.renames {
         table.rename(old, new)?;
     }
-    let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
+    let poll = mio::Poll::new().map_err(|e| e.to_string())?;
     let registry = poll.registry().try_clone().map_err(|e| e.to_string())?;
     let mut srv = server::Server::new(cfg, loader.extras, config_file, table, registry);
     acl::init(&mut srv)?;
@@ -96,5 +96,5 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
             l.addr
         );
     }
-    reactor::run(&mut srv, &mut poll).map_err(|e| e.to_string())
+    reactor::run(&mut srv, poll).map_err(|e| e.to_string())
 }

@@ -7,8 +7,23 @@ use crate::resp::{parse_request_resume, Args, Partial, Request};
 use crate::server::{Client, ClientKind, Ctx, Server};
 use crate::{commands, notice, verbose, warn};
 use mio::{Events, Interest, Poll, Token};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
+
+thread_local! {
+    /// The event loop's poller. It lives here, not on `run`'s stack, so that a script past
+    /// busy-reply-threshold can poll it from its hook ([`events_while_blocked`]).
+    static POLL: RefCell<Option<Poll>> = const { RefCell::new(None) };
+}
+
+/// Wait for events (`timeout` None: forever); false if no poller is installed.
+fn poll_events(events: &mut Events, timeout: Option<Duration>) -> std::io::Result<bool> {
+    POLL.with(|p| match p.borrow_mut().as_mut() {
+        Some(poll) => poll.poll(events, timeout).map(|_| true),
+        None => Ok(false),
+    })
+}
 
 /// The last termination signal received (0 = none).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -45,8 +60,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time budget of one active-expiry step.
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 
-pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
+pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
     install_signal_handlers();
+    POLL.with(|p| *p.borrow_mut() = Some(poll));
+    srv.events_while_blocked = Some(events_while_blocked);
     let mut events = Events::with_capacity(1024);
     let mut next_cron = Instant::now();
     srv.stats.used_memory_startup = crate::evict::used_memory();
@@ -62,7 +79,7 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
             let left = (d - crate::util::now_ms()).max(0) as u64;
             timeout = timeout.min(Duration::from_millis(left));
         }
-        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+        if let Err(e) = poll_events(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e);
             }
@@ -70,20 +87,14 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
         srv.loop_iterations += 1;
         srv.loop_now = Instant::now();
         crate::latency::loop_begin(srv);
-        for ev in events.iter() {
-            let t = ev.token().0;
-            if t >= LISTENER_BASE {
-                accept_all(srv, t - LISTENER_BASE);
-                continue;
+        dispatch(srv, &events, None);
+        // Events of a client whose script served the loop while it ran.
+        while let Some(idx) = srv.deferred_events.pop() {
+            if srv.clients.contains(idx) {
+                handle_readable(srv, idx);
             }
-            if !srv.clients.contains(t) {
-                continue;
-            }
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                handle_readable(srv, t);
-            }
-            if srv.clients.contains(t) && ev.is_writable() {
-                flush(srv, t);
+            if srv.clients.contains(idx) {
+                flush(srv, idx);
             }
         }
         crate::blocking::expire(srv);
@@ -114,6 +125,69 @@ pub fn run(srv: &mut Server, poll: &mut Poll) -> std::io::Result<()> {
             expire_backlog = active_expire(srv);
         }
         crate::latency::loop_end(srv);
+    }
+}
+
+/// Serve one batch of events. The events of `protected` (the client whose script is
+/// running and serving the loop) are set aside for after the script.
+fn dispatch(srv: &mut Server, events: &Events, protected: Option<usize>) {
+    for ev in events.iter() {
+        let t = ev.token().0;
+        if t >= LISTENER_BASE {
+            accept_all(srv, t - LISTENER_BASE);
+            continue;
+        }
+        if !srv.clients.contains(t) {
+            continue;
+        }
+        if Some(t) == protected {
+            if !srv.deferred_events.contains(&t) {
+                srv.deferred_events.push(t);
+            }
+            continue;
+        }
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            handle_readable(srv, t);
+        }
+        if srv.clients.contains(t) && ev.is_writable() {
+            flush(srv, t);
+        }
+    }
+}
+
+/// Serve the event loop from inside a script that passed busy-reply-threshold (Redis's
+/// processEventsWhileBlocked): accept, finish handshakes, read and answer (-BUSY but for
+/// allow-busy commands), up to four batches without waiting. The script's own client is
+/// left alone (its events wait for the script), and SHUTDOWN NOSAVE exits from here.
+fn events_while_blocked(srv: &mut Server) {
+    let protected = srv.scripting.running.as_ref().map(|r| r.client);
+    // The running client's pushes are collected aside while its command runs.
+    let current = srv.pubsub.current.take();
+    let own = std::mem::take(&mut srv.pubsub.own);
+    let mut events = Events::with_capacity(128);
+    for _ in 0..4 {
+        match poll_events(&mut events, Some(Duration::ZERO)) {
+            Ok(true) if !events.is_empty() => {}
+            _ => break,
+        }
+        srv.loop_now = Instant::now();
+        dispatch(srv, &events, protected);
+    }
+    let mut keep = Vec::new();
+    while let Some(idx) = srv.pending_write.pop() {
+        if Some(idx) == protected {
+            keep.push(idx);
+        } else if srv.clients.contains(idx) {
+            flush(srv, idx);
+        }
+    }
+    srv.pending_write = keep;
+    srv.pubsub.current = current;
+    srv.pubsub.own = own;
+    if srv.shutdown.is_some() {
+        // Only SHUTDOWN NOSAVE gets here: the script never returns (as in Redis).
+        finish_shutdown(srv);
+        std::process::exit(0);
     }
 }
 
@@ -496,7 +570,8 @@ pub fn process_input(srv: &mut Server, idx: usize) {
 /// Serve clients blocked on keys that became ready (or released otherwise): queue their
 /// replies for writing and run the input they sent while blocked.
 pub fn serve_blocked(srv: &mut Server) {
-    if srv.blocking.serving {
+    // Not while a script serves the loop: its writes are served once it returns.
+    if srv.blocking.serving || srv.scripting.busy {
         return;
     }
     srv.blocking.serving = true;

@@ -174,6 +174,11 @@ pub struct Server {
     /// Writes since start (INFO rdb_changes_since_last_save).
     pub dirty: u64,
     pub shutdown: Option<Shutdown>,
+    /// Serves the event loop once without blocking: set by the reactor, called by a
+    /// script that passed busy-reply-threshold (Redis's processEventsWhileBlocked).
+    pub events_while_blocked: Option<fn(&mut Server)>,
+    /// Clients whose events came while their own script served the loop.
+    pub deferred_events: Vec<usize>,
     /// Clients that got output from another client's command (to flush this iteration).
     pub pending_write: Vec<usize>,
     pub monitors: Vec<usize>,
@@ -237,6 +242,8 @@ impl Server {
             next_client_id: 1,
             dirty: 0,
             shutdown: None,
+            events_while_blocked: None,
+            deferred_events: Vec::new(),
             pending_write: Vec::new(),
             monitors: Vec::new(),
             listeners_dirty: false,

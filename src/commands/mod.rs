@@ -436,6 +436,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "ERR Command not allowed inside a transaction",
         );
     }
+    // A script that passed busy-reply-threshold serves the event loop from its hook:
+    // only allow-busy commands run meanwhile (not the script's own calls).
+    if ctx.srv.scripting.busy && cmd.flags & ALLOW_BUSY == 0 && !nested(ctx.srv) {
+        let msg = crate::scripting::current_busy_error(ctx.srv);
+        return reject(ctx, Some(id), msg);
+    }
     if let Some(p) = ctx.srv.pause.filter(|_| !nested(ctx.srv)) {
         if Instant::now() < p.until
             && (!p.write_only

@@ -1550,6 +1550,11 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
             return ctx.out.error("ERR No shutdown in progress.");
         }
     }
+    let nosave = args.iter().skip(1).any(|a| eq_ic(a, "nosave"));
+    if ctx.srv.scripting.busy && !nosave {
+        // A timed-out script: only SHUTDOWN NOSAVE may stop the server.
+        return ctx.out.error(crate::scripting::current_busy_error(ctx.srv));
+    }
     let save = args.iter().skip(1).any(|a| eq_ic(a, "save"));
     let force = args.iter().skip(1).any(|a| eq_ic(a, "force"));
     if save && !force {

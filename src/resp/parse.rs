@@ -15,6 +15,24 @@ pub struct Args<'a> {
     spans: &'a [(u32, u32)],
 }
 
+/// [`Args`] without their lifetime (see [`Args::into_raw`]).
+#[derive(Clone, Copy)]
+pub struct RawArgs {
+    buf: *const [u8],
+    spans: *const [(u32, u32)],
+}
+
+impl RawArgs {
+    /// # Safety
+    /// The buffers the arguments were made from must still be alive and unchanged.
+    pub unsafe fn get<'a>(self) -> Args<'a> {
+        Args {
+            buf: &*self.buf,
+            spans: &*self.spans,
+        }
+    }
+}
+
 impl<'a> Args<'a> {
     pub fn new(buf: &'a [u8], spans: &'a [(u32, u32)]) -> Self {
         Args { buf, spans }
@@ -37,6 +55,18 @@ impl<'a> Args<'a> {
         self.spans
             .iter()
             .map(move |&(s, e)| &buf[s as usize..e as usize])
+    }
+    /// The arguments as owned byte strings.
+    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
+        self.iter().map(<[u8]>::to_vec).collect()
+    }
+    /// The buffer and spans as raw pointers, for a callback that must be `'static` but
+    /// runs only while these arguments are alive (a script's hook): see [`Args::from_raw`].
+    pub fn into_raw(self) -> RawArgs {
+        RawArgs {
+            buf: self.buf,
+            spans: self.spans,
+        }
     }
     /// Arguments from `i` on.
     pub fn tail(&self, i: usize) -> Args<'a> {

@@ -96,6 +96,12 @@ pub fn call_command(
             "ERR Write commands are not allowed from read-only scripts.",
         );
     }
+    if cmd.flags & WRITE != 0 {
+        // SCRIPT KILL can no longer stop this script (Redis's SCRIPT_WRITE_DIRTY).
+        if let Some(r) = ctx.srv.scripting.running.as_mut() {
+            r.wrote = true;
+        }
+    }
     let mut out = Reply {
         buf: Vec::new(),
         resp3,

@@ -1,18 +1,16 @@
 //! The Lua state and one script run: KEYS/ARGV, the scoped `redis.call` runner, the time
 //! limit hook, and the reply conversion.
 use super::convert;
-use crate::resp::Args;
-use crate::server::Ctx;
+use crate::resp::{parse::RawArgs, Args};
+use crate::server::{Ctx, Server};
 use mlua::{
     ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
 };
 use std::ffi::c_int;
 use std::time::{Duration, Instant};
 
-/// Instructions between two time-limit checks.
+/// Instructions between two time-limit checks (Redis's count hook uses the same).
 const HOOK_EVERY: u32 = 100_000;
-/// Hard limit when busy-reply-threshold is 0.
-const FALLBACK_LIMIT_MS: u64 = 60_000;
 
 pub struct State {
     pub lua: Lua,
@@ -48,7 +46,10 @@ const LOAD_LIMIT: Duration = Duration::from_millis(500);
 /// Registry name of the command runner, present only while a script runs.
 const RAW: &str = "ferrokv_raw";
 
-fn kill_in_user_code(debug: &mlua::Debug, limit_ms: u64) -> mlua::Result<VmState> {
+/// The error a killed script stops with (Redis's wording).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+fn kill_in_user_code(debug: &mlua::Debug) -> mlua::Result<VmState> {
     // Scripts and library functions; not the glue (its error handler must run).
     if !matches!(
         debug.source().source.as_deref(),
@@ -56,9 +57,7 @@ fn kill_in_user_code(debug: &mlua::Debug, limit_ms: u64) -> mlua::Result<VmState
     ) {
         return Ok(VmState::Continue);
     }
-    Err(mlua::Error::runtime(format!(
-        "ERR Script killed: it ran longer than {limit_ms} ms (twice busy-reply-threshold)"
-    )))
+    Err(mlua::Error::runtime(KILLED))
 }
 
 unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
@@ -231,8 +230,9 @@ fn load_error(v: &Value) -> String {
     format!("ERR Error registering functions: {msg}")
 }
 
-/// Run a script or a function with `rest` = keys then args; the reply goes to `ctx.out`.
-pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only: bool) {
+/// Run a script or a function called by `args` (EVAL/EVALSHA/FCALL and their _RO forms:
+/// the keys and arguments start at the fourth word); the reply goes to `ctx.out`.
+pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only: bool) {
     let is_function = matches!(callee, Callee::Function { .. });
     let slot = if is_function {
         &mut ctx.srv.scripting.functions.lua
@@ -246,23 +246,21 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
         Callee::Script(sha) => (ctx.srv.scripting.scripts[sha].func.clone(), sha.to_string()),
         Callee::Function { name, func } => (func, name.to_string()),
     };
-    let limit = match ctx.srv.cfg.busy_reply_threshold {
-        0 => FALLBACK_LIMIT_MS,
-        n => 2 * n as u64,
-    };
     let caller_db = ctx.srv.clients[ctx.id].db;
     ctx.srv.blocking.deny += 1;
     crate::keyspace::set_script_time(crate::util::now_ms());
-    let outcome = run_in_state(
-        &state,
-        ctx,
-        func,
-        is_function,
-        rest,
-        numkeys,
-        read_only,
-        limit,
-    );
+    ctx.srv.scripting.running = Some(super::Running {
+        eval: !is_function,
+        name,
+        argv: Vec::new(),
+        start: Instant::now(),
+        client: ctx.id,
+        wrote: false,
+        killed: false,
+    });
+    let outcome = run_in_state(&state, ctx, func, is_function, args, numkeys, read_only);
+    let running = ctx.srv.scripting.running.take();
+    ctx.srv.scripting.busy = false;
     ctx.srv.blocking.deny -= 1;
     crate::keyspace::set_script_time(0);
     // SELECT inside the script changed the script's database only.
@@ -270,6 +268,7 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
         c.db = caller_db;
     }
     ctx.db = caller_db;
+    let name = running.map(|r| r.name).unwrap_or_default();
     match outcome {
         Ok((true, v)) => {
             let script_resp3 = state.holder.get::<i64>("resp").unwrap_or(2) == 3;
@@ -289,18 +288,61 @@ pub fn run(ctx: &mut Ctx, callee: Callee, rest: Args, numkeys: usize, read_only:
     }
 }
 
+/// The count hook of a running script (Redis's scriptInterrupt): past
+/// busy-reply-threshold the script is "timed out" and serves the event loop at every
+/// call (other clients get -BUSY; SCRIPT/FUNCTION KILL and SHUTDOWN NOSAVE are served).
+/// Once killed, every line of the script's own code raises, so pcall cannot keep it alive.
+fn busy_hook(
+    lua: &Lua,
+    debug: &mlua::Debug,
+    srv: &mut Server,
+    threshold: Duration,
+    args: RawArgs,
+) -> mlua::Result<VmState> {
+    let Some(r) = srv.scripting.running.as_mut() else {
+        return Ok(VmState::Continue);
+    };
+    if !srv.scripting.busy {
+        let elapsed = r.start.elapsed();
+        if elapsed < threshold {
+            return Ok(VmState::Continue);
+        }
+        crate::warn!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+            elapsed.as_millis(),
+            if r.eval { "SCRIPT KILL" } else { "FUNCTION KILL" },
+            r.name
+        );
+        // SAFETY: the hook is removed before `run` returns, and the caller's arguments
+        // live (unchanged) until then.
+        r.argv = unsafe { args.get() }.to_vecs();
+        srv.scripting.busy = true;
+    }
+    if let Some(serve) = srv.events_while_blocked {
+        serve(srv);
+    }
+    if srv.scripting.running.as_ref().is_some_and(|r| r.killed) {
+        crate::warn!("Lua script killed by user with SCRIPT KILL.");
+        lua.set_hook(HookTriggers::new().every_line(), |_, debug| {
+            kill_in_user_code(&debug)
+        });
+        return kill_in_user_code(debug);
+    }
+    Ok(VmState::Continue)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_in_state(
     state: &State,
     ctx: &mut Ctx,
     func: Function,
     is_function: bool,
-    rest: Args,
+    args: Args,
     numkeys: usize,
     read_only: bool,
-    limit_ms: u64,
 ) -> mlua::Result<(bool, Value)> {
     let lua = &state.lua;
+    let rest = args.tail(3);
     let keys =
         lua.create_sequence_from(rest.iter().take(numkeys).map(|k| lua.create_string(k).ok()))?;
     let argv =
@@ -315,24 +357,23 @@ fn run_in_state(
         None
     };
     state.holder.set("resp", 2)?;
-    let start = Instant::now();
-    let limit = Duration::from_millis(limit_ms);
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |lua, debug| {
-            if start.elapsed() <= limit {
-                return Ok(VmState::Continue);
-            }
-            // Past the limit: check every line too, so a loop around pcall cannot catch
-            // the error forever; only the script's own code is interrupted (not the
-            // error handler).
-            lua.set_hook(
-                HookTriggers::new().every_line().every_nth_instruction(1000),
-                move |_, debug| kill_in_user_code(&debug, limit_ms),
-            );
-            kill_in_user_code(&debug, limit_ms)
-        },
-    );
+    // Redis sets no hook at all when busy-reply-threshold is 0: no limit, no cost.
+    let threshold = ctx.srv.cfg.busy_reply_threshold.max(0) as u64;
+    if threshold > 0 {
+        let srv: *mut Server = &mut *ctx.srv;
+        let raw = args.into_raw();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |lua, debug| {
+                // SAFETY: the hook runs on this thread only while the script executes Lua
+                // code, never while `redis.call` (the other user of the server) runs a
+                // command, and it is removed before `run` returns: no two live uses of
+                // the server overlap.
+                let srv = unsafe { &mut *srv };
+                busy_hook(lua, &debug, srv, Duration::from_millis(threshold), raw)
+            },
+        );
+    }
     let mut db = ctx.db;
     lua.scope(|scope| {
         let holder = state.holder.clone();

@@ -396,9 +396,28 @@ fn list(ctx: &mut Ctx, args: Args) {
 fn stats(ctx: &mut Ctx, _: Args) {
     let reg = &ctx.srv.scripting.functions;
     let out = &mut *ctx.out;
+    if let Some(r) = ctx.srv.scripting.running.as_ref() {
+        if r.eval {
+            return out.error(super::busy_error(true));
+        }
+    }
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    match ctx.srv.scripting.running.as_ref() {
+        None => out.null(),
+        Some(r) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(r.name.as_bytes());
+            out.bulk(b"command");
+            out.array(r.argv.len());
+            for a in &r.argv {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(r.start.elapsed().as_millis() as i64);
+        }
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");
@@ -410,7 +429,7 @@ fn stats(ctx: &mut Ctx, _: Args) {
 }
 
 fn kill(ctx: &mut Ctx, _: Args) {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    super::kill_running(ctx, false);
 }
 
 fn help(ctx: &mut Ctx, _: Args) {
@@ -501,7 +520,7 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
     }
     super::set_oom_rule(ctx, allow_oom || ro || no_writes);
     let callee = Callee::Function { name: &name, func };
-    engine::run(ctx, callee, args.tail(3), numkeys as usize, ro || no_writes);
+    engine::run(ctx, callee, args, numkeys as usize, ro || no_writes);
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! While a script runs the state is taken out of the `Server`, so `redis.call` can borrow
 //! the server mutably (a scoped function that lives only for that run).
 //!
-//! The server is single-threaded: a long script blocks every client, and no other client
-//! can send SCRIPT KILL meanwhile. A count hook stops a script that runs longer than twice
-//! `busy-reply-threshold` (`lua-time-limit`), or 60 s when that is 0, with an error.
+//! The server is single-threaded. A script that runs longer than `busy-reply-threshold`
+//! (`lua-time-limit`) serves the event loop from its count hook, as Redis does: other
+//! clients get `-BUSY`, and SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE are served
+//! (see [`Running`]). With the threshold at 0 there is no hook and no limit.
 mod bit;
 mod convert;
 mod engine;
@@ -50,6 +51,57 @@ pub struct Scripting {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call commands flagged noscript
     /// (Redis's test suite calls DEBUG from scripts this way).
     pub disable_deny_script: bool,
+    /// The script or function running now, if any.
+    pub running: Option<Running>,
+    /// The running script passed busy-reply-threshold: the event loop is served from its
+    /// hook and commands without the allow-busy flag are refused with [`busy_error`].
+    pub busy: bool,
+}
+
+/// The script or function that is running (Redis's scriptRunCtx).
+pub struct Running {
+    /// EVAL/EVALSHA (SCRIPT KILL stops it), or FCALL (FUNCTION KILL).
+    pub eval: bool,
+    /// The script's SHA1 or the function's name.
+    pub name: String,
+    /// The caller's command line, copied when the script timed out (FUNCTION STATS).
+    pub argv: Vec<Vec<u8>>,
+    pub start: std::time::Instant,
+    /// The caller's slot: its events wait while the script serves the event loop.
+    pub client: usize,
+    /// It ran a write command: SCRIPT KILL can no longer stop it.
+    pub wrote: bool,
+    /// SCRIPT KILL / FUNCTION KILL asked it to stop.
+    pub killed: bool,
+}
+
+/// Redis's -BUSY reply while a script of this kind has timed out.
+pub fn busy_error(eval: bool) -> &'static str {
+    if eval {
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    } else {
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    }
+}
+
+/// The -BUSY reply for the script running now.
+pub fn current_busy_error(srv: &crate::server::Server) -> &'static str {
+    busy_error(srv.scripting.running.as_ref().is_none_or(|r| r.eval))
+}
+
+/// SCRIPT KILL (`eval`) or FUNCTION KILL: stop the running script if it wrote nothing.
+pub(crate) fn kill_running(ctx: &mut Ctx, eval: bool) {
+    let Some(r) = ctx.srv.scripting.running.as_mut() else {
+        return ctx.out.error("NOTBUSY No scripts in execution right now.");
+    };
+    if r.wrote {
+        return ctx.out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+    }
+    if r.eval != eval {
+        return ctx.out.error(busy_error(r.eval));
+    }
+    r.killed = true;
+    ctx.out.ok();
 }
 
 #[derive(Default, Clone, Copy)]
@@ -231,13 +283,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     let read_only = ro || flags & FLAG_NO_WRITES != 0;
     set_oom_rule(ctx, flags & FLAG_ALLOW_OOM != 0 || read_only);
     let n = numkeys as usize;
-    engine::run(
-        ctx,
-        engine::Callee::Script(&sha),
-        args.tail(3),
-        n,
-        read_only,
-    );
+    engine::run(ctx, engine::Callee::Script(&sha), args, n, read_only);
 }
 
 /// Record the OOM rule of the script or function about to run (see [`ScriptOom`]).
@@ -335,9 +381,9 @@ fn script_flush(ctx: &mut Ctx, args: Args) {
     ctx.out.ok();
 }
 
-/// A script can never be running while another client's command runs (one thread).
+/// Served from a timed-out script's hook (allow-busy); NOTBUSY otherwise.
 fn script_kill(ctx: &mut Ctx, _: Args) {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    kill_running(ctx, true);
 }
 
 fn script_debug(ctx: &mut Ctx, args: Args) {

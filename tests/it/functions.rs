@@ -195,22 +195,6 @@ fn fcall_rules() {
 }
 
 #[test]
-fn a_function_that_never_returns_is_stopped() {
-    let srv = Server::start(&["--busy-reply-threshold", "50"]);
-    let mut c = srv.client();
-    q::<String>(
-        &mut c,
-        &[
-            "FUNCTION",
-            "LOAD",
-            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
-        ],
-    );
-    assert!(err(&mut c, &["FCALL", "spin", "0"]).contains("Script killed"));
-    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG", "the server goes on");
-}
-
-#[test]
 fn dump_and_restore_libraries() {
     let srv = Server::start(&[]);
     let mut c = srv.client();

@@ -2,6 +2,7 @@
 //! it through real clients (the `redis` crate, raw sockets, rustls).
 mod acl;
 mod blocking;
+mod busy;
 mod common;
 mod compat;
 mod core;

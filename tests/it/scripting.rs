@@ -335,16 +335,6 @@ fn select_inside_script_does_not_change_the_client_db() {
 }
 
 #[test]
-fn an_infinite_loop_is_stopped() {
-    let srv = Server::start(&["--busy-reply-threshold", "100"]);
-    let mut c = srv.client();
-    let e = eval_err(&mut c, "while true do end");
-    assert!(e.contains("Script killed"), "{e}");
-    let pong: String = cmd("PING").query(&mut c).unwrap();
-    assert_eq!(pong, "PONG");
-}
-
-#[test]
 fn acl_check_cmd_blocking_reads_and_cached_script_count() {
     let srv = Server::start(&[]);
     let mut c = srv.client();

@@ -1,0 +1,234 @@
+//! A script past busy-reply-threshold serves the event loop (issue 14.4), as Redis 7.0's
+//! scriptInterrupt does: other clients get -BUSY, SCRIPT KILL / FUNCTION KILL stop a
+//! script that wrote nothing, SHUTDOWN NOSAVE stops the server, new clients (TLS too)
+//! are accepted, and the script's own pipelined commands run after it.
+use crate::common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+    }
+    out
+}
+
+/// Wait until PING from `c` is refused as busy.
+fn wait_busy(c: &mut redis::Connection) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match redis::cmd("PING").query::<String>(c) {
+            Err(_) => return err(c, &["PING"]),
+            Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(_) => panic!("the script never became busy"),
+        }
+    }
+}
+
+/// Read from `s` until `want` appears (or 5 s pass); returns what was read.
+fn read_until(s: &mut TcpStream, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&got).contains(want) && Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn a_busy_script_answers_busy_and_script_kill_stops_it() {
+    let srv = Server::start(&["--busy-reply-threshold", "50"]);
+    let mut c = srv.client();
+    // The script's connection pipelines a PING after the EVAL: it runs after the script.
+    let mut runner = srv.raw();
+    let mut req = resp(&["EVAL", "while true do end", "0"]);
+    req.extend(resp(&["PING"]));
+    runner.write_all(&req).unwrap();
+    let e = wait_busy(&mut c);
+    assert!(e.contains(BUSY_EVAL), "{e}");
+    // A client that connects now is accepted and answered.
+    let mut late = srv.client();
+    assert!(err(&mut late, &["GET", "k"]).contains("BUSY"));
+    assert_eq!(err(&mut late, &["FUNCTION", "KILL"]), BUSY_EVAL);
+    assert_eq!(err(&mut late, &["FUNCTION", "STATS"]), BUSY_EVAL);
+    assert_eq!(err(&mut late, &["SHUTDOWN"]), BUSY_EVAL);
+    // Allow-busy commands run: a transaction is refused as a whole, never half-run.
+    assert_eq!(q::<String>(&mut late, &["MULTI"]), "OK");
+    assert!(err(&mut late, &["INCR", "x"]).contains("BUSY"));
+    assert_eq!(q::<String>(&mut c, &["SCRIPT", "KILL"]), "OK");
+    let out = read_until(&mut runner, "+PONG");
+    assert!(out.contains("killed by user"), "{out}");
+    assert!(out.ends_with("+PONG\r\n"), "{out}");
+    assert!(err(&mut late, &["EXEC"]).starts_with("EXECABORT"));
+    assert_eq!(q::<Option<String>>(&mut late, &["GET", "x"]), None);
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+    assert!(srv.log().contains("Slow script detected"));
+    // Nothing runs: SCRIPT KILL says so.
+    assert_eq!(
+        err(&mut c, &["SCRIPT", "KILL"]),
+        "NOTBUSY No scripts in execution right now."
+    );
+}
+
+#[test]
+fn pcall_cannot_catch_script_kill() {
+    let srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.client();
+    let mut runner = srv.raw();
+    runner
+        .write_all(&resp(&[
+            "EVAL",
+            "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+            "0",
+        ]))
+        .unwrap();
+    wait_busy(&mut c);
+    assert_eq!(q::<String>(&mut c, &["SCRIPT", "KILL"]), "OK");
+    let out = read_until(&mut runner, "\r\n");
+    assert!(
+        out.starts_with("-ERR") && out.contains("killed by user"),
+        "{out}"
+    );
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
+    let mut srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.client();
+    let mut runner = srv.raw();
+    runner
+        .write_all(&resp(&[
+            "EVAL",
+            "redis.call('set', KEYS[1], 'y') while true do end",
+            "1",
+            "x",
+        ]))
+        .unwrap();
+    wait_busy(&mut c);
+    assert!(err(&mut c, &["SCRIPT", "KILL"])
+        .starts_with("UNKILLABLE Sorry the script already executed write commands"));
+    assert!(wait_busy(&mut c).contains("BUSY"));
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    assert!(
+        srv.wait_exit(Duration::from_secs(5)).is_some(),
+        "the server exits"
+    );
+}
+
+#[test]
+fn function_kill_and_function_stats_while_a_function_runs() {
+    let srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.client();
+    q::<String>(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=spin\nredis.register_function('spin', function() local a = 1 while true do a = a + 1 end end)",
+        ],
+    );
+    let mut runner = srv.raw();
+    runner.write_all(&resp(&["FCALL", "spin", "0"])).unwrap();
+    let e = wait_busy(&mut c);
+    assert!(e.contains(BUSY_FUNCTION), "{e}");
+    assert_eq!(err(&mut c, &["SCRIPT", "KILL"]), BUSY_FUNCTION);
+    let stats: redis::Value = q(&mut c, &["FUNCTION", "STATS"]);
+    let text = format!("{stats:?}");
+    for part in ["running_script", "spin", "FCALL", "duration_ms", "engines"] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "KILL"]), "OK");
+    let out = read_until(&mut runner, "\r\n");
+    assert!(out.contains("killed by user"), "{out}");
+    let stats: redis::Value = q(&mut c, &["FUNCTION", "STATS"]);
+    assert!(
+        format!("{stats:?}").contains("\"running_script\"'), nil"),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_blocked_client_is_served_after_the_busy_script_not_during_it() {
+    // Redis 7.0 "Timedout scripts and unblocked command": a command allowed while busy
+    // must not serve the clients the script's first write unblocked.
+    let srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.client();
+    q::<String>(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    let mut blocked = srv.raw();
+    blocked.write_all(&resp(&["BLPOP", "x", "0"])).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut runner = srv.raw();
+    runner
+        .write_all(&resp(&[
+            "EVAL",
+            "redis.call('lpush', KEYS[1], 'y') \
+             while true do \
+               if string.find(redis.call('client', 'list'), 'abortscript') then break end \
+             end \
+             redis.call('lpush', KEYS[1], 'z') return 'done'",
+            "1",
+            "x",
+        ]))
+        .unwrap();
+    wait_busy(&mut c);
+    let mut r3 = srv.client();
+    let _: redis::Value = q(&mut r3, &["HELLO", "2", "SETNAME", "abortscript"]);
+    let got = read_until(&mut blocked, "z\r\n");
+    assert!(got.ends_with("$1\r\nx\r\n$1\r\nz\r\n"), "{got:?}");
+    assert!(read_until(&mut runner, "done").contains("done"));
+}
+
+#[test]
+fn tls_clients_handshake_and_get_busy_while_a_script_runs() {
+    let pki = crate::tls::make_pki("busy");
+    let srv = crate::tls::start_tls(&pki, &["--busy-reply-threshold", "20"]);
+    let mut c = crate::tls::tls_client(&srv, &pki, Some("client")).unwrap();
+    let mut runner = crate::tls::tls_client(&srv, &pki, Some("client")).unwrap();
+    let t = std::thread::spawn(move || {
+        redis::cmd("EVAL")
+            .arg("while true do end")
+            .arg(0)
+            .query::<()>(&mut runner)
+            .unwrap_err()
+            .to_string()
+    });
+    let e = wait_busy(&mut c);
+    assert!(e.contains("BUSY"), "{e}");
+    // A new TLS connection completes its handshake while the script runs.
+    let mut fresh = crate::tls::tls_client(&srv, &pki, Some("client")).unwrap();
+    assert!(err(&mut fresh, &["PING"]).contains("BUSY"));
+    assert_eq!(q::<String>(&mut fresh, &["SCRIPT", "KILL"]), "OK");
+    assert!(t.join().unwrap().contains("killed by user"));
+    assert_eq!(q::<String>(&mut fresh, &["PING"]), "PONG");
+}
+
+#[test]
+fn threshold_zero_means_no_limit() {
+    // Redis sets no hook when busy-reply-threshold is 0: a long script just runs.
+    let srv = Server::start(&["--busy-reply-threshold", "0"]);
+    let mut c = srv.client();
+    let n: i64 = q(
+        &mut c,
+        &[
+            "EVAL",
+            "local t = redis.call('time') local s = t[1] * 1000000 + t[2] local i = 0 \
+             while true do i = i + 1 if i % 1000 == 0 then t = redis.call('time') \
+             if t[1] * 1000000 + t[2] - s > 300000 then return 1 end end end",
+            "0",
+        ],
+    );
+    assert_eq!(n, 1);
+}
