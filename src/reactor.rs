@@ -87,7 +87,8 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
         srv.loop_iterations += 1;
         srv.loop_now = Instant::now();
         crate::latency::loop_begin(srv);
-        dispatch(srv, &events, None);
+        queue(srv, &events);
+        dispatch(srv, None);
         // Events of a client whose script served the loop while it ran.
         while let Some(idx) = srv.deferred_events.pop() {
             if srv.clients.contains(idx) {
@@ -128,11 +129,31 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
     }
 }
 
-/// Serve one batch of events. The events of `protected` (the client whose script is
-/// running and serving the loop) are set aside for after the script.
-fn dispatch(srv: &mut Server, events: &Events, protected: Option<usize>) {
+/// Readiness flags of a queued event.
+const READ: u8 = 1;
+const WRITE: u8 = 2;
+
+/// Queue a batch of events: [`dispatch`] serves them in order. They are queued (not
+/// served straight from `Events`) so that a script serving the loop while it runs serves
+/// the rest of the batch it was called from too: epoll reports an edge once.
+fn queue(srv: &mut Server, events: &Events) {
     for ev in events.iter() {
-        let t = ev.token().0;
+        let mut flags = 0;
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            flags |= READ;
+        }
+        if ev.is_writable() {
+            flags |= WRITE;
+        }
+        srv.ready.push((ev.token().0, flags));
+    }
+}
+
+/// Serve the queued events. Those of `protected` (the client whose script is running and
+/// serving the loop) are set aside for after the script.
+fn dispatch(srv: &mut Server, protected: Option<usize>) {
+    while let Some(&(t, flags)) = srv.ready.get(srv.ready_pos) {
+        srv.ready_pos += 1;
         if t >= LISTENER_BASE {
             accept_all(srv, t - LISTENER_BASE);
             continue;
@@ -146,13 +167,15 @@ fn dispatch(srv: &mut Server, events: &Events, protected: Option<usize>) {
             }
             continue;
         }
-        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+        if flags & READ != 0 {
             handle_readable(srv, t);
         }
-        if srv.clients.contains(t) && ev.is_writable() {
+        if flags & WRITE != 0 && srv.clients.contains(t) {
             flush(srv, t);
         }
     }
+    srv.ready.clear();
+    srv.ready_pos = 0;
 }
 
 /// Serve the event loop from inside a script that passed busy-reply-threshold (Redis's
@@ -164,6 +187,8 @@ fn events_while_blocked(srv: &mut Server) {
     // The running client's pushes are collected aside while its command runs.
     let current = srv.pubsub.current.take();
     let own = std::mem::take(&mut srv.pubsub.own);
+    // First the rest of the batch the script was called from, then new events.
+    dispatch(srv, protected);
     let mut events = Events::with_capacity(128);
     for _ in 0..4 {
         match poll_events(&mut events, Some(Duration::ZERO)) {
@@ -171,7 +196,8 @@ fn events_while_blocked(srv: &mut Server) {
             _ => break,
         }
         srv.loop_now = Instant::now();
-        dispatch(srv, &events, protected);
+        queue(srv, &events);
+        dispatch(srv, protected);
     }
     let mut keep = Vec::new();
     while let Some(idx) = srv.pending_write.pop() {

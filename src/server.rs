@@ -46,8 +46,6 @@ pub struct Client {
     pub out_pos: usize,
     pub db: usize,
     pub name: Option<Vec<u8>>,
-    pub lib_name: Option<Vec<u8>>,
-    pub lib_ver: Option<Vec<u8>>,
     pub peer: String,
     /// The socket path of a Unix-socket client (empty for TCP: see `local_addr`).
     pub unix_path: String,
@@ -98,8 +96,6 @@ impl Client {
             out_pos: 0,
             db: 0,
             name: None,
-            lib_name: None,
-            lib_ver: None,
             peer,
             unix_path,
             created: now,
@@ -179,6 +175,10 @@ pub struct Server {
     pub events_while_blocked: Option<fn(&mut Server)>,
     /// Clients whose events came while their own script served the loop.
     pub deferred_events: Vec<usize>,
+    /// The event batch being served (token, readiness), and how far: the reactor's, kept
+    /// here so that a script serving the loop can serve the rest of it.
+    pub ready: Vec<(usize, u8)>,
+    pub ready_pos: usize,
     /// Clients that got output from another client's command (to flush this iteration).
     pub pending_write: Vec<usize>,
     pub monitors: Vec<usize>,
@@ -244,6 +244,8 @@ impl Server {
             shutdown: None,
             events_while_blocked: None,
             deferred_events: Vec::new(),
+            ready: Vec::with_capacity(1024),
+            ready_pos: 0,
             pending_write: Vec::new(),
             monitors: Vec::new(),
             listeners_dirty: false,

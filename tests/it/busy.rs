@@ -232,3 +232,32 @@ fn threshold_zero_means_no_limit() {
     );
     assert_eq!(n, 1);
 }
+
+#[test]
+fn clients_ready_in_the_same_batch_as_the_script_are_answered() {
+    // While DEBUG SLEEP holds the loop, the script's client and five others send: the
+    // next poll reports them together. The ones after the script in that batch must be
+    // answered from the script's hook (epoll reports their edge only once).
+    let srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut sleeper = srv.raw();
+    sleeper
+        .write_all(&resp(&["DEBUG", "SLEEP", "0.3"]))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut runner = srv.raw();
+    runner
+        .write_all(&resp(&["EVAL", "while true do end", "0"]))
+        .unwrap();
+    let mut others: Vec<TcpStream> = (0..5).map(|_| srv.raw()).collect();
+    for o in &mut others {
+        o.write_all(&resp(&["PING"])).unwrap();
+    }
+    for o in &mut others {
+        let got = read_until(o, "\r\n");
+        assert!(got == "+PONG\r\n" || got.starts_with("-BUSY"), "{got:?}");
+    }
+    let mut c = srv.client();
+    wait_busy(&mut c);
+    assert_eq!(q::<String>(&mut c, &["SCRIPT", "KILL"]), "OK");
+    assert!(read_until(&mut runner, "\r\n").contains("killed by user"));
+}
