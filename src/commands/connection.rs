@@ -126,14 +126,6 @@ static CLIENT: &[Command] = &[
         client_kill,
     ),
     cmd(
-        "setinfo",
-        4,
-        NOSCRIPT | LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        client_setinfo,
-    ),
-    cmd(
         "no-evict",
         3,
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -397,32 +389,6 @@ fn client_getname(ctx: &mut Ctx, _: Args) {
         Some(n) => ctx.out.bulk(&n),
         None => ctx.out.null(),
     }
-}
-
-fn client_setinfo(ctx: &mut Ctx, args: Args) {
-    let (attr, val) = (args.get(2), args.get(3));
-    if val.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return ctx.out.error(&format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            String::from_utf8_lossy(attr).to_ascii_lowercase()
-        ));
-    }
-    let v = if val.is_empty() {
-        None
-    } else {
-        Some(val.to_vec())
-    };
-    if eq_ic(attr, "lib-name") {
-        ctx.client().lib_name = v;
-    } else if eq_ic(attr, "lib-ver") {
-        ctx.client().lib_ver = v;
-    } else {
-        return ctx.out.error(&format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(attr)
-        ));
-    }
-    ctx.out.ok();
 }
 
 /// One CLIENT LIST line for a client (without the trailing newline).
@@ -769,7 +735,6 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "NO-EVICT (ON|OFF)",
             "PAUSE <timeout> [WRITE|ALL]",
             "REPLY (ON|OFF|SKIP)",
-            "SETINFO <option> <value>",
             "SETNAME <name>",
             "TRACKINGINFO",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",

@@ -957,3 +957,36 @@ fn migrate_keys_for_acl() {
         "This user has no permissions to access the 'other' key"
     );
 }
+
+/// The sequence of a client library's own ACL LOG test (redis-py test_acl_log): the
+/// library's connection handshake sends CLIENT SETINFO, which Redis 7.0 does not have
+/// (unknown subcommand, answered before any ACL check): it must not add a third entry.
+#[test]
+fn acl_log_counts_as_redis_7_0_for_a_client_library_sequence() {
+    let srv = Server::start(&[]);
+    let mut admin = srv.client();
+    ok(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "lib-user", "reset", "on", "nopass", "+get", "+set", "+select",
+            "~cache:*",
+        ],
+    );
+    ok(&mut admin, &["ACL", "LOG", "RESET"]);
+    let mut c = srv.client();
+    ok(&mut c, &["AUTH", "lib-user", "x"]);
+    for attr in [["LIB-NAME", "redis-py"], ["LIB-VER", "5.0.1"]] {
+        assert_eq!(
+            err(&mut c, &["CLIENT", "SETINFO", attr[0], attr[1]]),
+            "ERR unknown subcommand 'SETINFO'. Try CLIENT HELP."
+        );
+    }
+    ok(&mut c, &["SET", "cache:0", "1"]);
+    assert_eq!(q::<String>(&mut c, &["GET", "cache:0"]), "1");
+    assert!(err(&mut c, &["GET", "violated_cache:0"]).starts_with("NOPERM"));
+    assert!(err(&mut c, &["HSET", "cache:0", "hkey", "hval"]).starts_with("NOPERM"));
+    let log = acl_log(&mut admin);
+    assert_eq!(log.len(), 2, "{log:?}");
+    let one: Vec<Value> = q(&mut admin, &["ACL", "LOG", "1"]);
+    assert_eq!(one.len(), 1);
+}
