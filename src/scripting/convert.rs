@@ -227,6 +227,14 @@ fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize, depth: usize) -> mlua::Re
             tagged(lua, "double", d)?
         }
         b'(' => tagged(lua, "big_number", lua.create_string(head)?)?,
+        b'|' => {
+            // Attributes are not exposed to scripts (as in Redis 7.0): skip them and
+            // return the reply they annotate.
+            for _ in 0..num(head).max(0) * 2 {
+                resp_to_lua(lua, buf, pos, depth + 1)?;
+            }
+            return resp_to_lua(lua, buf, pos, depth + 1);
+        }
         _ => Value::Nil,
     })
 }

@@ -69,8 +69,10 @@ unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
 }
 
 /// Run the command runner on our arguments; it returns (ok, value). Raise `value` when the
-/// command failed and this is redis.call. No Rust value with a destructor is alive here,
-/// as lua_error unwinds with longjmp.
+/// command failed and this is redis.call. The arguments reach the runner packed in a table
+/// (`raw(true, n, {...})`): passed one by one, the runner's own frame would overflow
+/// Lua's C stack limit (8000) for the ~8000 arguments `unpack` can give. No Rust value
+/// with a destructor is alive here, as lua_error unwinds with longjmp.
 unsafe fn call_from_c(l: *mut ffi::lua_State, raise: bool) -> c_int {
     let n = ffi::lua_gettop(l);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrokv_raw".as_ptr());
@@ -78,8 +80,15 @@ unsafe fn call_from_c(l: *mut ffi::lua_State, raise: bool) -> c_int {
         ffi::lua_pushliteral(l, "redis.call is only available while a script runs");
         ffi::lua_error(l);
     }
-    ffi::lua_insert(l, 1);
-    ffi::lua_call(l, n, 2);
+    // A C function has LUA_MINSTACK (20) free slots above its arguments: enough here.
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_pushinteger(l, n as ffi::lua_Integer);
+    ffi::lua_createtable(l, n, 0);
+    for i in 1..=n {
+        ffi::lua_pushvalue(l, i);
+        ffi::lua_rawseti(l, -2, i as ffi::lua_Integer);
+    }
+    ffi::lua_call(l, 3, 2);
     if raise && ffi::lua_toboolean(l, -2) == 0 {
         ffi::lua_error(l);
     }
@@ -379,10 +388,22 @@ fn run_in_state(
         let holder = state.holder.clone();
         let raw = scope.create_function_mut(move |lua, mut args: MultiValue| {
             let resp3 = holder.get::<i64>("resp").unwrap_or(2) == 3;
-            // A leading `false` (never a command word) asks for an ACL check instead.
+            // raw(true, n, {args}) from redis.call/pcall; raw(false, args...) from
+            // redis.acl_check_cmd (a boolean is never a command word).
             let acl_check = matches!(args.front(), Some(Value::Boolean(false)));
-            if acl_check {
-                args.pop_front();
+            args.pop_front();
+            if !acl_check {
+                let n = match args.pop_front() {
+                    Some(Value::Integer(n)) => n,
+                    _ => 0,
+                };
+                let packed = match args.pop_front() {
+                    Some(Value::Table(t)) => t,
+                    _ => return Err(mlua::Error::runtime("bad redis.call arguments")),
+                };
+                for i in 1..=n {
+                    args.push_back(packed.raw_get(i)?);
+                }
             }
             convert::call_command(lua, ctx, &mut db, resp3, read_only, acl_check, args)
         })?;

@@ -728,3 +728,40 @@ fn script_errors_are_counted_once() {
     assert!(stat(&mut c, "commandstats", "cmdstat_eval_ro:")
         .contains("rejected_calls=0,failed_calls=1"));
 }
+
+#[test]
+fn redis_call_takes_as_many_arguments_as_unpack_gives() {
+    // Redis 7.0 "Script check unpack with massive arguments": 7999 values through
+    // redis.call (the runner's own frame used to overflow Lua's C stack limit).
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let n: i64 = q(
+        &mut c,
+        &[
+            "EVAL",
+            "local a = {} for i=1,7999 do a[i] = 1 end return redis.call('lpush', 'l', unpack(a))",
+            "0",
+        ],
+    );
+    assert_eq!(n, 7999);
+    // A nil among the arguments is still refused.
+    let e = eval_err(&mut c, "return redis.call('get', nil, 'x')");
+    assert!(e.contains("must be strings or integers"), "{e}");
+}
+
+#[test]
+fn resp3_attributes_are_skipped_in_replies_to_scripts() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = srv.client();
+    // DEBUG is noscript: the suite allows it from scripts this way.
+    q::<String>(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    let v: String = q(
+        &mut c,
+        &[
+            "EVAL",
+            "redis.setresp(3) return redis.call('debug', 'protocol', 'attrib')",
+            "0",
+        ],
+    );
+    assert_eq!(v, "Some real reply following the attribute");
+}
