@@ -239,6 +239,7 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
     };
     let mut out = std::mem::take(&mut c.out);
     let start = quanta::Instant::now();
+    let outer = srv.executing.replace(idx);
     let served = {
         let mut ctx = Ctx {
             srv,
@@ -249,8 +250,13 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         let args = Args::new(&b.buf, &b.spans);
         (b.retry)(&mut ctx, args, key)
     };
+    srv.executing = outer;
     if !out.errors.is_empty() {
         count_failure(srv, &b, &mut out.errors);
+    }
+    // Invalidations for this client come after the reply it was just given.
+    if srv.tracking.has_held() {
+        crate::tracking::flush_held(srv, idx, &mut out);
     }
     let c = &mut srv.clients[idx];
     c.out = out;

@@ -17,6 +17,7 @@ pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod tls;
+pub mod tracking;
 pub mod types;
 pub mod util;
 

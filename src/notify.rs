@@ -56,6 +56,7 @@ pub fn keys_expired(srv: &mut Server, db: usize, keys: &mut Vec<Key>) {
     for k in keys.drain(..) {
         notify_db(srv, db, EXPIRED, "expired", &k);
         multi::touch_key(srv, db, &k);
+        crate::tracking::invalidate_key(srv, &k, None);
     }
 }
 
@@ -78,6 +79,7 @@ pub fn lazy_expired(srv: &mut Server, db: usize) {
 pub fn evicted(srv: &mut Server, db: usize, key: &[u8]) {
     notify_db(srv, db, EVICTED, "evicted", key);
     multi::touch_key(srv, db, key);
+    crate::tracking::invalidate_key(srv, key, None);
 }
 
 /// An event for a command that may have removed the key (pops, removals): the event,

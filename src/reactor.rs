@@ -100,6 +100,7 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
         }
         crate::blocking::expire(srv);
         serve_blocked(srv);
+        crate::tracking::broadcast(srv);
         flush_pending(srv);
         if HANGUPS.swap(0, Ordering::SeqCst) != 0 {
             notice!("Received SIGHUP, ignoring it (as Redis does)");
@@ -509,6 +510,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let mut db = c.db;
     let mut partial = c.partial;
     let max_bulk = srv.cfg.proto_max_bulk_len;
+    let outer = srv.executing.replace(idx);
     let mut pos = 0;
     // Bytes the incomplete request at `pos` needs in all (0: not known).
     let mut want = 0;
@@ -573,6 +575,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
             }
         }
     }
+    srv.executing = outer;
     rbuf.drain(..pos);
     if rbuf.is_empty() && rbuf.capacity() > QBUF_KEEP_MAX {
         // A big request was served: give its buffer back now rather than keep it for
@@ -752,6 +755,9 @@ fn resize_query_buffer(c: &mut Client, idle: Duration) {
 
 fn cron(srv: &mut Server) -> bool {
     srv.cron_runs += 1;
+    if srv.tracking.clients > 0 {
+        crate::tracking::limit_table(srv);
+    }
     crate::evict::update_clock();
     crate::commands::migrate::close_idle(&mut srv.migrate_cache);
     let now_ms = crate::util::now_ms();

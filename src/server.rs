@@ -77,6 +77,8 @@ pub struct Client {
     pub tx: crate::commands::multi::Tx,
     /// Pub/Sub subscriptions.
     pub subs: crate::commands::pubsub::Subs,
+    /// CLIENT TRACKING state.
+    pub trk: crate::tracking::ClientTracking,
 }
 
 impl Client {
@@ -117,6 +119,7 @@ impl Client {
             tls_cn: None,
             tx: Default::default(),
             subs: Default::default(),
+            trk: Default::default(),
         }
     }
     pub fn pending_output(&self) -> usize {
@@ -203,6 +206,10 @@ pub struct Server {
     pub blocking: crate::blocking::Registry,
     /// WATCHed keys of all clients.
     pub watches: crate::commands::multi::Watches,
+    /// Client-side caching: the tracking table and BCAST prefixes.
+    pub tracking: crate::tracking::Tracking,
+    /// The client whose command runs now (its reply buffer is out of its `Client`).
+    pub executing: Option<usize>,
     /// Pub/Sub channels and patterns.
     pub pubsub: crate::commands::pubsub::PubSub,
     /// Slow log, latency histograms and events, event-loop stats.
@@ -262,6 +269,8 @@ impl Server {
             acl: Default::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            tracking: Default::default(),
+            executing: None,
             pubsub: Default::default(),
             latency: crate::latency::Latency::new(n),
             scripting: Default::default(),
@@ -333,6 +342,7 @@ impl Ctx<'_> {
         // A lazy expiry of this key during the write comes first, as in Redis.
         crate::notify::lazy_expired(self.srv, self.db);
         crate::commands::multi::touch_key(self.srv, self.db, key);
+        crate::tracking::invalidate_key(self.srv, key, Some(self.id));
         crate::blocking::signal_key_ready(self.srv, self.db, key);
     }
     /// `modified` for a key of another database (MOVE, COPY ... DB n): breaks its
@@ -341,6 +351,7 @@ impl Ctx<'_> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.srv.dirty += 1;
         crate::commands::multi::touch_key(self.srv, db, key);
+        crate::tracking::invalidate_key(self.srv, key, Some(self.id));
         crate::blocking::signal_key_ready(self.srv, db, key);
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).

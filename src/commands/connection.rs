@@ -174,6 +174,22 @@ static CLIENT: &[Command] = &[
         client_help,
     ),
     cmd(
+        "tracking",
+        -3,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_tracking,
+    ),
+    cmd(
+        "caching",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        (0, 0, 0),
+        client_caching,
+    ),
+    cmd(
         "getredir",
         2,
         NOSCRIPT | LOADING | STALE,
@@ -339,6 +355,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
 
 fn reset(ctx: &mut Ctx, _: Args) {
     crate::commands::multi::discard_tx(ctx.srv, ctx.id);
+    crate::tracking::disable(ctx.srv, ctx.id);
     crate::commands::pubsub::reset_client(ctx.srv, ctx.id);
     ctx.db = 0;
     ctx.out.resp3 = false;
@@ -410,6 +427,9 @@ pub fn client_line(
         (c.subs.any(), 'P'),
         (c.tx.active, 'x'),
         (c.blocked.is_some(), 'b'),
+        (c.trk.flags & crate::tracking::ON != 0, 't'),
+        (c.trk.flags & crate::tracking::BROKEN_REDIR != 0, 'R'),
+        (c.trk.flags & crate::tracking::BCAST != 0, 'B'),
         (c.tx.dirty_cas, 'd'),
         (c.close_after_reply, 'c'),
         (c.close_asap, 'A'),
@@ -433,7 +453,7 @@ pub fn client_line(
     let pending = c.pending_output();
     let qbuf = c.rbuf.len() + c.qbuf_in_flight;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
         c.id,
         c.peer,
         laddr,
@@ -459,6 +479,7 @@ pub fn client_line(
         if c.want_write { "rw" } else { "r" },
         c.last_cmd,
         c.user,
+        redirect_of(c),
         if resp3 { 3 } else { 2 },
     )
 }
@@ -703,21 +724,177 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Client-side caching is not supported: never redirecting, tracking off.
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP],
+/// with Redis 7.0's checks and errors (see `crate::tracking`).
+fn client_tracking(ctx: &mut Ctx, args: Args) {
+    use crate::tracking::*;
+    let mut redirect: i64 = 0;
+    let mut redirect_slot = 0;
+    let mut options = 0u8;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let a = args.get(j);
+        let more = j + 1 < args.len();
+        if eq_ic(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return ctx
+                    .out
+                    .error("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = int_arg(ctx, args.get(j)) else {
+                return;
+            };
+            match ctx.srv.clients.iter().find(|(_, c)| c.id as i64 == id) {
+                Some((slot, _)) => redirect_slot = slot,
+                None => {
+                    return ctx
+                        .out
+                        .error("ERR The client ID you want redirect to does not exist")
+                }
+            }
+            redirect = id;
+        } else if eq_ic(a, "bcast") {
+            options |= BCAST;
+        } else if eq_ic(a, "optin") {
+            options |= OPTIN;
+        } else if eq_ic(a, "optout") {
+            options |= OPTOUT;
+        } else if eq_ic(a, "noloop") {
+            options |= NOLOOP;
+        } else if eq_ic(a, "prefix") && more {
+            j += 1;
+            prefixes.push(args.get(j));
+        } else {
+            return ctx.out.error(SYNTAX);
+        }
+        j += 1;
+    }
+    let mode = args.get(2);
+    if eq_ic(mode, "off") {
+        crate::tracking::disable(ctx.srv, ctx.id);
+        return ctx.out.ok();
+    }
+    if !eq_ic(mode, "on") {
+        return ctx.out.error(SYNTAX);
+    }
+    let flags = ctx.client().trk.flags;
+    let err = if options & BCAST == 0 && !prefixes.is_empty() {
+        Some("ERR PREFIX option requires BCAST mode to be enabled")
+    } else if flags & ON != 0 && (flags & BCAST) != (options & BCAST) {
+        Some("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+    } else if options & BCAST != 0 && options & (OPTIN | OPTOUT) != 0 {
+        Some("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    } else if options & OPTIN != 0 && options & OPTOUT != 0 {
+        Some("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    } else if (options & OPTIN != 0 && flags & OPTOUT != 0)
+        || (options & OPTOUT != 0 && flags & OPTIN != 0)
+    {
+        Some("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+    } else {
+        None
+    };
+    if let Some(e) = err {
+        return ctx.out.error(e);
+    }
+    if options & BCAST != 0 {
+        if let Err(e) = crate::tracking::check_prefixes(ctx.srv, ctx.id, &prefixes) {
+            return ctx.out.error(&e);
+        }
+    }
+    crate::tracking::enable(
+        ctx.srv,
+        ctx.id,
+        (redirect as u64, redirect_slot),
+        options,
+        &prefixes,
+    );
+    ctx.out.ok();
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN / OPTOUT).
+fn client_caching(ctx: &mut Ctx, args: Args) {
+    use crate::tracking::*;
+    let flags = ctx.client().trk.flags;
+    if flags & ON == 0 {
+        return ctx.out.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    }
+    let opt = args.get(2);
+    if eq_ic(opt, "yes") {
+        if flags & OPTIN == 0 {
+            return ctx.out.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if eq_ic(opt, "no") {
+        if flags & OPTOUT == 0 {
+            return ctx.out.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return ctx.out.error(SYNTAX);
+    }
+    ctx.client().trk.flags |= CACHING;
+    ctx.out.ok();
+}
+
+/// The redirect of a tracking client (0: none), -1 when tracking is off.
+fn redirect_of(c: &crate::server::Client) -> i64 {
+    if c.trk.flags & crate::tracking::ON != 0 {
+        c.trk.redirect as i64
+    } else {
+        -1
+    }
+}
+
 fn client_getredir(ctx: &mut Ctx, _: Args) {
-    ctx.out.int(-1);
+    let r = redirect_of(ctx.client());
+    ctx.out.int(r);
 }
 
 fn client_trackinginfo(ctx: &mut Ctx, _: Args) {
+    use crate::tracking::*;
+    let c = &ctx.srv.clients[ctx.id];
+    let f = c.trk.flags;
+    let mut flags = vec![if f & ON != 0 { "on" } else { "off" }];
+    for (bit, name) in [(BCAST, "bcast"), (OPTIN, "optin")] {
+        if f & bit != 0 {
+            flags.push(name);
+        }
+    }
+    if f & OPTIN != 0 && f & CACHING != 0 {
+        flags.push("caching-yes");
+    }
+    if f & OPTOUT != 0 {
+        flags.push("optout");
+        if f & CACHING != 0 {
+            flags.push("caching-no");
+        }
+    }
+    if f & NOLOOP != 0 {
+        flags.push("noloop");
+    }
+    if f & BROKEN_REDIR != 0 {
+        flags.push("broken_redirect");
+    }
+    let redirect = redirect_of(c);
+    let prefixes = c.trk.prefixes.clone();
     let out = &mut *ctx.out;
     out.map(3);
     out.bulk_str("flags");
-    out.set(1);
-    out.bulk_str("off");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk_str(f);
+    }
     out.bulk_str("redirect");
-    out.int(-1);
+    out.int(redirect);
     out.bulk_str("prefixes");
-    out.array(0);
+    out.array(prefixes.len());
+    for p in prefixes {
+        out.bulk(&p);
+    }
 }
 
 fn client_help(ctx: &mut Ctx, _: Args) {

@@ -452,12 +452,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             return Flow::Paused;
         }
     }
+    // Evictions run before every command (as Redis's performEvictions), read-only ones
+    // included; only the commands that may grow memory are refused when they fail.
     if ctx.srv.cfg.maxmemory > 0
         && (if nested(ctx.srv) {
             crate::scripting::script_command_oom(ctx.srv, cmd.flags)
         } else {
-            multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
-                && !crate::commands::server::free_memory_if_needed(ctx.srv)
+            !crate::commands::server::free_memory_if_needed(ctx.srv)
+                && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
         })
     {
         return reject(
@@ -465,6 +467,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             Some(id),
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
+    }
+    if ctx.srv.tracking.clients != 0 && !nested(ctx.srv) {
+        // The table's size limit is kept before each command (Redis's processCommand);
+        // invalidations the command has not caused (its evictions, the limit) come
+        // before its reply.
+        crate::tracking::limit_table(ctx.srv);
+        if ctx.srv.tracking.has_held() {
+            crate::tracking::flush_held(ctx.srv, ctx.id, ctx.out);
+        }
     }
     if no_good_replicas(ctx.srv)
         && multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & WRITE != 0
@@ -494,7 +505,53 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     // Pushes to this client survive CLIENT REPLY OFF/SKIP and come before the reply.
     pubsub::splice_own(ctx.srv, ctx.out, mark);
     ctx.srv.pubsub.current = None;
+    if ctx.srv.tracking.clients != 0 || ctx.srv.tracking.has_held() {
+        after_tracked(ctx, entry_name);
+    }
     Flow::Done
+}
+
+/// After a client's own command while some client tracks: invalidations it caused for
+/// itself follow its reply (not in a script's inner calls: after the whole script, as
+/// after a whole EXEC), and CLIENT CACHING lasts one command.
+#[cold]
+fn after_tracked(ctx: &mut Ctx, name: &str) {
+    if ctx.srv.scripting.calling {
+        return;
+    }
+    if ctx.srv.tracking.has_held() {
+        crate::tracking::flush_held(ctx.srv, ctx.id, ctx.out);
+    }
+    crate::tracking::after_command(ctx.srv, ctx.id, name.starts_with("client|"));
+}
+
+/// After a read-only command of a client that tracks keys: remember what it read. A
+/// script's read remembers the keys the script declared (EVAL's own READONLY forms
+/// remember nothing by themselves), as Redis 7.0 does.
+#[cold]
+fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
+    let Some(c) = ctx.srv.clients.get(ctx.id) else {
+        return;
+    };
+    if c.trk.flags & crate::tracking::ON == 0 || c.trk.flags & crate::tracking::BCAST != 0 {
+        return;
+    }
+    let e = &ctx.srv.cmds.entries[id];
+    if e.cmd.flags & PUBSUB != 0 {
+        return;
+    }
+    if ctx.srv.scripting.calling {
+        if let Some(keys) = crate::scripting::declared_keys(ctx.srv) {
+            crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(Vec::as_slice));
+        }
+        return;
+    }
+    if matches!(e.cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
+        return;
+    }
+    let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
+    let keys = crate::acl::keys::key_access(e.cmd, &e.full_name, &argv);
+    crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(|&(p, _, _)| argv[p]));
 }
 
 /// Redis's reply to a write while min-replicas-to-write is not met.
@@ -518,6 +575,9 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let start = quanta::Instant::now();
     (cmd.run)(ctx, args);
     let elapsed = start.elapsed();
+    if ctx.srv.tracking.clients != 0 && cmd.flags & READONLY != 0 {
+        remember_tracked(ctx, id, args);
+    }
     // MONITOR sees a command once it ran (as Redis 7.0: EXEC after the commands it ran;
     // EVAL and FCALL feed themselves before their script's commands).
     if !ctx.srv.monitors.is_empty()
@@ -598,6 +658,7 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     crate::blocking::on_client_closed(srv, idx, c.blocked.as_deref());
     multi::on_client_closed(srv, idx, c);
     pubsub::on_client_closed(srv, idx, c);
+    crate::tracking::forget_client(srv, idx, &c.trk);
 }
 
 // ---- helpers shared by the families ----

@@ -899,7 +899,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     .unwrap_or(0)
             );
             f!("blocked_clients", srv.blocking.blocked_count());
-            f!("tracking_clients", 0);
+            f!("tracking_clients", srv.tracking.clients);
             f!("clients_in_timeout_table", 0);
         }
         "memory" => {
@@ -1061,9 +1061,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("active_defrag_key_misses", 0);
             f!("total_active_defrag_time", 0);
             f!("current_active_defrag_time", 0);
-            f!("tracking_total_keys", 0);
-            f!("tracking_total_items", 0);
-            f!("tracking_total_prefixes", 0);
+            f!("tracking_total_keys", srv.tracking.total_keys());
+            f!("tracking_total_items", srv.tracking.total_items());
+            f!("tracking_total_prefixes", srv.tracking.total_prefixes());
             f!("unexpected_error_replies", st.unexpected_error_replies);
             f!("total_error_replies", st.total_error_replies);
             f!("dump_payload_sanitizations", 0);
@@ -1517,6 +1517,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
     }
     let n = ctx.dbm().len() as u64;
     crate::commands::multi::touch_db(ctx.srv, ctx.db, None);
+    crate::tracking::flushed(ctx.srv);
     ctx.dbm().clear();
     crate::blocking::signal_db(ctx.srv, ctx.db);
     ctx.srv.dirty += n.max(1);
@@ -1528,6 +1529,7 @@ fn flushall(ctx: &mut Ctx, args: Args) {
         return;
     }
     crate::commands::multi::touch_all_dbs(ctx.srv);
+    crate::tracking::flushed(ctx.srv);
     for db in ctx.srv.ks.dbs.iter_mut() {
         db.clear();
     }

@@ -266,6 +266,8 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
         client: ctx.id,
         wrote: false,
         killed: false,
+        args: args.into_raw(),
+        numkeys,
     });
     let outcome = run_in_state(&state, ctx, func, is_function, args, numkeys, read_only);
     let running = ctx.srv.scripting.running.take();

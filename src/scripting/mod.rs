@@ -73,6 +73,26 @@ pub struct Running {
     pub wrote: bool,
     /// SCRIPT KILL / FUNCTION KILL asked it to stop.
     pub killed: bool,
+    /// The caller's command line (valid while the script runs) and how many keys it
+    /// declares (after the third word).
+    pub args: crate::resp::parse::RawArgs,
+    pub numkeys: usize,
+}
+
+/// The keys the running script declared (client-side caching remembers them when the
+/// script reads).
+pub fn declared_keys(srv: &crate::server::Server) -> Option<Vec<Vec<u8>>> {
+    let r = srv.scripting.running.as_ref()?;
+    // SAFETY: `running` is set only while `engine::run` runs, and the arguments it was
+    // given live until then.
+    let args = unsafe { r.args.get() };
+    Some(
+        args.tail(3)
+            .iter()
+            .take(r.numkeys)
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
 }
 
 /// Redis's -BUSY reply while a script of this kind has timed out.

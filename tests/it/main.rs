@@ -25,4 +25,5 @@ mod sort;
 mod streams;
 mod string_cmds;
 mod tls;
+mod tracking;
 mod zsets;
