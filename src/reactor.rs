@@ -154,6 +154,11 @@ fn queue(srv: &mut Server, events: &Events) {
 /// serving the loop) are set aside for after the script.
 fn dispatch(srv: &mut Server, protected: Option<usize>) {
     while let Some(&(t, flags)) = srv.ready.get(srv.ready_pos) {
+        if srv.shutdown.is_some() {
+            // SHUTDOWN ran: serve nothing more (its client already saw its connection
+            // close, and may be connecting again).
+            break;
+        }
         srv.ready_pos += 1;
         if t >= LISTENER_BASE {
             accept_all(srv, t - LISTENER_BASE);
@@ -192,6 +197,9 @@ fn events_while_blocked(srv: &mut Server) {
     dispatch(srv, protected);
     let mut events = Events::with_capacity(128);
     for _ in 0..4 {
+        if srv.shutdown.is_some() {
+            break;
+        }
         match poll_events(&mut events, Some(Duration::ZERO)) {
             Ok(true) if !events.is_empty() => {}
             _ => break,
@@ -864,6 +872,9 @@ fn active_expire(srv: &mut Server) -> bool {
 
 fn finish_shutdown(srv: &mut Server) {
     warn!("User requested shutdown...");
+    // Stop listening first, as Redis does: a client that connects once the others see
+    // their connection close is refused, not accepted and then dropped.
+    srv.listeners.clear();
     let idxs: Vec<usize> = srv.clients.iter().map(|(i, _)| i).collect();
     for idx in idxs {
         close_client(srv, idx);

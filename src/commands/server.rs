@@ -1565,9 +1565,9 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
         crate::warn!("Error trying to save the DB, can't exit: persistence (RDB/AOF) is not supported by this server yet.");
         return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
+    // Redis replies nothing on success: the connection closes when the server exits
+    // (after its listeners, so that a client reconnecting at once is refused).
     ctx.srv.shutdown = Some(crate::server::Shutdown { from_signal: false });
-    // Redis replies nothing on success: the connection just closes.
-    ctx.client().close_after_reply = true;
 }
 
 fn monitor(ctx: &mut Ctx, _: Args) {

@@ -122,6 +122,12 @@ fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
         .starts_with("UNKILLABLE Sorry the script already executed write commands"));
     assert!(wait_busy(&mut c).contains("BUSY"));
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    // The connection closes only once the server stopped listening: reconnecting at
+    // once is refused (Redis 7.0's "SHUTDOWN NOSAVE can kill a timedout script anyway").
+    assert!(
+        TcpStream::connect(("127.0.0.1", srv.port)).is_err(),
+        "a client connecting after SHUTDOWN is refused"
+    );
     assert!(
         srv.wait_exit(Duration::from_secs(5)).is_some(),
         "the server exits"
