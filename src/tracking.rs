@@ -413,25 +413,24 @@ fn send(srv: &mut Server, idx: usize, payload: Payload) {
         }
     }
     match route(srv, idx, |s, i| s.clients[i].out.resp3) {
-        Some((dest, as_message)) => {
-            let c = &mut srv.clients[dest];
-            let idle = c.pending_output() == 0;
-            render(&mut c.out, as_message, &payload);
-            if idle {
-                srv.pending_write.push(dest);
-            }
-        }
+        Some((dest, as_message)) => write_to(srv, dest, |out| render(out, as_message, &payload)),
         None => {
-            let c = &mut srv.clients[idx];
-            if c.trk.flags & BROKEN_REDIR != 0 && c.trk.redirect != 0 {
-                let idle = c.pending_output() == 0;
-                let redirect = c.trk.redirect;
-                render_broken(&mut c.out, redirect);
-                if idle {
-                    srv.pending_write.push(idx);
-                }
+            let t = &srv.clients[idx].trk;
+            if t.flags & BROKEN_REDIR != 0 && t.redirect != 0 {
+                let redirect = t.redirect;
+                write_to(srv, idx, |out| render_broken(out, redirect));
             }
         }
+    }
+}
+
+/// Write into another client's output buffer, and have it flushed.
+fn write_to(srv: &mut Server, idx: usize, write: impl FnOnce(&mut Reply)) {
+    let c = &mut srv.clients[idx];
+    let idle = c.pending_output() == 0;
+    write(&mut c.out);
+    if idle {
+        srv.pending_write.push(idx);
     }
 }
 
@@ -457,12 +456,7 @@ pub fn flush_held(srv: &mut Server, idx: usize, out: &mut Reply) {
         match route {
             Some((dest, as_message)) if dest == idx => render(out, as_message, &payload),
             Some((dest, as_message)) => {
-                let c = &mut srv.clients[dest];
-                let idle = c.pending_output() == 0;
-                render(&mut c.out, as_message, &payload);
-                if idle {
-                    srv.pending_write.push(dest);
-                }
+                write_to(srv, dest, |out| render(out, as_message, &payload))
             }
             None if target == idx => {
                 let t = &srv.clients[idx].trk;
