@@ -8,7 +8,7 @@ use super::*;
 use crate::keyspace::NO_EXPIRE;
 use crate::notify::{self, notify};
 use crate::util::{eq_ic, now_ms};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -24,16 +24,6 @@ pub static COMMANDS: &[Command] = &[cmd(
     "Atomically transfer a key from a Redis instance to another one.",
     "2.6.0",
 )];
-
-/// One RESP command, appended to `out`.
-fn push_command(out: &mut Vec<u8>, words: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
-    for w in words {
-        out.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
-        out.extend_from_slice(w);
-        out.extend_from_slice(b"\r\n");
-    }
-}
 
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
 ///         [AUTH password | AUTH2 username password] [KEYS key [key ...]]
@@ -90,7 +80,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if replace {
             words.push(b"REPLACE");
         }
-        push_command(&mut restores, &words);
+        crate::resp::client::encode_command(&mut restores, &words);
         keys.push(k);
     }
     if keys.is_empty() {
@@ -120,11 +110,14 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if !auth.is_empty() {
             let mut words: Vec<&[u8]> = vec![b"AUTH"];
             words.extend(&auth);
-            push_command(&mut request, &words);
+            crate::resp::client::encode_command(&mut request, &words);
         }
         let select = conn.db != Some(dbid);
         if select {
-            push_command(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
+            crate::resp::client::encode_command(
+                &mut request,
+                &[b"SELECT", dbid.to_string().as_bytes()],
+            );
         }
         request.extend_from_slice(&restores);
         let setup = !auth.is_empty() as usize + select as usize;
@@ -198,16 +191,35 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Up to `n` one-line replies (RESTORE, AUTH and SELECT answer with one line each); fewer
-/// when the target closes or the timeout passes.
+/// Up to `n` replies, each as its first line (`+OK`, `-ERR ...`); fewer when the target
+/// closes, sends something that is not RESP, or the timeout passes.
 fn read_replies(stream: &TcpStream, n: usize) -> Vec<String> {
-    let mut reader = BufReader::new(stream);
+    use crate::resp::client::{Fed, ReplyParser, Value};
+    use std::io::Read;
+    let mut parser = ReplyParser::default();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
     let mut replies = Vec::with_capacity(n);
     while replies.len() < n {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(len) if len > 0 => replies.push(line),
-            _ => break,
+        match parser.feed(&buf) {
+            Ok(Fed { consumed, reply }) => {
+                buf.drain(..consumed);
+                if let Some(v) = reply {
+                    replies.push(match &v {
+                        Value::Simple(s) => format!("+{}", String::from_utf8_lossy(s)),
+                        v => match v.error_text() {
+                            Some(e) => format!("-{}", String::from_utf8_lossy(e)),
+                            None => "+".to_string(),
+                        },
+                    });
+                    continue;
+                }
+            }
+            Err(_) => break,
+        }
+        match (&*stream).read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
         }
     }
     replies

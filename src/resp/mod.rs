@@ -1,4 +1,5 @@
 //! RESP2/RESP3 wire protocol: request parsing (zero-copy) and reply encoding.
+pub mod client;
 pub mod parse;
 pub mod reply;
 
