@@ -453,8 +453,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         }
     }
     // Evictions run before every command (as Redis's performEvictions), read-only ones
-    // included; only the commands that may grow memory are refused when they fail.
+    // included; only the commands that may grow memory are refused when they fail. Not
+    // while a timed-out script serves the loop: no key may vanish under it (Redis skips
+    // them then too).
     if ctx.srv.cfg.maxmemory > 0
+        && !ctx.srv.scripting.busy
         && (if nested(ctx.srv) {
             crate::scripting::script_command_oom(ctx.srv, cmd.flags)
         } else {

@@ -267,3 +267,35 @@ fn clients_ready_in_the_same_batch_as_the_script_are_answered() {
     assert_eq!(q::<String>(&mut c, &["SCRIPT", "KILL"]), "OK");
     assert!(read_until(&mut runner, "\r\n").contains("killed by user"));
 }
+
+#[test]
+fn no_eviction_under_a_busy_script() {
+    // Memory is over maxmemory while the script runs; a command another client may send
+    // meanwhile (HELLO) must not evict the key the script works on.
+    let srv = Server::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.client();
+    q::<String>(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
+    q::<String>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-random"],
+    );
+    q::<String>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let mut runner = srv.raw();
+    runner
+        .write_all(&resp(&[
+            "EVAL",
+            "#!lua flags=allow-oom\n\
+             redis.call('set', KEYS[1], 'v', 'EX', '1000') \
+             while true do \
+               if string.find(redis.call('client', 'list'), 'evictnow') then break end \
+             end \
+             return redis.call('exists', KEYS[1])",
+            "1",
+            "k",
+        ]))
+        .unwrap();
+    wait_busy(&mut c);
+    let mut other = srv.client();
+    let _: redis::Value = q(&mut other, &["HELLO", "2", "SETNAME", "evictnow"]);
+    assert_eq!(read_until(&mut runner, "\r\n"), ":1\r\n");
+}
