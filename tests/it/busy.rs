@@ -3,7 +3,7 @@
 //! script that wrote nothing, SHUTDOWN NOSAVE stops the server, new clients (TLS too)
 //! are accepted, and the script's own pipelined commands run after it.
 use crate::common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -11,14 +11,6 @@ const BUSY_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
-
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
-    }
-    out
-}
 
 /// Wait until PING from `c` is refused as busy.
 fn wait_busy(c: &mut redis::Connection) -> String {
@@ -32,29 +24,14 @@ fn wait_busy(c: &mut redis::Connection) -> String {
     }
 }
 
-/// Read from `s` until `want` appears (or 5 s pass); returns what was read.
-fn read_until(s: &mut TcpStream, want: &str) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !String::from_utf8_lossy(&got).contains(want) && Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => {}
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
 #[test]
 fn a_busy_script_answers_busy_and_script_kill_stops_it() {
     let srv = Server::start(&["--busy-reply-threshold", "50"]);
     let mut c = srv.client();
     // The script's connection pipelines a PING after the EVAL: it runs after the script.
     let mut runner = srv.raw();
-    let mut req = resp(&["EVAL", "while true do end", "0"]);
-    req.extend(resp(&["PING"]));
+    let mut req = resp_cmd(&["EVAL", "while true do end", "0"]);
+    req.extend(resp_cmd(&["PING"]));
     runner.write_all(&req).unwrap();
     let e = wait_busy(&mut c);
     assert!(e.contains(BUSY_EVAL), "{e}");
@@ -88,7 +65,7 @@ fn pcall_cannot_catch_script_kill() {
     let mut c = srv.client();
     let mut runner = srv.raw();
     runner
-        .write_all(&resp(&[
+        .write_all(&resp_cmd(&[
             "EVAL",
             "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
             "0",
@@ -110,7 +87,7 @@ fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
     let mut c = srv.client();
     let mut runner = srv.raw();
     runner
-        .write_all(&resp(&[
+        .write_all(&resp_cmd(&[
             "EVAL",
             "redis.call('set', KEYS[1], 'y') while true do end",
             "1",
@@ -147,7 +124,9 @@ fn function_kill_and_function_stats_while_a_function_runs() {
         ],
     );
     let mut runner = srv.raw();
-    runner.write_all(&resp(&["FCALL", "spin", "0"])).unwrap();
+    runner
+        .write_all(&resp_cmd(&["FCALL", "spin", "0"]))
+        .unwrap();
     let e = wait_busy(&mut c);
     assert!(e.contains(BUSY_FUNCTION), "{e}");
     assert_eq!(err(&mut c, &["SCRIPT", "KILL"]), BUSY_FUNCTION);
@@ -174,11 +153,11 @@ fn a_blocked_client_is_served_after_the_busy_script_not_during_it() {
     let mut c = srv.client();
     q::<String>(&mut c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]);
     let mut blocked = srv.raw();
-    blocked.write_all(&resp(&["BLPOP", "x", "0"])).unwrap();
+    blocked.write_all(&resp_cmd(&["BLPOP", "x", "0"])).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let mut runner = srv.raw();
     runner
-        .write_all(&resp(&[
+        .write_all(&resp_cmd(&[
             "EVAL",
             "redis.call('lpush', KEYS[1], 'y') \
              while true do \
@@ -247,16 +226,16 @@ fn clients_ready_in_the_same_batch_as_the_script_are_answered() {
     let srv = Server::start(&["--busy-reply-threshold", "20"]);
     let mut sleeper = srv.raw();
     sleeper
-        .write_all(&resp(&["DEBUG", "SLEEP", "0.3"]))
+        .write_all(&resp_cmd(&["DEBUG", "SLEEP", "0.3"]))
         .unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let mut runner = srv.raw();
     runner
-        .write_all(&resp(&["EVAL", "while true do end", "0"]))
+        .write_all(&resp_cmd(&["EVAL", "while true do end", "0"]))
         .unwrap();
     let mut others: Vec<TcpStream> = (0..5).map(|_| srv.raw()).collect();
     for o in &mut others {
-        o.write_all(&resp(&["PING"])).unwrap();
+        o.write_all(&resp_cmd(&["PING"])).unwrap();
     }
     for o in &mut others {
         let got = read_until(o, "\r\n");
@@ -282,7 +261,7 @@ fn no_eviction_under_a_busy_script() {
     q::<String>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
     let mut runner = srv.raw();
     runner
-        .write_all(&resp(&[
+        .write_all(&resp_cmd(&[
             "EVAL",
             "#!lua flags=allow-oom\n\
              redis.call('set', KEYS[1], 'v', 'EX', '1000') \

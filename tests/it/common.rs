@@ -274,3 +274,29 @@ pub fn err(c: &mut redis::Connection, args: &[&str]) -> String {
     }
     err_of(c, &mut cmd)
 }
+
+/// A command as RESP bytes (for raw sockets).
+pub fn resp_cmd(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+    }
+    out
+}
+
+/// Read from a raw socket until `want` has arrived (or 5 s passed); everything read.
+pub fn read_until(s: &mut TcpStream, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while !String::from_utf8_lossy(&got).contains(want) && Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}

@@ -4,32 +4,10 @@
 use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn send(s: &mut TcpStream, args: &[&str]) {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
-    }
-    s.write_all(&out).unwrap();
-}
-
-/// Read until `want` has arrived (or 3 s); everything read.
-fn read_until(s: &mut TcpStream, want: &str) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(3);
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    while !String::from_utf8_lossy(&got).contains(want) && Instant::now() < deadline {
-        if let Ok(n) = s.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
+    s.write_all(&resp_cmd(args)).unwrap();
 }
 
 /// What arrives within `ms` (nothing expected).
