@@ -1,6 +1,7 @@
 //! ferrokv: a Redis-compatible key-value server. One thread, one mio reactor, rustls for TLS.
 pub mod acl;
 pub mod blocking;
+pub mod child;
 pub mod commands;
 pub mod config;
 pub mod evict;

@@ -278,3 +278,56 @@ fn flush_tls(tls: &mut rustls::ServerConnection, stream: &mut Stream) -> io::Res
     }
     Ok(true)
 }
+
+impl Stream {
+    fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// Wait until the socket is readable (`POLLIN`) or writable (`POLLOUT`), up to
+    /// `timeout_ms` (-1: no limit). Err(TimedOut) when the time passed; an interrupting
+    /// signal comes back as Err(Interrupted).
+    fn wait(&self, events: libc::c_short, timeout_ms: i32) -> io::Result<()> {
+        let mut p = libc::pollfd {
+            fd: self.fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        match unsafe { libc::poll(&mut p, 1, timeout_ms) } {
+            0 => Err(ErrorKind::TimedOut.into()),
+            n if n < 0 => Err(io::Error::last_os_error()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Blocking I/O on a nonblocking connection, for the one place that talks to a client
+/// outside the event loop: the Lua debugger, which (as Redis's LDB does) holds the
+/// server, or runs in a forked child, while it converses with its client.
+impl Conn {
+    /// Write all of `data`, waiting at most `timeout_ms` each time the socket is full.
+    pub fn write_all_blocking(&mut self, data: &[u8], timeout_ms: i32) -> io::Result<()> {
+        let mut pos = 0;
+        while !self.write_from(data, &mut pos)? {
+            self.stream.wait(libc::POLLOUT, timeout_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Wait for input and append it to `rbuf`. Ok(0) when the peer closed; a signal that
+    /// interrupts the wait comes back as Err(Interrupted).
+    pub fn read_blocking(&mut self, rbuf: &mut Vec<u8>) -> io::Result<usize> {
+        loop {
+            match self.read_into(rbuf)? {
+                ReadResult::Closed(n) | ReadResult::Data(n) if n > 0 => return Ok(n),
+                ReadResult::Closed(_) => return Ok(0),
+                ReadResult::Data(_) => self.stream.wait(libc::POLLIN, -1)?,
+            }
+        }
+    }
+}

@@ -725,11 +725,13 @@ pub fn close_client(srv: &mut Server, idx: usize) {
     if !srv.clients.contains(idx) {
         return;
     }
-    // No epoll_ctl(DEL): closing the socket (dropping `c` below) takes it out of the epoll
-    // set, one system call less per connection.
     let mut c = srv.clients.remove(idx);
+    // Out of the epoll set before the close: close() removes it only when no other
+    // process holds the socket, and a forked child may (its slot would then fire for the
+    // next client given this slot).
+    let _ = srv.registry.deregister(&mut c.conn.stream);
     if let Some(tls) = c.conn.tls.as_mut() {
-        if c.conn.established {
+        if c.conn.established && !c.detached {
             tls.send_close_notify();
             let _ = c.conn.flush_tls();
         }
@@ -768,6 +770,9 @@ fn cron(srv: &mut Server) -> bool {
     }
     crate::evict::update_clock();
     crate::commands::migrate::close_idle(&mut srv.migrate_cache);
+    if !srv.children.is_empty() {
+        crate::child::reap(srv);
+    }
     let now_ms = crate::util::now_ms();
     srv.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();
@@ -872,6 +877,7 @@ fn active_expire(srv: &mut Server) -> bool {
 
 fn finish_shutdown(srv: &mut Server) {
     warn!("User requested shutdown...");
+    crate::child::kill_debug_sessions(srv);
     // Stop listening first, as Redis does: a client that connects once the others see
     // their connection close is refused, not accepted and then dropped.
     srv.listeners.clear();

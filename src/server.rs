@@ -61,6 +61,11 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Close at the next opportunity without writing more (CLIENT KILL, limits).
     pub close_asap: bool,
+    /// Handed over to a forked child (a Lua debugging session): closed without a word,
+    /// not even a TLS close_notify, since the child goes on with the connection.
+    pub detached: bool,
+    /// SCRIPT DEBUG: how this client's EVALs run (Redis's CLIENT_LUA_DEBUG flags).
+    pub ldb: crate::scripting::LdbMode,
     /// Whether the socket is registered for WRITABLE as well.
     pub want_write: bool,
     /// Total bytes of commands processed / replies produced, for CLIENT LIST.
@@ -110,6 +115,8 @@ impl Client {
             monitor: false,
             close_after_reply: false,
             close_asap: false,
+            detached: false,
+            ldb: crate::scripting::LdbMode::Off,
             want_write: false,
             tot_net_in: 0,
             tot_net_out: 0,
@@ -187,6 +194,8 @@ pub struct Server {
     pub monitors: Vec<usize>,
     /// A config change asked for the listeners to be rebuilt.
     pub listeners_dirty: bool,
+    /// Forked children not yet reaped.
+    pub children: Vec<crate::child::Child>,
     pub pause: Option<Pause>,
     pub active_expire_enabled: bool,
     /// MIGRATE's connections, by "host:port".
@@ -256,6 +265,7 @@ impl Server {
             pending_write: Vec::new(),
             monitors: Vec::new(),
             listeners_dirty: false,
+            children: Vec::new(),
             pause: None,
             active_expire_enabled: true,
             migrate_cache: Default::default(),

@@ -40,6 +40,7 @@ pub fn call_command(
     args: MultiValue,
 ) -> mlua::Result<(bool, Value)> {
     let fail = |msg: &str| -> mlua::Result<(bool, Value)> {
+        super::ldb::log_error(msg);
         let t = lua.create_table()?;
         t.set("err", msg)?;
         Ok((false, Value::Table(t)))
@@ -60,6 +61,7 @@ pub fn call_command(
             None => fail("ERR Invalid command passed to redis.acl_check_cmd()"),
         };
     }
+    super::ldb::log_command(args);
     let Some(mut id) = ctx.srv.cmds.lookup(args.get(0)) else {
         return fail("ERR Unknown Redis command called from script");
     };
@@ -80,6 +82,7 @@ pub fn call_command(
     // an error reply (as Redis's scriptCall does), so the script's failure is not
     // counted again.
     let refuse = |ctx: &mut Ctx, msg: &str| -> mlua::Result<(bool, Value)> {
+        super::ldb::log_error(msg);
         ctx.srv.cmd_stats[id].rejected_calls += 1;
         ctx.srv.stats.record_errors(&mut vec!["ERR".to_string()]);
         let t = lua.create_table()?;
@@ -117,6 +120,7 @@ pub fn call_command(
     commands::execute(&mut inner, args);
     inner.srv.scripting.calling = outer;
     *db = inner.db;
+    super::ldb::log_reply(&out.buf);
     if out.buf.first() == Some(&b'-') {
         // The command's error was counted in the error stats when it was replied: the
         // script's failure it causes is not counted again (Redis 7.0's

@@ -148,6 +148,9 @@ impl State {
         // SAFETY: both check their arguments' types before using them.
         let seal_c = unsafe { lua.create_c_function(seal_table)? };
         let setfenv_c = unsafe { lua.create_c_function(set_function_env)? };
+        // SAFETY: they read their arguments with the type-checking Lua API only.
+        let ldb_debug_c = unsafe { lua.create_c_function(super::ldb::debug_c)? };
+        let ldb_breakpoint_c = unsafe { lua.create_c_function(super::ldb::breakpoint_c)? };
         let (env, run, load_library, runf): (Table, Function, Function, Function) = lua
             .load(include_str!("glue.lua"))
             .set_name("=ferrokv")
@@ -159,7 +162,13 @@ impl State {
                 pcall_c,
                 seal_c,
                 setfenv_c,
+                ldb_debug_c,
+                ldb_breakpoint_c,
             ))?;
+        lua.set_named_registry_value(
+            super::ldb::ENV.to_str().expect("an ASCII name"),
+            env.clone(),
+        )?;
         Ok(State {
             lua,
             holder,
@@ -370,7 +379,12 @@ fn run_in_state(
     state.holder.set("resp", 2)?;
     // Redis sets no hook at all when busy-reply-threshold is 0: no limit, no cost.
     let threshold = ctx.srv.cfg.busy_reply_threshold.max(0) as u64;
-    if threshold > 0 {
+    if super::ldb::active() && !is_function {
+        // A debugged script has the debugger's line hook instead (its own time limit
+        // stops the script for the client; nothing else is served meanwhile).
+        // SAFETY: the state the script runs on; `run` removes the hook afterwards.
+        unsafe { lua.exec_raw::<()>((), |l| super::ldb::install_hook(l))? };
+    } else if threshold > 0 {
         let srv: *mut Server = &mut *ctx.srv;
         let raw = args.into_raw();
         lua.set_hook(

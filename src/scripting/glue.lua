@@ -1,6 +1,6 @@
 -- The `redis` library and the sandbox, built once per Lua state. Receives the holder table
 -- (holder.resp is the RESP version set by redis.setresp) and Rust helpers.
-local holder, sha1hex, log, call_c, pcall_c, readonly_c, setfenv_c = ...
+local holder, sha1hex, log, call_c, pcall_c, readonly_c, setfenv_c, ldb_debug_c, ldb_breakpoint_c = ...
 local dbg = debug
 local G = _G
 
@@ -75,8 +75,9 @@ lib.set_repl = function(...)
   end
 end
 lib.replicate_commands = function() return true end
-lib.breakpoint = function() return false end
-lib.debug = function() end
+-- The Lua debugger's (no-ops outside a SCRIPT DEBUG session).
+lib.breakpoint = ldb_breakpoint_c
+lib.debug = ldb_debug_c
 lib.LOG_DEBUG, lib.LOG_VERBOSE, lib.LOG_NOTICE, lib.LOG_WARNING = 0, 1, 2, 3
 lib.REPL_NONE, lib.REPL_AOF, lib.REPL_SLAVE, lib.REPL_REPLICA, lib.REPL_ALL = 0, 1, 2, 2, 3
 lib.REDIS_VERSION, lib.REDIS_VERSION_NUM = '7.0.15', 0x07000f

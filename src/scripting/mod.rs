@@ -13,6 +13,7 @@ mod bit;
 mod convert;
 mod engine;
 pub mod functions;
+mod ldb;
 mod msgpack;
 
 use crate::commands::*;
@@ -21,6 +22,7 @@ use crate::server::Ctx;
 use hashbrown::HashMap;
 
 pub use engine::sha1_hex;
+pub use ldb::LdbMode;
 
 /// Shebang flags (`#!lua flags=...`).
 pub const FLAG_SHEBANG: u32 = 1 << 0;
@@ -235,13 +237,71 @@ static SCRIPT: &[Command] = &[
 const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 fn eval(ctx: &mut Ctx, args: Args) {
-    eval_generic(ctx, args, false, false)
+    eval_maybe_debugged(ctx, args, false)
 }
 fn evalsha(ctx: &mut Ctx, args: Args) {
     eval_generic(ctx, args, true, false)
 }
 fn eval_ro(ctx: &mut Ctx, args: Args) {
-    eval_generic(ctx, args, false, true)
+    eval_maybe_debugged(ctx, args, true)
+}
+
+/// EVAL, or with SCRIPT DEBUG on, EVAL in a debugging session: in a forked child (YES;
+/// the parent drops its side of the connection) or here (SYNC). Either way the
+/// connection closes after the reply, which ends the client's debugging mode.
+fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
+    let mode = ctx.srv.clients[ctx.id].ldb;
+    if mode == LdbMode::Off {
+        return eval_generic(ctx, args, false, ro);
+    }
+    if mode == LdbMode::Fork {
+        match crate::child::fork(ctx.srv, crate::child::Kind::Ldb) {
+            Err(e) => {
+                ctx.srv.clients[ctx.id].ldb = LdbMode::Off;
+                return ctx.out.error(&format!(
+                    "ERR Fork() failed: can't run EVAL in debugging mode: {e}"
+                ));
+            }
+            Ok(crate::child::Forked::Parent(pid)) => {
+                crate::verbose!("Lua debugging session forked as process {pid}");
+                let c = &mut ctx.srv.clients[ctx.id];
+                c.ldb = LdbMode::Off;
+                c.detached = true;
+                c.close_asap = true;
+                return;
+            }
+            Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
+                crate::warn!("ferrokv forked for debugging eval");
+                debug_session(ctx, args, ro);
+                let c = &mut ctx.srv.clients[ctx.id];
+                let _ = c.conn.write_all_blocking(&ctx.out.buf, 5000);
+                if let Some(tls) = c.conn.tls.as_mut() {
+                    tls.send_close_notify();
+                    let _ = c.conn.write_all_blocking(&[], 5000);
+                }
+                crate::warn!("Lua debugging session child exiting");
+            }),
+        }
+    }
+    crate::warn!("Synchronous debugging eval session started");
+    debug_session(ctx, args, ro);
+    crate::warn!("Synchronous debugging eval session ended");
+    ctx.srv.clients[ctx.id].close_after_reply = true;
+}
+
+/// Run the EVAL with the debugger on. Replies already produced for this client go out
+/// first: the debugger writes to the connection directly.
+fn debug_session(ctx: &mut Ctx, args: Args, ro: bool) {
+    let c = &mut ctx.srv.clients[ctx.id];
+    let earlier = &ctx.out.buf[c.out_pos.min(ctx.out.buf.len())..];
+    if !earlier.is_empty() {
+        let _ = c.conn.write_all_blocking(earlier, 5000);
+    }
+    ctx.out.buf.clear();
+    c.out_pos = 0;
+    ldb::start(ctx.srv, ctx.id, args.get(1));
+    eval_generic(ctx, args, false, ro);
+    ldb::end();
 }
 fn evalsha_ro(ctx: &mut Ctx, args: Args) {
     eval_generic(ctx, args, true, true)
@@ -268,6 +328,11 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         let s = args.get(1);
         if s.len() != 40 {
             return ctx.out.error(NOSCRIPT_ERR);
+        }
+        if ctx.srv.clients[ctx.id].ldb != LdbMode::Off {
+            return ctx
+                .out
+                .error("ERR Please use EVAL instead of EVALSHA for debugging");
         }
         String::from_utf8_lossy(s).to_ascii_lowercase()
     } else {
@@ -407,16 +472,24 @@ fn script_kill(ctx: &mut Ctx, _: Args) {
 }
 
 fn script_debug(ctx: &mut Ctx, args: Args) {
-    let a = args.get(2);
-    if crate::util::eq_ic(a, "no") {
-        return ctx.out.ok();
-    }
-    if crate::util::eq_ic(a, "yes") || crate::util::eq_ic(a, "sync") {
+    // Replies still to be written would be overtaken by the debugger's direct writes.
+    if ctx.out.buf.len() > ctx.srv.clients[ctx.id].out_pos {
         return ctx
             .out
-            .error("ERR the Lua debugger (LDB) is not supported by this server");
+            .error("ERR SCRIPT DEBUG must be called outside a pipeline");
     }
-    ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    let a = args.get(2);
+    let mode = if crate::util::eq_ic(a, "no") {
+        LdbMode::Off
+    } else if crate::util::eq_ic(a, "yes") {
+        LdbMode::Fork
+    } else if crate::util::eq_ic(a, "sync") {
+        LdbMode::Sync
+    } else {
+        return ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    };
+    ctx.srv.clients[ctx.id].ldb = mode;
+    ctx.out.ok();
 }
 
 fn script_help(ctx: &mut Ctx, _: Args) {

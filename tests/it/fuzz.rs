@@ -288,6 +288,8 @@ const SKIP: &[&str] = &[
     "sync",
     "psync",
     "client|pause",
+    // A debugging session converses with its client (tests/it/ldb.rs).
+    "script|debug",
     "client|kill",
     "client|reply",
     "config|set",

@@ -15,6 +15,7 @@ mod hll;
 mod introspection;
 mod keys_cmds;
 mod latency;
+mod ldb;
 mod lists;
 mod multi;
 mod pubsub;
