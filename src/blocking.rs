@@ -248,7 +248,13 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
             db: b.db,
         };
         let args = Args::new(&b.buf, &b.spans);
-        (b.retry)(&mut ctx, args, key)
+        // A served command propagates like any other (as the plain pop its retry chose).
+        let frame = ctx.srv.prop.enter();
+        let dirty = ctx.srv.dirty;
+        let served = (b.retry)(&mut ctx, args, key);
+        let changed = served && ctx.srv.dirty != dirty;
+        ctx.srv.prop.leave(frame, ctx.db, changed, args.iter());
+        served
     };
     srv.executing = outer;
     if !out.errors.is_empty() {

@@ -12,12 +12,20 @@ pub mod listen;
 pub mod log;
 pub mod net;
 pub mod notify;
+pub mod propagate;
 pub mod reactor;
 pub mod resp;
 pub mod scripting;
 pub mod server;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
 pub mod tls;
+
+// Unit tests allocate as the server does (maxmemory reads jemalloc's counters).
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub mod tracking;
 pub mod types;
 pub mod util;

@@ -54,6 +54,7 @@ fn publish_event(srv: &mut Server, flags: u32, db: usize, event: &str, key: &[u8
 /// watchers of those keys see a change.
 pub fn keys_expired(srv: &mut Server, db: usize, keys: &mut Vec<Key>) {
     for k in keys.drain(..) {
+        srv.prop.deletion(db, &k, srv.cfg.lazyfree_lazy_expire);
         notify_db(srv, db, EXPIRED, "expired", &k);
         multi::touch_key(srv, db, &k);
         crate::tracking::invalidate_key(srv, &k, None);
@@ -77,6 +78,7 @@ pub fn lazy_expired(srv: &mut Server, db: usize) {
 
 /// A key evicted by maxmemory.
 pub fn evicted(srv: &mut Server, db: usize, key: &[u8]) {
+    srv.prop.deletion(db, key, srv.cfg.lazyfree_lazy_eviction);
     notify_db(srv, db, EVICTED, "evicted", key);
     multi::touch_key(srv, db, key);
     crate::tracking::invalidate_key(srv, key, None);

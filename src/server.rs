@@ -196,6 +196,8 @@ pub struct Server {
     pub listeners_dirty: bool,
     /// Forked children not yet reaped.
     pub children: Vec<crate::child::Child>,
+    /// What writes become for the AOF and replicas.
+    pub prop: crate::propagate::Propagation,
     pub pause: Option<Pause>,
     pub active_expire_enabled: bool,
     /// MIGRATE's connections, by "host:port".
@@ -266,6 +268,7 @@ impl Server {
             monitors: Vec::new(),
             listeners_dirty: false,
             children: Vec::new(),
+            prop: Default::default(),
             pause: None,
             active_expire_enabled: true,
             migrate_cache: Default::default(),
@@ -363,6 +366,22 @@ impl Ctx<'_> {
         crate::commands::multi::touch_key(self.srv, db, key);
         crate::tracking::invalidate_key(self.srv, key, Some(self.id));
         crate::blocking::signal_key_ready(self.srv, db, key);
+    }
+    /// Propagate the running command as `words` instead of its own arguments (callers
+    /// test `srv.prop.on()` before building costly words).
+    #[inline]
+    pub fn propagate_as(&mut self, words: &[&[u8]]) {
+        self.srv.prop.replace(words.iter().copied());
+    }
+    /// Add a command to the propagated stream, before the running command's own.
+    #[inline]
+    pub fn also_propagate(&mut self, words: &[&[u8]]) {
+        self.srv.prop.push(self.db, words.iter().copied());
+    }
+    /// The running command propagates nothing of its own (it used also_propagate).
+    #[inline]
+    pub fn prevent_propagation(&mut self) {
+        self.srv.prop.prevent();
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]

@@ -290,6 +290,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     let s = fmt_human_float(new);
     h.set(field, s.as_bytes(), lim);
     out.bulk(s.as_bytes());
+    // The result, not the increment (as INCRBYFLOAT): no float formatting to differ.
+    ctx.propagate_as(&[b"HSET", key, args.get(2), s.as_bytes()]);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::HASH, "hincrbyfloat", key);
 }

@@ -469,6 +469,19 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
         db.set_expire(slot, when);
         "expire"
     };
+    // Propagated with an absolute time (the same instant on every replica and in every
+    // replay), or as the deletion it was.
+    if ctx.srv.prop.on() {
+        if event == "del" {
+            let lazy = ctx.srv.cfg.lazyfree_lazy_expire;
+            ctx.propagate_as(&[del_word(lazy), key]);
+        } else {
+            let at = when.to_string();
+            let mut words: Vec<&[u8]> = vec![b"PEXPIREAT", key, at.as_bytes()];
+            words.extend(args.iter().skip(3));
+            ctx.propagate_as(&words);
+        }
+    }
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::GENERIC, event, key);
     ctx.out.int(1);

@@ -585,7 +585,8 @@ fn brpoplpush(ctx: &mut Ctx, args: Args) {
 
 fn block_move(ctx: &mut Ctx, args: Args, from: bool, to: bool, deadline: i64) {
     match move_one(ctx, args.get(1), args.get(2), from, to) {
-        Ok(true) | Err(()) => {}
+        Ok(true) => propagate_move(ctx, args),
+        Err(()) => {}
         Ok(false) if !blocking::may_block(ctx) => ctx.out.null(),
         Ok(false) => blocking::block(
             ctx,
@@ -595,6 +596,31 @@ fn block_move(ctx: &mut Ctx, args: Args, from: bool, to: bool, deadline: i64) {
             retry_move,
             TimeoutReply::NullBulk,
         ),
+    }
+}
+
+/// A blocking or multi-key pop propagates as the plain pop it did: LPOP/RPOP key
+/// [count] (BLPOP, BRPOP, LMPOP, BLMPOP, served now or later).
+fn propagate_pop(ctx: &mut Ctx, key: &[u8], left: bool, count: Option<usize>) {
+    if !ctx.srv.prop.on() {
+        return;
+    }
+    let cmd: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+    match count {
+        None => ctx.propagate_as(&[cmd, key]),
+        Some(n) => {
+            let n = n.to_string();
+            ctx.propagate_as(&[cmd, key, n.as_bytes()]);
+        }
+    }
+}
+
+/// BLMOVE / BRPOPLPUSH propagate as LMOVE / RPOPLPUSH (no timeout to replay).
+fn propagate_move(ctx: &mut Ctx, args: Args) {
+    if args.len() == 6 {
+        ctx.propagate_as(&[b"LMOVE", args.get(1), args.get(2), args.get(3), args.get(4)]);
+    } else {
+        ctx.propagate_as(&[b"RPOPLPUSH", args.get(1), args.get(2)]);
     }
 }
 
@@ -612,7 +638,11 @@ fn retry_move(ctx: &mut Ctx, args: Args, _key: &[u8]) -> bool {
         return false;
     }
     // A destination of the wrong type answers WRONGTYPE to the waiting client.
-    move_one(ctx, args.get(1), args.get(2), from, to) != Ok(false)
+    let r = move_one(ctx, args.get(1), args.get(2), from, to);
+    if r == Ok(true) {
+        propagate_move(ctx, args);
+    }
+    r != Ok(false)
 }
 
 // ---- multi-key pops ----
@@ -628,8 +658,10 @@ fn pop_first(ctx: &mut Ctx, keys: KeyList, left: bool, count: Option<usize>) -> 
                 return Err(());
             }
             Ok(Some(l)) if !l.is_empty() => {
+                let popped = count.map(|n| n.min(l.len()));
                 pop_reply(out, l, key, left, count);
                 drop_if_empty(db, key);
+                propagate_pop(ctx, key, left, popped);
                 ctx.modified(key);
                 crate::notify::notify_write(
                     ctx,
@@ -701,8 +733,10 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
     let (db, out) = ctx.db_out();
     match list_mut(db, key) {
         Ok(Some(l)) if !l.is_empty() => {
+            let popped = count.map(|n| n.min(l.len()));
             pop_reply(out, l, key, left, count);
             drop_if_empty(db, key);
+            propagate_pop(ctx, key, left, popped);
             ctx.modified(key);
             crate::notify::notify_write(
                 ctx,

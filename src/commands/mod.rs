@@ -573,6 +573,8 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let cmd: &'static Command = ctx.srv.cmds.entries[id].cmd;
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
+    let frame = ctx.srv.prop.enter();
+    let dirty_before = ctx.srv.dirty;
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
     let start = quanta::Instant::now();
@@ -601,8 +603,11 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     if !ctx.out.errors.is_empty() {
         ctx.srv.stats.record_errors(&mut ctx.out.errors);
     }
-    // Keys a read found expired: "expired" events and WATCH.
+    // Keys a read found expired: "expired" events, WATCH, and their DELs propagated.
     crate::notify::lazy_expired(ctx.srv, ctx.db);
+    // What the command did joins the propagation stream (delivered at the outermost call).
+    let changed = ctx.srv.dirty != dirty_before;
+    ctx.srv.prop.leave(frame, ctx.db, changed, args.iter());
     if splice {
         pubsub::splice_own(ctx.srv, ctx.out, mark);
     }
@@ -665,6 +670,15 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
 }
 
 // ---- helpers shared by the families ----
+
+/// How a deletion propagates: UNLINK when the value is freed lazily, else DEL.
+pub fn del_word(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const SYNTAX: &str = "ERR syntax error";

@@ -197,6 +197,8 @@ fn discard(ctx: &mut Ctx, _: Args) {
 }
 
 fn exec(ctx: &mut Ctx, _: Args) {
+    // The queued commands propagate themselves (wrapped in MULTI/EXEC when several).
+    ctx.srv.prop.prevent();
     let idx = ctx.id;
     if !ctx.client().tx.active {
         return ctx.out.error("ERR EXEC without MULTI");

@@ -1999,8 +1999,8 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         let key = srv.ks.dbs[db].at(slot).map(|e| e.key().to_vec());
         srv.ks.dbs[db].remove_slot(slot);
         srv.stats.evicted_keys += 1;
+        // (Not a change to count in `dirty`, as in Redis: its DEL propagates by itself.)
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());
-        srv.dirty += 1;
         guard += 1;
         if guard > 100_000 {
             return crate::evict::used_memory() <= max;

@@ -254,12 +254,18 @@ fn spop(ctx: &mut Ctx, args: Args) {
     if count == Some(0) {
         return ctx.out.set(0);
     }
+    let on = ctx.srv.prop.on();
+    let mut popped: Vec<Box<[u8]>> = Vec::new();
     let (db, out) = ctx.db_out();
     let s = set_at_mut(db, slot);
+    let size = s.len();
     match count {
         None => {
             if let Some(m) = s.pop_random() {
                 out.bulk(&m);
+                if on {
+                    popped.push(m.into());
+                }
             }
         }
         Some(n) => {
@@ -276,10 +282,17 @@ fn spop(ctx: &mut Ctx, args: Args) {
                     out.bulk(&all[i]);
                     s.remove(&all[i]);
                 }
+                if on {
+                    all.truncate(n);
+                    popped = all;
+                }
             } else {
                 for _ in 0..n {
                     if let Some(m) = s.pop_random() {
                         out.bulk(&m);
+                        if on {
+                            popped.push(m.into());
+                        }
                     }
                 }
             }
@@ -287,6 +300,21 @@ fn spop(ctx: &mut Ctx, args: Args) {
     }
     if s.is_empty() {
         db.remove_slot(slot);
+    }
+    // Propagated as what was removed: SREM of each member, or DEL of a set popped whole.
+    if on {
+        if count.is_some_and(|n| n >= size) {
+            ctx.propagate_as(&[b"DEL", key]);
+        } else if count.is_none() {
+            if let Some(m) = popped.first() {
+                ctx.propagate_as(&[b"SREM", key, m]);
+            }
+        } else {
+            for m in &popped {
+                ctx.also_propagate(&[b"SREM", key, m]);
+            }
+            ctx.prevent_propagation();
+        }
     }
     ctx.modified(key);
     notify::notify_write(ctx, notify::SET, "spop", key);

@@ -180,10 +180,25 @@ fn set(ctx: &mut Ctx, args: Args) {
             None => return,
         }
     }
-    set_generic(ctx, key, args.get(2), expire, &o, None);
+    if set_generic(ctx, key, args.get(2), expire, &o, None) && ctx.srv.prop.on() {
+        if expire != NO_EXPIRE {
+            // An absolute time: a replica or an AOF replay later sets the same instant.
+            propagate_set_pxat(ctx, key, args.get(2), expire);
+        } else if o.get {
+            // GET changes nothing: replicas need not send the old value anywhere.
+            let words: Vec<&[u8]> = args
+                .iter()
+                .enumerate()
+                .filter(|&(i, a)| i < 3 || !eq_ic(a, "get"))
+                .map(|(_, a)| a)
+                .collect();
+            ctx.propagate_as(&words);
+        }
+    }
 }
 
 /// The shared tail of SET, SETNX, SETEX, PSETEX: `flag_reply` replaces OK/null by 1/0.
+/// True when the value was written.
 fn set_generic(
     ctx: &mut Ctx,
     key: &[u8],
@@ -191,7 +206,7 @@ fn set_generic(
     expire: i64,
     o: &StrOpts,
     flag_reply: Option<()>,
-) {
+) -> bool {
     let (db, out) = ctx.db_out();
     let existing = db.get(key);
     if o.get {
@@ -199,7 +214,8 @@ fn set_generic(
             None => out.null(),
             Some(e) => {
                 if !reply_string(out, e.val()) {
-                    return out.error(WRONGTYPE);
+                    out.error(WRONGTYPE);
+                    return false;
                 }
             }
         }
@@ -211,7 +227,7 @@ fn set_generic(
         } else if !o.get {
             out.null();
         }
-        return;
+        return false;
     }
     db.set(key, val, expire, o.keep_ttl);
     if flag_reply.is_some() {
@@ -221,6 +237,7 @@ fn set_generic(
     }
     ctx.modified(key);
     crate::notify::set_events(ctx, key, !exists, expire != NO_EXPIRE);
+    true
 }
 
 fn setnx(ctx: &mut Ctx, args: Args) {
@@ -231,11 +248,21 @@ fn setnx(ctx: &mut Ctx, args: Args) {
     set_generic(ctx, args.get(1), args.get(2), NO_EXPIRE, &o, Some(()));
 }
 
+/// SET key value PXAT <ms>: how a write with a relative expiry propagates.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], val: &[u8], at: i64) {
+    if ctx.srv.prop.on() {
+        let at = at.to_string();
+        ctx.propagate_as(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
+    }
+}
+
 fn setex_generic(ctx: &mut Ctx, args: Args, unit: ExpUnit, name: &str) {
     let Some(at) = expire_at(ctx, unit, args.get(2), name) else {
         return;
     };
-    set_generic(ctx, args.get(1), args.get(3), at, &StrOpts::default(), None);
+    if set_generic(ctx, args.get(1), args.get(3), at, &StrOpts::default(), None) {
+        propagate_set_pxat(ctx, args.get(1), args.get(3), at);
+    }
 }
 
 fn setex(ctx: &mut Ctx, args: Args) {
@@ -283,6 +310,20 @@ fn getex(ctx: &mut Ctx, args: Args) {
         }
         None => return,
     };
+    // Never propagated as is: as the deletion, PEXPIREAT or PERSIST it caused.
+    if ctx.srv.prop.on() {
+        match (event, at) {
+            ("del", _) => {
+                let lazy = ctx.srv.cfg.lazyfree_lazy_expire;
+                ctx.propagate_as(&[del_word(lazy), key]);
+            }
+            ("expire", Some(t)) => {
+                let t = t.to_string();
+                ctx.propagate_as(&[b"PEXPIREAT", key, t.as_bytes()]);
+            }
+            _ => ctx.propagate_as(&[b"PERSIST", key]),
+        }
+    }
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::GENERIC, event, key);
 }
@@ -297,6 +338,8 @@ fn getdel(ctx: &mut Ctx, args: Args) {
         return out.error(WRONGTYPE);
     }
     db.remove_slot(slot);
+    let lazy = ctx.srv.cfg.lazyfree_lazy_user_del;
+    ctx.propagate_as(&[del_word(lazy), key]);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::GENERIC, "del", key);
 }
@@ -306,7 +349,9 @@ fn getset(ctx: &mut Ctx, args: Args) {
         get: true,
         ..Default::default()
     };
-    set_generic(ctx, args.get(1), args.get(2), NO_EXPIRE, &o, None);
+    if set_generic(ctx, args.get(1), args.get(2), NO_EXPIRE, &o, None) {
+        ctx.propagate_as(&[b"SET", args.get(1), args.get(2)]);
+    }
 }
 
 /// The integer held by a string value, if it is one.
@@ -518,6 +563,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     out.bulk(s.as_bytes());
     // Stored as a string even when integral ("embstr" in Redis, not "int").
     db.set(key, Value::Str(Str::new(s.as_bytes())), NO_EXPIRE, true);
+    // The result, not the increment: float formatting can never differ on the other side.
+    ctx.propagate_as(&[b"SET", key, s.as_bytes(), b"KEEPTTL"]);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::STRING, "incrbyfloat", key);
 }

@@ -952,6 +952,16 @@ fn pop_at(ctx: &mut Ctx, key: &[u8], slot: usize, max: bool, count: usize, shape
     if z.is_empty() {
         db.remove_slot(slot);
     }
+    // The blocking and multi-key forms propagate as the plain pop they did.
+    if ctx.srv.prop.on() && !matches!(shape, PopShape::Plain { .. }) {
+        let cmd: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        if matches!(shape, PopShape::KeyFlat) {
+            ctx.propagate_as(&[cmd, key]);
+        } else {
+            let n = n.to_string();
+            ctx.propagate_as(&[cmd, key, n.as_bytes()]);
+        }
+    }
     ctx.modified(key);
     let event = if max { "zpopmax" } else { "zpopmin" };
     notify::notify_write(ctx, notify::ZSET, event, key);

@@ -50,7 +50,7 @@ impl<'a> Args<'a> {
         let (s, e) = self.spans[i];
         &self.buf[s as usize..e as usize]
     }
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
         let buf = self.buf;
         self.spans
             .iter()

@@ -479,6 +479,8 @@ fn fcall_ro(ctx: &mut Ctx, args: Args) {
 }
 
 fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
+    // The function's writes propagate themselves (effects replication).
+    ctx.srv.prop.prevent();
     if !ctx.srv.monitors.is_empty() {
         crate::commands::server::feed_monitors(ctx, args);
     }

@@ -308,6 +308,8 @@ fn evalsha_ro(ctx: &mut Ctx, args: Args) {
 }
 
 fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
+    // The script's writes propagate themselves (effects replication).
+    ctx.srv.prop.prevent();
     // Fed here (EVAL is skip-monitor) so that it shows before its script's commands, even
     // when it fails (NOSCRIPT), as Redis does.
     if !ctx.srv.monitors.is_empty() {

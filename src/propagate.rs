@@ -1,0 +1,479 @@
+//! One stream of effects: what each change to the dataset becomes for the AOF and the
+//! replicas (Redis's also_propagate / propagatePendingCommands).
+//!
+//! Every command, whoever runs it (a client, a script, EXEC, a blocked client served
+//! later, a file replayed), goes through `commands::call`, which keeps the nesting depth.
+//! A command that changed the dataset adds its own words to the current unit, or the
+//! form its handler chose ([`Propagation::replace`]: EXPIRE becomes PEXPIREAT, SET EX
+//! becomes SET PXAT, a served BLPOP becomes LPOP...), or nothing
+//! ([`Propagation::prevent`], when the handler added its effects itself with
+//! [`Propagation::push`]). Expired and evicted keys add a DEL (or UNLINK) the same way.
+//! When the outermost call returns, the unit is delivered, wrapped in MULTI/EXEC when it
+//! holds more than one command (a script's writes, a transaction, a write that expired a
+//! key first).
+//!
+//! The stream is only built while some sink listens ([`Propagation::on`]): until the AOF
+//! and replicas exist that is only the recording sink of the tests, so the hot path pays
+//! one flag test per write.
+
+/// One command of the stream: the database it applies to and its words, RESP-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub db: usize,
+    pub resp: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Propagation {
+    /// Nesting of `commands::call` (0: no command is running).
+    pub depth: u32,
+    /// The commands of the current unit, encoded back to back, with their spans.
+    buf: Vec<u8>,
+    ops: Vec<(usize, usize, usize)>,
+    /// The running command's replacement (encoded), set by its handler.
+    replaced: Option<Vec<u8>>,
+    /// The running command propagates nothing of its own.
+    prevented: bool,
+    /// The recording sink (tests): every delivered command, in order.
+    log: Option<Vec<Op>>,
+}
+
+/// What `call` saves of an outer command while an inner one runs.
+pub struct Frame {
+    replaced: Option<Vec<u8>>,
+    prevented: bool,
+}
+
+/// Encode a command as a RESP array of bulk strings.
+pub fn encode<'a>(out: &mut Vec<u8>, words: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(words.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for w in words {
+        out.push(b'$');
+        out.extend_from_slice(num.format(w.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(w);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Propagation {
+    /// Some sink wants the stream.
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Start recording every delivered command (tests).
+    pub fn record(&mut self) {
+        self.log = Some(Vec::new());
+    }
+
+    /// The commands delivered since recording started (or last taken).
+    pub fn take_log(&mut self) -> Vec<Op> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Add a command to the current unit (alsoPropagate).
+    pub fn push<'a>(&mut self, db: usize, words: impl ExactSizeIterator<Item = &'a [u8]>) {
+        if !self.on() {
+            return;
+        }
+        let start = self.buf.len();
+        encode(&mut self.buf, words);
+        self.ops.push((db, start, self.buf.len()));
+    }
+
+    /// The running command propagates as `words` instead of its own.
+    pub fn replace<'a>(&mut self, words: impl ExactSizeIterator<Item = &'a [u8]>) {
+        if !self.on() {
+            return;
+        }
+        let mut v = Vec::new();
+        encode(&mut v, words);
+        self.replaced = Some(v);
+        self.prevented = false;
+    }
+
+    /// The running command propagates nothing of its own (it pushed its effects).
+    pub fn prevent(&mut self) {
+        self.prevented = true;
+    }
+
+    /// A command is about to run.
+    #[inline]
+    pub fn enter(&mut self) -> Frame {
+        self.depth += 1;
+        Frame {
+            replaced: self.replaced.take(),
+            prevented: std::mem::replace(&mut self.prevented, false),
+        }
+    }
+
+    /// The command ran: `words` (its own arguments) join the unit when it changed the
+    /// dataset, unless its handler replaced or prevented them. At depth 0 the unit is
+    /// delivered.
+    #[inline]
+    pub fn leave<'a>(
+        &mut self,
+        frame: Frame,
+        db: usize,
+        changed: bool,
+        words: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) {
+        if self.on() {
+            let replaced = std::mem::replace(&mut self.replaced, frame.replaced);
+            let prevented = std::mem::replace(&mut self.prevented, frame.prevented);
+            if changed && !prevented {
+                let start = self.buf.len();
+                match replaced {
+                    Some(r) => self.buf.extend_from_slice(&r),
+                    None => encode(&mut self.buf, words),
+                }
+                self.ops.push((db, start, self.buf.len()));
+            }
+        } else {
+            self.replaced = frame.replaced;
+            self.prevented = frame.prevented;
+        }
+        self.depth -= 1;
+        if self.depth == 0 && !self.ops.is_empty() {
+            self.deliver();
+        }
+    }
+
+    /// A key deleted by expiry or eviction: DEL, or UNLINK when freed lazily. Outside a
+    /// command it is delivered at once.
+    pub fn deletion(&mut self, db: usize, key: &[u8], lazy: bool) {
+        if !self.on() {
+            return;
+        }
+        let cmd: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+        self.push(db, [cmd, key].into_iter());
+        if self.depth == 0 {
+            self.deliver();
+        }
+    }
+
+    /// Hand the unit to the sinks: MULTI/EXEC around it when it has several commands.
+    fn deliver(&mut self) {
+        let wrap = self.ops.len() > 1;
+        let Some(log) = self.log.as_mut() else {
+            self.ops.clear();
+            self.buf.clear();
+            return;
+        };
+        if wrap {
+            let mut resp = Vec::new();
+            encode(&mut resp, [&b"MULTI"[..]].into_iter());
+            log.push(Op {
+                db: self.ops[0].0,
+                resp,
+            });
+        }
+        for &(db, start, end) in &self.ops {
+            log.push(Op {
+                db,
+                resp: self.buf[start..end].to_vec(),
+            });
+        }
+        if wrap {
+            let mut resp = Vec::new();
+            encode(&mut resp, [&b"EXEC"[..]].into_iter());
+            let db = self.ops[self.ops.len() - 1].0;
+            log.push(Op { db, resp });
+        }
+        self.ops.clear();
+        self.buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(op: &Op) -> String {
+        // "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n" -> "DEL k"
+        let s = String::from_utf8_lossy(&op.resp).into_owned();
+        s.split("\r\n")
+            .skip(1)
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, w)| w)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn nothing_is_built_without_a_sink() {
+        let mut p = Propagation::default();
+        let f = p.enter();
+        p.push(0, [&b"DEL"[..], b"k"].into_iter());
+        p.leave(f, 0, true, [&b"SET"[..], b"k", b"v"].into_iter());
+        assert!(p.buf.is_empty() && p.ops.is_empty() && p.depth == 0);
+    }
+
+    #[test]
+    fn units_are_wrapped_and_replacements_stay_with_their_command() {
+        let mut p = Propagation::default();
+        p.record();
+        // One write: delivered alone.
+        let f = p.enter();
+        p.leave(f, 0, true, [&b"SET"[..], b"k", b"v"].into_iter());
+        // A read: nothing.
+        let f = p.enter();
+        p.leave(f, 0, false, [&b"GET"[..], b"k"].into_iter());
+        // An outer command (EXEC) that propagates nothing itself, with two inner writes,
+        // the first rewritten by its handler.
+        let outer = p.enter();
+        p.prevent();
+        let f = p.enter();
+        p.replace([&b"PEXPIREAT"[..], b"k", b"1000"].into_iter());
+        p.leave(f, 0, true, [&b"EXPIRE"[..], b"k", b"1"].into_iter());
+        let f = p.enter();
+        p.leave(f, 1, true, [&b"INCR"[..], b"n"].into_iter());
+        p.leave(outer, 1, true, [&b"EXEC"[..]].into_iter());
+        // An expiry outside any command.
+        p.deletion(2, b"gone", true);
+        let log: Vec<(usize, String)> = p.take_log().iter().map(|o| (o.db, words(o))).collect();
+        let want = [
+            (0, "SET k v"),
+            (0, "MULTI"),
+            (0, "PEXPIREAT k 1000"),
+            (1, "INCR n"),
+            (1, "EXEC"),
+            (2, "UNLINK gone"),
+        ];
+        assert_eq!(
+            log,
+            want.iter()
+                .map(|(d, s)| (*d, s.to_string()))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// The stream as commands produce it, through the real command table and `execute`.
+#[cfg(test)]
+mod stream_tests {
+    use crate::testkit::Kit;
+
+    fn kit() -> (Kit, usize) {
+        let mut k = Kit::new();
+        k.srv.prop.record();
+        let c = k.client();
+        (k, c)
+    }
+
+    #[test]
+    fn writes_propagate_reads_do_not() {
+        let (mut k, c) = kit();
+        k.run(c, &["SET", "k", "v"]);
+        k.run(c, &["GET", "k"]);
+        k.run(c, &["DEL", "nothing"]);
+        k.run(c, &["SELECT", "3"]);
+        k.run(c, &["RPUSH", "l", "a", "b"]);
+        assert_eq!(k.propagated(), ["0: SET k v", "3: RPUSH l a b"]);
+    }
+
+    #[test]
+    fn transactions_and_scripts_are_wrapped_when_they_write_more_than_once() {
+        let (mut k, c) = kit();
+        for w in [
+            &["MULTI"][..],
+            &["SET", "a", "1"],
+            &["GET", "a"],
+            &["INCR", "n"],
+            &["EXEC"],
+        ] {
+            k.run(c, w);
+        }
+        assert_eq!(
+            k.propagated(),
+            ["0: MULTI", "0: SET a 1", "0: INCR n", "0: EXEC"]
+        );
+        k.run(
+            c,
+            &[
+                "EVAL",
+                "redis.call('SET', 'x', '1') return redis.call('INCR', 'y')",
+                "0",
+            ],
+        );
+        k.run(c, &["EVAL", "return redis.call('GET', 'x')", "0"]);
+        k.run(c, &["EVAL", "return redis.call('INCR', 'y')", "0"]);
+        assert_eq!(
+            k.propagated(),
+            [
+                "0: MULTI",
+                "0: SET x 1",
+                "0: INCR y",
+                "0: EXEC",
+                "0: INCR y"
+            ]
+        );
+        k.run(c, &["MULTI"]);
+        k.run(
+            c,
+            &[
+                "EVAL",
+                "redis.call('SELECT', '2') return redis.call('SET', 's', '1')",
+                "0",
+            ],
+        );
+        k.run(c, &["SET", "after", "1"]);
+        k.run(c, &["EXEC"]);
+        assert_eq!(
+            k.propagated(),
+            ["2: MULTI", "2: SET s 1", "0: SET after 1", "0: EXEC"]
+        );
+    }
+
+    /// The words of "db: WORDS" lines with the absolute times replaced by "T".
+    fn timeless(lines: Vec<String>, now: i64) -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|l| {
+                l.split(' ')
+                    .map(|w| match w.parse::<i64>() {
+                        Ok(t) if (now..now + 1_000_000_000).contains(&t) => "T".to_string(),
+                        _ => w.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn relative_times_become_absolute_and_computed_values_are_sent_whole() {
+        let (mut k, c) = kit();
+        let now = crate::util::now_ms();
+        for w in [
+            &["SET", "a", "1", "EX", "100"][..],
+            &["SET", "b", "1", "NX", "GET", "PX", "100"],
+            &["SET", "c", "1", "XX", "GET"],
+            &["SET", "c", "1", "GET", "KEEPTTL"],
+            &["SETEX", "d", "100", "v"],
+            &["PSETEX", "d", "100000", "v"],
+            &["GETSET", "d", "w"],
+            &["EXPIRE", "d", "100", "GT"],
+            &["EXPIRE", "d", "100", "NX"],
+            &["PEXPIRE", "d", "-1"],
+            &["SET", "e", "1.5"],
+            &["INCRBYFLOAT", "e", "0.25"],
+            &["HINCRBYFLOAT", "h", "f", "2.5e1"],
+            &["GETEX", "e", "PX", "5000"],
+            &["GETEX", "e", "PERSIST"],
+            &["GETEX", "e"],
+            &["GETDEL", "e"],
+        ] {
+            k.run(c, w);
+        }
+        assert_eq!(
+            timeless(k.propagated(), now),
+            [
+                "0: SET a 1 PXAT T",
+                "0: SET b 1 PXAT T",
+                "0: SET c 1 GET KEEPTTL",
+                "0: SET d v PXAT T",
+                "0: SET d v PXAT T",
+                "0: SET d w",
+                "0: PEXPIREAT d T NX",
+                "0: DEL d",
+                "0: SET e 1.5",
+                "0: SET e 1.75 KEEPTTL",
+                "0: HSET h f 25",
+                "0: PEXPIREAT e T",
+                "0: PERSIST e",
+                "0: DEL e",
+            ]
+            .map(|l| l.replace(" GET KEEPTTL", " KEEPTTL"))
+        );
+    }
+
+    #[test]
+    fn pops_propagate_as_what_they_removed() {
+        let (mut k, c) = kit();
+        k.run(c, &["SADD", "s", "x"]);
+        k.run(c, &["SPOP", "s"]);
+        k.run(c, &["SADD", "s", "a", "b", "c"]);
+        k.run(c, &["SPOP", "s", "2"]);
+        k.run(c, &["SPOP", "s", "5"]);
+        k.run(c, &["RPUSH", "l", "1", "2", "3"]);
+        k.run(c, &["BLPOP", "l", "0"]);
+        k.run(c, &["LMPOP", "1", "l", "RIGHT", "COUNT", "9"]);
+        k.run(c, &["ZADD", "z", "1", "m", "2", "n"]);
+        k.run(c, &["BZPOPMAX", "z", "0"]);
+        k.run(c, &["ZMPOP", "1", "z", "MIN", "COUNT", "3"]);
+        let log = k.propagated();
+        let srem: Vec<&String> = log.iter().filter(|l| l.starts_with("0: SREM s ")).collect();
+        assert_eq!(log[0], "0: SADD s x");
+        assert_eq!(log[1], "0: SREM s x");
+        assert_eq!(log[2], "0: SADD s a b c");
+        assert_eq!((log[3].as_str(), log[6].as_str()), ("0: MULTI", "0: EXEC"));
+        assert_eq!(srem.len(), 3, "{log:?}");
+        assert_eq!(
+            log[7..],
+            [
+                "0: DEL s",
+                "0: RPUSH l 1 2 3",
+                "0: LPOP l",
+                "0: RPOP l 2",
+                "0: ZADD z 1 m 2 n",
+                "0: ZPOPMAX z",
+                "0: ZPOPMIN z 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn served_blocked_clients_propagate_the_plain_command() {
+        let (mut k, c) = kit();
+        let waiter = k.client();
+        let mover = k.client();
+        k.run(waiter, &["BRPOP", "q", "0"]);
+        k.run(mover, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+        assert_eq!(k.propagated(), Vec::<String>::new());
+        k.run(c, &["LPUSH", "q", "job"]);
+        k.run(c, &["RPUSH", "src", "x"]);
+        assert_eq!(
+            k.propagated(),
+            [
+                "0: LPUSH q job",
+                "0: RPOP q",
+                "0: RPUSH src x",
+                "0: LMOVE src dst LEFT RIGHT",
+            ]
+        );
+    }
+
+    #[test]
+    fn expired_and_evicted_keys_propagate_their_deletion() {
+        let (mut k, c) = kit();
+        k.run(c, &["SET", "gone", "1", "PX", "1"]);
+        k.run(c, &["SET", "also", "1", "PX", "1"]);
+        k.propagated();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // A read that finds the key expired: the DEL alone.
+        k.run(c, &["GET", "gone"]);
+        assert_eq!(k.propagated(), ["0: DEL gone"]);
+        // A write over an expired key: the DEL first, with the write, as one unit.
+        k.srv.cfg.lazyfree_lazy_expire = true;
+        k.run(c, &["SET", "also", "2"]);
+        assert_eq!(
+            k.propagated(),
+            ["0: MULTI", "0: UNLINK also", "0: SET also 2", "0: EXEC"]
+        );
+        // Eviction before a command: delivered at once, before the command's own.
+        k.run(c, &["SET", "big", &"x".repeat(100_000)]);
+        k.propagated();
+        k.run(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        k.run(c, &["CONFIG", "SET", "maxmemory", "1"]);
+        k.run(c, &["GET", "big"]);
+        let log = k.propagated();
+        assert!(log.contains(&"0: DEL big".to_string()), "{log:?}");
+    }
+}
