@@ -264,7 +264,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
             if let Some(m) = s.pop_random() {
                 out.bulk(&m);
                 if on {
-                    popped.push(m.into());
+                    popped.push(m);
                 }
             }
         }
@@ -291,7 +291,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
                     if let Some(m) = s.pop_random() {
                         out.bulk(&m);
                         if on {
-                            popped.push(m.into());
+                            popped.push(m);
                         }
                     }
                 }
