@@ -16,24 +16,35 @@
 //! and replicas exist that is only the recording sink of the tests, so the hot path pays
 //! one flag test per write.
 
-/// One command of the stream: the database it applies to and its words, RESP-encoded.
+/// Where a command goes: the AOF, the replicas, or both.
+pub const AOF: u8 = 1;
+pub const REPL: u8 = 2;
+pub const ALL: u8 = AOF | REPL;
+
+/// One command of the stream: the database it applies to, its words (RESP-encoded) and
+/// where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
     pub db: usize,
     pub resp: Vec<u8>,
+    pub target: u8,
 }
 
 #[derive(Default)]
 pub struct Propagation {
     /// Nesting of `commands::call` (0: no command is running).
     pub depth: u32,
-    /// The commands of the current unit, encoded back to back, with their spans.
+    /// The commands of the current unit, encoded back to back: (db, start, end, target).
     buf: Vec<u8>,
-    ops: Vec<(usize, usize, usize)>,
+    ops: Vec<(usize, usize, usize, u8)>,
     /// The running command's replacement (encoded), set by its handler.
     replaced: Option<Vec<u8>>,
     /// The running command propagates nothing of its own.
     prevented: bool,
+    /// Targets the running command propagates to even when it changed nothing.
+    forced: u8,
+    /// Targets withheld from the commands that run now (a script's redis.set_repl).
+    pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
 }
@@ -42,6 +53,7 @@ pub struct Propagation {
 pub struct Frame {
     replaced: Option<Vec<u8>>,
     prevented: bool,
+    forced: u8,
 }
 
 /// Encode a command as a RESP array of bulk strings.
@@ -81,9 +93,13 @@ impl Propagation {
         if !self.on() {
             return;
         }
+        let target = ALL & !self.withheld;
+        if target == 0 {
+            return;
+        }
         let start = self.buf.len();
         encode(&mut self.buf, words);
-        self.ops.push((db, start, self.buf.len()));
+        self.ops.push((db, start, self.buf.len(), target));
     }
 
     /// The running command propagates as `words` instead of its own.
@@ -102,6 +118,12 @@ impl Propagation {
         self.prevented = true;
     }
 
+    /// The running command propagates to `target` even if it changed nothing (FLUSHALL
+    /// of an empty server; PUBLISH, to the replicas).
+    pub fn force(&mut self, target: u8) {
+        self.forced |= target;
+    }
+
     /// A command is about to run.
     #[inline]
     pub fn enter(&mut self) -> Frame {
@@ -109,6 +131,7 @@ impl Propagation {
         Frame {
             replaced: self.replaced.take(),
             prevented: std::mem::replace(&mut self.prevented, false),
+            forced: std::mem::replace(&mut self.forced, 0),
         }
     }
 
@@ -126,17 +149,20 @@ impl Propagation {
         if self.on() {
             let replaced = std::mem::replace(&mut self.replaced, frame.replaced);
             let prevented = std::mem::replace(&mut self.prevented, frame.prevented);
-            if changed && !prevented {
+            let forced = std::mem::replace(&mut self.forced, frame.forced);
+            let target = (if changed { ALL } else { 0 } | forced) & !self.withheld;
+            if target != 0 && !prevented {
                 let start = self.buf.len();
                 match replaced {
                     Some(r) => self.buf.extend_from_slice(&r),
                     None => encode(&mut self.buf, words),
                 }
-                self.ops.push((db, start, self.buf.len()));
+                self.ops.push((db, start, self.buf.len(), target));
             }
         } else {
             self.replaced = frame.replaced;
             self.prevented = frame.prevented;
+            self.forced = frame.forced;
         }
         self.depth -= 1;
         if self.depth == 0 && !self.ops.is_empty() {
@@ -150,8 +176,12 @@ impl Propagation {
         if !self.on() {
             return;
         }
+        // Never withheld (redis.set_repl): a replica must not keep what its master
+        // deleted.
         let cmd: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
-        self.push(db, [cmd, key].into_iter());
+        let start = self.buf.len();
+        encode(&mut self.buf, [cmd, key].into_iter());
+        self.ops.push((db, start, self.buf.len(), ALL));
         if self.depth == 0 {
             self.deliver();
         }
@@ -171,19 +201,25 @@ impl Propagation {
             log.push(Op {
                 db: self.ops[0].0,
                 resp,
+                target: ALL,
             });
         }
-        for &(db, start, end) in &self.ops {
+        for &(db, start, end, target) in &self.ops {
             log.push(Op {
                 db,
                 resp: self.buf[start..end].to_vec(),
+                target,
             });
         }
         if wrap {
             let mut resp = Vec::new();
             encode(&mut resp, [&b"EXEC"[..]].into_iter());
             let db = self.ops[self.ops.len() - 1].0;
-            log.push(Op { db, resp });
+            log.push(Op {
+                db,
+                resp,
+                target: ALL,
+            });
         }
         self.ops.clear();
         self.buf.clear();
@@ -475,5 +511,149 @@ mod stream_tests {
         k.run(c, &["GET", "big"]);
         let log = k.propagated();
         assert!(log.contains(&"0: DEL big".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn targets_follow_publish_flush_and_set_repl() {
+        let (mut k, c) = kit();
+        k.run(c, &["PUBLISH", "ch", "m"]);
+        k.run(c, &["FLUSHALL"]);
+        k.run(c, &["SET", "t", "1", "PX", "1"]);
+        k.propagated();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let script = "redis.call('SET', 'a', '1')
+            redis.set_repl(redis.REPL_AOF) redis.call('SET', 'b', '1')
+            redis.set_repl(redis.REPL_NONE) redis.call('SET', 'c', '1') redis.call('GET', 't')
+            redis.set_repl(redis.REPL_REPLICA) redis.call('SET', 'd', '1')";
+        k.run(c, &["EVAL", script, "0"]);
+        assert_eq!(
+            k.propagated(),
+            [
+                "0: MULTI",
+                "0: SET a 1",
+                "0: SET b 1 [aof]",
+                "0: DEL t",
+                "0: SET d 1 [repl]",
+                "0: EXEC"
+            ]
+        );
+        k.run(c, &["PUBLISH", "ch", "m"]);
+        assert_eq!(k.propagated(), ["0: PUBLISH ch m [repl]"]);
+    }
+
+    #[test]
+    fn streams_propagate_deterministically() {
+        let (mut k, c) = kit();
+        k.run(c, &["XADD", "s", "5-1", "f", "v"]);
+        k.run(c, &["XADD", "s", "*", "f", "v"]);
+        k.run(
+            c,
+            &["XADD", "s", "MAXLEN", "~", "1", "9999999999999-*", "f", "v"],
+        );
+        k.run(c, &["XTRIM", "s", "MAXLEN", "=", "2"]);
+        k.run(c, &["XGROUP", "CREATE", "s", "g", "0"]);
+        let log = k.propagated();
+        assert_eq!(log[0], "0: XADD s 5-1 f v");
+        assert!(
+            log[1].starts_with("0: XADD s ") && !log[1].contains('*'),
+            "{log:?}"
+        );
+        // Nothing was cut (a node is whole), so = 3, the length it kept.
+        assert_eq!(log[2], "0: XADD s MAXLEN = 3 9999999999999-0 f v");
+        assert_eq!(log[3], "0: XTRIM s MAXLEN = 2");
+        assert_eq!(log[4], "0: XGROUP CREATE s g 0");
+        k.run(
+            c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "COUNT",
+                "1",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        let log = k.propagated();
+        assert_eq!(log.len(), 1, "{log:?}");
+        let w: Vec<&str> = log[0].split(' ').collect();
+        assert_eq!(w[1..6], ["XCLAIM", "s", "g", "alice", "0"]);
+        assert_eq!(w[7], "TIME");
+        assert_eq!(
+            w[9..],
+            ["RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", w[6]]
+        );
+        k.run(
+            c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        let log = k.propagated();
+        assert_eq!(log[0], "0: MULTI");
+        assert_eq!(log[1], "0: XGROUP CREATECONSUMER s g bob");
+        assert_eq!(log[2], "0: XGROUP SETID s g 9999999999999-0 ENTRIESREAD 3");
+        assert_eq!(log[3], "0: EXEC");
+        // Reading history changes nothing to propagate; nor does reading nothing new.
+        k.run(
+            c,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        );
+        k.run(
+            c,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
+        );
+        assert_eq!(k.propagated(), Vec::<String>::new());
+        let pending = &w[6];
+        k.run(c, &["XCLAIM", "s", "g", "carol", "0", pending]);
+        let log = k.propagated();
+        assert!(
+            log[0].starts_with(&format!("0: XCLAIM s g carol 0 {pending} TIME ")),
+            "{log:?}"
+        );
+        assert!(
+            log[0].contains(" RETRYCOUNT 3 FORCE JUSTID LASTID 9999999999999-0"),
+            "{log:?}"
+        );
+        k.run(c, &["XAUTOCLAIM", "s", "g", "dave", "0", "0"]);
+        let log = k.propagated();
+        assert!(
+            log[0].starts_with(&format!("0: XCLAIM s g dave 0 {pending} TIME ")),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn restore_propagates_an_absolute_ttl() {
+        let (mut k, c) = kit();
+        k.run(c, &["SET", "k", "v"]);
+        let dump = k.run_bytes(c, &[b"DUMP", b"k"]);
+        // "$<len>\r\n<payload>\r\n"
+        let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let payload = &dump[start..dump.len() - 2];
+        let now = crate::util::now_ms();
+        k.run_bytes(c, &[b"RESTORE", b"r", b"100000", payload]);
+        k.run_bytes(c, &[b"RESTORE", b"r", b"-5", payload, b"REPLACE"]);
+        k.run_bytes(c, &[b"RESTORE", b"r", b"0", payload, b"REPLACE"]);
+        k.run_bytes(c, &[b"RESTORE", b"r", b"1", payload, b"REPLACE", b"ABSTTL"]);
+        let log = timeless(k.propagated(), now);
+        assert_eq!(log[0], "0: SET k v");
+        assert!(
+            log[1].starts_with("0: RESTORE r T ") && log[1].ends_with(" ABSTTL"),
+            "{log:?}"
+        );
+        assert!(log[2].starts_with("0: RESTORE r 0 "), "{log:?}");
+        // Already expired: the key it replaced is deleted, and that is what propagates.
+        assert_eq!(log[3], "0: DEL r");
+        assert_eq!(log.len(), 4, "{log:?}");
     }
 }

@@ -38,13 +38,19 @@ impl Kit {
         self.srv.clients.insert(c)
     }
 
-    /// Run one command as client `idx` sends it; returns the reply bytes.
+    /// Run one command as client `idx` sends it; returns the reply (lossy text).
     pub fn run(&mut self, idx: usize, words: &[&str]) -> String {
+        let words: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        String::from_utf8_lossy(&self.run_bytes(idx, &words)).into_owned()
+    }
+
+    /// Run one command of binary words; returns the reply bytes.
+    pub fn run_bytes(&mut self, idx: usize, words: &[&[u8]]) -> Vec<u8> {
         let mut buf = Vec::new();
         let mut spans = Vec::new();
         for w in words {
             let start = buf.len() as u32;
-            buf.extend_from_slice(w.as_bytes());
+            buf.extend_from_slice(w);
             spans.push((start, buf.len() as u32));
         }
         let mut out: Reply = std::mem::take(&mut self.srv.clients[idx].out);
@@ -60,7 +66,7 @@ impl Kit {
         commands::execute(&mut ctx, Args::new(&buf, &spans));
         let db = ctx.db;
         self.srv.executing = outer;
-        let reply = String::from_utf8_lossy(&out.buf[mark..]).into_owned();
+        let reply = out.buf[mark..].to_vec();
         out.buf.clear();
         let c = &mut self.srv.clients[idx];
         c.out = out;
@@ -77,7 +83,14 @@ impl Kit {
             .prop
             .take_log()
             .iter()
-            .map(|op| format!("{}: {}", op.db, words(&op.resp)))
+            .map(|op| {
+                let to = match op.target {
+                    crate::propagate::AOF => " [aof]",
+                    crate::propagate::REPL => " [repl]",
+                    _ => "",
+                };
+                format!("{}: {}{to}", op.db, words(&op.resp))
+            })
             .collect()
     }
 }

@@ -506,10 +506,20 @@ fn restore(ctx: &mut Ctx, args: Args) {
     if ttl != 0 && ttl <= now_ms() {
         // Already expired: the key ends up absent.
         if deleted {
+            ctx.propagate_as(&[b"DEL", key]);
             ctx.modified(key);
         }
         return ctx.out.ok();
     }
+    // A relative TTL propagates as the absolute time it came to.
+    if ttl != 0 && !absttl && ctx.srv.prop.on() {
+        let at = ttl.to_string();
+        let mut words: Vec<&[u8]> = args.iter().collect();
+        words[2] = at.as_bytes();
+        words.push(b"ABSTTL");
+        ctx.propagate_as(&words);
+    }
+    let db = ctx.dbm();
     let mut e = Entry::new(key, val, if ttl != 0 { ttl } else { NO_EXPIRE });
     match (lfu, freq, idle) {
         (true, Some(f), _) => e.set_lru((e.lru() & !0xff) | f as u32),

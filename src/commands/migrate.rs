@@ -155,6 +155,8 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if select {
             conn.db = (!replies[setup - 1].starts_with('-')).then_some(dbid);
         }
+        // MIGRATE propagates as the DEL of the keys that left (nothing when none did).
+        let mut gone: Vec<&[u8]> = vec![b"DEL"];
         for (i, k) in keys.iter().enumerate() {
             match replies.get(setup + i) {
                 None => {
@@ -169,9 +171,13 @@ fn migrate(ctx: &mut Ctx, args: Args) {
                     ctx.dbm().remove(k);
                     ctx.modified(k);
                     notify(ctx, notify::GENERIC, "del", k);
+                    gone.push(k);
                 }
                 Some(_) => {}
             }
+        }
+        if gone.len() > 1 {
+            ctx.propagate_as(&gone);
         }
         // A connection that answered everything is kept for the next MIGRATE.
         if replies.len() == setup + keys.len() {

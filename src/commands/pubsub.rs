@@ -546,11 +546,14 @@ fn sunsubscribe(ctx: &mut Ctx, args: Args) {
 
 fn publish_cmd(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), false);
+    // Replicas deliver it to their own subscribers (not the AOF: nothing to restore).
+    ctx.srv.prop.force(crate::propagate::REPL);
     ctx.out.int(n as i64);
 }
 
 fn spublish(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), true);
+    ctx.srv.prop.force(crate::propagate::REPL);
     ctx.out.int(n as i64);
 }
 

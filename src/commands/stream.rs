@@ -4,7 +4,9 @@ use super::*;
 use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{ValMut, ValRef, Value};
 use crate::resp::Reply;
-use crate::types::stream::{Fields, Group, IdSpec, Stream, StreamId, Trim, ENTRIES_READ_INVALID};
+use crate::types::stream::{
+    Fields, Group, IdSpec, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
+};
 use crate::util::{eq_ic, now_ms, parse_i64};
 
 const XW: u32 = WRITE | FAST;
@@ -198,6 +200,9 @@ struct TrimArgs {
     nomkstream: bool,
     /// XADD: position of the ID argument.
     id_pos: usize,
+    /// Positions of the `~` (0: none) and of the trim value, for propagation.
+    approx_pos: usize,
+    value_pos: usize,
 }
 
 /// Parse XADD/XTRIM options starting at argument 2. Replies the error on failure.
@@ -208,6 +213,8 @@ fn parse_trim(ctx: &mut Ctx, args: Args, xadd: bool) -> Option<TrimArgs> {
         limit: 0,
         nomkstream: false,
         id_pos: args.len(),
+        approx_pos: 0,
+        value_pos: 0,
     };
     let mut limit_given = false;
     let mut i = 2;
@@ -223,11 +230,16 @@ fn parse_trim(ctx: &mut Ctx, args: Args, xadd: bool) -> Option<TrimArgs> {
                 return None;
             }
             t.approx = false;
+            t.approx_pos = 0;
             let next = args.get(i + 1);
             if more >= 2 && (next == b"~" || next == b"=") {
                 t.approx = next == b"~";
                 i += 1;
+                if t.approx {
+                    t.approx_pos = i;
+                }
             }
+            t.value_pos = i + 1;
             let v = args.get(i + 1);
             if eq_ic(a, "maxlen") {
                 let n = int_arg(ctx, v)?;
@@ -317,6 +329,7 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         IdSpec::Exact(id)
     };
     let key = args.get(1);
+    let on = ctx.srv.prop.on();
     let (max_entries, max_bytes) = (
         ctx.srv.cfg.stream_node_max_entries.max(0) as u64,
         ctx.srv.cfg.stream_node_max_bytes.max(0) as u64,
@@ -345,16 +358,69 @@ fn xadd(ctx: &mut Ctx, args: Args) {
     s.append(id, fields, max_entries, max_bytes);
     reply_id(out, id);
     let trimmed = t.how.is_some_and(|how| s.trim(how, t.approx, t.limit) > 0);
+    let trim = if on { trim_result(s, &t) } else { None };
+    if on {
+        let generated = !matches!(spec, IdSpec::Exact(_));
+        propagate_deterministic(ctx, args, &t, generated.then_some(id), trim);
+    }
     written(ctx, key, "xadd");
     if trimmed {
         crate::notify::notify(ctx, crate::notify::STREAM, "xtrim", key);
     }
 }
 
+/// After an approximate trim (`~`): the exact result, MAXLEN's length or MINID's first
+/// ID, which replicas and replays must trim to (they may cut nodes elsewhere).
+fn trim_result(s: &Stream, t: &TrimArgs) -> Option<Vec<u8>> {
+    if !t.approx {
+        return None;
+    }
+    Some(match t.how? {
+        Trim::MaxLen(_) => s.len().to_string().into_bytes(),
+        Trim::MinId(_) => {
+            let first = s
+                .entries
+                .first_key_value()
+                .map(|(k, _)| *k)
+                .unwrap_or_default();
+            let mut buf = [0u8; 48];
+            first.fmt(&mut buf).to_vec()
+        }
+    })
+}
+
+/// XADD/XTRIM propagate deterministically: the generated ID in place of `*` / `ms-*`,
+/// and `= <exact result>` in place of `~ <bound>`.
+fn propagate_deterministic(
+    ctx: &mut Ctx,
+    args: Args,
+    t: &TrimArgs,
+    id: Option<StreamId>,
+    trim: Option<Vec<u8>>,
+) {
+    if id.is_none() && trim.is_none() {
+        return;
+    }
+    let mut idbuf = [0u8; 48];
+    let id_text = id.map(|id| id.fmt(&mut idbuf).to_vec());
+    let words: Vec<&[u8]> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match (&id_text, &trim) {
+            (Some(idt), _) if i == t.id_pos => idt.as_slice(),
+            (_, Some(_)) if i == t.approx_pos && i > 0 => b"=",
+            (_, Some(v)) if i == t.value_pos && i > 0 => v.as_slice(),
+            _ => a,
+        })
+        .collect();
+    ctx.propagate_as(&words);
+}
+
 fn xtrim(ctx: &mut Ctx, args: Args) {
     let Some(t) = parse_trim(ctx, args, false) else {
         return;
     };
+    let on = ctx.srv.prop.on();
     let (db, out) = ctx.db_out();
     let Ok(s) = read_stream(db, out, args.get(1)) else {
         return;
@@ -365,6 +431,10 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
         None => 0,
     };
     out.int(n as i64);
+    let trim = if on { trim_result(s, &t) } else { None };
+    if on {
+        propagate_deterministic(ctx, args, &t, None, trim);
+    }
     if n > 0 {
         written(ctx, args.get(1), "xtrim");
     }
@@ -676,6 +746,57 @@ fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<Rea
     Some(req)
 }
 
+/// Commands a group read or claim propagates instead of itself (collected while the
+/// stream is borrowed, pushed after): only built while the stream is on.
+type GroupOps = Option<Vec<Vec<Vec<u8>>>>;
+
+/// The XCLAIM that sets pending entry `id` on a replica as it is here (Redis's form,
+/// FORCE JUSTID LASTID: no entry is read there, and the group's last ID follows).
+fn xclaim_op(key: &[u8], group: &[u8], g: &Group, id: StreamId, n: &Nack) -> Vec<Vec<u8>> {
+    let mut b1 = [0u8; 48];
+    let mut b2 = [0u8; 48];
+    vec![
+        b"XCLAIM".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        n.consumer.to_vec(),
+        b"0".to_vec(),
+        id.fmt(&mut b1).to_vec(),
+        b"TIME".to_vec(),
+        n.delivery_time.to_string().into_bytes(),
+        b"RETRYCOUNT".to_vec(),
+        n.delivery_count.to_string().into_bytes(),
+        b"FORCE".to_vec(),
+        b"JUSTID".to_vec(),
+        b"LASTID".to_vec(),
+        g.last_id.fmt(&mut b2).to_vec(),
+    ]
+}
+
+/// XGROUP SETID key group <last id> ENTRIESREAD <n>.
+fn setid_op(key: &[u8], group: &[u8], g: &Group) -> Vec<Vec<u8>> {
+    let mut b = [0u8; 48];
+    vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        g.last_id.fmt(&mut b).to_vec(),
+        b"ENTRIESREAD".to_vec(),
+        g.entries_read.to_string().into_bytes(),
+    ]
+}
+
+/// Push the collected commands, and propagate nothing of the running command itself.
+fn push_group_ops(ctx: &mut Ctx, ops: GroupOps) {
+    let Some(ops) = ops else { return };
+    for op in &ops {
+        let words: Vec<&[u8]> = op.iter().map(Vec::as_slice).collect();
+        ctx.also_propagate(&words);
+    }
+    ctx.prevent_propagation();
+}
+
 /// Serve what can be served now; returns the number of streams replied (0: nothing
 /// was written and the caller decides between blocking and a null reply).
 fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
@@ -700,6 +821,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     if ready.is_empty() {
         return 0;
     }
+    let on = ctx.srv.prop.on() && req.group.is_some();
     let (dbm, out) = ctx.db_out();
     if out.resp3 {
         out.map(ready.len());
@@ -708,6 +830,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     }
     // Streams whose group got a new consumer from this read (keyspace event).
     let mut new_consumer = Vec::new();
+    let mut ops: GroupOps = on.then(Vec::new);
     for &i in &ready {
         let key = req.keys[i];
         if !out.resp3 {
@@ -724,6 +847,14 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
                 .is_some_and(|grp| !grp.consumers.contains_key(c))
             {
                 new_consumer.push(key);
+                // With NOACK no XCLAIM will create the consumer on the other side.
+                if let (Some(ops), true) = (ops.as_mut(), req.noack) {
+                    ops.push(
+                        [&b"XGROUP"[..], b"CREATECONSUMER", key, g, c]
+                            .map(<[u8]>::to_vec)
+                            .to_vec(),
+                    );
+                }
             }
         }
         match req.group {
@@ -732,7 +863,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
                 reply_range(out, s, start, StreamId::MAX, false, req.count);
             }
             Some((g, c)) if req.ids[i] == StreamId::MAX => {
-                deliver_new(out, s, g, c, req.count, req.noack, now)
+                deliver_new(out, s, (key, g, c), req.count, req.noack, now, &mut ops)
             }
             Some((g, c)) => {
                 let start = req.ids[i].incr().unwrap_or(StreamId::MAX);
@@ -748,18 +879,20 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     for key in new_consumer {
         consumer_created(ctx, key);
     }
+    push_group_ops(ctx, ops);
     ready.len()
 }
 
 /// XREADGROUP ">": entries after the group's last ID, added to the PEL unless NOACK.
+/// Propagated as an XCLAIM per entry, or with NOACK one XGROUP SETID.
 fn deliver_new(
     out: &mut Reply,
     s: &mut Stream,
-    g: &[u8],
-    c: &[u8],
+    (key, g, c): (&[u8], &[u8], &[u8]),
     count: usize,
     noack: bool,
     now: i64,
+    ops: &mut GroupOps,
 ) {
     let Some(grp) = s.groups.get_mut(g) else {
         return out.array(0);
@@ -774,6 +907,7 @@ fn deliver_new(
         .map(|(k, _)| *k)
         .collect();
     out.array(ids.len());
+    let delivered = ids.len();
     for id in ids {
         if let Some(f) = s.entries.get(&id) {
             reply_entry(out, id, f);
@@ -782,7 +916,15 @@ fn deliver_new(
         if !noack {
             if let Some(grp) = s.groups.get_mut(g) {
                 grp.assign(id, c, now, 1);
+                if let (Some(ops), Some(n)) = (ops.as_mut(), grp.pel.get(&id)) {
+                    ops.push(xclaim_op(key, g, grp, id, n));
+                }
             }
+        }
+    }
+    if let (Some(ops), true, Some(grp)) = (ops.as_mut(), noack, s.groups.get(g)) {
+        if delivered > 0 {
+            ops.push(setid_op(key, g, grp));
         }
     }
 }
@@ -1333,6 +1475,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
         Some(t) if t >= 0 && t <= now => t,
         _ => now,
     };
+    let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
     let Ok(Some(s)) = read_stream(db, out, key) else {
         return;
@@ -1344,14 +1487,19 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
         return;
     };
     let had_consumer = g.consumers.contains_key(cons);
-    if last_id > g.last_id {
+    let new_last_id = last_id > g.last_id;
+    if new_last_id {
         g.last_id = last_id;
     }
     let mut claimed: Vec<StreamId> = Vec::new();
     for id in ids {
         let pending = g.pel.get(&id).cloned();
         if !entries.contains_key(&id) {
-            if pending.is_some() {
+            if let Some(n) = pending {
+                // The other side drops it too (its entry is gone there as well).
+                if let Some(ops) = ops.as_mut() {
+                    ops.push(xclaim_op(key, name, g, id, &n));
+                }
                 g.ack(id);
             }
             continue;
@@ -1377,7 +1525,16 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
             _ => n.delivery_count,
         };
         g.assign(id, cons, delivery, count);
+        if let (Some(ops), Some(n)) = (ops.as_mut(), g.pel.get(&id)) {
+            ops.push(xclaim_op(key, name, g, id, n));
+        }
         claimed.push(id);
+    }
+    // A new LASTID alone travels as XGROUP SETID (XCLAIM's LASTID carries it otherwise).
+    if let Some(ops) = ops.as_mut() {
+        if new_last_id && ops.is_empty() {
+            ops.push(setid_op(key, name, g));
+        }
     }
     out.array(claimed.len());
     for id in claimed {
@@ -1390,6 +1547,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
         consumer_created(ctx, key);
     }
     ctx.modified(key);
+    push_group_ops(ctx, ops);
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: Args) {
@@ -1418,6 +1576,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
         }
         j += 1;
     }
+    let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
     let s = match read_stream(db, out, key) {
         Err(()) => return,
@@ -1449,6 +1608,9 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
             None => StreamId::MAX,
         };
         if !entries.contains_key(&id) {
+            if let Some(ops) = ops.as_mut() {
+                ops.push(xclaim_op(key, name, g, id, n));
+            }
             g.ack(id);
             deleted.push(id);
             count -= 1;
@@ -1456,6 +1618,9 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
             let dc = n.delivery_count + u64::from(!justid);
             g.consumer(cons, now);
             g.assign(id, cons, now, dc);
+            if let (Some(ops), Some(n)) = (ops.as_mut(), g.pel.get(&id)) {
+                ops.push(xclaim_op(key, name, g, id, n));
+            }
             claimed.push(id);
             count -= 1;
         }
@@ -1480,6 +1645,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
         consumer_created(ctx, key);
     }
     ctx.modified(key);
+    push_group_ops(ctx, ops);
 }
 
 // ---------------- XINFO ----------------

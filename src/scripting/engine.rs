@@ -377,6 +377,7 @@ fn run_in_state(
         None
     };
     state.holder.set("resp", 2)?;
+    state.holder.set("repl", crate::propagate::ALL)?;
     // Redis sets no hook at all when busy-reply-threshold is 0: no limit, no cost.
     let threshold = ctx.srv.cfg.busy_reply_threshold.max(0) as u64;
     if super::ldb::active() && !is_function {
@@ -404,6 +405,8 @@ fn run_in_state(
         let holder = state.holder.clone();
         let raw = scope.create_function_mut(move |lua, mut args: MultiValue| {
             let resp3 = holder.get::<i64>("resp").unwrap_or(2) == 3;
+            // redis.set_repl: where this script's commands propagate from now on.
+            let repl = holder.get::<u8>("repl").unwrap_or(crate::propagate::ALL);
             // raw(true, n, {args}) from redis.call/pcall; raw(false, args...) from
             // redis.acl_check_cmd (a boolean is never a command word).
             let acl_check = matches!(args.front(), Some(Value::Boolean(false)));
@@ -421,7 +424,11 @@ fn run_in_state(
                     args.push_back(packed.raw_get(i)?);
                 }
             }
-            convert::call_command(lua, ctx, &mut db, resp3, read_only, acl_check, args)
+            let withheld =
+                std::mem::replace(&mut ctx.srv.prop.withheld, crate::propagate::ALL & !repl);
+            let r = convert::call_command(lua, ctx, &mut db, resp3, read_only, acl_check, args);
+            ctx.srv.prop.withheld = withheld;
+            r
         })?;
         lua.set_named_registry_value(RAW, raw)?;
         match call_args {

@@ -73,6 +73,7 @@ lib.set_repl = function(...)
   if type(v) ~= 'number' or v < 0 or v > 3 then
     error(errtable('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'))
   end
+  holder.repl = v
 end
 lib.replicate_commands = function() return true end
 -- The Lua debugger's (no-ops outside a SCRIPT DEBUG session).
