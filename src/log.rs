@@ -88,6 +88,7 @@ fn timestamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
+    // SAFETY: tm is plain old data (its zone pointer may be null); all zeros is valid.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: localtime_r writes into our tm only.
     unsafe { libc::localtime_r(&secs, &mut tm) };

@@ -1,4 +1,5 @@
 //! `ferrokv [CONFIG-FILE] [--option value ...]`, like redis-server.
+#![warn(clippy::undocumented_unsafe_blocks)]
 use clap::Parser;
 
 #[global_allocator]

@@ -175,12 +175,15 @@ fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult>
         make_room(rbuf, 4096);
         let len = rbuf.len();
         let cap = rbuf.capacity();
-        // SAFETY: we only expose the spare capacity to read(), then set_len by what it wrote.
+        // SAFETY: the spare capacity is allocated, and the only reader it is handed to
+        // is `Stream::read`, i.e. read(2) on a mio socket, which writes into it and never
+        // reads it; set_len below covers exactly the bytes read(2) wrote.
         let spare =
             unsafe { std::slice::from_raw_parts_mut(rbuf.as_mut_ptr().add(len), cap - len) };
         match stream.read(spare) {
             Ok(0) => return Ok(ReadResult::Closed(total)),
             Ok(n) => {
+                // SAFETY: read(2) initialised the first n bytes of the spare capacity.
                 unsafe { rbuf.set_len(len + n) };
                 total += n;
                 // A short read drained the socket: epoll (edge-triggered) reports the next
@@ -246,10 +249,13 @@ fn read_tls(
         if avail > 0 {
             make_room(rbuf, avail);
             let len = rbuf.len();
-            // SAFETY: reserve above made room for `avail` bytes; set_len by what was read.
+            // SAFETY: make_room above made room for `avail` bytes, handed only to rustls's
+            // Reader::read, which copies into the buffer without reading it.
             let spare =
                 unsafe { std::slice::from_raw_parts_mut(rbuf.as_mut_ptr().add(len), avail) };
             let n = tls.reader().read(spare)?;
+            // SAFETY: rustls's Reader::read copied n plaintext bytes into the front of
+            // `spare` (it writes into the buffer and never reads it).
             unsafe { rbuf.set_len(len + n) };
             total += n;
         }

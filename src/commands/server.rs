@@ -739,6 +739,7 @@ pub fn info_text(ctx: &mut Ctx, asked: &[String]) -> String {
 }
 
 fn rusage() -> (f64, f64) {
+    // SAFETY: rusage is plain old data; all zeros is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage fills the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };

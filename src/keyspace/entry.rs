@@ -195,10 +195,12 @@ impl Entry {
     }
     #[inline]
     fn klen_word(&self) -> u32 {
+        // SAFETY: the header's second word (aligned) is the key length.
         unsafe { ptr::read(self.p.as_ptr().add(4) as *const u32) }
     }
     #[inline]
     fn vlen_word(&self) -> u32 {
+        // SAFETY: the header's third word (aligned) is the value length.
         unsafe { ptr::read(self.p.as_ptr().add(8) as *const u32) }
     }
     #[inline]
@@ -221,6 +223,8 @@ impl Entry {
     /// The raw payload word of an Int or a container.
     #[inline]
     fn word(&self) -> *mut u8 {
+        // SAFETY: for Int and containers `build` wrote one 8-byte word at the payload
+        // offset (unaligned: the key before it has any length).
         unsafe { ptr::read_unaligned(self.p.as_ptr().add(self.payload_offset()) as *const *mut u8) }
     }
 
@@ -235,6 +239,7 @@ impl Entry {
         if self.flags() & VOLATILE == 0 {
             return NO_EXPIRE;
         }
+        // SAFETY: VOLATILE blocks hold the expiry right after the header.
         unsafe { ptr::read_unaligned(self.p.as_ptr().add(HEAD) as *const i64) }
     }
     /// Set or clear the expiry. Adding or removing one rebuilds the block (8 bytes more or
@@ -243,6 +248,7 @@ impl Entry {
     pub(super) fn set_expire(&mut self, at: i64) {
         let had = self.flags() & VOLATILE != 0;
         if had && at != NO_EXPIRE {
+            // SAFETY: the block has the expiry word (VOLATILE), written over in place.
             unsafe { ptr::write_unaligned(self.p.as_ptr().add(HEAD) as *mut i64, at) };
         } else if had || at != NO_EXPIRE {
             *self = self.remade(None, at);
@@ -257,6 +263,7 @@ impl Entry {
     #[inline]
     pub fn set_lru(&mut self, lru: u32) {
         let meta = (self.meta() & !LRU_BITS) | (lru & LRU_BITS);
+        // SAFETY: the aligned header word of a live block we own mutably.
         unsafe { ptr::write(self.p.as_ptr() as *mut u32, meta) };
     }
 
@@ -311,10 +318,14 @@ impl Entry {
         let flags = self.flags();
         if flags & TYPE_BITS == tag && flags & RAW == 0 {
             let off = self.payload_offset();
+            // SAFETY: the payload offset lies inside the block.
             let dst = unsafe { self.p.as_ptr().add(off) };
             match payload {
+                // SAFETY: an Int block has its 8-byte word at the payload offset.
                 Payload::Int(n) => return unsafe { ptr::write_unaligned(dst as *mut i64, n) },
                 Payload::Bytes(s) if self.vlen_word() as usize == s.len() && s.len() < BOX_FROM => {
+                    // SAFETY: an inline string of the same length: exactly its bytes are
+                    // overwritten, and `s` (a client's buffer) cannot overlap the block.
                     return unsafe { ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len()) };
                 }
                 _ => {}
@@ -328,6 +339,7 @@ impl Entry {
     pub fn set_int(&mut self, n: i64) {
         if self.flags() & TYPE_BITS == T_INT {
             let off = self.payload_offset();
+            // SAFETY: an Int block has its 8-byte word at the payload offset.
             unsafe { ptr::write_unaligned(self.p.as_ptr().add(off) as *mut i64, n) };
         } else {
             self.set_val(Value::Int(n));
@@ -493,6 +505,7 @@ impl Entry {
     fn disown(&mut self) {
         if !matches!(self.flags() & TYPE_BITS, T_INT | T_STR) {
             let meta = (self.meta() & !((TYPE_BITS as u32) << 24)) | (T_INT as u32) << 24;
+            // SAFETY: the aligned header word of a live block we own mutably.
             unsafe { ptr::write(self.p.as_ptr() as *mut u32, meta) };
         }
     }

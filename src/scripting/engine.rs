@@ -131,6 +131,8 @@ impl State {
         // The debug library is needed by the error handler (line numbers); the glue
         // removes it from the globals.
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: the debug library is loaded for the glue's error handler only; the glue
+        // removes it from the globals before any user code can run.
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
         super::bit::register(&lua)?;
         super::convert::register_cjson(&lua)?;
@@ -144,12 +146,15 @@ impl State {
         })?;
         // SAFETY: plain C functions using the Lua API on their own stack.
         let call_c = unsafe { lua.create_c_function(redis_call)? };
+        // SAFETY: as call_c.
         let pcall_c = unsafe { lua.create_c_function(redis_pcall)? };
         // SAFETY: both check their arguments' types before using them.
         let seal_c = unsafe { lua.create_c_function(seal_table)? };
+        // SAFETY: as seal_c.
         let setfenv_c = unsafe { lua.create_c_function(set_function_env)? };
         // SAFETY: they read their arguments with the type-checking Lua API only.
         let ldb_debug_c = unsafe { lua.create_c_function(super::ldb::debug_c)? };
+        // SAFETY: as ldb_debug_c.
         let ldb_breakpoint_c = unsafe { lua.create_c_function(super::ldb::breakpoint_c)? };
         let (env, run, load_library, runf): (Table, Function, Function, Function) = lua
             .load(include_str!("glue.lua"))

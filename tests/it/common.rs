@@ -180,6 +180,7 @@ impl Server {
         // Fields after the ")" that ends the command name: utime is the 12th, stime 13th.
         let rest = &stat[stat.rfind(')').expect("comm") + 2..];
         let f: Vec<u64> = rest.split(' ').map(|x| x.parse().unwrap_or(0)).collect();
+        // SAFETY: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
         std::time::Duration::from_millis((f[11] + f[12]) * 1000 / ticks)
     }

@@ -340,6 +340,7 @@ fn shutdown_command_and_sigterm_stop_cleanly() {
     let _ = raw_roundtrip(&mut s, b"SHUTDOWN\r\n", 1);
     assert_eq!(srv.wait_exit(Duration::from_secs(5)), Some(0));
     let mut srv = Server::start(&[]);
+    // SAFETY: signalling the server process this test started.
     unsafe { libc::kill(srv_pid(&srv), libc::SIGTERM) };
     assert_eq!(srv.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(

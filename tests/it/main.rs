@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real ferrokv binary on an ephemeral port and talks to
 //! it through real clients (the `redis` crate, raw sockets, rustls).
+#![warn(clippy::undocumented_unsafe_blocks)]
 mod acl;
 mod blocking;
 mod busy;

@@ -306,6 +306,7 @@ fn sighup_is_logged_and_ignored() {
         .trim()
         .parse()
         .unwrap();
+    // SAFETY: signalling the server process this test started.
     unsafe { libc::kill(pid as i32, libc::SIGHUP) };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !srv.log().contains("Received SIGHUP") && std::time::Instant::now() < deadline {
