@@ -371,6 +371,10 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
     if kind != ClientKind::Tls {
         verbose!("Accepted {}", srv.clients[idx].peer);
         crate::acl::on_connect(srv, idx);
+        if srv.clients[idx].close_after_reply {
+            // Refused (protected mode): say so now; nothing will be read from it.
+            flush(srv, idx);
+        }
     }
 }
 
@@ -782,10 +786,14 @@ fn cron(srv: &mut Server) -> bool {
     if srv.tls.is_some() && now_ms / 1000 - srv.tls_info.expiry_checked_at >= 86400 {
         crate::tls::warn_expiry(&mut srv.tls_info, now_ms / 1000);
     }
-    // Finish growing key indexes that no write is moving along (1 ms, as Redis's cron).
-    let until = Instant::now() + Duration::from_millis(1);
-    for db in srv.ks.dbs.iter_mut() {
-        while db.dict.rehash_step(1024) && Instant::now() < until {}
+    // Finish growing key indexes that no write is moving along (1 ms, as Redis's cron);
+    // not while a forked child runs: every page moved would be copied for it
+    // (copy-on-write). Writes still move their small batches.
+    if srv.children.is_empty() {
+        let until = Instant::now() + Duration::from_millis(1);
+        for db in srv.ks.dbs.iter_mut() {
+            while db.dict.rehash_step(1024) && Instant::now() < until {}
+        }
     }
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;

@@ -502,7 +502,8 @@ pub fn kill_revoked_subscribers(srv: &mut Server, name: &[u8], current: usize) {
 }
 
 /// A new connection (plaintext or unix; TLS ones after the handshake): decide whether it
-/// starts authenticated, and apply protected mode.
+/// starts authenticated, and apply protected mode (a refused client is left with its
+/// refusal queued and marked to close after it).
 pub fn on_connect(srv: &mut Server, client: usize) {
     let need_auth = srv.acl.auth_required();
     let protected = srv.cfg.protected_mode && srv.acl.default_user().nopass;
@@ -513,11 +514,8 @@ pub fn on_connect(srv: &mut Server, client: usize) {
         c.close_after_reply = true;
         srv.stats.rejected_connections += 1;
         crate::notice!("Refused client {} (protected mode)", c.peer);
-        if c.kind != ClientKind::Tls {
-            crate::reactor::flush(srv, client);
-        } else {
-            srv.mark_pending(client);
-        }
+        // The reactor writes the refusal and closes (acl does no I/O of its own).
+        srv.mark_pending(client);
     }
 }
 
