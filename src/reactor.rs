@@ -6,7 +6,7 @@ use crate::net::{Conn, ReadResult, Stream};
 use crate::resp::{parse_request_resume, Args, Partial, Request};
 use crate::server::{Client, ClientKind, Ctx, Server};
 use crate::{commands, notice, verbose, warn};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -164,9 +164,11 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
             accept_all(srv, t - LISTENER_BASE);
             continue;
         }
-        if !srv.clients.contains(t) {
-            continue;
-        }
+        let t = match srv.clients.get(crate::server::token_index(t)) {
+            Some(c) if c.owns(t) => crate::server::token_index(t),
+            // A closed client's leftover event, or its slot's new occupant's stale one.
+            _ => continue,
+        };
         if Some(t) == protected {
             if !srv.deferred_events.contains(&t) {
                 srv.deferred_events.push(t);
@@ -350,9 +352,10 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
     let entry = srv.clients.vacant_entry();
     let idx = entry.key();
     let client = entry.insert(Client::new(id, conn, kind, peer, unix_path));
+    let token = client.token(idx);
     if srv
         .registry
-        .register(&mut client.conn.stream, Token(idx), Interest::READABLE)
+        .register(&mut client.conn.stream, token, Interest::READABLE)
         .is_err()
     {
         srv.clients.remove(idx);
@@ -664,17 +667,19 @@ pub fn flush(srv: &mut Server, idx: usize) {
             }
             if c.want_write {
                 c.want_write = false;
+                let token = c.token(idx);
                 let _ = srv
                     .registry
-                    .reregister(&mut c.conn.stream, Token(idx), Interest::READABLE);
+                    .reregister(&mut c.conn.stream, token, Interest::READABLE);
             }
         }
         Ok(false) => {
             if !c.want_write {
                 c.want_write = true;
+                let token = c.token(idx);
                 let _ = srv.registry.reregister(
                     &mut c.conn.stream,
-                    Token(idx),
+                    token,
                     Interest::READABLE | Interest::WRITABLE,
                 );
             }

@@ -26,6 +26,15 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// Generation bits of a client token (31: client tokens stay below the listeners').
+const TOKEN_GEN_MASK: u64 = 0x7fff_ffff;
+
+/// The slab index a client token names.
+#[inline]
+pub fn token_index(token: usize) -> usize {
+    token & 0xffff_ffff
+}
+
 pub struct Client {
     pub id: u64,
     pub conn: Conn,
@@ -87,6 +96,20 @@ pub struct Client {
 }
 
 impl Client {
+    /// The event-loop token of this client at slab index `idx`: the index in the low 32
+    /// bits, the low 31 bits of the client's id above them. An event that still carries
+    /// the token of a closed client whose slot was reused (a forked child kept its socket
+    /// registered, say) no longer matches the slot's new occupant and is dropped.
+    #[inline]
+    pub fn token(&self, idx: usize) -> mio::Token {
+        mio::Token((((self.id & TOKEN_GEN_MASK) as usize) << 32) | idx)
+    }
+    /// Whether `token` (with `idx` its slab index) names this client.
+    #[inline]
+    pub fn owns(&self, token: usize) -> bool {
+        (token >> 32) as u64 == self.id & TOKEN_GEN_MASK
+    }
+
     pub fn new(id: u64, conn: Conn, kind: ClientKind, peer: String, unix_path: String) -> Self {
         let now = Instant::now();
         Client {
@@ -391,5 +414,27 @@ impl Ctx<'_> {
         } else {
             self.srv.stats.keyspace_misses += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::Kit;
+
+    #[test]
+    fn a_reused_slot_does_not_answer_to_its_old_token() {
+        let mut k = Kit::new();
+        let a = k.client();
+        let old = k.srv.clients[a].token(a).0;
+        assert!(k.srv.clients[a].owns(old));
+        assert_eq!(super::token_index(old), a);
+        k.srv.clients.remove(a);
+        let b = k.client();
+        assert_eq!(b, a, "the slab reuses the slot");
+        assert!(!k.srv.clients[b].owns(old));
+        let new = k.srv.clients[b].token(b).0;
+        assert!(k.srv.clients[b].owns(new) && new != old);
+        // Client tokens never reach the listeners' range.
+        assert!(new < crate::listen::LISTENER_BASE);
     }
 }
