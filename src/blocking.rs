@@ -249,11 +249,16 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         };
         let args = Args::new(&b.buf, &b.spans);
         // A served command propagates like any other (as the plain pop its retry chose).
-        let frame = ctx.srv.prop.enter();
+        let propagating = ctx.srv.prop.on();
         let dirty = ctx.srv.dirty;
+        if propagating {
+            ctx.srv.prop.enter();
+        }
         let served = (b.retry)(&mut ctx, args, key);
-        let changed = served && ctx.srv.dirty != dirty;
-        ctx.srv.prop.leave(frame, ctx.db, changed, args.iter());
+        if propagating {
+            let changed = served && ctx.srv.dirty != dirty;
+            ctx.srv.prop.leave(ctx.db, changed, args.iter());
+        }
         served
     };
     srv.executing = outer;

@@ -47,10 +47,12 @@ pub struct Propagation {
     pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
+    /// What the commands under way saved of their callers' state (one per depth).
+    frames: Vec<Frame>,
 }
 
 /// What `call` saves of an outer command while an inner one runs.
-pub struct Frame {
+struct Frame {
     replaced: Option<Vec<u8>>,
     prevented: bool,
     forced: u8,
@@ -114,55 +116,62 @@ impl Propagation {
     }
 
     /// The running command propagates nothing of its own (it pushed its effects).
+    #[inline]
     pub fn prevent(&mut self) {
-        self.prevented = true;
+        if self.on() {
+            self.prevented = true;
+        }
     }
 
     /// The running command propagates to `target` even if it changed nothing (FLUSHALL
     /// of an empty server; PUBLISH, to the replicas).
+    #[inline]
     pub fn force(&mut self, target: u8) {
-        self.forced |= target;
+        if self.on() {
+            self.forced |= target;
+        }
     }
 
-    /// A command is about to run.
-    #[inline]
-    pub fn enter(&mut self) -> Frame {
+    /// A command is about to run (callers test `on()` first: while no sink listens
+    /// nothing is saved, counted or compared, and the hot path pays that one test). Each
+    /// `enter` is matched by a `leave`.
+    #[cold]
+    #[inline(never)]
+    pub fn enter(&mut self) {
         self.depth += 1;
-        Frame {
+        let frame = Frame {
             replaced: self.replaced.take(),
             prevented: std::mem::replace(&mut self.prevented, false),
             forced: std::mem::replace(&mut self.forced, 0),
-        }
+        };
+        self.frames.push(frame);
     }
 
     /// The command ran: `words` (its own arguments) join the unit when it changed the
     /// dataset, unless its handler replaced or prevented them. At depth 0 the unit is
     /// delivered.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn leave<'a>(
         &mut self,
-        frame: Frame,
         db: usize,
         changed: bool,
         words: impl ExactSizeIterator<Item = &'a [u8]>,
     ) {
-        if self.on() {
-            let replaced = std::mem::replace(&mut self.replaced, frame.replaced);
-            let prevented = std::mem::replace(&mut self.prevented, frame.prevented);
-            let forced = std::mem::replace(&mut self.forced, frame.forced);
-            let target = (if changed { ALL } else { 0 } | forced) & !self.withheld;
-            if target != 0 && !prevented {
-                let start = self.buf.len();
-                match replaced {
-                    Some(r) => self.buf.extend_from_slice(&r),
-                    None => encode(&mut self.buf, words),
-                }
-                self.ops.push((db, start, self.buf.len(), target));
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        let replaced = std::mem::replace(&mut self.replaced, frame.replaced);
+        let prevented = std::mem::replace(&mut self.prevented, frame.prevented);
+        let forced = std::mem::replace(&mut self.forced, frame.forced);
+        let target = (if changed { ALL } else { 0 } | forced) & !self.withheld;
+        if target != 0 && !prevented && self.on() {
+            let start = self.buf.len();
+            match replaced {
+                Some(r) => self.buf.extend_from_slice(&r),
+                None => encode(&mut self.buf, words),
             }
-        } else {
-            self.replaced = frame.replaced;
-            self.prevented = frame.prevented;
-            self.forced = frame.forced;
+            self.ops.push((db, start, self.buf.len(), target));
         }
         self.depth -= 1;
         if self.depth == 0 && !self.ops.is_empty() {
@@ -245,10 +254,12 @@ mod tests {
     #[test]
     fn nothing_is_built_without_a_sink() {
         let mut p = Propagation::default();
-        let f = p.enter();
         p.push(0, [&b"DEL"[..], b"k"].into_iter());
-        p.leave(f, 0, true, [&b"SET"[..], b"k", b"v"].into_iter());
+        p.prevent();
+        p.force(ALL);
+        p.replace([&b"SET"[..], b"k", b"v"].into_iter());
         assert!(p.buf.is_empty() && p.ops.is_empty() && p.depth == 0);
+        assert!(!p.prevented && p.forced == 0 && p.replaced.is_none());
     }
 
     #[test]
@@ -256,21 +267,21 @@ mod tests {
         let mut p = Propagation::default();
         p.record();
         // One write: delivered alone.
-        let f = p.enter();
-        p.leave(f, 0, true, [&b"SET"[..], b"k", b"v"].into_iter());
+        p.enter();
+        p.leave(0, true, [&b"SET"[..], b"k", b"v"].into_iter());
         // A read: nothing.
-        let f = p.enter();
-        p.leave(f, 0, false, [&b"GET"[..], b"k"].into_iter());
+        p.enter();
+        p.leave(0, false, [&b"GET"[..], b"k"].into_iter());
         // An outer command (EXEC) that propagates nothing itself, with two inner writes,
         // the first rewritten by its handler.
-        let outer = p.enter();
+        p.enter();
         p.prevent();
-        let f = p.enter();
+        p.enter();
         p.replace([&b"PEXPIREAT"[..], b"k", b"1000"].into_iter());
-        p.leave(f, 0, true, [&b"EXPIRE"[..], b"k", b"1"].into_iter());
-        let f = p.enter();
-        p.leave(f, 1, true, [&b"INCR"[..], b"n"].into_iter());
-        p.leave(outer, 1, true, [&b"EXEC"[..]].into_iter());
+        p.leave(0, true, [&b"EXPIRE"[..], b"k", b"1"].into_iter());
+        p.enter();
+        p.leave(1, true, [&b"INCR"[..], b"n"].into_iter());
+        p.leave(1, true, [&b"EXEC"[..]].into_iter());
         // An expiry outside any command.
         p.deletion(2, b"gone", true);
         let log: Vec<(usize, String)> = p.take_log().iter().map(|o| (o.db, words(o))).collect();

@@ -573,8 +573,12 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let cmd: &'static Command = ctx.srv.cmds.entries[id].cmd;
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
-    let frame = ctx.srv.prop.enter();
+    // What the command does joins the propagation stream when some sink listens.
+    let propagating = ctx.srv.prop.on();
     let dirty_before = ctx.srv.dirty;
+    if propagating {
+        ctx.srv.prop.enter();
+    }
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
     let start = quanta::Instant::now();
@@ -606,8 +610,10 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     // Keys a read found expired: "expired" events, WATCH, and their DELs propagated.
     crate::notify::lazy_expired(ctx.srv, ctx.db);
     // What the command did joins the propagation stream (delivered at the outermost call).
-    let changed = ctx.srv.dirty != dirty_before;
-    ctx.srv.prop.leave(frame, ctx.db, changed, args.iter());
+    if propagating {
+        let changed = ctx.srv.dirty != dirty_before;
+        ctx.srv.prop.leave(ctx.db, changed, args.iter());
+    }
     if splice {
         pubsub::splice_own(ctx.srv, ctx.out, mark);
     }
