@@ -58,20 +58,7 @@ struct Frame {
     forced: u8,
 }
 
-/// Encode a command as a RESP array of bulk strings.
-pub fn encode<'a>(out: &mut Vec<u8>, words: impl ExactSizeIterator<Item = &'a [u8]>) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(words.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for w in words {
-        out.push(b'$');
-        out.extend_from_slice(num.format(w.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(w);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+use crate::resp::client::encode_command as encode;
 
 impl Propagation {
     /// Some sink wants the stream.

@@ -80,7 +80,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if replace {
             words.push(b"REPLACE");
         }
-        crate::resp::client::encode_command(&mut restores, &words);
+        crate::resp::client::encode_command(&mut restores, words.iter().copied());
         keys.push(k);
     }
     if keys.is_empty() {
@@ -110,13 +110,13 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         if !auth.is_empty() {
             let mut words: Vec<&[u8]> = vec![b"AUTH"];
             words.extend(&auth);
-            crate::resp::client::encode_command(&mut request, &words);
+            crate::resp::client::encode_command(&mut request, words.iter().copied());
         }
         let select = conn.db != Some(dbid);
         if select {
             crate::resp::client::encode_command(
                 &mut request,
-                &[b"SELECT", dbid.to_string().as_bytes()],
+                [&b"SELECT"[..], dbid.to_string().as_bytes()].into_iter(),
             );
         }
         request.extend_from_slice(&restores);

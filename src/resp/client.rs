@@ -45,12 +45,17 @@ impl Value {
     }
 }
 
-/// Append one command (an array of bulk strings) to `out`.
-pub fn encode_command(out: &mut Vec<u8>, words: &[&[u8]]) {
-    use std::io::Write;
-    let _ = write!(out, "*{}\r\n", words.len());
+/// Append one command (an array of bulk strings) to `out`: the one encoder of
+/// commands ferrokv sends (MIGRATE) or propagates (AOF, replicas).
+pub fn encode_command<'a>(out: &mut Vec<u8>, words: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(words.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for w in words {
-        let _ = write!(out, "${}\r\n", w.len());
+        out.push(b'$');
+        out.extend_from_slice(num.format(w.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(w);
         out.extend_from_slice(b"\r\n");
     }
@@ -478,7 +483,7 @@ mod tests {
         let fed = p.feed(b"$-1\r\n*-1\r\n").unwrap();
         assert_eq!((fed.consumed, fed.reply), (5, Some(Value::Null)));
         let mut cmd = Vec::new();
-        encode_command(&mut cmd, &[b"SET", b"k", b"v\r\n"]);
+        encode_command(&mut cmd, [&b"SET"[..], b"k", b"v\r\n"].into_iter());
         assert_eq!(cmd, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n");
         // An attribute is skipped: the reply is what follows it.
         let fed = p.feed(b"|1\r\n+key\r\n:9\r\n+OK\r\n").unwrap();

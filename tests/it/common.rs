@@ -315,3 +315,35 @@ pub fn read_until(s: &mut TcpStream, want: &str) -> String {
     }
     String::from_utf8_lossy(&got).into_owned()
 }
+
+/// Poll `cond` every 10 ms for up to 5 s (what a sleep-then-assert would guess at);
+/// panics naming `what` when it never holds.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Send raw bytes and read exactly one whole RESP reply (RESP2 or RESP3); its bytes.
+pub fn raw_reply(s: &mut TcpStream, req: &[u8]) -> Vec<u8> {
+    use ferrokv::resp::client::ReplyParser;
+    s.write_all(req).unwrap();
+    let mut parser = ReplyParser::default();
+    let (mut got, mut pending) = (Vec::new(), Vec::new());
+    let mut buf = [0u8; 65536];
+    loop {
+        let fed = parser.feed(&pending).expect("a well-formed reply");
+        got.extend_from_slice(&pending[..fed.consumed]);
+        pending.drain(..fed.consumed);
+        if fed.reply.is_some() {
+            assert!(pending.is_empty(), "more than one reply arrived");
+            return got;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("connection ended inside a reply: {got:?}"),
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+    }
+}

@@ -172,7 +172,9 @@ fn mtls_required_accepts_valid_client_and_rejects_others() {
     assert!(tls_client(&srv, &pki, Some("rogue"))
         .and_then(|mut c| ping(&mut c))
         .is_err());
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the refusal in the log", || {
+        srv.log().contains("peer sent no certificates")
+    });
     let log = srv.log();
     assert!(
         log.contains("peer sent no certificates") && log.contains("addr=127.0.0.1:"),
@@ -511,11 +513,9 @@ fn expired_client_cert_is_rejected_in_yes_and_optional_modes() {
         let srv = start_tls(&pki, &["--tls-auth-clients", mode]);
         let err = tls_ping(srv.port, &client_cfg(&pki, Some("expired"), BOTH, None));
         assert!(err.is_err(), "{mode}: expired cert accepted");
-        std::thread::sleep(Duration::from_millis(100));
-        assert!(
-            info_server(&srv, &pki).contains("tls_handshakes_failed_by_reason:cert_expired=1\r"),
-            "{mode}"
-        );
+        wait_until(&format!("{mode}: cert_expired counted"), || {
+            info_server(&srv, &pki).contains("tls_handshakes_failed_by_reason:cert_expired=1\r")
+        });
         assert!(srv.log().contains("addr=127.0.0.1:"), "{}", srv.log());
     }
     // With tls-auth-clients no the certificate is not even requested.
@@ -532,7 +532,7 @@ fn client_cert_cn_is_extracted_when_auth_clients_user_is_cn() {
         &["--tls-auth-clients-user", "CN", "--loglevel", "verbose"],
     );
     tls_ping(srv.port, &client_cfg(&pki, Some("client"), BOTH, None)).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the CN in the log", || srv.log().contains("CN=myapp"));
     assert!(
         srv.log()
             .contains("presented a verified certificate with CN=myapp"),
@@ -559,8 +559,9 @@ fn protocol_pinning_tls12_only_and_tls13_only() {
     let ok = tls_ping(srv.port, &client_cfg(&pki, Some("client"), BOTH, None)).unwrap();
     assert_eq!(ok.version, rustls::ProtocolVersion::TLSv1_3);
     assert!(tls_ping(srv.port, &client_cfg(&pki, Some("client"), TLS12, None)).is_err());
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(info_server(&srv, &pki).contains("no_shared_protocol_or_cipher=1"));
+    wait_until("no_shared_protocol_or_cipher counted", || {
+        info_server(&srv, &pki).contains("no_shared_protocol_or_cipher=1")
+    });
     // The guide's form, both versions in one quoted value, is accepted.
     let srv = start_tls(&pki, &["--tls-protocols", "TLSv1.2 TLSv1.3"]);
     assert!(tls_ping(srv.port, &client_cfg(&pki, Some("client"), TLS12, None)).is_ok());
@@ -653,9 +654,9 @@ fn resumption_with_caching_on_and_not_with_it_off() {
         assert!(!tls_ping(srv.port, &cfg).unwrap().resumed);
         assert!(tls_ping(srv.port, &cfg).unwrap().resumed, "{versions:?}");
     }
-    std::thread::sleep(Duration::from_millis(100));
-    let info = info_server(&srv, &pki);
-    assert!(info.contains("tls_handshakes_resumed:2\r"), "{info}");
+    wait_until("two resumed handshakes counted", || {
+        info_server(&srv, &pki).contains("tls_handshakes_resumed:2\r")
+    });
 
     let off = start_tls(&pki, &["--tls-session-caching", "no"]);
     for versions in [TLS12, TLS13] {
@@ -1128,9 +1129,9 @@ fn half_handshakes_and_garbage_while_others_work() {
     for _ in 0..20 {
         tls_ping(srv.port, &cfg).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let info = info_server(&srv, &pki);
-    assert!(info.contains("plaintext=1"), "{info}");
+    wait_until("the plaintext client counted", || {
+        info_server(&srv, &pki).contains("plaintext=1")
+    });
     assert!(srv
         .log()
         .contains("plaintext (non-TLS) data sent to the TLS port"));
