@@ -28,7 +28,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE,
+        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE | TX_CONTROL | TX_LEAVE,
         CONNECTION,
         (0, 0, 0),
         quit,
@@ -60,7 +60,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | TX_LEAVE,
         CONNECTION,
         (0, 0, 0),
         reset,

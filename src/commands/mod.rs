@@ -50,6 +50,16 @@ pub const MOVABLE_KEYS: u32 = 1 << 15;
 pub const ALLOW_BUSY: u32 = 1 << 16;
 pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
 pub const PROTECTED: u32 = 1 << 18;
+// ferrokv's own flags (not shown by COMMAND), for behaviour Redis ties to particular
+// commands: set on the table rows rather than decided by comparing names.
+/// Runs at once inside MULTI instead of being queued (MULTI EXEC DISCARD WATCH QUIT RESET).
+pub const TX_CONTROL: u32 = 1 << 19;
+/// EXEC: its checks see the flags of its queue, and its rejection discards the queue.
+pub const TX_EXEC: u32 = 1 << 20;
+/// Not refused for memory inside MULTI although queueing uses some (DISCARD QUIT RESET).
+pub const TX_LEAVE: u32 = 1 << 21;
+/// Runs a script or function (EVAL EVALSHA FCALL and their _RO forms).
+pub const SCRIPT_CALL: u32 = 1 << 22;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -447,7 +457,6 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             && (!p.write_only
                 || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
                     != 0)
-            && cmd.name != "client"
         {
             return Flow::Paused;
         }
@@ -494,7 +503,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ctx.srv.cmds.entries[id].full_name);
         return reject(ctx, Some(id), &msg);
     }
-    if multi::queues(client, entry_name) && !nested(ctx.srv) {
+    if multi::queues(client, cmd) && !nested(ctx.srv) {
         multi::queue(ctx, id, args);
         return Flow::Done;
     }
@@ -549,7 +558,8 @@ fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
         }
         return;
     }
-    if matches!(e.cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
+    if e.cmd.flags & SCRIPT_CALL != 0 {
+        // EVAL_RO, EVALSHA_RO, FCALL_RO (the only read-only ones).
         return;
     }
     let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
@@ -640,7 +650,7 @@ fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
     let mark = ctx.out.buf.len();
     // A rejected command fails the transaction; a rejected EXEC discards it.
     let abort = match id {
-        Some(id) if ctx.srv.cmds.entries[id].cmd.name == "exec" => {
+        Some(id) if ctx.srv.cmds.entries[id].cmd.flags & TX_EXEC != 0 => {
             multi::exec_abort_message(ctx.srv, ctx.id, msg)
         }
         _ => {
@@ -715,6 +725,42 @@ pub fn float_arg(ctx: &mut Ctx, a: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn behaviour_flags_sit_on_the_right_rows() {
+        let t = Table::build(&families());
+        let with = |flag: u32| -> Vec<&str> {
+            let mut v: Vec<&str> = t
+                .entries
+                .iter()
+                .filter(|e| e.cmd.flags & flag == flag)
+                .map(|e| e.static_name)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            with(TX_CONTROL),
+            ["discard", "exec", "multi", "quit", "reset", "watch"]
+        );
+        assert_eq!(with(TX_EXEC), ["exec"]);
+        assert_eq!(with(TX_LEAVE), ["discard", "quit", "reset"]);
+        assert_eq!(
+            with(SCRIPT_CALL),
+            [
+                "eval",
+                "eval_ro",
+                "evalsha",
+                "evalsha_ro",
+                "fcall",
+                "fcall_ro"
+            ]
+        );
+        assert_eq!(
+            with(SCRIPT_CALL | READONLY),
+            ["eval_ro", "evalsha_ro", "fcall_ro"]
+        );
+    }
+
     #[test]
     fn table_is_consistent() {
         let t = Table::build(&families());

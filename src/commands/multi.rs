@@ -8,7 +8,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL,
         TRANSACTION,
         (0, 0, 0),
         multi,
@@ -17,7 +17,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | TX_EXEC,
         TRANSACTION,
         (0, 0, 0),
         exec,
@@ -26,7 +26,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "discard",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL | TX_LEAVE,
         TRANSACTION,
         (0, 0, 0),
         discard,
@@ -35,7 +35,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL,
         TRANSACTION,
         (1, -1, 1),
         watch,
@@ -109,12 +109,8 @@ pub struct Watches {
 /// Whether `execute` should queue this command instead of running it.
 #[inline]
 /// `full_name` tells RESET from a subcommand also named "reset" (SLOWLOG RESET is queued).
-pub fn queues(c: &Client, full_name: &str) -> bool {
-    c.tx.active
-        && !matches!(
-            full_name,
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
+pub fn queues(c: &Client, cmd: &Command) -> bool {
+    c.tx.active && cmd.flags & TX_CONTROL == 0
 }
 
 /// Queue a command of a client in MULTI and reply +QUEUED.
@@ -149,7 +145,7 @@ pub fn flag_error(srv: &mut Server, idx: usize) {
 /// A command's flags, for EXEC those of its queue as well (CLIENT PAUSE WRITE holds an
 /// EXEC of writes).
 pub fn effective_flags(c: &Client, cmd: &Command) -> u32 {
-    if c.tx.active && cmd.name == "exec" {
+    if c.tx.active && cmd.flags & TX_EXEC != 0 {
         cmd.flags | c.tx.queued_flags
     } else {
         cmd.flags
@@ -165,10 +161,10 @@ pub fn oom_checked(c: &Client, cmd: &Command) -> bool {
     if !c.tx.active {
         return false;
     }
-    match cmd.name {
-        "exec" => c.tx.queued_flags & DENYOOM != 0,
-        "discard" | "quit" | "reset" => false,
-        _ => true,
+    if cmd.flags & TX_EXEC != 0 {
+        c.tx.queued_flags & DENYOOM != 0
+    } else {
+        cmd.flags & TX_LEAVE == 0
     }
 }
 

@@ -151,7 +151,7 @@ impl Scripting {
 /// The flags EVAL, EVALSHA and FCALL share: they run user code, name their keys after a
 /// count, and may touch none; the read-only forms add READONLY, the others MAY_REPLICATE.
 pub(crate) const RUNS_CODE: u32 =
-    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS | SCRIPT_CALL;
 
 pub static COMMANDS: &[Command] = &[
     cmd(
