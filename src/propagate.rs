@@ -227,15 +227,7 @@ mod tests {
     use super::*;
 
     fn words(op: &Op) -> String {
-        // "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n" -> "DEL k"
-        let s = String::from_utf8_lossy(&op.resp).into_owned();
-        s.split("\r\n")
-            .skip(1)
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 1)
-            .map(|(_, w)| w)
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::testkit::words(&op.resp)
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Kit {
 }
 
 /// "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n" -> "DEL k" (test data has no CRLF inside words).
-fn words(resp: &[u8]) -> String {
+pub fn words(resp: &[u8]) -> String {
     let s = String::from_utf8_lossy(resp);
     s.split("\r\n")
         .skip(1)

@@ -702,24 +702,42 @@ unsafe fn log_top(l: *mut ffi::lua_State, prefix: &[u8]) {
     with(|s| s.log_trimmed(e));
 }
 
+/// Call `f` with the name of each local variable of the frame `ar` while its value is on
+/// top of the stack (popped after); stops early when `f` returns true. Returns whether
+/// it stopped early.
+unsafe fn each_local(
+    l: *mut ffi::lua_State,
+    ar: &ffi::lua_Debug,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    let mut i = 1;
+    loop {
+        let n = ffi::lua_getlocal(l, ar, i);
+        if n.is_null() {
+            return false;
+        }
+        i += 1;
+        let stop = f(CStr::from_ptr(n).to_bytes());
+        ffi::lua_settop(l, -2);
+        if stop {
+            return true;
+        }
+    }
+}
+
 unsafe fn print_var(l: *mut ffi::lua_State, name: &[u8]) {
     let mut ar: ffi::lua_Debug = std::mem::zeroed();
     let mut level = 0;
     while ffi::lua_getstack(l, level, &mut ar) != 0 {
         level += 1;
-        let mut i = 1;
-        loop {
-            let n = ffi::lua_getlocal(l, &ar, i);
-            if n.is_null() {
-                break;
-            }
-            i += 1;
-            if CStr::from_ptr(n).to_bytes() == name {
+        let found = each_local(l, &ar, |n| {
+            if n == name {
                 log_top(l, b"<value> ");
-                ffi::lua_settop(l, -2);
-                return;
             }
-            ffi::lua_settop(l, -2);
+            n == name
+        });
+        if found {
+            return;
         }
     }
     if name == b"KEYS" || name == b"ARGV" {
@@ -741,14 +759,7 @@ unsafe fn print_locals(l: *mut ffi::lua_State) {
     let mut ar: ffi::lua_Debug = std::mem::zeroed();
     let mut vars = 0;
     if ffi::lua_getstack(l, 0, &mut ar) != 0 {
-        let mut i = 1;
-        loop {
-            let n = ffi::lua_getlocal(l, &ar, i);
-            if n.is_null() {
-                break;
-            }
-            i += 1;
-            let name = CStr::from_ptr(n).to_bytes();
+        each_local(l, &ar, |name| {
             if !name.windows(12).any(|w| w == b"(*temporary)") {
                 let mut prefix = b"<value> ".to_vec();
                 prefix.extend_from_slice(name);
@@ -756,8 +767,8 @@ unsafe fn print_locals(l: *mut ffi::lua_State) {
                 log_top(l, &prefix);
                 vars += 1;
             }
-            ffi::lua_settop(l, -2);
-        }
+            false
+        });
     }
     if vars == 0 {
         with(|s| s.log("No local variables in the current context."));

@@ -231,6 +231,17 @@ fn timeout_stops_a_runaway_script_for_the_debugger() {
     assert_eq!(q::<String>(&mut srv.client(), &["PING"]), "PONG");
 }
 
+/// A raw connection whose sync debugging session is stopped at the first line.
+fn stopped_session(srv: &Server) -> std::net::TcpStream {
+    let mut s = srv.raw();
+    s.write_all(&resp_cmd(&["SCRIPT", "DEBUG", "SYNC"]))
+        .unwrap();
+    read_until(&mut s, "+OK\r\n");
+    s.write_all(&resp_cmd(&["EVAL", "return 1", "0"])).unwrap();
+    read_until(&mut s, "step over");
+    s
+}
+
 #[test]
 fn bad_debugger_input_gets_errors_not_a_wedged_server() {
     let srv = Server::start(&[]);
@@ -257,12 +268,7 @@ fn bad_debugger_input_gets_errors_not_a_wedged_server() {
     assert_eq!(q::<String>(&mut srv.client(), &["PING"]), "PONG");
 
     // Input that is not a RESP array stops the script with a protocol error.
-    let mut s = srv.raw();
-    s.write_all(&resp_cmd(&["SCRIPT", "DEBUG", "SYNC"]))
-        .unwrap();
-    read_until(&mut s, "+OK\r\n");
-    s.write_all(&resp_cmd(&["EVAL", "return 1", "0"])).unwrap();
-    read_until(&mut s, "step over");
+    let mut s = stopped_session(&srv);
     s.write_all(b"garbage\r\n").unwrap();
     let got = read_until(&mut s, "protocol error");
     assert!(
@@ -270,12 +276,7 @@ fn bad_debugger_input_gets_errors_not_a_wedged_server() {
         "{got}"
     );
     // An oversized argument is refused the same way.
-    let mut s = srv.raw();
-    s.write_all(&resp_cmd(&["SCRIPT", "DEBUG", "SYNC"]))
-        .unwrap();
-    read_until(&mut s, "+OK\r\n");
-    s.write_all(&resp_cmd(&["EVAL", "return 1", "0"])).unwrap();
-    read_until(&mut s, "step over");
+    let mut s = stopped_session(&srv);
     s.write_all(&resp_cmd(&["e", &"x".repeat(2000)])).unwrap();
     assert!(read_until(&mut s, "protocol error").contains("-ERR protocol error"));
     assert_eq!(q::<String>(&mut srv.client(), &["PING"]), "PONG");
