@@ -95,7 +95,12 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     loop {
         let cached = ctx.srv.migrate_cache.remove(&target);
         let from_cache = cached.is_some();
-        let mut conn = match cached.or_else(|| connect(&host, &port, timeout)) {
+        // Over TLS when the cluster bus is (tls-cluster), as Redis does.
+        let tls = match (ctx.srv.cfg.tls_cluster, &ctx.srv.tls_info.client_config) {
+            (true, Some(c)) => Some(c.clone()),
+            _ => None,
+        };
+        let mut conn = match cached.or_else(|| connect(&host, &port, timeout, tls)) {
             Some(c) => c,
             None => {
                 return ctx
@@ -103,8 +108,8 @@ fn migrate(ctx: &mut Ctx, args: Args) {
                     .error("IOERR error or timeout connecting to the client")
             }
         };
-        let _ = conn.stream.set_read_timeout(Some(timeout));
-        let _ = conn.stream.set_write_timeout(Some(timeout));
+        let _ = conn.stream.socket().set_read_timeout(Some(timeout));
+        let _ = conn.stream.socket().set_write_timeout(Some(timeout));
         // AUTH every time; SELECT only when the connection is on another database.
         let mut request = Vec::new();
         if !auth.is_empty() {
@@ -121,9 +126,13 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         }
         request.extend_from_slice(&restores);
         let setup = !auth.is_empty() as usize + select as usize;
-        let sent = conn.stream.write_all(&request).is_ok();
+        let sent = conn
+            .stream
+            .write_all(&request)
+            .and_then(|_| conn.stream.flush())
+            .is_ok();
         let replies = if sent {
-            read_replies(&conn.stream, setup + keys.len())
+            read_replies(&mut conn.stream, setup + keys.len())
         } else {
             Vec::new()
         };
@@ -199,9 +208,8 @@ fn migrate(ctx: &mut Ctx, args: Args) {
 
 /// Up to `n` replies, each as its first line (`+OK`, `-ERR ...`); fewer when the target
 /// closes, sends something that is not RESP, or the timeout passes.
-fn read_replies(stream: &TcpStream, n: usize) -> Vec<String> {
+fn read_replies(stream: &mut impl std::io::Read, n: usize) -> Vec<String> {
     use crate::resp::client::{Fed, ReplyParser, Value};
-    use std::io::Read;
     let mut parser = ReplyParser::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
@@ -223,7 +231,7 @@ fn read_replies(stream: &TcpStream, n: usize) -> Vec<String> {
             }
             Err(_) => break,
         }
-        match (&*stream).read(&mut chunk) {
+        match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(k) => buf.extend_from_slice(&chunk[..k]),
         }
@@ -231,9 +239,49 @@ fn read_replies(stream: &TcpStream, n: usize) -> Vec<String> {
     replies
 }
 
+/// A connection to a MIGRATE target: plain, or TLS (rustls's client side, driven
+/// blocking on the socket's timeouts).
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Link {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(t) => &t.sock,
+        }
+    }
+}
+
+impl std::io::Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.read(buf),
+            Link::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.write(buf),
+            Link::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Link::Plain(s) => s.flush(),
+            Link::Tls(t) => t.flush(),
+        }
+    }
+}
+
 /// Connections MIGRATE keeps to its targets (Redis's migrate_cached_sockets).
 pub struct MigrateConn {
-    stream: TcpStream,
+    stream: Link,
     /// The database last SELECTed on it.
     db: Option<i64>,
     last_use: Instant,
@@ -248,11 +296,25 @@ pub fn close_idle(cache: &mut std::collections::HashMap<String, MigrateConn>) {
     cache.retain(|_, c| c.last_use.elapsed() <= CACHE_TTL);
 }
 
-fn connect(host: &str, port: &str, timeout: Duration) -> Option<MigrateConn> {
+fn connect(
+    host: &str,
+    port: &str,
+    timeout: Duration,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Option<MigrateConn> {
     let port: u16 = port.parse().ok()?;
     let addr = (host, port).to_socket_addrs().ok()?.next()?;
-    let stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
-    let _ = stream.set_nodelay(true);
+    let socket = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    let _ = socket.set_nodelay(true);
+    let stream = match tls {
+        None => Link::Plain(socket),
+        Some(cfg) => {
+            // SNI carries the name the target was given by (an IP sends none).
+            let name = rustls::pki_types::ServerName::try_from(host.to_string()).ok()?;
+            let session = rustls::ClientConnection::new(cfg, name).ok()?;
+            Link::Tls(Box::new(rustls::StreamOwned::new(session, socket)))
+        }
+    };
     Some(MigrateConn {
         stream,
         db: None,

@@ -1392,3 +1392,68 @@ fn trickled_handshake_is_dropped_after_10s_from_connect() {
     let info = info_server(&srv, &pki);
     assert!(info.contains("timeout=41"), "{info}");
 }
+
+/// MIGRATE goes over TLS when tls-cluster says so (Redis 7.0 connects to the target the
+/// way the cluster bus does), presenting this server's client certificate, and trusts a
+/// target whose chain verifies against tls-ca-cert-file even though the certificate does
+/// not name the address it was reached by (as Redis does); another CA is refused.
+#[test]
+fn migrate_over_tls_with_tls_cluster() {
+    let pki = make_pki("client");
+    let src = start_tls(&pki, &["--tls-cluster", "yes"]);
+    // The target requires client certificates: the source must present its own.
+    let dst = start_tls(&pki, &["--tls-auth-clients", "yes"]);
+    let mut a = tls_client(&src, &pki, Some("client")).unwrap();
+    let mut b = tls_client(&dst, &pki, Some("client")).unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut a).unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg("l")
+        .arg("1")
+        .arg("2")
+        .query(&mut a)
+        .unwrap();
+    let port = dst.port.to_string();
+    let r: String = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(&port)
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg("k")
+        .arg("l")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(r, "OK");
+    let v: String = redis::cmd("GET").arg("k").query(&mut b).unwrap();
+    assert_eq!(v, "v");
+    let l: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut b)
+        .unwrap();
+    assert_eq!(l, ["1", "2"]);
+    let gone: i64 = redis::cmd("EXISTS")
+        .arg("k")
+        .arg("l")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(gone, 0);
+    // A target whose certificate another CA signed is not trusted.
+    let other = make_pki("client");
+    let stranger = start_tls(&other, &[]);
+    let _: () = redis::cmd("SET").arg("k2").arg("v").query(&mut a).unwrap();
+    let e = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(stranger.port.to_string())
+        .arg("k2")
+        .arg(0)
+        .arg(2000)
+        .query::<String>(&mut a)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("IOERR"), "{e}");
+    let kept: i64 = redis::cmd("EXISTS").arg("k2").query(&mut a).unwrap();
+    assert_eq!(kept, 1);
+}
