@@ -250,14 +250,14 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
         let args = Args::new(&b.buf, &b.spans);
         // A served command propagates like any other (as the plain pop its retry chose).
         let propagating = ctx.srv.prop.on();
-        let dirty = ctx.srv.dirty;
         if propagating {
-            ctx.srv.prop.enter();
+            ctx.srv.prop.enter(ctx.srv.dirty);
         }
         let served = (b.retry)(&mut ctx, args, key);
         if propagating {
-            let changed = served && ctx.srv.dirty != dirty;
-            ctx.srv.prop.leave(ctx.db, changed, args.iter());
+            ctx.srv
+                .prop
+                .leave(ctx.db, ctx.srv.dirty, served, args.iter());
         }
         served
     };

@@ -32,8 +32,6 @@ pub struct Op {
 
 #[derive(Default)]
 pub struct Propagation {
-    /// Nesting of `commands::call` (0: no command is running).
-    pub depth: u32,
     /// The commands of the current unit, encoded back to back: (db, start, end, target).
     buf: Vec<u8>,
     ops: Vec<(usize, usize, usize, u8)>,
@@ -47,12 +45,16 @@ pub struct Propagation {
     pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
-    /// What the commands under way saved of their callers' state (one per depth).
+    /// What the commands under way saved of their callers' state: one per nesting level
+    /// of `commands::call` (empty: no command is running).
     frames: Vec<Frame>,
 }
 
 /// What `call` saves of an outer command while an inner one runs.
 struct Frame {
+    /// The server's change counter when the command started (it changed the dataset if
+    /// the counter moved).
+    dirty: u64,
     replaced: Option<Vec<u8>>,
     prevented: bool,
     forced: u8,
@@ -124,9 +126,9 @@ impl Propagation {
     /// `enter` is matched by a `leave`.
     #[cold]
     #[inline(never)]
-    pub fn enter(&mut self) {
-        self.depth += 1;
+    pub fn enter(&mut self, dirty: u64) {
         let frame = Frame {
+            dirty,
             replaced: self.replaced.take(),
             prevented: std::mem::replace(&mut self.prevented, false),
             forced: std::mem::replace(&mut self.forced, 0),
@@ -134,20 +136,23 @@ impl Propagation {
         self.frames.push(frame);
     }
 
-    /// The command ran: `words` (its own arguments) join the unit when it changed the
-    /// dataset, unless its handler replaced or prevented them. At depth 0 the unit is
+    /// The command ran (`ran`: false for a blocked command that is still waiting): `words`
+    /// (its own arguments) join the unit when it changed the dataset (`dirty`, the change
+    /// counter now, moved since `enter`), unless its handler replaced or prevented them. After the outermost one the unit is
     /// delivered.
     #[cold]
     #[inline(never)]
     pub fn leave<'a>(
         &mut self,
         db: usize,
-        changed: bool,
+        dirty: u64,
+        ran: bool,
         words: impl ExactSizeIterator<Item = &'a [u8]>,
     ) {
         let Some(frame) = self.frames.pop() else {
             return;
         };
+        let changed = ran && dirty != frame.dirty;
         let replaced = std::mem::replace(&mut self.replaced, frame.replaced);
         let prevented = std::mem::replace(&mut self.prevented, frame.prevented);
         let forced = std::mem::replace(&mut self.forced, frame.forced);
@@ -160,8 +165,7 @@ impl Propagation {
             }
             self.ops.push((db, start, self.buf.len(), target));
         }
-        self.depth -= 1;
-        if self.depth == 0 && !self.ops.is_empty() {
+        if self.frames.is_empty() && !self.ops.is_empty() {
             self.deliver();
         }
     }
@@ -178,7 +182,7 @@ impl Propagation {
         let start = self.buf.len();
         encode(&mut self.buf, [cmd, key].into_iter());
         self.ops.push((db, start, self.buf.len(), ALL));
-        if self.depth == 0 {
+        if self.frames.is_empty() {
             self.deliver();
         }
     }
@@ -237,7 +241,7 @@ mod tests {
         p.prevent();
         p.force(ALL);
         p.replace([&b"SET"[..], b"k", b"v"].into_iter());
-        assert!(p.buf.is_empty() && p.ops.is_empty() && p.depth == 0);
+        assert!(p.buf.is_empty() && p.ops.is_empty() && p.frames.is_empty());
         assert!(!p.prevented && p.forced == 0 && p.replaced.is_none());
     }
 
@@ -246,21 +250,21 @@ mod tests {
         let mut p = Propagation::default();
         p.record();
         // One write: delivered alone.
-        p.enter();
-        p.leave(0, true, [&b"SET"[..], b"k", b"v"].into_iter());
+        p.enter(0);
+        p.leave(0, 1, true, [&b"SET"[..], b"k", b"v"].into_iter());
         // A read: nothing.
-        p.enter();
-        p.leave(0, false, [&b"GET"[..], b"k"].into_iter());
+        p.enter(0);
+        p.leave(0, 0, true, [&b"GET"[..], b"k"].into_iter());
         // An outer command (EXEC) that propagates nothing itself, with two inner writes,
         // the first rewritten by its handler.
-        p.enter();
+        p.enter(0);
         p.prevent();
-        p.enter();
+        p.enter(0);
         p.replace([&b"PEXPIREAT"[..], b"k", b"1000"].into_iter());
-        p.leave(0, true, [&b"EXPIRE"[..], b"k", b"1"].into_iter());
-        p.enter();
-        p.leave(1, true, [&b"INCR"[..], b"n"].into_iter());
-        p.leave(1, true, [&b"EXEC"[..]].into_iter());
+        p.leave(0, 1, true, [&b"EXPIRE"[..], b"k", b"1"].into_iter());
+        p.enter(0);
+        p.leave(1, 1, true, [&b"INCR"[..], b"n"].into_iter());
+        p.leave(1, 1, true, [&b"EXEC"[..]].into_iter());
         // An expiry outside any command.
         p.deletion(2, b"gone", true);
         let log: Vec<(usize, String)> = p.take_log().iter().map(|o| (o.db, words(o))).collect();

@@ -585,9 +585,8 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let errors_before = ctx.out.errors.len();
     // What the command does joins the propagation stream when some sink listens.
     let propagating = ctx.srv.prop.on();
-    let dirty_before = ctx.srv.dirty;
     if propagating {
-        ctx.srv.prop.enter();
+        ctx.srv.prop.enter(ctx.srv.dirty);
     }
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
@@ -621,8 +620,7 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     crate::notify::lazy_expired(ctx.srv, ctx.db);
     // What the command did joins the propagation stream (delivered at the outermost call).
     if propagating {
-        let changed = ctx.srv.dirty != dirty_before;
-        ctx.srv.prop.leave(ctx.db, changed, args.iter());
+        ctx.srv.prop.leave(ctx.db, ctx.srv.dirty, true, args.iter());
     }
     if splice {
         pubsub::splice_own(ctx.srv, ctx.out, mark);

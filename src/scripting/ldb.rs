@@ -594,31 +594,34 @@ unsafe fn hook_body(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) -> Option<&
     }
 }
 
+/// Read more of the client's input. A client that is gone leaves the script to run on
+/// without stops; one that sends over MAX_INPUT without a whole command stops it.
+fn more_input(s: &mut Session) -> Result<(), Stop> {
+    if !read_more(s) {
+        s.step = false;
+        s.bp.clear();
+        return Err(Stop::Gone);
+    }
+    if s.cbuf.len() > MAX_INPUT {
+        s.cbuf = Vec::new();
+        return Err(Stop::Raise("max client buffer reached"));
+    }
+    Ok(())
+}
+
 /// Serve debugger commands until one resumes the script.
 unsafe fn repl(l: *mut ffi::lua_State) -> Stop {
     loop {
         let argv = loop {
-            let got = with(|s| match s.parse_command() {
-                Ok(Some(argv)) => Ok(Some(argv)),
-                Err(()) => Err("protocol error"),
-                Ok(None) => {
-                    if !read_more(s) {
-                        s.step = false;
-                        s.bp.clear();
-                        return Ok(None);
-                    }
-                    if s.cbuf.len() > MAX_INPUT {
-                        s.cbuf = Vec::new();
-                        return Err("max client buffer reached");
-                    }
-                    Ok(Some(Vec::new()))
-                }
-            });
-            match got {
-                None | Some(Ok(None)) => return Stop::Gone,
-                Some(Err(msg)) => return Stop::Raise(msg),
-                Some(Ok(Some(argv))) if !argv.is_empty() => break argv,
-                Some(Ok(Some(_))) => {}
+            match with(Session::parse_command) {
+                None => return Stop::Gone,
+                Some(Err(())) => return Stop::Raise("protocol error"),
+                Some(Ok(Some(argv))) => break argv,
+                Some(Ok(None)) => match with(more_input) {
+                    Some(Ok(())) => {}
+                    Some(Err(stop)) => return stop,
+                    None => return Stop::Gone,
+                },
             }
         };
         let cmd = argv[0].to_ascii_lowercase();
