@@ -104,22 +104,67 @@ pub fn idle_secs(lru: u32) -> u64 {
     }
 }
 
-/// Current heap use according to jemalloc's per-thread counters (cheap: two loads).
+/// Current heap use: this thread's jemalloc counters (two loads) plus what the threads
+/// it started published through their [`ThreadMeter`]s. Memory one thread allocates and
+/// another frees is counted right: the sum over threads of allocated minus freed is the
+/// heap in use.
 pub fn used_memory() -> u64 {
+    let own = thread_net().unwrap_or(0);
+    (own + POOL.with(|p| p.load(Ordering::Relaxed))).max(0) as u64
+}
+
+/// This thread's bytes allocated minus bytes freed (negative when it frees more than it
+/// allocated: memory another thread allocated).
+fn thread_net() -> Option<i64> {
     use tikv_jemalloc_ctl::thread;
     thread_local! {
         static COUNTERS: Option<(thread::ThreadLocal<u64>, thread::ThreadLocal<u64>)> =
             thread::allocatedp::read().ok().zip(thread::deallocatedp::read().ok());
     }
-    COUNTERS.with(|c| match c {
-        Some((a, d)) => a.get().saturating_sub(d.get()) + BASELINE.load(Ordering::Relaxed) as u64,
-        None => 0,
-    })
+    COUNTERS.with(|c| c.as_ref().map(|(a, d)| a.get() as i64 - d.get() as i64))
 }
 
-/// Memory allocated by threads other than the main one at startup (jemalloc's view), so the
-/// per-thread figure is not far below what `stats.allocated` reports.
-static BASELINE: AtomicU32 = AtomicU32::new(0);
+/// A thread's pool: the net heap use the threads it started published (see [`ThreadMeter`]).
+pub type Pool = std::sync::Arc<std::sync::atomic::AtomicI64>;
+
+thread_local! {
+    static POOL: Pool = Pool::default();
+}
+
+/// This thread's pool, to hand to a thread it starts.
+pub fn pool() -> Pool {
+    POOL.with(Pool::clone)
+}
+
+/// Makes a background thread's heap use count in its starter's `used_memory` (and so for
+/// maxmemory): the thread creates one with its starter's [`pool`] and calls
+/// [`ThreadMeter::publish`] after each job (a background fsync, a lazy free); dropping it
+/// publishes a last time, so what the thread leaves allocated (or freed of others')
+/// stays counted after it ends.
+pub struct ThreadMeter {
+    pool: Pool,
+    published: i64,
+}
+
+impl ThreadMeter {
+    pub fn new(pool: Pool) -> Self {
+        let mut m = ThreadMeter { pool, published: 0 };
+        m.publish();
+        m
+    }
+    /// Publish this thread's net heap use since its start.
+    pub fn publish(&mut self) {
+        let now = thread_net().unwrap_or(0);
+        self.pool.fetch_add(now - self.published, Ordering::Relaxed);
+        self.published = now;
+    }
+}
+
+impl Drop for ThreadMeter {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
 
 /// Which keys a policy may evict, and how it ranks them.
 #[derive(Clone, Copy, PartialEq)]
@@ -189,4 +234,39 @@ pub fn pick_victim(
         }
     }
     best.map(|(_, d, s)| (d, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory a metered background thread leaves allocated counts, and memory it frees for
+    /// this thread counts down, as a lazy-free or fsync thread's will for maxmemory.
+    #[test]
+    fn other_threads_heap_use_is_counted() {
+        const MB: u64 = 1 << 20;
+        let before = used_memory();
+        let pool = pool();
+        let theirs: Vec<u8> = std::thread::spawn(move || {
+            let _meter = ThreadMeter::new(pool);
+            vec![1u8; 32 << 20]
+        })
+        .join()
+        .unwrap();
+        let with_theirs = used_memory();
+        assert!(with_theirs >= before + 31 * MB, "{before} -> {with_theirs}");
+        let ours = vec![2u8; 16 << 20];
+        let with_both = used_memory();
+        assert!(with_both >= with_theirs + 15 * MB);
+        let pool = super::pool();
+        std::thread::spawn(move || {
+            let _meter = ThreadMeter::new(pool);
+            drop(ours);
+            drop(theirs);
+        })
+        .join()
+        .unwrap();
+        let after = used_memory();
+        assert!(after + 47 * MB <= with_both, "{with_both} -> {after}");
+    }
 }
