@@ -45,6 +45,9 @@ pub enum TimeoutReply {
     NullBulk,
     /// `:0`: WAIT (no replica acknowledged).
     Zero,
+    /// None: the client waits for an outgoing link (MIGRATE), which answers it (with an
+    /// error on the link's own timeout); CLIENT UNBLOCK does not release it.
+    Link,
 }
 
 /// The state of a blocked client.
@@ -113,7 +116,7 @@ pub fn parse_timeout(ctx: &mut Ctx, arg: &[u8]) -> Option<i64> {
     if ms == 0.0 {
         return Some(0);
     }
-    Some(crate::util::now_ms().saturating_add(ms as i64))
+    Some(crate::keyspace::clock::now().saturating_add(ms as i64))
 }
 
 pub fn may_block(ctx: &Ctx) -> bool {
@@ -126,6 +129,7 @@ pub fn timeout_reply(out: &mut Reply, kind: TimeoutReply) {
         TimeoutReply::NullArray => out.null_array(),
         TimeoutReply::NullBulk => out.null(),
         TimeoutReply::Zero => out.int(0),
+        TimeoutReply::Link => out.error("IOERR error or timeout reading to target instance"),
     }
 }
 
@@ -227,6 +231,36 @@ fn release(srv: &mut Server, idx: usize, b: &Blocked, ns: u64) {
 
 /// Run a blocked client's retry for `key`. Returns true if it was served and released.
 fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
+    serve_with(srv, idx, |ctx, b| (b.retry)(ctx, b.args(), key))
+}
+
+/// Answer a client waiting on an outgoing link (blocked with `TimeoutReply::Link`): `f`
+/// writes its reply and effects as its command would have, and the client is released.
+/// False when the client is not (or no longer) waiting.
+pub fn complete(srv: &mut Server, idx: usize, f: impl FnOnce(&mut Ctx, Args)) -> bool {
+    let waits = srv.clients.get(idx).and_then(|c| c.blocked.as_ref());
+    if !waits.is_some_and(|b| b.on_timeout == TimeoutReply::Link) {
+        return false;
+    }
+    serve_with(srv, idx, |ctx, b| {
+        f(ctx, b.args());
+        true
+    })
+}
+
+impl Blocked {
+    fn args(&self) -> Args<'_> {
+        Args::new(&self.buf, &self.spans)
+    }
+}
+
+/// Run `serve` for a blocked client as its command would run (propagation frame, output,
+/// error counts, tracking); release the client when it returns true.
+fn serve_with(
+    srv: &mut Server,
+    idx: usize,
+    serve: impl FnOnce(&mut Ctx, &Blocked) -> bool,
+) -> bool {
     let Some(c) = srv.clients.get_mut(idx) else {
         return false;
     };
@@ -247,13 +281,15 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
             id: idx,
             db: b.db,
         };
-        let args = Args::new(&b.buf, &b.spans);
+        let args = b.args();
         // A served command propagates like any other (as the plain pop its retry chose).
         let propagating = ctx.srv.prop.on();
         if propagating {
             ctx.srv.prop.enter(ctx.srv.dirty);
         }
-        let served = (b.retry)(&mut ctx, args, key);
+        crate::keyspace::clock::enter();
+        let served = serve(&mut ctx, &b);
+        crate::keyspace::clock::leave();
         if propagating {
             ctx.srv
                 .prop
@@ -372,6 +408,13 @@ pub fn client_unblock(srv: &mut Server, id: u64, error: bool) -> bool {
     else {
         return false;
     };
+    let waits_on_link = srv.clients[idx]
+        .blocked
+        .as_ref()
+        .is_some_and(|b| b.on_timeout == TimeoutReply::Link);
+    if waits_on_link {
+        return false;
+    }
     let err = error.then_some("UNBLOCKED client unblocked via CLIENT UNBLOCK");
     unblock_with(srv, idx, err)
 }

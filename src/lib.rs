@@ -10,6 +10,7 @@ pub mod evict;
 pub mod fdlimit;
 pub mod keyspace;
 pub mod latency;
+pub mod link;
 pub mod listen;
 pub mod log;
 pub mod net;

@@ -6,8 +6,9 @@ use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, SocketAddr};
 
-/// Tokens at and above this value are listeners; below are clients (slab keys).
-pub const LISTENER_BASE: usize = usize::MAX / 2;
+/// Tokens at and above this value are listeners; below are clients and outgoing links
+/// (`crate::link::LINK_TOKEN`).
+pub const LISTENER_BASE: usize = 1 << 63;
 
 pub enum Sock {
     Tcp(TcpListener),

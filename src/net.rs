@@ -1,5 +1,6 @@
-//! A client socket: TCP or Unix, optionally wrapped in a nonblocking rustls session.
-//! Reads append plaintext to the client's read buffer; writes drain its output buffer.
+//! A socket: TCP or Unix, optionally wrapped in a nonblocking rustls session of either
+//! side (a client's connection to us, or one of our outgoing links: `crate::link`).
+//! Reads append plaintext to a read buffer; writes drain an output buffer.
 use std::io::{self, ErrorKind, Read, Write};
 
 pub enum Stream {
@@ -65,7 +66,8 @@ impl mio::event::Source for Stream {
 
 pub struct Conn {
     pub stream: Stream,
-    pub tls: Option<Box<rustls::ServerConnection>>,
+    /// The TLS session: the server side for clients, the client side for outgoing links.
+    pub tls: Option<Box<rustls::Connection>>,
     /// The TLS handshake finished (always true for plaintext).
     pub established: bool,
 }
@@ -89,10 +91,10 @@ impl Conn {
             established: true,
         }
     }
-    pub fn tls(stream: Stream, session: rustls::ServerConnection) -> Self {
+    pub fn tls(stream: Stream, session: impl Into<rustls::Connection>) -> Self {
         Conn {
             stream,
-            tls: Some(Box::new(session)),
+            tls: Some(Box::new(session.into())),
             established: false,
         }
     }
@@ -214,7 +216,7 @@ impl Read for ShortRead<'_> {
 }
 
 fn read_tls(
-    tls: &mut rustls::ServerConnection,
+    tls: &mut rustls::Connection,
     stream: &mut Stream,
     rbuf: &mut Vec<u8>,
 ) -> io::Result<ReadResult> {
@@ -272,7 +274,7 @@ fn read_tls(
 }
 
 /// Write queued TLS records. Ok(true) when rustls has nothing more to send.
-fn flush_tls(tls: &mut rustls::ServerConnection, stream: &mut Stream) -> io::Result<bool> {
+fn flush_tls(tls: &mut rustls::Connection, stream: &mut Stream) -> io::Result<bool> {
     while tls.wants_write() {
         match tls.write_tls(stream) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -297,7 +299,7 @@ impl Stream {
     /// Wait until the socket is readable (`POLLIN`) or writable (`POLLOUT`), up to
     /// `timeout_ms` (-1: no limit). Err(TimedOut) when the time passed; an interrupting
     /// signal comes back as Err(Interrupted).
-    fn wait(&self, events: libc::c_short, timeout_ms: i32) -> io::Result<()> {
+    pub(crate) fn wait(&self, events: libc::c_short, timeout_ms: i32) -> io::Result<()> {
         let mut p = libc::pollfd {
             fd: self.fd(),
             events,

@@ -79,6 +79,9 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
             let left = (d - crate::util::now_ms()).max(0) as u64;
             timeout = timeout.min(Duration::from_millis(left));
         }
+        if let Some(d) = crate::link::next_deadline(srv) {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
         if let Err(e) = poll_events(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e);
@@ -99,6 +102,7 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
             }
         }
         crate::blocking::expire(srv);
+        link_timeouts(srv);
         serve_blocked(srv);
         crate::tracking::broadcast(srv);
         flush_pending(srv);
@@ -164,6 +168,10 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
             accept_all(srv, t - LISTENER_BASE);
             continue;
         }
+        if t & crate::link::LINK_TOKEN != 0 {
+            link_event(srv, t, flags);
+            continue;
+        }
         let t = match srv.clients.get(crate::server::token_index(t)) {
             Some(c) if c.owns(t) => crate::server::token_index(t),
             // A closed client's leftover event, or its slot's new occupant's stale one.
@@ -186,6 +194,37 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
     srv.ready_pos = 0;
 }
 
+/// An outgoing link's readiness: its I/O, then its owner's turn.
+fn link_event(srv: &mut Server, t: usize, flags: u8) {
+    let idx = crate::server::token_index(t);
+    let Some(link) = srv.links.get_mut(idx).filter(|l| l.owns(t)) else {
+        return;
+    };
+    let p = crate::link::drive(link, &srv.registry, flags & READ != 0, flags & WRITE != 0);
+    link_progress(srv, idx, p);
+}
+
+/// Hand a link's progress to its owner.
+fn link_progress(srv: &mut Server, idx: usize, p: crate::link::Progress) {
+    use crate::link::Owner;
+    match srv.links[idx].owner {
+        Owner::Idle => commands::migrate::on_idle_link(srv, idx, p),
+        Owner::Migrate => commands::migrate::on_link(srv, idx, p),
+    }
+}
+
+/// Fail the links whose current step outlived its timeout.
+fn link_timeouts(srv: &mut Server) {
+    if srv.links.is_empty() {
+        return;
+    }
+    for idx in crate::link::expired(srv, Instant::now()) {
+        if srv.links.contains(idx) {
+            link_progress(srv, idx, crate::link::Progress::Failed("timeout".into()));
+        }
+    }
+}
+
 /// Serve the event loop from inside a script that passed busy-reply-threshold (Redis's
 /// processEventsWhileBlocked): accept, finish handshakes, read and answer (-BUSY but for
 /// allow-busy commands), up to four batches without waiting. The script's own client is
@@ -195,6 +234,7 @@ fn events_while_blocked(srv: &mut Server) {
     // The running client's pushes are collected aside while its command runs.
     let current = srv.pubsub.current.take();
     let own = std::mem::take(&mut srv.pubsub.own);
+    let script_time = crate::keyspace::clock::suspend();
     // First the rest of the batch the script was called from, then new events.
     dispatch(srv, protected);
     let mut events = Events::with_capacity(128);
@@ -221,6 +261,7 @@ fn events_while_blocked(srv: &mut Server) {
     srv.pending_write = keep;
     srv.pubsub.current = current;
     srv.pubsub.own = own;
+    crate::keyspace::clock::resume(script_time);
     if srv.shutdown.is_some() {
         // Only SHUTDOWN NOSAVE gets here: the script never returns (as in Redis).
         finish_shutdown(srv);
@@ -353,11 +394,12 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
     let idx = entry.key();
     let client = entry.insert(Client::new(id, conn, kind, peer, unix_path));
     let token = client.token(idx);
-    if srv
-        .registry
-        .register(&mut client.conn.stream, token, Interest::READABLE)
-        .is_err()
-    {
+    let registered = client.conn.as_mut().is_some_and(|c| {
+        srv.registry
+            .register(&mut c.stream, token, Interest::READABLE)
+            .is_ok()
+    });
+    if !registered {
         srv.clients.remove(idx);
         return;
     }
@@ -383,9 +425,12 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
 
 fn handle_readable(srv: &mut Server, idx: usize) {
     let c = &mut srv.clients[idx];
-    let was_handshaking = !c.conn.established;
+    let Some(conn) = c.conn.as_mut() else {
+        return;
+    };
+    let was_handshaking = !conn.established;
     let t0 = was_handshaking.then(quanta::Instant::now);
-    let r = c.conn.read_into(&mut c.rbuf);
+    let r = conn.read_into(&mut c.rbuf);
     if let Some(t0) = t0 {
         crate::latency::note(srv, crate::latency::Cause::Handshake, t0.elapsed());
     }
@@ -414,7 +459,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
         }
     };
     let c = &mut srv.clients[idx];
-    if was_handshaking && c.conn.established {
+    if was_handshaking && c.established() {
         tls_handshake_done(srv, idx);
     }
     let c = &mut srv.clients[idx];
@@ -444,9 +489,9 @@ fn handle_readable(srv: &mut Server, idx: usize) {
 
 fn tls_handshake_done(srv: &mut Server, idx: usize) {
     let c = &srv.clients[idx];
-    let resumed = c.conn.tls.as_ref().and_then(|t| t.handshake_kind())
-        == Some(rustls::HandshakeKind::Resumed);
-    let cn = c.conn.tls.as_deref().and_then(crate::tls::peer_cn);
+    let tls = c.conn.as_ref().and_then(|c| c.tls.as_deref());
+    let resumed = tls.and_then(|t| t.handshake_kind()) == Some(rustls::HandshakeKind::Resumed);
+    let cn = tls.and_then(|t| crate::tls::peer_cn(t));
     srv.stats.tls_handshakes_ok += 1;
     srv.latency
         .handshake_hist
@@ -643,10 +688,14 @@ pub fn flush(srv: &mut Server, idx: usize) {
         return;
     }
     let before = c.out_pos;
-    let res = if c.pending_output() > 0 {
-        c.conn.write_from(&c.out.buf, &mut c.out_pos)
-    } else {
-        c.conn.flush_tls()
+    let res = match c.conn.as_mut() {
+        Some(conn) if c.out_pos < c.out.buf.len() => conn.write_from(&c.out.buf, &mut c.out_pos),
+        Some(conn) => conn.flush_tls(),
+        // An internal client: its replies go nowhere.
+        None => {
+            c.out_pos = c.out.buf.len();
+            Ok(true)
+        }
     };
     srv.stats.net_output_bytes += (c.out_pos - before) as u64;
     if c.out_pos > before {
@@ -668,20 +717,24 @@ pub fn flush(srv: &mut Server, idx: usize) {
             if c.want_write {
                 c.want_write = false;
                 let token = c.token(idx);
-                let _ = srv
-                    .registry
-                    .reregister(&mut c.conn.stream, token, Interest::READABLE);
+                if let Some(conn) = c.conn.as_mut() {
+                    let _ = srv
+                        .registry
+                        .reregister(&mut conn.stream, token, Interest::READABLE);
+                }
             }
         }
         Ok(false) => {
             if !c.want_write {
                 c.want_write = true;
                 let token = c.token(idx);
-                let _ = srv.registry.reregister(
-                    &mut c.conn.stream,
-                    token,
-                    Interest::READABLE | Interest::WRITABLE,
-                );
+                if let Some(conn) = c.conn.as_mut() {
+                    let _ = srv.registry.reregister(
+                        &mut conn.stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                }
             }
             check_output_limits(srv, idx);
         }
@@ -738,11 +791,13 @@ pub fn close_client(srv: &mut Server, idx: usize) {
     // Out of the epoll set before the close: close() removes it only when no other
     // process holds the socket, and a forked child may (its slot would then fire for the
     // next client given this slot).
-    let _ = srv.registry.deregister(&mut c.conn.stream);
-    if let Some(tls) = c.conn.tls.as_mut() {
-        if c.conn.established && !c.detached {
-            tls.send_close_notify();
-            let _ = c.conn.flush_tls();
+    if let Some(conn) = c.conn.as_mut() {
+        let _ = srv.registry.deregister(&mut conn.stream);
+        if let Some(tls) = conn.tls.as_mut() {
+            if conn.established && !c.detached {
+                tls.send_close_notify();
+                let _ = conn.flush_tls();
+            }
         }
     }
     srv.monitors.retain(|&m| m != idx);
@@ -778,7 +833,7 @@ fn cron(srv: &mut Server) -> bool {
         crate::tracking::limit_table(srv);
     }
     crate::evict::update_clock();
-    crate::commands::migrate::close_idle(&mut srv.migrate_cache);
+    crate::commands::migrate::close_idle(srv);
     if !srv.children.is_empty() {
         crate::child::reap(srv);
     }
@@ -808,7 +863,9 @@ fn cron(srv: &mut Server) -> bool {
         resize_query_buffer(c, idle);
         // The handshake deadline counts from the connection's start: a client trickling
         // a byte every few seconds does not keep it alive.
-        if !c.conn.established && c.created.elapsed() > HANDSHAKE_TIMEOUT {
+        if c.conn.is_none() {
+            // Internal clients end with the work they do.
+        } else if !c.established() && c.created.elapsed() > HANDSHAKE_TIMEOUT {
             if let Some(skipped) = srv.log_limit.allow("tls-timeout") {
                 warn!(
                     "Closing client addr={}: TLS handshake timed out after {}s{}",
@@ -827,7 +884,7 @@ fn cron(srv: &mut Server) -> bool {
         }
     }
     for idx in to_close {
-        if srv.clients[idx].conn.established {
+        if srv.clients[idx].established() {
             close_client(srv, idx);
         } else {
             *srv.stats

@@ -15,6 +15,8 @@ pub enum ClientKind {
     Tcp,
     Tls,
     Unix,
+    /// No socket: commands the server runs for itself (an AOF being loaded, tests).
+    Internal,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -26,8 +28,9 @@ pub enum ReplyMode {
     Skip,
 }
 
-/// Generation bits of a client token (31: client tokens stay below the listeners').
-const TOKEN_GEN_MASK: u64 = 0x7fff_ffff;
+/// Generation bits of a client token (30: the two bits above tell clients from outgoing
+/// links, `link::LINK_TOKEN`, and listeners, `listen::LISTENER_BASE`).
+const TOKEN_GEN_MASK: u64 = 0x3fff_ffff;
 
 /// The slab index a client token names.
 #[inline]
@@ -37,7 +40,9 @@ pub fn token_index(token: usize) -> usize {
 
 pub struct Client {
     pub id: u64,
-    pub conn: Conn,
+    /// The socket; None for an internal client (`Client::internal`), whose replies are
+    /// dropped.
+    pub conn: Option<Conn>,
     pub kind: ClientKind,
     /// Bytes read and not yet consumed as commands.
     pub rbuf: Vec<u8>,
@@ -111,6 +116,23 @@ impl Client {
     }
 
     pub fn new(id: u64, conn: Conn, kind: ClientKind, peer: String, unix_path: String) -> Self {
+        Self::with(id, Some(conn), kind, peer, unix_path)
+    }
+
+    /// A client without a socket, for commands the server runs itself (an AOF being
+    /// loaded, as Redis's fake client): it executes like any other, and what it is
+    /// answered is dropped when the reactor would write it.
+    pub fn internal(id: u64) -> Self {
+        Self::with(id, None, ClientKind::Internal, String::new(), String::new())
+    }
+
+    fn with(
+        id: u64,
+        conn: Option<Conn>,
+        kind: ClientKind,
+        peer: String,
+        unix_path: String,
+    ) -> Self {
         let now = Instant::now();
         Client {
             id,
@@ -152,15 +174,22 @@ impl Client {
             trk: Default::default(),
         }
     }
+    /// The TLS handshake is over (or there is none).
+    pub fn established(&self) -> bool {
+        self.conn.as_ref().is_none_or(|c| c.established)
+    }
     pub fn pending_output(&self) -> usize {
         self.out.buf.len() - self.out_pos
     }
     /// The local address (CLIENT LIST laddr), read from the socket when asked rather than
     /// with a getsockname(2) on every accept.
     pub fn local_addr(&self) -> String {
-        match &self.conn.stream {
-            crate::net::Stream::Tcp(s) => s.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            crate::net::Stream::Unix(_) => self.unix_path.clone(),
+        match self.conn.as_ref().map(|c| &c.stream) {
+            Some(crate::net::Stream::Tcp(s)) => {
+                s.local_addr().map(|a| a.to_string()).unwrap_or_default()
+            }
+            Some(crate::net::Stream::Unix(_)) => self.unix_path.clone(),
+            None => String::new(),
         }
     }
 }
@@ -223,8 +252,11 @@ pub struct Server {
     pub prop: crate::propagate::Propagation,
     pub pause: Option<Pause>,
     pub active_expire_enabled: bool,
-    /// MIGRATE's connections, by "host:port".
-    pub migrate_cache: std::collections::HashMap<String, crate::commands::migrate::MigrateConn>,
+    /// Connections this server opened (`crate::link`), and the next link's id.
+    pub links: Slab<crate::link::Link>,
+    pub next_link_id: u64,
+    /// MIGRATE's cached connections and transfers in flight.
+    pub migrate: crate::commands::migrate::State,
     /// The database the next active expiry run starts in.
     pub expire_next_db: usize,
     pub loop_iterations: u64,
@@ -294,7 +326,9 @@ impl Server {
             prop: Default::default(),
             pause: None,
             active_expire_enabled: true,
-            migrate_cache: Default::default(),
+            links: Slab::new(),
+            next_link_id: 1,
+            migrate: Default::default(),
             expire_next_db: 0,
             loop_iterations: 0,
             cron_runs: 0,
@@ -434,7 +468,27 @@ mod tests {
         assert!(!k.srv.clients[b].owns(old));
         let new = k.srv.clients[b].token(b).0;
         assert!(k.srv.clients[b].owns(new) && new != old);
-        // Client tokens never reach the listeners' range.
-        assert!(new < crate::listen::LISTENER_BASE);
+        // Client tokens never reach the links' or the listeners' range.
+        assert!(new < crate::link::LINK_TOKEN);
+        const { assert!(crate::link::LINK_TOKEN < crate::listen::LISTENER_BASE) };
+    }
+
+    #[test]
+    fn an_internal_client_runs_commands_without_a_socket() {
+        let mut k = Kit::new();
+        let a = k.client();
+        assert!(k.srv.clients[a].conn.is_none());
+        assert_eq!(k.run(a, &["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(k.run(a, &["GET", "k"]), "$1\r\nv\r\n");
+        // What the reactor would write goes nowhere, and the client stays.
+        k.srv.clients[a].out.buf.extend_from_slice(b"+pending\r\n");
+        crate::reactor::flush(&mut k.srv, a);
+        assert_eq!(k.srv.clients[a].pending_output(), 0);
+        assert!(k.srv.clients.contains(a));
+        // Not a connection: CLIENT LIST leaves it out, as Redis its fake clients.
+        let id = k.srv.clients[a].id;
+        assert!(!k.run(a, &["CLIENT", "LIST"]).contains(&format!("id={id} ")));
+        crate::reactor::close_client(&mut k.srv, a);
+        assert!(!k.srv.clients.contains(a));
     }
 }

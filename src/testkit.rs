@@ -1,15 +1,13 @@
-//! A server in a unit test: the real command table and `commands::execute`, with clients
-//! on real (Unix socket pair) connections that nobody reads. Tests run commands as a
+//! A server in a unit test: the real command table and `commands::execute`, with
+//! internal clients (no socket, as an AOF being loaded has). Tests run commands as a
 //! client would and inspect the server, e.g. the propagation stream.
 use crate::commands;
-use crate::net::{Conn, Stream};
 use crate::resp::{Args, Reply};
-use crate::server::{Client, ClientKind, Ctx, Server};
+use crate::server::{Client, Ctx, Server};
 
 pub struct Kit {
     pub srv: Server,
     _poll: mio::Poll,
-    peers: Vec<mio::net::UnixStream>,
 }
 
 impl Kit {
@@ -20,22 +18,14 @@ impl Kit {
         let registry = poll.registry().try_clone().unwrap();
         let mut srv = Server::new(loader.config, loader.extras, None, table, registry);
         crate::acl::init(&mut srv).unwrap();
-        Kit {
-            srv,
-            _poll: poll,
-            peers: Vec::new(),
-        }
+        Kit { srv, _poll: poll }
     }
 
     /// A new client; returns its slot.
     pub fn client(&mut self) -> usize {
-        let (ours, theirs) = mio::net::UnixStream::pair().unwrap();
-        self.peers.push(theirs);
         let id = self.srv.next_client_id;
         self.srv.next_client_id += 1;
-        let conn = Conn::plain(Stream::Unix(ours));
-        let c = Client::new(id, conn, ClientKind::Unix, "test".into(), String::new());
-        self.srv.clients.insert(c)
+        self.srv.clients.insert(Client::internal(id))
     }
 
     /// Run one command as client `idx` sends it; returns the reply (lossy text).

@@ -532,7 +532,7 @@ impl rustls::client::ResolvesClientCert for SingleCert {
 }
 
 /// The Common Name of the verified client certificate, if one was presented.
-pub fn peer_cn(conn: &rustls::ServerConnection) -> Option<String> {
+pub fn peer_cn(conn: &rustls::CommonState) -> Option<String> {
     let cert = conn.peer_certificates()?.first()?;
     let (_, x) = x509_parser::parse_x509_certificate(cert).ok()?;
     let cn = x.subject().iter_common_name().next()?.as_str().ok()?;

@@ -525,6 +525,10 @@ fn client_list(ctx: &mut Ctx, args: Args) {
     let mut s = String::new();
     let cur = Some((ctx.id, ctx.db, ctx.out.resp3));
     for (idx, c) in ctx.srv.clients.iter() {
+        if c.kind == crate::server::ClientKind::Internal {
+            // The server's own (an AOF being loaded), as Redis's fake clients.
+            continue;
+        }
         if let Some(ids) = &filter_ids {
             if !ids.contains(&c.id) {
                 continue;

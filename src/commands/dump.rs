@@ -5,11 +5,12 @@
 //! bytes, scores are f64 bits little-endian), then a 2-byte little-endian format version and
 //! the CRC-64/Jones (Redis's checksum) of everything before it, 8 bytes little-endian.
 use super::*;
+use crate::keyspace::clock;
 use crate::keyspace::{Entry, ValRef, Value, NO_EXPIRE};
 use crate::types::set::Set;
 use crate::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::types::zset::ZSet;
-use crate::util::{eq_ic, now_ms};
+use crate::util::eq_ic;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub static COMMANDS: &[Command] = &[
@@ -501,9 +502,9 @@ fn restore(ctx: &mut Ctx, args: Args) {
     let db = ctx.dbm();
     let deleted = replace && db.remove(key).is_some();
     if ttl != 0 && !absttl {
-        ttl = ttl.saturating_add(now_ms());
+        ttl = ttl.saturating_add(clock::now());
     }
-    if ttl != 0 && ttl <= now_ms() {
+    if ttl != 0 && ttl <= clock::now() {
         // Already expired: the key ends up absent.
         if deleted {
             ctx.propagate_as(&[b"DEL", key]);

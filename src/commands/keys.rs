@@ -1,9 +1,10 @@
 //! Generic key commands: DEL EXISTS TYPE KEYS SCAN RENAME RANDOMKEY, the EXPIRE/TTL
 //! family, COPY MOVE TOUCH OBJECT; plus the SCAN option parser shared by HSCAN/SSCAN/ZSCAN.
 use super::*;
+use crate::keyspace::clock;
 use crate::keyspace::{Entry, Key, Table, ValRef, NO_EXPIRE};
 use crate::resp::Reply;
-use crate::util::{eq_ic, glob_match, now_ms};
+use crate::util::{eq_ic, glob_match};
 
 const WF: u32 = WRITE | FAST;
 const RF: u32 = READONLY | FAST;
@@ -114,7 +115,7 @@ fn expired(e: &Entry, now: i64) -> bool {
 fn keys(ctx: &mut Ctx, args: Args) {
     let pat = args.get(1);
     let all = pat == b"*";
-    let now = now_ms();
+    let now = clock::now();
     let (db, out) = ctx.db_out();
     let hits: Vec<&[u8]> = db
         .dict
@@ -254,7 +255,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
     let Some(o) = parse_scan(ctx, args, 1, true) else {
         return;
     };
-    let now = now_ms();
+    let now = clock::now();
     let mut stale: Vec<Key> = Vec::new();
     let (db, out) = ctx.db_out();
     let (next, hits) = scan_dict(&db.dict, &o, |e| {
@@ -313,7 +314,7 @@ fn renamenx(ctx: &mut Ctx, args: Args) {
 }
 
 fn randomkey(ctx: &mut Ctx, _args: Args) {
-    let now = now_ms();
+    let now = clock::now();
     let (db, out) = ctx.db_out();
     while let Some(slot) = db.dict.random_slot() {
         let e = db.at(slot).expect("random slot is occupied");
@@ -440,7 +441,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     let Some(n) = int_arg(ctx, args.get(2)) else {
         return;
     };
-    let base = if relative { now_ms() } else { 0 };
+    let base = if relative { clock::now() } else { 0 };
     let when =
         (if secs { n.checked_mul(1000) } else { Some(n) }).and_then(|ms| ms.checked_add(base));
     let Some(when) = when else {
@@ -462,7 +463,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     {
         return ctx.out.int(0);
     }
-    let event = if when <= now_ms() {
+    let event = if when <= clock::now() {
         db.remove_slot(slot);
         "del"
     } else {
@@ -507,7 +508,11 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) {
         None => -2,
         Some(NO_EXPIRE) => -1,
         Some(at) => {
-            let t = if absolute { at } else { (at - now_ms()).max(0) };
+            let t = if absolute {
+                at
+            } else {
+                (at - clock::now()).max(0)
+            };
             if ms {
                 t
             } else {

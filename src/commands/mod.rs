@@ -591,6 +591,7 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
     let start = quanta::Instant::now();
+    crate::keyspace::clock::enter();
     (cmd.run)(ctx, args);
     let elapsed = start.elapsed();
     if ctx.srv.tracking.clients != 0 && cmd.flags & READONLY != 0 {
@@ -618,6 +619,7 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     }
     // Keys a read found expired: "expired" events, WATCH, and their DELs propagated.
     crate::notify::lazy_expired(ctx.srv, ctx.db);
+    crate::keyspace::clock::leave();
     // What the command did joins the propagation stream (delivered at the outermost call).
     if propagating {
         ctx.srv.prop.leave(ctx.db, ctx.srv.dirty, true, args.iter());

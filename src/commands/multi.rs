@@ -273,7 +273,7 @@ fn key_is_expired(srv: &Server, db: usize, key: &[u8]) -> bool {
         .dict
         .slot_of(key)
         .and_then(|s| srv.ks.dbs[db].at(s))
-        .is_some_and(|e| e.expire() != NO_EXPIRE && e.expire() <= crate::util::now_ms())
+        .is_some_and(|e| e.expire() != NO_EXPIRE && e.expire() <= crate::keyspace::clock::now())
 }
 
 fn watch_key(srv: &mut Server, idx: usize, db: usize, key: &[u8]) {

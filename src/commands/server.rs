@@ -1054,7 +1054,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("pubsubshard_channels", srv.pubsub.shard_count());
             f!("latest_fork_usec", 0);
             f!("total_forks", 0);
-            f!("migrate_cached_sockets", srv.migrate_cache.len());
+            f!("migrate_cached_sockets", srv.migrate.cached());
             f!("slave_expires_tracked_keys", 0);
             f!("active_defrag_hits", 0);
             f!("active_defrag_misses", 0);

@@ -2,12 +2,13 @@
 //! XACK XPENDING XCLAIM XAUTOCLAIM XINFO.
 use super::*;
 use crate::blocking::{self, TimeoutReply};
+use crate::keyspace::clock;
 use crate::keyspace::{ValMut, ValRef, Value};
 use crate::resp::Reply;
 use crate::types::stream::{
     Fields, Group, IdSpec, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
 };
-use crate::util::{eq_ic, now_ms, parse_i64};
+use crate::util::{eq_ic, parse_i64};
 
 const XW: u32 = WRITE | FAST;
 pub static COMMANDS: &[Command] = &[
@@ -350,7 +351,7 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         return out
             .error("ERR The stream has exhausted the last possible ID, unable to add more items");
     }
-    let id = match s.next_id(spec, now_ms() as u64) {
+    let id = match s.next_id(spec, clock::now() as u64) {
         Some(id) => id,
         None => return out.error(XADD_TOO_SMALL),
     };
@@ -539,7 +540,7 @@ fn xread(ctx: &mut Ctx, args: Args) {
             let deadline = if ms == 0 {
                 0
             } else {
-                now_ms().saturating_add(ms)
+                clock::now().saturating_add(ms)
             };
             let (buf, spans) = blocked_args(&req, xreadgroup);
             blocking::block(
@@ -800,7 +801,7 @@ fn push_group_ops(ctx: &mut Ctx, ops: GroupOps) {
 /// Serve what can be served now; returns the number of streams replied (0: nothing
 /// was written and the caller decides between blocking and a null reply).
 fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
-    let now = now_ms();
+    let now = clock::now();
     let db = ctx.db;
     let ready: Vec<usize> = (0..req.keys.len())
         .filter(|&i| {
@@ -1218,7 +1219,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) {
     };
     let created = !g.consumers.contains_key(cons);
     if created {
-        g.consumer(cons, now_ms());
+        g.consumer(cons, clock::now());
     }
     out.int(created as i64);
     if created {
@@ -1368,7 +1369,7 @@ fn xpending(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let now = now_ms();
+    let now = clock::now();
     let ids: Vec<StreamId> = match consumer {
         Some(c) => match g.consumers.get(c) {
             Some(c) => c.pel.range(start..=end.max(start)).copied().collect(),
@@ -1428,7 +1429,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
         }
         j += 1;
     }
-    let now = now_ms();
+    let now = clock::now();
     let (mut force, mut justid) = (false, false);
     let (mut delivery, mut retry, mut last_id) = (None::<i64>, None::<i64>, StreamId::MIN);
     while j < args.len() {
@@ -1592,7 +1593,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
         return;
     };
     let had_consumer = g.consumers.contains_key(cons);
-    let now = now_ms();
+    let now = clock::now();
     let mut attempts = count.saturating_mul(10);
     let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
     let mut cursor = start;
@@ -1816,7 +1817,7 @@ fn xinfo_consumers(ctx: &mut Ctx, args: Args) {
     let Some(g) = s.groups.get(name) else {
         return no_such_group(out, name, key);
     };
-    let now = now_ms();
+    let now = clock::now();
     out.array(g.consumers.len());
     for (cname, c) in &g.consumers {
         out.map(3);

@@ -1,8 +1,9 @@
 //! String commands: GET/SET and their variants, counters, ranges, LCS (bitmaps: bitmap.rs).
 use super::*;
+use crate::keyspace::clock;
 use crate::keyspace::{Db, Str, ValRef, Value, NO_EXPIRE};
 use crate::resp::Reply;
-use crate::util::{eq_ic, now_ms, parse_f64, parse_i64};
+use crate::util::{eq_ic, parse_f64, parse_i64};
 
 const WDF: u32 = WRITE | DENYOOM | FAST;
 
@@ -129,7 +130,7 @@ fn expire_at(ctx: &mut Ctx, unit: ExpUnit, arg: &[u8], cmd: &str) -> Option<i64>
     }
     let ms = if secs { n * 1000 } else { n };
     let at = if matches!(unit, ExpUnit::Ex | ExpUnit::Px) {
-        ms.checked_add(now_ms())
+        ms.checked_add(clock::now())
     } else {
         Some(ms)
     };
@@ -296,7 +297,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
     }
     let had_ttl = e.expire() != NO_EXPIRE;
     let event = match at {
-        Some(t) if t <= now_ms() => {
+        Some(t) if t <= clock::now() => {
             db.remove_slot(slot);
             "del"
         }

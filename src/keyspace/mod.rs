@@ -1,5 +1,6 @@
 //! The keyspace: `databases` numbered dictionaries of keys to typed values with expiry.
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
+pub mod clock;
 pub mod dict;
 pub mod entry;
 pub mod key;
@@ -58,10 +59,13 @@ impl Db {
         let slot = self.dict.slot_of(key)?;
         let e = self.dict.item_mut(slot)?;
         let exp = e.expire();
-        if exp != NO_EXPIRE && exp <= expiry_now() {
-            if let Some(e) = self.dict.take(slot) {
-                self.expires.remove(slot);
-                self.lazy_expired.push(e.key().into());
+        if exp != NO_EXPIRE && exp <= clock::now() {
+            // A master deletes it; loading or a replica only hides it (see `clock`).
+            if clock::deletes_expired() {
+                if let Some(e) = self.dict.take(slot) {
+                    self.expires.remove(slot);
+                    self.lazy_expired.push(e.key().into());
+                }
             }
             return None;
         }
@@ -348,25 +352,6 @@ impl Keyspace {
     }
 }
 
-/// While a script runs, the time its key lookups judge expiry by: the script's start (unix
-/// ms; 0 = none, use the clock). As Redis 7.0, a key does not expire in the middle of a
-/// script, so what it read stays consistent; the script is one command in time.
-static SCRIPT_TIME: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// Freeze expiry time at `ms` for a script's run (`0` thaws it).
-pub fn set_script_time(ms: i64) {
-    SCRIPT_TIME.store(ms, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The time lookups judge expiry by (see [`set_script_time`]).
-#[inline]
-pub fn expiry_now() -> i64 {
-    match SCRIPT_TIME.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => now_ms(),
-        t => t,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,5 +384,23 @@ mod tests {
         db.set(b"e", &b"6"[..], far, false);
         db.remove(b"e");
         assert_eq!(db.volatile(), 0);
+    }
+
+    /// A master deletes the expired key a lookup finds; a replica or a loading server
+    /// only hides it (absent to the lookup, still stored, no expiry reported), until
+    /// the master's DEL or the end of the load.
+    #[test]
+    fn only_a_master_deletes_the_expired_keys_it_finds() {
+        let mut db = Db::default();
+        db.set(b"gone", &b"1"[..], now_ms() - 10, false);
+        clock::set_deletes_expired(false);
+        assert!(db.find(b"gone").is_none(), "hidden");
+        assert!(db.peek_slot(b"gone").is_none());
+        assert_eq!(db.len(), 1, "but kept");
+        assert!(db.lazy_expired.is_empty());
+        clock::set_deletes_expired(true);
+        assert!(db.find(b"gone").is_none());
+        assert_eq!(db.len(), 0, "deleted");
+        assert_eq!(db.lazy_expired.len(), 1);
     }
 }

@@ -271,7 +271,8 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
     };
     let caller_db = ctx.srv.clients[ctx.id].db;
     ctx.srv.blocking.deny += 1;
-    crate::keyspace::set_script_time(crate::util::now_ms());
+    // The script is one command in time: no key expires in the middle of it.
+    crate::keyspace::clock::freeze();
     ctx.srv.scripting.running = Some(super::Running {
         eval: !is_function,
         name,
@@ -287,7 +288,6 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
     let running = ctx.srv.scripting.running.take();
     ctx.srv.scripting.busy = false;
     ctx.srv.blocking.deny -= 1;
-    crate::keyspace::set_script_time(0);
     // SELECT inside the script changed the script's database only.
     if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
         c.db = caller_db;

@@ -302,8 +302,8 @@ fn send_logs(s: &mut Session) {
     // SAFETY: the server outlives the session, and nothing else uses it while the
     // debugger runs (the event loop is not served during a session).
     let srv = unsafe { &mut *s.srv };
-    if let Some(c) = srv.clients.get_mut(s.client) {
-        let _ = c.conn.write_all_blocking(&proto, SEND_TIMEOUT_MS);
+    if let Some(conn) = srv.clients.get_mut(s.client).and_then(|c| c.conn.as_mut()) {
+        let _ = conn.write_all_blocking(&proto, SEND_TIMEOUT_MS);
     }
 }
 
@@ -312,8 +312,8 @@ fn send_logs(s: &mut Session) {
 fn read_more(s: &mut Session) -> bool {
     // SAFETY: as in send_logs.
     let srv = unsafe { &mut *s.srv };
-    match srv.clients.get_mut(s.client) {
-        Some(c) => matches!(c.conn.read_blocking(&mut s.cbuf), Ok(n) if n > 0),
+    match srv.clients.get_mut(s.client).and_then(|c| c.conn.as_mut()) {
+        Some(conn) => matches!(conn.read_blocking(&mut s.cbuf), Ok(n) if n > 0),
         None => false,
     }
 }
@@ -583,7 +583,7 @@ unsafe fn hook_body(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) -> Option<&
     .flatten()?;
     let stop = repl(l);
     with(|s| s.since = Instant::now());
-    crate::keyspace::set_script_time(crate::util::now_ms());
+    crate::keyspace::clock::freeze();
     match stop {
         Stop::Resume => None,
         Stop::Gone if timeout => {

@@ -273,11 +273,12 @@ fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
             Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
                 crate::warn!("ferrokv forked for debugging eval");
                 debug_session(ctx, args, ro);
-                let c = &mut ctx.srv.clients[ctx.id];
-                let _ = c.conn.write_all_blocking(&ctx.out.buf, 5000);
-                if let Some(tls) = c.conn.tls.as_mut() {
-                    tls.send_close_notify();
-                    let _ = c.conn.write_all_blocking(&[], 5000);
+                if let Some(conn) = ctx.srv.clients[ctx.id].conn.as_mut() {
+                    let _ = conn.write_all_blocking(&ctx.out.buf, 5000);
+                    if let Some(tls) = conn.tls.as_mut() {
+                        tls.send_close_notify();
+                        let _ = conn.write_all_blocking(&[], 5000);
+                    }
                 }
                 crate::warn!("Lua debugging session child exiting");
             }),
@@ -294,8 +295,8 @@ fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
 fn debug_session(ctx: &mut Ctx, args: Args, ro: bool) {
     let c = &mut ctx.srv.clients[ctx.id];
     let earlier = &ctx.out.buf[c.out_pos.min(ctx.out.buf.len())..];
-    if !earlier.is_empty() {
-        let _ = c.conn.write_all_blocking(earlier, 5000);
+    if let Some(conn) = c.conn.as_mut().filter(|_| !earlier.is_empty()) {
+        let _ = conn.write_all_blocking(earlier, 5000);
     }
     ctx.out.buf.clear();
     c.out_pos = 0;

@@ -18,6 +18,7 @@ mod keys_cmds;
 mod latency;
 mod ldb;
 mod lists;
+mod migrate;
 mod multi;
 mod pubsub;
 mod scripting;
