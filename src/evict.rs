@@ -190,7 +190,7 @@ pub fn policy_of(name: &str) -> Policy {
 }
 
 /// Pick one key to evict across all databases: sample `samples` random keys from each
-/// database and keep the best-ranked candidate. Returns (db, slot).
+/// database and keep the best-ranked candidate. Returns (db, position).
 pub fn pick_victim(
     dbs: &mut [Db],
     policy: Policy,
@@ -211,12 +211,12 @@ pub fn pick_victim(
             let pick = if volatile_only {
                 db.expires.random()
             } else {
-                db.dict.random_slot()
+                db.dict.random_pos()
             };
-            let Some(slot) = pick else {
+            let Some(pos) = pick else {
                 break;
             };
-            let e = db.at(slot).expect("sampled slot is occupied");
+            let e = db.at(pos).expect("sampled slot is occupied");
             // Higher score = better victim.
             let score = match policy {
                 Policy::Lru { .. } => idle_secs(e.lru()),
@@ -226,7 +226,7 @@ pub fn pick_victim(
                 Policy::NoEviction => return None,
             };
             if best.is_none_or(|(s, _, _)| score > s) {
-                best = Some((score, dbi, slot));
+                best = Some((score, dbi, pos));
             }
             if matches!(policy, Policy::Random { .. }) {
                 break;

@@ -174,7 +174,7 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
         }
         let t = match srv.clients.get(crate::server::token_index(t)) {
             Some(c) if c.owns(t) => crate::server::token_index(t),
-            // A closed client's leftover event, or its slot's new occupant's stale one.
+            // A closed client's leftover event, or its slab index's new occupant's stale one.
             _ => continue,
         };
         if Some(t) == protected {

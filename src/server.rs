@@ -103,8 +103,8 @@ pub struct Client {
 impl Client {
     /// The event-loop token of this client at slab index `idx`: the index in the low 32
     /// bits, the low 31 bits of the client's id above them. An event that still carries
-    /// the token of a closed client whose slot was reused (a forked child kept its socket
-    /// registered, say) no longer matches the slot's new occupant and is dropped.
+    /// the token of a closed client whose slab entry was reused (a forked child kept its socket
+    /// registered, say) no longer matches the entry's new occupant and is dropped.
     #[inline]
     pub fn token(&self, idx: usize) -> mio::Token {
         mio::Token((((self.id & TOKEN_GEN_MASK) as usize) << 32) | idx)
@@ -295,8 +295,13 @@ impl Server {
         let n = cmds.len();
         // Calibrate quanta's TSC clock (command timing) now, not during the first command.
         let _ = quanta::Instant::now();
+        let mut ks = Keyspace::new(cfg.databases as usize);
+        if cfg.cluster_enabled {
+            // A cluster node has one database, cut by hash slot (COUNTKEYSINSLOT, migration).
+            ks.dbs[0].enable_slot_index();
+        }
         Server {
-            ks: Keyspace::new(cfg.databases as usize),
+            ks,
             cfg,
             extras,
             config_file,

@@ -21,7 +21,7 @@ impl Kit {
         Kit { srv, _poll: poll }
     }
 
-    /// A new client; returns its slot.
+    /// A new client; returns its position.
     pub fn client(&mut self) -> usize {
         let id = self.srv.next_client_id;
         self.srv.next_client_id += 1;

@@ -16,7 +16,7 @@
 //!   its reply (after the whole EXEC), as Redis does; before it when the command has not
 //!   started yet (an eviction or the table limit that runs ahead of it).
 //!
-//! The table holds client ids with their slot, so that a slot reused by a new client is
+//! The table holds client ids with their slab index, so that a slab index reused by a new client is
 //! never mistaken for the old one; entries of clients that left are dropped lazily.
 use crate::resp::Reply;
 use crate::server::Server;
@@ -38,9 +38,9 @@ pub const BROKEN_REDIR: u8 = 64;
 #[derive(Default)]
 pub struct ClientTracking {
     pub flags: u8,
-    /// Client id invalidations are redirected to (0: none), and its slot.
+    /// Client id invalidations are redirected to (0: none), and its slab index.
     pub redirect: u64,
-    pub redirect_slot: usize,
+    pub redirect_idx: usize,
     /// BCAST prefixes, in registration order.
     pub prefixes: Vec<Vec<u8>>,
 }
@@ -50,7 +50,7 @@ pub struct ClientTracking {
 struct Bcast {
     /// key → id of the client that last modified it (0: none), for NOLOOP.
     keys: BTreeMap<Vec<u8>, u64>,
-    /// (slot, id) of the clients registered for the prefix.
+    /// (slab index, id) of the clients registered for the prefix.
     clients: Vec<(usize, u64)>,
 }
 
@@ -69,7 +69,7 @@ type Held = (usize, Option<Vec<u8>>);
 
 #[derive(Default)]
 pub struct Tracking {
-    /// key → id → slot of the clients that may have it cached.
+    /// key → id → slab index of the clients that may have it cached.
     table: HashMap<Vec<u8>, HashMap<u64, usize>>,
     /// Entries across the table (INFO tracking_total_items).
     items: u64,
@@ -139,7 +139,7 @@ pub fn enable(srv: &mut Server, idx: usize, redirect: (u64, usize), options: u8,
         srv.tracking.clients += 1;
     }
     t.flags = (t.flags & CACHING) | ON | (options & (BCAST | OPTIN | OPTOUT | NOLOOP));
-    (t.redirect, t.redirect_slot) = redirect;
+    (t.redirect, t.redirect_idx) = redirect;
     if options & BCAST == 0 {
         return;
     }
@@ -231,18 +231,18 @@ fn invalidate_key_slow(srv: &mut Server, key: &[u8], writer: Option<usize>, bcas
     };
     srv.tracking.items -= ids.len() as u64;
     let current = srv.executing;
-    for (id, slot) in ids {
-        let Some(c) = srv.clients.get(slot) else {
+    for (id, idx) in ids {
+        let Some(c) = srv.clients.get(idx) else {
             continue;
         };
         // Clients that left, switched to BCAST (their older keys are not sent) or off.
         if c.id != id || c.trk.flags & ON == 0 || c.trk.flags & BCAST != 0 {
             continue;
         }
-        if c.trk.flags & NOLOOP != 0 && Some(slot) == current {
+        if c.trk.flags & NOLOOP != 0 && Some(idx) == current {
             continue;
         }
-        send(srv, slot, Payload::Key(key));
+        send(srv, idx, Payload::Key(key));
     }
 }
 
@@ -302,8 +302,8 @@ pub fn broadcast(srv: &mut Server) {
     for (p, mut b) in prefixes {
         if !b.keys.is_empty() {
             let all = keys_array(&b.keys, None);
-            for &(slot, id) in &b.clients {
-                let Some(c) = srv.clients.get(slot) else {
+            for &(idx, id) in &b.clients {
+                let Some(c) = srv.clients.get(idx) else {
                     continue;
                 };
                 if c.id != id {
@@ -312,10 +312,10 @@ pub fn broadcast(srv: &mut Server) {
                 if c.trk.flags & NOLOOP != 0 {
                     if let Some(own) = Some(keys_array(&b.keys, Some(id))).filter(|a| !a.is_empty())
                     {
-                        send(srv, slot, Payload::Keys(&own));
+                        send(srv, idx, Payload::Keys(&own));
                     }
                 } else {
-                    send(srv, slot, Payload::Keys(&all));
+                    send(srv, idx, Payload::Keys(&all));
                 }
             }
             b.keys.clear();
@@ -355,12 +355,12 @@ fn route(
     if c.trk.redirect == 0 {
         return resp3_of(srv, idx).then_some((idx, false));
     }
-    let (rid, rslot) = (c.trk.redirect, c.trk.redirect_slot);
-    if srv.clients.get(rslot).is_some_and(|r| r.id == rid) {
-        if resp3_of(srv, rslot) {
-            return Some((rslot, false));
+    let (rid, ridx) = (c.trk.redirect, c.trk.redirect_idx);
+    if srv.clients.get(ridx).is_some_and(|r| r.id == rid) {
+        if resp3_of(srv, ridx) {
+            return Some((ridx, false));
         }
-        return srv.clients[rslot].subs.any().then_some((rslot, true));
+        return srv.clients[ridx].subs.any().then_some((ridx, true));
     }
     srv.clients[idx].trk.flags |= BROKEN_REDIR;
     None
@@ -397,7 +397,7 @@ fn send(srv: &mut Server, idx: usize, payload: Payload) {
     if srv.executing.is_some() {
         let c = &srv.clients[idx];
         let dest = if c.trk.redirect != 0 {
-            c.trk.redirect_slot
+            c.trk.redirect_idx
         } else {
             idx
         };

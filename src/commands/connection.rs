@@ -733,7 +733,7 @@ fn client_reply(ctx: &mut Ctx, args: Args) {
 fn client_tracking(ctx: &mut Ctx, args: Args) {
     use crate::tracking::*;
     let mut redirect: i64 = 0;
-    let mut redirect_slot = 0;
+    let mut redirect_idx = 0;
     let mut options = 0u8;
     let mut prefixes: Vec<&[u8]> = Vec::new();
     let mut j = 3;
@@ -751,7 +751,7 @@ fn client_tracking(ctx: &mut Ctx, args: Args) {
                 return;
             };
             match ctx.srv.clients.iter().find(|(_, c)| c.id as i64 == id) {
-                Some((slot, _)) => redirect_slot = slot,
+                Some((idx, _)) => redirect_idx = idx,
                 None => {
                     return ctx
                         .out
@@ -810,7 +810,7 @@ fn client_tracking(ctx: &mut Ctx, args: Args) {
     crate::tracking::enable(
         ctx.srv,
         ctx.id,
-        (redirect as u64, redirect_slot),
+        (redirect as u64, redirect_idx),
         options,
         &prefixes,
     );

@@ -4,7 +4,7 @@
 //! GEOSEARCH, GEOSEARCHSTORE) scan the score ranges of up to 9 geohash cells and keep the
 //! members inside the shape, in Redis's order, sorted on request.
 use super::zset::{
-    add_flags, fit_encoding, limits, store_zset, with_zset, zadd_items, zset_at, zslot,
+    add_flags, fit_encoding, limits, store_zset, with_zset, zadd_items, zset_at, zset_pos,
 };
 use super::*;
 use crate::resp::Reply;
@@ -159,17 +159,17 @@ fn geopos(ctx: &mut Ctx, args: Args) {
             }
         }
     };
-    if let Ok(slot) = zslot(ctx, args.get(1)) {
+    if let Ok(pos) = zset_pos(ctx, args.get(1)) {
         let (db, out) = ctx.db_out();
-        reply(slot.map(|s| zset_at(db, s)), out);
+        reply(pos.map(|s| zset_at(db, s)), out);
     }
 }
 
 fn geohash(ctx: &mut Ctx, args: Args) {
     let n = args.len() - 2;
-    if let Ok(slot) = zslot(ctx, args.get(1)) {
+    if let Ok(pos) = zset_pos(ctx, args.get(1)) {
         let (db, out) = ctx.db_out();
-        let z = slot.map(|s| zset_at(db, s));
+        let z = pos.map(|s| zset_at(db, s));
         out.array(n);
         for m in args.iter().skip(2) {
             match z.and_then(|z| z.score(m)).and_then(geohash::geohash_string) {
@@ -254,8 +254,8 @@ fn geosearchstore(ctx: &mut Ctx, args: Args) {
 }
 
 /// The centre of a search from a member's position, or the error replied.
-fn member_center(ctx: &mut Ctx, slot: usize, m: &[u8]) -> Option<[f64; 2]> {
-    let z = zset_at(ctx.dbm(), slot);
+fn member_center(ctx: &mut Ctx, pos: usize, m: &[u8]) -> Option<[f64; 2]> {
+    let z = zset_at(ctx.dbm(), pos);
     let p = z.score(m).and_then(geohash::position_of);
     if p.is_none() {
         ctx.out.error(BAD_MEMBER);
@@ -277,7 +277,7 @@ fn radius_arg(ctx: &mut Ctx, r: &[u8], u: &[u8]) -> Option<(f64, f64)> {
 /// All the search commands (Redis's georadiusGeneric): parse, scan, reply or store.
 fn search(ctx: &mut Ctx, args: Args, form: Form) {
     let src = args.get(if form == Form::SearchStore { 2 } else { 1 });
-    let Ok(slot) = zslot(ctx, src) else {
+    let Ok(pos) = zset_pos(ctx, src) else {
         return;
     };
     let mut center = None;
@@ -297,7 +297,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
             6
         }
         Form::Member { .. } => {
-            if let Some(s) = slot {
+            if let Some(s) = pos {
                 center = Some(match member_center(ctx, s, args.get(2)) {
                     Some(c) => c,
                     None => return,
@@ -359,7 +359,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
             storedist = true;
         } else if eq_ic(a, "frommember") && left >= 1 && searching && !from_lonlat {
             // Without a source key the arguments are still checked, then the reply is empty.
-            if let Some(s) = slot {
+            if let Some(s) = pos {
                 center = Some(match member_center(ctx, s, args.get(i + 1)) {
                     Some(c) => c,
                     None => return,
@@ -433,7 +433,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
             .out
             .error("ERR the ANY argument requires COUNT argument");
     }
-    let (Some(slot), Some(center), Some((shape, to_m))) = (slot, center, shape) else {
+    let (Some(pos), Some(center), Some((shape, to_m))) = (pos, center, shape) else {
         // No source key.
         return match store {
             Some(dst) => store_found(ctx, dst, Vec::new(), ""),
@@ -452,7 +452,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
     };
     let limit = if any { count as usize } else { 0 };
     let (db, out) = ctx.db_out();
-    let mut found = scan(zset_at(db, slot), center, shape_m, limit);
+    let mut found = scan(zset_at(db, pos), center, shape_m, limit);
     match sort {
         Sort::None => {}
         Sort::Asc => found.sort_by(|a, b| a.dist.total_cmp(&b.dist)),

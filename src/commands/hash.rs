@@ -54,11 +54,11 @@ fn hash_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
 
 /// The hash at `key`, created empty if absent; `Err(())` when of another type.
 fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
-    let slot = match db.find(key) {
+    let pos = match db.find(key) {
         Some(s) => s,
         None => db.insert_new(key, Value::Hash(Box::default())),
     };
-    match db.at_mut(slot).map(|e| e.val_mut()) {
+    match db.at_mut(pos).map(|e| e.val_mut()) {
         Some(ValMut::Hash(h)) => Ok(h),
         _ => Err(()),
     }
@@ -350,15 +350,15 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         pick
     } else {
         // Many distinct fields: a partial shuffle of every position.
-        let mut slots: Vec<usize> = (0..h.bound()).filter(|&s| h.at(s).is_some()).collect();
-        let k = (n as usize).min(slots.len());
+        let mut cells: Vec<usize> = (0..h.bound()).filter(|&s| h.at(s).is_some()).collect();
+        let k = (n as usize).min(cells.len());
         let mut rng = rand::thread_rng();
         for i in 0..k {
-            let j = rand::Rng::gen_range(&mut rng, i..slots.len());
-            slots.swap(i, j);
+            let j = rand::Rng::gen_range(&mut rng, i..cells.len());
+            cells.swap(i, j);
         }
-        slots.truncate(k);
-        slots
+        cells.truncate(k);
+        cells
     };
     let resp3 = out.resp3;
     out.array(if withvalues && !resp3 {

@@ -78,11 +78,11 @@ fn sk(e: &Entry) -> &[u8] {
 fn sketch_or_new<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<(&'a mut Entry, bool), ()> {
     let created = sketch(ctx, key)?.is_none();
     let db = ctx.dbm();
-    let slot = match created {
+    let pos = match created {
         true => db.insert_new(key, Value::Str(Str::raw(hll::new_sparse()))),
         false => db.find(key).expect("the sketch was just read"),
     };
-    Ok((db.at_mut(slot).expect("slot holds the sketch"), created))
+    Ok((db.at_mut(pos).expect("slot holds the sketch"), created))
 }
 
 fn sparse_max(ctx: &Ctx) -> usize {

@@ -70,8 +70,8 @@ fn del(ctx: &mut Ctx, args: Args) {
     let mut n = 0;
     for k in args.iter().skip(1) {
         let db = ctx.dbm();
-        if let Some(slot) = db.find(k) {
-            db.remove_slot(slot);
+        if let Some(pos) = db.find(k) {
+            db.remove_pos(pos);
             n += 1;
             ctx.modified(k);
             crate::notify::notify(ctx, crate::notify::GENERIC, "del", k);
@@ -227,9 +227,9 @@ pub fn scan_dict<'d>(
     mut keep: impl FnMut(&Entry) -> bool,
 ) -> (usize, Vec<&'d Entry>) {
     let mut hits = Vec::new();
-    let (cap, budget) = (d.slot_bound(), o.count.max(1));
+    let (cap, budget) = (d.pos_bound(), o.count.max(1));
     let (mut i, mut seen) = (o.cursor, 0);
-    // Stop after `budget` entries or `10 * budget` slots, whichever comes first.
+    // Stop after `budget` entries or `10 * budget` positions, whichever comes first.
     let stop = i.saturating_add(budget.saturating_mul(10)).min(cap);
     while i < stop && seen < budget {
         if let Some(e) = d.item(i) {
@@ -280,19 +280,19 @@ fn scan(ctx: &mut Ctx, args: Args) {
 fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     let (src, dst) = (args.get(1), args.get(2));
     let db = ctx.dbm();
-    let Some(slot) = db.find(src) else {
+    let Some(pos) = db.find(src) else {
         return ctx.out.error("ERR no such key");
     };
     if src == dst {
         return if nx { ctx.out.int(0) } else { ctx.out.ok() };
     }
-    if let Some(dslot) = db.find(dst) {
+    if let Some(existing) = db.find(dst) {
         if nx {
             return ctx.out.int(0);
         }
-        db.remove_slot(dslot);
+        db.remove_pos(existing);
     }
-    let e = db.remove_slot(slot).expect("slot just found").rekey(dst);
+    let e = db.remove_pos(pos).expect("position just found").rekey(dst);
     db.insert_entry(e);
     ctx.modified(src);
     ctx.modified(dst);
@@ -316,11 +316,11 @@ fn renamenx(ctx: &mut Ctx, args: Args) {
 fn randomkey(ctx: &mut Ctx, _args: Args) {
     let now = clock::now();
     let (db, out) = ctx.db_out();
-    while let Some(slot) = db.dict.random_slot() {
-        let e = db.at(slot).expect("random slot is occupied");
+    while let Some(pos) = db.dict.random_pos() {
+        let e = db.at(pos).expect("a random position is occupied");
         if expired(e, now) {
             // Deleted as a lazy expiry: "expired" event, expired_keys, WATCH.
-            if let Some(e) = db.remove_slot(slot) {
+            if let Some(e) = db.remove_pos(pos) {
                 db.lazy_expired.push(e.key().into());
             }
             continue;
@@ -371,11 +371,11 @@ fn copy(ctx: &mut Ctx, args: Args) {
     };
     let copied = e.copy_as(dst);
     let target = &mut ctx.srv.ks.dbs[dst_db];
-    if let Some(slot) = target.find(dst) {
+    if let Some(pos) = target.find(dst) {
         if !replace {
             return ctx.out.int(0);
         }
-        target.remove_slot(slot);
+        target.remove_pos(pos);
     }
     target.insert_entry(copied);
     ctx.modified_in(dst_db, dst);
@@ -391,13 +391,13 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     if dst_db == ctx.db {
         return ctx.out.error(SAME_OBJECT);
     }
-    let Some(slot) = ctx.dbm().find(key) else {
+    let Some(pos) = ctx.dbm().find(key) else {
         return ctx.out.int(0);
     };
     if ctx.srv.ks.dbs[dst_db].exists(key) {
         return ctx.out.int(0);
     }
-    let e = ctx.dbm().remove_slot(slot).expect("slot just found");
+    let e = ctx.dbm().remove_pos(pos).expect("position just found");
     ctx.srv.ks.dbs[dst_db].insert_entry(e);
     ctx.modified(key);
     ctx.modified_in(dst_db, key);
@@ -451,10 +451,10 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     };
     let key = args.get(1);
     let db = ctx.dbm();
-    let Some(slot) = db.find(key) else {
+    let Some(pos) = db.find(key) else {
         return ctx.out.int(0);
     };
-    let cur = db.at(slot).expect("slot just found").expire();
+    let cur = db.at(pos).expect("position just found").expire();
     let persistent = cur == NO_EXPIRE;
     if (nx && !persistent)
         || (xx && persistent)
@@ -464,10 +464,10 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
         return ctx.out.int(0);
     }
     let event = if when <= clock::now() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
         "del"
     } else {
-        db.set_expire(slot, when);
+        db.set_expire(pos, when);
         "expire"
     };
     // Propagated with an absolute time (the same instant on every replica and in every
@@ -540,8 +540,8 @@ fn persist(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let db = ctx.dbm();
     match db.find(key) {
-        Some(slot) if db.at(slot).is_some_and(|e| e.expire() != NO_EXPIRE) => {
-            db.set_expire(slot, NO_EXPIRE);
+        Some(pos) if db.at(pos).is_some_and(|e| e.expire() != NO_EXPIRE) => {
+            db.set_expire(pos, NO_EXPIRE);
             ctx.modified(key);
             crate::notify::notify(ctx, crate::notify::GENERIC, "persist", key);
             ctx.out.int(1);

@@ -158,8 +158,8 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
-            let slot = db.insert_new(key, Value::List(Box::default()));
-            match db.at_mut(slot).map(|e| e.val_mut()) {
+            let pos = db.insert_new(key, Value::List(Box::default()));
+            match db.at_mut(pos).map(|e| e.val_mut()) {
                 Some(ValMut::List(l)) => l,
                 _ => return,
             }

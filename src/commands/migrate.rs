@@ -59,7 +59,7 @@ impl State {
 
 /// One MIGRATE: what to send, and what to do with the answers.
 struct Transfer {
-    /// The waiting client (slab index and id: the slot may be reused if it goes away).
+    /// The waiting client (slab index and id: the position may be reused if it goes away).
     client: usize,
     client_id: u64,
     host: String,

@@ -271,7 +271,7 @@ fn unwatch(ctx: &mut Ctx, _: Args) {
 fn key_is_expired(srv: &Server, db: usize, key: &[u8]) -> bool {
     srv.ks.dbs[db]
         .dict
-        .slot_of(key)
+        .pos_of(key)
         .and_then(|s| srv.ks.dbs[db].at(s))
         .is_some_and(|e| e.expire() != NO_EXPIRE && e.expire() <= crate::keyspace::clock::now())
 }

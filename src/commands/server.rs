@@ -1765,7 +1765,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             let db = &ctx.srv.ks.dbs[ctx.db];
             ctx.out.array(args.len() - 2);
             for k in args.iter().skip(2) {
-                let d = db.dict.slot_of(k).and_then(|s| db.at(s));
+                let d = db.dict.pos_of(k).and_then(|s| db.at(s));
                 let d = d.map(|e| e.val().digest()).unwrap_or([0; 20]);
                 ctx.out.simple(&crate::keyspace::digest_hex(&d));
             }
@@ -1923,7 +1923,7 @@ fn memory_usage(ctx: &mut Ctx, args: Args) {
     let key = args.get(2);
     match ctx.dbm().peek(key) {
         Some(e) => {
-            // The block (key, value bytes) and its slot and index cell.
+            // The block (key, value bytes) and its position and index cell.
             let n = e.val().heap_size() + e.block_size() + 8 + 5;
             ctx.out.int(n as i64)
         }
@@ -1993,12 +1993,12 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         if policy == crate::evict::Policy::NoEviction {
             return false;
         }
-        let Some((db, slot)) = crate::evict::pick_victim(&mut srv.ks.dbs, policy, samples, decay)
+        let Some((db, pos)) = crate::evict::pick_victim(&mut srv.ks.dbs, policy, samples, decay)
         else {
             return false;
         };
-        let key = srv.ks.dbs[db].at(slot).map(|e| e.key().to_vec());
-        srv.ks.dbs[db].remove_slot(slot);
+        let key = srv.ks.dbs[db].at(pos).map(|e| e.key().to_vec());
+        srv.ks.dbs[db].remove_pos(pos);
         srv.stats.evicted_keys += 1;
         // (Not a change to count in `dirty`, as in Redis: its DEL propagates by itself.)
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());

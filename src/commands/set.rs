@@ -63,15 +63,15 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// Slot of a live key whose value passes `is`: Ok(None) if absent, Err if the type is wrong.
-pub(super) fn typed_slot(
+pub(super) fn typed_pos(
     db: &mut Db,
     key: &[u8],
     is: fn(ValRef) -> bool,
 ) -> Result<Option<usize>, ()> {
     match db.find(key) {
         None => Ok(None),
-        Some(slot) => match db.at(slot) {
-            Some(e) if is(e.val()) => Ok(Some(slot)),
+        Some(pos) => match db.at(pos) {
+            Some(e) if is(e.val()) => Ok(Some(pos)),
             _ => Err(()),
         },
     }
@@ -81,17 +81,17 @@ fn is_set(v: ValRef) -> bool {
     matches!(v, ValRef::Set(_))
 }
 
-fn set_at(db: &Db, slot: usize) -> &Set {
-    match db.at(slot).map(|e| e.val()) {
+fn set_at(db: &Db, pos: usize) -> &Set {
+    match db.at(pos).map(|e| e.val()) {
         Some(ValRef::Set(s)) => s,
-        _ => unreachable!("slot checked to hold a set"),
+        _ => unreachable!("position checked to hold a set"),
     }
 }
 
-fn set_at_mut(db: &mut Db, slot: usize) -> &mut Set {
-    match db.at_mut(slot).map(|e| e.val_mut()) {
+fn set_at_mut(db: &mut Db, pos: usize) -> &mut Set {
+    match db.at_mut(pos).map(|e| e.val_mut()) {
         Some(ValMut::Set(s)) => s,
-        _ => unreachable!("slot checked to hold a set"),
+        _ => unreachable!("position checked to hold a set"),
     }
 }
 
@@ -100,8 +100,8 @@ fn max_ints(ctx: &Ctx) -> usize {
 }
 
 /// A read-only set: Ok(None) if missing; on a wrong type the error is replied.
-fn read_slot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
-    let r = typed_slot(ctx.dbm(), key, is_set);
+fn read_pos(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+    let r = typed_pos(ctx.dbm(), key, is_set);
     if r.is_err() {
         ctx.out.error(WRONGTYPE);
     }
@@ -111,7 +111,7 @@ fn read_slot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
 fn sadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let max = max_ints(ctx);
-    let slot = match read_slot(ctx, key) {
+    let pos = match read_pos(ctx, key) {
         Err(()) => return,
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -119,7 +119,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
             ctx.dbm().insert_new(key, Value::Set(Box::new(set)))
         }
     };
-    let s = set_at_mut(ctx.dbm(), slot);
+    let s = set_at_mut(ctx.dbm(), pos);
     let mut added = 0;
     for m in args.iter().skip(2) {
         if s.insert(m, max) {
@@ -135,13 +135,13 @@ fn sadd(ctx: &mut Ctx, args: Args) {
 
 fn srem(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let slot = match read_slot(ctx, key) {
+    let pos = match read_pos(ctx, key) {
         Err(()) => return,
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
     };
     let db = ctx.dbm();
-    let s = set_at_mut(db, slot);
+    let s = set_at_mut(db, pos);
     let mut removed = 0;
     for m in args.iter().skip(2) {
         if s.remove(m) {
@@ -152,7 +152,7 @@ fn srem(ctx: &mut Ctx, args: Args) {
         }
     }
     if s.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     ctx.out.int(removed);
     if removed > 0 {
@@ -169,48 +169,48 @@ fn reply_members<'a>(out: &mut Reply, items: impl ExactSizeIterator<Item = Cow<'
 }
 
 fn smembers(ctx: &mut Ctx, args: Args) {
-    let slot = match read_slot(ctx, args.get(1)) {
+    let pos = match read_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return ctx.out.set(0),
         Ok(Some(s)) => s,
     };
     let (db, out) = ctx.db_out();
-    let s = set_at(db, slot);
+    let s = set_at(db, pos);
     out.set(s.len());
     s.for_each(|m| out.bulk(m));
 }
 
 fn sismember(ctx: &mut Ctx, args: Args) {
-    match read_slot(ctx, args.get(1)) {
+    match read_pos(ctx, args.get(1)) {
         Err(()) => {}
         Ok(None) => ctx.out.int(0),
-        Ok(Some(slot)) => {
+        Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            out.int(set_at(db, slot).contains(args.get(2)) as i64);
+            out.int(set_at(db, pos).contains(args.get(2)) as i64);
         }
     }
 }
 
 fn smismember(ctx: &mut Ctx, args: Args) {
-    let slot = match read_slot(ctx, args.get(1)) {
+    let pos = match read_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let (db, out) = ctx.db_out();
     out.array(args.len() - 2);
     for m in args.iter().skip(2) {
-        let hit = slot.is_some_and(|s| set_at(db, s).contains(m));
+        let hit = pos.is_some_and(|s| set_at(db, s).contains(m));
         out.int(hit as i64);
     }
 }
 
 fn scard(ctx: &mut Ctx, args: Args) {
-    match read_slot(ctx, args.get(1)) {
+    match read_pos(ctx, args.get(1)) {
         Err(()) => {}
         Ok(None) => ctx.out.int(0),
-        Ok(Some(slot)) => {
+        Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            out.int(set_at(db, slot).len() as i64);
+            out.int(set_at(db, pos).len() as i64);
         }
     }
 }
@@ -245,7 +245,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
-    let slot = match read_slot(ctx, key) {
+    let pos = match read_pos(ctx, key) {
         Err(()) => return,
         Ok(None) if count.is_some() => return ctx.out.set(0),
         Ok(None) => return ctx.out.null(),
@@ -257,7 +257,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     let on = ctx.srv.prop.on();
     let mut popped: Vec<Box<[u8]>> = Vec::new();
     let (db, out) = ctx.db_out();
-    let s = set_at_mut(db, slot);
+    let s = set_at_mut(db, pos);
     let size = s.len();
     match count {
         None => {
@@ -299,7 +299,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
         }
     }
     if s.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     // Propagated as what was removed: SREM of each member, or DEL of a set popped whole.
     if on {
@@ -337,14 +337,14 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
-    let slot = match read_slot(ctx, args.get(1)) {
+    let pos = match read_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) if count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),
         Ok(Some(s)) => s,
     };
     let (db, out) = ctx.db_out();
-    let s = set_at(db, slot);
+    let s = set_at(db, pos);
     let Some(count) = count else {
         match s.random() {
             Some(m) => out.bulk(&m),
@@ -393,7 +393,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
 fn smove(ctx: &mut Ctx, args: Args) {
     let (src, dst, m) = (args.get(1), args.get(2), args.get(3));
     let max = max_ints(ctx);
-    let src_slot = match read_slot(ctx, src) {
+    let src_pos = match read_pos(ctx, src) {
         Err(()) => return,
         Ok(None) => {
             // Redis still type-checks nothing else when the source is missing.
@@ -401,27 +401,27 @@ fn smove(ctx: &mut Ctx, args: Args) {
         }
         Ok(Some(s)) => s,
     };
-    let dst_slot = match read_slot(ctx, dst) {
+    let dst_pos = match read_pos(ctx, dst) {
         Err(()) => return,
         Ok(s) => s,
     };
     let db = ctx.dbm();
-    if dst_slot == Some(src_slot) {
-        let hit = set_at(db, src_slot).contains(m);
+    if dst_pos == Some(src_pos) {
+        let hit = set_at(db, src_pos).contains(m);
         return ctx.out.int(hit as i64);
     }
-    let s = set_at_mut(db, src_slot);
+    let s = set_at_mut(db, src_pos);
     if !s.remove(m) {
         return ctx.out.int(0);
     }
     if s.is_empty() {
-        db.remove_slot(src_slot);
+        db.remove_pos(src_pos);
     }
-    let dslot = match dst_slot {
+    let dst_pos = match dst_pos {
         Some(d) => d,
         None => db.insert_new(dst, Value::Set(Box::new(Set::for_member(m)))),
     };
-    let added = set_at_mut(db, dslot).insert(m, max);
+    let added = set_at_mut(db, dst_pos).insert(m, max);
     ctx.modified(src);
     notify::notify_write(ctx, notify::SET, "srem", src);
     if added {
@@ -440,17 +440,17 @@ enum Op {
 
 /// The sets under `keys` (None for a missing key), or Err after a WRONGTYPE reply.
 fn gather(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<usize>>, ()> {
-    let mut slots = Vec::with_capacity(keys.len());
+    let mut cells = Vec::with_capacity(keys.len());
     for k in keys {
-        slots.push(read_slot(ctx, k)?);
+        cells.push(read_pos(ctx, k)?);
     }
-    Ok(slots)
+    Ok(cells)
 }
 
 /// Compute an intersection, union or difference; `limit` stops an intersection early
 /// (SINTERCARD), 0 meaning none.
-fn compute(db: &Db, slots: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u8]>> {
-    let sets: Vec<Option<&Set>> = slots.iter().map(|s| s.map(|s| set_at(db, s))).collect();
+fn compute(db: &Db, cells: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u8]>> {
+    let sets: Vec<Option<&Set>> = cells.iter().map(|s| s.map(|s| set_at(db, s))).collect();
     match op {
         Op::Inter => {
             if sets.iter().any(|s| s.is_none()) {
@@ -492,22 +492,22 @@ fn compute(db: &Db, slots: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u
 
 fn set_op(ctx: &mut Ctx, args: Args, op: Op) {
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
-    let Ok(slots) = gather(ctx, &keys) else {
+    let Ok(cells) = gather(ctx, &keys) else {
         return;
     };
     let (db, out) = ctx.db_out();
-    let res = compute(db, &slots, op, 0);
+    let res = compute(db, &cells, op, 0);
     reply_members(out, res.iter().map(|m| Cow::Borrowed(&**m)));
 }
 
 fn set_op_store(ctx: &mut Ctx, args: Args, op: Op) {
     let dst = args.get(1);
     let keys: Vec<&[u8]> = args.iter().skip(2).collect();
-    let Ok(slots) = gather(ctx, &keys) else {
+    let Ok(cells) = gather(ctx, &keys) else {
         return;
     };
     let max = max_ints(ctx);
-    let res = compute(ctx.dbm(), &slots, op, 0);
+    let res = compute(ctx.dbm(), &cells, op, 0);
     let event = match op {
         Op::Inter => "sinterstore",
         Op::Union => "sunionstore",
@@ -603,11 +603,11 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
         return;
     };
     let keys: Vec<&[u8]> = args.iter().skip(2).take(n).collect();
-    let Ok(slots) = gather(ctx, &keys) else {
+    let Ok(cells) = gather(ctx, &keys) else {
         return;
     };
     let (db, out) = ctx.db_out();
-    out.int(compute(db, &slots, Op::Inter, limit).len() as i64);
+    out.int(compute(db, &cells, Op::Inter, limit).len() as i64);
 }
 
 /// Reply `[cursor, [items...]]`.
@@ -622,7 +622,7 @@ fn sscan(ctx: &mut Ctx, args: Args) {
     if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
     }
-    let slot = match read_slot(ctx, args.get(1)) {
+    let pos = match read_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
@@ -632,7 +632,7 @@ fn sscan(ctx: &mut Ctx, args: Args) {
     };
     let (db, out) = ctx.db_out();
     let mut items = Vec::new();
-    let next = set_at(db, slot).scan(o.cursor, o.count, |m| {
+    let next = set_at(db, pos).scan(o.cursor, o.count, |m| {
         if o.matches(m) {
             items.push(Cow::Owned(m.to_vec()));
         }

@@ -336,12 +336,12 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         ctx.srv.cfg.stream_node_max_bytes.max(0) as u64,
     );
     let (db, out) = ctx.db_out();
-    let slot = match db.find(key) {
+    let pos = match db.find(key) {
         Some(s) => s,
         None if t.nomkstream => return out.null(),
         None => db.insert_new(key, Value::Stream(Box::default())),
     };
-    let Some(e) = db.at_mut(slot) else {
+    let Some(e) = db.at_mut(pos) else {
         return;
     };
     let ValMut::Stream(s) = e.val_mut() else {

@@ -288,25 +288,25 @@ fn getex(ctx: &mut Ctx, args: Args) {
     }
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let Some(slot) = db.find(key) else {
+    let Some(pos) = db.find(key) else {
         return out.null();
     };
-    let e = db.at(slot).expect("slot just found");
+    let e = db.at(pos).expect("position just found");
     if !reply_string(out, e.val()) {
         return out.error(WRONGTYPE);
     }
     let had_ttl = e.expire() != NO_EXPIRE;
     let event = match at {
         Some(t) if t <= clock::now() => {
-            db.remove_slot(slot);
+            db.remove_pos(pos);
             "del"
         }
         Some(t) => {
-            db.set_expire(slot, t);
+            db.set_expire(pos, t);
             "expire"
         }
         None if o.persist && had_ttl => {
-            db.set_expire(slot, NO_EXPIRE);
+            db.set_expire(pos, NO_EXPIRE);
             "persist"
         }
         None => return,
@@ -332,13 +332,13 @@ fn getex(ctx: &mut Ctx, args: Args) {
 fn getdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let Some(slot) = db.find(key) else {
+    let Some(pos) = db.find(key) else {
         return out.null();
     };
-    if !reply_string(out, db.at(slot).expect("slot just found").val()) {
+    if !reply_string(out, db.at(pos).expect("position just found").val()) {
         return out.error(WRONGTYPE);
     }
-    db.remove_slot(slot);
+    db.remove_pos(pos);
     let lazy = ctx.srv.cfg.lazyfree_lazy_user_del;
     ctx.propagate_as(&[del_word(lazy), key]);
     ctx.modified(key);

@@ -1,5 +1,5 @@
 //! Sorted set commands.
-use super::set::{positive_arg, range_arg, scan_reply, typed_slot};
+use super::set::{positive_arg, range_arg, scan_reply, typed_pos};
 use super::*;
 use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{Db, Dict, ValMut, ValRef, Value, NO_EXPIRE};
@@ -220,23 +220,23 @@ fn is_zset(v: ValRef) -> bool {
     matches!(v, ValRef::ZSet(_))
 }
 
-pub(super) fn zset_at(db: &Db, slot: usize) -> &ZSet {
-    match db.at(slot).map(|e| e.val()) {
+pub(super) fn zset_at(db: &Db, pos: usize) -> &ZSet {
+    match db.at(pos).map(|e| e.val()) {
         Some(ValRef::ZSet(z)) => z,
-        _ => unreachable!("slot checked to hold a zset"),
+        _ => unreachable!("position checked to hold a zset"),
     }
 }
 
-fn zset_at_mut(db: &mut Db, slot: usize) -> &mut ZSet {
-    match db.at_mut(slot).map(|e| e.val_mut()) {
+fn zset_at_mut(db: &mut Db, pos: usize) -> &mut ZSet {
+    match db.at_mut(pos).map(|e| e.val_mut()) {
         Some(ValMut::ZSet(z)) => z,
-        _ => unreachable!("slot checked to hold a zset"),
+        _ => unreachable!("position checked to hold a zset"),
     }
 }
 
 /// The sorted set at `key`: Ok(None) if missing; on a wrong type the error is replied.
-pub(super) fn zslot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
-    let r = typed_slot(ctx.dbm(), key, is_zset);
+pub(super) fn zset_pos(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+    let r = typed_pos(ctx.dbm(), key, is_zset);
     if r.is_err() {
         ctx.out.error(WRONGTYPE);
     }
@@ -382,7 +382,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
 /// `key` (GEOADD comes here with the scores it computed).
 pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, &[u8])]) {
     let lim = limits(ctx);
-    let slot = match zslot(ctx, key) {
+    let pos = match zset_pos(ctx, key) {
         Err(()) => return,
         Ok(Some(s)) => s,
         Ok(None) if f.xx => {
@@ -399,7 +399,7 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
         }
     };
     let (db, out) = ctx.db_out();
-    let z = zset_at_mut(db, slot);
+    let z = zset_at_mut(db, pos);
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
@@ -437,7 +437,7 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
         }
     }
     if z.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     if nan {
         out.error(NAN_ERR);
@@ -463,13 +463,13 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
 
 fn zrem(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let slot = match zslot(ctx, key) {
+    let pos = match zset_pos(ctx, key) {
         Err(()) => return,
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
     };
     let db = ctx.dbm();
-    let z = zset_at_mut(db, slot);
+    let z = zset_at_mut(db, pos);
     let mut n = 0;
     for m in args.iter().skip(2) {
         if z.remove(m) {
@@ -480,7 +480,7 @@ fn zrem(ctx: &mut Ctx, args: Args) {
         }
     }
     if z.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     ctx.out.int(n);
     if n > 0 {
@@ -498,12 +498,12 @@ pub(super) fn with_zset(
     missing: fn(&mut Reply),
     f: impl FnOnce(&ZSet, &mut Reply),
 ) {
-    match zslot(ctx, key) {
+    match zset_pos(ctx, key) {
         Err(()) => {}
         Ok(None) => missing(ctx.out),
-        Ok(Some(slot)) => {
+        Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            f(zset_at(db, slot), out)
+            f(zset_at(db, pos), out)
         }
     }
 }
@@ -526,14 +526,14 @@ fn zscore(ctx: &mut Ctx, args: Args) {
 }
 
 fn zmscore(ctx: &mut Ctx, args: Args) {
-    let slot = match zslot(ctx, args.get(1)) {
+    let pos = match zset_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let (db, out) = ctx.db_out();
     out.array(args.len() - 2);
     for m in args.iter().skip(2) {
-        match slot.and_then(|s| zset_at(db, s).score(m)) {
+        match pos.and_then(|s| zset_at(db, s).score(m)) {
             Some(s) => out.double(s),
             None => out.null(),
         }
@@ -760,13 +760,13 @@ fn zrange_generic(
             Spec::Rank(s, e)
         }
     };
-    let slot = match zslot(ctx, args.get(at)) {
+    let pos = match zset_pos(ctx, args.get(at)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let lim = limits(ctx);
     let (db, out) = ctx.db_out();
-    let sel = slot.and_then(|s| {
+    let sel = pos.and_then(|s| {
         let z = zset_at(db, s);
         select(z, &spec, rev, offset, limit).map(|(a, b)| (z, a, b))
     });
@@ -847,19 +847,19 @@ fn zremrange(ctx: &mut Ctx, args: Args, by: RangeBy) {
         }
     };
     let key = args.get(1);
-    let slot = match zslot(ctx, key) {
+    let pos = match zset_pos(ctx, key) {
         Err(()) => return,
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
     };
     let db = ctx.dbm();
-    let z = zset_at_mut(db, slot);
+    let z = zset_at_mut(db, pos);
     let n = match select(z, &spec, false, 0, -1) {
         Some((a, b)) => z.remove_ranks(a, b + 1),
         None => 0,
     };
     if z.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     ctx.out.int(n as i64);
     if n > 0 {
@@ -906,20 +906,20 @@ fn pop_first<'a>(
     shape: PopShape,
 ) -> Result<bool, ()> {
     for k in keys {
-        if let Some(slot) = zslot(ctx, k)? {
-            pop_at(ctx, k, slot, max, count, shape);
+        if let Some(pos) = zset_pos(ctx, k)? {
+            pop_at(ctx, k, pos, max, count, shape);
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-fn pop_at(ctx: &mut Ctx, key: &[u8], slot: usize, max: bool, count: usize, shape: PopShape) {
+fn pop_at(ctx: &mut Ctx, key: &[u8], pos: usize, max: bool, count: usize, shape: PopShape) {
     if count == 0 {
         return ctx.out.array(0);
     }
     let (db, out) = ctx.db_out();
-    let z = zset_at_mut(db, slot);
+    let z = zset_at_mut(db, pos);
     let n = count.min(z.len());
     let nested = match shape {
         PopShape::Plain { count_given } => {
@@ -950,7 +950,7 @@ fn pop_at(ctx: &mut Ctx, key: &[u8], slot: usize, max: bool, count: usize, shape
         out.double(s);
     }
     if z.is_empty() {
-        db.remove_slot(slot);
+        db.remove_pos(pos);
     }
     // The blocking and multi-key forms propagate as the plain pop they did.
     if ctx.srv.prop.on() && !matches!(shape, PopShape::Plain { .. }) {
@@ -1127,9 +1127,9 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
     } else {
         (eq_ic(args.get(0), "bzpopmax"), 1, PopShape::KeyFlat)
     };
-    match typed_slot(ctx.dbm(), key, is_zset) {
-        Ok(Some(slot)) => {
-            pop_at(ctx, key, slot, max, count, shape);
+    match typed_pos(ctx.dbm(), key, is_zset) {
+        Ok(Some(pos)) => {
+            pop_at(ctx, key, pos, max, count, shape);
             true
         }
         _ => false,
@@ -1192,11 +1192,11 @@ impl Src<'_> {
     }
 }
 
-fn src_at(db: &Db, slot: usize) -> Src<'_> {
-    match db.at(slot).map(|e| e.val()) {
+fn src_at(db: &Db, pos: usize) -> Src<'_> {
+    match db.at(pos).map(|e| e.val()) {
         Some(ValRef::ZSet(z)) => Src::Z(z),
         Some(ValRef::Set(s)) => Src::S(s),
-        _ => unreachable!("slot checked to hold a set or zset"),
+        _ => unreachable!("position checked to hold a set or zset"),
     }
 }
 
@@ -1234,12 +1234,12 @@ fn zsetop(
         ctx.out.error(SYNTAX);
         return None;
     }
-    let mut slots = Vec::with_capacity(n);
+    let mut cells = Vec::with_capacity(n);
     for i in 0..n {
-        match typed_slot(ctx.dbm(), args.get(at + 1 + i), |v| {
+        match typed_pos(ctx.dbm(), args.get(at + 1 + i), |v| {
             matches!(v, ValRef::ZSet(_) | ValRef::Set(_))
         }) {
-            Ok(s) => slots.push(s),
+            Ok(s) => cells.push(s),
             Err(()) => {
                 ctx.out.error(WRONGTYPE);
                 return None;
@@ -1288,7 +1288,7 @@ fn zsetop(
         }
     }
     let db = ctx.dbm();
-    let mut srcs: Vec<(Option<Src>, f64)> = slots
+    let mut srcs: Vec<(Option<Src>, f64)> = cells
         .iter()
         .zip(&weights)
         .map(|(s, &w)| (s.map(|s| src_at(db, s)), w))
@@ -1435,7 +1435,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return ctx.out.error("ERR value is out of range");
     }
-    let slot = match zslot(ctx, args.get(1)) {
+    let pos = match zset_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return ctx.out.array(0),
         Ok(Some(s)) => s,
@@ -1444,7 +1444,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         return ctx.out.array(0);
     }
     let (db, out) = ctx.db_out();
-    let z = zset_at(db, slot);
+    let z = zset_at(db, pos);
     if l < 0 {
         let n = l.unsigned_abs() as usize;
         let picks = (0..n).filter_map(|_| z.random());
@@ -1471,7 +1471,7 @@ fn zscan(ctx: &mut Ctx, args: Args) {
     if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
     }
-    let slot = match zslot(ctx, args.get(1)) {
+    let pos = match zset_pos(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
@@ -1480,7 +1480,7 @@ fn zscan(ctx: &mut Ctx, args: Args) {
         return;
     };
     let (db, out) = ctx.db_out();
-    let z = zset_at(db, slot);
+    let z = zset_at(db, pos);
     let mut items: Vec<Cow<[u8]>> = Vec::new();
     let mut keep = |m: &[u8], s: f64| {
         if o.matches(m) {

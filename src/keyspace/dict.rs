@@ -1,17 +1,17 @@
 //! `Table` (and `Dict`, its map of `(Key, V)` pairs): a hash table of byte-string-keyed
 //! items whose entries never move.
 //!
-//! Entries live in a slab and a `hashbrown::HashTable` indexes them by slot. Because a
-//! slot is stable for the life of its entry, a SCAN cursor is simply a slot number: every
+//! Entries live in a slab and a `hashbrown::HashTable` indexes them by position. Because a
+//! position is stable for the life of its entry, a SCAN cursor is simply a position number: every
 //! element present for the whole iteration is returned (Redis's SCAN guarantee), even while
 //! other keys are added and deleted. Random sampling (RANDOMKEY, eviction, SPOP) picks
-//! random slots. The keyspace, hashes and sets all use this one structure.
+//! random positions. The keyspace, hashes and sets all use this one structure.
 //!
 //! The index of a large dict does not double in one step (re-reading every key: ~50 ms at
 //! 1M keys, all of it a pause for every client): a new index twice the size takes the new
 //! keys while the old one is moved over a batch per write and per cron tick, as Redis's
 //! incremental rehash does. Lookups meanwhile try both.
-use super::slots::Slots as Slab;
+use super::chunked::ChunkedSlab as Slab;
 use hashbrown::HashTable;
 use rand::Rng;
 use std::hash::BuildHasher;
@@ -33,11 +33,11 @@ impl<V> Keyed for (Key, V) {
 
 #[derive(Clone)]
 pub struct Table<T> {
-    slots: Slab<T>,
+    cells: Slab<T>,
     index: HashTable<u32>,
     /// The previous index while it is being moved into `index` (empty otherwise).
     old: HashTable<u32>,
-    /// The next slot whose entry may still be in `old`.
+    /// The next position whose entry may still be in `old`.
     move_cursor: usize,
     hasher: foldhash::fast::RandomState,
 }
@@ -55,7 +55,7 @@ const REHASH_BATCH: usize = 16;
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            slots: Slab::new(),
+            cells: Slab::new(),
             index: HashTable::new(),
             old: HashTable::new(),
             move_cursor: 0,
@@ -70,7 +70,7 @@ impl<T: Keyed> Table<T> {
     }
     pub fn with_capacity(n: usize) -> Self {
         Table {
-            slots: Slab::with_capacity(n),
+            cells: Slab::with_capacity(n),
             index: HashTable::with_capacity(n),
             ..Default::default()
         }
@@ -81,18 +81,18 @@ impl<T: Keyed> Table<T> {
     }
     #[inline]
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.cells.len()
     }
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.cells.is_empty()
     }
-    /// The slot of `k`, if present.
+    /// The position of `k`, if present.
     #[inline]
-    pub fn slot_of(&self, k: &[u8]) -> Option<usize> {
-        let slots = &self.slots;
+    pub fn pos_of(&self, k: &[u8]) -> Option<usize> {
+        let cells = &self.cells;
         let h = self.hash(k);
-        let eq = |&i: &u32| slots[i as usize].key() == k;
+        let eq = |&i: &u32| cells[i as usize].key() == k;
         match self.index.find(h, eq) {
             Some(&i) => Some(i as usize),
             None if !self.old.is_empty() => self.old.find(h, eq).map(|&i| i as usize),
@@ -101,21 +101,21 @@ impl<T: Keyed> Table<T> {
     }
     #[inline]
     pub fn contains(&self, k: &[u8]) -> bool {
-        self.slot_of(k).is_some()
+        self.pos_of(k).is_some()
     }
     #[inline]
-    pub fn item(&self, slot: usize) -> Option<&T> {
-        self.slots.get(slot)
+    pub fn item(&self, pos: usize) -> Option<&T> {
+        self.cells.get(pos)
     }
-    /// The item at `slot`, to change in place. Its key must stay the same.
+    /// The item at `position`, to change in place. Its key must stay the same.
     #[inline]
-    pub fn item_mut(&mut self, slot: usize) -> Option<&mut T> {
-        self.slots.get_mut(slot)
+    pub fn item_mut(&mut self, pos: usize) -> Option<&mut T> {
+        self.cells.get_mut(pos)
     }
-    /// Insert an item whose key is known to be absent; returns its slot.
+    /// Insert an item whose key is known to be absent; returns its position.
     pub fn add(&mut self, t: T) -> usize {
         let h = self.hash(t.key());
-        let slot = self.slots.insert(t);
+        let pos = self.cells.insert(t);
         if self.old.is_empty()
             && self.index.len() >= INCREMENTAL_FROM
             && self.index.len() == self.index.capacity()
@@ -126,45 +126,44 @@ impl<T: Keyed> Table<T> {
             self.move_cursor = 0;
         }
         self.rehash_step(REHASH_BATCH);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(h, slot as u32, |&i| {
-            hasher.hash_one(slots[i as usize].key())
-        });
-        slot
+        let (cells, hasher) = (&self.cells, &self.hasher);
+        self.index
+            .insert_unique(h, pos as u32, |&i| hasher.hash_one(cells[i as usize].key()));
+        pos
     }
-    /// Move up to `n` entries from the old index into the new one, walking the slots in
+    /// Move up to `n` entries from the old index into the new one, walking the positions in
     /// order (no-op when not growing). Returns whether a move is still under way.
     pub fn rehash_step(&mut self, n: usize) -> bool {
         if self.old.is_empty() {
             return false;
         }
         let Table {
-            slots,
+            cells,
             index,
             old,
             move_cursor,
             hasher,
         } = self;
-        let rehash = |i: &u32| hasher.hash_one(slots[*i as usize].key());
-        let bound = slots.capacity();
+        let rehash = |i: &u32| hasher.hash_one(cells[*i as usize].key());
+        let bound = cells.capacity();
         let (mut moved, mut looked) = (0, 0);
         while moved < n && looked < n * 8 && *move_cursor < bound {
-            let slot = *move_cursor;
+            let pos = *move_cursor;
             *move_cursor += 1;
             looked += 1;
-            let Some(t) = slots.get(slot) else {
+            let Some(t) = cells.get(pos) else {
                 continue;
             };
             let h = hasher.hash_one(t.key());
-            // Slots filled since the move began are already in the new index.
-            if let Ok(entry) = old.find_entry(h, |&i| i as usize == slot) {
+            // ChunkedSlab filled since the move began are already in the new index.
+            if let Ok(entry) = old.find_entry(h, |&i| i as usize == pos) {
                 entry.remove();
-                index.insert_unique(h, slot as u32, rehash);
+                index.insert_unique(h, pos as u32, rehash);
                 moved += 1;
             }
         }
         if old.is_empty() || *move_cursor >= bound {
-            // Every old entry sits at a slot below the bound, so none should be left; if one
+            // Every old entry sits at a position below the bound, so none should be left; if one
             // were, it must not be lost.
             for i in old.drain() {
                 index.insert_unique(rehash(&i), i, rehash);
@@ -178,75 +177,75 @@ impl<T: Keyed> Table<T> {
     /// Take out the item keyed `k`.
     pub fn remove_key(&mut self, k: &[u8]) -> Option<T> {
         let h = self.hash(k);
-        let slots = &self.slots;
-        let slot = unindex(&mut self.index, &mut self.old, h, |&i| {
-            slots[i as usize].key() == k
+        let cells = &self.cells;
+        let pos = unindex(&mut self.index, &mut self.old, h, |&i| {
+            cells[i as usize].key() == k
         })?;
-        Some(self.free_slot(slot as usize))
+        Some(self.free_at(pos as usize))
     }
-    /// Take out the item at `slot`.
-    pub fn take(&mut self, slot: usize) -> Option<T> {
-        let h = self.hash(self.slots.get(slot)?.key());
-        unindex(&mut self.index, &mut self.old, h, |&i| i as usize == slot)?;
-        Some(self.free_slot(slot))
+    /// Take out the item at `position`.
+    pub fn take(&mut self, pos: usize) -> Option<T> {
+        let h = self.hash(self.cells.get(pos)?.key());
+        unindex(&mut self.index, &mut self.old, h, |&i| i as usize == pos)?;
+        Some(self.free_at(pos))
     }
-    /// Take an unindexed entry out of its slot; a removal also moves the growth along.
-    fn free_slot(&mut self, slot: usize) -> T {
-        let t = self.slots.remove(slot);
+    /// Take an unindexed entry out of its position; a removal also moves the growth along.
+    fn free_at(&mut self, pos: usize) -> T {
+        let t = self.cells.remove(pos);
         self.rehash_step(REHASH_BATCH);
         self.maybe_shrink();
         t
     }
-    /// Give memory back after mass deletion: only when empty, so live slots never move.
+    /// Give memory back after mass deletion: only when empty, so live positions never move.
     fn maybe_shrink(&mut self) {
-        if self.slots.is_empty() && self.slots.capacity() > 64 {
+        if self.cells.is_empty() && self.cells.capacity() > 64 {
             self.clear();
         }
     }
     pub fn clear(&mut self) {
-        self.slots = Slab::new();
+        self.cells = Slab::new();
         self.index = HashTable::new();
         self.old = HashTable::new();
         self.move_cursor = 0;
     }
-    /// Every item with its slot.
+    /// Every item with its position.
     pub fn items(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.slots.iter()
+        self.cells.iter()
     }
     pub fn items_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
-        self.slots.iter_mut()
+        self.cells.iter_mut()
     }
-    /// One past the highest slot that may be occupied: the cursor space of SCAN.
+    /// One past the highest position that may be occupied: the cursor space of SCAN.
     #[inline]
-    pub fn slot_bound(&self) -> usize {
-        self.slots.capacity()
+    pub fn pos_bound(&self) -> usize {
+        self.cells.capacity()
     }
-    /// A uniformly random occupied slot, or None if empty.
-    pub fn random_slot(&self) -> Option<usize> {
-        if self.slots.is_empty() {
+    /// A uniformly random occupied position, or None if empty.
+    pub fn random_pos(&self) -> Option<usize> {
+        if self.cells.is_empty() {
             return None;
         }
-        let cap = self.slots.capacity();
+        let cap = self.cells.capacity();
         let mut rng = rand::thread_rng();
         // Dense slabs hit quickly; a sparse one falls back to a walk from a random point.
         for _ in 0..64 {
             let i = rng.gen_range(0..cap);
-            if self.slots.contains(i) {
+            if self.cells.contains(i) {
                 return Some(i);
             }
         }
         let start = rng.gen_range(0..cap);
         (start..cap)
             .chain(0..start)
-            .find(|&i| self.slots.contains(i))
+            .find(|&i| self.cells.contains(i))
     }
-    /// Visit occupied slots from `cursor` on until `budget` items were visited (or
-    /// `10 * budget` slots were looked at). Returns the next cursor, 0 when done.
+    /// Visit occupied positions from `cursor` on until `budget` items were visited (or
+    /// `10 * budget` positions were looked at). Returns the next cursor, 0 when done.
     pub fn scan_items(&self, cursor: usize, budget: usize, mut f: impl FnMut(&T)) -> usize {
-        let cap = self.slots.capacity();
+        let cap = self.cells.capacity();
         let (mut i, mut seen, mut looked) = (cursor, 0, 0);
         while i < cap && seen < budget.max(1) && looked < budget.max(1) * 10 {
-            if let Some(t) = self.slots.get(i) {
+            if let Some(t) = self.cells.get(i) {
                 f(t);
                 seen += 1;
             }
@@ -265,36 +264,36 @@ impl<T: Keyed> Table<T> {
 impl<V> Table<(Key, V)> {
     #[inline]
     pub fn get(&self, k: &[u8]) -> Option<&V> {
-        self.slot_of(k).map(|i| &self.slots[i].1)
+        self.pos_of(k).map(|i| &self.cells[i].1)
     }
     #[inline]
     pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
-        let i = self.slot_of(k)?;
-        Some(&mut self.slots[i].1)
+        let i = self.pos_of(k)?;
+        Some(&mut self.cells[i].1)
     }
     #[inline]
-    pub fn at(&self, slot: usize) -> Option<(&Key, &V)> {
-        self.slots.get(slot).map(|(k, v)| (k, v))
+    pub fn at(&self, pos: usize) -> Option<(&Key, &V)> {
+        self.cells.get(pos).map(|(k, v)| (k, v))
     }
     #[inline]
-    pub fn at_mut(&mut self, slot: usize) -> Option<(&Key, &mut V)> {
-        self.slots.get_mut(slot).map(|(k, v)| (&*k, v))
+    pub fn at_mut(&mut self, pos: usize) -> Option<(&Key, &mut V)> {
+        self.cells.get_mut(pos).map(|(k, v)| (&*k, v))
     }
     /// Insert or replace; returns the old value if the key existed.
     pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
-        if let Some(i) = self.slot_of(k) {
-            return Some(std::mem::replace(&mut self.slots[i].1, v));
+        if let Some(i) = self.pos_of(k) {
+            return Some(std::mem::replace(&mut self.cells[i].1, v));
         }
         self.insert_new(k.into(), v);
         None
     }
-    /// Insert a key known to be absent; returns its slot.
+    /// Insert a key known to be absent; returns its position.
     pub fn insert_new(&mut self, k: Key, v: V) -> usize {
         self.add((k, v))
     }
-    /// The value for `k`, inserting `make()` first if absent. Returns (slot, inserted).
-    pub fn entry_slot(&mut self, k: &[u8], make: impl FnOnce() -> V) -> (usize, bool) {
-        match self.slot_of(k) {
+    /// The value for `k`, inserting `make()` first if absent. Returns (position, inserted).
+    pub fn entry_pos(&mut self, k: &[u8], make: impl FnOnce() -> V) -> (usize, bool) {
+        match self.pos_of(k) {
             Some(i) => (i, false),
             None => (self.insert_new(k.into(), make()), true),
         }
@@ -302,17 +301,17 @@ impl<V> Table<(Key, V)> {
     pub fn remove(&mut self, k: &[u8]) -> Option<(Key, V)> {
         self.remove_key(k)
     }
-    pub fn remove_slot(&mut self, slot: usize) -> Option<(Key, V)> {
-        self.take(slot)
+    pub fn remove_pos(&mut self, pos: usize) -> Option<(Key, V)> {
+        self.take(pos)
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.slots.iter().map(|(_, (k, v))| (k, v))
+        self.cells.iter().map(|(_, (k, v))| (k, v))
     }
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut V)> {
-        self.slots.iter_mut().map(|(_, (k, v))| (&*k, v))
+        self.cells.iter_mut().map(|(_, (k, v))| (&*k, v))
     }
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.slots.iter().map(|(_, (k, _))| k)
+        self.cells.iter().map(|(_, (k, _))| k)
     }
     /// `scan_items` over pairs.
     pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&Key, &V)) -> usize {
@@ -322,7 +321,7 @@ impl<V> Table<(Key, V)> {
     pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<(Key, V)>() + 8 + 5;
 }
 
-/// Take the entry `eq` picks out of the index (or the old one while growing): its slot.
+/// Take the entry `eq` picks out of the index (or the old one while growing): its position.
 fn unindex(
     index: &mut HashTable<u32>,
     old: &mut HashTable<u32>,
@@ -349,7 +348,7 @@ mod tests {
         assert_eq!(d.remove(b"500").map(|(_, v)| v), Some(500));
         assert_eq!(d.get(b"500"), None);
         assert_eq!(d.insert(b"1", 7), Some(1));
-        assert!(d.random_slot().is_some());
+        assert!(d.random_pos().is_some());
     }
     #[test]
     fn scan_returns_every_stable_key_under_churn() {

@@ -1,9 +1,9 @@
 //! `Entry`: one key of the keyspace — its name, expiry, LRU/LFU clock and value — in a
-//! single heap block, so the slab slot holding it is one pointer.
+//! single heap block, so the slab position holding it is one pointer.
 //!
-//! Why one block: with the key inline in a 64-byte slot and a string's bytes in a block of
+//! Why one block: with the key inline in a 64-byte position and a string's bytes in a block of
 //! their own, 1M keys of 100-byte strings cost ~193 bytes each (Redis: ~208). Here that
-//! key is an 8-byte slot plus one 128-byte block (12-byte header, 16-byte key, the bytes)
+//! key is an 8-byte position plus one 128-byte block (12-byte header, 16-byte key, the bytes)
 //! and a lookup reads the key and the value from the same cache lines.
 //!
 //! Block layout (8-byte aligned):
@@ -561,7 +561,7 @@ mod tests {
     use std::collections::VecDeque;
 
     #[test]
-    fn a_slot_is_one_pointer() {
+    fn a_cell_is_one_pointer() {
         assert_eq!(std::mem::size_of::<Option<Entry>>(), 8);
     }
 

@@ -1,5 +1,5 @@
 //! `Key`: a short owned byte string: hash fields and set members (the key of a `Dict`
-//! slot), list elements, channels, watched keys, keys reported as expired...
+//! position), list elements, channels, watched keys, keys reported as expired...
 //!
 //! Short ones — nearly all in practice — are stored inline, so a lookup compares against
 //! bytes already in the slab cell instead of following a pointer to a separate heap

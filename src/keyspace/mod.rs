@@ -1,5 +1,6 @@
 //! The keyspace: `databases` numbered dictionaries of keys to typed values with expiry.
 //! Expiry is lazy (checked on every lookup) plus an incremental active cycle run from cron.
+pub mod chunked;
 pub mod clock;
 pub mod dict;
 pub mod entry;
@@ -19,13 +20,15 @@ use std::time::Instant;
 #[derive(Default)]
 pub struct Db {
     pub dict: Table<Entry>,
-    /// The slots of the keys with a TTL.
+    /// The positions of the keys with a TTL.
     pub expires: Expires,
     /// Where the active expiry cycle resumes (a position in `expires`).
     expire_cursor: usize,
     pub avg_ttl: i64,
     /// Keys deleted by lazy expiry, drained after each write/command (notifications, WATCH).
     pub lazy_expired: Vec<Key>,
+    /// The keys of each cluster hash slot: in cluster mode only (`enable_slot_index`).
+    pub slots: Option<Box<slots::SlotIndex>>,
 }
 
 /// Outcome of a lookup that honours expiry.
@@ -51,19 +54,22 @@ impl Db {
     /// `find` without counting an access: Redis's LOOKUP_NOTOUCH (EXISTS, TYPE, TTL,
     /// OBJECT, MEMORY USAGE).
     #[inline]
-    pub fn peek_slot(&mut self, key: &[u8]) -> Option<usize> {
+    pub fn peek_pos(&mut self, key: &[u8]) -> Option<usize> {
         self.lookup(key, false)
     }
     #[inline]
     fn lookup(&mut self, key: &[u8], touch: bool) -> Option<usize> {
-        let slot = self.dict.slot_of(key)?;
-        let e = self.dict.item_mut(slot)?;
+        let pos = self.dict.pos_of(key)?;
+        let e = self.dict.item_mut(pos)?;
         let exp = e.expire();
         if exp != NO_EXPIRE && exp <= clock::now() {
             // A master deletes it; loading or a replica only hides it (see `clock`).
             if clock::deletes_expired() {
-                if let Some(e) = self.dict.take(slot) {
-                    self.expires.remove(slot);
+                if let Some(e) = self.dict.take(pos) {
+                    self.expires.remove(pos);
+                    if let Some(ix) = &mut self.slots {
+                        ix.remove(e.key(), pos);
+                    }
                     self.lazy_expired.push(e.key().into());
                 }
             }
@@ -77,17 +83,17 @@ impl Db {
                 e.set_lru(new);
             }
         }
-        Some(slot)
+        Some(pos)
     }
-    /// The entry of a live key, not counted as an access (see `peek_slot`).
+    /// The entry of a live key, not counted as an access (see `peek_pos`).
     #[inline]
     /// The entry as stored, expired or not, with no side effect (DEBUG OBJECT, as Redis's
     /// direct dictionary lookup).
     pub fn raw(&self, key: &[u8]) -> Option<&Entry> {
-        self.dict.item(self.dict.slot_of(key)?)
+        self.dict.item(self.dict.pos_of(key)?)
     }
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
-        let s = self.peek_slot(key)?;
+        let s = self.peek_pos(key)?;
         self.dict.item(s)
     }
     #[inline]
@@ -100,18 +106,18 @@ impl Db {
         let s = self.find(key)?;
         self.dict.item_mut(s)
     }
-    /// The entry at a slot (from `find`), expired or not.
+    /// The entry at a position (from `find`), expired or not.
     #[inline]
-    pub fn at(&self, slot: usize) -> Option<&Entry> {
-        self.dict.item(slot)
+    pub fn at(&self, pos: usize) -> Option<&Entry> {
+        self.dict.item(pos)
     }
     #[inline]
-    pub fn at_mut(&mut self, slot: usize) -> Option<&mut Entry> {
-        self.dict.item_mut(slot)
+    pub fn at_mut(&mut self, pos: usize) -> Option<&mut Entry> {
+        self.dict.item_mut(pos)
     }
     /// EXISTS: not an access.
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.peek_slot(key).is_some()
+        self.peek_pos(key).is_some()
     }
     /// Set a key to a value (a `Value`, or the bytes of a string a client sent, which are
     /// copied once, straight into the entry), replacing any old value. `keep_ttl` keeps the
@@ -119,8 +125,8 @@ impl Db {
     #[inline]
     pub fn set(&mut self, key: &[u8], val: impl NewValue, expire: i64, keep_ttl: bool) -> bool {
         match self.find(key) {
-            Some(slot) => {
-                let e = self.dict.item_mut(slot).expect("slot just found");
+            Some(pos) => {
+                let e = self.dict.item_mut(pos).expect("position just found");
                 let old_exp = e.expire();
                 // `find` counted the access; the new value keeps the key's clock (and LFU
                 // counter), as Redis's overwrite does.
@@ -128,58 +134,72 @@ impl Db {
                 if !keep_ttl {
                     e.set_expire(expire);
                     match (old_exp != NO_EXPIRE, expire != NO_EXPIRE) {
-                        (true, false) => self.expires.remove(slot),
-                        (false, true) => self.expires.add(slot),
+                        (true, false) => self.expires.remove(pos),
+                        (false, true) => self.expires.add(pos),
                         _ => {}
                     }
                 }
                 false
             }
             None => {
-                let slot = self.dict.add(val.create(key, expire));
+                let pos = self.dict.add(val.create(key, expire));
                 if expire != NO_EXPIRE {
-                    self.expires.add(slot);
+                    self.expires.add(pos);
+                }
+                if let Some(ix) = &mut self.slots {
+                    ix.add(key, pos);
                 }
                 true
             }
         }
     }
-    /// Insert a key known to be absent (after `find` said so). Returns its slot.
+    /// Insert a key known to be absent (after `find` said so). Returns its position.
     pub fn insert_new(&mut self, key: &[u8], val: Value) -> usize {
-        self.dict.add(Entry::new(key, val, NO_EXPIRE))
+        let pos = self.dict.add(Entry::new(key, val, NO_EXPIRE));
+        if let Some(ix) = &mut self.slots {
+            ix.add(key, pos);
+        }
+        pos
     }
     /// Insert a whole entry (value, key and expiry) whose key is known to be absent
-    /// (RENAME, MOVE, COPY, RESTORE). Returns its slot.
+    /// (RENAME, MOVE, COPY, RESTORE). Returns its position.
     pub fn insert_entry(&mut self, e: Entry) -> usize {
         let volatile = e.expire() != NO_EXPIRE;
-        let slot = self.dict.add(e);
+        let pos = self.dict.add(e);
         if volatile {
-            self.expires.add(slot);
+            self.expires.add(pos);
         }
-        slot
+        if let Some(ix) = &mut self.slots {
+            let key = self.dict.item(pos).expect("just added").key();
+            ix.add(key, pos);
+        }
+        pos
     }
     /// The expiry of a live key: None if missing, Some(NO_EXPIRE) if persistent.
     pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
-        let s = self.peek_slot(key)?;
+        let s = self.peek_pos(key)?;
         self.dict.item(s).map(|e| e.expire())
     }
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let slot = self.dict.slot_of(key)?;
-        self.remove_slot(slot)
+        let pos = self.dict.pos_of(key)?;
+        self.remove_pos(pos)
     }
-    pub fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
-        let e = self.dict.take(slot)?;
+    pub fn remove_pos(&mut self, pos: usize) -> Option<Entry> {
+        let e = self.dict.take(pos)?;
         if e.expire() != NO_EXPIRE {
-            self.expires.remove(slot);
+            self.expires.remove(pos);
+        }
+        if let Some(ix) = &mut self.slots {
+            ix.remove(e.key(), pos);
         }
         Some(e)
     }
     /// Set or clear the expiry of a live key (absolute unix ms, or NO_EXPIRE).
-    pub fn set_expire(&mut self, slot: usize, at: i64) {
-        if let Some(e) = self.dict.item_mut(slot) {
+    pub fn set_expire(&mut self, pos: usize, at: i64) {
+        if let Some(e) = self.dict.item_mut(pos) {
             match (e.expire() != NO_EXPIRE, at != NO_EXPIRE) {
-                (true, false) => self.expires.remove(slot),
-                (false, true) => self.expires.add(slot),
+                (true, false) => self.expires.remove(pos),
+                (false, true) => self.expires.add(pos),
                 _ => {}
             }
             e.set_expire(at);
@@ -199,6 +219,19 @@ impl Db {
         self.dict.clear();
         self.expires = Expires::default();
         self.expire_cursor = 0;
+        if let Some(ix) = &mut self.slots {
+            ix.clear();
+        }
+    }
+
+    /// Keep the keys of each cluster hash slot (cluster mode), from now on and for the
+    /// keys already here.
+    pub fn enable_slot_index(&mut self) {
+        let mut ix = Box::<slots::SlotIndex>::default();
+        for (pos, e) in self.dict.items() {
+            ix.add(e.key(), pos);
+        }
+        self.slots = Some(ix);
     }
 
     /// One run of active expiry, as Redis's cycle: look at keys with a TTL in batches of
@@ -227,19 +260,19 @@ impl Db {
                 if self.expire_cursor >= self.expires.len() {
                     self.expire_cursor = 0;
                 }
-                let Some(slot) = self.expires.at(self.expire_cursor) else {
+                let Some(pos) = self.expires.at(self.expire_cursor) else {
                     break;
                 };
-                let exp = self.dict.item(slot).map_or(NO_EXPIRE, |e| e.expire());
+                let exp = self.dict.item(pos).map_or(NO_EXPIRE, |e| e.expire());
                 if exp != NO_EXPIRE && exp <= now {
-                    if let Some(e) = self.remove_slot(slot) {
+                    if let Some(e) = self.remove_pos(pos) {
                         expired_keys.push(e.key().into());
                     }
                     // The last position moved into this one: look at it next.
                     deleted += 1;
                     found += 1;
                 } else {
-                    debug_assert!(exp != NO_EXPIRE, "slot {slot} listed as volatile");
+                    debug_assert!(exp != NO_EXPIRE, "position {pos} listed as volatile");
                     ttl_sum += (exp - now) as i128;
                     ttl_n += 1;
                     self.expire_cursor += 1;
@@ -267,48 +300,48 @@ impl Db {
     }
 }
 
-/// The slots of the keys with a TTL, as Redis's `expires` dict: active expiry and the
+/// The positions of the keys with a TTL, as Redis's `expires` dict: active expiry and the
 /// volatile-* eviction policies look at these instead of sampling the whole keyspace.
 #[derive(Default)]
 pub struct Expires {
-    slots: Vec<u32>,
-    /// Where each slot sits in `slots` (removal is a swap with the last).
+    cells: Vec<u32>,
+    /// Where each position sits in `positions` (removal is a swap with the last).
     pos: hashbrown::HashMap<u32, u32, foldhash::fast::RandomState>,
 }
 
 impl Expires {
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.cells.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.cells.is_empty()
     }
-    /// The slot at position `i`, if any.
+    /// The position at position `i`, if any.
     #[inline]
     pub fn at(&self, i: usize) -> Option<usize> {
-        self.slots.get(i).map(|&s| s as usize)
+        self.cells.get(i).map(|&s| s as usize)
     }
-    /// A random volatile key's slot.
+    /// A random volatile key's position.
     pub fn random(&self) -> Option<usize> {
         use rand::Rng;
-        if self.slots.is_empty() {
+        if self.cells.is_empty() {
             return None;
         }
-        self.at(rand::thread_rng().gen_range(0..self.slots.len()))
+        self.at(rand::thread_rng().gen_range(0..self.cells.len()))
     }
-    fn add(&mut self, slot: usize) {
-        let n = self.slots.len() as u32;
-        if let hashbrown::hash_map::Entry::Vacant(v) = self.pos.entry(slot as u32) {
+    fn add(&mut self, pos: usize) {
+        let n = self.cells.len() as u32;
+        if let hashbrown::hash_map::Entry::Vacant(v) = self.pos.entry(pos as u32) {
             v.insert(n);
-            self.slots.push(slot as u32);
+            self.cells.push(pos as u32);
         }
     }
-    fn remove(&mut self, slot: usize) {
-        let Some(i) = self.pos.remove(&(slot as u32)) else {
+    fn remove(&mut self, pos: usize) {
+        let Some(i) = self.pos.remove(&(pos as u32)) else {
             return;
         };
-        self.slots.swap_remove(i as usize);
-        if let Some(&moved) = self.slots.get(i as usize) {
+        self.cells.swap_remove(i as usize);
+        if let Some(&moved) = self.cells.get(i as usize) {
             self.pos.insert(moved, i);
         }
     }
@@ -370,8 +403,8 @@ mod tests {
         let mut gone = Vec::new();
         assert_eq!(db.active_expire(deadline(), &mut gone), (0, false));
         // The only volatile key expires; the next run must find it at once.
-        let slot = db.find(b"a").expect("live");
-        db.set_expire(slot, now_ms() - 1);
+        let pos = db.find(b"a").expect("live");
+        db.set_expire(pos, now_ms() - 1);
         assert_eq!(db.active_expire(deadline(), &mut gone), (1, false));
         assert_eq!(gone.len(), 1);
         assert_eq!((db.len(), db.volatile()), (1, 0));
@@ -395,12 +428,83 @@ mod tests {
         db.set(b"gone", &b"1"[..], now_ms() - 10, false);
         clock::set_deletes_expired(false);
         assert!(db.find(b"gone").is_none(), "hidden");
-        assert!(db.peek_slot(b"gone").is_none());
+        assert!(db.peek_pos(b"gone").is_none());
         assert_eq!(db.len(), 1, "but kept");
         assert!(db.lazy_expired.is_empty());
         clock::set_deletes_expired(true);
         assert!(db.find(b"gone").is_none());
         assert_eq!(db.len(), 0, "deleted");
         assert_eq!(db.lazy_expired.len(), 1);
+    }
+
+    /// The per-slot index agrees with the keyspace after inserts, overwrites, deletes,
+    /// renames, lazy and active expiry, and a flush; standalone databases have none.
+    #[test]
+    fn the_slot_index_follows_every_insert_and_delete() {
+        use super::slots::{key_slot, SLOTS};
+        let check = |db: &Db| {
+            let ix = db.slots.as_ref().expect("enabled");
+            let mut want = vec![Vec::new(); SLOTS];
+            for (pos, e) in db.dict.items() {
+                want[key_slot(e.key()) as usize].push(pos);
+            }
+            for (slot, want) in want.iter_mut().enumerate() {
+                let mut got: Vec<usize> = ix.positions(slot as u16).collect();
+                got.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(&got, want, "slot {slot}");
+                assert_eq!(ix.count(slot as u16), want.len());
+            }
+            let nonempty: Vec<u16> = ix.nonempty_slots().collect();
+            let expect: Vec<u16> = (0..SLOTS as u16).filter(|&s| ix.count(s) > 0).collect();
+            assert_eq!(nonempty, expect);
+            assert_eq!(ix.len(), db.len());
+        };
+        let mut db = Db::default();
+        assert!(db.slots.is_none());
+        db.set(b"early", &b"1"[..], NO_EXPIRE, false);
+        db.set(b"{tag}early", &b"1"[..], NO_EXPIRE, false);
+        db.enable_slot_index();
+        check(&db);
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let past = now_ms() - 1;
+        for round in 0..20_000 {
+            let k = format!("{{t{}}}k{}", next() % 50, next() % 3000);
+            match next() % 6 {
+                0 | 1 => {
+                    db.set(k.as_bytes(), &b"v"[..], NO_EXPIRE, false);
+                }
+                // Already expired: the next lookup deletes it.
+                2 => {
+                    db.set(k.as_bytes(), &b"v"[..], past, false);
+                }
+                3 => {
+                    db.remove(k.as_bytes());
+                }
+                4 => {
+                    if let Some(pos) = db.find(k.as_bytes()) {
+                        let e = db.remove_pos(pos).unwrap().rekey(b"renamed");
+                        db.remove(b"renamed");
+                        db.insert_entry(e);
+                    }
+                }
+                _ => {
+                    let mut gone = Vec::new();
+                    db.active_expire(Instant::now() + Duration::from_millis(5), &mut gone);
+                }
+            }
+            if round % 5000 == 4999 {
+                check(&db);
+            }
+        }
+        db.clear();
+        check(&db);
+        assert!(db.slots.as_ref().unwrap().is_empty());
     }
 }

@@ -1,133 +1,122 @@
-//! `Slots`: a slab (stable indices, a free list of vacated ones) stored in fixed-size chunks.
+//! Cluster hash slots: which of the 16384 slots a key belongs to (CRC16 of the key, or of
+//! its hash tag), and a per-database index of the keys of each slot.
 //!
-//! A single `Vec` doubles by copying everything: 64 MB at 1M keys, a ~40 ms pause for every
-//! client. Here the first chunk grows as a `Vec` up to `CHUNK` entries (small dicts stay
-//! small) and then whole chunks are added, so growing never moves more than one chunk.
-use std::ops::{Index, IndexMut};
+//! The index ([`SlotIndex`]) exists only in cluster mode (`Db::enable_slot_index`); in
+//! standalone mode the keyspace pays one `Option` check per insert or delete. With it,
+//! COUNTKEYSINSLOT is a counter read, GETKEYSINSLOT and slot migration visit the keys of
+//! one slot, and the non-empty slots are found without scanning the keyspace. It records
+//! keyspace positions, which are stable for a key's life, so SCAN cursors are untouched.
+use hashbrown::HashSet;
 
-const CHUNK: usize = 4096;
+/// Number of hash slots in a Redis cluster.
+pub const SLOTS: usize = 16384;
 
-/// A cell is an `Option`, so a slot of a pointer-sized `T` (a keyspace `Entry`) is one
-/// pointer: vacant cells are `None` and their indices sit in a separate free list.
-type Cell<T> = Option<T>;
-
-#[derive(Clone)]
-pub struct Slots<T> {
-    chunks: Vec<Vec<Cell<T>>>,
-    len: usize,
-    /// Cells ever used (occupied or vacant): indices are below this.
-    end: usize,
-    /// Vacant indices, most recently vacated last (reused first).
-    free: Vec<u32>,
+/// CRC16/XMODEM (polynomial 0x1021, initial 0), the checksum Redis Cluster hashes keys by.
+const fn crc16_table() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut b = 0;
+        while b < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            b += 1;
+        }
+        t[i] = crc;
+        i += 1;
+    }
+    t
 }
 
-impl<T> Default for Slots<T> {
+static CRC16: [u16; 256] = crc16_table();
+
+pub fn crc16(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &b| {
+        (crc << 8) ^ CRC16[((crc >> 8) as u8 ^ b) as usize]
+    })
+}
+
+/// The hash slot of `key`: of the part between the first `{` and the next `}` when that
+/// part is not empty (a hash tag, so related keys share a slot), else of the whole key.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) & (SLOTS as u16 - 1)
+}
+
+/// The keys of each hash slot, by keyspace position, and which slots hold any.
+pub struct SlotIndex {
+    members: Vec<HashSet<u32>>,
+    /// One bit per slot: set when the slot holds a key.
+    nonempty: Box<[u64; SLOTS / 64]>,
+    len: usize,
+}
+
+impl Default for SlotIndex {
     fn default() -> Self {
-        Slots {
-            chunks: Vec::new(),
+        SlotIndex {
+            members: (0..SLOTS).map(|_| HashSet::new()).collect(),
+            nonempty: Box::new([0; SLOTS / 64]),
             len: 0,
-            end: 0,
-            free: Vec::new(),
         }
     }
 }
 
-impl<T> Slots<T> {
-    pub fn new() -> Self {
-        Self::default()
+impl SlotIndex {
+    pub fn add(&mut self, key: &[u8], pos: usize) {
+        let slot = key_slot(key) as usize;
+        if self.members[slot].insert(pos as u32) {
+            self.len += 1;
+            self.nonempty[slot / 64] |= 1 << (slot % 64);
+        }
     }
-    pub fn with_capacity(n: usize) -> Self {
-        let mut s = Self::default();
-        s.chunks.reserve(n.div_ceil(CHUNK));
-        s
+    pub fn remove(&mut self, key: &[u8], pos: usize) {
+        let slot = key_slot(key) as usize;
+        let set = &mut self.members[slot];
+        if set.remove(&(pos as u32)) {
+            self.len -= 1;
+            if set.is_empty() {
+                // Give the memory of a slot that emptied back (a migrated slot).
+                *set = HashSet::new();
+                self.nonempty[slot / 64] &= !(1 << (slot % 64));
+            }
+        }
     }
-    #[inline]
+    pub fn clear(&mut self) {
+        *self = SlotIndex::default();
+    }
+    /// Keys indexed in all slots.
     pub fn len(&self) -> usize {
         self.len
     }
-    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// One past the highest index in use: the range SCAN cursors and random picks cover.
-    #[inline]
-    pub fn capacity(&self) -> usize {
-        self.end
+    /// CLUSTER COUNTKEYSINSLOT.
+    pub fn count(&self, slot: u16) -> usize {
+        self.members.get(slot as usize).map_or(0, |s| s.len())
     }
-    #[inline]
-    fn cell(&self, i: usize) -> Option<&Cell<T>> {
-        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    /// The positions of the keys of `slot` (CLUSTER GETKEYSINSLOT, slot migration).
+    pub fn positions(&self, slot: u16) -> impl Iterator<Item = usize> + '_ {
+        self.members
+            .get(slot as usize)
+            .into_iter()
+            .flat_map(|s| s.iter().map(|&p| p as usize))
     }
-    #[inline]
-    pub fn get(&self, i: usize) -> Option<&T> {
-        self.cell(i)?.as_ref()
-    }
-    #[inline]
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)?.as_mut()
-    }
-    #[inline]
-    pub fn contains(&self, i: usize) -> bool {
-        self.get(i).is_some()
-    }
-    /// Store `t`, reusing the most recently vacated index if any. Returns its index.
-    pub fn insert(&mut self, t: T) -> usize {
-        self.len += 1;
-        if let Some(i) = self.free.pop() {
-            let i = i as usize;
-            let cell = &mut self.chunks[i / CHUNK][i % CHUNK];
-            debug_assert!(cell.is_none(), "the free list holds vacant cells only");
-            *cell = Some(t);
-            return i;
-        }
-        let i = self.end;
-        if i.is_multiple_of(CHUNK) && i / CHUNK == self.chunks.len() {
-            // The first chunk starts small and grows; later ones are allocated whole.
-            let cap = if self.chunks.is_empty() { 4 } else { CHUNK };
-            self.chunks.push(Vec::with_capacity(cap));
-        }
-        self.chunks[i / CHUNK].push(Some(t));
-        self.end += 1;
-        i
-    }
-    /// Take the value at `i` out. Panics if `i` is vacant (callers check first).
-    pub fn remove(&mut self, i: usize) -> T {
-        let t = self.chunks[i / CHUNK][i % CHUNK]
-            .take()
-            .unwrap_or_else(|| panic!("removing vacant slot {i}"));
-        // Indices fit u32: the dict's index stores them as u32.
-        self.free.push(i as u32);
-        self.len -= 1;
-        t
-    }
-    pub fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.chunks
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
-    }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
-        self.chunks
-            .iter_mut()
-            .flatten()
-            .enumerate()
-            .filter_map(|(i, c)| Some((i, c.as_mut()?)))
-    }
-}
-
-impl<T> Index<usize> for Slots<T> {
-    type Output = T;
-    #[inline]
-    fn index(&self, i: usize) -> &T {
-        self.get(i).expect("occupied slot")
-    }
-}
-
-impl<T> IndexMut<usize> for Slots<T> {
-    #[inline]
-    fn index_mut(&mut self, i: usize) -> &mut T {
-        self.get_mut(i).expect("occupied slot")
+    /// The slots holding keys, in order.
+    pub fn nonempty_slots(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nonempty.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64)
+                .filter(move |b| bits & (1u64 << b) != 0)
+                .map(move |b| (w * 64 + b) as u16)
+        })
     }
 }
 
@@ -136,31 +125,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn indices_are_stable_and_reused_across_chunks() {
-        let mut s = Slots::new();
-        let n = CHUNK * 3 + 5;
-        for i in 0..n {
-            assert_eq!(s.insert(i), i);
-        }
-        assert_eq!((s.len(), s.capacity()), (n, n));
-        assert_eq!(s.remove(CHUNK + 1), CHUNK + 1);
-        assert_eq!(s.remove(7), 7);
-        assert!(!s.contains(7) && s.get(CHUNK + 1).is_none());
-        assert_eq!(s[CHUNK * 2], CHUNK * 2);
-        // Most recently vacated first, then new cells at the end.
-        assert_eq!(s.insert(100), 7);
-        assert_eq!(s.insert(101), CHUNK + 1);
-        assert_eq!(s.insert(102), n);
-        assert_eq!(s.len(), n + 1);
-        let sum: usize = s.iter().map(|(_, v)| *v).sum();
-        assert_eq!(
-            sum,
-            (0..n).sum::<usize>() - 7 - (CHUNK + 1) + 100 + 101 + 102
+    fn slots_are_redis_cluster_slots() {
+        // Redis's CLUSTER KEYSLOT answers (and the CRC16/XMODEM check value).
+        assert_eq!(crc16(b"123456789"), 0x31c3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(key_slot(b"somekey"), 11058);
+        assert_eq!(key_slot(b""), 0);
+        // Hash tags: the first {...} with something inside.
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_ne!(
+            key_slot(b"foo{}{bar}"),
+            key_slot(b"bar"),
+            "empty first tag: whole key"
         );
-        for (_, v) in s.iter_mut() {
-            *v += 1;
-        }
-        assert_eq!(s[0], 1);
-        assert_eq!(s.iter().count(), s.len());
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(key_slot(b"foo{bar}{zap}"), key_slot(b"bar"));
     }
 }

@@ -77,7 +77,7 @@ pub fn active() -> bool {
     LDB.with(|l| l.borrow().is_some())
 }
 
-/// Start a session for the EVAL of `body` by client slot `client`.
+/// Start a session for the EVAL of `body` by the client at slab index `client`.
 pub fn start(srv: &mut Server, client: usize, body: &[u8]) {
     let mut body = body;
     while let [rest @ .., b'\n' | b'\r'] = body {

@@ -69,7 +69,7 @@ pub struct Running {
     /// The caller's command line, copied when the script timed out (FUNCTION STATS).
     pub argv: Vec<Vec<u8>>,
     pub start: std::time::Instant,
-    /// The caller's slot: its events wait while the script serves the event loop.
+    /// The caller's slab index: its events wait while the script serves the event loop.
     pub client: usize,
     /// It ran a write command: SCRIPT KILL can no longer stop it.
     pub wrote: bool,

@@ -1,6 +1,6 @@
 //! A hash value. Small hashes are one flat buffer of length-prefixed field/value pairs in
 //! insertion order (Redis's listpack: a few bytes of overhead per pair instead of a slab
-//! entry plus an index slot); once a hash outgrows hash-max-listpack-entries or stores a
+//! entry plus an index position); once a hash outgrows hash-max-listpack-entries or stores a
 //! field or value longer than hash-max-listpack-value it becomes a `Dict` for good, as in
 //! Redis, even if it later shrinks.
 use crate::keyspace::Dict;
@@ -227,7 +227,7 @@ impl Hash {
                 self.iter().for_each(|(k, v)| f(k, v));
                 0
             }
-            Hash::Table(t) if cursor >= t.slot_bound() => 0,
+            Hash::Table(t) if cursor >= t.pos_bound() => 0,
             Hash::Table(t) => t.scan(cursor, count, |k, v| f(k, v)),
         }
     }
@@ -253,7 +253,7 @@ impl Hash {
 }
 
 /// Positions of a hash that can be drawn at random: pair indexes of the small form,
-/// slots of the table form (some slots may be vacant).
+/// positions of the table form (some positions may be vacant).
 pub enum Sampler<'a> {
     Small(Vec<(&'a [u8], &'a [u8])>),
     Table(&'a Table),
@@ -273,7 +273,7 @@ impl<'a> Sampler<'a> {
     pub fn bound(&self) -> usize {
         match self {
             Sampler::Small(p) => p.len(),
-            Sampler::Table(t) => t.slot_bound(),
+            Sampler::Table(t) => t.pos_bound(),
         }
     }
     pub fn at(&self, pos: usize) -> Option<(&'a [u8], &'a [u8])> {
@@ -287,7 +287,7 @@ impl<'a> Sampler<'a> {
         match self {
             Sampler::Small(p) if p.is_empty() => None,
             Sampler::Small(p) => Some(rand::thread_rng().gen_range(0..p.len())),
-            Sampler::Table(t) => t.random_slot(),
+            Sampler::Table(t) => t.random_pos(),
         }
     }
 }

@@ -125,7 +125,7 @@ impl Set {
             Set::Ints(v) if v.is_empty() => None,
             Set::Ints(v) => Some(int_bytes(v[rand::thread_rng().gen_range(0..v.len())])),
             Set::Table(d) => d
-                .random_slot()
+                .random_pos()
                 .and_then(|s| d.at(s))
                 .map(|(k, _)| Cow::Borrowed(&**k)),
         }
@@ -139,8 +139,8 @@ impl Set {
                 Some(int_bytes(v.remove(i)).into_owned().into())
             }
             Set::Table(d) => {
-                let s = d.random_slot()?;
-                d.remove_slot(s).map(|(k, _)| k.into())
+                let s = d.random_pos()?;
+                d.remove_pos(s).map(|(k, _)| k.into())
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Why a skip list: it is what Redis uses, and with a "span" on every forward link (how many
 //! bottom-level nodes the link jumps over) one descent gives the rank of a node, the node at
 //! a rank, or the number of elements before any monotonic bound, all in O(log n) expected.
-//! Nodes live in an arena (`Vec<Node>`, links are u32 indices, freed slots are reused), so
+//! Nodes live in an arena (`Vec<Node>`, links are u32 indices, freed positions are reused), so
 //! there is no unsafe code and no per-link pointer; node 0 is the header.
 use crate::keyspace::Dict;
 use rand::Rng;
@@ -250,7 +250,7 @@ impl ZSet {
         id
     }
 
-    /// Unlink node `id` (found through `update`) and free its slot; returns its member.
+    /// Unlink node `id` (found through `update`) and free its position; returns its member.
     fn list_delete(&mut self, id: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.nodes[u as usize].links[i];
@@ -438,12 +438,12 @@ impl ZSet {
 
     /// A random member and its score.
     pub fn random(&self) -> Option<(&[u8], f64)> {
-        let slot = self.index.random_slot()?;
-        let (k, &id) = self.index.at(slot)?;
+        let pos = self.index.random_pos()?;
+        let (k, &id) = self.index.at(pos)?;
         Some((k, self.node(id).score))
     }
 
-    /// SCAN over the member dictionary (stable slots, see `Dict::scan`).
+    /// SCAN over the member dictionary (stable positions, see `Dict::scan`).
     pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&[u8], f64)) -> usize {
         self.index
             .scan(cursor, budget, |k, &id| f(k, self.nodes[id as usize].score))
