@@ -15,6 +15,7 @@ pub mod listen;
 pub mod log;
 pub mod net;
 pub mod notify;
+pub mod persist;
 pub mod propagate;
 pub mod reactor;
 pub mod resp;

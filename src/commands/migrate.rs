@@ -136,7 +136,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
             NO_EXPIRE => 0,
             at => (at - now).max(1),
         };
-        let payload = super::dump::serialize(e.val());
+        let payload = crate::persist::codec::serialize(e.val());
         let ttl = ttl.to_string();
         let mut words: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload];
         if replace {
@@ -413,7 +413,7 @@ fn finish(
             Some(_) if !setup_failed && !t.copy => {
                 let same = ctx.dbm().get(k).is_some_and(|e| {
                     e.expire() == *expire
-                        && super::dump::serialize(e.val()) == t.restores[span.clone()]
+                        && crate::persist::codec::serialize(e.val()) == t.restores[span.clone()]
                 });
                 if !same {
                     changed += 1;

@@ -253,7 +253,7 @@ fn delete(ctx: &mut Ctx, args: Args) {
 fn dump(ctx: &mut Ctx, _: Args) {
     let libs = &ctx.srv.scripting.functions.libraries;
     let payload =
-        crate::commands::dump::serialize_libraries(libs.values().map(|l| l.code.as_slice()));
+        crate::persist::codec::serialize_libraries(libs.values().map(|l| l.code.as_slice()));
     ctx.out.bulk(&payload);
 }
 
@@ -277,12 +277,12 @@ fn restore(ctx: &mut Ctx, args: Args) {
             );
         }
     }
-    let Some(body) = crate::commands::dump::verify(args.get(2)) else {
+    let Some(body) = crate::persist::codec::verify(args.get(2)) else {
         return ctx
             .out
             .error("ERR DUMP payload version or checksum are wrong");
     };
-    let codes = match crate::commands::dump::deserialize_libraries(body) {
+    let codes = match crate::persist::codec::deserialize_libraries(body) {
         Ok(c) => c,
         Err(e) => return ctx.out.error(e),
     };
