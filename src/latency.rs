@@ -420,37 +420,66 @@ fn slowlog_push(srv: &mut Server, id: usize, client: usize, args: Args, usec: u6
         id: lat.slowlog_next_id,
         time: crate::util::now_ms() / 1000,
         usec,
-        args: slowlog_args(&entry.full_name, args),
+        args: slowlog_args(args),
         peer,
         name,
     });
     lat.slowlog_next_id += 1;
 }
 
-/// Which arguments of a command must never be shown (passwords), as Redis redacts them.
-fn redacted(full_name: &str, args: &Args, i: usize) -> bool {
+/// Positions of the arguments that carry secrets (passwords, sensitive config values),
+/// which SLOWLOG and MONITOR both show as "(redacted)", as the commands themselves redact
+/// them in Redis: AUTH's user and password (its two- and three-word forms), HELLO's and
+/// MIGRATE's AUTH/AUTH2 operands, all of ACL SETUSER's arguments, and the values of
+/// CONFIG SET's sensitive parameters. Empty (no allocation) for every other command.
+pub fn redacted_args(args: Args) -> Vec<usize> {
+    let n = args.len();
     let is = |j: usize, w: &str| args.get(j).eq_ignore_ascii_case(w.as_bytes());
-    match full_name {
-        "auth" => i >= 1,
-        "acl|setuser" => i >= 2,
-        "config|set" => {
-            i >= 3
-                && i % 2 == 1
-                && ["masteruser", "masterauth", "requirepass"]
-                    .iter()
-                    .any(|n| is(i - 1, n))
-        }
-        "hello" | "migrate" => (1..i).any(|j| {
-            (is(j, "auth") && i - j <= if full_name == "hello" { 2 } else { 1 })
-                || (is(j, "auth2") && i - j <= 2)
-        }),
-        _ => false,
+    let mut hide = Vec::new();
+    if n == 0 {
+        return hide;
     }
+    // Options parsed left to right: an operand is never read as an option.
+    let options = |hide: &mut Vec<usize>, from: usize, auth_words: usize| {
+        let mut j = from;
+        while j < n {
+            if is(j, "auth") && j + auth_words < n {
+                hide.extend(j + 1..=j + auth_words);
+                j += auth_words;
+            } else if auth_words == 1 && is(j, "auth2") && j + 2 < n {
+                hide.extend([j + 1, j + 2]);
+                j += 2;
+            }
+            j += 1;
+        }
+    };
+    if is(0, "auth") {
+        if n <= 3 {
+            hide.extend(1..n);
+        }
+    } else if is(0, "hello") {
+        options(&mut hide, 2, 2);
+    } else if is(0, "migrate") {
+        options(&mut hide, 6, 1);
+    } else if n >= 3 && is(0, "acl") && is(1, "setuser") {
+        hide.extend(2..n);
+    } else if n >= 4 && is(0, "config") && is(1, "set") {
+        for j in (2..n - 1).step_by(2) {
+            let name = String::from_utf8_lossy(args.get(j));
+            if crate::config::lookup(&name)
+                .is_some_and(|s| s.flags & crate::config::types::SENSITIVE != 0)
+            {
+                hide.push(j + 1);
+            }
+        }
+    }
+    hide
 }
 
 /// The arguments as a slow log entry keeps them: at most 32, each at most 128 bytes.
-fn slowlog_args(full_name: &str, args: Args) -> Vec<Vec<u8>> {
+fn slowlog_args(args: Args) -> Vec<Vec<u8>> {
     let n = args.len();
+    let hidden = redacted_args(args);
     let kept = n.min(SLOWLOG_MAX_ARGS);
     let mut out = Vec::with_capacity(kept);
     for i in 0..kept {
@@ -458,7 +487,7 @@ fn slowlog_args(full_name: &str, args: Args) -> Vec<Vec<u8>> {
             out.push(format!("... ({} more arguments)", n - kept + 1).into_bytes());
             break;
         }
-        if redacted(full_name, &args, i) {
+        if hidden.contains(&i) {
             out.push(b"(redacted)".to_vec());
             continue;
         }
@@ -724,10 +753,25 @@ mod tests {
                 &["CONFIG", "SET", "requirepass", "(redacted)", "hz", "10"],
             ),
             ("get", &["GET", "auth"], &["GET", "auth"]),
+            ("auth", &["AUTH", "pw"], &["AUTH", "(redacted)"]),
+            // Four words are a syntax error before Redis redacts anything.
+            ("auth", &["AUTH", "a", "b", "c"], &["AUTH", "a", "b", "c"]),
+            (
+                "config|set",
+                &["CONFIG", "SET", "masterauth", "pw", "masteruser", "u"],
+                &[
+                    "CONFIG",
+                    "SET",
+                    "masterauth",
+                    "(redacted)",
+                    "masteruser",
+                    "(redacted)",
+                ],
+            ),
         ];
         for (name, words, want) in cases {
             let (buf, spans) = args_of(words);
-            let got = slowlog_args(name, Args::new(&buf, &spans));
+            let got = slowlog_args(Args::new(&buf, &spans));
             let want: Vec<Vec<u8>> = want.iter().map(|w| w.as_bytes().to_vec()).collect();
             assert_eq!(got, want, "{name}");
         }
@@ -743,16 +787,18 @@ mod tests {
             buf.extend_from_slice(w);
             spans.push((s, buf.len() as u32));
         }
-        let out = slowlog_args("sadd", Args::new(&buf, &spans));
+        let out = slowlog_args(Args::new(&buf, &spans));
         assert_eq!(out.len(), 32);
         assert_eq!(out[31], b"... (9 more arguments)");
         let long = vec![b'A'; 130];
         let spans = [(0u32, 4u32), (4, 134)];
         let mut b = b"auth".to_vec();
         b.extend_from_slice(&long);
-        let out = slowlog_args("auth", Args::new(&b, &spans));
+        let out = slowlog_args(Args::new(&b, &spans));
         assert_eq!(out[1], b"(redacted)");
-        let out = slowlog_args("echo", Args::new(&b, &spans));
+        let mut b = b"echo".to_vec();
+        b.extend_from_slice(&long);
+        let out = slowlog_args(Args::new(&b, &spans));
         assert!(out[1].ends_with(b"... (2 more bytes)"));
         assert_eq!(out[1].len(), 128 + b"... (2 more bytes)".len());
     }

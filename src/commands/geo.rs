@@ -3,9 +3,7 @@
 //! GEOADD is ZADD with scores computed from coordinates; the searches (GEORADIUS*,
 //! GEOSEARCH, GEOSEARCHSTORE) scan the score ranges of up to 9 geohash cells and keep the
 //! members inside the shape, in Redis's order, sorted on request.
-use super::zset::{
-    add_flags, fit_encoding, limits, store_zset, with_zset, zadd_items, zset_at, zset_pos,
-};
+use super::zset::{add_flags, fit_encoding, limits, store_zset, with_zset, zadd_items};
 use super::*;
 use crate::resp::Reply;
 use crate::types::geohash::{self, Shape};
@@ -159,17 +157,17 @@ fn geopos(ctx: &mut Ctx, args: Args) {
             }
         }
     };
-    if let Ok(pos) = zset_pos(ctx, args.get(1)) {
+    if let Ok(pos) = typed_pos::<ZSet>(ctx, args.get(1)) {
         let (db, out) = ctx.db_out();
-        reply(pos.map(|s| zset_at(db, s)), out);
+        reply(pos.map(|s| db.at_as::<ZSet>(s)), out);
     }
 }
 
 fn geohash(ctx: &mut Ctx, args: Args) {
     let n = args.len() - 2;
-    if let Ok(pos) = zset_pos(ctx, args.get(1)) {
+    if let Ok(pos) = typed_pos::<ZSet>(ctx, args.get(1)) {
         let (db, out) = ctx.db_out();
-        let z = pos.map(|s| zset_at(db, s));
+        let z = pos.map(|s| db.at_as::<ZSet>(s));
         out.array(n);
         for m in args.iter().skip(2) {
             match z.and_then(|z| z.score(m)).and_then(geohash::geohash_string) {
@@ -255,7 +253,7 @@ fn geosearchstore(ctx: &mut Ctx, args: Args) {
 
 /// The centre of a search from a member's position, or the error replied.
 fn member_center(ctx: &mut Ctx, pos: usize, m: &[u8]) -> Option<[f64; 2]> {
-    let z = zset_at(ctx.dbm(), pos);
+    let z = ctx.dbm().at_as::<ZSet>(pos);
     let p = z.score(m).and_then(geohash::position_of);
     if p.is_none() {
         ctx.out.error(BAD_MEMBER);
@@ -277,7 +275,7 @@ fn radius_arg(ctx: &mut Ctx, r: &[u8], u: &[u8]) -> Option<(f64, f64)> {
 /// All the search commands (Redis's georadiusGeneric): parse, scan, reply or store.
 fn search(ctx: &mut Ctx, args: Args, form: Form) {
     let src = args.get(if form == Form::SearchStore { 2 } else { 1 });
-    let Ok(pos) = zset_pos(ctx, src) else {
+    let Ok(pos) = typed_pos::<ZSet>(ctx, src) else {
         return;
     };
     let mut center = None;
@@ -452,7 +450,7 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) {
     };
     let limit = if any { count as usize } else { 0 };
     let (db, out) = ctx.db_out();
-    let mut found = scan(zset_at(db, pos), center, shape_m, limit);
+    let mut found = scan(db.at_as::<ZSet>(pos), center, shape_m, limit);
     match sort {
         Sort::None => {}
         Sort::Asc => found.sort_by(|a, b| a.dist.total_cmp(&b.dist)),

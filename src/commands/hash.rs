@@ -40,18 +40,6 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The hash at `key`: `Ok(None)` when absent, `Err(())` when of another type.
-fn hash_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut Hash>, ()> {
-    match db.get_mut(key).map(|e| e.val_mut()) {
-        None => Ok(None),
-        Some(ValMut::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(()),
-    }
-}
-
-fn hash_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
-    hash_mut(db, key).map(|o| o.map(|h| &*h))
-}
-
 /// The hash at `key`, created empty if absent; `Err(())` when of another type.
 fn hash_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut Hash, ()> {
     let pos = match db.find(key) {
@@ -118,7 +106,7 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
 
 fn hget(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match hash_ref(db, args.get(1)) {
+    match db.typed::<Hash>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(h) => match h.and_then(|h| h.get(args.get(2))) {
             Some(v) => out.bulk(v),
@@ -129,7 +117,7 @@ fn hget(ctx: &mut Ctx, args: Args) {
 
 fn hmget(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    let h = match hash_ref(db, args.get(1)) {
+    let h = match db.typed::<Hash>(args.get(1)) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(h) => h,
     };
@@ -143,33 +131,12 @@ fn hmget(ctx: &mut Ctx, args: Args) {
 }
 
 fn hdel(ctx: &mut Ctx, args: Args) {
-    let key = args.get(1);
-    let (db, out) = ctx.db_out();
-    let h = match hash_mut(db, key) {
-        Err(()) => return out.error(WRONGTYPE),
-        Ok(None) => return out.int(0),
-        Ok(Some(h)) => h,
-    };
-    let mut n = 0;
-    for f in args.iter().skip(2) {
-        if h.remove(f) {
-            n += 1;
-        }
-    }
-    let empty = h.is_empty();
-    if empty {
-        db.remove(key);
-    }
-    out.int(n);
-    if n > 0 {
-        ctx.modified(key);
-        crate::notify::notify_write(ctx, crate::notify::HASH, "hdel", key);
-    }
+    remove_members::<Hash>(ctx, args, crate::notify::HASH, "hdel");
 }
 
 fn hlen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match hash_ref(db, args.get(1)) {
+    match db.typed::<Hash>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(h) => out.int(h.map_or(0, |h| h.len()) as i64),
     }
@@ -177,7 +144,7 @@ fn hlen(ctx: &mut Ctx, args: Args) {
 
 fn hstrlen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match hash_ref(db, args.get(1)) {
+    match db.typed::<Hash>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(h) => out.int(h.and_then(|h| h.get(args.get(2))).map_or(0, |v| v.len()) as i64),
     }
@@ -185,7 +152,7 @@ fn hstrlen(ctx: &mut Ctx, args: Args) {
 
 fn hexists(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match hash_ref(db, args.get(1)) {
+    match db.typed::<Hash>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(h) => out.int(h.is_some_and(|h| h.contains(args.get(2))) as i64),
     }
@@ -194,7 +161,7 @@ fn hexists(ctx: &mut Ctx, args: Args) {
 /// HKEYS / HVALS / HGETALL.
 fn getall(ctx: &mut Ctx, args: Args, keys: bool, vals: bool) {
     let (db, out) = ctx.db_out();
-    let h = match hash_ref(db, args.get(1)) {
+    let h = match db.typed::<Hash>(args.get(1)) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) if keys && vals => return out.map(0),
         Ok(None) => return out.array(0),
@@ -225,42 +192,57 @@ fn hgetall(ctx: &mut Ctx, args: Args) {
     getall(ctx, args, true, true)
 }
 
-fn hincrby(ctx: &mut Ctx, args: Args) {
-    let Some(by) = int_arg(ctx, args.get(3)) else {
-        return;
-    };
+/// A field's new number: HINCRBY's integer, or HINCRBYFLOAT's formatted float.
+enum Incr {
+    Int(i64),
+    Float(String),
+}
+
+/// HINCRBY / HINCRBYFLOAT: `step` turns the field's current text (None when absent) into
+/// its new number or an error; the hash is created if absent, the field set, the result
+/// replied and `event` notified.
+fn incr_field(
+    ctx: &mut Ctx,
+    args: Args,
+    event: &str,
+    step: impl FnOnce(Option<&[u8]>) -> Result<Incr, &'static str>,
+) {
     let (key, field) = (args.get(1), args.get(2));
     let lim = Limits::from_cfg(&ctx.srv.cfg);
     let (db, out) = ctx.db_out();
     let Ok(h) = hash_or_create(db, key) else {
         return out.error(WRONGTYPE);
     };
-    let cur = match h.get(field) {
-        None => 0,
-        Some(v) => match parse_i64(v) {
-            Some(n) => n,
-            None => return out.error("ERR hash value is not an integer"),
-        },
-    };
-    let Some(new) = cur.checked_add(by) else {
-        return out.error("ERR increment or decrement would overflow");
-    };
-    let mut buf = itoa::Buffer::new();
-    h.set(field, buf.format(new).as_bytes(), lim);
-    out.int(new);
+    match step(h.get(field)) {
+        Err(e) => return out.error(e),
+        Ok(Incr::Int(n)) => {
+            h.set(field, itoa::Buffer::new().format(n).as_bytes(), lim);
+            out.int(n);
+        }
+        Ok(Incr::Float(s)) => {
+            h.set(field, s.as_bytes(), lim);
+            out.bulk(s.as_bytes());
+            // The result, not the increment (as INCRBYFLOAT): no float formatting to differ.
+            ctx.propagate_as(&[b"HSET", key, field, s.as_bytes()]);
+        }
+    }
     ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::HASH, "hincrby", key);
+    crate::notify::notify(ctx, crate::notify::HASH, event, key);
 }
 
-/// A float as Redis's human-friendly long double output: plain decimal, shortest digits
-/// that read back to the same value, no trailing zeros. (string.rs has the same need for
-/// INCRBYFLOAT; the two can share one helper in util.rs.)
-fn fmt_human_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let s = format!("{v}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+fn hincrby(ctx: &mut Ctx, args: Args) {
+    let Some(by) = int_arg(ctx, args.get(3)) else {
+        return;
+    };
+    incr_field(ctx, args, "hincrby", |cur| {
+        let cur = match cur {
+            None => 0,
+            Some(v) => parse_i64(v).ok_or("ERR hash value is not an integer")?,
+        };
+        cur.checked_add(by)
+            .map(Incr::Int)
+            .ok_or("ERR increment or decrement would overflow")
+    });
 }
 
 fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
@@ -270,30 +252,16 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     if !by.is_finite() {
         return ctx.out.error("ERR value is NaN or Infinity");
     }
-    let (key, field) = (args.get(1), args.get(2));
-    let lim = Limits::from_cfg(&ctx.srv.cfg);
-    let (db, out) = ctx.db_out();
-    let Ok(h) = hash_or_create(db, key) else {
-        return out.error(WRONGTYPE);
-    };
-    let cur = match h.get(field) {
-        None => 0.0,
-        Some(v) => match parse_f64(v) {
-            Some(n) => n,
-            None => return out.error("ERR hash value is not a float"),
-        },
-    };
-    let new = cur + by;
-    if !new.is_finite() {
-        return out.error("ERR increment would produce NaN or Infinity");
-    }
-    let s = fmt_human_float(new);
-    h.set(field, s.as_bytes(), lim);
-    out.bulk(s.as_bytes());
-    // The result, not the increment (as INCRBYFLOAT): no float formatting to differ.
-    ctx.propagate_as(&[b"HSET", key, args.get(2), s.as_bytes()]);
-    ctx.modified(key);
-    crate::notify::notify(ctx, crate::notify::HASH, "hincrbyfloat", key);
+    let by_text = args.get(3);
+    incr_field(ctx, args, "hincrbyfloat", |cur| {
+        let text = cur.unwrap_or(b"0");
+        let cur = parse_f64(text).ok_or("ERR hash value is not a float")?;
+        let new = cur + by;
+        if !new.is_finite() {
+            return Err("ERR increment would produce NaN or Infinity");
+        }
+        Ok(Incr::Float(super::string::float_sum(text, by_text, new)))
+    });
 }
 
 fn hrandfield(ctx: &mut Ctx, args: Args) {
@@ -320,7 +288,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         count = Some(n);
     }
     let (db, out) = ctx.db_out();
-    let h = match hash_ref(db, args.get(1)) {
+    let h = match db.typed::<Hash>(args.get(1)) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) if count.is_some() => return out.array(0),
         Ok(None) => return out.null(),

@@ -84,18 +84,6 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The list at `key`: `Ok(None)` when absent, `Err(())` when of another type.
-fn list_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut List>, ()> {
-    match db.get_mut(key).map(|e| e.val_mut()) {
-        None => Ok(None),
-        Some(ValMut::List(l)) => Ok(Some(l)),
-        Some(_) => Err(()),
-    }
-}
-
-fn list_ref<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a List>, ()> {
-    list_mut(db, key).map(|o| o.map(|l| &*l))
-}
-
 /// Delete `key` if its list became empty.
 fn drop_if_empty(db: &mut Db, key: &[u8]) {
     if matches!(db.get(key).map(|e| e.val()), Some(ValRef::List(l)) if l.is_empty()) {
@@ -153,7 +141,7 @@ fn index(i: i64, len: usize) -> Option<usize> {
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return out.int(0),
@@ -225,7 +213,7 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
     };
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) if count.is_some() => return out.null_array(),
         Ok(None) => return out.null(),
@@ -271,7 +259,7 @@ fn rpop(ctx: &mut Ctx, args: Args) {
 
 fn llen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match list_ref(db, args.get(1)) {
+    match db.typed::<List>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(l) => out.int(l.map_or(0, |l| l.len()) as i64),
     }
@@ -285,7 +273,7 @@ fn lrange(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(NOT_INT);
     };
     let (db, out) = ctx.db_out();
-    let l = match list_ref(db, args.get(1)) {
+    let l = match db.typed::<List>(args.get(1)) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) => return out.array(0),
         Ok(Some(l)) => l,
@@ -301,7 +289,7 @@ fn lrange(ctx: &mut Ctx, args: Args) {
 
 fn lindex(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    match list_ref(db, args.get(1)) {
+    match db.typed::<List>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(None) => out.null(),
         Ok(Some(l)) => match crate::util::parse_i64(args.get(2)) {
@@ -345,7 +333,7 @@ fn lpos(ctx: &mut Ctx, args: Args) {
     }
     let elem = args.get(2);
     let (db, out) = ctx.db_out();
-    let l = match list_ref(db, args.get(1)) {
+    let l = match db.typed::<List>(args.get(1)) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) if count.is_some() => return out.array(0),
         Ok(None) => return out.null(),
@@ -392,7 +380,7 @@ fn lpos(ctx: &mut Ctx, args: Args) {
 fn lset(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) => return out.error("ERR no such key"),
         Ok(Some(l)) => l,
@@ -417,7 +405,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     };
     let (key, elem) = (args.get(1), args.get(3));
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
@@ -459,7 +447,7 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
     };
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) => return out.ok(),
         Ok(Some(l)) => l,
@@ -487,7 +475,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     };
     let key = args.get(1);
     let (db, out) = ctx.db_out();
-    let l = match list_mut(db, key) {
+    let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
@@ -513,7 +501,7 @@ fn move_one(
     to_left: bool,
 ) -> Result<bool, ()> {
     let (db, out) = ctx.db_out();
-    match list_ref(db, src) {
+    match db.typed::<List>(src) {
         Err(()) => {
             out.error(WRONGTYPE);
             return Err(());
@@ -522,18 +510,18 @@ fn move_one(
         Ok(Some(l)) if l.is_empty() => return Ok(false),
         Ok(Some(_)) => {}
     }
-    if list_ref(db, dst).is_err() {
+    if db.typed::<List>(dst).is_err() {
         out.error(WRONGTYPE);
         return Err(());
     }
-    let Ok(Some(l)) = list_mut(db, src) else {
+    let Ok(Some(l)) = db.typed_mut::<List>(src) else {
         return Ok(false);
     };
     let Some(v) = pop_end(l, from_left) else {
         return Ok(false);
     };
     out.bulk(&v);
-    match list_mut(db, dst) {
+    match db.typed_mut::<List>(dst) {
         Ok(Some(d)) => push_end(d, v, to_left),
         _ => {
             db.insert_new(dst, Value::List(Box::new(VecDeque::from([v]))));
@@ -634,7 +622,7 @@ fn retry_move(ctx: &mut Ctx, args: Args, _key: &[u8]) -> bool {
     } else {
         (false, true)
     };
-    if !matches!(list_ref(ctx.dbm(), args.get(1)), Ok(Some(l)) if !l.is_empty()) {
+    if !matches!(ctx.dbm().typed::<List>(args.get(1)), Ok(Some(l)) if !l.is_empty()) {
         return false;
     }
     // A destination of the wrong type answers WRONGTYPE to the waiting client.
@@ -652,7 +640,7 @@ fn retry_move(ctx: &mut Ctx, args: Args, _key: &[u8]) -> bool {
 fn pop_first(ctx: &mut Ctx, keys: KeyList, left: bool, count: Option<usize>) -> Result<bool, ()> {
     for key in keys.iter() {
         let (db, out) = ctx.db_out();
-        match list_mut(db, key) {
+        match db.typed_mut::<List>(key) {
             Err(()) => {
                 out.error(WRONGTYPE);
                 return Err(());
@@ -731,7 +719,7 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
         (crate::util::eq_ic(args.get(0), "blpop"), None)
     };
     let (db, out) = ctx.db_out();
-    match list_mut(db, key) {
+    match db.typed_mut::<List>(key) {
         Ok(Some(l)) if !l.is_empty() => {
             let popped = count.map(|n| n.min(l.len()));
             pop_reply(out, l, key, left, count);

@@ -22,7 +22,9 @@ pub mod stream;
 pub mod string;
 pub mod zset;
 
+use crate::keyspace::{Container, Db, Members};
 use crate::resp::Args;
+use crate::resp::Reply;
 use crate::server::{Client, Ctx, ReplyMode, Server};
 use hashbrown::HashMap;
 use names::NameMap;
@@ -697,6 +699,58 @@ pub fn del_word(lazy: bool) -> &'static [u8] {
 }
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// `Db::typed_pos` for a handler: on a key of another type WRONGTYPE is replied and Err
+/// returned, so the handler just returns.
+pub(crate) fn typed_pos<T: Container>(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
+    let r = ctx.dbm().typed_pos::<T>(key);
+    if r.is_err() {
+        ctx.out.error(WRONGTYPE);
+    }
+    r
+}
+
+/// `Db::typed_mut` for a handler: on a key of another type WRONGTYPE is replied.
+pub(crate) fn typed_mut<'a, T: Container>(
+    db: &'a mut Db,
+    out: &mut Reply,
+    key: &[u8],
+) -> Result<Option<&'a mut T>, ()> {
+    let r = db.typed_mut::<T>(key);
+    if r.is_err() {
+        out.error(WRONGTYPE);
+    }
+    r
+}
+
+/// SREM / ZREM / HDEL: remove the members named after the key, delete the key once its
+/// collection is empty, reply how many were removed, and notify `event` (then "del" when
+/// the key went).
+pub(crate) fn remove_members<T: Members>(ctx: &mut Ctx, args: Args, class: u32, event: &str) {
+    let key = args.get(1);
+    let pos = match typed_pos::<T>(ctx, key) {
+        Err(()) => return,
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(pos)) => pos,
+    };
+    let db = ctx.dbm();
+    let c = db.at_as_mut::<T>(pos);
+    let mut n = 0;
+    for m in args.iter().skip(2) {
+        n += c.remove_member(m) as i64;
+        if c.is_empty() {
+            break;
+        }
+    }
+    if c.is_empty() {
+        db.remove_pos(pos);
+    }
+    ctx.out.int(n);
+    if n > 0 {
+        ctx.modified(key);
+        crate::notify::notify_write(ctx, class, event, key);
+    }
+}
 pub const SYNTAX: &str = "ERR syntax error";
 pub const NOT_INT: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";

@@ -1600,7 +1600,7 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
         ctx.db,
         origin
     );
-    let hidden = redacted_args(args);
+    let hidden = crate::latency::redacted_args(args);
     for (i, a) in args.iter().enumerate() {
         line.push(' ');
         if hidden.contains(&i) {
@@ -1620,46 +1620,6 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
             ctx.srv.pending_write.push(m);
         }
     }
-}
-
-/// Positions of arguments that carry secrets (passwords, sensitive config values), which
-/// MONITOR shows as "(redacted)" as Redis does.
-pub fn redacted_args(args: Args) -> Vec<usize> {
-    let n = args.len();
-    let name = args.get(0);
-    let mut hide = Vec::new();
-    if eq_ic(name, "auth") {
-        hide.extend(1..n.min(3));
-    } else if eq_ic(name, "hello") {
-        let mut j = 2;
-        while j < n {
-            if eq_ic(args.get(j), "auth") && j + 2 < n {
-                hide.extend([j + 1, j + 2]);
-                j += 3;
-            } else {
-                j += 1;
-            }
-        }
-    } else if eq_ic(name, "migrate") {
-        for j in 6..n {
-            if eq_ic(args.get(j), "auth") && j + 1 < n {
-                hide.push(j + 1);
-            } else if eq_ic(args.get(j), "auth2") && j + 2 < n {
-                hide.extend([j + 1, j + 2]);
-            }
-        }
-    } else if n >= 3 && eq_ic(name, "acl") && eq_ic(args.get(1), "setuser") {
-        hide.extend(2..n);
-    } else if n >= 4 && eq_ic(name, "config") && eq_ic(args.get(1), "set") {
-        for j in (2..n - 1).step_by(2) {
-            let sensitive = config::lookup(&String::from_utf8_lossy(args.get(j)))
-                .is_some_and(|s| s.flags & config::types::SENSITIVE != 0);
-            if sensitive {
-                hide.push(j + 1);
-            }
-        }
-    }
-    hide
 }
 
 /// A quoted representation like Redis's sdscatrepr.

@@ -1,6 +1,6 @@
 //! Set commands.
 use super::*;
-use crate::keyspace::{Db, ValMut, ValRef, Value};
+use crate::keyspace::{Db, Value};
 use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
@@ -62,56 +62,14 @@ pub static COMMANDS: &[Command] = &[
     cmd("sscan", -3, READONLY, SET, (1, 1, 1), sscan),
 ];
 
-/// Slot of a live key whose value passes `is`: Ok(None) if absent, Err if the type is wrong.
-pub(super) fn typed_pos(
-    db: &mut Db,
-    key: &[u8],
-    is: fn(ValRef) -> bool,
-) -> Result<Option<usize>, ()> {
-    match db.find(key) {
-        None => Ok(None),
-        Some(pos) => match db.at(pos) {
-            Some(e) if is(e.val()) => Ok(Some(pos)),
-            _ => Err(()),
-        },
-    }
-}
-
-fn is_set(v: ValRef) -> bool {
-    matches!(v, ValRef::Set(_))
-}
-
-fn set_at(db: &Db, pos: usize) -> &Set {
-    match db.at(pos).map(|e| e.val()) {
-        Some(ValRef::Set(s)) => s,
-        _ => unreachable!("position checked to hold a set"),
-    }
-}
-
-fn set_at_mut(db: &mut Db, pos: usize) -> &mut Set {
-    match db.at_mut(pos).map(|e| e.val_mut()) {
-        Some(ValMut::Set(s)) => s,
-        _ => unreachable!("position checked to hold a set"),
-    }
-}
-
 fn max_ints(ctx: &Ctx) -> usize {
     ctx.srv.cfg.set_max_intset_entries.max(0) as usize
-}
-
-/// A read-only set: Ok(None) if missing; on a wrong type the error is replied.
-fn read_pos(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
-    let r = typed_pos(ctx.dbm(), key, is_set);
-    if r.is_err() {
-        ctx.out.error(WRONGTYPE);
-    }
-    r
 }
 
 fn sadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let max = max_ints(ctx);
-    let pos = match read_pos(ctx, key) {
+    let pos = match typed_pos::<Set>(ctx, key) {
         Err(()) => return,
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -119,7 +77,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
             ctx.dbm().insert_new(key, Value::Set(Box::new(set)))
         }
     };
-    let s = set_at_mut(ctx.dbm(), pos);
+    let s = ctx.dbm().at_as_mut::<Set>(pos);
     let mut added = 0;
     for m in args.iter().skip(2) {
         if s.insert(m, max) {
@@ -134,31 +92,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
 }
 
 fn srem(ctx: &mut Ctx, args: Args) {
-    let key = args.get(1);
-    let pos = match read_pos(ctx, key) {
-        Err(()) => return,
-        Ok(None) => return ctx.out.int(0),
-        Ok(Some(s)) => s,
-    };
-    let db = ctx.dbm();
-    let s = set_at_mut(db, pos);
-    let mut removed = 0;
-    for m in args.iter().skip(2) {
-        if s.remove(m) {
-            removed += 1;
-            if s.is_empty() {
-                break;
-            }
-        }
-    }
-    if s.is_empty() {
-        db.remove_pos(pos);
-    }
-    ctx.out.int(removed);
-    if removed > 0 {
-        ctx.modified(key);
-        notify::notify_write(ctx, notify::SET, "srem", key);
-    }
+    remove_members::<Set>(ctx, args, notify::SET, "srem");
 }
 
 fn reply_members<'a>(out: &mut Reply, items: impl ExactSizeIterator<Item = Cow<'a, [u8]>>) {
@@ -169,48 +103,48 @@ fn reply_members<'a>(out: &mut Reply, items: impl ExactSizeIterator<Item = Cow<'
 }
 
 fn smembers(ctx: &mut Ctx, args: Args) {
-    let pos = match read_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return ctx.out.set(0),
         Ok(Some(s)) => s,
     };
     let (db, out) = ctx.db_out();
-    let s = set_at(db, pos);
+    let s = db.at_as::<Set>(pos);
     out.set(s.len());
     s.for_each(|m| out.bulk(m));
 }
 
 fn sismember(ctx: &mut Ctx, args: Args) {
-    match read_pos(ctx, args.get(1)) {
+    match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => {}
         Ok(None) => ctx.out.int(0),
         Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            out.int(set_at(db, pos).contains(args.get(2)) as i64);
+            out.int(db.at_as::<Set>(pos).contains(args.get(2)) as i64);
         }
     }
 }
 
 fn smismember(ctx: &mut Ctx, args: Args) {
-    let pos = match read_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let (db, out) = ctx.db_out();
     out.array(args.len() - 2);
     for m in args.iter().skip(2) {
-        let hit = pos.is_some_and(|s| set_at(db, s).contains(m));
+        let hit = pos.is_some_and(|s| db.at_as::<Set>(s).contains(m));
         out.int(hit as i64);
     }
 }
 
 fn scard(ctx: &mut Ctx, args: Args) {
-    match read_pos(ctx, args.get(1)) {
+    match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => {}
         Ok(None) => ctx.out.int(0),
         Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            out.int(set_at(db, pos).len() as i64);
+            out.int(db.at_as::<Set>(pos).len() as i64);
         }
     }
 }
@@ -245,7 +179,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
-    let pos = match read_pos(ctx, key) {
+    let pos = match typed_pos::<Set>(ctx, key) {
         Err(()) => return,
         Ok(None) if count.is_some() => return ctx.out.set(0),
         Ok(None) => return ctx.out.null(),
@@ -257,7 +191,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     let on = ctx.srv.prop.on();
     let mut popped: Vec<Box<[u8]>> = Vec::new();
     let (db, out) = ctx.db_out();
-    let s = set_at_mut(db, pos);
+    let s = db.at_as_mut::<Set>(pos);
     let size = s.len();
     match count {
         None => {
@@ -337,14 +271,14 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
     } else {
         None
     };
-    let pos = match read_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) if count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),
         Ok(Some(s)) => s,
     };
     let (db, out) = ctx.db_out();
-    let s = set_at(db, pos);
+    let s = db.at_as::<Set>(pos);
     let Some(count) = count else {
         match s.random() {
             Some(m) => out.bulk(&m),
@@ -393,7 +327,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
 fn smove(ctx: &mut Ctx, args: Args) {
     let (src, dst, m) = (args.get(1), args.get(2), args.get(3));
     let max = max_ints(ctx);
-    let src_pos = match read_pos(ctx, src) {
+    let src_pos = match typed_pos::<Set>(ctx, src) {
         Err(()) => return,
         Ok(None) => {
             // Redis still type-checks nothing else when the source is missing.
@@ -401,16 +335,16 @@ fn smove(ctx: &mut Ctx, args: Args) {
         }
         Ok(Some(s)) => s,
     };
-    let dst_pos = match read_pos(ctx, dst) {
+    let dst_pos = match typed_pos::<Set>(ctx, dst) {
         Err(()) => return,
         Ok(s) => s,
     };
     let db = ctx.dbm();
     if dst_pos == Some(src_pos) {
-        let hit = set_at(db, src_pos).contains(m);
+        let hit = db.at_as::<Set>(src_pos).contains(m);
         return ctx.out.int(hit as i64);
     }
-    let s = set_at_mut(db, src_pos);
+    let s = db.at_as_mut::<Set>(src_pos);
     if !s.remove(m) {
         return ctx.out.int(0);
     }
@@ -421,7 +355,7 @@ fn smove(ctx: &mut Ctx, args: Args) {
         Some(d) => d,
         None => db.insert_new(dst, Value::Set(Box::new(Set::for_member(m)))),
     };
-    let added = set_at_mut(db, dst_pos).insert(m, max);
+    let added = db.at_as_mut::<Set>(dst_pos).insert(m, max);
     ctx.modified(src);
     notify::notify_write(ctx, notify::SET, "srem", src);
     if added {
@@ -442,7 +376,7 @@ enum Op {
 fn gather(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<usize>>, ()> {
     let mut cells = Vec::with_capacity(keys.len());
     for k in keys {
-        cells.push(read_pos(ctx, k)?);
+        cells.push(typed_pos::<Set>(ctx, k)?);
     }
     Ok(cells)
 }
@@ -450,7 +384,10 @@ fn gather(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<usize>>, ()> {
 /// Compute an intersection, union or difference; `limit` stops an intersection early
 /// (SINTERCARD), 0 meaning none.
 fn compute(db: &Db, cells: &[Option<usize>], op: Op, limit: usize) -> Vec<Box<[u8]>> {
-    let sets: Vec<Option<&Set>> = cells.iter().map(|s| s.map(|s| set_at(db, s))).collect();
+    let sets: Vec<Option<&Set>> = cells
+        .iter()
+        .map(|s| s.map(|s| db.at_as::<Set>(s)))
+        .collect();
     match op {
         Op::Inter => {
             if sets.iter().any(|s| s.is_none()) {
@@ -622,7 +559,7 @@ fn sscan(ctx: &mut Ctx, args: Args) {
     if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
     }
-    let pos = match read_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<Set>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
@@ -632,7 +569,7 @@ fn sscan(ctx: &mut Ctx, args: Args) {
     };
     let (db, out) = ctx.db_out();
     let mut items = Vec::new();
-    let next = set_at(db, pos).scan(o.cursor, o.count, |m| {
+    let next = db.at_as::<Set>(pos).scan(o.cursor, o.count, |m| {
         if o.matches(m) {
             items.push(Cow::Owned(m.to_vec()));
         }

@@ -165,22 +165,6 @@ fn nogroup(ctx: &mut Ctx, key: &[u8], group: &[u8], suffix: &str) {
     ));
 }
 
-/// The stream at `key` for reading: Ok(None) when absent; Err after a WRONGTYPE reply.
-fn read_stream<'a>(
-    db: &'a mut crate::keyspace::Db,
-    out: &mut Reply,
-    key: &[u8],
-) -> Result<Option<&'a mut Stream>, ()> {
-    match db.get_mut(key).map(|e| e.val_mut()) {
-        None => Ok(None),
-        Some(ValMut::Stream(s)) => Ok(Some(s)),
-        Some(_) => {
-            out.error(WRONGTYPE);
-            Err(())
-        }
-    }
-}
-
 /// A consumer was created implicitly (XREADGROUP, XCLAIM, XAUTOCLAIM).
 fn consumer_created(ctx: &mut Ctx, key: &[u8]) {
     crate::notify::notify(ctx, crate::notify::STREAM, "xgroup-createconsumer", key);
@@ -423,7 +407,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
     };
     let on = ctx.srv.prop.on();
     let (db, out) = ctx.db_out();
-    let Ok(s) = read_stream(db, out, args.get(1)) else {
+    let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) else {
         return;
     };
     let Some(s) = s else { return out.int(0) };
@@ -445,7 +429,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
 
 fn xlen(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
-    if let Ok(s) = read_stream(db, out, args.get(1)) {
+    if let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) {
         out.int(s.map_or(0, |s| s.len() as i64));
     }
 }
@@ -479,7 +463,7 @@ fn range_generic(ctx: &mut Ctx, args: Args, rev: bool) {
         }
     }
     let (db, out) = ctx.db_out();
-    let Ok(s) = read_stream(db, out, args.get(1)) else {
+    let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) else {
         return;
     };
     let Some(s) = s else { return out.array(0) };
@@ -718,7 +702,7 @@ fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<Rea
         let key = args.get(streams_at + k);
         let ida = args.get(streams_at + n + k);
         let (db, out) = ctx.db_out();
-        let s = read_stream(db, out, key).ok()?;
+        let s = typed_mut::<Stream>(db, out, key).ok()?;
         let last = s.as_ref().map(|s| s.last_id).unwrap_or_default();
         if let Some((g, _)) = req.group {
             if !s.is_some_and(|s| s.groups.contains_key(g)) {
@@ -976,7 +960,7 @@ fn xdel(ctx: &mut Ctx, args: Args) {
         ids.push(id);
     }
     let (db, out) = ctx.db_out();
-    let Ok(s) = read_stream(db, out, args.get(1)) else {
+    let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) else {
         return;
     };
     let Some(s) = s else { return out.int(0) };
@@ -1018,7 +1002,7 @@ fn xsetid(ctx: &mut Ctx, args: Args) {
         i += 2;
     }
     let (db, out) = ctx.db_out();
-    let Ok(s) = read_stream(db, out, args.get(1)) else {
+    let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) else {
         return;
     };
     let Some(s) = s else {
@@ -1053,7 +1037,7 @@ fn group_stream<'a>(
     out: &mut Reply,
     key: &[u8],
 ) -> Option<&'a mut Stream> {
-    match read_stream(db, out, key) {
+    match typed_mut::<Stream>(db, out, key) {
         Ok(Some(s)) => Some(s),
         Ok(None) => {
             out.error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
@@ -1129,7 +1113,7 @@ fn xgroup_create(ctx: &mut Ctx, args: Args) {
     };
     let (key, name, ida) = (args.get(2), args.get(3), args.get(4));
     let (db, out) = ctx.db_out();
-    let exists = match read_stream(db, out, key) {
+    let exists = match typed_mut::<Stream>(db, out, key) {
         Err(()) => return,
         Ok(s) => s.is_some(),
     };
@@ -1148,7 +1132,7 @@ fn xgroup_create(ctx: &mut Ctx, args: Args) {
     if !exists {
         db.insert_new(key, Value::Stream(Box::default()));
     }
-    let Ok(Some(s)) = read_stream(db, out, key) else {
+    let Ok(Some(s)) = typed_mut::<Stream>(db, out, key) else {
         return;
     };
     if s.groups.contains_key(name) {
@@ -1276,7 +1260,7 @@ fn xack(ctx: &mut Ctx, args: Args) {
     let (key, name) = (args.get(1), args.get(2));
     {
         let (db, out) = ctx.db_out();
-        match read_stream(db, out, key) {
+        match typed_mut::<Stream>(db, out, key) {
             Err(()) => return,
             Ok(Some(s)) if s.groups.contains_key(name) => {}
             Ok(_) => return out.int(0),
@@ -1289,7 +1273,7 @@ fn xack(ctx: &mut Ctx, args: Args) {
         ids.push(id);
     }
     let (db, out) = ctx.db_out();
-    let Ok(Some(s)) = read_stream(db, out, key) else {
+    let Ok(Some(s)) = typed_mut::<Stream>(db, out, key) else {
         return;
     };
     let Some(g) = s.groups.get_mut(name) else {
@@ -1335,7 +1319,7 @@ fn xpending(ctx: &mut Ctx, args: Args) {
         range = Some((start, end, count.max(0) as usize, min_idle, consumer));
     }
     let (db, out) = ctx.db_out();
-    let s = match read_stream(db, out, key) {
+    let s = match typed_mut::<Stream>(db, out, key) {
         Err(()) => return,
         Ok(s) => s,
     };
@@ -1410,7 +1394,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
     let (key, name, cons) = (args.get(1), args.get(2), args.get(3));
     {
         let (db, out) = ctx.db_out();
-        match read_stream(db, out, key) {
+        match typed_mut::<Stream>(db, out, key) {
             Err(()) => return,
             Ok(Some(s)) if s.groups.contains_key(name) => {}
             Ok(_) => return nogroup(ctx, key, name, ""),
@@ -1478,7 +1462,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
     };
     let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
-    let Ok(Some(s)) = read_stream(db, out, key) else {
+    let Ok(Some(s)) = typed_mut::<Stream>(db, out, key) else {
         return;
     };
     let Stream {
@@ -1579,7 +1563,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
     }
     let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
-    let s = match read_stream(db, out, key) {
+    let s = match typed_mut::<Stream>(db, out, key) {
         Err(()) => return,
         Ok(s) => s,
     };
@@ -1656,7 +1640,7 @@ fn existing_stream<'a>(
     out: &mut Reply,
     key: &[u8],
 ) -> Option<&'a mut Stream> {
-    match read_stream(db, out, key) {
+    match typed_mut::<Stream>(db, out, key) {
         Ok(Some(s)) => Some(s),
         Ok(None) => {
             out.error("ERR no such key");

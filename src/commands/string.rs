@@ -532,6 +532,13 @@ fn fmt_human_float(v: f64) -> String {
     s
 }
 
+/// The text INCRBYFLOAT and HINCRBYFLOAT store for `cur_text` + `by_text` (whose f64 sum
+/// is `v`): the exact decimal sum where it has one, as Redis's long double arithmetic
+/// prints it ("0.1" + "0.2" is "0.3"), else the f64 in plain decimal.
+pub(super) fn float_sum(cur_text: &[u8], by_text: &[u8], v: f64) -> String {
+    decimal_sum(cur_text, by_text).unwrap_or_else(|| fmt_human_float(v))
+}
+
 fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (db, out) = ctx.db_out();
@@ -560,7 +567,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         Some(e) => e.val().str_bytes(&mut tmp).unwrap_or(b"0"),
         None => b"0",
     };
-    let s = decimal_sum(cur_text, args.get(2)).unwrap_or_else(|| fmt_human_float(v));
+    let s = float_sum(cur_text, args.get(2), v);
     out.bulk(s.as_bytes());
     // Stored as a string even when integral ("embstr" in Redis, not "int").
     db.set(key, Value::Str(Str::new(s.as_bytes())), NO_EXPIRE, true);

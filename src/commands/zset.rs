@@ -1,8 +1,8 @@
 //! Sorted set commands.
-use super::set::{positive_arg, range_arg, scan_reply, typed_pos};
+use super::set::{positive_arg, range_arg, scan_reply};
 use super::*;
 use crate::blocking::{self, TimeoutReply};
-use crate::keyspace::{Db, Dict, ValMut, ValRef, Value, NO_EXPIRE};
+use crate::keyspace::{Db, Dict, ValRef, Value, NO_EXPIRE};
 use crate::notify::{self, notify};
 use crate::resp::Reply;
 use crate::types::set::Set;
@@ -216,33 +216,6 @@ const NAN_ERR: &str = "ERR resulting score is not a number (NaN)";
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
 
-fn is_zset(v: ValRef) -> bool {
-    matches!(v, ValRef::ZSet(_))
-}
-
-pub(super) fn zset_at(db: &Db, pos: usize) -> &ZSet {
-    match db.at(pos).map(|e| e.val()) {
-        Some(ValRef::ZSet(z)) => z,
-        _ => unreachable!("position checked to hold a zset"),
-    }
-}
-
-fn zset_at_mut(db: &mut Db, pos: usize) -> &mut ZSet {
-    match db.at_mut(pos).map(|e| e.val_mut()) {
-        Some(ValMut::ZSet(z)) => z,
-        _ => unreachable!("position checked to hold a zset"),
-    }
-}
-
-/// The sorted set at `key`: Ok(None) if missing; on a wrong type the error is replied.
-pub(super) fn zset_pos(ctx: &mut Ctx, key: &[u8]) -> Result<Option<usize>, ()> {
-    let r = typed_pos(ctx.dbm(), key, is_zset);
-    if r.is_err() {
-        ctx.out.error(WRONGTYPE);
-    }
-    r
-}
-
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 #[derive(Clone, Copy)]
 pub(super) struct Limits {
@@ -382,7 +355,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, first: usize, f: AddFlags) {
 /// `key` (GEOADD comes here with the scores it computed).
 pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, &[u8])]) {
     let lim = limits(ctx);
-    let pos = match zset_pos(ctx, key) {
+    let pos = match typed_pos::<ZSet>(ctx, key) {
         Err(()) => return,
         Ok(Some(s)) => s,
         Ok(None) if f.xx => {
@@ -399,7 +372,7 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
         }
     };
     let (db, out) = ctx.db_out();
-    let z = zset_at_mut(db, pos);
+    let z = db.at_as_mut::<ZSet>(pos);
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
@@ -462,31 +435,7 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
 }
 
 fn zrem(ctx: &mut Ctx, args: Args) {
-    let key = args.get(1);
-    let pos = match zset_pos(ctx, key) {
-        Err(()) => return,
-        Ok(None) => return ctx.out.int(0),
-        Ok(Some(s)) => s,
-    };
-    let db = ctx.dbm();
-    let z = zset_at_mut(db, pos);
-    let mut n = 0;
-    for m in args.iter().skip(2) {
-        if z.remove(m) {
-            n += 1;
-        }
-        if z.is_empty() {
-            break;
-        }
-    }
-    if z.is_empty() {
-        db.remove_pos(pos);
-    }
-    ctx.out.int(n);
-    if n > 0 {
-        ctx.modified(key);
-        notify::notify_write(ctx, notify::ZSET, "zrem", key);
-    }
+    remove_members::<ZSet>(ctx, args, notify::ZSET, "zrem");
 }
 
 // ---- reads ----
@@ -498,12 +447,12 @@ pub(super) fn with_zset(
     missing: fn(&mut Reply),
     f: impl FnOnce(&ZSet, &mut Reply),
 ) {
-    match zset_pos(ctx, key) {
+    match typed_pos::<ZSet>(ctx, key) {
         Err(()) => {}
         Ok(None) => missing(ctx.out),
         Ok(Some(pos)) => {
             let (db, out) = ctx.db_out();
-            f(zset_at(db, pos), out)
+            f(db.at_as::<ZSet>(pos), out)
         }
     }
 }
@@ -526,14 +475,14 @@ fn zscore(ctx: &mut Ctx, args: Args) {
 }
 
 fn zmscore(ctx: &mut Ctx, args: Args) {
-    let pos = match zset_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<ZSet>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let (db, out) = ctx.db_out();
     out.array(args.len() - 2);
     for m in args.iter().skip(2) {
-        match pos.and_then(|s| zset_at(db, s).score(m)) {
+        match pos.and_then(|s| db.at_as::<ZSet>(s).score(m)) {
             Some(s) => out.double(s),
             None => out.null(),
         }
@@ -760,14 +709,14 @@ fn zrange_generic(
             Spec::Rank(s, e)
         }
     };
-    let pos = match zset_pos(ctx, args.get(at)) {
+    let pos = match typed_pos::<ZSet>(ctx, args.get(at)) {
         Err(()) => return,
         Ok(s) => s,
     };
     let lim = limits(ctx);
     let (db, out) = ctx.db_out();
     let sel = pos.and_then(|s| {
-        let z = zset_at(db, s);
+        let z = db.at_as::<ZSet>(s);
         select(z, &spec, rev, offset, limit).map(|(a, b)| (z, a, b))
     });
     match store {
@@ -847,13 +796,13 @@ fn zremrange(ctx: &mut Ctx, args: Args, by: RangeBy) {
         }
     };
     let key = args.get(1);
-    let pos = match zset_pos(ctx, key) {
+    let pos = match typed_pos::<ZSet>(ctx, key) {
         Err(()) => return,
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
     };
     let db = ctx.dbm();
-    let z = zset_at_mut(db, pos);
+    let z = db.at_as_mut::<ZSet>(pos);
     let n = match select(z, &spec, false, 0, -1) {
         Some((a, b)) => z.remove_ranks(a, b + 1),
         None => 0,
@@ -906,7 +855,7 @@ fn pop_first<'a>(
     shape: PopShape,
 ) -> Result<bool, ()> {
     for k in keys {
-        if let Some(pos) = zset_pos(ctx, k)? {
+        if let Some(pos) = typed_pos::<ZSet>(ctx, k)? {
             pop_at(ctx, k, pos, max, count, shape);
             return Ok(true);
         }
@@ -919,7 +868,7 @@ fn pop_at(ctx: &mut Ctx, key: &[u8], pos: usize, max: bool, count: usize, shape:
         return ctx.out.array(0);
     }
     let (db, out) = ctx.db_out();
-    let z = zset_at_mut(db, pos);
+    let z = db.at_as_mut::<ZSet>(pos);
     let n = count.min(z.len());
     let nested = match shape {
         PopShape::Plain { count_given } => {
@@ -1127,7 +1076,7 @@ fn retry_bpop(ctx: &mut Ctx, args: Args, key: &[u8]) -> bool {
     } else {
         (eq_ic(args.get(0), "bzpopmax"), 1, PopShape::KeyFlat)
     };
-    match typed_pos(ctx.dbm(), key, is_zset) {
+    match ctx.dbm().typed_pos::<ZSet>(key) {
         Ok(Some(pos)) => {
             pop_at(ctx, key, pos, max, count, shape);
             true
@@ -1236,9 +1185,12 @@ fn zsetop(
     }
     let mut cells = Vec::with_capacity(n);
     for i in 0..n {
-        match typed_pos(ctx.dbm(), args.get(at + 1 + i), |v| {
-            matches!(v, ValRef::ZSet(_) | ValRef::Set(_))
-        }) {
+        // A source may be a sorted set or a plain set (its members scored 1).
+        let (db, key) = (ctx.dbm(), args.get(at + 1 + i));
+        match db
+            .typed_pos::<ZSet>(key)
+            .or_else(|()| db.typed_pos::<Set>(key))
+        {
             Ok(s) => cells.push(s),
             Err(()) => {
                 ctx.out.error(WRONGTYPE);
@@ -1435,7 +1387,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return ctx.out.error("ERR value is out of range");
     }
-    let pos = match zset_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<ZSet>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return ctx.out.array(0),
         Ok(Some(s)) => s,
@@ -1444,7 +1396,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         return ctx.out.array(0);
     }
     let (db, out) = ctx.db_out();
-    let z = zset_at(db, pos);
+    let z = db.at_as::<ZSet>(pos);
     if l < 0 {
         let n = l.unsigned_abs() as usize;
         let picks = (0..n).filter_map(|_| z.random());
@@ -1471,7 +1423,7 @@ fn zscan(ctx: &mut Ctx, args: Args) {
     if super::keys::cursor_arg(ctx, args.get(2)).is_none() {
         return;
     }
-    let pos = match zset_pos(ctx, args.get(1)) {
+    let pos = match typed_pos::<ZSet>(ctx, args.get(1)) {
         Err(()) => return,
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
@@ -1480,7 +1432,7 @@ fn zscan(ctx: &mut Ctx, args: Args) {
         return;
     };
     let (db, out) = ctx.db_out();
-    let z = zset_at(db, pos);
+    let z = db.at_as::<ZSet>(pos);
     let mut items: Vec<Cow<[u8]>> = Vec::new();
     let mut keep = |m: &[u8], s: f64| {
         if o.matches(m) {

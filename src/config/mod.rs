@@ -169,7 +169,7 @@ config_table! {
     // --- replication (accepted and shown; links come with the replication work) ---
     replicaof: String = "replicaof" ["slaveof"] Kind::Str, "", IMMUTABLE, Nothing;
     masterauth: String = "masterauth" [] Kind::Str, "", SENSITIVE, Nothing;
-    masteruser: String = "masteruser" [] Kind::Str, "", NONE, Nothing;
+    masteruser: String = "masteruser" [] Kind::Str, "", SENSITIVE, Nothing;
     replica_serve_stale_data: bool = "replica-serve-stale-data" ["slave-serve-stale-data"] Kind::Bool, "yes", NONE, Nothing;
     replica_read_only: bool = "replica-read-only" ["slave-read-only"] Kind::Bool, "yes", NONE, Nothing;
     replica_ignore_maxmemory: bool = "replica-ignore-maxmemory" ["slave-ignore-maxmemory"] Kind::Bool, "yes", NONE, Nothing;

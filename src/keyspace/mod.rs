@@ -12,7 +12,9 @@ pub mod value;
 pub use dict::{Dict, Key, Table};
 pub use entry::Entry;
 pub use strval::Str;
-pub use value::{digest_hex, digest_of, xor_into, List, ValMut, ValRef, Value, NO_EXPIRE};
+pub use value::{
+    digest_hex, digest_of, xor_into, Container, List, Members, ValMut, ValRef, Value, NO_EXPIRE,
+};
 
 use crate::util::now_ms;
 use std::time::Instant;
@@ -105,6 +107,48 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let s = self.find(key)?;
         self.dict.item_mut(s)
+    }
+    /// The live value at `key` as a `T`: Ok(None) when absent, Err(()) when the key holds
+    /// another type.
+    #[inline]
+    #[allow(clippy::result_unit_err)] // Err is WRONGTYPE: the caller replies it
+    pub fn typed_mut<T: Container>(&mut self, key: &[u8]) -> Result<Option<&mut T>, ()> {
+        match self.get_mut(key) {
+            None => Ok(None),
+            Some(e) => T::of_mut(e.val_mut()).map(Some).ok_or(()),
+        }
+    }
+    /// `typed_mut` for reading (a lookup may still delete an expired key, hence `&mut`).
+    #[inline]
+    #[allow(clippy::result_unit_err)] // Err is WRONGTYPE: the caller replies it
+    pub fn typed<T: Container>(&mut self, key: &[u8]) -> Result<Option<&T>, ()> {
+        self.typed_mut(key).map(|o| o.map(|v| &*v))
+    }
+    /// The position of the live value at `key` if it is a `T` (for commands that read it,
+    /// then write elsewhere, then come back): Ok(None) when absent, Err(()) on another type.
+    #[inline]
+    #[allow(clippy::result_unit_err)] // Err is WRONGTYPE: the caller replies it
+    pub fn typed_pos<T: Container>(&mut self, key: &[u8]) -> Result<Option<usize>, ()> {
+        match self.find(key) {
+            None => Ok(None),
+            Some(pos) => match self.at(pos) {
+                Some(e) if T::of(e.val()).is_some() => Ok(Some(pos)),
+                _ => Err(()),
+            },
+        }
+    }
+    /// The `T` at a position `typed_pos` returned.
+    #[inline]
+    pub fn at_as<T: Container>(&self, pos: usize) -> &T {
+        self.at(pos)
+            .and_then(|e| T::of(e.val()))
+            .expect("position checked to hold this type")
+    }
+    #[inline]
+    pub fn at_as_mut<T: Container>(&mut self, pos: usize) -> &mut T {
+        self.at_mut(pos)
+            .and_then(|e| T::of_mut(e.val_mut()))
+            .expect("position checked to hold this type")
     }
     /// The entry at a position (from `find`), expired or not.
     #[inline]

@@ -59,6 +59,64 @@ impl Value {
     }
 }
 
+/// A collection type stored under a key, reached by a typed lookup (`Db::typed_mut`,
+/// `Db::typed_pos`) that tells "absent" from "holds another type" (WRONGTYPE).
+pub trait Container {
+    fn of(v: ValRef<'_>) -> Option<&Self>;
+    fn of_mut(v: ValMut<'_>) -> Option<&mut Self>;
+}
+
+macro_rules! container {
+    ($t:ty, $variant:ident) => {
+        impl Container for $t {
+            #[inline]
+            fn of(v: ValRef<'_>) -> Option<&Self> {
+                match v {
+                    ValRef::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn of_mut(v: ValMut<'_>) -> Option<&mut Self> {
+                match v {
+                    ValMut::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+container!(List, List);
+container!(crate::types::hash::Hash, Hash);
+container!(crate::types::set::Set, Set);
+container!(crate::types::zset::ZSet, ZSet);
+container!(crate::types::stream::Stream, Stream);
+
+/// A collection that members can be removed from (SREM, ZREM, HDEL).
+pub trait Members: Container {
+    /// Remove one member; true if it was there.
+    fn remove_member(&mut self, m: &[u8]) -> bool;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! members {
+    ($t:ty) => {
+        impl Members for $t {
+            #[inline]
+            fn remove_member(&mut self, m: &[u8]) -> bool {
+                self.remove(m)
+            }
+            #[inline]
+            fn is_empty(&self) -> bool {
+                <$t>::is_empty(self)
+            }
+        }
+    };
+}
+members!(crate::types::hash::Hash);
+members!(crate::types::set::Set);
+members!(crate::types::zset::ZSet);
+
 /// A stored value, borrowed (`Entry::val`).
 #[derive(Clone, Copy)]
 pub enum ValRef<'a> {

@@ -153,6 +153,30 @@ fn incr_and_float() {
         .query(&mut c)
         .unwrap();
     assert_eq!(f, "0");
+    // Decimal sums print as Redis's long double arithmetic does (not f64's 0.30000000000000004),
+    // the same as INCRBYFLOAT.
+    for (start, by, want) in [
+        ("0.1", "0.2", "0.3"),
+        ("1.1", "2.2", "3.3"),
+        ("-0.7", "0.1", "-0.6"),
+    ] {
+        let _: () = cmd("HSET")
+            .arg("d")
+            .arg("f")
+            .arg(start)
+            .query(&mut c)
+            .unwrap();
+        let f: String = cmd("HINCRBYFLOAT")
+            .arg("d")
+            .arg("f")
+            .arg(by)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(f, want, "HINCRBYFLOAT {start} + {by}");
+        let _: () = cmd("SET").arg("ds").arg(start).query(&mut c).unwrap();
+        let f: String = cmd("INCRBYFLOAT").arg("ds").arg(by).query(&mut c).unwrap();
+        assert_eq!(f, want, "INCRBYFLOAT {start} + {by}");
+    }
     assert_eq!(
         err_of(&mut c, cmd("HINCRBYFLOAT").arg("h").arg("s").arg(1)),
         "ERR hash value is not a float"
