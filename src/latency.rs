@@ -379,13 +379,30 @@ pub fn after_unblock(srv: &mut Server, id: usize, client: usize, args: Args, ns:
     slowlog_if_slower(srv, id, client, args, ns / 1000);
 }
 
-#[inline]
+#[inline(always)]
 fn slowlog_if_slower(srv: &mut Server, id: usize, client: usize, args: Args, usec: u64) {
     let slower_than = srv.cfg.slowlog_log_slower_than;
     if slower_than < 0 {
         return;
     }
-    if usec as i64 >= slower_than {
+    // Trimmed after every command, as Redis does (so a lowered slowlog-max-len applies
+    // at once), but the trimming itself is out of line.
+    if usec as i64 >= slower_than || srv.latency.slowlog.len() > srv.cfg.slowlog_max_len as usize {
+        slowlog_push_trim(srv, id, client, args, usec, usec as i64 >= slower_than);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn slowlog_push_trim(
+    srv: &mut Server,
+    id: usize,
+    client: usize,
+    args: Args,
+    usec: u64,
+    push: bool,
+) {
+    if push {
         slowlog_push(srv, id, client, args, usec);
     }
     let max = srv.cfg.slowlog_max_len.max(0) as usize;

@@ -62,11 +62,17 @@ pub fn keys_expired(srv: &mut Server, db: usize, keys: &mut Vec<Key>) {
 }
 
 /// Drain the keys a database deleted lazily (found expired on access) since last asked.
-#[inline]
+/// Called after every write: the test is inline, the work out of line.
+#[inline(always)]
 pub fn lazy_expired(srv: &mut Server, db: usize) {
-    if srv.ks.dbs[db].lazy_expired.is_empty() {
-        return;
+    if !srv.ks.dbs[db].lazy_expired.is_empty() {
+        drain_lazy_expired(srv, db);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn drain_lazy_expired(srv: &mut Server, db: usize) {
     let mut keys = std::mem::take(&mut srv.ks.dbs[db].lazy_expired);
     srv.stats.expired_keys += keys.len() as u64;
     keys_expired(srv, db, &mut keys);
