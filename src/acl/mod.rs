@@ -11,15 +11,16 @@
 //!   [`check`], by command name, so pub/sub commands need no call of their own.
 //! - [`authenticate`]: AUTH and HELLO AUTH.
 //! - [`on_connect`] / [`on_tls_established`]: protected mode and `tls-auth-clients-user`.
-pub mod keys;
-mod keyspecs;
 mod rules;
 
-pub use keys::{KEY_READ, KEY_WRITE};
+/// What a key pattern grants (`%R~`, `%W~`; both for `~`), and what a key needs: read
+/// for a key spec with ACCESS, write for INSERT, UPDATE or DELETE (commands::keyspec).
+pub const KEY_READ: u8 = 1;
+pub const KEY_WRITE: u8 = 2;
 
 pub use rules::{has_spaces as rules_has_spaces, RuleError, Selector, User};
 
-use crate::commands::{Table, NO_AUTH};
+use crate::commands::{keyspec, Table, NO_AUTH};
 use crate::server::{ClientKind, Server};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
@@ -237,7 +238,7 @@ pub fn reads_all_keys(srv: &Server, client: usize, id: usize, args: crate::resp:
         (s.all_keys
             || s.patterns
                 .iter()
-                .any(|p| p.flags & keys::KEY_READ != 0 && p.pattern == b"*"))
+                .any(|p| p.flags & KEY_READ != 0 && p.pattern == b"*"))
             && selector_check(s, &srv.cmds, id, &argv).is_ok()
     })
 }
@@ -296,9 +297,11 @@ fn selector_check(
             return Err((Denial::Command, 0));
         }
     }
-    if !s.all_keys {
-        for (pos, perm, _) in keys::key_access(cmd, &e.full_name, argv) {
-            if !s.key_ok(argv[pos], perm) {
+    if !s.all_keys && e.keys.has_keys() {
+        let mut keys = keyspec::KeyList::new();
+        keyspec::keys_of(&e.keys, argv, &mut keys);
+        for (pos, flags) in keys {
+            if !s.key_ok(argv[pos], keyspec::acl_access(flags)) {
                 return Err((Denial::Key, pos));
             }
         }

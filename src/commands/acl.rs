@@ -7,22 +7,22 @@ use crate::util::eq_ic;
 const F: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const NOT_ADMIN: u32 = NOSCRIPT | LOADING | STALE;
 
-pub static COMMANDS: &[Command] = &[cmd("acl", -2, 0, 0, (0, 0, 0), container).subs(ACL)];
+pub static COMMANDS: &[Command] = &[cmd("acl", -2, 0, 0, container).subs(ACL)];
 
 static ACL: &[Command] = &[
-    cmd("cat", -2, NOT_ADMIN, 0, (0, 0, 0), acl_cat),
-    cmd("deluser", -3, F, 0, (0, 0, 0), acl_deluser),
-    cmd("dryrun", -4, F, 0, (0, 0, 0), acl_dryrun),
-    cmd("genpass", -2, NOT_ADMIN, 0, (0, 0, 0), acl_genpass),
-    cmd("getuser", 3, F, 0, (0, 0, 0), acl_getuser),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), acl_help),
-    cmd("list", 2, F, 0, (0, 0, 0), acl_list),
-    cmd("load", 2, F, 0, (0, 0, 0), acl_load),
-    cmd("log", -2, F, 0, (0, 0, 0), acl_log),
-    cmd("save", 2, F, 0, (0, 0, 0), acl_save),
-    cmd("setuser", -3, F, 0, (0, 0, 0), acl_setuser),
-    cmd("users", 2, F, 0, (0, 0, 0), acl_users),
-    cmd("whoami", 2, NOT_ADMIN, 0, (0, 0, 0), acl_whoami),
+    cmd("cat", -2, NOT_ADMIN, 0, acl_cat),
+    cmd("deluser", -3, F, 0, acl_deluser),
+    cmd("dryrun", -4, F, 0, acl_dryrun),
+    cmd("genpass", -2, NOT_ADMIN, 0, acl_genpass),
+    cmd("getuser", 3, F, 0, acl_getuser),
+    cmd("help", 2, LOADING | STALE, 0, acl_help),
+    cmd("list", 2, F, 0, acl_list),
+    cmd("load", 2, F, 0, acl_load),
+    cmd("log", -2, F, 0, acl_log),
+    cmd("save", 2, F, 0, acl_save),
+    cmd("setuser", -3, F, 0, acl_setuser),
+    cmd("users", 2, F, 0, acl_users),
+    cmd("whoami", 2, NOT_ADMIN, 0, acl_whoami),
 ];
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {

@@ -5,27 +5,13 @@ use crate::keyspace::{Db, Str, Value, NO_EXPIRE};
 use crate::util::{eq_ic, parse_i64};
 
 pub static COMMANDS: &[Command] = &[
-    cmd(
-        "setbit",
-        4,
-        WRITE | DENYOOM | FAST,
-        BITMAP,
-        (1, 1, 1),
-        setbit,
-    ),
-    cmd("getbit", 3, READONLY | FAST, BITMAP, (1, 1, 1), getbit),
-    cmd("bitcount", -2, READONLY, BITMAP, (1, 1, 1), bitcount),
-    cmd("bitpos", -3, READONLY, BITMAP, (1, 1, 1), bitpos),
-    cmd("bitop", -4, WRITE | DENYOOM, BITMAP, (2, -1, 1), bitop),
-    cmd("bitfield", -2, WRITE | DENYOOM, BITMAP, (1, 1, 1), bitfield),
-    cmd(
-        "bitfield_ro",
-        -2,
-        READONLY | FAST,
-        BITMAP,
-        (1, 1, 1),
-        bitfield_ro,
-    ),
+    cmd("setbit", 4, WRITE | DENYOOM | FAST, BITMAP, setbit),
+    cmd("getbit", 3, READONLY | FAST, BITMAP, getbit),
+    cmd("bitcount", -2, READONLY, BITMAP, bitcount),
+    cmd("bitpos", -3, READONLY, BITMAP, bitpos),
+    cmd("bitop", -4, WRITE | DENYOOM, BITMAP, bitop),
+    cmd("bitfield", -2, WRITE | DENYOOM, BITMAP, bitfield),
+    cmd("bitfield_ro", -2, READONLY | FAST, BITMAP, bitfield_ro),
 ];
 
 const BIT_OFFSET_ERR: &str = "ERR bit offset is not an integer or out of range";

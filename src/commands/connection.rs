@@ -5,15 +5,14 @@ use crate::util::eq_ic;
 use std::time::{Duration, Instant};
 
 pub static COMMANDS: &[Command] = &[
-    cmd("ping", -1, FAST, CONNECTION, (0, 0, 0), ping),
-    cmd("echo", 2, FAST, CONNECTION, (0, 0, 0), echo),
+    cmd("ping", -1, FAST, CONNECTION, ping),
+    cmd("echo", 2, FAST, CONNECTION, echo),
     // Cluster client commands: answered as by a Redis with cluster support disabled.
     cmd(
         "readonly",
         1,
         FAST | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         no_cluster,
     ),
     cmd(
@@ -21,40 +20,23 @@ pub static COMMANDS: &[Command] = &[
         1,
         FAST | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         no_cluster,
     ),
-    cmd("asking", 1, FAST, CONNECTION, (0, 0, 0), no_cluster),
+    cmd("asking", 1, FAST, CONNECTION, no_cluster),
     cmd(
         "quit",
         -1,
         ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE | TX_CONTROL | TX_LEAVE,
         CONNECTION,
-        (0, 0, 0),
         quit,
     ),
-    cmd(
-        "select",
-        2,
-        LOADING | STALE | FAST,
-        CONNECTION,
-        (0, 0, 0),
-        select,
-    ),
-    cmd(
-        "swapdb",
-        3,
-        WRITE | FAST,
-        KEYSPACE | DANGEROUS,
-        (0, 0, 0),
-        swapdb,
-    ),
+    cmd("select", 2, LOADING | STALE | FAST, CONNECTION, select),
+    cmd("swapdb", 3, WRITE | FAST, KEYSPACE | DANGEROUS, swapdb),
     cmd(
         "hello",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         CONNECTION,
-        (0, 0, 0),
         hello,
     ),
     cmd(
@@ -62,7 +44,6 @@ pub static COMMANDS: &[Command] = &[
         1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | TX_LEAVE,
         CONNECTION,
-        (0, 0, 0),
         reset,
     ),
     cmd(
@@ -70,27 +51,18 @@ pub static COMMANDS: &[Command] = &[
         -2,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         CONNECTION,
-        (0, 0, 0),
         auth,
     ),
-    cmd("client", -2, SKIP_SLOWLOG, CONNECTION, (0, 0, 0), container).subs(CLIENT),
+    cmd("client", -2, SKIP_SLOWLOG, CONNECTION, container).subs(CLIENT),
 ];
 
 static CLIENT: &[Command] = &[
-    cmd(
-        "id",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        client_id,
-    ),
+    cmd("id", 2, NOSCRIPT | LOADING | STALE, CONNECTION, client_id),
     cmd(
         "setname",
         3,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_setname,
     ),
     cmd(
@@ -98,7 +70,6 @@ static CLIENT: &[Command] = &[
         2,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_getname,
     ),
     cmd(
@@ -106,7 +77,6 @@ static CLIENT: &[Command] = &[
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_list,
     ),
     cmd(
@@ -114,7 +84,6 @@ static CLIENT: &[Command] = &[
         2,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_info,
     ),
     cmd(
@@ -122,7 +91,6 @@ static CLIENT: &[Command] = &[
         -3,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_kill,
     ),
     cmd(
@@ -130,7 +98,6 @@ static CLIENT: &[Command] = &[
         3,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_no_evict,
     ),
     cmd(
@@ -138,7 +105,6 @@ static CLIENT: &[Command] = &[
         -3,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_pause,
     ),
     cmd(
@@ -146,7 +112,6 @@ static CLIENT: &[Command] = &[
         -3,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         crate::blocking::client_unblock_command,
     ),
     cmd(
@@ -154,7 +119,6 @@ static CLIENT: &[Command] = &[
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_unpause,
     ),
     cmd(
@@ -162,23 +126,14 @@ static CLIENT: &[Command] = &[
         3,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_reply,
     ),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        client_help,
-    ),
+    cmd("help", 2, LOADING | STALE, CONNECTION, client_help),
     cmd(
         "tracking",
         -3,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_tracking,
     ),
     cmd(
@@ -186,7 +141,6 @@ static CLIENT: &[Command] = &[
         3,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_caching,
     ),
     cmd(
@@ -194,7 +148,6 @@ static CLIENT: &[Command] = &[
         2,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_getredir,
     ),
     cmd(
@@ -202,7 +155,6 @@ static CLIENT: &[Command] = &[
         2,
         NOSCRIPT | LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         client_trackinginfo,
     ),
 ];

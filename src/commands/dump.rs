@@ -7,13 +7,12 @@ use crate::persist::codec::{deserialize, serialize, verify, Shape, BAD_FORMAT, B
 use crate::util::eq_ic;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("dump", 2, READONLY, KEYSPACE, (1, 1, 1), dump),
+    cmd("dump", 2, READONLY, KEYSPACE, dump),
     cmd(
         "restore",
         -4,
         WRITE | DENYOOM,
         KEYSPACE | DANGEROUS,
-        (1, 1, 1),
         restore,
     ),
 ];

@@ -11,25 +11,23 @@ use crate::types::zset::{ScoreRange, ZSet};
 use crate::util::{eq_ic, parse_f64};
 
 pub static COMMANDS: &[Command] = &[
-    cmd("geoadd", -5, WRITE | DENYOOM, GEO, (1, 1, 1), geoadd),
-    cmd("geodist", -4, READONLY, GEO, (1, 1, 1), geodist),
-    cmd("geohash", -2, READONLY, GEO, (1, 1, 1), geohash),
-    cmd("geopos", -2, READONLY, GEO, (1, 1, 1), geopos),
+    cmd("geoadd", -5, WRITE | DENYOOM, GEO, geoadd),
+    cmd("geodist", -4, READONLY, GEO, geodist),
+    cmd("geohash", -2, READONLY, GEO, geohash),
+    cmd("geopos", -2, READONLY, GEO, geopos),
     cmd(
         "georadius",
         -6,
         WRITE | DENYOOM | MOVABLE_KEYS,
         GEO,
-        (1, 1, 1),
         georadius,
     ),
-    cmd("georadius_ro", -6, READONLY, GEO, (1, 1, 1), georadius_ro),
+    cmd("georadius_ro", -6, READONLY, GEO, georadius_ro),
     cmd(
         "georadiusbymember",
         -5,
         WRITE | DENYOOM | MOVABLE_KEYS,
         GEO,
-        (1, 1, 1),
         georadiusbymember,
     ),
     cmd(
@@ -37,18 +35,10 @@ pub static COMMANDS: &[Command] = &[
         -5,
         READONLY,
         GEO,
-        (1, 1, 1),
         georadiusbymember_ro,
     ),
-    cmd("geosearch", -7, READONLY, GEO, (1, 1, 1), geosearch),
-    cmd(
-        "geosearchstore",
-        -8,
-        WRITE | DENYOOM,
-        GEO,
-        (1, 2, 1),
-        geosearchstore,
-    ),
+    cmd("geosearch", -7, READONLY, GEO, geosearch),
+    cmd("geosearchstore", -8, WRITE | DENYOOM, GEO, geosearchstore),
 ];
 
 const BAD_MEMBER: &str = "ERR could not decode requested zset member";

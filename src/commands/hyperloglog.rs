@@ -7,39 +7,17 @@ use crate::types::hll::{self, Corrupt};
 use crate::util::eq_ic;
 
 pub static COMMANDS: &[Command] = &[
-    cmd(
-        "pfadd",
-        -2,
-        WRITE | DENYOOM | FAST,
-        HYPERLOGLOG,
-        (1, 1, 1),
-        pfadd,
-    ),
+    cmd("pfadd", -2, WRITE | DENYOOM | FAST, HYPERLOGLOG, pfadd),
     cmd(
         "pfcount",
         -2,
         READONLY | MAY_REPLICATE,
         HYPERLOGLOG,
-        (1, -1, 1),
         pfcount,
     ),
-    cmd(
-        "pfmerge",
-        -2,
-        WRITE | DENYOOM,
-        HYPERLOGLOG,
-        (1, -1, 1),
-        pfmerge,
-    ),
-    cmd(
-        "pfdebug",
-        3,
-        WRITE | DENYOOM | ADMIN,
-        HYPERLOGLOG,
-        (2, 2, 1),
-        pfdebug,
-    ),
-    cmd("pfselftest", 1, ADMIN, HYPERLOGLOG, (0, 0, 0), pfselftest),
+    cmd("pfmerge", -2, WRITE | DENYOOM, HYPERLOGLOG, pfmerge),
+    cmd("pfdebug", 3, WRITE | DENYOOM | ADMIN, HYPERLOGLOG, pfdebug),
+    cmd("pfselftest", 1, ADMIN, HYPERLOGLOG, pfselftest),
 ];
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";

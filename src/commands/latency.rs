@@ -3,61 +3,47 @@ use super::*;
 use crate::latency::{Histogram, Series};
 
 pub static COMMANDS: &[Command] = &[
-    cmd("slowlog", -2, 0, 0, (0, 0, 0), container)
+    cmd("slowlog", -2, 0, 0, container)
         .subs(SLOWLOG)
         .doc("A container for slow log commands", "2.2.12"),
-    cmd("latency", -2, 0, 0, (0, 0, 0), container)
+    cmd("latency", -2, 0, 0, container)
         .subs(LATENCY)
         .doc("A container for latency diagnostics commands", "2.8.13"),
 ];
 
 static SLOWLOG: &[Command] = &[
-    cmd(
-        "get",
-        -2,
-        ADMIN | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        slowlog_get,
-    )
-    .doc("Get the slow log's entries", "2.2.12"),
-    cmd("len", 2, ADMIN | LOADING | STALE, 0, (0, 0, 0), slowlog_len)
+    cmd("get", -2, ADMIN | LOADING | STALE, 0, slowlog_get)
+        .doc("Get the slow log's entries", "2.2.12"),
+    cmd("len", 2, ADMIN | LOADING | STALE, 0, slowlog_len)
         .doc("Get the slow log's length", "2.2.12"),
-    cmd(
-        "reset",
-        2,
-        ADMIN | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        slowlog_reset,
-    )
-    .doc("Clear all entries from the slow log", "2.2.12"),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), slowlog_help)
+    cmd("reset", 2, ADMIN | LOADING | STALE, 0, slowlog_reset)
+        .doc("Clear all entries from the slow log", "2.2.12"),
+    cmd("help", 2, LOADING | STALE, 0, slowlog_help)
         .doc("Show helpful text about the different subcommands", "6.2.0"),
 ];
 
 const LAT_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 static LATENCY: &[Command] = &[
-    cmd("doctor", 2, LAT_FLAGS, 0, (0, 0, 0), latency_doctor)
+    cmd("doctor", 2, LAT_FLAGS, 0, latency_doctor)
         .doc("Return a human readable latency analysis report.", "2.8.13"),
-    cmd("graph", 3, LAT_FLAGS, 0, (0, 0, 0), latency_graph)
+    cmd("graph", 3, LAT_FLAGS, 0, latency_graph)
         .doc("Return a latency graph for the event.", "2.8.13"),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), latency_help).doc(
+    cmd("help", 2, LOADING | STALE, 0, latency_help).doc(
         "Show helpful text about the different subcommands.",
         "2.8.13",
     ),
-    cmd("histogram", -2, LAT_FLAGS, 0, (0, 0, 0), latency_histogram).doc(
+    cmd("histogram", -2, LAT_FLAGS, 0, latency_histogram).doc(
         "Return the cumulative distribution of latencies of a subset of commands or all.",
         "7.0.0",
     ),
-    cmd("history", 3, LAT_FLAGS, 0, (0, 0, 0), latency_history)
+    cmd("history", 3, LAT_FLAGS, 0, latency_history)
         .doc("Return timestamp-latency samples for the event.", "2.8.13"),
-    cmd("latest", 2, LAT_FLAGS, 0, (0, 0, 0), latency_latest).doc(
+    cmd("latest", 2, LAT_FLAGS, 0, latency_latest).doc(
         "Return the latest latency samples for all events.",
         "2.8.13",
     ),
-    cmd("reset", -2, LAT_FLAGS, 0, (0, 0, 0), latency_reset)
+    cmd("reset", -2, LAT_FLAGS, 0, latency_reset)
         .doc("Reset latency data for one or more events.", "2.8.13"),
 ];
 

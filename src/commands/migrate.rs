@@ -29,7 +29,6 @@ pub static COMMANDS: &[Command] = &[cmd(
     -6,
     WRITE | MOVABLE_KEYS,
     KEYSPACE | DANGEROUS,
-    (3, 3, 1),
     migrate,
 )
 .doc(

@@ -1,6 +1,7 @@
 //! The command table: one `Command` row per command (name, arity, flags, ACL categories,
-//! key positions, handler, subcommands), one file per family. Dispatch, arity checks,
-//! COMMAND INFO/DOCS, ACL categories and (later) cluster key hashing all read this table.
+//! handler, subcommands), one file per family; `Table::build` joins Redis's key specs to
+//! the rows (keyspec.rs). Dispatch, arity checks, COMMAND INFO/DOCS, ACL categories and
+//! (later) cluster key hashing all read this table.
 pub mod acl;
 pub mod bitmap;
 pub mod connection;
@@ -9,6 +10,9 @@ pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
+pub mod keyspec;
+#[rustfmt::skip]
+mod keyspec_table;
 pub mod latency;
 pub mod list;
 pub mod migrate;
@@ -131,20 +135,6 @@ pub const CATEGORY_NAMES: &[(u32, &str)] = &[
     (SCRIPTING, "scripting"),
 ];
 
-/// Where a command's keys are: `first`..=`last` (negative: from the end) every `step`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Keys {
-    pub first: i32,
-    pub last: i32,
-    pub step: i32,
-}
-
-pub const NO_KEYS: Keys = Keys {
-    first: 0,
-    last: 0,
-    step: 0,
-};
-
 pub struct Command {
     pub name: &'static str,
     /// Exact argument count including the name when positive; minimum when negative.
@@ -152,32 +142,20 @@ pub struct Command {
     pub flags: u32,
     /// ACL categories beyond those derived from the flags.
     pub acl: u32,
-    pub keys: Keys,
     pub run: Handler,
     pub subs: &'static [Command],
     pub summary: &'static str,
     pub since: &'static str,
 }
 
-/// A table row: `cmd(name, arity, flags, acl, (first, last, step), handler)`.
-pub const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    keys: (i32, i32, i32),
-    run: Handler,
-) -> Command {
+/// A table row: `cmd(name, arity, flags, acl, handler)`. Its keys are Redis's key specs,
+/// attached by `Table::build` (keyspec.rs).
+pub const fn cmd(name: &'static str, arity: i32, flags: u32, acl: u32, run: Handler) -> Command {
     Command {
         name,
         arity,
         flags,
         acl,
-        keys: Keys {
-            first: keys.0,
-            last: keys.1,
-            step: keys.2,
-        },
         run,
         subs: &[],
         summary: "",
@@ -238,6 +216,8 @@ pub struct Entry {
     pub group: &'static str,
     /// `full_name` with a static lifetime, for a client's last command (CLIENT LIST cmd=).
     pub static_name: &'static str,
+    /// Its key specs and key finder (Redis's), found once here.
+    pub keys: keyspec::KeyInfo,
 }
 
 pub struct Table {
@@ -297,6 +277,7 @@ impl Table {
                     acl: derived_acl(c),
                     group,
                     static_name: c.name,
+                    keys: keyspec::KeyInfo::of(c.name),
                 });
                 t.by_name.insert(c.name.as_bytes(), id);
                 for s in c.subs {
@@ -312,6 +293,7 @@ impl Table {
                         acl: derived_acl(s),
                         group,
                         static_name: full,
+                        keys: keyspec::KeyInfo::of(full),
                     });
                     t.entries[id].subs.insert(s.name.as_bytes(), sid);
                 }
@@ -565,8 +547,9 @@ fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
         return;
     }
     let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
-    let keys = crate::acl::keys::key_access(e.cmd, &e.full_name, &argv);
-    crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(|&(p, _, _)| argv[p]));
+    let mut keys = keyspec::KeyList::new();
+    keyspec::keys_of(&e.keys, &argv, &mut keys);
+    crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(|&(p, _)| argv[p]));
 }
 
 /// Redis's reply to a write while min-replicas-to-write is not met.

@@ -10,7 +10,6 @@ pub static COMMANDS: &[Command] = &[
         1,
         NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL,
         TRANSACTION,
-        (0, 0, 0),
         multi,
     )
     .doc("Mark the start of a transaction block", "1.2.0"),
@@ -19,7 +18,6 @@ pub static COMMANDS: &[Command] = &[
         1,
         NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | TX_EXEC,
         TRANSACTION,
-        (0, 0, 0),
         exec,
     )
     .doc("Execute all commands issued after MULTI", "1.2.0"),
@@ -28,7 +26,6 @@ pub static COMMANDS: &[Command] = &[
         1,
         NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL | TX_LEAVE,
         TRANSACTION,
-        (0, 0, 0),
         discard,
     )
     .doc("Discard all commands issued after MULTI", "2.0.0"),
@@ -37,7 +34,6 @@ pub static COMMANDS: &[Command] = &[
         -2,
         NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL,
         TRANSACTION,
-        (1, -1, 1),
         watch,
     )
     .doc(
@@ -49,7 +45,6 @@ pub static COMMANDS: &[Command] = &[
         1,
         NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         TRANSACTION,
-        (0, 0, 0),
         unwatch,
     )
     .doc("Forget about all watched keys", "2.2.0"),

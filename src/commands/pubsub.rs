@@ -18,7 +18,6 @@ pub static COMMANDS: &[Command] = &[
         -2,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         subscribe,
     )
     .doc(
@@ -30,7 +29,6 @@ pub static COMMANDS: &[Command] = &[
         -1,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         unsubscribe,
     )
     .doc(
@@ -42,7 +40,6 @@ pub static COMMANDS: &[Command] = &[
         -2,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         psubscribe,
     )
     .doc(
@@ -54,7 +51,6 @@ pub static COMMANDS: &[Command] = &[
         -1,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         punsubscribe,
     )
     .doc(
@@ -66,7 +62,6 @@ pub static COMMANDS: &[Command] = &[
         3,
         PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
         0,
-        (0, 0, 0),
         publish_cmd,
     )
     .doc("Post a message to a channel", "2.0.0"),
@@ -75,7 +70,6 @@ pub static COMMANDS: &[Command] = &[
         -2,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (1, -1, 1),
         ssubscribe,
     )
     .doc(
@@ -87,7 +81,6 @@ pub static COMMANDS: &[Command] = &[
         -1,
         PUBSUB | NOSCRIPT | LOADING | STALE,
         0,
-        (1, -1, 1),
         sunsubscribe,
     )
     .doc(
@@ -99,43 +92,20 @@ pub static COMMANDS: &[Command] = &[
         3,
         PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
         0,
-        (1, 1, 1),
         spublish,
     )
     .doc("Post a message to a shard channel", "7.0.0"),
-    cmd("pubsub", -2, 0, 0, (0, 0, 0), container)
+    cmd("pubsub", -2, 0, 0, container)
         .subs(PUBSUB_SUBS)
         .doc("A container for Pub/Sub commands", "2.8.0"),
 ];
 
 static PUBSUB_SUBS: &[Command] = &[
-    cmd(
-        "channels",
-        -2,
-        PUBSUB | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        pubsub_channels,
-    )
-    .doc("List active channels", "2.8.0"),
-    cmd(
-        "numsub",
-        -2,
-        PUBSUB | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        pubsub_numsub,
-    )
-    .doc("Get the count of subscribers for channels", "2.8.0"),
-    cmd(
-        "numpat",
-        2,
-        PUBSUB | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        pubsub_numpat,
-    )
-    .doc(
+    cmd("channels", -2, PUBSUB | LOADING | STALE, 0, pubsub_channels)
+        .doc("List active channels", "2.8.0"),
+    cmd("numsub", -2, PUBSUB | LOADING | STALE, 0, pubsub_numsub)
+        .doc("Get the count of subscribers for channels", "2.8.0"),
+    cmd("numpat", 2, PUBSUB | LOADING | STALE, 0, pubsub_numpat).doc(
         "Get the count of unique patterns pattern subscriptions",
         "2.8.0",
     ),
@@ -144,7 +114,6 @@ static PUBSUB_SUBS: &[Command] = &[
         -2,
         PUBSUB | LOADING | STALE,
         0,
-        (0, 0, 0),
         pubsub_shardchannels,
     )
     .doc("List active shard channels", "7.0.0"),
@@ -153,11 +122,10 @@ static PUBSUB_SUBS: &[Command] = &[
         -2,
         PUBSUB | LOADING | STALE,
         0,
-        (0, 0, 0),
         pubsub_shardnumsub,
     )
     .doc("Get the count of subscribers for shard channels", "7.0.0"),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), pubsub_help)
+    cmd("help", 2, LOADING | STALE, 0, pubsub_help)
         .doc("Show helpful text about the different subcommands", "6.2.0"),
 ];
 

@@ -8,87 +8,54 @@ use crate::{notice, warn};
 use std::fmt::Write as _;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("config", -2, 0, 0, (0, 0, 0), container).subs(CONFIG),
+    cmd("config", -2, 0, 0, container).subs(CONFIG),
     // A standalone server: CLUSTER and its subcommands exist (so ACL rules such as
     // +cluster or -cluster|nodes are accepted) and answer as Redis with cluster-enabled no.
-    cmd("cluster", -2, 0, 0, (0, 0, 0), container).subs(CLUSTER),
+    cmd("cluster", -2, 0, 0, container).subs(CLUSTER),
     cmd(
         "role",
         1,
         NOSCRIPT | LOADING | STALE | FAST,
         ADMIN_CAT | DANGEROUS,
-        (0, 0, 0),
         role,
     ),
-    cmd("wait", 3, NOSCRIPT, CONNECTION, (0, 0, 0), wait),
-    cmd("lolwut", -1, READONLY | FAST, 0, (0, 0, 0), lolwut),
-    cmd("module", -2, 0, 0, (0, 0, 0), container).subs(MODULE),
-    cmd("info", -1, LOADING | STALE, DANGEROUS, (0, 0, 0), info),
-    cmd(
-        "command",
-        -1,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command,
-    )
-    .subs(COMMAND),
-    cmd("time", 1, LOADING | STALE | FAST, 0, (0, 0, 0), time),
-    cmd("dbsize", 1, READONLY | FAST, KEYSPACE, (0, 0, 0), dbsize),
+    cmd("wait", 3, NOSCRIPT, CONNECTION, wait),
+    cmd("lolwut", -1, READONLY | FAST, 0, lolwut),
+    cmd("module", -2, 0, 0, container).subs(MODULE),
+    cmd("info", -1, LOADING | STALE, DANGEROUS, info),
+    cmd("command", -1, LOADING | STALE, CONNECTION, command).subs(COMMAND),
+    cmd("time", 1, LOADING | STALE | FAST, 0, time),
+    cmd("dbsize", 1, READONLY | FAST, KEYSPACE, dbsize),
     cmd(
         "lastsave",
         1,
         LOADING | STALE | FAST,
         ADMIN_CAT | DANGEROUS,
-        (0, 0, 0),
         lastsave,
     ),
-    cmd(
-        "flushdb",
-        -1,
-        WRITE,
-        KEYSPACE | DANGEROUS,
-        (0, 0, 0),
-        flushdb,
-    ),
-    cmd(
-        "flushall",
-        -1,
-        WRITE,
-        KEYSPACE | DANGEROUS,
-        (0, 0, 0),
-        flushall,
-    ),
+    cmd("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, flushdb),
+    cmd("flushall", -1, WRITE, KEYSPACE | DANGEROUS, flushall),
     cmd(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         0,
-        (0, 0, 0),
         shutdown,
     ),
-    cmd(
-        "monitor",
-        1,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        monitor,
-    ),
+    cmd("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, 0, monitor),
     cmd(
         "debug",
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED,
         0,
-        (0, 0, 0),
         debug,
     ),
-    cmd("memory", -2, 0, 0, (0, 0, 0), container).subs(MEMORY),
+    cmd("memory", -2, 0, 0, container).subs(MEMORY),
 ];
 
 /// CLUSTER subcommand `name`: every one answers that cluster support is disabled.
 const fn disabled(name: &'static str, arity: i32, flags: u32) -> Command {
-    cmd(name, arity, flags, 0, (0, 0, 0), no_cluster)
+    cmd(name, arity, flags, 0, no_cluster)
 }
 
 static CLUSTER: &[Command] = &[
@@ -122,32 +89,11 @@ static CLUSTER: &[Command] = &[
 ];
 
 static MODULE: &[Command] = &[
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), module_help),
-    cmd("list", 2, ADMIN | NOSCRIPT, 0, (0, 0, 0), module_list),
-    cmd(
-        "load",
-        -3,
-        ADMIN | NOSCRIPT | PROTECTED,
-        0,
-        (0, 0, 0),
-        module_load,
-    ),
-    cmd(
-        "loadex",
-        -3,
-        ADMIN | NOSCRIPT | PROTECTED,
-        0,
-        (0, 0, 0),
-        module_load,
-    ),
-    cmd(
-        "unload",
-        3,
-        ADMIN | NOSCRIPT | PROTECTED,
-        0,
-        (0, 0, 0),
-        module_unload,
-    ),
+    cmd("help", 2, LOADING | STALE, 0, module_help),
+    cmd("list", 2, ADMIN | NOSCRIPT, 0, module_list),
+    cmd("load", -3, ADMIN | NOSCRIPT | PROTECTED, 0, module_load),
+    cmd("loadex", -3, ADMIN | NOSCRIPT | PROTECTED, 0, module_load),
+    cmd("unload", 3, ADMIN | NOSCRIPT | PROTECTED, 0, module_unload),
 ];
 
 use super::connection::no_cluster;
@@ -257,28 +203,13 @@ fn module_unload(ctx: &mut Ctx, _: Args) {
 }
 
 static CONFIG: &[Command] = &[
-    cmd(
-        "get",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        config_get,
-    ),
-    cmd(
-        "set",
-        -4,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        0,
-        (0, 0, 0),
-        config_set,
-    ),
+    cmd("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, 0, config_get),
+    cmd("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, 0, config_set),
     cmd(
         "resetstat",
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         config_resetstat,
     ),
     cmd(
@@ -286,78 +217,34 @@ static CONFIG: &[Command] = &[
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         0,
-        (0, 0, 0),
         config_rewrite,
     ),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), config_help),
+    cmd("help", 2, LOADING | STALE, 0, config_help),
 ];
 
 static COMMAND: &[Command] = &[
-    cmd(
-        "count",
-        2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_count,
-    ),
-    cmd(
-        "info",
-        -2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_info,
-    ),
-    cmd(
-        "docs",
-        -2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_docs,
-    ),
-    cmd(
-        "list",
-        -2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_list,
-    ),
-    cmd(
-        "getkeys",
-        -4,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_getkeys,
-    ),
+    cmd("count", 2, LOADING | STALE, CONNECTION, command_count),
+    cmd("info", -2, LOADING | STALE, CONNECTION, command_info),
+    cmd("docs", -2, LOADING | STALE, CONNECTION, command_docs),
+    cmd("list", -2, LOADING | STALE, CONNECTION, command_list),
+    cmd("getkeys", -4, LOADING | STALE, CONNECTION, command_getkeys),
     cmd(
         "getkeysandflags",
         -4,
         LOADING | STALE,
         CONNECTION,
-        (0, 0, 0),
         command_getkeysandflags,
     ),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        CONNECTION,
-        (0, 0, 0),
-        command_help,
-    ),
+    cmd("help", 2, LOADING | STALE, CONNECTION, command_help),
 ];
 
 static MEMORY: &[Command] = &[
-    cmd("usage", -3, READONLY, 0, (2, 2, 1), memory_usage),
-    cmd("stats", 2, 0, 0, (0, 0, 0), memory_stats),
-    cmd("doctor", 2, 0, 0, (0, 0, 0), memory_doctor),
-    cmd("purge", 2, 0, 0, (0, 0, 0), memory_purge),
-    cmd("malloc-stats", 2, 0, 0, (0, 0, 0), memory_malloc_stats),
-    cmd("help", 2, LOADING | STALE, 0, (0, 0, 0), memory_help),
+    cmd("usage", -3, READONLY, 0, memory_usage),
+    cmd("stats", 2, 0, 0, memory_stats),
+    cmd("doctor", 2, 0, 0, memory_doctor),
+    cmd("purge", 2, 0, 0, memory_purge),
+    cmd("malloc-stats", 2, 0, 0, memory_malloc_stats),
+    cmd("help", 2, LOADING | STALE, 0, memory_help),
 ];
 
 /// Reply a HELP listing in Redis's shape.
@@ -1215,9 +1102,10 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
     for f in flags {
         out.simple(f);
     }
-    out.int(c.keys.first as i64);
-    out.int(c.keys.last as i64);
-    out.int(c.keys.step as i64);
+    let (first, last, step) = e.keys.legacy;
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
     let cats: Vec<&str> = CATEGORY_NAMES
         .iter()
         .filter(|(b, _)| e.acl & b != 0)
@@ -1228,42 +1116,7 @@ fn command_info_reply(ctx: &mut Ctx, id: usize) {
         out.simple(&format!("@{cat}"));
     }
     out.array(0); // tips
-                  // key specs
-    if c.keys.first > 0 {
-        out.array(1);
-        out.map(3);
-        out.bulk_str("flags");
-        let spec = key_spec_flags(e.static_name)
-            .and_then(|f| f.first().copied())
-            .unwrap_or("");
-        flag_words_reply(out, spec);
-        out.bulk_str("begin_search");
-        out.map(2);
-        out.bulk_str("type");
-        out.bulk_str("index");
-        out.bulk_str("spec");
-        out.map(1);
-        out.bulk_str("index");
-        out.int(c.keys.first as i64);
-        out.bulk_str("find_keys");
-        out.map(2);
-        out.bulk_str("type");
-        out.bulk_str("range");
-        out.bulk_str("spec");
-        out.map(3);
-        out.bulk_str("lastkey");
-        out.int(if c.keys.last < 0 {
-            c.keys.last as i64
-        } else {
-            (c.keys.last - c.keys.first) as i64
-        });
-        out.bulk_str("keystep");
-        out.int(c.keys.step as i64);
-        out.bulk_str("limit");
-        out.int(0);
-    } else {
-        out.array(0);
-    }
+    super::keyspec::specs_reply(out, e);
     let subs: Vec<usize> = e.subs.values().copied().collect();
     ctx.out.array(subs.len());
     for s in subs {
@@ -1349,38 +1202,16 @@ fn command_list(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Positions of the keys of a command's arguments, from the table's key spec.
-pub fn key_positions(c: &Command, argc: usize) -> Vec<usize> {
-    let k = c.keys;
-    if k.first <= 0 {
-        return Vec::new();
-    }
-    let last = if k.last < 0 {
-        argc as i32 + k.last
-    } else {
-        k.last
-    };
-    let mut v = Vec::new();
-    let mut i = k.first;
-    while i <= last && (i as usize) < argc {
-        v.push(i as usize);
-        i += k.step.max(1);
-    }
-    v
-}
-
-use crate::acl::keys::{KEY_READ, KEY_WRITE};
-
-/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `args[2..]`, found by its
-/// key specs as for the ACL check (movable keys included), with Redis's errors.
-fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList> {
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `args[2..]` with their
+/// flags, as the ACL check finds them, with Redis's errors.
+fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<super::keyspec::KeyList> {
     let sub = args.tail(2);
     let Some(id) = find_command_args(ctx.srv, sub) else {
         ctx.out.error("ERR Invalid command specified");
         return None;
     };
     let e = &ctx.srv.cmds.entries[id];
-    if !crate::acl::keys::has_keys(e.cmd, &e.full_name) {
+    if !e.keys.has_keys() {
         ctx.out.error("ERR The command has no key arguments");
         return None;
     }
@@ -1390,7 +1221,8 @@ fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList
         return None;
     }
     let argv: smallvec::SmallVec<[&[u8]; 16]> = sub.iter().collect();
-    let keys = crate::acl::keys::key_access(e.cmd, &e.full_name, &argv);
+    let mut keys = super::keyspec::KeyList::new();
+    super::keyspec::keys_of(&e.keys, &argv, &mut keys);
     if keys.is_empty() && e.cmd.flags & NO_MANDATORY_KEYS == 0 {
         ctx.out.error("ERR Invalid arguments specified for command");
         return None;
@@ -1401,32 +1233,19 @@ fn getkeys_common(ctx: &mut Ctx, args: Args) -> Option<crate::acl::keys::KeyList
 fn command_getkeys(ctx: &mut Ctx, args: Args) {
     if let Some(keys) = getkeys_common(ctx, args) {
         ctx.out.array(keys.len());
-        for (p, _, _) in keys {
+        for (p, _) in keys {
             ctx.out.bulk(args.get(2 + p));
         }
     }
 }
 
 fn command_getkeysandflags(ctx: &mut Ctx, args: Args) {
-    let sub = args.tail(2);
-    let name = find_command_args(ctx.srv, sub).map(|id| ctx.srv.cmds.entries[id].static_name);
     if let Some(keys) = getkeys_common(ctx, args) {
-        let specs = name.and_then(key_spec_flags).unwrap_or(&[]);
         ctx.out.array(keys.len());
-        for (p, access, spec_index) in keys {
+        for (p, flags) in keys {
             ctx.out.array(2);
             ctx.out.bulk(args.get(2 + p));
-            let mut spec = specs.get(spec_index).copied().unwrap_or("");
-            // Variable flags (SET with or without GET, BITFIELD with or without writes):
-            // what this call does to the key, as the ACL check decided it.
-            if spec.contains("VARIABLE_FLAGS") {
-                spec = match access {
-                    KEY_READ => "RO ACCESS",
-                    KEY_WRITE => "OW UPDATE",
-                    _ => "RW ACCESS UPDATE",
-                };
-            }
-            flag_words_reply(ctx.out, spec);
+            super::keyspec::flags_reply(ctx.out, flags);
         }
     }
 }
@@ -1438,26 +1257,6 @@ fn find_command_args(srv: &Server, a: Args) -> Option<usize> {
         return srv.cmds.lookup_sub(id, a.get(1)).or(Some(id));
     }
     Some(id)
-}
-
-fn key_spec_flags(full_name: &str) -> Option<&'static [&'static str]> {
-    KEY_SPEC_FLAGS
-        .binary_search_by(|(n, _)| (*n).cmp(full_name))
-        .ok()
-        .map(|i| KEY_SPEC_FLAGS[i].1)
-}
-
-/// Key-spec flags as Redis prints them: RO/RW/OW/RM in capitals, the others in lower case.
-fn flag_words_reply(out: &mut crate::resp::Reply, spec: &str) {
-    let words: Vec<&str> = spec.split_whitespace().collect();
-    out.set(words.len());
-    for w in words {
-        if matches!(w, "RO" | "RW" | "OW" | "RM") {
-            out.simple(w);
-        } else {
-            out.simple(&w.to_ascii_lowercase());
-        }
-    }
 }
 
 fn command_help(ctx: &mut Ctx, _: Args) {
@@ -1970,219 +1769,4 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         }
     }
     true
-}
-/// Key-spec flags of Redis 7.0's commands (COMMAND INFO key specs, COMMAND GETKEYSANDFLAGS),
-/// one string per key spec, by full command name. Sorted for binary search.
-static KEY_SPEC_FLAGS: &[(&str, &[&str])] = &[
-    ("append", &["RW INSERT"]),
-    ("bitcount", &["RO ACCESS"]),
-    ("bitfield", &["RW UPDATE ACCESS VARIABLE_FLAGS"]),
-    ("bitfield_ro", &["RO ACCESS"]),
-    ("bitop", &["OW UPDATE", "RO ACCESS"]),
-    ("bitpos", &["RO ACCESS"]),
-    ("blmove", &["RW ACCESS DELETE", "RW INSERT"]),
-    ("blmpop", &["RW ACCESS DELETE"]),
-    ("blpop", &["RW ACCESS DELETE"]),
-    ("brpop", &["RW ACCESS DELETE"]),
-    ("brpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
-    ("bzmpop", &["RW ACCESS DELETE"]),
-    ("bzpopmax", &["RW ACCESS DELETE"]),
-    ("bzpopmin", &["RW ACCESS DELETE"]),
-    ("copy", &["RO ACCESS", "OW UPDATE"]),
-    ("decr", &["RW ACCESS UPDATE"]),
-    ("decrby", &["RW ACCESS UPDATE"]),
-    ("del", &["RM DELETE"]),
-    ("dump", &["RO ACCESS"]),
-    ("eval", &["RW ACCESS UPDATE"]),
-    ("eval_ro", &["RO ACCESS"]),
-    ("evalsha", &["RW ACCESS UPDATE"]),
-    ("evalsha_ro", &["RO ACCESS"]),
-    ("exists", &["RO"]),
-    ("expire", &["RW UPDATE"]),
-    ("expireat", &["RW UPDATE"]),
-    ("expiretime", &["RO ACCESS"]),
-    ("fcall", &["RW ACCESS UPDATE"]),
-    ("fcall_ro", &["RO ACCESS"]),
-    ("geoadd", &["RW UPDATE"]),
-    ("geodist", &["RO ACCESS"]),
-    ("geohash", &["RO ACCESS"]),
-    ("geopos", &["RO ACCESS"]),
-    ("georadius", &["RO ACCESS", "OW UPDATE", "OW UPDATE"]),
-    ("georadius_ro", &["RO ACCESS"]),
-    (
-        "georadiusbymember",
-        &["RO ACCESS", "OW UPDATE", "OW UPDATE"],
-    ),
-    ("georadiusbymember_ro", &["RO ACCESS"]),
-    ("geosearch", &["RO ACCESS"]),
-    ("geosearchstore", &["OW UPDATE", "RO ACCESS"]),
-    ("get", &["RO ACCESS"]),
-    ("getbit", &["RO ACCESS"]),
-    ("getdel", &["RW ACCESS DELETE"]),
-    ("getex", &["RW ACCESS UPDATE"]),
-    ("getrange", &["RO ACCESS"]),
-    ("getset", &["RW ACCESS UPDATE"]),
-    ("hdel", &["RW DELETE"]),
-    ("hexists", &["RO"]),
-    ("hget", &["RO ACCESS"]),
-    ("hgetall", &["RO ACCESS"]),
-    ("hincrby", &["RW ACCESS UPDATE"]),
-    ("hincrbyfloat", &["RW ACCESS UPDATE"]),
-    ("hkeys", &["RO ACCESS"]),
-    ("hlen", &["RO"]),
-    ("hmget", &["RO ACCESS"]),
-    ("hmset", &["RW UPDATE"]),
-    ("hrandfield", &["RO ACCESS"]),
-    ("hscan", &["RO ACCESS"]),
-    ("hset", &["RW UPDATE"]),
-    ("hsetnx", &["RW INSERT"]),
-    ("hstrlen", &["RO"]),
-    ("hvals", &["RO ACCESS"]),
-    ("incr", &["RW ACCESS UPDATE"]),
-    ("incrby", &["RW ACCESS UPDATE"]),
-    ("incrbyfloat", &["RW ACCESS UPDATE"]),
-    ("lcs", &["RO ACCESS"]),
-    ("lindex", &["RO ACCESS"]),
-    ("linsert", &["RW INSERT"]),
-    ("llen", &["RO"]),
-    ("lmove", &["RW ACCESS DELETE", "RW INSERT"]),
-    ("lmpop", &["RW ACCESS DELETE"]),
-    ("lpop", &["RW ACCESS DELETE"]),
-    ("lpos", &["RO ACCESS"]),
-    ("lpush", &["RW INSERT"]),
-    ("lpushx", &["RW INSERT"]),
-    ("lrange", &["RO ACCESS"]),
-    ("lrem", &["RW DELETE"]),
-    ("lset", &["RW UPDATE"]),
-    ("ltrim", &["RW DELETE"]),
-    ("memory|usage", &["RO"]),
-    ("mget", &["RO ACCESS"]),
-    (
-        "migrate",
-        &["RW ACCESS DELETE", "RW ACCESS DELETE INCOMPLETE"],
-    ),
-    ("move", &["RW ACCESS UPDATE"]),
-    ("mset", &["OW UPDATE"]),
-    ("msetnx", &["OW INSERT"]),
-    ("object|encoding", &["RO"]),
-    ("object|freq", &["RO"]),
-    ("object|idletime", &["RO"]),
-    ("object|refcount", &["RO"]),
-    ("persist", &["RW UPDATE"]),
-    ("pexpire", &["RW UPDATE"]),
-    ("pexpireat", &["RW UPDATE"]),
-    ("pexpiretime", &["RO ACCESS"]),
-    ("pfadd", &["RW INSERT"]),
-    ("pfcount", &["RW ACCESS"]),
-    ("pfdebug", &["RW ACCESS"]),
-    ("pfmerge", &["RW ACCESS INSERT", "RO ACCESS"]),
-    ("psetex", &["OW UPDATE"]),
-    ("pttl", &["RO ACCESS"]),
-    ("rename", &["RW ACCESS DELETE", "OW UPDATE"]),
-    ("renamenx", &["RW ACCESS DELETE", "OW INSERT"]),
-    ("restore", &["OW UPDATE"]),
-    ("restore-asking", &["OW UPDATE"]),
-    ("rpop", &["RW ACCESS DELETE"]),
-    ("rpoplpush", &["RW ACCESS DELETE", "RW INSERT"]),
-    ("rpush", &["RW INSERT"]),
-    ("rpushx", &["RW INSERT"]),
-    ("sadd", &["RW INSERT"]),
-    ("scard", &["RO"]),
-    ("sdiff", &["RO ACCESS"]),
-    ("sdiffstore", &["OW UPDATE", "RO ACCESS"]),
-    ("set", &["RW ACCESS UPDATE VARIABLE_FLAGS"]),
-    ("setbit", &["RW ACCESS UPDATE"]),
-    ("setex", &["OW UPDATE"]),
-    ("setnx", &["OW INSERT"]),
-    ("setrange", &["RW UPDATE"]),
-    ("sinter", &["RO ACCESS"]),
-    ("sintercard", &["RO ACCESS"]),
-    ("sinterstore", &["RW UPDATE", "RO ACCESS"]),
-    ("sismember", &["RO"]),
-    ("smembers", &["RO ACCESS"]),
-    ("smismember", &["RO ACCESS"]),
-    ("smove", &["RW ACCESS DELETE", "RW INSERT"]),
-    ("sort", &["RO ACCESS", "RO ACCESS", "OW UPDATE"]),
-    ("sort_ro", &["RO ACCESS", "RO ACCESS"]),
-    ("spop", &["RW ACCESS DELETE"]),
-    ("spublish", &["NOT_KEY"]),
-    ("srandmember", &["RO ACCESS"]),
-    ("srem", &["RW DELETE"]),
-    ("sscan", &["RO ACCESS"]),
-    ("ssubscribe", &["NOT_KEY"]),
-    ("strlen", &["RO"]),
-    ("substr", &["RO ACCESS"]),
-    ("sunion", &["RO ACCESS"]),
-    ("sunionstore", &["OW UPDATE", "RO ACCESS"]),
-    ("sunsubscribe", &["NOT_KEY"]),
-    ("touch", &["RO"]),
-    ("ttl", &["RO ACCESS"]),
-    ("type", &["RO"]),
-    ("unlink", &["RM DELETE"]),
-    ("watch", &["RO"]),
-    ("xack", &["RW UPDATE"]),
-    ("xadd", &["RW UPDATE"]),
-    ("xautoclaim", &["RW DELETE"]),
-    ("xclaim", &["RW UPDATE"]),
-    ("xdel", &["RW DELETE"]),
-    ("xgroup|create", &["RW INSERT"]),
-    ("xgroup|createconsumer", &["RW INSERT"]),
-    ("xgroup|delconsumer", &["RW DELETE"]),
-    ("xgroup|destroy", &["RW DELETE"]),
-    ("xgroup|setid", &["RW UPDATE"]),
-    ("xinfo|consumers", &["RO ACCESS"]),
-    ("xinfo|groups", &["RO ACCESS"]),
-    ("xinfo|stream", &["RO ACCESS"]),
-    ("xlen", &["RO"]),
-    ("xpending", &["RO ACCESS"]),
-    ("xrange", &["RO ACCESS"]),
-    ("xread", &["RO ACCESS"]),
-    ("xreadgroup", &["RO ACCESS"]),
-    ("xrevrange", &["RO ACCESS"]),
-    ("xsetid", &["RW UPDATE"]),
-    ("xtrim", &["RW DELETE"]),
-    ("zadd", &["RW UPDATE"]),
-    ("zcard", &["RO"]),
-    ("zcount", &["RO ACCESS"]),
-    ("zdiff", &["RO ACCESS"]),
-    ("zdiffstore", &["OW UPDATE", "RO ACCESS"]),
-    ("zincrby", &["RW ACCESS UPDATE"]),
-    ("zinter", &["RO ACCESS"]),
-    ("zintercard", &["RO ACCESS"]),
-    ("zinterstore", &["OW UPDATE", "RO ACCESS"]),
-    ("zlexcount", &["RO ACCESS"]),
-    ("zmpop", &["RW ACCESS DELETE"]),
-    ("zmscore", &["RO ACCESS"]),
-    ("zpopmax", &["RW ACCESS DELETE"]),
-    ("zpopmin", &["RW ACCESS DELETE"]),
-    ("zrandmember", &["RO ACCESS"]),
-    ("zrange", &["RO ACCESS"]),
-    ("zrangebylex", &["RO ACCESS"]),
-    ("zrangebyscore", &["RO ACCESS"]),
-    ("zrangestore", &["OW UPDATE", "RO ACCESS"]),
-    ("zrank", &["RO ACCESS"]),
-    ("zrem", &["RW DELETE"]),
-    ("zremrangebylex", &["RW DELETE"]),
-    ("zremrangebyrank", &["RW DELETE"]),
-    ("zremrangebyscore", &["RW DELETE"]),
-    ("zrevrange", &["RO ACCESS"]),
-    ("zrevrangebylex", &["RO ACCESS"]),
-    ("zrevrangebyscore", &["RO ACCESS"]),
-    ("zrevrank", &["RO ACCESS"]),
-    ("zscan", &["RO ACCESS"]),
-    ("zscore", &["RO ACCESS"]),
-    ("zunion", &["RO ACCESS"]),
-    ("zunionstore", &["OW UPDATE", "RO ACCESS"]),
-];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn key_spec_table_is_sorted_and_found() {
-        assert!(KEY_SPEC_FLAGS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(key_spec_flags("get"), Some(&["RO ACCESS"][..]));
-        assert_eq!(key_spec_flags("lmove").map(|f| f.len()), Some(2));
-        assert_eq!(key_spec_flags("nosuch"), None);
-    }
 }

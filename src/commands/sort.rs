@@ -11,22 +11,8 @@ use std::cmp::Ordering;
 const CATS: u32 = SET | SORTEDSET | LIST | DANGEROUS;
 
 pub static COMMANDS: &[Command] = &[
-    cmd(
-        "sort",
-        -2,
-        WRITE | DENYOOM | MOVABLE_KEYS,
-        CATS,
-        (1, 1, 1),
-        sort,
-    ),
-    cmd(
-        "sort_ro",
-        -2,
-        READONLY | MOVABLE_KEYS,
-        CATS,
-        (1, 1, 1),
-        sort_ro,
-    ),
+    cmd("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, CATS, sort),
+    cmd("sort_ro", -2, READONLY | MOVABLE_KEYS, CATS, sort_ro),
 ];
 
 const SCORE_ERR: &str = "ERR One or more scores can't be converted into double";

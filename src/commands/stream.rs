@@ -12,19 +12,18 @@ use crate::util::{eq_ic, parse_i64};
 
 const XW: u32 = WRITE | FAST;
 pub static COMMANDS: &[Command] = &[
-    cmd("xadd", -5, WRITE | DENYOOM | FAST, STREAM, (1, 1, 1), xadd),
-    cmd("xlen", 2, READONLY | FAST, STREAM, (1, 1, 1), xlen),
-    cmd("xrange", -4, READONLY, STREAM, (1, 1, 1), xrange),
-    cmd("xrevrange", -4, READONLY, STREAM, (1, 1, 1), xrevrange),
-    cmd("xdel", -3, XW, STREAM, (1, 1, 1), xdel),
-    cmd("xtrim", -4, WRITE, STREAM, (1, 1, 1), xtrim),
-    cmd("xsetid", -3, XW | DENYOOM, STREAM, (1, 1, 1), xsetid),
+    cmd("xadd", -5, WRITE | DENYOOM | FAST, STREAM, xadd),
+    cmd("xlen", 2, READONLY | FAST, STREAM, xlen),
+    cmd("xrange", -4, READONLY, STREAM, xrange),
+    cmd("xrevrange", -4, READONLY, STREAM, xrevrange),
+    cmd("xdel", -3, XW, STREAM, xdel),
+    cmd("xtrim", -4, WRITE, STREAM, xtrim),
+    cmd("xsetid", -3, XW | DENYOOM, STREAM, xsetid),
     cmd(
         "xread",
         -4,
         READONLY | BLOCKING | MOVABLE_KEYS,
         STREAM,
-        (0, 0, 0),
         xread,
     ),
     cmd(
@@ -32,52 +31,36 @@ pub static COMMANDS: &[Command] = &[
         -7,
         WRITE | BLOCKING | MOVABLE_KEYS,
         STREAM,
-        (0, 0, 0),
         xread,
     ),
-    cmd("xack", -4, XW, STREAM, (1, 1, 1), xack),
-    cmd("xpending", -3, READONLY, STREAM, (1, 1, 1), xpending),
-    cmd("xclaim", -6, XW, STREAM, (1, 1, 1), xclaim),
-    cmd("xautoclaim", -6, XW, STREAM, (1, 1, 1), xautoclaim),
-    cmd("xgroup", -2, 0, 0, (0, 0, 0), container).subs(XGROUP),
-    cmd("xinfo", -2, 0, 0, (0, 0, 0), container).subs(XINFO),
+    cmd("xack", -4, XW, STREAM, xack),
+    cmd("xpending", -3, READONLY, STREAM, xpending),
+    cmd("xclaim", -6, XW, STREAM, xclaim),
+    cmd("xautoclaim", -6, XW, STREAM, xautoclaim),
+    cmd("xgroup", -2, 0, 0, container).subs(XGROUP),
+    cmd("xinfo", -2, 0, 0, container).subs(XINFO),
 ];
 
 static XGROUP: &[Command] = &[
-    cmd(
-        "create",
-        -5,
-        WRITE | DENYOOM,
-        STREAM,
-        (2, 2, 1),
-        xgroup_create,
-    ),
-    cmd("setid", -5, WRITE, STREAM, (2, 2, 1), xgroup_setid),
-    cmd("destroy", 4, WRITE, STREAM, (2, 2, 1), xgroup_destroy),
+    cmd("create", -5, WRITE | DENYOOM, STREAM, xgroup_create),
+    cmd("setid", -5, WRITE, STREAM, xgroup_setid),
+    cmd("destroy", 4, WRITE, STREAM, xgroup_destroy),
     cmd(
         "createconsumer",
         5,
         WRITE | DENYOOM,
         STREAM,
-        (2, 2, 1),
         xgroup_createconsumer,
     ),
-    cmd(
-        "delconsumer",
-        5,
-        WRITE,
-        STREAM,
-        (2, 2, 1),
-        xgroup_delconsumer,
-    ),
-    cmd("help", 2, LOADING | STALE, STREAM, (0, 0, 0), xgroup_help),
+    cmd("delconsumer", 5, WRITE, STREAM, xgroup_delconsumer),
+    cmd("help", 2, LOADING | STALE, STREAM, xgroup_help),
 ];
 
 static XINFO: &[Command] = &[
-    cmd("stream", -3, READONLY, STREAM, (2, 2, 1), xinfo_stream),
-    cmd("groups", 3, READONLY, STREAM, (2, 2, 1), xinfo_groups),
-    cmd("consumers", 4, READONLY, STREAM, (2, 2, 1), xinfo_consumers),
-    cmd("help", 2, LOADING | STALE, STREAM, (0, 0, 0), xinfo_help),
+    cmd("stream", -3, READONLY, STREAM, xinfo_stream),
+    cmd("groups", 3, READONLY, STREAM, xinfo_groups),
+    cmd("consumers", 4, READONLY, STREAM, xinfo_consumers),
+    cmd("help", 2, LOADING | STALE, STREAM, xinfo_help),
 ];
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";

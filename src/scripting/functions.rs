@@ -63,7 +63,6 @@ pub static COMMANDS: &[Command] = &[
         -3,
         super::RUNS_CODE | MAY_REPLICATE,
         SCRIPTING,
-        (0, 0, 0),
         fcall,
     )
     .doc("Invoke a function", "7.0.0"),
@@ -72,31 +71,21 @@ pub static COMMANDS: &[Command] = &[
         -3,
         super::RUNS_CODE | READONLY,
         SCRIPTING,
-        (0, 0, 0),
         fcall_ro,
     )
     .doc("Invoke a read-only function", "7.0.0"),
-    cmd("function", -2, 0, SCRIPTING, (0, 0, 0), container)
+    cmd("function", -2, 0, SCRIPTING, container)
         .subs(FUNCTION)
         .doc("A container for function commands", "7.0.0"),
 ];
 
 static FUNCTION: &[Command] = &[
-    cmd(
-        "load",
-        -3,
-        WRITE | DENYOOM | NOSCRIPT,
-        SCRIPTING,
-        (0, 0, 0),
-        load,
-    )
-    .doc(
+    cmd("load", -3, WRITE | DENYOOM | NOSCRIPT, SCRIPTING, load).doc(
         "Create a function with the given arguments (name, code, description)",
         "7.0.0",
     ),
-    cmd("delete", 3, WRITE | NOSCRIPT, SCRIPTING, (0, 0, 0), delete)
-        .doc("Delete a function by name", "7.0.0"),
-    cmd("dump", 2, NOSCRIPT, SCRIPTING, (0, 0, 0), dump).doc(
+    cmd("delete", 3, WRITE | NOSCRIPT, SCRIPTING, delete).doc("Delete a function by name", "7.0.0"),
+    cmd("dump", 2, NOSCRIPT, SCRIPTING, dump).doc(
         "Dump all functions into a serialized binary payload",
         "7.0.0",
     ),
@@ -105,29 +94,20 @@ static FUNCTION: &[Command] = &[
         -3,
         WRITE | DENYOOM | NOSCRIPT,
         SCRIPTING,
-        (0, 0, 0),
         restore,
     )
     .doc("Restore all the functions on the given payload", "7.0.0"),
-    cmd("flush", -2, WRITE | NOSCRIPT, SCRIPTING, (0, 0, 0), flush)
+    cmd("flush", -2, WRITE | NOSCRIPT, SCRIPTING, flush)
         .doc("Deletes all libraries and functions", "7.0.0"),
-    cmd("list", -2, NOSCRIPT, SCRIPTING, (0, 0, 0), list)
+    cmd("list", -2, NOSCRIPT, SCRIPTING, list)
         .doc("List information about all the functions", "7.0.0"),
-    cmd(
-        "stats",
-        2,
-        NOSCRIPT | ALLOW_BUSY,
-        SCRIPTING,
-        (0, 0, 0),
-        stats,
-    )
-    .doc(
+    cmd("stats", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, stats).doc(
         "Return information about the function currently running (name, description, duration)",
         "7.0.0",
     ),
-    cmd("kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, (0, 0, 0), kill)
+    cmd("kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, kill)
         .doc("Kill the function currently in execution.", "7.0.0"),
-    cmd("help", 2, LOADING | STALE, SCRIPTING, (0, 0, 0), help)
+    cmd("help", 2, LOADING | STALE, SCRIPTING, help)
         .doc("Show helpful text about the different subcommands", "7.0.0"),
 ];
 

@@ -154,84 +154,40 @@ pub(crate) const RUNS_CODE: u32 =
     NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS | SCRIPT_CALL;
 
 pub static COMMANDS: &[Command] = &[
-    cmd(
-        "eval",
-        -3,
-        RUNS_CODE | MAY_REPLICATE,
-        SCRIPTING,
-        (0, 0, 0),
-        eval,
-    )
-    .doc("Execute a Lua script server side", "2.6.0"),
-    cmd(
-        "evalsha",
-        -3,
-        RUNS_CODE | MAY_REPLICATE,
-        SCRIPTING,
-        (0, 0, 0),
-        evalsha,
-    )
-    .doc("Execute a Lua script server side", "2.6.0"),
-    cmd(
-        "eval_ro",
-        -3,
-        RUNS_CODE | READONLY,
-        SCRIPTING,
-        (0, 0, 0),
-        eval_ro,
-    )
-    .doc("Execute a read-only Lua script server side", "7.0.0"),
+    cmd("eval", -3, RUNS_CODE | MAY_REPLICATE, SCRIPTING, eval)
+        .doc("Execute a Lua script server side", "2.6.0"),
+    cmd("evalsha", -3, RUNS_CODE | MAY_REPLICATE, SCRIPTING, evalsha)
+        .doc("Execute a Lua script server side", "2.6.0"),
+    cmd("eval_ro", -3, RUNS_CODE | READONLY, SCRIPTING, eval_ro)
+        .doc("Execute a read-only Lua script server side", "7.0.0"),
     cmd(
         "evalsha_ro",
         -3,
         RUNS_CODE | READONLY,
         SCRIPTING,
-        (0, 0, 0),
         evalsha_ro,
     )
     .doc("Execute a read-only Lua script server side", "7.0.0"),
-    cmd("script", -2, 0, SCRIPTING, (0, 0, 0), container)
+    cmd("script", -2, 0, SCRIPTING, container)
         .subs(SCRIPT)
         .doc("A container for Lua scripts management commands", "2.6.0"),
 ];
 
 static SCRIPT: &[Command] = &[
-    cmd(
-        "load",
-        3,
-        NOSCRIPT | STALE,
-        SCRIPTING,
-        (0, 0, 0),
-        script_load,
-    )
-    .doc(
+    cmd("load", 3, NOSCRIPT | STALE, SCRIPTING, script_load).doc(
         "Load the specified Lua script into the script cache.",
         "2.6.0",
     ),
-    cmd("exists", -3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_exists)
+    cmd("exists", -3, NOSCRIPT, SCRIPTING, script_exists)
         .doc("Check existence of scripts in the script cache.", "2.6.0"),
-    cmd("flush", -2, NOSCRIPT, SCRIPTING, (0, 0, 0), script_flush)
+    cmd("flush", -2, NOSCRIPT, SCRIPTING, script_flush)
         .doc("Remove all the scripts from the script cache.", "2.6.0"),
-    cmd(
-        "kill",
-        2,
-        NOSCRIPT | ALLOW_BUSY,
-        SCRIPTING,
-        (0, 0, 0),
-        script_kill,
-    )
-    .doc("Kill the script currently in execution.", "2.6.0"),
-    cmd("debug", 3, NOSCRIPT, SCRIPTING, (0, 0, 0), script_debug)
+    cmd("kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, script_kill)
+        .doc("Kill the script currently in execution.", "2.6.0"),
+    cmd("debug", 3, NOSCRIPT, SCRIPTING, script_debug)
         .doc("Set the debug mode for executed scripts.", "3.2.0"),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        SCRIPTING,
-        (0, 0, 0),
-        script_help,
-    )
-    .doc("Show helpful text about the different subcommands", "5.0.0"),
+    cmd("help", 2, LOADING | STALE, SCRIPTING, script_help)
+        .doc("Show helpful text about the different subcommands", "5.0.0"),
 ];
 
 const NOSCRIPT_ERR: &str = "NOSCRIPT No matching script. Please use EVAL.";

@@ -15,6 +15,7 @@ mod hashes;
 mod hll;
 mod introspection;
 mod keys_cmds;
+mod keyspecs;
 mod latency;
 mod ldb;
 mod lists;
