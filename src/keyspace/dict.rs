@@ -377,6 +377,39 @@ mod tests {
             assert!(seen.contains(format!("k{i}").as_bytes()), "missing k{i}");
         }
     }
+    /// The same above INCREMENTAL_FROM, with the churn growing the index (incrementally,
+    /// two indexes at once) while the scan is under way.
+    #[test]
+    fn scan_returns_every_stable_key_under_churn_while_the_index_grows() {
+        let mut d = Dict::new();
+        let stable = INCREMENTAL_FROM as u32 * 2;
+        for i in 0..stable {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut n, mut grew_during_scan) = (0, 0u32, false);
+        loop {
+            cursor = d.scan(cursor, 100, |k, _| {
+                seen.insert(k.clone());
+            });
+            // Net growth below the scan's pace, so the scan ends.
+            for j in 0..160 {
+                d.insert(format!("t{n}:{j}").as_bytes(), 0);
+            }
+            for j in 0..80 {
+                d.remove(format!("t{n}:{}", j * 2).as_bytes());
+            }
+            grew_during_scan |= !d.old.is_empty();
+            n += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(grew_during_scan, "the index grew incrementally mid-scan");
+        for i in 0..stable {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "missing k{i}");
+        }
+    }
     /// Past INCREMENTAL_FROM the index grows in batches: every key stays findable and
     /// removable while two indexes exist, and the old one is gone once moved.
     #[test]

@@ -26,6 +26,8 @@ pub struct Db {
     pub expires: Expires,
     /// Where the active expiry cycle resumes (a position in `expires`).
     expire_cursor: usize,
+    /// Keys active expiry has looked at, ever: its work, whatever the clock says.
+    pub expire_checks: u64,
     pub avg_ttl: i64,
     /// Keys deleted by lazy expiry, drained after each write/command (notifications, WATCH).
     pub lazy_expired: Vec<Key>,
@@ -307,6 +309,7 @@ impl Db {
                 let Some(pos) = self.expires.at(self.expire_cursor) else {
                     break;
                 };
+                self.expire_checks += 1;
                 let exp = self.dict.item(pos).map_or(NO_EXPIRE, |e| e.expire());
                 if exp != NO_EXPIRE && exp <= now {
                     if let Some(e) = self.remove_pos(pos) {
@@ -461,6 +464,48 @@ mod tests {
         db.set(b"e", &b"6"[..], far, false);
         db.remove(b"e");
         assert_eq!(db.volatile(), 0);
+    }
+
+    /// Active expiry's work follows the keys with a TTL, not the keyspace: with many keys
+    /// and a few far TTLs a run looks at one batch of 20 and stops (it used to walk every
+    /// key, overrun its budget and run again at once: an idle core at 100%); keys that do
+    /// expire are all deleted while batches keep finding them, and a run that reaches its
+    /// deadline says so after one batch.
+    #[test]
+    fn active_expiry_work_follows_the_keys_with_a_ttl() {
+        let mut db = Db::default();
+        let far = now_ms() + 1_000_000;
+        for i in 0..200_000 {
+            db.set(format!("plain:{i}").as_bytes(), &b"v"[..], NO_EXPIRE, false);
+        }
+        for i in 0..100 {
+            db.set(format!("far:{i}").as_bytes(), &b"v"[..], far, false);
+        }
+        let later = || Instant::now() + Duration::from_secs(60);
+        let mut gone = Vec::new();
+        for run in 1..=10 {
+            assert_eq!(db.active_expire(later(), &mut gone), (0, false));
+            assert_eq!(db.expire_checks, 20 * run, "one batch per run");
+        }
+        let past = now_ms() - 1;
+        for i in 0..20_000 {
+            db.set(format!("short:{i}").as_bytes(), &b"v"[..], past, false);
+        }
+        // A deadline already passed: one batch, and the backlog reported.
+        let checks = db.expire_checks;
+        let (deleted, more) = db.active_expire(Instant::now(), &mut gone);
+        assert!(more && deleted > 2, "{deleted} {more}");
+        assert_eq!(db.expire_checks - checks, 20);
+        // Enough time: every expired key goes, each looked at about once.
+        let checks = db.expire_checks;
+        let mut total = deleted;
+        while db.volatile() > 100 {
+            let (deleted, more) = db.active_expire(later(), &mut gone);
+            assert!(!more);
+            total += deleted;
+        }
+        assert_eq!((total, gone.len(), db.len()), (20_000, 20_000, 200_100));
+        assert!(db.expire_checks - checks < 20_000 + 200 * 20);
     }
 
     /// A master deletes the expired key a lookup finds; a replica or a loading server

@@ -173,17 +173,6 @@ impl Server {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// CPU time (user + system) the server process has used so far.
-    pub fn cpu_time(&self) -> std::time::Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("the server's /proc stat");
-        // Fields after the ")" that ends the command name: utime is the 12th, stime 13th.
-        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-        let f: Vec<u64> = rest.split(' ').map(|x| x.parse().unwrap_or(0)).collect();
-        // SAFETY: sysconf has no preconditions.
-        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        std::time::Duration::from_millis((f[11] + f[12]) * 1000 / ticks)
-    }
     pub fn client(&self) -> redis::Connection {
         let c = redis::Client::open(self.url()).unwrap();
         let conn = c

@@ -72,17 +72,48 @@ fn words(s: &[&str]) -> Vec<String> {
     s.iter().map(|w| w.to_string()).collect()
 }
 
-#[test]
-fn other_clients_are_served_while_migrate_waits_for_its_target() {
+/// A source holding k = v migrating it (with this timeout) to a held target that has
+/// its request: the source, the target, another client of the source, and the
+/// migrating client's id and thread.
+struct Migrating {
+    src: Server,
+    t: HeldTarget,
+    b: redis::Connection,
+    id: u64,
+    h: thread::JoinHandle<Result<String, String>>,
+    request: Vec<u8>,
+}
+
+fn migrating_k(timeout_ms: &str) -> Migrating {
     let src = Server::start(&[]);
     let t = held_target(2);
     let mut b = src.client();
     q::<()>(&mut b, &["SET", "k", "v"]);
     let port = t.port.to_string();
-    let (id, h) = migrate_in_thread(&src, words(&["127.0.0.1", &port, "k", "0", "10000"]));
+    let (id, h) = migrate_in_thread(&src, words(&["127.0.0.1", &port, "k", "0", timeout_ms]));
+    let request = t.got.recv_timeout(Duration::from_secs(5)).unwrap();
+    Migrating {
+        src,
+        t,
+        b,
+        id,
+        h,
+        request,
+    }
+}
+
+#[test]
+fn other_clients_are_served_while_migrate_waits_for_its_target() {
+    let Migrating {
+        src: _src,
+        t,
+        mut b,
+        id,
+        h,
+        request,
+    } = migrating_k("10000");
     // The request reached the target, which says nothing yet.
-    let req = t.got.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(String::from_utf8_lossy(&req).contains("RESTORE"));
+    assert!(String::from_utf8_lossy(&request).contains("RESTORE"));
     // Everyone else is served meanwhile (Redis would not answer for up to 10 s).
     b.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     assert_eq!(q::<String>(&mut b, &["PING"]), "PONG");
@@ -102,13 +133,14 @@ fn other_clients_are_served_while_migrate_waits_for_its_target() {
 
 #[test]
 fn a_silent_target_times_out_without_stopping_the_server() {
-    let src = Server::start(&[]);
-    let t = held_target(2);
-    let mut b = src.client();
-    q::<()>(&mut b, &["SET", "k", "v"]);
-    let port = t.port.to_string();
-    let (_, h) = migrate_in_thread(&src, words(&["127.0.0.1", &port, "k", "0", "300"]));
-    t.got.recv_timeout(Duration::from_secs(5)).unwrap();
+    // `_src` keeps the server alive (a field left to `..` would drop it here).
+    let Migrating {
+        src: _src,
+        t,
+        mut b,
+        h,
+        ..
+    } = migrating_k("300");
     let e = h.join().unwrap().unwrap_err();
     assert!(e.contains("IOERR") && e.contains("reading"), "{e}");
     assert_eq!(q::<String>(&mut b, &["GET", "k"]), "v", "kept on failure");
@@ -144,13 +176,14 @@ fn a_key_written_during_the_transfer_is_kept() {
 
 #[test]
 fn keys_stay_when_the_client_goes_away_during_the_transfer() {
-    let src = Server::start(&[]);
-    let t = held_target(2);
-    let mut b = src.client();
-    q::<()>(&mut b, &["SET", "k", "v"]);
-    let port = t.port.to_string();
-    let (id, h) = migrate_in_thread(&src, words(&["127.0.0.1", &port, "k", "0", "10000"]));
-    t.got.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Migrating {
+        src,
+        t,
+        mut b,
+        id,
+        h,
+        ..
+    } = migrating_k("10000");
     assert_eq!(
         q::<i64>(&mut b, &["CLIENT", "KILL", "ID", &id.to_string()]),
         1
