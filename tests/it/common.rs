@@ -38,6 +38,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 impl Server {
+    /// A server process started elsewhere (the redis-server a test compares with), to be
+    /// talked to and killed on drop as ours are.
+    pub fn adopt(child: Child, port: u16, dir: PathBuf) -> Server {
+        Server { child, port, dir }
+    }
+
     /// Start with extra `--name value` arguments; listens on 127.0.0.1:<port>.
     pub fn start(extra: &[&str]) -> Server {
         // Another test's server can take the port between `free_port` and the bind: then
