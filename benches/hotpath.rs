@@ -113,7 +113,7 @@ fn bench_server() -> (Server, usize, mio::Poll, std::net::TcpStream) {
     s.set_nonblocking(true).unwrap();
     let conn = Conn::plain(Stream::Tcp(mio::net::TcpStream::from_std(s)));
     let mut srv = srv;
-    let idx = srv.clients.insert(Client::new(
+    let idx = srv.net.clients.insert(Client::new(
         1,
         conn,
         ClientKind::Tcp,
@@ -161,7 +161,7 @@ fn dispatch(c: &mut Criterion) {
     g.throughput(Throughput::Elements(16));
     g.bench_function("process_input_pipeline_16", |b| {
         b.iter(|| {
-            let c = &mut srv.clients[idx];
+            let c = &mut srv.net.clients[idx];
             c.rbuf.extend_from_slice(&pipeline);
             c.out.buf.clear();
             process_input(&mut srv, idx);

@@ -120,7 +120,7 @@ pub fn parse_timeout(ctx: &mut Ctx, arg: &[u8]) -> Option<i64> {
 }
 
 pub fn may_block(ctx: &Ctx) -> bool {
-    ctx.srv.blocking.deny == 0
+    ctx.srv.data.blocking.deny == 0
 }
 
 /// Write the timeout reply for a command that cannot (or no longer) wait.
@@ -151,7 +151,7 @@ pub fn block<'k>(
     }
     let (db, idx) = (ctx.db, ctx.id);
     let mut owned: Vec<Key> = Vec::new();
-    let reg = &mut ctx.srv.blocking;
+    let reg = &mut ctx.srv.data.blocking;
     for k in keys {
         // The same key twice (BLPOP k k 0) waits once.
         if owned.iter().any(|o| &**o == k) {
@@ -164,7 +164,7 @@ pub fn block<'k>(
             .push_back(idx);
     }
     reg.clients.push(idx);
-    ctx.srv.clients[idx].blocked = Some(Box::new(Blocked {
+    ctx.srv.net.clients[idx].blocked = Some(Box::new(Blocked {
         db,
         keys: owned,
         deadline,
@@ -178,7 +178,7 @@ pub fn block<'k>(
 /// A write touched `key` in `db`: remember it if someone waits on it.
 #[inline]
 pub fn signal_key_ready(srv: &mut Server, db: usize, key: &[u8]) {
-    let reg = &mut srv.blocking;
+    let reg = &mut srv.data.blocking;
     if reg.clients.is_empty() || !reg.is_waited(db, key) {
         return;
     }
@@ -189,7 +189,7 @@ pub fn signal_key_ready(srv: &mut Server, db: usize, key: &[u8]) {
 
 /// Signal every waited key of `db` (SWAPDB, or any change of a whole database).
 pub fn signal_db(srv: &mut Server, db: usize) {
-    let keys: Vec<Key> = match srv.blocking.waiting.get(db) {
+    let keys: Vec<Key> = match srv.data.blocking.waiting.get(db) {
         Some(m) => m.keys().cloned().collect(),
         None => return,
     };
@@ -222,8 +222,8 @@ fn command_id(srv: &Server, b: &Blocked) -> Option<usize> {
 /// command (served after `ns` of retry, or timed out / unblocked: 0) is logged now, as
 /// Redis does, since it was not when it blocked.
 fn release(srv: &mut Server, idx: usize, b: &Blocked, ns: u64) {
-    forget(&mut srv.blocking, idx, b);
-    srv.blocking.resumed.push(idx);
+    forget(&mut srv.data.blocking, idx, b);
+    srv.data.blocking.resumed.push(idx);
     if let Some(id) = command_id(srv, b) {
         crate::latency::after_unblock(srv, id, idx, Args::new(&b.buf, &b.spans), ns);
     }
@@ -238,7 +238,7 @@ fn try_serve(srv: &mut Server, idx: usize, key: &[u8]) -> bool {
 /// writes its reply and effects as its command would have, and the client is released.
 /// False when the client is not (or no longer) waiting.
 pub fn complete(srv: &mut Server, idx: usize, f: impl FnOnce(&mut Ctx, Args)) -> bool {
-    let waits = srv.clients.get(idx).and_then(|c| c.blocked.as_ref());
+    let waits = srv.net.clients.get(idx).and_then(|c| c.blocked.as_ref());
     if !waits.is_some_and(|b| b.on_timeout == TimeoutReply::Link) {
         return false;
     }
@@ -261,7 +261,7 @@ fn serve_with(
     idx: usize,
     serve: impl FnOnce(&mut Ctx, &Blocked) -> bool,
 ) -> bool {
-    let Some(c) = srv.clients.get_mut(idx) else {
+    let Some(c) = srv.net.clients.get_mut(idx) else {
         return false;
     };
     if c.close_asap {
@@ -283,17 +283,18 @@ fn serve_with(
         };
         let args = b.args();
         // A served command propagates like any other (as the plain pop its retry chose).
-        let propagating = ctx.srv.prop.on();
+        let propagating = ctx.srv.data.prop.on();
         if propagating {
-            ctx.srv.prop.enter(ctx.srv.dirty);
+            ctx.srv.data.prop.enter(ctx.srv.data.dirty);
         }
         crate::keyspace::clock::enter();
         let served = serve(&mut ctx, &b);
         crate::keyspace::clock::leave();
         if propagating {
             ctx.srv
+                .data
                 .prop
-                .leave(ctx.db, ctx.srv.dirty, served, args.iter());
+                .leave(ctx.db, ctx.srv.data.dirty, served, args.iter());
         }
         served
     };
@@ -302,10 +303,10 @@ fn serve_with(
         count_failure(srv, &b, &mut out.errors);
     }
     // Invalidations for this client come after the reply it was just given.
-    if srv.tracking.has_held() {
+    if srv.data.tracking.has_held() {
         crate::tracking::flush_held(srv, idx, &mut out);
     }
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     c.out = out;
     if !served {
         c.blocked = Some(b);
@@ -318,15 +319,16 @@ fn serve_with(
 
 /// Serve clients blocked on the keys signalled so far (and on keys their serving signals).
 pub fn serve_ready(srv: &mut Server) {
-    while !srv.blocking.ready.is_empty() {
-        let batch = std::mem::take(&mut srv.blocking.ready);
-        srv.blocking.ready_set.clear();
+    while !srv.data.blocking.ready.is_empty() {
+        let batch = std::mem::take(&mut srv.data.blocking.ready);
+        srv.data.blocking.ready_set.clear();
         for (db, key) in batch {
             // A snapshot of the queue in arrival order: serving may change the queue.
-            let queue: Vec<usize> = match srv.blocking.waiting.get(db).and_then(|m| m.get(&key)) {
-                Some(q) => q.iter().copied().collect(),
-                None => continue,
-            };
+            let queue: Vec<usize> =
+                match srv.data.blocking.waiting.get(db).and_then(|m| m.get(&key)) {
+                    Some(q) => q.iter().copied().collect(),
+                    None => continue,
+                };
             // Retries run even when the key is gone: a blocked XREADGROUP must then
             // be told its stream no longer exists. List and zset retries answer false.
             for idx in queue {
@@ -338,17 +340,19 @@ pub fn serve_ready(srv: &mut Server) {
 
 /// Answer clients whose deadline passed.
 pub fn expire(srv: &mut Server) {
-    if srv.blocking.clients.is_empty() {
+    if srv.data.blocking.clients.is_empty() {
         return;
     }
     let now = crate::util::now_ms();
     let due: Vec<usize> = srv
+        .data
         .blocking
         .clients
         .iter()
         .copied()
         .filter(|&i| {
-            srv.clients
+            srv.net
+                .clients
                 .get(i)
                 .and_then(|c| c.blocked.as_ref())
                 .is_some_and(|b| b.deadline != 0 && b.deadline <= now)
@@ -361,10 +365,11 @@ pub fn expire(srv: &mut Server) {
 
 /// The earliest deadline of a blocked client (unix ms), to bound the poll timeout.
 pub fn next_deadline(srv: &Server) -> Option<i64> {
-    srv.blocking
+    srv.data
+        .blocking
         .clients
         .iter()
-        .filter_map(|&i| srv.clients.get(i)?.blocked.as_ref())
+        .filter_map(|&i| srv.net.clients.get(i)?.blocked.as_ref())
         .filter(|b| b.deadline != 0)
         .map(|b| b.deadline)
         .min()
@@ -373,18 +378,18 @@ pub fn next_deadline(srv: &Server) -> Option<i64> {
 /// An error replied to a blocked client counts in INFO errorstats and as a failed call of
 /// its command (commandstats), as if the command had failed when it ran.
 fn count_failure(srv: &mut Server, b: &Blocked, errors: &mut Vec<String>) {
-    srv.stats.record_errors(errors);
+    srv.admin.stats.record_errors(errors);
     if let Some(id) = command_id(srv, b) {
-        srv.cmd_stats[id].failed_calls += 1;
+        srv.admin.cmd_stats[id].failed_calls += 1;
     }
 }
 
 /// Release a blocked client with its timeout reply (`error` None) or an error.
 fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
-    let Some(b) = srv.clients.get_mut(idx).and_then(|c| c.blocked.take()) else {
+    let Some(b) = srv.net.clients.get_mut(idx).and_then(|c| c.blocked.take()) else {
         return false;
     };
-    let out = &mut srv.clients[idx].out;
+    let out = &mut srv.net.clients[idx].out;
     match error {
         Some(e) => {
             out.error(e);
@@ -400,15 +405,16 @@ fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
 /// CLIENT UNBLOCK: release client `id` if it is blocked. Returns whether it was.
 pub fn client_unblock(srv: &mut Server, id: u64, error: bool) -> bool {
     let Some(idx) = srv
+        .data
         .blocking
         .clients
         .iter()
         .copied()
-        .find(|&i| srv.clients.get(i).is_some_and(|c| c.id == id))
+        .find(|&i| srv.net.clients.get(i).is_some_and(|c| c.id == id))
     else {
         return false;
     };
-    let waits_on_link = srv.clients[idx]
+    let waits_on_link = srv.net.clients[idx]
         .blocked
         .as_ref()
         .is_some_and(|b| b.on_timeout == TimeoutReply::Link);
@@ -422,9 +428,9 @@ pub fn client_unblock(srv: &mut Server, id: u64, error: bool) -> bool {
 /// A client went away: drop its registrations.
 pub fn on_client_closed(srv: &mut Server, idx: usize, blocked: Option<&Blocked>) {
     if let Some(b) = blocked {
-        forget(&mut srv.blocking, idx, b);
+        forget(&mut srv.data.blocking, idx, b);
     }
-    srv.blocking.resumed.retain(|&i| i != idx);
+    srv.data.blocking.resumed.retain(|&i| i != idx);
 }
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` (a row of the CLIENT subcommand table).

@@ -46,12 +46,12 @@ pub fn fork(srv: &mut Server, kind: Kind) -> std::io::Result<Forked> {
             }
             // Dropping a listener only closes our copy of its descriptor; the parent's
             // epoll registration lives on through the parent's copy.
-            srv.children.clear();
-            srv.listeners.clear();
+            srv.admin.children.clear();
+            srv.net.listeners.clear();
             Ok(Forked::Child)
         }
         pid => {
-            srv.children.push(Child { pid, kind });
+            srv.admin.children.push(Child { pid, kind });
             Ok(Forked::Parent(pid))
         }
     }
@@ -67,7 +67,7 @@ pub fn run_and_exit(job: impl FnOnce()) -> ! {
 
 /// Collect the children that have exited (from the cron).
 pub fn reap(srv: &mut Server) {
-    srv.children.retain(|c| {
+    srv.admin.children.retain(|c| {
         let mut status = 0;
         // SAFETY: waitpid on a pid of our own child, no pointers but a local int.
         let r = unsafe { libc::waitpid(c.pid, &mut status, libc::WNOHANG) };
@@ -83,10 +83,10 @@ pub fn reap(srv: &mut Server) {
 
 /// Kill the forked debugging sessions (at shutdown, as Redis does).
 pub fn kill_debug_sessions(srv: &mut Server) {
-    for c in srv.children.iter().filter(|c| c.kind == Kind::Ldb) {
+    for c in srv.admin.children.iter().filter(|c| c.kind == Kind::Ldb) {
         crate::warn!("Killing debugging session {}", c.pid);
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(c.pid, libc::SIGKILL) };
     }
-    srv.children.retain(|c| c.kind != Kind::Ldb);
+    srv.admin.children.retain(|c| c.kind != Kind::Ldb);
 }

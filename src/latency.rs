@@ -331,13 +331,17 @@ impl Latency {
 #[inline]
 pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
     // Almost always nobody is blocked: one length check, no client lookup.
-    let blocked = srv.blocking.blocked_count() > 0
-        && srv.clients.get(client).is_some_and(|c| c.blocked.is_some());
-    let lat = &mut srv.latency;
+    let blocked = srv.data.blocking.blocked_count() > 0
+        && srv
+            .net
+            .clients
+            .get(client)
+            .is_some_and(|c| c.blocked.is_some());
+    let lat = &mut srv.admin.latency;
     if let Some(slot) = lat.hists.get_mut(id) {
         // CONFIG RESETSTAT zeroes the call counters; a command's first call after that
         // starts its histogram afresh, so histograms follow the counters without a hook.
-        if srv.cmd_stats[id].calls == 1 {
+        if srv.admin.cmd_stats[id].calls == 1 {
             if let Some(h) = slot {
                 h.clear();
             }
@@ -367,14 +371,15 @@ pub fn after_command(srv: &mut Server, id: usize, client: usize, args: Args, ns:
 /// what `after_command` left for this moment, as Redis's unblock accounting does.
 #[cold]
 pub fn after_unblock(srv: &mut Server, id: usize, client: usize, args: Args, ns: u64) {
-    srv.cmd_stats[id].usec += ns / 1000;
+    srv.admin.cmd_stats[id].usec += ns / 1000;
     if srv.cfg.latency_tracking {
-        if let Some(slot) = srv.latency.hists.get_mut(id) {
+        if let Some(slot) = srv.admin.latency.hists.get_mut(id) {
             slot.get_or_insert_with(Box::default).record(ns);
         }
     }
     let threshold = srv.cfg.latency_monitor_threshold;
-    srv.latency
+    srv.admin
+        .latency
         .add_sample_if_needed(threshold, "command-unblocking", ns / 1_000_000);
     slowlog_if_slower(srv, id, client, args, ns / 1000);
 }
@@ -387,7 +392,9 @@ fn slowlog_if_slower(srv: &mut Server, id: usize, client: usize, args: Args, use
     }
     // Trimmed after every command, as Redis does (so a lowered slowlog-max-len applies
     // at once), but the trimming itself is out of line.
-    if usec as i64 >= slower_than || srv.latency.slowlog.len() > srv.cfg.slowlog_max_len as usize {
+    if usec as i64 >= slower_than
+        || srv.admin.latency.slowlog.len() > srv.cfg.slowlog_max_len as usize
+    {
         slowlog_push_trim(srv, id, client, args, usec, usec as i64 >= slower_than);
     }
 }
@@ -406,8 +413,8 @@ fn slowlog_push_trim(
         slowlog_push(srv, id, client, args, usec);
     }
     let max = srv.cfg.slowlog_max_len.max(0) as usize;
-    while srv.latency.slowlog.len() > max {
-        srv.latency.slowlog.pop_back();
+    while srv.admin.latency.slowlog.len() > max {
+        srv.admin.latency.slowlog.pop_back();
     }
 }
 
@@ -419,7 +426,7 @@ fn monitor_command(srv: &mut Server, id: usize, ms: u64) {
         "command"
     };
     let threshold = srv.cfg.latency_monitor_threshold;
-    srv.latency.add_sample_if_needed(threshold, event, ms);
+    srv.admin.latency.add_sample_if_needed(threshold, event, ms);
 }
 
 #[cold]
@@ -428,11 +435,11 @@ fn slowlog_push(srv: &mut Server, id: usize, client: usize, args: Args, usec: u6
     if entry.cmd.flags & SKIP_SLOWLOG != 0 {
         return;
     }
-    let (peer, name) = match srv.clients.get(client) {
+    let (peer, name) = match srv.net.clients.get(client) {
         Some(c) => (c.peer.clone(), c.name.clone().unwrap_or_default()),
         None => (String::new(), Vec::new()),
     };
-    let lat = &mut srv.latency;
+    let lat = &mut srv.admin.latency;
     lat.slowlog.push_front(SlowEntry {
         id: lat.slowlog_next_id,
         time: crate::util::now_ms() / 1000,
@@ -527,9 +534,9 @@ fn slowlog_args(args: Args) -> Vec<Vec<u8>> {
 /// An iteration starts: the poll returned.
 #[inline]
 pub fn loop_begin(srv: &mut Server) {
-    srv.latency.iter = Iteration {
+    srv.admin.latency.iter = Iteration {
         start: Some(quanta::Instant::now()),
-        out_bytes_at_start: srv.stats.net_output_bytes,
+        out_bytes_at_start: srv.admin.stats.net_output_bytes,
         ..Iteration::default()
     };
 }
@@ -539,11 +546,12 @@ pub fn loop_begin(srv: &mut Server) {
 pub fn note(srv: &mut Server, cause: Cause, d: Duration) {
     let ns = d.as_nanos() as u64;
     match cause {
-        Cause::Handshake => srv.latency.iter.handshake_ns += ns,
+        Cause::Handshake => srv.admin.latency.iter.handshake_ns += ns,
         Cause::Expire => {
-            srv.latency.iter.expire_ns += ns;
+            srv.admin.latency.iter.expire_ns += ns;
             let threshold = srv.cfg.latency_monitor_threshold;
-            srv.latency
+            srv.admin
+                .latency
                 .add_sample_if_needed(threshold, "expire-cycle", ns / 1_000_000);
         }
         _ => {}
@@ -554,7 +562,7 @@ pub fn note(srv: &mut Server, cause: Cause, d: Duration) {
 /// the loop, what made it slow.
 #[inline]
 pub fn loop_end(srv: &mut Server) {
-    let lat = &mut srv.latency;
+    let lat = &mut srv.admin.latency;
     let Some(start) = lat.iter.start.take() else {
         return;
     };
@@ -564,7 +572,7 @@ pub fn loop_end(srv: &mut Server) {
         return;
     }
     let it = &lat.iter;
-    let out_bytes = srv.stats.net_output_bytes - it.out_bytes_at_start;
+    let out_bytes = srv.admin.stats.net_output_bytes - it.out_bytes_at_start;
     let other = busy.saturating_sub(it.command_ns + it.handshake_ns + it.expire_ns);
     let other_cause = if out_bytes >= BIG_REPLY_BYTES {
         Cause::BigReply
@@ -612,10 +620,10 @@ pub fn info_section(srv: &Server, section: &str, o: &mut String) {
     match section {
         "latencystats" => {
             for (id, e) in srv.cmds.entries.iter().enumerate() {
-                if srv.cmd_stats[id].calls == 0 {
+                if srv.admin.cmd_stats[id].calls == 0 {
                     continue;
                 }
-                if let Some(h) = srv.latency.histogram(id) {
+                if let Some(h) = srv.admin.latency.histogram(id) {
                     let name = e.full_name.replace(['\r', '\n', ':'], "_");
                     let _ = write!(
                         o,
@@ -627,7 +635,7 @@ pub fn info_section(srv: &Server, section: &str, o: &mut String) {
             }
         }
         "loopstats" => {
-            let lat = &srv.latency;
+            let lat = &srv.admin.latency;
             let _ = write!(o, "eventloop_iterations:{}\r\n", lat.loop_hist.total());
             let _ = write!(
                 o,

@@ -79,7 +79,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         std::process::id()
     );
     srv.cfg.maxclients = fdlimit::adjust(srv.cfg.maxclients)?;
-    srv.spare_fd = fdlimit::spare();
+    srv.net.spare_fd = fdlimit::spare();
     if srv.cfg.port == 0 && srv.cfg.tls_port == 0 && srv.cfg.unixsocket.is_empty() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
@@ -97,7 +97,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }
     notice!("Server initialized");
-    for l in &srv.listeners {
+    for l in &srv.net.listeners {
         notice!(
             "Ready to accept connections {} on {}",
             if l.tls {

@@ -145,9 +145,9 @@ pub fn open(
             Conn::tls(Stream::Tcp(sock), session)
         }
     };
-    let id = srv.next_link_id;
-    srv.next_link_id += 1;
-    let entry = srv.links.vacant_entry();
+    let id = srv.net.next_link_id;
+    srv.net.next_link_id += 1;
+    let entry = srv.net.links.vacant_entry();
     let idx = entry.key();
     let mut link = Link {
         id,
@@ -169,7 +169,7 @@ pub fn open(
         last_use: Instant::now(),
     };
     let token = link.token();
-    srv.registry.register(
+    srv.net.registry.register(
         &mut link.conn.stream,
         token,
         Interest::READABLE | Interest::WRITABLE,
@@ -187,13 +187,13 @@ pub fn send(
     replies: usize,
     step: Duration,
 ) -> Progress {
-    let link = &mut srv.links[idx];
+    let link = &mut srv.net.links[idx];
     link.out.extend_from_slice(bytes);
     link.awaiting += replies;
     link.step = step;
     link.deadline = Some(Instant::now() + step);
     link.last_use = Instant::now();
-    drive(link, &srv.registry, false, true)
+    drive(link, &srv.net.registry, false, true)
 }
 
 /// Do the I/O a readiness event allows, and say what happened.
@@ -315,8 +315,8 @@ fn interest(link: &mut Link, registry: &mio::Registry) {
 pub fn wait(srv: &mut Server, idx: usize) -> Progress {
     let mut got = false;
     loop {
-        let link = &mut srv.links[idx];
-        match drive(link, &srv.registry, true, true) {
+        let link = &mut srv.net.links[idx];
+        match drive(link, &srv.net.registry, true, true) {
             Progress::Failed(e) => return Progress::Failed(e),
             Progress::Replies => got = true,
             Progress::Nothing => {}
@@ -354,7 +354,8 @@ pub fn wait(srv: &mut Server, idx: usize) -> Progress {
 
 /// The links whose current step passed its deadline.
 pub fn expired(srv: &Server, now: Instant) -> Vec<usize> {
-    srv.links
+    srv.net
+        .links
         .iter()
         .filter(|(_, l)| l.deadline.is_some_and(|d| d <= now))
         .map(|(i, _)| i)
@@ -363,21 +364,21 @@ pub fn expired(srv: &Server, now: Instant) -> Vec<usize> {
 
 /// The earliest step deadline, to bound the poll timeout.
 pub fn next_deadline(srv: &Server) -> Option<Instant> {
-    srv.links.iter().filter_map(|(_, l)| l.deadline).min()
+    srv.net.links.iter().filter_map(|(_, l)| l.deadline).min()
 }
 
 /// Take the replies that arrived.
 pub fn take_replies(srv: &mut Server, idx: usize) -> Vec<Value> {
-    std::mem::take(&mut srv.links[idx].replies)
+    std::mem::take(&mut srv.net.links[idx].replies)
 }
 
 /// Close a link (a TLS close_notify first when the session is up).
 pub fn close(srv: &mut Server, idx: usize) {
-    if !srv.links.contains(idx) {
+    if !srv.net.links.contains(idx) {
         return;
     }
-    let mut link = srv.links.remove(idx);
-    let _ = srv.registry.deregister(&mut link.conn.stream);
+    let mut link = srv.net.links.remove(idx);
+    let _ = srv.net.registry.deregister(&mut link.conn.stream);
     if link.state == State::Ready {
         if let Some(tls) = link.conn.tls.as_mut() {
             tls.send_close_notify();

@@ -54,7 +54,7 @@ fn publish_event(srv: &mut Server, flags: u32, db: usize, event: &str, key: &[u8
 /// watchers of those keys see a change.
 pub fn keys_expired(srv: &mut Server, db: usize, keys: &mut Vec<Key>) {
     for k in keys.drain(..) {
-        srv.prop.deletion(db, &k, srv.cfg.lazyfree_lazy_expire);
+        srv.data.prop.deletion(db, &k, srv.cfg.lazyfree_lazy_expire);
         notify_db(srv, db, EXPIRED, "expired", &k);
         multi::touch_key(srv, db, &k);
         crate::tracking::invalidate_key(srv, &k, None);
@@ -65,7 +65,7 @@ pub fn keys_expired(srv: &mut Server, db: usize, keys: &mut Vec<Key>) {
 /// Called after every write: the test is inline, the work out of line.
 #[inline(always)]
 pub fn lazy_expired(srv: &mut Server, db: usize) {
-    if !srv.ks.dbs[db].lazy_expired.is_empty() {
+    if !srv.data.ks.dbs[db].lazy_expired.is_empty() {
         drain_lazy_expired(srv, db);
     }
 }
@@ -73,18 +73,20 @@ pub fn lazy_expired(srv: &mut Server, db: usize) {
 #[cold]
 #[inline(never)]
 fn drain_lazy_expired(srv: &mut Server, db: usize) {
-    let mut keys = std::mem::take(&mut srv.ks.dbs[db].lazy_expired);
-    srv.stats.expired_keys += keys.len() as u64;
+    let mut keys = std::mem::take(&mut srv.data.ks.dbs[db].lazy_expired);
+    srv.admin.stats.expired_keys += keys.len() as u64;
     keys_expired(srv, db, &mut keys);
     // Give the (empty) allocation back for reuse.
-    if srv.ks.dbs[db].lazy_expired.is_empty() {
-        srv.ks.dbs[db].lazy_expired = keys;
+    if srv.data.ks.dbs[db].lazy_expired.is_empty() {
+        srv.data.ks.dbs[db].lazy_expired = keys;
     }
 }
 
 /// A key evicted by maxmemory.
 pub fn evicted(srv: &mut Server, db: usize, key: &[u8]) {
-    srv.prop.deletion(db, key, srv.cfg.lazyfree_lazy_eviction);
+    srv.data
+        .prop
+        .deletion(db, key, srv.cfg.lazyfree_lazy_eviction);
     notify_db(srv, db, EVICTED, "evicted", key);
     multi::touch_key(srv, db, key);
     crate::tracking::invalidate_key(srv, key, None);

@@ -292,7 +292,7 @@ mod stream_tests {
 
     fn kit() -> (Kit, usize) {
         let mut k = Kit::new();
-        k.srv.prop.record();
+        k.srv.data.prop.record();
         let c = k.client();
         (k, c)
     }

@@ -63,14 +63,14 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
     install_signal_handlers();
     POLL.with(|p| *p.borrow_mut() = Some(poll));
-    srv.events_while_blocked = Some(events_while_blocked);
+    srv.net.events_while_blocked = Some(events_while_blocked);
     let mut events = Events::with_capacity(1024);
     let mut next_cron = Instant::now();
-    srv.stats.used_memory_startup = crate::evict::used_memory();
+    srv.admin.stats.used_memory_startup = crate::evict::used_memory();
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
-        let mut timeout = if expire_backlog || !srv.pending_write.is_empty() {
+        let mut timeout = if expire_backlog || !srv.net.pending_write.is_empty() {
             Duration::ZERO
         } else {
             next_cron.saturating_duration_since(now)
@@ -87,17 +87,17 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
                 return Err(e);
             }
         }
-        srv.loop_iterations += 1;
-        srv.loop_now = Instant::now();
+        srv.net.loop_iterations += 1;
+        srv.net.loop_now = Instant::now();
         crate::latency::loop_begin(srv);
         queue(srv, &events);
         dispatch(srv, None);
         // Events of a client whose script served the loop while it ran.
-        while let Some(idx) = srv.deferred_events.pop() {
-            if srv.clients.contains(idx) {
+        while let Some(idx) = srv.net.deferred_events.pop() {
+            if srv.net.clients.contains(idx) {
                 handle_readable(srv, idx);
             }
-            if srv.clients.contains(idx) {
+            if srv.net.clients.contains(idx) {
                 flush(srv, idx);
             }
         }
@@ -117,13 +117,13 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
                 "SIGTERM"
             };
             warn!("Received {} scheduling shutdown...", name);
-            srv.shutdown = Some(crate::server::Shutdown { from_signal: true });
+            srv.admin.shutdown = Some(crate::server::Shutdown { from_signal: true });
         }
-        if srv.shutdown.is_some() {
+        if srv.admin.shutdown.is_some() {
             finish_shutdown(srv);
             return Ok(());
         }
-        if srv.loop_now >= next_cron {
+        if srv.net.loop_now >= next_cron {
             expire_backlog = cron(srv);
             let hz = srv.cfg.hz.clamp(1, 500) as u64;
             next_cron = Instant::now() + Duration::from_micros(1_000_000 / hz);
@@ -150,20 +150,20 @@ fn queue(srv: &mut Server, events: &Events) {
         if ev.is_writable() {
             flags |= WRITE;
         }
-        srv.ready.push((ev.token().0, flags));
+        srv.net.ready.push((ev.token().0, flags));
     }
 }
 
 /// Serve the queued events. Those of `protected` (the client whose script is running and
 /// serving the loop) are set aside for after the script.
 fn dispatch(srv: &mut Server, protected: Option<usize>) {
-    while let Some(&(t, flags)) = srv.ready.get(srv.ready_pos) {
-        if srv.shutdown.is_some() {
+    while let Some(&(t, flags)) = srv.net.ready.get(srv.net.ready_pos) {
+        if srv.admin.shutdown.is_some() {
             // SHUTDOWN ran: serve nothing more (its client already saw its connection
             // close, and may be connecting again).
             break;
         }
-        srv.ready_pos += 1;
+        srv.net.ready_pos += 1;
         if t >= LISTENER_BASE {
             accept_all(srv, t - LISTENER_BASE);
             continue;
@@ -172,42 +172,47 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
             link_event(srv, t, flags);
             continue;
         }
-        let t = match srv.clients.get(crate::server::token_index(t)) {
+        let t = match srv.net.clients.get(crate::server::token_index(t)) {
             Some(c) if c.owns(t) => crate::server::token_index(t),
             // A closed client's leftover event, or its slab index's new occupant's stale one.
             _ => continue,
         };
         if Some(t) == protected {
-            if !srv.deferred_events.contains(&t) {
-                srv.deferred_events.push(t);
+            if !srv.net.deferred_events.contains(&t) {
+                srv.net.deferred_events.push(t);
             }
             continue;
         }
         if flags & READ != 0 {
             handle_readable(srv, t);
         }
-        if flags & WRITE != 0 && srv.clients.contains(t) {
+        if flags & WRITE != 0 && srv.net.clients.contains(t) {
             flush(srv, t);
         }
     }
-    srv.ready.clear();
-    srv.ready_pos = 0;
+    srv.net.ready.clear();
+    srv.net.ready_pos = 0;
 }
 
 /// An outgoing link's readiness: its I/O, then its owner's turn.
 fn link_event(srv: &mut Server, t: usize, flags: u8) {
     let idx = crate::server::token_index(t);
-    let Some(link) = srv.links.get_mut(idx).filter(|l| l.owns(t)) else {
+    let Some(link) = srv.net.links.get_mut(idx).filter(|l| l.owns(t)) else {
         return;
     };
-    let p = crate::link::drive(link, &srv.registry, flags & READ != 0, flags & WRITE != 0);
+    let p = crate::link::drive(
+        link,
+        &srv.net.registry,
+        flags & READ != 0,
+        flags & WRITE != 0,
+    );
     link_progress(srv, idx, p);
 }
 
 /// Hand a link's progress to its owner.
 fn link_progress(srv: &mut Server, idx: usize, p: crate::link::Progress) {
     use crate::link::Owner;
-    match srv.links[idx].owner {
+    match srv.net.links[idx].owner {
         Owner::Idle => commands::migrate::on_idle_link(srv, idx, p),
         Owner::Migrate => commands::migrate::on_link(srv, idx, p),
     }
@@ -215,11 +220,11 @@ fn link_progress(srv: &mut Server, idx: usize, p: crate::link::Progress) {
 
 /// Fail the links whose current step outlived its timeout.
 fn link_timeouts(srv: &mut Server) {
-    if srv.links.is_empty() {
+    if srv.net.links.is_empty() {
         return;
     }
     for idx in crate::link::expired(srv, Instant::now()) {
-        if srv.links.contains(idx) {
+        if srv.net.links.contains(idx) {
             link_progress(srv, idx, crate::link::Progress::Failed("timeout".into()));
         }
     }
@@ -230,39 +235,39 @@ fn link_timeouts(srv: &mut Server) {
 /// allow-busy commands), up to four batches without waiting. The script's own client is
 /// left alone (its events wait for the script), and SHUTDOWN NOSAVE exits from here.
 fn events_while_blocked(srv: &mut Server) {
-    let protected = srv.scripting.running.as_ref().map(|r| r.client);
+    let protected = srv.data.scripting.running.as_ref().map(|r| r.client);
     // The running client's pushes are collected aside while its command runs.
-    let current = srv.pubsub.current.take();
-    let own = std::mem::take(&mut srv.pubsub.own);
+    let current = srv.data.pubsub.current.take();
+    let own = std::mem::take(&mut srv.data.pubsub.own);
     let script_time = crate::keyspace::clock::suspend();
     // First the rest of the batch the script was called from, then new events.
     dispatch(srv, protected);
     let mut events = Events::with_capacity(128);
     for _ in 0..4 {
-        if srv.shutdown.is_some() {
+        if srv.admin.shutdown.is_some() {
             break;
         }
         match poll_events(&mut events, Some(Duration::ZERO)) {
             Ok(true) if !events.is_empty() => {}
             _ => break,
         }
-        srv.loop_now = Instant::now();
+        srv.net.loop_now = Instant::now();
         queue(srv, &events);
         dispatch(srv, protected);
     }
     let mut keep = Vec::new();
-    while let Some(idx) = srv.pending_write.pop() {
+    while let Some(idx) = srv.net.pending_write.pop() {
         if Some(idx) == protected {
             keep.push(idx);
-        } else if srv.clients.contains(idx) {
+        } else if srv.net.clients.contains(idx) {
             flush(srv, idx);
         }
     }
-    srv.pending_write = keep;
-    srv.pubsub.current = current;
-    srv.pubsub.own = own;
+    srv.net.pending_write = keep;
+    srv.data.pubsub.current = current;
+    srv.data.pubsub.own = own;
     crate::keyspace::clock::resume(script_time);
-    if srv.shutdown.is_some() {
+    if srv.admin.shutdown.is_some() {
         // Only SHUTDOWN NOSAVE gets here: the script never returns (as in Redis).
         finish_shutdown(srv);
         std::process::exit(0);
@@ -271,7 +276,7 @@ fn events_while_blocked(srv: &mut Server) {
 
 fn accept_all(srv: &mut Server, li: usize) {
     loop {
-        let Some(l) = srv.listeners.get_mut(li) else {
+        let Some(l) = srv.net.listeners.get_mut(li) else {
             return;
         };
         let tls = l.tls;
@@ -302,19 +307,19 @@ fn accept_all(srv: &mut Server, li: usize) {
             Ok((stream, peer, unix_path, kind)) => new_client(srv, stream, peer, unix_path, kind),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if crate::fdlimit::out_of_fds(&e) && srv.spare_fd.is_some() => {
+            Err(e) if crate::fdlimit::out_of_fds(&e) && srv.net.spare_fd.is_some() => {
                 // Listeners are edge-triggered: a connection left in the backlog now would
                 // never be reported again. Free the spare descriptor, take the client,
                 // tell it why (TLS clients are only closed) and close it.
-                srv.spare_fd = None;
+                srv.net.spare_fd = None;
                 let turned = turn_away(srv, li);
-                srv.spare_fd = crate::fdlimit::spare();
-                if let Some(skipped) = srv.log_limit.allow("accept-emfile") {
+                srv.net.spare_fd = crate::fdlimit::spare();
+                if let Some(skipped) = srv.net.log_limit.allow("accept-emfile") {
                     warn!(
                         "Error accepting a client connection: {} (maxclients {}, clients {}): rejecting new clients{}",
                         e,
                         srv.cfg.maxclients,
-                        srv.clients.len(),
+                        srv.net.clients.len(),
                         crate::log::skipped_note(skipped)
                     );
                 }
@@ -323,7 +328,7 @@ fn accept_all(srv: &mut Server, li: usize) {
                 }
             }
             Err(e) => {
-                if let Some(skipped) = srv.log_limit.allow("accept") {
+                if let Some(skipped) = srv.net.log_limit.allow("accept") {
                     warn!(
                         "Accepting client connection: {}{}",
                         e,
@@ -340,7 +345,7 @@ fn accept_all(srv: &mut Server, li: usize) {
 /// max-clients error when it speaks plain RESP.
 fn turn_away(srv: &mut Server, li: usize) -> bool {
     use std::io::Write;
-    let Some(l) = srv.listeners.get_mut(li) else {
+    let Some(l) = srv.net.listeners.get_mut(li) else {
         return false;
     };
     const MSG: &[u8] = b"-ERR max number of clients reached\r\n";
@@ -356,13 +361,13 @@ fn turn_away(srv: &mut Server, li: usize) -> bool {
         }),
     };
     if ok.is_ok() {
-        srv.stats.rejected_connections += 1;
+        srv.admin.stats.rejected_connections += 1;
     }
     ok.is_ok()
 }
 
 fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String, kind: ClientKind) {
-    srv.stats.total_connections_received += 1;
+    srv.admin.stats.total_connections_received += 1;
     if let Stream::Tcp(s) = &stream {
         if srv.cfg.tcp_keepalive > 0 {
             let ka = socket2::TcpKeepalive::new()
@@ -371,7 +376,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
         }
     }
     let conn = if kind == ClientKind::Tls {
-        let Some(cfg) = srv.tls.clone() else {
+        let Some(cfg) = srv.net.tls.clone() else {
             warn!(
                 "Error accepting a TLS connection from {}: TLS is not configured",
                 peer
@@ -388,24 +393,25 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
     } else {
         Conn::plain(stream)
     };
-    let id = srv.next_client_id;
-    srv.next_client_id += 1;
-    let entry = srv.clients.vacant_entry();
+    let id = srv.net.next_client_id;
+    srv.net.next_client_id += 1;
+    let entry = srv.net.clients.vacant_entry();
     let idx = entry.key();
     let client = entry.insert(Client::new(id, conn, kind, peer, unix_path));
     let token = client.token(idx);
     let registered = client.conn.as_mut().is_some_and(|c| {
-        srv.registry
+        srv.net
+            .registry
             .register(&mut c.stream, token, Interest::READABLE)
             .is_ok()
     });
     if !registered {
-        srv.clients.remove(idx);
+        srv.net.clients.remove(idx);
         return;
     }
-    if srv.clients.len() as i64 > srv.cfg.maxclients {
-        srv.stats.rejected_connections += 1;
-        let c = &mut srv.clients[idx];
+    if srv.net.clients.len() as i64 > srv.cfg.maxclients {
+        srv.admin.stats.rejected_connections += 1;
+        let c = &mut srv.net.clients[idx];
         c.out.error("ERR max number of clients reached");
         c.close_after_reply = true;
         if c.kind != ClientKind::Tls {
@@ -414,9 +420,9 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
         return;
     }
     if kind != ClientKind::Tls {
-        verbose!("Accepted {}", srv.clients[idx].peer);
+        verbose!("Accepted {}", srv.net.clients[idx].peer);
         crate::acl::on_connect(srv, idx);
-        if srv.clients[idx].close_after_reply {
+        if srv.net.clients[idx].close_after_reply {
             // Refused (protected mode): say so now; nothing will be read from it.
             flush(srv, idx);
         }
@@ -424,7 +430,7 @@ fn new_client(srv: &mut Server, stream: Stream, peer: String, unix_path: String,
 }
 
 fn handle_readable(srv: &mut Server, idx: usize) {
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     let Some(conn) = c.conn.as_mut() else {
         return;
     };
@@ -436,12 +442,12 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     }
     let closed = match r {
         Ok(ReadResult::Data(n)) => {
-            srv.stats.net_input_bytes += n as u64;
-            srv.stats.total_reads_processed += 1;
+            srv.admin.stats.net_input_bytes += n as u64;
+            srv.admin.stats.total_reads_processed += 1;
             false
         }
         Ok(ReadResult::Closed(n)) => {
-            srv.stats.net_input_bytes += n as u64;
+            srv.admin.stats.net_input_bytes += n as u64;
             true
         }
         Err(e) => {
@@ -450,7 +456,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
             } else {
                 verbose!(
                     "Client {} closed the connection: {}",
-                    srv.clients[idx].peer,
+                    srv.net.clients[idx].peer,
                     e
                 );
             }
@@ -458,12 +464,12 @@ fn handle_readable(srv: &mut Server, idx: usize) {
             return;
         }
     };
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     if was_handshaking && c.established() {
         tls_handshake_done(srv, idx);
     }
-    let c = &mut srv.clients[idx];
-    c.last_interaction = srv.loop_now;
+    let c = &mut srv.net.clients[idx];
+    c.last_interaction = srv.net.loop_now;
     c.qbuf_peak = c.qbuf_peak.max(c.rbuf.len());
     if c.rbuf.len() as i64 > srv.cfg.client_query_buffer_limit {
         warn!(
@@ -471,7 +477,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
             c.peer,
             c.rbuf.len()
         );
-        srv.stats.client_qbuf_limit_disconnections += 1;
+        srv.admin.stats.client_qbuf_limit_disconnections += 1;
         close_client(srv, idx);
         return;
     }
@@ -479,7 +485,7 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     if closed {
         // Reply to what was sent before the close if the peer half-closed, then go.
         flush(srv, idx);
-        if srv.clients.contains(idx) {
+        if srv.net.clients.contains(idx) {
             close_client(srv, idx);
         }
         return;
@@ -488,16 +494,17 @@ fn handle_readable(srv: &mut Server, idx: usize) {
 }
 
 fn tls_handshake_done(srv: &mut Server, idx: usize) {
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     let tls = c.conn.as_ref().and_then(|c| c.tls.as_deref());
     let resumed = tls.and_then(|t| t.handshake_kind()) == Some(rustls::HandshakeKind::Resumed);
     let cn = tls.and_then(|t| crate::tls::peer_cn(t));
-    srv.stats.tls_handshakes_ok += 1;
-    srv.latency
+    srv.admin.stats.tls_handshakes_ok += 1;
+    srv.admin
+        .latency
         .handshake_hist
         .record(c.created.elapsed().as_nanos() as u64);
     if resumed {
-        srv.stats.tls_handshakes_resumed += 1;
+        srv.admin.stats.tls_handshakes_resumed += 1;
     }
     verbose!(
         "Accepted TLS {} ({})",
@@ -509,18 +516,19 @@ fn tls_handshake_done(srv: &mut Server, idx: usize) {
             // The ACL layer maps this name to a user (tls-auth-clients-user CN).
             verbose!(
                 "TLS client addr={} presented a verified certificate with CN={}",
-                srv.clients[idx].peer,
+                srv.net.clients[idx].peer,
                 cn
             );
         }
     }
-    srv.clients[idx].tls_cn = cn;
+    srv.net.clients[idx].tls_cn = cn;
     crate::acl::on_tls_established(srv, idx);
 }
 
 fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
     let reason = crate::tls::failure_reason(err);
-    *srv.stats
+    *srv.admin
+        .stats
         .tls_handshake_failures
         .entry(reason.to_string())
         .or_insert(0) += 1;
@@ -529,10 +537,10 @@ fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
     } else {
         "tls-handshake"
     };
-    let Some(skipped) = srv.log_limit.allow(cause) else {
+    let Some(skipped) = srv.net.log_limit.allow(cause) else {
         return;
     };
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     if reason == "plaintext" {
         warn!(
             "Error accepting a client connection: plaintext (non-TLS) data sent to the TLS port, connection rejected (addr={} laddr={}){}",
@@ -553,7 +561,7 @@ fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
 
 /// Execute every complete command in the client's read buffer.
 pub fn process_input(srv: &mut Server, idx: usize) {
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     if c.close_after_reply || c.close_asap {
         c.rbuf.clear();
         c.partial = Partial::default();
@@ -587,7 +595,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
         };
         match parsed {
             Ok(Request::Command { consumed, inline }) => {
-                srv.clients[idx].qbuf_in_flight = rbuf.len() - pos;
+                srv.net.clients[idx].qbuf_in_flight = rbuf.len() - pos;
                 let args = if inline {
                     Args::new(&scratch, &spans)
                 } else {
@@ -602,14 +610,14 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 let flow = commands::execute(&mut ctx, args);
                 db = ctx.db;
                 if flow == commands::Flow::Paused {
-                    srv.paused_clients.push(idx);
+                    srv.admin.paused_clients.push(idx);
                     break;
                 }
                 pos += consumed;
-                if srv.blocking.has_work() {
+                if srv.data.blocking.has_work() {
                     serve_blocked(srv);
                 }
-                let c = &mut srv.clients[idx];
+                let c = &mut srv.net.clients[idx];
                 c.tot_net_in += consumed as u64;
                 if c.close_asap || c.close_after_reply || c.blocked.is_some() {
                     break;
@@ -624,11 +632,11 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 verbose!(
                     "Protocol error ({}) from client: addr={}",
                     e.0,
-                    srv.clients[idx].peer
+                    srv.net.clients[idx].peer
                 );
                 out.error(&e.0);
-                srv.stats.record_errors(&mut out.errors);
-                srv.clients[idx].close_after_reply = true;
+                srv.admin.stats.record_errors(&mut out.errors);
+                srv.net.clients[idx].close_after_reply = true;
                 partial = Partial::default();
                 pos = rbuf.len();
                 break;
@@ -646,7 +654,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
         // the buffer does not double past it while it arrives.
         rbuf.reserve_exact(want - rbuf.len() + 16 * 1024);
     }
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     c.partial = partial;
     c.qbuf_in_flight = 0;
     c.rbuf = rbuf;
@@ -660,29 +668,29 @@ pub fn process_input(srv: &mut Server, idx: usize) {
 /// replies for writing and run the input they sent while blocked.
 pub fn serve_blocked(srv: &mut Server) {
     // Not while a script serves the loop: its writes are served once it returns.
-    if srv.blocking.serving || srv.scripting.busy {
+    if srv.data.blocking.serving || srv.data.scripting.busy {
         return;
     }
-    srv.blocking.serving = true;
-    while srv.blocking.has_work() {
+    srv.data.blocking.serving = true;
+    while srv.data.blocking.has_work() {
         crate::blocking::serve_ready(srv);
-        let resumed = std::mem::take(&mut srv.blocking.resumed);
+        let resumed = std::mem::take(&mut srv.data.blocking.resumed);
         for idx in resumed {
-            if !srv.clients.contains(idx) {
+            if !srv.net.clients.contains(idx) {
                 continue;
             }
             srv.mark_pending(idx);
-            if !srv.clients[idx].rbuf.is_empty() {
+            if !srv.net.clients[idx].rbuf.is_empty() {
                 process_input(srv, idx);
             }
         }
     }
-    srv.blocking.serving = false;
+    srv.data.blocking.serving = false;
 }
 
 /// Write what is pending for a client; register for WRITABLE if the socket is full.
 pub fn flush(srv: &mut Server, idx: usize) {
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     if c.close_asap {
         close_client(srv, idx);
         return;
@@ -697,9 +705,9 @@ pub fn flush(srv: &mut Server, idx: usize) {
             Ok(true)
         }
     };
-    srv.stats.net_output_bytes += (c.out_pos - before) as u64;
+    srv.admin.stats.net_output_bytes += (c.out_pos - before) as u64;
     if c.out_pos > before {
-        srv.stats.total_writes_processed += 1;
+        srv.admin.stats.total_writes_processed += 1;
     }
     c.tot_net_out += (c.out_pos - before) as u64;
     match res {
@@ -718,9 +726,10 @@ pub fn flush(srv: &mut Server, idx: usize) {
                 c.want_write = false;
                 let token = c.token(idx);
                 if let Some(conn) = c.conn.as_mut() {
-                    let _ = srv
-                        .registry
-                        .reregister(&mut conn.stream, token, Interest::READABLE);
+                    let _ =
+                        srv.net
+                            .registry
+                            .reregister(&mut conn.stream, token, Interest::READABLE);
                 }
             }
         }
@@ -729,7 +738,7 @@ pub fn flush(srv: &mut Server, idx: usize) {
                 c.want_write = true;
                 let token = c.token(idx);
                 if let Some(conn) = c.conn.as_mut() {
-                    let _ = srv.registry.reregister(
+                    let _ = srv.net.registry.reregister(
                         &mut conn.stream,
                         token,
                         Interest::READABLE | Interest::WRITABLE,
@@ -747,7 +756,7 @@ pub fn flush(srv: &mut Server, idx: usize) {
 
 /// client-output-buffer-limit: hard limit closes at once, soft limit after its seconds.
 fn check_output_limits(srv: &mut Server, idx: usize) {
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     let class = if crate::commands::pubsub_client(c) {
         crate::config::OBUF_PUBSUB
     } else {
@@ -770,29 +779,29 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
     };
     if over_hard || soft_expired {
         warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
-        srv.stats.client_outbuf_limit_disconnections += 1;
+        srv.admin.stats.client_outbuf_limit_disconnections += 1;
         close_client(srv, idx);
     }
 }
 
 fn flush_pending(srv: &mut Server) {
-    while let Some(idx) = srv.pending_write.pop() {
-        if srv.clients.contains(idx) {
+    while let Some(idx) = srv.net.pending_write.pop() {
+        if srv.net.clients.contains(idx) {
             flush(srv, idx);
         }
     }
 }
 
 pub fn close_client(srv: &mut Server, idx: usize) {
-    if !srv.clients.contains(idx) {
+    if !srv.net.clients.contains(idx) {
         return;
     }
-    let mut c = srv.clients.remove(idx);
+    let mut c = srv.net.clients.remove(idx);
     // Out of the epoll set before the close: close() removes it only when no other
     // process holds the socket, and a forked child may (its slot would then fire for the
     // next client given this slot).
     if let Some(conn) = c.conn.as_mut() {
-        let _ = srv.registry.deregister(&mut conn.stream);
+        let _ = srv.net.registry.deregister(&mut conn.stream);
         if let Some(tls) = conn.tls.as_mut() {
             if conn.established && !c.detached {
                 tls.send_close_notify();
@@ -800,7 +809,7 @@ pub fn close_client(srv: &mut Server, idx: usize) {
             }
         }
     }
-    srv.monitors.retain(|&m| m != idx);
+    srv.admin.monitors.retain(|&m| m != idx);
     commands::on_client_closed(srv, idx, &c);
     verbose!("Client closed connection id={} addr={}", c.id, c.peer);
 }
@@ -828,37 +837,37 @@ fn resize_query_buffer(c: &mut Client, idle: Duration) {
 }
 
 fn cron(srv: &mut Server) -> bool {
-    srv.cron_runs += 1;
-    if srv.tracking.clients > 0 {
+    srv.admin.cron_runs += 1;
+    if srv.data.tracking.clients > 0 {
         crate::tracking::limit_table(srv);
     }
     crate::evict::update_clock();
     crate::commands::migrate::close_idle(srv);
-    if !srv.children.is_empty() {
+    if !srv.admin.children.is_empty() {
         crate::child::reap(srv);
     }
     let now_ms = crate::util::now_ms();
-    srv.stats.sample_ops(now_ms);
+    srv.admin.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();
-    if mem > srv.peak_memory {
-        srv.peak_memory = mem;
+    if mem > srv.admin.peak_memory {
+        srv.admin.peak_memory = mem;
     }
-    if srv.tls.is_some() && now_ms / 1000 - srv.tls_info.expiry_checked_at >= 86400 {
-        crate::tls::warn_expiry(&mut srv.tls_info, now_ms / 1000);
+    if srv.net.tls.is_some() && now_ms / 1000 - srv.net.tls_info.expiry_checked_at >= 86400 {
+        crate::tls::warn_expiry(&mut srv.net.tls_info, now_ms / 1000);
     }
     // Finish growing key indexes that no write is moving along (1 ms, as Redis's cron);
     // not while a forked child runs: every page moved would be copied for it
     // (copy-on-write). Writes still move their small batches.
-    if srv.children.is_empty() {
+    if srv.admin.children.is_empty() {
         let until = Instant::now() + Duration::from_millis(1);
-        for db in srv.ks.dbs.iter_mut() {
+        for db in srv.data.ks.dbs.iter_mut() {
             while db.dict.rehash_step(1024) && Instant::now() < until {}
         }
     }
     // Client timeouts and stalled TLS handshakes.
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();
-    for (idx, c) in srv.clients.iter_mut() {
+    for (idx, c) in srv.net.clients.iter_mut() {
         let idle = c.last_interaction.elapsed();
         resize_query_buffer(c, idle);
         // The handshake deadline counts from the connection's start: a client trickling
@@ -866,7 +875,7 @@ fn cron(srv: &mut Server) -> bool {
         if c.conn.is_none() {
             // Internal clients end with the work they do.
         } else if !c.established() && c.created.elapsed() > HANDSHAKE_TIMEOUT {
-            if let Some(skipped) = srv.log_limit.allow("tls-timeout") {
+            if let Some(skipped) = srv.net.log_limit.allow("tls-timeout") {
                 warn!(
                     "Closing client addr={}: TLS handshake timed out after {}s{}",
                     c.peer,
@@ -884,10 +893,11 @@ fn cron(srv: &mut Server) -> bool {
         }
     }
     for idx in to_close {
-        if srv.clients[idx].established() {
+        if srv.net.clients[idx].established() {
             close_client(srv, idx);
         } else {
-            *srv.stats
+            *srv.admin
+                .stats
                 .tls_handshake_failures
                 .entry("timeout".into())
                 .or_insert(0) += 1;
@@ -895,15 +905,15 @@ fn cron(srv: &mut Server) -> bool {
         }
     }
     // A CLIENT PAUSE that ended lets the waiting clients run.
-    if let Some(p) = srv.pause {
+    if let Some(p) = srv.admin.pause {
         if Instant::now() >= p.until {
-            srv.pause = None;
+            srv.admin.pause = None;
         }
     }
-    if srv.pause.is_none() && !srv.paused_clients.is_empty() {
-        let waiting = std::mem::take(&mut srv.paused_clients);
+    if srv.admin.pause.is_none() && !srv.admin.paused_clients.is_empty() {
+        let waiting = std::mem::take(&mut srv.admin.paused_clients);
         for idx in waiting {
-            if srv.clients.contains(idx) {
+            if srv.net.clients.contains(idx) {
                 process_input(srv, idx);
                 flush(srv, idx);
             }
@@ -913,30 +923,30 @@ fn cron(srv: &mut Server) -> bool {
 }
 
 fn active_expire(srv: &mut Server) -> bool {
-    if !srv.active_expire_enabled {
+    if !srv.data.active_expire_enabled {
         return false;
     }
     let t0 = Instant::now();
     let deadline = t0 + EXPIRE_BUDGET;
     let mut expired = Vec::new();
     let mut backlog = false;
-    let n = srv.ks.dbs.len();
+    let n = srv.data.ks.dbs.len();
     // Each run starts after the database the last one stopped in (Redis's current_db):
     // a backlog in one database must not starve the others.
     for step in 0..n {
-        let i = (srv.expire_next_db + step) % n;
+        let i = (srv.data.expire_next_db + step) % n;
         crate::notify::lazy_expired(srv, i);
         if Instant::now() >= deadline {
-            srv.expire_next_db = i;
+            srv.data.expire_next_db = i;
             backlog = true;
             break;
         }
-        let db = &mut srv.ks.dbs[i];
+        let db = &mut srv.data.ks.dbs[i];
         let (deleted, more) = db.active_expire(deadline, &mut expired);
-        srv.stats.expired_keys += deleted as u64;
+        srv.admin.stats.expired_keys += deleted as u64;
         crate::notify::keys_expired(srv, i, &mut expired);
         if more {
-            srv.expire_next_db = (i + 1) % n;
+            srv.data.expire_next_db = (i + 1) % n;
             backlog = true;
             break;
         }
@@ -950,8 +960,8 @@ fn finish_shutdown(srv: &mut Server) {
     crate::child::kill_debug_sessions(srv);
     // Stop listening first, as Redis does: a client that connects once the others see
     // their connection close is refused, not accepted and then dropped.
-    srv.listeners.clear();
-    let idxs: Vec<usize> = srv.clients.iter().map(|(i, _)| i).collect();
+    srv.net.listeners.clear();
+    let idxs: Vec<usize> = srv.net.clients.iter().map(|(i, _)| i).collect();
     for idx in idxs {
         close_client(srv, idx);
     }

@@ -208,30 +208,33 @@ pub struct Pause {
     pub write_only: bool,
 }
 
+/// The server's state in parts, so a handler borrows only what it touches: the
+/// configuration and command table, the network (sockets, clients, links), the data
+/// (keyspace and what hangs on keys: watches, blocked clients, pub/sub, tracking,
+/// propagation, scripts and functions) and the administration (stats, ACL, latency,
+/// children, pause, shutdown).
 pub struct Server {
     pub cfg: Config,
-    pub extras: Extras,
-    pub config_file: Option<String>,
-    pub ks: Keyspace,
-    pub clients: Slab<Client>,
     pub cmds: Table,
-    pub cmd_stats: Vec<CmdStats>,
-    pub stats: Stats,
+    /// The client whose command runs now (its reply buffer is out of its `Client`).
+    pub executing: Option<usize>,
+    pub net: Net,
+    pub data: Data,
+    pub admin: Admin,
+}
+
+/// Sockets and the clients and links on them, and the event loop's own state.
+pub struct Net {
+    pub clients: Slab<Client>,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tls_info: crate::tls::TlsInfo,
     /// Rate limit of repetitive warnings (handshake failures, accept errors).
     pub log_limit: crate::log::Limiter,
     /// A descriptor given up to accept (and turn away) a client when none is left.
     pub spare_fd: Option<std::fs::File>,
-    pub run_id: String,
-    pub started: Instant,
-    pub started_unix: i64,
     /// Monotonic time read once when the poll returned (client idle times, cron).
     pub loop_now: Instant,
     pub next_client_id: u64,
-    /// Writes since start (INFO rdb_changes_since_last_save).
-    pub dirty: u64,
-    pub shutdown: Option<Shutdown>,
     /// Serves the event loop once without blocking: set by the reactor, called by a
     /// script that passed busy-reply-threshold (Redis's processEventsWhileBlocked).
     pub events_while_blocked: Option<fn(&mut Server)>,
@@ -243,45 +246,62 @@ pub struct Server {
     pub ready_pos: usize,
     /// Clients that got output from another client's command (to flush this iteration).
     pub pending_write: Vec<usize>,
-    pub monitors: Vec<usize>,
     /// A config change asked for the listeners to be rebuilt.
     pub listeners_dirty: bool,
-    /// Forked children not yet reaped.
-    pub children: Vec<crate::child::Child>,
-    /// What writes become for the AOF and replicas.
-    pub prop: crate::propagate::Propagation,
-    pub pause: Option<Pause>,
-    pub active_expire_enabled: bool,
     /// Connections this server opened (`crate::link`), and the next link's id.
     pub links: Slab<crate::link::Link>,
     pub next_link_id: u64,
     /// MIGRATE's cached connections and transfers in flight.
     pub migrate: crate::commands::migrate::State,
-    /// The database the next active expiry run starts in.
-    pub expire_next_db: usize,
     pub loop_iterations: u64,
-    pub cron_runs: u64,
-    pub peak_memory: u64,
     pub registry: mio::Registry,
     pub listeners: Vec<crate::listen::Listener>,
-    /// Clients whose input waits for a CLIENT PAUSE to end.
-    pub paused_clients: Vec<usize>,
-    /// Users, the ACL log (src/acl).
-    pub acl: crate::acl::Acl,
+}
+
+/// The dataset and what hangs on its keys.
+pub struct Data {
+    pub ks: Keyspace,
+    /// Writes since start (INFO rdb_changes_since_last_save).
+    pub dirty: u64,
+    /// What writes become for the AOF and replicas.
+    pub prop: crate::propagate::Propagation,
+    pub active_expire_enabled: bool,
+    /// The database the next active expiry run starts in.
+    pub expire_next_db: usize,
     /// Clients blocked on keys, keys ready to serve them.
     pub blocking: crate::blocking::Registry,
     /// WATCHed keys of all clients.
     pub watches: crate::commands::multi::Watches,
     /// Client-side caching: the tracking table and BCAST prefixes.
     pub tracking: crate::tracking::Tracking,
-    /// The client whose command runs now (its reply buffer is out of its `Client`).
-    pub executing: Option<usize>,
     /// Pub/Sub channels and patterns.
     pub pubsub: crate::commands::pubsub::PubSub,
-    /// Slow log, latency histograms and events, event-loop stats.
-    pub latency: crate::latency::Latency,
     /// Lua scripts cache and state (EVAL, SCRIPT).
     pub scripting: crate::scripting::Scripting,
+}
+
+/// Statistics, ACL, latency and slow log, children, pause and shutdown.
+pub struct Admin {
+    pub extras: Extras,
+    pub config_file: Option<String>,
+    pub cmd_stats: Vec<CmdStats>,
+    pub stats: Stats,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub shutdown: Option<Shutdown>,
+    pub monitors: Vec<usize>,
+    /// Forked children not yet reaped.
+    pub children: Vec<crate::child::Child>,
+    pub pause: Option<Pause>,
+    pub cron_runs: u64,
+    pub peak_memory: u64,
+    /// Clients whose input waits for a CLIENT PAUSE to end.
+    pub paused_clients: Vec<usize>,
+    /// Users, the ACL log (src/acl).
+    pub acl: crate::acl::Acl,
+    /// Slow log, latency histograms and events, event-loop stats.
+    pub latency: crate::latency::Latency,
 }
 
 impl Server {
@@ -301,65 +321,71 @@ impl Server {
             ks.dbs[0].enable_slot_index();
         }
         Server {
-            ks,
             cfg,
-            extras,
-            config_file,
-            clients: Slab::with_capacity(1024),
-            cmd_stats: vec![CmdStats::default(); n],
             cmds,
-            stats: Stats::default(),
-            tls: None,
-            tls_info: Default::default(),
-            log_limit: Default::default(),
-            spare_fd: None,
-            run_id: random_hex(40),
-            started: Instant::now(),
-            loop_now: Instant::now(),
-            started_unix: crate::util::now_ms() / 1000,
-            next_client_id: 1,
-            dirty: 0,
-            shutdown: None,
-            events_while_blocked: None,
-            deferred_events: Vec::new(),
-            ready: Vec::with_capacity(1024),
-            ready_pos: 0,
-            pending_write: Vec::new(),
-            monitors: Vec::new(),
-            listeners_dirty: false,
-            children: Vec::new(),
-            prop: Default::default(),
-            pause: None,
-            active_expire_enabled: true,
-            links: Slab::new(),
-            next_link_id: 1,
-            migrate: Default::default(),
-            expire_next_db: 0,
-            loop_iterations: 0,
-            cron_runs: 0,
-            peak_memory: 0,
-            registry,
-            listeners: Vec::new(),
-            paused_clients: Vec::new(),
-            acl: Default::default(),
-            blocking: Default::default(),
-            watches: Default::default(),
-            tracking: Default::default(),
             executing: None,
-            pubsub: Default::default(),
-            latency: crate::latency::Latency::new(n),
-            scripting: Default::default(),
+            net: Net {
+                clients: Slab::with_capacity(1024),
+                next_client_id: 1,
+                registry,
+                listeners: Vec::new(),
+                listeners_dirty: false,
+                links: Slab::new(),
+                next_link_id: 1,
+                migrate: Default::default(),
+                spare_fd: None,
+                tls: None,
+                tls_info: Default::default(),
+                log_limit: Default::default(),
+                ready: Vec::with_capacity(1024),
+                ready_pos: 0,
+                deferred_events: Vec::new(),
+                events_while_blocked: None,
+                pending_write: Vec::new(),
+                loop_now: Instant::now(),
+                loop_iterations: 0,
+            },
+            data: Data {
+                ks,
+                watches: Default::default(),
+                blocking: Default::default(),
+                pubsub: Default::default(),
+                tracking: Default::default(),
+                dirty: 0,
+                prop: Default::default(),
+                expire_next_db: 0,
+                active_expire_enabled: true,
+                scripting: Default::default(),
+            },
+            admin: Admin {
+                extras,
+                config_file,
+                cmd_stats: vec![CmdStats::default(); n],
+                stats: Stats::default(),
+                run_id: random_hex(40),
+                started: Instant::now(),
+                started_unix: crate::util::now_ms() / 1000,
+                shutdown: None,
+                children: Vec::new(),
+                pause: None,
+                paused_clients: Vec::new(),
+                acl: Default::default(),
+                latency: crate::latency::Latency::new(n),
+                monitors: Vec::new(),
+                cron_runs: 0,
+                peak_memory: 0,
+            },
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
-        &mut self.ks.dbs[i]
+        &mut self.data.ks.dbs[i]
     }
     /// (Re)open listeners from the current config. On failure the old ones stay.
     pub fn rebind(&mut self) -> Result<(), String> {
         let mut fresh = crate::listen::open_all(&self.cfg)?;
-        crate::listen::deregister(&self.registry, &mut self.listeners);
-        crate::listen::register(&self.registry, &mut fresh).map_err(|e| e.to_string())?;
-        self.listeners = fresh;
+        crate::listen::deregister(&self.net.registry, &mut self.net.listeners);
+        crate::listen::register(&self.net.registry, &mut fresh).map_err(|e| e.to_string())?;
+        self.net.listeners = fresh;
         Ok(())
     }
     /// (Re)build the TLS configuration when a TLS port is set. On failure the old one stays.
@@ -368,14 +394,14 @@ impl Server {
             return Ok(());
         }
         let (sc, info) = crate::tls::build_server_config(&self.cfg)?;
-        self.tls = Some(sc);
-        self.tls_info = info;
-        crate::tls::warn_expiry(&mut self.tls_info, crate::util::now_ms() / 1000);
+        self.net.tls = Some(sc);
+        self.net.tls_info = info;
+        crate::tls::warn_expiry(&mut self.net.tls_info, crate::util::now_ms() / 1000);
         Ok(())
     }
     /// Queue output for another client (pub/sub, unblocking): flushed after this iteration.
     pub fn mark_pending(&mut self, idx: usize) {
-        self.pending_write.push(idx);
+        self.net.pending_write.push(idx);
     }
 }
 
@@ -399,21 +425,21 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     #[inline]
     pub fn client(&mut self) -> &mut Client {
-        &mut self.srv.clients[self.id]
+        &mut self.srv.net.clients[self.id]
     }
     /// The current database and the reply buffer, borrowed together.
     #[inline]
     pub fn db_out(&mut self) -> (&mut Db, &mut Reply) {
-        (&mut self.srv.ks.dbs[self.db], self.out)
+        (&mut self.srv.data.ks.dbs[self.db], self.out)
     }
     #[inline]
     pub fn dbm(&mut self) -> &mut Db {
-        &mut self.srv.ks.dbs[self.db]
+        &mut self.srv.data.ks.dbs[self.db]
     }
     /// Record that a key was written (dirty counter; hook point for WATCH and notifications).
     #[inline]
     pub fn modified(&mut self, key: &[u8]) {
-        self.srv.dirty += 1;
+        self.srv.data.dirty += 1;
         // A lazy expiry of this key during the write comes first, as in Redis.
         crate::notify::lazy_expired(self.srv, self.db);
         crate::commands::multi::touch_key(self.srv, self.db, key);
@@ -424,7 +450,7 @@ impl Ctx<'_> {
     /// WATCHes and wakes its waiters.
     #[inline]
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
-        self.srv.dirty += 1;
+        self.srv.data.dirty += 1;
         crate::commands::multi::touch_key(self.srv, db, key);
         crate::tracking::invalidate_key(self.srv, key, Some(self.id));
         crate::blocking::signal_key_ready(self.srv, db, key);
@@ -433,25 +459,25 @@ impl Ctx<'_> {
     /// test `srv.prop.on()` before building costly words).
     #[inline]
     pub fn propagate_as(&mut self, words: &[&[u8]]) {
-        self.srv.prop.replace(words.iter().copied());
+        self.srv.data.prop.replace(words.iter().copied());
     }
     /// Add a command to the propagated stream, before the running command's own.
     #[inline]
     pub fn also_propagate(&mut self, words: &[&[u8]]) {
-        self.srv.prop.push(self.db, words.iter().copied());
+        self.srv.data.prop.push(self.db, words.iter().copied());
     }
     /// The running command propagates nothing of its own (it used also_propagate).
     #[inline]
     pub fn prevent_propagation(&mut self) {
-        self.srv.prop.prevent();
+        self.srv.data.prop.prevent();
     }
     /// Record a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
     #[inline]
     pub fn hit(&mut self, found: bool) {
         if found {
-            self.srv.stats.keyspace_hits += 1;
+            self.srv.admin.stats.keyspace_hits += 1;
         } else {
-            self.srv.stats.keyspace_misses += 1;
+            self.srv.admin.stats.keyspace_misses += 1;
         }
     }
 }
@@ -464,15 +490,15 @@ mod tests {
     fn a_reused_slot_does_not_answer_to_its_old_token() {
         let mut k = Kit::new();
         let a = k.client();
-        let old = k.srv.clients[a].token(a).0;
-        assert!(k.srv.clients[a].owns(old));
+        let old = k.srv.net.clients[a].token(a).0;
+        assert!(k.srv.net.clients[a].owns(old));
         assert_eq!(super::token_index(old), a);
-        k.srv.clients.remove(a);
+        k.srv.net.clients.remove(a);
         let b = k.client();
         assert_eq!(b, a, "the slab reuses the slot");
-        assert!(!k.srv.clients[b].owns(old));
-        let new = k.srv.clients[b].token(b).0;
-        assert!(k.srv.clients[b].owns(new) && new != old);
+        assert!(!k.srv.net.clients[b].owns(old));
+        let new = k.srv.net.clients[b].token(b).0;
+        assert!(k.srv.net.clients[b].owns(new) && new != old);
         // Client tokens never reach the links' or the listeners' range.
         assert!(new < crate::link::LINK_TOKEN);
         const { assert!(crate::link::LINK_TOKEN < crate::listen::LISTENER_BASE) };
@@ -482,18 +508,21 @@ mod tests {
     fn an_internal_client_runs_commands_without_a_socket() {
         let mut k = Kit::new();
         let a = k.client();
-        assert!(k.srv.clients[a].conn.is_none());
+        assert!(k.srv.net.clients[a].conn.is_none());
         assert_eq!(k.run(a, &["SET", "k", "v"]), "+OK\r\n");
         assert_eq!(k.run(a, &["GET", "k"]), "$1\r\nv\r\n");
         // What the reactor would write goes nowhere, and the client stays.
-        k.srv.clients[a].out.buf.extend_from_slice(b"+pending\r\n");
+        k.srv.net.clients[a]
+            .out
+            .buf
+            .extend_from_slice(b"+pending\r\n");
         crate::reactor::flush(&mut k.srv, a);
-        assert_eq!(k.srv.clients[a].pending_output(), 0);
-        assert!(k.srv.clients.contains(a));
+        assert_eq!(k.srv.net.clients[a].pending_output(), 0);
+        assert!(k.srv.net.clients.contains(a));
         // Not a connection: CLIENT LIST leaves it out, as Redis its fake clients.
-        let id = k.srv.clients[a].id;
+        let id = k.srv.net.clients[a].id;
         assert!(!k.run(a, &["CLIENT", "LIST"]).contains(&format!("id={id} ")));
         crate::reactor::close_client(&mut k.srv, a);
-        assert!(!k.srv.clients.contains(a));
+        assert!(!k.srv.net.clients.contains(a));
     }
 }

@@ -23,9 +23,9 @@ impl Kit {
 
     /// A new client; returns its position.
     pub fn client(&mut self) -> usize {
-        let id = self.srv.next_client_id;
-        self.srv.next_client_id += 1;
-        self.srv.clients.insert(Client::internal(id))
+        let id = self.srv.net.next_client_id;
+        self.srv.net.next_client_id += 1;
+        self.srv.net.clients.insert(Client::internal(id))
     }
 
     /// Run one command as client `idx` sends it; returns the reply (lossy text).
@@ -43,9 +43,9 @@ impl Kit {
             buf.extend_from_slice(w);
             spans.push((start, buf.len() as u32));
         }
-        let mut out: Reply = std::mem::take(&mut self.srv.clients[idx].out);
+        let mut out: Reply = std::mem::take(&mut self.srv.net.clients[idx].out);
         let mark = out.buf.len();
-        let db = self.srv.clients[idx].db;
+        let db = self.srv.net.clients[idx].db;
         let mut ctx = Ctx {
             srv: &mut self.srv,
             out: &mut out,
@@ -58,10 +58,10 @@ impl Kit {
         self.srv.executing = outer;
         let reply = out.buf[mark..].to_vec();
         out.buf.clear();
-        let c = &mut self.srv.clients[idx];
+        let c = &mut self.srv.net.clients[idx];
         c.out = out;
         c.db = db;
-        if self.srv.blocking.has_work() {
+        if self.srv.data.blocking.has_work() {
             crate::reactor::serve_blocked(&mut self.srv);
         }
         reply
@@ -70,6 +70,7 @@ impl Kit {
     /// The propagated stream since the last call, one "db: WORDS" line per command.
     pub fn propagated(&mut self) -> Vec<String> {
         self.srv
+            .data
             .prop
             .take_log()
             .iter()

@@ -111,7 +111,7 @@ fn prefix_overlap(a: &[u8], b: &[u8]) -> bool {
 /// CLIENT TRACKING ON checks on BCAST prefixes: none may overlap another of the client's
 /// (registered or given). Returns Redis's error.
 pub fn check_prefixes(srv: &Server, idx: usize, given: &[&[u8]]) -> Result<(), String> {
-    let have = &srv.clients[idx].trk.prefixes;
+    let have = &srv.net.clients[idx].trk.prefixes;
     for (i, p) in given.iter().enumerate() {
         if let Some(old) = have.iter().find(|o| prefix_overlap(o, p)) {
             return Err(format!(
@@ -133,10 +133,10 @@ pub fn check_prefixes(srv: &Server, idx: usize, given: &[&[u8]]) -> Result<(), S
 
 /// CLIENT TRACKING ON (the options were checked).
 pub fn enable(srv: &mut Server, idx: usize, redirect: (u64, usize), options: u8, given: &[&[u8]]) {
-    let id = srv.clients[idx].id;
-    let t = &mut srv.clients[idx].trk;
+    let id = srv.net.clients[idx].id;
+    let t = &mut srv.net.clients[idx].trk;
     if t.flags & ON == 0 {
-        srv.tracking.clients += 1;
+        srv.data.tracking.clients += 1;
     }
     t.flags = (t.flags & CACHING) | ON | (options & (BCAST | OPTIN | OPTOUT | NOLOOP));
     (t.redirect, t.redirect_idx) = redirect;
@@ -144,7 +144,7 @@ pub fn enable(srv: &mut Server, idx: usize, redirect: (u64, usize), options: u8,
         return;
     }
     let mut add = |p: &[u8], t: &mut ClientTracking| {
-        let b = srv.tracking.prefixes.entry(p.to_vec()).or_default();
+        let b = srv.data.tracking.prefixes.entry(p.to_vec()).or_default();
         if !b.clients.iter().any(|&(s, i)| s == idx && i == id) {
             b.clients.push((idx, id));
             t.prefixes.push(p.to_vec());
@@ -160,33 +160,33 @@ pub fn enable(srv: &mut Server, idx: usize, redirect: (u64, usize), options: u8,
 
 /// CLIENT TRACKING OFF or RESET.
 pub fn disable(srv: &mut Server, idx: usize) {
-    let mut t = std::mem::take(&mut srv.clients[idx].trk);
+    let mut t = std::mem::take(&mut srv.net.clients[idx].trk);
     forget_client(srv, idx, &t);
     t.flags &= !(ON | BROKEN_REDIR | BCAST | OPTIN | OPTOUT | CACHING | NOLOOP);
     t.prefixes.clear();
-    srv.clients[idx].trk = t;
+    srv.net.clients[idx].trk = t;
 }
 
 /// A client leaves (or turns tracking off): out of its prefixes and the count. Its
 /// entries in the table are dropped lazily.
 pub fn forget_client(srv: &mut Server, idx: usize, t: &ClientTracking) {
     for p in &t.prefixes {
-        if let Some(b) = srv.tracking.prefixes.get_mut(p) {
+        if let Some(b) = srv.data.tracking.prefixes.get_mut(p) {
             b.clients.retain(|&(s, _)| s != idx);
             if b.clients.is_empty() {
-                srv.tracking.prefixes.remove(p);
+                srv.data.tracking.prefixes.remove(p);
             }
         }
     }
     if t.flags & ON != 0 {
-        srv.tracking.clients -= 1;
+        srv.data.tracking.clients -= 1;
     }
 }
 
 /// After a read-only command of a tracking client in default mode: remember its keys,
 /// unless OPTIN without CACHING YES, or OPTOUT with CACHING NO.
 pub fn remember<'a>(srv: &mut Server, idx: usize, keys: impl Iterator<Item = &'a [u8]>) {
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     let f = c.trk.flags;
     if f & ON == 0 || f & BCAST != 0 {
         return;
@@ -197,12 +197,12 @@ pub fn remember<'a>(srv: &mut Server, idx: usize, keys: impl Iterator<Item = &'a
     }
     let id = c.id;
     for k in keys {
-        let ids = match srv.tracking.table.get_mut(k) {
+        let ids = match srv.data.tracking.table.get_mut(k) {
             Some(ids) => ids,
-            None => srv.tracking.table.entry(k.to_vec()).or_default(),
+            None => srv.data.tracking.table.entry(k.to_vec()).or_default(),
         };
         if ids.insert(id, idx).is_none() {
-            srv.tracking.items += 1;
+            srv.data.tracking.items += 1;
         }
     }
 }
@@ -212,27 +212,29 @@ pub fn remember<'a>(srv: &mut Server, idx: usize, keys: impl Iterator<Item = &'a
 /// for BCAST's NOLOOP; `bcast` false when the table's own limit drops the key.
 #[inline]
 pub fn invalidate_key(srv: &mut Server, key: &[u8], writer: Option<usize>) {
-    if srv.tracking.active() {
+    if srv.data.tracking.active() {
         invalidate_key_slow(srv, key, writer, true);
     }
 }
 
 fn invalidate_key_slow(srv: &mut Server, key: &[u8], writer: Option<usize>, bcast: bool) {
-    if bcast && !srv.tracking.prefixes.is_empty() {
-        let writer_id = writer.and_then(|w| srv.clients.get(w)).map_or(0, |c| c.id);
-        for (p, b) in srv.tracking.prefixes.iter_mut() {
+    if bcast && !srv.data.tracking.prefixes.is_empty() {
+        let writer_id = writer
+            .and_then(|w| srv.net.clients.get(w))
+            .map_or(0, |c| c.id);
+        for (p, b) in srv.data.tracking.prefixes.iter_mut() {
             if key.starts_with(p) {
                 b.keys.insert(key.to_vec(), writer_id);
             }
         }
     }
-    let Some(ids) = srv.tracking.table.remove(key) else {
+    let Some(ids) = srv.data.tracking.table.remove(key) else {
         return;
     };
-    srv.tracking.items -= ids.len() as u64;
+    srv.data.tracking.items -= ids.len() as u64;
     let current = srv.executing;
     for (id, idx) in ids {
-        let Some(c) = srv.clients.get(idx) else {
+        let Some(c) = srv.net.clients.get(idx) else {
             continue;
         };
         // Clients that left, switched to BCAST (their older keys are not sent) or off.
@@ -249,8 +251,9 @@ fn invalidate_key_slow(srv: &mut Server, key: &[u8], writer: Option<usize>, bcas
 /// FLUSHDB / FLUSHALL: every tracking client is told that every key is invalid, and the
 /// table is emptied.
 pub fn flushed(srv: &mut Server) {
-    if srv.tracking.clients > 0 {
+    if srv.data.tracking.clients > 0 {
         let targets: Vec<usize> = srv
+            .net
             .clients
             .iter()
             .filter(|(_, c)| c.trk.flags & ON != 0)
@@ -260,21 +263,22 @@ pub fn flushed(srv: &mut Server) {
             send(srv, idx, Payload::All);
         }
     }
-    srv.tracking.table = HashMap::new();
-    srv.tracking.items = 0;
+    srv.data.tracking.table = HashMap::new();
+    srv.data.tracking.items = 0;
 }
 
 /// Keep the table within `tracking-table-max-keys`, invalidating keys as needed (Redis's
 /// trackingLimitUsedSlots: more effort each round the table stays over).
 pub fn limit_table(srv: &mut Server) {
     let max = srv.cfg.tracking_table_max_keys;
-    if max <= 0 || srv.tracking.table.len() <= max as usize {
-        srv.tracking.over_limit_rounds = 0;
+    if max <= 0 || srv.data.tracking.table.len() <= max as usize {
+        srv.data.tracking.over_limit_rounds = 0;
         return;
     }
-    let effort = 100 * (srv.tracking.over_limit_rounds as usize + 1);
-    let excess = srv.tracking.table.len() - max as usize;
+    let effort = 100 * (srv.data.tracking.over_limit_rounds as usize + 1);
+    let excess = srv.data.tracking.table.len() - max as usize;
     let victims: Vec<Vec<u8>> = srv
+        .data
         .tracking
         .table
         .keys()
@@ -284,26 +288,32 @@ pub fn limit_table(srv: &mut Server) {
     for k in victims {
         invalidate_key_slow(srv, &k, None, false);
     }
-    if srv.tracking.table.len() <= max as usize {
-        srv.tracking.over_limit_rounds = 0;
+    if srv.data.tracking.table.len() <= max as usize {
+        srv.data.tracking.over_limit_rounds = 0;
     } else {
-        srv.tracking.over_limit_rounds += 1;
+        srv.data.tracking.over_limit_rounds += 1;
     }
 }
 
 /// End of an event-loop iteration: send BCAST clients the keys modified under their
 /// prefixes (without the ones they modified themselves, in NOLOOP mode).
 pub fn broadcast(srv: &mut Server) {
-    if srv.tracking.prefixes.values().all(|b| b.keys.is_empty()) {
+    if srv
+        .data
+        .tracking
+        .prefixes
+        .values()
+        .all(|b| b.keys.is_empty())
+    {
         return;
     }
-    let prefixes = std::mem::take(&mut srv.tracking.prefixes);
+    let prefixes = std::mem::take(&mut srv.data.tracking.prefixes);
     let mut kept = BTreeMap::new();
     for (p, mut b) in prefixes {
         if !b.keys.is_empty() {
             let all = keys_array(&b.keys, None);
             for &(idx, id) in &b.clients {
-                let Some(c) = srv.clients.get(idx) else {
+                let Some(c) = srv.net.clients.get(idx) else {
                     continue;
                 };
                 if c.id != id {
@@ -322,7 +332,7 @@ pub fn broadcast(srv: &mut Server) {
         }
         kept.insert(p, b);
     }
-    srv.tracking.prefixes = kept;
+    srv.data.tracking.prefixes = kept;
 }
 
 /// The RESP array of `keys` (without those `skip` modified itself); empty if none left.
@@ -351,18 +361,18 @@ fn route(
     idx: usize,
     resp3_of: impl Fn(&Server, usize) -> bool,
 ) -> Option<(usize, bool)> {
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     if c.trk.redirect == 0 {
         return resp3_of(srv, idx).then_some((idx, false));
     }
     let (rid, ridx) = (c.trk.redirect, c.trk.redirect_idx);
-    if srv.clients.get(ridx).is_some_and(|r| r.id == rid) {
+    if srv.net.clients.get(ridx).is_some_and(|r| r.id == rid) {
         if resp3_of(srv, ridx) {
             return Some((ridx, false));
         }
-        return srv.clients[ridx].subs.any().then_some((ridx, true));
+        return srv.net.clients[ridx].subs.any().then_some((ridx, true));
     }
-    srv.clients[idx].trk.flags |= BROKEN_REDIR;
+    srv.net.clients[idx].trk.flags |= BROKEN_REDIR;
     None
 }
 
@@ -395,7 +405,7 @@ fn render_broken(out: &mut Reply, redirect: u64) {
 /// client (its reply buffer is out of its `Client`), else into the destination's buffer.
 fn send(srv: &mut Server, idx: usize, payload: Payload) {
     if srv.executing.is_some() {
-        let c = &srv.clients[idx];
+        let c = &srv.net.clients[idx];
         let dest = if c.trk.redirect != 0 {
             c.trk.redirect_idx
         } else {
@@ -408,14 +418,14 @@ fn send(srv: &mut Server, idx: usize, payload: Payload) {
                 Payload::Keys(proto) => Some(proto.to_vec()),
             };
             // BCAST arrays are sent at the end of an iteration, never while a command runs.
-            srv.tracking.held.push((idx, key));
+            srv.data.tracking.held.push((idx, key));
             return;
         }
     }
-    match route(srv, idx, |s, i| s.clients[i].out.resp3) {
+    match route(srv, idx, |s, i| s.net.clients[i].out.resp3) {
         Some((dest, as_message)) => write_to(srv, dest, |out| render(out, as_message, &payload)),
         None => {
-            let t = &srv.clients[idx].trk;
+            let t = &srv.net.clients[idx].trk;
             if t.flags & BROKEN_REDIR != 0 && t.redirect != 0 {
                 let redirect = t.redirect;
                 write_to(srv, idx, |out| render_broken(out, redirect));
@@ -426,19 +436,19 @@ fn send(srv: &mut Server, idx: usize, payload: Payload) {
 
 /// Write into another client's output buffer, and have it flushed.
 fn write_to(srv: &mut Server, idx: usize, write: impl FnOnce(&mut Reply)) {
-    let c = &mut srv.clients[idx];
+    let c = &mut srv.net.clients[idx];
     let idle = c.pending_output() == 0;
     write(&mut c.out);
     if idle {
-        srv.pending_write.push(idx);
+        srv.net.pending_write.push(idx);
     }
 }
 
 /// Write the messages held back for the running client `idx` into its reply `out`.
 pub fn flush_held(srv: &mut Server, idx: usize, out: &mut Reply) {
-    let held = std::mem::take(&mut srv.tracking.held);
+    let held = std::mem::take(&mut srv.data.tracking.held);
     for (target, key) in held {
-        if !srv.clients.contains(target) {
+        if !srv.net.clients.contains(target) {
             continue;
         }
         let payload = match &key {
@@ -450,7 +460,7 @@ pub fn flush_held(srv: &mut Server, idx: usize, out: &mut Reply) {
             if i == idx {
                 resp3
             } else {
-                s.clients[i].out.resp3
+                s.net.clients[i].out.resp3
             }
         });
         match route {
@@ -459,7 +469,7 @@ pub fn flush_held(srv: &mut Server, idx: usize, out: &mut Reply) {
                 write_to(srv, dest, |out| render(out, as_message, &payload))
             }
             None if target == idx => {
-                let t = &srv.clients[idx].trk;
+                let t = &srv.net.clients[idx].trk;
                 if t.flags & BROKEN_REDIR != 0 && t.redirect != 0 {
                     render_broken(out, t.redirect);
                 }
@@ -472,7 +482,7 @@ pub fn flush_held(srv: &mut Server, idx: usize, out: &mut Reply) {
 /// After a command of a client that tracks: the CACHING flag only lasts for the next
 /// command (or transaction), as Redis clears it after any other command than CLIENT.
 pub fn after_command(srv: &mut Server, idx: usize, was_client_cmd: bool) {
-    if let Some(c) = srv.clients.get_mut(idx) {
+    if let Some(c) = srv.net.clients.get_mut(idx) {
         if c.trk.flags & CACHING != 0 && !was_client_cmd && !c.tx.active {
             c.trk.flags &= !CACHING;
         }

@@ -166,11 +166,11 @@ pub fn check_in(
 ) -> Result<(), (Option<Denial>, String)> {
     let entry = &srv.cmds.entries[id];
     let cmd = entry.cmd;
-    let c = &srv.clients[client];
-    if !c.authenticated && cmd.flags & NO_AUTH == 0 && srv.acl.auth_required() {
+    let c = &srv.net.clients[client];
+    if !c.authenticated && cmd.flags & NO_AUTH == 0 && srv.admin.acl.auth_required() {
         return Err((None, NOAUTH.into()));
     }
-    let Some(user) = srv.acl.users.get(c.user.as_bytes()) else {
+    let Some(user) = srv.admin.acl.users.get(c.user.as_bytes()) else {
         // The user was deleted: the client is being closed; refuse everything meanwhile.
         return Err((
             Some(Denial::Command),
@@ -192,10 +192,10 @@ pub fn check_in(
                 Denial::Command => srv.cmds.entries[id].full_name.as_bytes().to_vec(),
                 _ => argv[pos].to_vec(),
             };
-            let username = srv.clients[client].user.as_bytes().to_vec();
-            let context = context.unwrap_or(if srv.scripting.calling {
+            let username = srv.net.clients[client].user.as_bytes().to_vec();
+            let context = context.unwrap_or(if srv.data.scripting.calling {
                 "lua"
-            } else if srv.clients[client].tx.active {
+            } else if srv.net.clients[client].tx.active {
                 "multi"
             } else {
                 "toplevel"
@@ -226,7 +226,8 @@ pub fn check_in(
 /// also read every key (allkeys, `~*` or `%R~*`). SORT's BY and GET patterns name keys no
 /// key spec reveals, so Redis accepts them only then.
 pub fn reads_all_keys(srv: &Server, client: usize, id: usize, args: crate::resp::Args) -> bool {
-    let Some(user) = (srv.clients.get(client)).and_then(|c| srv.acl.users.get(c.user.as_bytes()))
+    let Some(user) =
+        (srv.net.clients.get(client)).and_then(|c| srv.admin.acl.users.get(c.user.as_bytes()))
     else {
         return false;
     };
@@ -247,9 +248,10 @@ pub fn reads_all_keys(srv: &Server, client: usize, id: usize, args: crate::resp:
 /// (`redis.acl_check_cmd`).
 pub fn permits(srv: &Server, client: usize, id: usize, args: crate::resp::Args) -> bool {
     let Some(user) = srv
+        .net
         .clients
         .get(client)
-        .and_then(|c| srv.acl.users.get(c.user.as_bytes()))
+        .and_then(|c| srv.admin.acl.users.get(c.user.as_bytes()))
     else {
         return false;
     };
@@ -334,10 +336,10 @@ fn channel_args(name: &str) -> (usize, bool) {
 /// Whether the client's user may use `channel` (a pattern itself when `is_pattern`, as
 /// PSUBSCRIBE's arguments are matched literally against the user's patterns).
 pub fn check_channel(srv: &Server, client: usize, channel: &[u8], is_pattern: bool) -> bool {
-    let Some(c) = srv.clients.get(client) else {
+    let Some(c) = srv.net.clients.get(client) else {
         return false;
     };
-    srv.acl.user(c.user.as_bytes()).is_some_and(|u| {
+    srv.admin.acl.user(c.user.as_bytes()).is_some_and(|u| {
         u.selectors
             .iter()
             .any(|s| s.channel_ok(channel, is_pattern))
@@ -356,18 +358,18 @@ pub fn add_log(
     username: Vec<u8>,
 ) {
     match reason {
-        Denial::Auth => srv.acl.stats.denied_auth += 1,
-        Denial::Command => srv.acl.stats.denied_cmd += 1,
-        Denial::Key => srv.acl.stats.denied_key += 1,
-        Denial::Channel => srv.acl.stats.denied_channel += 1,
+        Denial::Auth => srv.admin.acl.stats.denied_auth += 1,
+        Denial::Command => srv.admin.acl.stats.denied_cmd += 1,
+        Denial::Key => srv.admin.acl.stats.denied_key += 1,
+        Denial::Channel => srv.admin.acl.stats.denied_channel += 1,
     }
-    let client_info = if srv.clients.contains(client) {
+    let client_info = if srv.net.clients.contains(client) {
         crate::commands::connection::client_line(srv, client, None)
     } else {
         String::new()
     };
     let now = crate::util::now_ms();
-    let log = &mut srv.acl.log;
+    let log = &mut srv.admin.acl.log;
     // Merge with a similar recent entry among the newest ten, as Redis does.
     let similar = log.iter().take(10).position(|e| {
         e.reason == reason
@@ -403,8 +405,8 @@ pub fn add_log(
 /// AUTH / HELLO AUTH: on success the client becomes `user`; on failure an ACL log entry
 /// (object: the command name, as Redis logs it).
 pub fn authenticate(srv: &mut Server, client: usize, user: &[u8], pass: &[u8], cmd: &[u8]) -> bool {
-    if srv.acl.credentials_ok(user, pass) {
-        let c = &mut srv.clients[client];
+    if srv.admin.acl.credentials_ok(user, pass) {
+        let c = &mut srv.net.clients[client];
         c.authenticated = true;
         c.user = String::from_utf8_lossy(user).into_owned();
         true
@@ -429,7 +431,10 @@ pub fn unauthenticated_limit(
     client: usize,
     buf: &[u8],
 ) -> Option<crate::resp::parse::ParseError> {
-    if buf.first() != Some(&b'*') || srv.clients[client].authenticated || !srv.acl.auth_required() {
+    if buf.first() != Some(&b'*')
+        || srv.net.clients[client].authenticated
+        || !srv.admin.acl.auth_required()
+    {
         return None;
     }
     let err = |m: &str| Some(crate::resp::parse::ParseError(m.to_string()));
@@ -459,13 +464,14 @@ pub fn unauthenticated_limit(
 /// among them, is closed after its reply.
 pub fn kill_user_clients(srv: &mut Server, name: &[u8], current: usize) {
     let victims: Vec<usize> = srv
+        .net
         .clients
         .iter()
         .filter(|(_, c)| c.user.as_bytes() == name)
         .map(|(i, _)| i)
         .collect();
     for i in victims {
-        let c = &mut srv.clients[i];
+        let c = &mut srv.net.clients[i];
         c.user = "default".into();
         c.authenticated = false;
         if i == current {
@@ -480,10 +486,11 @@ pub fn kill_user_clients(srv: &mut Server, name: &[u8], current: usize) {
 /// After a user's channel rules changed: close its clients subscribed to anything the
 /// rules no longer allow, as Redis 7.0 does. The current client goes after its reply.
 pub fn kill_revoked_subscribers(srv: &mut Server, name: &[u8], current: usize) {
-    let Some(user) = srv.acl.user(name) else {
+    let Some(user) = srv.admin.acl.user(name) else {
         return;
     };
     let victims: Vec<usize> = srv
+        .net
         .clients
         .iter()
         .filter(|(_, c)| c.user.as_bytes() == name && c.subs.any())
@@ -494,7 +501,7 @@ pub fn kill_revoked_subscribers(srv: &mut Server, name: &[u8], current: usize) {
         .map(|(i, _)| i)
         .collect();
     for i in victims {
-        let c = &mut srv.clients[i];
+        let c = &mut srv.net.clients[i];
         if i == current {
             c.close_after_reply = true;
         } else {
@@ -508,14 +515,14 @@ pub fn kill_revoked_subscribers(srv: &mut Server, name: &[u8], current: usize) {
 /// starts authenticated, and apply protected mode (a refused client is left with its
 /// refusal queued and marked to close after it).
 pub fn on_connect(srv: &mut Server, client: usize) {
-    let need_auth = srv.acl.auth_required();
-    let protected = srv.cfg.protected_mode && srv.acl.default_user().nopass;
-    let c = &mut srv.clients[client];
+    let need_auth = srv.admin.acl.auth_required();
+    let protected = srv.cfg.protected_mode && srv.admin.acl.default_user().nopass;
+    let c = &mut srv.net.clients[client];
     c.authenticated = !need_auth;
     if protected && !is_local(c.kind, &c.peer) {
         c.out.raw(PROTECTED_MODE_DENIED.as_bytes());
         c.close_after_reply = true;
-        srv.stats.rejected_connections += 1;
+        srv.admin.stats.rejected_connections += 1;
         crate::notice!("Refused client {} (protected mode)", c.peer);
         // The reactor writes the refusal and closes (acl does no I/O of its own).
         srv.mark_pending(client);
@@ -540,7 +547,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 /// set by the reactor from the client certificate rustls verified against the CA).
 pub fn on_tls_established(srv: &mut Server, client: usize) {
     on_connect(srv, client);
-    let cn = srv.clients.get(client).and_then(|c| c.tls_cn.clone());
+    let cn = srv.net.clients.get(client).and_then(|c| c.tls_cn.clone());
     if let Some(cn) = cn {
         auth_from_cert(srv, client, &cn);
     }
@@ -551,26 +558,26 @@ pub fn on_tls_established(srv: &mut Server, client: usize) {
 /// connection stays with the default user (and must AUTH if the default user needs it).
 pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
     if srv.cfg.tls_auth_clients_user != crate::config::TLS_AUTH_USER_CN
-        || !srv.clients.contains(client)
+        || !srv.net.clients.contains(client)
     {
         return;
     }
-    let enabled = srv.acl.user(cn.as_bytes()).is_some_and(|u| u.enabled);
-    let c = &mut srv.clients[client];
+    let enabled = srv.admin.acl.user(cn.as_bytes()).is_some_and(|u| u.enabled);
+    let c = &mut srv.net.clients[client];
     if c.close_after_reply {
         return;
     }
     if enabled {
         c.user = cn.to_string();
         c.authenticated = true;
-        srv.acl.stats.tls_cn_auth += 1;
+        srv.admin.acl.stats.tls_cn_auth += 1;
         crate::verbose!(
             "TLS client {} authenticated as user '{}' by certificate CN",
             c.peer,
             cn
         );
     } else {
-        srv.acl.stats.tls_cn_unmatched += 1;
+        srv.admin.acl.stats.tls_cn_unmatched += 1;
         let peer = c.peer.clone();
         crate::notice!(
             "TLS client {} certificate CN '{}' names no enabled ACL user: staying default",
@@ -590,7 +597,7 @@ pub fn auth_from_cert(srv: &mut Server, client: usize, cn: &str) {
 
 /// INFO lines (section stats) for the ACL counters.
 pub fn info_stats(srv: &Server, s: &mut String) {
-    let st = srv.acl.stats;
+    let st = srv.admin.acl.stats;
     s.push_str(&format!(
         "acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\ntls_cn_authenticated:{}\r\ntls_cn_unmatched:{}\r\n",
         st.denied_auth, st.denied_cmd, st.denied_key, st.denied_channel, st.tls_cn_auth, st.tls_cn_unmatched
@@ -605,7 +612,7 @@ pub fn apply_requirepass(srv: &mut Server) {
     let pass = srv.cfg.requirepass.clone();
     let table = &srv.cmds;
     let all = pubsub_default_all(srv);
-    if let Some(d) = srv.acl.users.get_mut(&b"default"[..]) {
+    if let Some(d) = srv.admin.acl.users.get_mut(&b"default"[..]) {
         let _ = d.apply(b"resetpass", table, all);
         if pass.is_empty() {
             let _ = d.apply(b"nopass", table, all);
@@ -625,7 +632,7 @@ pub fn pubsub_default_all(srv: &Server) -> bool {
 /// Startup: requirepass, then `user` lines from the config, then the aclfile (not both).
 pub fn init(srv: &mut Server) -> Result<(), String> {
     apply_requirepass(srv);
-    let lines = srv.extras.users.clone();
+    let lines = srv.admin.extras.users.clone();
     if !srv.cfg.aclfile.is_empty() && !lines.is_empty() {
         return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }
@@ -647,7 +654,7 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
         let ops: Vec<Vec<u8>> = words[1..].iter().map(|w| w.as_bytes().to_vec()).collect();
         let ops = rules::merge_selector_args(&ops)
             .map_err(|_| format!("Unmatched parenthesis in acl selector for user '{}'", name))?;
-        let mut u = match srv.acl.users.get(name.as_bytes()) {
+        let mut u = match srv.admin.acl.users.get(name.as_bytes()) {
             Some(d) if name == "default" => {
                 let mut d = d.clone();
                 let _ = d.apply(b"reset", &srv.cmds, all);
@@ -665,13 +672,13 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
                 )
             })?;
         }
-        srv.acl.users.insert(name.as_bytes().to_vec(), u);
+        srv.admin.acl.users.insert(name.as_bytes().to_vec(), u);
     }
     if !srv.cfg.aclfile.is_empty() {
         let path = srv.cfg.aclfile.clone();
         let users = load_file(srv, &path)
             .map_err(|e| format!("Aborting Redis startup because of ACL errors: {}", e))?;
-        srv.acl.users = users;
+        srv.admin.acl.users = users;
     }
     Ok(())
 }
@@ -788,7 +795,7 @@ fn trim(s: &[u8]) -> &[u8] {
 /// The ACL file text: one `user <name> <rules>` line per user.
 pub fn save_text(srv: &Server) -> String {
     let mut s = String::new();
-    for (name, u) in &srv.acl.users {
+    for (name, u) in &srv.admin.acl.users {
         s.push_str("user ");
         s.push_str(&String::from_utf8_lossy(name));
         s.push(' ');
@@ -802,13 +809,14 @@ pub fn save_text(srv: &Server) -> String {
 /// Redis 7.0, since its user object is gone.
 pub fn replace_users(srv: &mut Server, users: BTreeMap<Vec<u8>, User>, current: usize) {
     let names: Vec<Vec<u8>> = srv
+        .admin
         .acl
         .users
         .keys()
         .filter(|n| n.as_slice() != b"default")
         .cloned()
         .collect();
-    srv.acl.users = users;
+    srv.admin.acl.users = users;
     for n in names {
         kill_user_clients(srv, &n, current);
     }

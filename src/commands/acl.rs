@@ -40,13 +40,14 @@ fn acl_setuser(ctx: &mut Ctx, args: Args) {
     let all = acl::pubsub_default_all(ctx.srv);
     let mut user = ctx
         .srv
+        .admin
         .acl
         .user(name)
         .cloned()
         .unwrap_or_else(|| User::new(name, all));
     match user.apply_all(&ops, &ctx.srv.cmds, all) {
         Ok(()) => {
-            ctx.srv.acl.users.insert(name.to_vec(), user);
+            ctx.srv.admin.acl.users.insert(name.to_vec(), user);
             acl::kill_revoked_subscribers(ctx.srv, name, ctx.id);
             ctx.out.ok();
         }
@@ -60,7 +61,7 @@ fn acl_deluser(ctx: &mut Ctx, args: Args) {
     }
     let mut deleted = 0;
     for name in args.iter().skip(2) {
-        if ctx.srv.acl.users.remove(name).is_some() {
+        if ctx.srv.admin.acl.users.remove(name).is_some() {
             acl::kill_user_clients(ctx.srv, name, ctx.id);
             deleted += 1;
         }
@@ -78,7 +79,7 @@ fn selector_fields(out: &mut crate::resp::Reply, s: &acl::Selector, table: &Tabl
 }
 
 fn acl_getuser(ctx: &mut Ctx, args: Args) {
-    let Some(u) = ctx.srv.acl.user(args.get(2)) else {
+    let Some(u) = ctx.srv.admin.acl.user(args.get(2)) else {
         return ctx.out.null();
     };
     let table = &ctx.srv.cmds;
@@ -108,6 +109,7 @@ fn acl_getuser(ctx: &mut Ctx, args: Args) {
 fn acl_list(ctx: &mut Ctx, _: Args) {
     let lines: Vec<String> = ctx
         .srv
+        .admin
         .acl
         .users
         .iter()
@@ -121,8 +123,8 @@ fn acl_list(ctx: &mut Ctx, _: Args) {
 
 fn acl_users(ctx: &mut Ctx, _: Args) {
     let out = &mut *ctx.out;
-    out.array(ctx.srv.acl.users.len());
-    for n in ctx.srv.acl.users.keys() {
+    out.array(ctx.srv.admin.acl.users.len());
+    for n in ctx.srv.admin.acl.users.keys() {
         out.bulk(n);
     }
 }
@@ -232,7 +234,7 @@ fn acl_log(ctx: &mut Ctx, args: Args) {
     let mut count = 10i64;
     if args.len() == 3 {
         if eq_ic(args.get(2), "reset") {
-            ctx.srv.acl.log.clear();
+            ctx.srv.admin.acl.log.clear();
             return ctx.out.ok();
         }
         let Some(n) = int_arg(ctx, args.get(2)) else {
@@ -241,10 +243,10 @@ fn acl_log(ctx: &mut Ctx, args: Args) {
         count = n.max(0);
     }
     let now = crate::util::now_ms();
-    let n = (count as usize).min(ctx.srv.acl.log.len());
+    let n = (count as usize).min(ctx.srv.admin.acl.log.len());
     let out = &mut *ctx.out;
     out.array(n);
-    for e in ctx.srv.acl.log.iter().take(n) {
+    for e in ctx.srv.admin.acl.log.iter().take(n) {
         out.map(7);
         out.bulk_str("count");
         out.int(e.count as i64);
@@ -264,7 +266,7 @@ fn acl_log(ctx: &mut Ctx, args: Args) {
 }
 
 fn acl_dryrun(ctx: &mut Ctx, args: Args) {
-    let Some(user) = ctx.srv.acl.user(args.get(2)) else {
+    let Some(user) = ctx.srv.admin.acl.user(args.get(2)) else {
         return ctx
             .out
             .error(&format!("ERR User '{}' not found", lossy(args.get(2))));

@@ -454,7 +454,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) {
     }
     if changes > 0 {
         ctx.modified(key);
-        ctx.srv.dirty += changes - 1;
+        ctx.srv.data.dirty += changes - 1;
         crate::notify::notify(ctx, crate::notify::STRING, "setbit", key);
     }
 }

@@ -190,7 +190,7 @@ fn select(ctx: &mut Ctx, args: Args) {
     let Some(n) = crate::util::parse_i64(args.get(1)) else {
         return ctx.out.error("ERR value is not an integer or out of range");
     };
-    if n < 0 || n >= ctx.srv.ks.dbs.len() as i64 {
+    if n < 0 || n >= ctx.srv.data.ks.dbs.len() as i64 {
         return ctx.out.error("ERR DB index is out of range");
     }
     ctx.db = n as usize;
@@ -199,7 +199,7 @@ fn select(ctx: &mut Ctx, args: Args) {
 }
 
 fn swapdb(ctx: &mut Ctx, args: Args) {
-    let n = ctx.srv.ks.dbs.len() as i64;
+    let n = ctx.srv.data.ks.dbs.len() as i64;
     let (Some(a), Some(b)) = (
         crate::util::parse_i64(args.get(1)),
         crate::util::parse_i64(args.get(2)),
@@ -210,10 +210,10 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
         return ctx.out.error("ERR DB index is out of range");
     }
     crate::commands::multi::touch_swap(ctx.srv, a as usize, b as usize);
-    ctx.srv.ks.dbs.swap(a as usize, b as usize);
+    ctx.srv.data.ks.dbs.swap(a as usize, b as usize);
     crate::blocking::signal_db(ctx.srv, a as usize);
     crate::blocking::signal_db(ctx.srv, b as usize);
-    ctx.srv.dirty += 1;
+    ctx.srv.data.dirty += 1;
     ctx.out.ok();
 }
 
@@ -226,7 +226,7 @@ fn auth(ctx: &mut Ctx, args: Args) {
     } else {
         (&b"default"[..], args.get(1))
     };
-    if args.len() == 2 && ctx.srv.acl.user(b"default").is_some_and(|u| u.nopass) {
+    if args.len() == 2 && ctx.srv.admin.acl.user(b"default").is_some_and(|u| u.nopass) {
         return ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
@@ -311,7 +311,7 @@ fn reset(ctx: &mut Ctx, _: Args) {
     crate::commands::pubsub::reset_client(ctx.srv, ctx.id);
     ctx.db = 0;
     ctx.out.resp3 = false;
-    let requirepass = ctx.srv.acl.auth_required();
+    let requirepass = ctx.srv.admin.acl.auth_required();
     let c = ctx.client();
     c.db = 0;
     c.name = None;
@@ -322,7 +322,7 @@ fn reset(ctx: &mut Ctx, _: Args) {
     let was_monitor = std::mem::replace(&mut c.monitor, false);
     if was_monitor {
         let id = ctx.id;
-        ctx.srv.monitors.retain(|&m| m != id);
+        ctx.srv.admin.monitors.retain(|&m| m != id);
     }
     ctx.out.simple("RESET");
 }
@@ -366,7 +366,7 @@ pub fn client_line(
     idx: usize,
     cur: Option<(usize, usize, bool)>,
 ) -> String {
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     let (db, resp3) = match cur {
         Some((i, db, r3)) if i == idx => (db, r3),
         _ => (c.db, c.out.resp3),
@@ -476,7 +476,7 @@ fn client_list(ctx: &mut Ctx, args: Args) {
     }
     let mut s = String::new();
     let cur = Some((ctx.id, ctx.db, ctx.out.resp3));
-    for (idx, c) in ctx.srv.clients.iter() {
+    for (idx, c) in ctx.srv.net.clients.iter() {
         if c.kind == crate::server::ClientKind::Internal {
             // The server's own (an AOF being loaded), as Redis's fake clients.
             continue;
@@ -509,6 +509,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         let addr = args.get(2);
         let found = ctx
             .srv
+            .net
             .clients
             .iter()
             .find(|(_, c)| c.peer.as_bytes() == addr)
@@ -516,11 +517,11 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         return match found {
             // Killing one's own connection answers +OK first, then closes (as Redis).
             Some(idx) if idx == ctx.id => {
-                ctx.srv.clients[idx].close_after_reply = true;
+                ctx.srv.net.clients[idx].close_after_reply = true;
                 ctx.out.ok()
             }
             Some(idx) => {
-                ctx.srv.clients[idx].close_asap = true;
+                ctx.srv.net.clients[idx].close_asap = true;
                 ctx.srv.mark_pending(idx);
                 ctx.out.ok()
             }
@@ -544,7 +545,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(k, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(k, "user") {
-            if ctx.srv.acl.user(v).is_none() {
+            if ctx.srv.admin.acl.user(v).is_none() {
                 return ctx.out.error(&format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)
@@ -579,6 +580,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
     let me = ctx.id;
     let victims: Vec<usize> = ctx
         .srv
+        .net
         .clients
         .iter()
         .filter(|(i, c)| {
@@ -603,9 +605,9 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         .collect();
     for v in victims {
         if v == me {
-            ctx.srv.clients[v].close_after_reply = true;
+            ctx.srv.net.clients[v].close_after_reply = true;
         } else {
-            ctx.srv.clients[v].close_asap = true;
+            ctx.srv.net.clients[v].close_asap = true;
             ctx.srv.mark_pending(v);
         }
         killed += 1;
@@ -643,19 +645,19 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         _ => return ctx.out.error("ERR timeout is out of range"),
     };
     // A new pause never shortens an existing one, as in Redis.
-    let p = match ctx.srv.pause {
+    let p = match ctx.srv.admin.pause {
         Some(old) if old.until > until => Pause {
             until: old.until,
             write_only: old.write_only && write_only,
         },
         _ => Pause { until, write_only },
     };
-    ctx.srv.pause = Some(p);
+    ctx.srv.admin.pause = Some(p);
     ctx.out.ok();
 }
 
 fn client_unpause(ctx: &mut Ctx, _: Args) {
-    ctx.srv.pause = None;
+    ctx.srv.admin.pause = None;
     ctx.out.ok();
 }
 
@@ -702,7 +704,7 @@ fn client_tracking(ctx: &mut Ctx, args: Args) {
             let Some(id) = int_arg(ctx, args.get(j)) else {
                 return;
             };
-            match ctx.srv.clients.iter().find(|(_, c)| c.id as i64 == id) {
+            match ctx.srv.net.clients.iter().find(|(_, c)| c.id as i64 == id) {
                 Some((idx, _)) => redirect_idx = idx,
                 None => {
                     return ctx
@@ -812,7 +814,7 @@ fn client_getredir(ctx: &mut Ctx, _: Args) {
 
 fn client_trackinginfo(ctx: &mut Ctx, _: Args) {
     use crate::tracking::*;
-    let c = &ctx.srv.clients[ctx.id];
+    let c = &ctx.srv.net.clients[ctx.id];
     let f = c.trk.flags;
     let mut flags = vec![if f & ON != 0 { "on" } else { "off" }];
     for (bit, name) in [(BCAST, "bcast"), (OPTIN, "optin")] {

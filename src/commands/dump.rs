@@ -100,7 +100,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
         return ctx.out.ok();
     }
     // A relative TTL propagates as the absolute time it came to.
-    if ttl != 0 && !absttl && ctx.srv.prop.on() {
+    if ttl != 0 && !absttl && ctx.srv.data.prop.on() {
         let at = ttl.to_string();
         let mut words: Vec<&[u8]> = args.iter().collect();
         words[2] = at.as_bytes();

@@ -542,6 +542,6 @@ fn store_found(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>, event: &
     store_zset(ctx, dst, z, event);
     if !items.is_empty() {
         // Redis counts one change per stored member.
-        ctx.srv.dirty += items.len() as u64 - 1;
+        ctx.srv.data.dirty += items.len() as u64 - 1;
     }
 }

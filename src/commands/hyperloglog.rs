@@ -181,7 +181,7 @@ fn pfdebug(ctx: &mut Ctx, args: Args) {
             ctx.out.int(converted as i64);
         }
         if converted {
-            ctx.srv.dirty += 1;
+            ctx.srv.data.dirty += 1;
         }
     } else if eq_ic(sub, "decode") {
         if hll::encoding(sk(s)) != hll::SPARSE {

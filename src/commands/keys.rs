@@ -60,13 +60,13 @@ fn del(ctx: &mut Ctx, args: Args) {
 }
 
 fn exists(ctx: &mut Ctx, args: Args) {
-    let db = &mut ctx.srv.ks.dbs[ctx.db];
+    let db = &mut ctx.srv.data.ks.dbs[ctx.db];
     let n = args.iter().skip(1).filter(|k| db.exists(k)).count();
     ctx.out.int(n as i64);
 }
 
 fn touch(ctx: &mut Ctx, args: Args) {
-    let db = &mut ctx.srv.ks.dbs[ctx.db];
+    let db = &mut ctx.srv.data.ks.dbs[ctx.db];
     let mut n = 0;
     for k in args.iter().skip(1) {
         // The lookup is the access that TOUCH is for.
@@ -316,7 +316,7 @@ fn db_index(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
         ctx.out.error(NOT_INT);
         return None;
     }
-    if n < 0 || n as usize >= ctx.srv.ks.dbs.len() {
+    if n < 0 || n as usize >= ctx.srv.data.ks.dbs.len() {
         ctx.out.error(DB_RANGE);
         return None;
     }
@@ -349,7 +349,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
         return ctx.out.int(0);
     };
     let copied = e.copy_as(dst);
-    let target = &mut ctx.srv.ks.dbs[dst_db];
+    let target = &mut ctx.srv.data.ks.dbs[dst_db];
     if let Some(pos) = target.find(dst) {
         if !replace {
             return ctx.out.int(0);
@@ -373,11 +373,11 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     let Some(pos) = ctx.dbm().find(key) else {
         return ctx.out.int(0);
     };
-    if ctx.srv.ks.dbs[dst_db].exists(key) {
+    if ctx.srv.data.ks.dbs[dst_db].exists(key) {
         return ctx.out.int(0);
     }
     let e = ctx.dbm().remove_pos(pos).expect("position just found");
-    ctx.srv.ks.dbs[dst_db].insert_entry(e);
+    ctx.srv.data.ks.dbs[dst_db].insert_entry(e);
     ctx.modified(key);
     ctx.modified_in(dst_db, key);
     crate::notify::notify(ctx, crate::notify::GENERIC, "move_from", key);
@@ -451,7 +451,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     };
     // Propagated with an absolute time (the same instant on every replica and in every
     // replay), or as the deletion it was.
-    if ctx.srv.prop.on() {
+    if ctx.srv.data.prop.on() {
         if event == "del" {
             let lazy = ctx.srv.cfg.lazyfree_lazy_expire;
             ctx.propagate_as(&[del_word(lazy), key]);
@@ -542,7 +542,7 @@ fn with_entry(
     f: impl FnOnce(&Entry, &crate::config::Config, &mut Reply),
 ) {
     let srv = &mut *ctx.srv;
-    match srv.ks.dbs[ctx.db].peek(key) {
+    match srv.data.ks.dbs[ctx.db].peek(key) {
         Some(e) => f(e, &srv.cfg, ctx.out),
         None => ctx.out.null(),
     }

@@ -65,7 +65,7 @@ fn slowlog_get(ctx: &mut Ctx, args: Args) {
             ),
         };
     let Ctx { srv, out, .. } = ctx;
-    let log = &srv.latency.slowlog;
+    let log = &srv.admin.latency.slowlog;
     out.array(count.min(log.len()));
     for e in log.iter().take(count) {
         out.array(6);
@@ -82,12 +82,12 @@ fn slowlog_get(ctx: &mut Ctx, args: Args) {
 }
 
 fn slowlog_len(ctx: &mut Ctx, _: Args) {
-    let n = ctx.srv.latency.slowlog.len();
+    let n = ctx.srv.admin.latency.slowlog.len();
     ctx.out.int(n as i64);
 }
 
 fn slowlog_reset(ctx: &mut Ctx, _: Args) {
-    ctx.srv.latency.slowlog.clear();
+    ctx.srv.admin.latency.slowlog.clear();
     ctx.out.ok();
 }
 
@@ -113,8 +113,8 @@ fn slowlog_help(ctx: &mut Ctx, _: Args) {
 
 fn latency_latest(ctx: &mut Ctx, _: Args) {
     let Ctx { srv, out, .. } = ctx;
-    out.array(srv.latency.events.len());
-    for s in &srv.latency.events {
+    out.array(srv.admin.latency.events.len());
+    for s in &srv.admin.latency.events {
         let (time, ms) = s.latest();
         out.array(4);
         out.bulk_str(s.name);
@@ -126,7 +126,7 @@ fn latency_latest(ctx: &mut Ctx, _: Args) {
 
 fn latency_history(ctx: &mut Ctx, args: Args) {
     let Ctx { srv, out, .. } = ctx;
-    let Some(s) = srv.latency.event(args.get(2)) else {
+    let Some(s) = srv.admin.latency.event(args.get(2)) else {
         return out.array(0);
     };
     let samples: Vec<(i64, u64)> = s.samples().collect();
@@ -139,7 +139,7 @@ fn latency_history(ctx: &mut Ctx, args: Args) {
 }
 
 fn latency_reset(ctx: &mut Ctx, args: Args) {
-    let lat = &mut ctx.srv.latency;
+    let lat = &mut ctx.srv.admin.latency;
     let n = if args.len() == 2 {
         lat.reset_events(None)
     } else {
@@ -212,7 +212,7 @@ fn graph(s: &Series) -> String {
 }
 
 fn latency_graph(ctx: &mut Ctx, args: Args) {
-    let text = match ctx.srv.latency.event(args.get(2)) {
+    let text = match ctx.srv.admin.latency.event(args.get(2)) {
         Some(s) => graph(s),
         None => {
             let msg = format!(
@@ -234,7 +234,7 @@ fn doctor_report(srv: &Server) -> String {
                 that take at least that long.\n"
             .into();
     }
-    let lat = &srv.latency;
+    let lat = &srv.admin.latency;
     if lat.events.is_empty() {
         return format!(
             "No latency event of {threshold} ms or more was recorded since the server started \
@@ -323,7 +323,8 @@ fn histogram_reply(out: &mut crate::resp::Reply, name: &str, h: &Histogram) {
 fn latency_histogram(ctx: &mut Ctx, args: Args) {
     let srv = &*ctx.srv;
     let mut ids: Vec<usize> = Vec::new();
-    let with_data = |id: usize| srv.cmd_stats[id].calls > 0 && srv.latency.histogram(id).is_some();
+    let with_data =
+        |id: usize| srv.admin.cmd_stats[id].calls > 0 && srv.admin.latency.histogram(id).is_some();
     if args.len() == 2 {
         ids.extend((0..srv.cmds.len()).filter(|&i| with_data(i)));
     } else {
@@ -345,7 +346,7 @@ fn latency_histogram(ctx: &mut Ctx, args: Args) {
     let Ctx { srv, out, .. } = ctx;
     out.map(ids.len());
     for id in ids {
-        if let Some(h) = srv.latency.histogram(id) {
+        if let Some(h) = srv.admin.latency.histogram(id) {
             histogram_reply(out, &srv.cmds.entries[id].full_name, h);
         }
     }

@@ -553,7 +553,7 @@ fn block_move(ctx: &mut Ctx, args: Args, from: bool, to: bool, deadline: i64) {
 /// A blocking or multi-key pop propagates as the plain pop it did: LPOP/RPOP key
 /// [count] (BLPOP, BRPOP, LMPOP, BLMPOP, served now or later).
 fn propagate_pop(ctx: &mut Ctx, key: &[u8], left: bool, count: Option<usize>) {
-    if !ctx.srv.prop.on() {
+    if !ctx.srv.data.prop.on() {
         return;
     }
     let cmd: &[u8] = if left { b"LPOP" } else { b"RPOP" };

@@ -159,11 +159,11 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     };
     let transfer = Transfer {
         client: ctx.id,
-        client_id: ctx.srv.clients[ctx.id].id,
+        client_id: ctx.srv.net.clients[ctx.id].id,
         host: String::from_utf8_lossy(args.get(1)).into_owned(),
         port,
         // Over TLS when the cluster bus is (tls-cluster), as Redis does.
-        tls: match (ctx.srv.cfg.tls_cluster, &ctx.srv.tls_info.client_config) {
+        tls: match (ctx.srv.cfg.tls_cluster, &ctx.srv.net.tls_info.client_config) {
             (true, Some(c)) => Some(c.clone()),
             _ => None,
         },
@@ -186,10 +186,10 @@ fn migrate(ctx: &mut Ctx, args: Args) {
 
 /// A link to the target: a cached one, else a new one. None when the connect failed at once.
 fn link_for(srv: &mut Server, t: &mut Transfer) -> Option<usize> {
-    if let Some(idx) = srv.migrate.cache.remove(&t.target()) {
-        if srv.links.contains(idx) {
+    if let Some(idx) = srv.net.migrate.cache.remove(&t.target()) {
+        if srv.net.links.contains(idx) {
             t.may_retry = true;
-            srv.links[idx].owner = Owner::Migrate;
+            srv.net.links[idx].owner = Owner::Migrate;
             return Some(idx);
         }
     }
@@ -207,7 +207,7 @@ fn send(srv: &mut Server, idx: usize, t: &mut Transfer) -> Progress {
         words.extend(t.auth.iter().map(|a| &a[..]));
         encode_command(&mut request, words.iter().copied());
     }
-    t.select = srv.links[idx].db != Some(t.dbid);
+    t.select = srv.net.links[idx].db != Some(t.dbid);
     if t.select {
         let db = t.dbid.to_string();
         encode_command(&mut request, [&b"SELECT"[..], db.as_bytes()].into_iter());
@@ -220,7 +220,7 @@ fn send(srv: &mut Server, idx: usize, t: &mut Transfer) -> Progress {
 
 /// The error a link that failed before answering everything means for MIGRATE.
 fn link_error(srv: &Server, idx: usize) -> &'static str {
-    match srv.links.get(idx) {
+    match srv.net.links.get(idx) {
         Some(l) if l.state != link::State::Ready => CONNECT_ERR,
         Some(l) if !l.written() => WRITE_ERR,
         _ => READ_ERR,
@@ -249,7 +249,7 @@ fn start(ctx: &mut Ctx, args: Args, mut t: Transfer) {
             |_, _, _| false,
             crate::blocking::TimeoutReply::Link,
         );
-        ctx.srv.migrate.inflight.insert(idx, t);
+        ctx.srv.net.migrate.inflight.insert(idx, t);
         return;
     }
 }
@@ -281,14 +281,14 @@ fn run_waiting(ctx: &mut Ctx, mut t: Transfer) {
 pub fn on_link(srv: &mut Server, idx: usize, p: Progress) {
     let failed = match p {
         Progress::Nothing => return,
-        Progress::Replies if !srv.links[idx].settled() => return,
+        Progress::Replies if !srv.net.links[idx].settled() => return,
         Progress::Replies => false,
         Progress::Failed(e) => {
-            crate::verbose!("MIGRATE to {}: {}", srv.links[idx].peer, e);
+            crate::verbose!("MIGRATE to {}: {}", srv.net.links[idx].peer, e);
             true
         }
     };
-    let Some(mut t) = srv.migrate.inflight.remove(&idx) else {
+    let Some(mut t) = srv.net.migrate.inflight.remove(&idx) else {
         link::close(srv, idx);
         return;
     };
@@ -302,7 +302,7 @@ pub fn on_link(srv: &mut Server, idx: usize, p: Progress) {
     }
     let mut db = None;
     let answered = crate::blocking::complete(srv, t.client, |ctx, _| {
-        if ctx.srv.clients[ctx.id].id == t.client_id {
+        if ctx.srv.net.clients[ctx.id].id == t.client_id {
             db = finish(ctx, &t, &replies, err);
         }
     });
@@ -334,7 +334,7 @@ fn retry(srv: &mut Server, mut t: Transfer) {
             crate::blocking::complete(srv, t.client, |ctx, _| ctx.out.error(err));
         }
         _ => {
-            srv.migrate.inflight.insert(idx, t);
+            srv.net.migrate.inflight.insert(idx, t);
         }
     }
 }
@@ -348,23 +348,23 @@ fn done_with_link(
     db: Option<Option<i64>>,
     failed: bool,
 ) {
-    if failed || !srv.links.contains(idx) || !srv.links[idx].settled() {
+    if failed || !srv.net.links.contains(idx) || !srv.net.links[idx].settled() {
         link::close(srv, idx);
         return;
     }
-    let l = &mut srv.links[idx];
+    let l = &mut srv.net.links[idx];
     if let Some(db) = db {
         l.db = db;
     }
     l.owner = Owner::Idle;
     l.last_use = Instant::now();
     let target = t.target();
-    if srv.migrate.cache.contains_key(&target) || srv.migrate.cache.len() >= CACHE_MAX {
+    if srv.net.migrate.cache.contains_key(&target) || srv.net.migrate.cache.len() >= CACHE_MAX {
         // One per target (another transfer cached its own meanwhile), and at most CACHE_MAX.
         link::close(srv, idx);
         return;
     }
-    srv.migrate.cache.insert(target, idx);
+    srv.net.migrate.cache.insert(target, idx);
 }
 
 /// Answer MIGRATE from the target's replies (`err`: the link failed before all came):
@@ -446,18 +446,20 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 /// Cron: close the connections idle for longer than `CACHE_TTL`, and those gone.
 pub fn close_idle(srv: &mut Server) {
     let stale: Vec<(String, usize)> = srv
+        .net
         .migrate
         .cache
         .iter()
         .filter(|(_, &i)| {
-            srv.links
+            srv.net
+                .links
                 .get(i)
                 .is_none_or(|l| l.last_use.elapsed() > CACHE_TTL)
         })
         .map(|(t, &i)| (t.clone(), i))
         .collect();
     for (target, idx) in stale {
-        srv.migrate.cache.remove(&target);
+        srv.net.migrate.cache.remove(&target);
         link::close(srv, idx);
     }
 }
@@ -468,6 +470,6 @@ pub fn on_idle_link(srv: &mut Server, idx: usize, p: Progress) {
     if p == Progress::Nothing {
         return;
     }
-    srv.migrate.cache.retain(|_, &mut i| i != idx);
+    srv.net.migrate.cache.retain(|_, &mut i| i != idx);
     link::close(srv, idx);
 }

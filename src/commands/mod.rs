@@ -383,7 +383,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         let mark = ctx.out.buf.len();
         multi::flag_error(ctx.srv, ctx.id);
         unknown_command(ctx, args);
-        ctx.srv.stats.record_errors(&mut ctx.out.errors);
+        ctx.srv.admin.stats.record_errors(&mut ctx.out.errors);
         apply_reply_mode(ctx, mark);
         return Flow::Done;
     };
@@ -406,7 +406,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let cmd: &'static Command = entry.cmd;
     let entry_name = entry.static_name;
     // Set before running, as Redis does: CLIENT LIST shows itself as cmd=client|list.
-    ctx.srv.clients[ctx.id].last_cmd = entry_name;
+    ctx.srv.net.clients[ctx.id].last_cmd = entry_name;
     if !arity_ok(cmd.arity, args.len()) {
         let msg = format!(
             "ERR wrong number of arguments for '{}' command",
@@ -422,8 +422,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     // used to have every write queued into the finished transaction and lost), a pause
     // does not stop it half-way and the client's pub/sub context does not restrict it.
     // (Read last in each test below: the common case decides without it.)
-    let nested = |srv: &Server| srv.scripting.calling;
-    if ctx.srv.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 && !nested(ctx.srv) {
+    let nested = |srv: &Server| srv.data.scripting.calling;
+    if ctx.srv.net.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 && !nested(ctx.srv) {
         return reject(
             ctx,
             Some(id),
@@ -432,14 +432,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     // A script that passed busy-reply-threshold serves the event loop from its hook:
     // only allow-busy commands run meanwhile (not the script's own calls).
-    if ctx.srv.scripting.busy && cmd.flags & ALLOW_BUSY == 0 && !nested(ctx.srv) {
+    if ctx.srv.data.scripting.busy && cmd.flags & ALLOW_BUSY == 0 && !nested(ctx.srv) {
         let msg = crate::scripting::current_busy_error(ctx.srv);
         return reject(ctx, Some(id), msg);
     }
-    if let Some(p) = ctx.srv.pause.filter(|_| !nested(ctx.srv)) {
+    if let Some(p) = ctx.srv.admin.pause.filter(|_| !nested(ctx.srv)) {
         if Instant::now() < p.until
             && (!p.write_only
-                || multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & (WRITE | MAY_REPLICATE)
+                || multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd)
+                    & (WRITE | MAY_REPLICATE)
                     != 0)
         {
             return Flow::Paused;
@@ -450,12 +451,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     // while a timed-out script serves the loop: no key may vanish under it (Redis skips
     // them then too).
     if ctx.srv.cfg.maxmemory > 0
-        && !ctx.srv.scripting.busy
+        && !ctx.srv.data.scripting.busy
         && (if nested(ctx.srv) {
             crate::scripting::script_command_oom(ctx.srv, cmd.flags)
         } else {
             !crate::commands::server::free_memory_if_needed(ctx.srv)
-                && multi::oom_checked(&ctx.srv.clients[ctx.id], cmd)
+                && multi::oom_checked(&ctx.srv.net.clients[ctx.id], cmd)
         })
     {
         return reject(
@@ -464,21 +465,21 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
-    if ctx.srv.tracking.clients != 0 && !nested(ctx.srv) {
+    if ctx.srv.data.tracking.clients != 0 && !nested(ctx.srv) {
         // The table's size limit is kept before each command (Redis's processCommand);
         // invalidations the command has not caused (its evictions, the limit) come
         // before its reply.
         crate::tracking::limit_table(ctx.srv);
-        if ctx.srv.tracking.has_held() {
+        if ctx.srv.data.tracking.has_held() {
             crate::tracking::flush_held(ctx.srv, ctx.id, ctx.out);
         }
     }
     if no_good_replicas(ctx.srv)
-        && multi::effective_flags(&ctx.srv.clients[ctx.id], cmd) & WRITE != 0
+        && multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
     {
         return reject(ctx, Some(id), NOREPLICAS);
     }
-    let client = &ctx.srv.clients[ctx.id];
+    let client = &ctx.srv.net.clients[ctx.id];
     if client.subs.any()
         && !ctx.out.resp3
         && !pubsub::allowed_when_subscribed(cmd)
@@ -494,14 +495,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     let mark = ctx.out.buf.len();
     call(ctx, id, args, false);
     // last_interaction is set per read, as Redis does: no clock read per command.
-    if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
+    if let Some(c) = ctx.srv.net.clients.get_mut(ctx.id) {
         c.tot_cmds += 1;
     }
     apply_reply_mode(ctx, mark);
     // Pushes to this client survive CLIENT REPLY OFF/SKIP and come before the reply.
     pubsub::splice_own(ctx.srv, ctx.out, mark);
-    ctx.srv.pubsub.current = None;
-    if ctx.srv.tracking.clients != 0 || ctx.srv.tracking.has_held() {
+    ctx.srv.data.pubsub.current = None;
+    if ctx.srv.data.tracking.clients != 0 || ctx.srv.data.tracking.has_held() {
         after_tracked(ctx, entry_name);
     }
     Flow::Done
@@ -512,10 +513,10 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
 /// after a whole EXEC), and CLIENT CACHING lasts one command.
 #[cold]
 fn after_tracked(ctx: &mut Ctx, name: &str) {
-    if ctx.srv.scripting.calling {
+    if ctx.srv.data.scripting.calling {
         return;
     }
-    if ctx.srv.tracking.has_held() {
+    if ctx.srv.data.tracking.has_held() {
         crate::tracking::flush_held(ctx.srv, ctx.id, ctx.out);
     }
     crate::tracking::after_command(ctx.srv, ctx.id, name.starts_with("client|"));
@@ -526,7 +527,7 @@ fn after_tracked(ctx: &mut Ctx, name: &str) {
 /// remember nothing by themselves), as Redis 7.0 does.
 #[cold]
 fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
-    let Some(c) = ctx.srv.clients.get(ctx.id) else {
+    let Some(c) = ctx.srv.net.clients.get(ctx.id) else {
         return;
     };
     if c.trk.flags & crate::tracking::ON == 0 || c.trk.flags & crate::tracking::BCAST != 0 {
@@ -536,7 +537,7 @@ fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
     if e.cmd.flags & PUBSUB != 0 {
         return;
     }
-    if ctx.srv.scripting.calling {
+    if ctx.srv.data.scripting.calling {
         if let Some(keys) = crate::scripting::declared_keys(ctx.srv) {
             crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(Vec::as_slice));
         }
@@ -569,9 +570,9 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let mark = ctx.out.buf.len();
     let errors_before = ctx.out.errors.len();
     // What the command does joins the propagation stream when some sink listens.
-    let propagating = ctx.srv.prop.on();
+    let propagating = ctx.srv.data.prop.on();
     if propagating {
-        ctx.srv.prop.enter(ctx.srv.dirty);
+        ctx.srv.data.prop.enter(ctx.srv.data.dirty);
     }
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
@@ -579,35 +580,38 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     crate::keyspace::clock::enter();
     (cmd.run)(ctx, args);
     let elapsed = start.elapsed();
-    if ctx.srv.tracking.clients != 0 && cmd.flags & READONLY != 0 {
+    if ctx.srv.data.tracking.clients != 0 && cmd.flags & READONLY != 0 {
         remember_tracked(ctx, id, args);
     }
     // MONITOR sees a command once it ran (as Redis 7.0: EXEC after the commands it ran;
     // EVAL and FCALL feed themselves before their script's commands).
-    if !ctx.srv.monitors.is_empty()
+    if !ctx.srv.admin.monitors.is_empty()
         && cmd.flags & (SKIP_MONITOR | ADMIN) == 0
-        && ctx.srv.clients.contains(ctx.id)
+        && ctx.srv.net.clients.contains(ctx.id)
     {
         server::feed_monitors(ctx, args);
     }
     let usec = elapsed.as_micros() as u64;
-    let st = &mut ctx.srv.cmd_stats[id];
+    let st = &mut ctx.srv.admin.cmd_stats[id];
     st.calls += 1;
     st.usec += usec;
     if ctx.out.errors.len() > errors_before {
         st.failed_calls += 1;
     }
-    ctx.srv.stats.total_commands_processed += 1;
+    ctx.srv.admin.stats.total_commands_processed += 1;
     crate::latency::after_command(ctx.srv, id, ctx.id, args, elapsed.as_nanos() as u64);
     if !ctx.out.errors.is_empty() {
-        ctx.srv.stats.record_errors(&mut ctx.out.errors);
+        ctx.srv.admin.stats.record_errors(&mut ctx.out.errors);
     }
     // Keys a read found expired: "expired" events, WATCH, and their DELs propagated.
     crate::notify::lazy_expired(ctx.srv, ctx.db);
     crate::keyspace::clock::leave();
     // What the command did joins the propagation stream (delivered at the outermost call).
     if propagating {
-        ctx.srv.prop.leave(ctx.db, ctx.srv.dirty, true, args.iter());
+        ctx.srv
+            .data
+            .prop
+            .leave(ctx.db, ctx.srv.data.dirty, true, args.iter());
     }
     if splice {
         pubsub::splice_own(ctx.srv, ctx.out, mark);
@@ -617,7 +621,7 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
 /// CLIENT REPLY: Off and Skip silence the reply written since `mark` (CLIENT REPLY ON
 /// clears Skip before replying); a SKIP asked by this command applies to the next one.
 fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
-    let Some(c) = ctx.srv.clients.get_mut(ctx.id) else {
+    let Some(c) = ctx.srv.net.clients.get_mut(ctx.id) else {
         return;
     };
     if c.reply_mode != ReplyMode::On {
@@ -645,9 +649,9 @@ fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
     };
     ctx.out.error(abort.as_deref().unwrap_or(msg));
     if let Some(id) = id {
-        ctx.srv.cmd_stats[id].rejected_calls += 1;
+        ctx.srv.admin.cmd_stats[id].rejected_calls += 1;
     }
-    ctx.srv.stats.record_errors(&mut ctx.out.errors);
+    ctx.srv.admin.stats.record_errors(&mut ctx.out.errors);
     apply_reply_mode(ctx, mark);
     Flow::Done
 }

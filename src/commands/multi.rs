@@ -111,7 +111,7 @@ pub fn queues(c: &Client, cmd: &Command) -> bool {
 /// Queue a command of a client in MULTI and reply +QUEUED.
 pub fn queue(ctx: &mut Ctx, id: usize, args: Args) {
     let flags = ctx.srv.cmds.entries[id].cmd.flags;
-    let tx = &mut ctx.srv.clients[ctx.id].tx;
+    let tx = &mut ctx.srv.net.clients[ctx.id].tx;
     // An already failed transaction keeps no memory for more commands.
     if !(tx.dirty_cas || tx.dirty_exec) {
         let mut buf = Vec::with_capacity(args.iter().map(|a| a.len()).sum());
@@ -130,7 +130,7 @@ pub fn queue(ctx: &mut Ctx, id: usize, args: Args) {
 /// A command was rejected: a transaction in progress will abort at EXEC.
 #[inline]
 pub fn flag_error(srv: &mut Server, idx: usize) {
-    if let Some(c) = srv.clients.get_mut(idx) {
+    if let Some(c) = srv.net.clients.get_mut(idx) {
         if c.tx.active {
             c.tx.dirty_exec = true;
         }
@@ -189,7 +189,7 @@ fn discard(ctx: &mut Ctx, _: Args) {
 
 fn exec(ctx: &mut Ctx, _: Args) {
     // The queued commands propagate themselves (wrapped in MULTI/EXEC when several).
-    ctx.srv.prop.prevent();
+    ctx.srv.data.prop.prevent();
     let idx = ctx.id;
     if !ctx.client().tx.active {
         return ctx.out.error("ERR EXEC without MULTI");
@@ -197,7 +197,7 @@ fn exec(ctx: &mut Ctx, _: Args) {
     if watched_key_expired(ctx.srv, idx) {
         ctx.client().tx.dirty_cas = true;
     }
-    let tx = &ctx.srv.clients[idx].tx;
+    let tx = &ctx.srv.net.clients[idx].tx;
     if tx.dirty_exec {
         discard_tx(ctx.srv, idx);
         return ctx
@@ -211,9 +211,9 @@ fn exec(ctx: &mut Ctx, _: Args) {
     let queued = std::mem::take(&mut ctx.client().tx.queued);
     unwatch_all(ctx.srv, idx);
     ctx.out.array(queued.len());
-    ctx.srv.watches.in_exec = true;
+    ctx.srv.data.watches.in_exec = true;
     // Blocking commands inside EXEC answer at once, as if their timeout expired.
-    ctx.srv.blocking.deny += 1;
+    ctx.srv.data.blocking.deny += 1;
     for q in &queued {
         let args = Args::new(&q.buf, &q.spans);
         // Rules may have changed since the command was queued: checked again, as Redis does.
@@ -234,12 +234,12 @@ fn exec(ctx: &mut Ctx, _: Args) {
             continue;
         }
         super::call(ctx, q.id, args, true);
-        if !ctx.srv.clients.contains(idx) {
+        if !ctx.srv.net.clients.contains(idx) {
             break;
         }
     }
-    ctx.srv.watches.in_exec = false;
-    ctx.srv.blocking.deny -= 1;
+    ctx.srv.data.watches.in_exec = false;
+    ctx.srv.data.blocking.deny -= 1;
     discard_tx(ctx.srv, idx);
 }
 
@@ -264,25 +264,25 @@ fn unwatch(ctx: &mut Ctx, _: Args) {
 }
 
 fn key_is_expired(srv: &Server, db: usize, key: &[u8]) -> bool {
-    srv.ks.dbs[db]
+    srv.data.ks.dbs[db]
         .dict
         .pos_of(key)
-        .and_then(|s| srv.ks.dbs[db].at(s))
+        .and_then(|s| srv.data.ks.dbs[db].at(s))
         .is_some_and(|e| e.expire() != NO_EXPIRE && e.expire() <= crate::keyspace::clock::now())
 }
 
 fn watch_key(srv: &mut Server, idx: usize, db: usize, key: &[u8]) {
-    let c = &srv.clients[idx];
+    let c = &srv.net.clients[idx];
     if c.tx.watched.iter().any(|w| w.db == db && *w.key == *key) {
         return;
     }
     let expired = key_is_expired(srv, db, key);
-    let w = &mut srv.watches;
+    let w = &mut srv.data.watches;
     if w.by_db.len() <= db {
         w.by_db.resize_with(db + 1, HashMap::new);
     }
     w.by_db[db].entry(key.into()).or_default().push(idx);
-    srv.clients[idx].tx.watched.push(Watched {
+    srv.net.clients[idx].tx.watched.push(Watched {
         db,
         key: key.into(),
         expired,
@@ -290,12 +290,12 @@ fn watch_key(srv: &mut Server, idx: usize, db: usize, key: &[u8]) {
 }
 
 fn unwatch_all(srv: &mut Server, idx: usize) {
-    let Some(c) = srv.clients.get_mut(idx) else {
+    let Some(c) = srv.net.clients.get_mut(idx) else {
         return;
     };
     let watched = std::mem::take(&mut c.tx.watched);
     for w in watched {
-        forget_watcher(&mut srv.watches, idx, w.db, &w.key);
+        forget_watcher(&mut srv.data.watches, idx, w.db, &w.key);
     }
 }
 
@@ -314,14 +314,14 @@ fn forget_watcher(watches: &mut Watches, idx: usize, db: usize, key: &[u8]) {
 /// Leave MULTI: drop the queue, clear the flags, unwatch everything.
 pub fn discard_tx(srv: &mut Server, idx: usize) {
     unwatch_all(srv, idx);
-    if let Some(c) = srv.clients.get_mut(idx) {
+    if let Some(c) = srv.net.clients.get_mut(idx) {
         c.tx = Tx::default();
     }
 }
 
 /// EXEC of a watched key that became logically expired after WATCH fails.
 fn watched_key_expired(srv: &Server, idx: usize) -> bool {
-    srv.clients[idx]
+    srv.net.clients[idx]
         .tx
         .watched
         .iter()
@@ -331,7 +331,7 @@ fn watched_key_expired(srv: &Server, idx: usize) -> bool {
 /// A key of `db` was written or deleted: its watchers' transactions will fail.
 #[inline]
 pub fn touch_key(srv: &mut Server, db: usize, key: &[u8]) {
-    match srv.watches.by_db.get(db) {
+    match srv.data.watches.by_db.get(db) {
         Some(map) if !map.is_empty() => {}
         _ => return,
     }
@@ -339,12 +339,12 @@ pub fn touch_key(srv: &mut Server, db: usize, key: &[u8]) {
 }
 
 fn touch_key_slow(srv: &mut Server, db: usize, key: &[u8]) {
-    let Some(watchers) = srv.watches.by_db[db].get(key).cloned() else {
+    let Some(watchers) = srv.data.watches.by_db[db].get(key).cloned() else {
         return;
     };
-    let present = srv.ks.dbs[db].dict.contains(key);
+    let present = srv.data.ks.dbs[db].dict.contains(key);
     for idx in watchers {
-        let Some(c) = srv.clients.get_mut(idx) else {
+        let Some(c) = srv.net.clients.get_mut(idx) else {
             continue;
         };
         if let Some(w) =
@@ -368,7 +368,7 @@ fn touch_key_slow(srv: &mut Server, db: usize, key: &[u8]) {
 /// FLUSHDB/FLUSHALL (`replaced_with` None) or SWAPDB: call before `emptied` changes.
 /// Watchers of keys that exist in `emptied`, or will exist after the swap, get dirty.
 pub fn touch_db(srv: &mut Server, emptied: usize, replaced_with: Option<usize>) {
-    let Some(map) = srv.watches.by_db.get(emptied) else {
+    let Some(map) = srv.data.watches.by_db.get(emptied) else {
         return;
     };
     if map.is_empty() {
@@ -376,14 +376,14 @@ pub fn touch_db(srv: &mut Server, emptied: usize, replaced_with: Option<usize>) 
     }
     let entries: Vec<(Key, Vec<usize>)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for (key, watchers) in entries {
-        let in_emptied = srv.ks.dbs[emptied].dict.contains(&key);
-        let in_other = replaced_with.is_some_and(|o| srv.ks.dbs[o].dict.contains(&key));
+        let in_emptied = srv.data.ks.dbs[emptied].dict.contains(&key);
+        let in_other = replaced_with.is_some_and(|o| srv.data.ks.dbs[o].dict.contains(&key));
         if !in_emptied && !in_other {
             continue;
         }
         let other_expired = replaced_with.is_some_and(|o| key_is_expired(srv, o, &key));
         for idx in watchers {
-            let Some(c) = srv.clients.get_mut(idx) else {
+            let Some(c) = srv.net.clients.get_mut(idx) else {
                 continue;
             };
             let Some(w) =
@@ -411,7 +411,7 @@ pub fn touch_db(srv: &mut Server, emptied: usize, replaced_with: Option<usize>) 
 
 /// FLUSHALL: every database is emptied.
 pub fn touch_all_dbs(srv: &mut Server) {
-    for db in 0..srv.ks.dbs.len() {
+    for db in 0..srv.data.ks.dbs.len() {
         touch_db(srv, db, None);
     }
 }
@@ -425,7 +425,7 @@ pub fn touch_swap(srv: &mut Server, a: usize, b: usize) {
 /// A client goes away or RESETs: forget its transaction and watches.
 pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     for w in &c.tx.watched {
-        forget_watcher(&mut srv.watches, idx, w.db, &w.key);
+        forget_watcher(&mut srv.data.watches, idx, w.db, &w.key);
     }
 }
 

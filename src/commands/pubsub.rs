@@ -264,17 +264,17 @@ pub fn allowed_when_subscribed(cmd: &Command) -> bool {
 /// Called by `execute` before a command runs: pushes for this client are collected aside.
 #[inline]
 pub fn begin(srv: &mut Server, idx: usize, resp3: bool) {
-    srv.pubsub.current = Some(idx);
-    srv.pubsub.own.resp3 = resp3;
+    srv.data.pubsub.current = Some(idx);
+    srv.data.pubsub.own.resp3 = resp3;
 }
 
 /// Move the running client's collected pushes into its reply at `at`.
 #[inline]
 pub fn splice_own(srv: &mut Server, out: &mut Reply, at: usize) {
-    if srv.pubsub.own.buf.is_empty() {
+    if srv.data.pubsub.own.buf.is_empty() {
         return;
     }
-    let own = &mut srv.pubsub.own.buf;
+    let own = &mut srv.data.pubsub.own.buf;
     if at >= out.buf.len() {
         out.buf.append(own);
     } else {
@@ -355,13 +355,13 @@ fn pmessage(out: &mut Reply, pattern: &[u8], channel: &[u8], msg: &[u8]) {
 /// Publish to a channel (or a shard channel, which ignores patterns). Returns receivers.
 pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usize {
     let limit = srv.cfg.client_output_buffer_limit.0[crate::config::OBUF_PUBSUB];
-    let Server {
-        pubsub,
-        clients,
-        pending_write,
-        stats,
-        ..
-    } = srv;
+    // Disjoint parts of the server, borrowed together.
+    let (pubsub, clients, pending_write, stats) = (
+        &mut srv.data.pubsub,
+        &mut srv.net.clients,
+        &mut srv.net.pending_write,
+        &mut srv.admin.stats,
+    );
     let PubSub {
         channels,
         patterns,
@@ -407,12 +407,12 @@ pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usi
 /// Whether anybody listens at all (lets keyspace notifications skip building names).
 #[inline]
 pub fn has_subscribers(srv: &Server) -> bool {
-    !(srv.pubsub.channels.is_empty() && srv.pubsub.patterns.is_empty())
+    !(srv.data.pubsub.channels.is_empty() && srv.data.pubsub.patterns.is_empty())
 }
 
 /// A (un)subscribe confirmation for the running client.
 fn confirm(srv: &mut Server, name: &str, what: Option<&[u8]>, count: usize) {
-    let own = &mut srv.pubsub.own;
+    let own = &mut srv.data.pubsub.own;
     own.push(3);
     own.bulk_str(name);
     match what {
@@ -423,26 +423,27 @@ fn confirm(srv: &mut Server, name: &str, what: Option<&[u8]>, count: usize) {
 }
 
 fn add(srv: &mut Server, idx: usize, kind: Kind, name: &[u8]) {
-    let subs = &mut srv.clients[idx].subs;
+    let subs = &mut srv.net.clients[idx].subs;
     if kind.of_mut(subs).insert(name.into()) {
-        srv.pubsub
+        srv.data
+            .pubsub
             .map_mut(kind)
             .entry(name.into())
             .or_default()
             .push(idx);
     }
-    let count = kind.count(&srv.clients[idx].subs);
+    let count = kind.count(&srv.net.clients[idx].subs);
     confirm(srv, kind.names().0, Some(name), count);
 }
 
 /// Remove one subscription; with `notify` the client gets the confirmation.
 fn remove(srv: &mut Server, idx: usize, kind: Kind, name: &[u8], notify: bool) -> bool {
-    let removed = kind.of_mut(&mut srv.clients[idx].subs).remove(name);
+    let removed = kind.of_mut(&mut srv.net.clients[idx].subs).remove(name);
     if removed {
-        forget(&mut srv.pubsub, kind, idx, name);
+        forget(&mut srv.data.pubsub, kind, idx, name);
     }
     if notify {
-        let count = kind.count(&srv.clients[idx].subs);
+        let count = kind.count(&srv.net.clients[idx].subs);
         confirm(srv, kind.names().1, Some(name), count);
     }
     removed
@@ -461,12 +462,16 @@ fn forget(ps: &mut PubSub, kind: Kind, idx: usize, name: &[u8]) {
 /// Remove every subscription of one kind; with `notify`, one confirmation each (or one
 /// with a null name when there was none).
 fn remove_all(srv: &mut Server, idx: usize, kind: Kind, notify: bool) {
-    let names: Vec<Key> = kind.of(&srv.clients[idx].subs).iter().cloned().collect();
+    let names: Vec<Key> = kind
+        .of(&srv.net.clients[idx].subs)
+        .iter()
+        .cloned()
+        .collect();
     for n in &names {
         remove(srv, idx, kind, n, notify);
     }
     if notify && names.is_empty() {
-        let count = kind.count(&srv.clients[idx].subs);
+        let count = kind.count(&srv.net.clients[idx].subs);
         confirm(srv, kind.names().1, None, count);
     }
 }
@@ -495,7 +500,7 @@ fn psubscribe(ctx: &mut Ctx, args: Args) {
 }
 fn ssubscribe(ctx: &mut Ctx, args: Args) {
     // Inside EXEC the client cannot wait for more replies than one per command.
-    if ctx.srv.watches.in_exec {
+    if ctx.srv.data.watches.in_exec {
         return ctx
             .out
             .error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
@@ -515,13 +520,13 @@ fn sunsubscribe(ctx: &mut Ctx, args: Args) {
 fn publish_cmd(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), false);
     // Replicas deliver it to their own subscribers (not the AOF: nothing to restore).
-    ctx.srv.prop.force(crate::propagate::REPL);
+    ctx.srv.data.prop.force(crate::propagate::REPL);
     ctx.out.int(n as i64);
 }
 
 fn spublish(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), true);
-    ctx.srv.prop.force(crate::propagate::REPL);
+    ctx.srv.data.prop.force(crate::propagate::REPL);
     ctx.out.int(n as i64);
 }
 
@@ -530,7 +535,7 @@ fn channel_list(ctx: &mut Ctx, args: Args, kind: Kind) {
         return subcommand_syntax(ctx, args);
     }
     let pat = (args.len() == 3).then(|| args.get(2));
-    let (ps, out) = (&ctx.srv.pubsub, &mut *ctx.out);
+    let (ps, out) = (&ctx.srv.data.pubsub, &mut *ctx.out);
     let names: Vec<&Key> = ps
         .map(kind)
         .keys()
@@ -543,7 +548,7 @@ fn channel_list(ctx: &mut Ctx, args: Args, kind: Kind) {
 }
 
 fn numsub(ctx: &mut Ctx, args: Args, kind: Kind) {
-    let (ps, out) = (&ctx.srv.pubsub, &mut *ctx.out);
+    let (ps, out) = (&ctx.srv.data.pubsub, &mut *ctx.out);
     // A flat array even in RESP3, as Redis replies.
     out.array(2 * (args.len() - 2));
     for c in args.iter().skip(2) {
@@ -572,7 +577,7 @@ fn pubsub_shardnumsub(ctx: &mut Ctx, args: Args) {
     numsub(ctx, args, Kind::Shard)
 }
 fn pubsub_numpat(ctx: &mut Ctx, _: Args) {
-    let n = ctx.srv.pubsub.patterns.len();
+    let n = ctx.srv.data.pubsub.patterns.len();
     ctx.out.int(n as i64);
 }
 
@@ -607,11 +612,11 @@ pub fn reset_client(srv: &mut Server, idx: usize) {
 pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         for name in kind.of(&c.subs) {
-            forget(&mut srv.pubsub, kind, idx, name);
+            forget(&mut srv.data.pubsub, kind, idx, name);
         }
     }
-    if srv.pubsub.current == Some(idx) {
-        srv.pubsub.current = None;
-        srv.pubsub.own.buf.clear();
+    if srv.data.pubsub.current == Some(idx) {
+        srv.data.pubsub.current = None;
+        srv.data.pubsub.own.buf.clear();
     }
 }

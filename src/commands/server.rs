@@ -374,7 +374,7 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
     match apply {
         Apply::Nothing | Apply::Dir | Apply::Hz | Apply::Limits => Ok(()),
         Apply::Listeners => {
-            if srv.cfg.tls_port != 0 && srv.tls.is_none() {
+            if srv.cfg.tls_port != 0 && srv.net.tls.is_none() {
                 srv.reload_tls()?;
             }
             if srv.cfg.port != old.port
@@ -428,15 +428,15 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
 }
 
 fn config_resetstat(ctx: &mut Ctx, _: Args) {
-    ctx.srv.stats.reset();
-    for s in ctx.srv.cmd_stats.iter_mut() {
+    ctx.srv.admin.stats.reset();
+    for s in ctx.srv.admin.cmd_stats.iter_mut() {
         *s = CmdStats::default();
     }
     ctx.out.ok();
 }
 
 fn config_rewrite(ctx: &mut Ctx, _: Args) {
-    let Some(path) = ctx.srv.config_file.clone() else {
+    let Some(path) = ctx.srv.admin.config_file.clone() else {
         return ctx
             .out
             .error("ERR The server is running without a config file");
@@ -694,10 +694,10 @@ fn tls_info_section(srv: &Server, o: &mut String) {
         let _ = write!(o, "{k}:{v}\r\n");
     };
     f("tls_port", &srv.cfg.tls_port);
-    if srv.tls.is_none() {
+    if srv.net.tls.is_none() {
         return;
     }
-    let info = &srv.tls_info;
+    let info = &srv.net.tls_info;
     let now = now_ms() / 1000;
     for (role, subject, not_after) in [
         ("server", &info.server_subject, info.server_not_after),
@@ -713,7 +713,7 @@ fn tls_info_section(srv: &Server, o: &mut String) {
             &((not_after - now).div_euclid(86400)),
         );
     }
-    let st = &srv.stats;
+    let st = &srv.admin.stats;
     let failed: u64 = st.tls_handshake_failures.values().sum();
     f("tls_handshakes_done", &st.tls_handshakes_ok);
     f("tls_handshakes_resumed", &st.tls_handshakes_resumed);
@@ -733,7 +733,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
     }
     match sec {
         "server" => {
-            let up = srv.started.elapsed().as_secs();
+            let up = srv.admin.started.elapsed().as_secs();
             f!("redis_version", crate::REDIS_VERSION);
             f!("redis_git_sha1", "00000000");
             f!("redis_git_dirty", 0);
@@ -747,7 +747,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("gcc_version", "0.0.0");
             f!("process_id", std::process::id());
             f!("process_supervised", "no");
-            f!("run_id", srv.run_id);
+            f!("run_id", srv.admin.run_id);
             f!("tcp_port", srv.cfg.port);
             f!("server_time_usec", now_us());
             f!("uptime_in_seconds", up);
@@ -761,18 +761,22 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
             );
-            f!("config_file", srv.config_file.as_deref().unwrap_or(""));
+            f!(
+                "config_file",
+                srv.admin.config_file.as_deref().unwrap_or("")
+            );
             f!("io_threads_active", 0);
             f!("ferrokv_version", env!("CARGO_PKG_VERSION"));
             tls_info_section(srv, o);
         }
         "clients" => {
-            f!("connected_clients", srv.clients.len());
+            f!("connected_clients", srv.net.clients.len());
             f!("cluster_connections", 0);
             f!("maxclients", srv.cfg.maxclients);
             f!(
                 "client_recent_max_input_buffer",
-                srv.clients
+                srv.net
+                    .clients
                     .iter()
                     .map(|(_, c)| c.rbuf.len())
                     .max()
@@ -780,22 +784,24 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             );
             f!(
                 "client_recent_max_output_buffer",
-                srv.clients
+                srv.net
+                    .clients
                     .iter()
                     .map(|(_, c)| c.pending_output())
                     .max()
                     .unwrap_or(0)
             );
-            f!("blocked_clients", srv.blocking.blocked_count());
-            f!("tracking_clients", srv.tracking.clients);
+            f!("blocked_clients", srv.data.blocking.blocked_count());
+            f!("tracking_clients", srv.data.tracking.clients);
             f!("clients_in_timeout_table", 0);
         }
         "memory" => {
             let used = crate::evict::used_memory();
             let rss = rss_bytes();
-            let peak = srv.peak_memory.max(used);
-            let startup = srv.stats.used_memory_startup.min(used);
+            let peak = srv.admin.peak_memory.max(used);
+            let startup = srv.admin.stats.used_memory_startup.min(used);
             let clients: usize = srv
+                .net
                 .clients
                 .iter()
                 .map(|(_, c)| c.rbuf.capacity() + c.out.buf.capacity())
@@ -831,12 +837,12 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("total_system_memory", total_sys);
             f!("total_system_memory_human", human(total_sys));
             // Lua's own memory is not measured: those fields report an empty engine.
-            let fns = &srv.scripting.functions;
+            let fns = &srv.data.scripting.functions;
             f!("used_memory_lua", 31744);
             f!("used_memory_vm_eval", 31744);
             f!("used_memory_lua_human", human(31744));
             f!("used_memory_scripts_eval", 0);
-            f!("number_of_cached_scripts", srv.scripting.scripts.len());
+            f!("number_of_cached_scripts", srv.data.scripting.scripts.len());
             f!("number_of_functions", fns.functions.len());
             f!("number_of_libraries", fns.libraries.len());
             f!("used_memory_vm_functions", 32768);
@@ -880,9 +886,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("current_fork_perc", "0.00");
             f!("current_save_keys_processed", 0);
             f!("current_save_keys_total", 0);
-            f!("rdb_changes_since_last_save", srv.dirty);
+            f!("rdb_changes_since_last_save", srv.data.dirty);
             f!("rdb_bgsave_in_progress", 0);
-            f!("rdb_last_save_time", srv.started_unix);
+            f!("rdb_last_save_time", srv.admin.started_unix);
             f!("rdb_last_bgsave_status", "ok");
             f!("rdb_last_bgsave_time_sec", -1);
             f!("rdb_current_bgsave_time_sec", -1);
@@ -904,7 +910,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("module_fork_last_cow_size", 0);
         }
         "stats" => {
-            let st = &srv.stats;
+            let st = &srv.admin.stats;
             f!("total_connections_received", st.total_connections_received);
             f!("total_commands_processed", st.total_commands_processed);
             f!("instantaneous_ops_per_sec", st.instantaneous_ops());
@@ -936,12 +942,12 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("current_eviction_exceeded_time", 0);
             f!("keyspace_hits", st.keyspace_hits);
             f!("keyspace_misses", st.keyspace_misses);
-            f!("pubsub_channels", srv.pubsub.channel_count());
-            f!("pubsub_patterns", srv.pubsub.pattern_count());
-            f!("pubsubshard_channels", srv.pubsub.shard_count());
+            f!("pubsub_channels", srv.data.pubsub.channel_count());
+            f!("pubsub_patterns", srv.data.pubsub.pattern_count());
+            f!("pubsubshard_channels", srv.data.pubsub.shard_count());
             f!("latest_fork_usec", 0);
             f!("total_forks", 0);
-            f!("migrate_cached_sockets", srv.migrate.cached());
+            f!("migrate_cached_sockets", srv.net.migrate.cached());
             f!("slave_expires_tracked_keys", 0);
             f!("active_defrag_hits", 0);
             f!("active_defrag_misses", 0);
@@ -949,9 +955,12 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("active_defrag_key_misses", 0);
             f!("total_active_defrag_time", 0);
             f!("current_active_defrag_time", 0);
-            f!("tracking_total_keys", srv.tracking.total_keys());
-            f!("tracking_total_items", srv.tracking.total_items());
-            f!("tracking_total_prefixes", srv.tracking.total_prefixes());
+            f!("tracking_total_keys", srv.data.tracking.total_keys());
+            f!("tracking_total_items", srv.data.tracking.total_items());
+            f!(
+                "tracking_total_prefixes",
+                srv.data.tracking.total_prefixes()
+            );
             f!("unexpected_error_replies", st.unexpected_error_replies);
             f!("total_error_replies", st.total_error_replies);
             f!("dump_payload_sanitizations", 0);
@@ -970,14 +979,14 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 "client_output_buffer_limit_disconnections",
                 st.client_outbuf_limit_disconnections
             );
-            f!("eventloop_cycles", srv.loop_iterations);
+            f!("eventloop_cycles", srv.net.loop_iterations);
             crate::acl::info_stats(srv, o);
         }
         "replication" => {
             f!("role", "master");
             f!("connected_slaves", 0);
             f!("master_failover_state", "no-failover");
-            f!("master_replid", srv.run_id);
+            f!("master_replid", srv.admin.run_id);
             f!("master_replid2", "0000000000000000000000000000000000000000");
             f!("master_repl_offset", 0);
             f!("second_repl_offset", -1);
@@ -1001,7 +1010,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("cluster_enabled", 0);
         }
         "keyspace" => {
-            for (i, db) in srv.ks.dbs.iter().enumerate() {
+            for (i, db) in srv.data.ks.dbs.iter().enumerate() {
                 if !db.is_empty() {
                     let _ = write!(
                         o,
@@ -1016,7 +1025,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         }
         "commandstats" => {
             for (i, e) in srv.cmds.entries.iter().enumerate() {
-                let s = srv.cmd_stats[i];
+                let s = srv.admin.cmd_stats[i];
                 if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
                     continue;
                 }
@@ -1034,7 +1043,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         }
         "latencystats" | "loopstats" => crate::latency::info_section(srv, sec, o),
         "errorstats" => {
-            let mut errs: Vec<_> = srv.stats.errors.iter().collect();
+            let mut errs: Vec<_> = srv.admin.stats.errors.iter().collect();
             errs.sort();
             for (k, v) in errs {
                 let _ = write!(o, "errorstat_{}:count={}\r\n", k, v);
@@ -1297,7 +1306,7 @@ fn dbsize(ctx: &mut Ctx, _: Args) {
 }
 
 fn lastsave(ctx: &mut Ctx, _: Args) {
-    ctx.out.int(ctx.srv.started_unix);
+    ctx.out.int(ctx.srv.admin.started_unix);
 }
 
 fn flush_mode_ok(ctx: &mut Ctx, args: Args) -> bool {
@@ -1320,7 +1329,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
     crate::tracking::flushed(ctx.srv);
     ctx.dbm().clear();
     crate::blocking::signal_db(ctx.srv, ctx.db);
-    ctx.srv.dirty += n.max(1);
+    ctx.srv.data.dirty += n.max(1);
     ctx.out.ok();
 }
 
@@ -1330,13 +1339,13 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     }
     crate::commands::multi::touch_all_dbs(ctx.srv);
     crate::tracking::flushed(ctx.srv);
-    for db in ctx.srv.ks.dbs.iter_mut() {
+    for db in ctx.srv.data.ks.dbs.iter_mut() {
         db.clear();
     }
-    for db in 0..ctx.srv.ks.dbs.len() {
+    for db in 0..ctx.srv.data.ks.dbs.len() {
         crate::blocking::signal_db(ctx.srv, db);
     }
-    ctx.srv.dirty += 1;
+    ctx.srv.data.dirty += 1;
     ctx.out.ok();
 }
 
@@ -1353,7 +1362,7 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
         }
     }
     let nosave = args.iter().skip(1).any(|a| eq_ic(a, "nosave"));
-    if ctx.srv.scripting.busy && !nosave {
+    if ctx.srv.data.scripting.busy && !nosave {
         // A timed-out script: only SHUTDOWN NOSAVE may stop the server.
         return ctx.out.error(crate::scripting::current_busy_error(ctx.srv));
     }
@@ -1367,7 +1376,7 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
     }
     // Redis replies nothing on success: the connection closes when the server exits
     // (after its listeners, so that a client reconnecting at once is refused).
-    ctx.srv.shutdown = Some(crate::server::Shutdown { from_signal: false });
+    ctx.srv.admin.shutdown = Some(crate::server::Shutdown { from_signal: false });
 }
 
 fn monitor(ctx: &mut Ctx, _: Args) {
@@ -1377,15 +1386,15 @@ fn monitor(ctx: &mut Ctx, _: Args) {
         return;
     }
     c.monitor = true;
-    ctx.srv.monitors.push(id);
+    ctx.srv.admin.monitors.push(id);
     ctx.out.ok();
 }
 
 /// Send a command to every MONITOR client, in Redis's line format.
 pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
     let us = now_us();
-    let c = &ctx.srv.clients[ctx.id];
-    let origin = if ctx.srv.scripting.calling {
+    let c = &ctx.srv.net.clients[ctx.id];
+    let origin = if ctx.srv.data.scripting.calling {
         "lua".to_string()
     } else if c.kind == crate::server::ClientKind::Unix {
         "unix:".to_string() + &c.unix_path
@@ -1409,14 +1418,14 @@ pub fn feed_monitors(ctx: &mut Ctx, args: Args) {
         }
     }
     line.push_str("\r\n");
-    let mons = ctx.srv.monitors.clone();
+    let mons = ctx.srv.admin.monitors.clone();
     for m in mons {
         if m == ctx.id {
             continue;
         }
-        if let Some(mc) = ctx.srv.clients.get_mut(m) {
+        if let Some(mc) = ctx.srv.net.clients.get_mut(m) {
             mc.out.raw(line.as_bytes());
-            ctx.srv.pending_write.push(m);
+            ctx.srv.net.pending_write.push(m);
         }
     }
 }
@@ -1448,7 +1457,7 @@ fn protected_allowed(ctx: &Ctx, option: u8) -> bool {
     match option {
         1 => true,
         2 => {
-            let c = &ctx.srv.clients[ctx.id];
+            let c = &ctx.srv.net.clients[ctx.id];
             c.kind == crate::server::ClientKind::Unix
                 || c.peer.starts_with("127.")
                 || c.peer.starts_with("[::1]")
@@ -1483,12 +1492,13 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx.out.ok();
         }
         "set-active-expire" if args.len() == 3 => {
-            ctx.srv.active_expire_enabled = crate::util::parse_i64(args.get(2)).unwrap_or(1) != 0;
+            ctx.srv.data.active_expire_enabled =
+                crate::util::parse_i64(args.get(2)).unwrap_or(1) != 0;
             ctx.out.ok();
         }
         "object" if args.len() == 3 => {
             let key = args.get(2);
-            let Some(e) = ctx.srv.ks.dbs[ctx.db].raw(key) else {
+            let Some(e) = ctx.srv.data.ks.dbs[ctx.db].raw(key) else {
                 return ctx.out.error("ERR no such key");
             };
             let enc = super::keys::encoding_name(e, &ctx.srv.cfg);
@@ -1502,7 +1512,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         "quicklist-packed-threshold" | "listpack" | "quicklist" | "stringmatch-len" => ctx.out.ok(),
         "set-disable-deny-scripts" if args.len() == 3 => {
-            ctx.srv.scripting.disable_deny_script =
+            ctx.srv.data.scripting.disable_deny_script =
                 crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0;
             ctx.out.ok();
         }
@@ -1512,7 +1522,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),
         "digest" if args.len() == 2 => {
             let mut d = [0u8; 20];
-            for (i, db) in ctx.srv.ks.dbs.iter().enumerate() {
+            for (i, db) in ctx.srv.data.ks.dbs.iter().enumerate() {
                 if !db.is_empty() {
                     let id = (i as u64).to_be_bytes();
                     let dd = db.digest();
@@ -1523,7 +1533,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         "digest-value" => {
             // Like Redis, ignores expiry: a logically expired key still has its digest.
-            let db = &ctx.srv.ks.dbs[ctx.db];
+            let db = &ctx.srv.data.ks.dbs[ctx.db];
             ctx.out.array(args.len() - 2);
             for k in args.iter().skip(2) {
                 let d = db.dict.pos_of(k).and_then(|s| db.at(s));
@@ -1589,7 +1599,7 @@ fn debug_populate(ctx: &mut Ctx, args: Args) {
         ctx.dbm()
             .insert_new(&key, crate::keyspace::Value::Str(val.into()));
     }
-    ctx.srv.dirty += count as u64;
+    ctx.srv.data.dirty += count as u64;
     ctx.out.ok();
 }
 
@@ -1604,7 +1614,7 @@ impl std::fmt::Write for KeyBuf<'_> {
 }
 
 fn debug_rewrite_all(ctx: &mut Ctx) {
-    let Some(path) = ctx.srv.config_file.clone() else {
+    let Some(path) = ctx.srv.admin.config_file.clone() else {
         return ctx
             .out
             .error("ERR The server is running without a config file");
@@ -1696,15 +1706,16 @@ fn memory_stats(ctx: &mut Ctx, _: Args) {
     let used = crate::evict::used_memory();
     ctx.out.map(4);
     ctx.out.bulk_str("peak.allocated");
-    ctx.out.int(ctx.srv.peak_memory.max(used) as i64);
+    ctx.out.int(ctx.srv.admin.peak_memory.max(used) as i64);
     ctx.out.bulk_str("total.allocated");
     ctx.out.int(used as i64);
     ctx.out.bulk_str("keys.count");
-    let keys: usize = ctx.srv.ks.dbs.iter().map(|d| d.len()).sum();
+    let keys: usize = ctx.srv.data.ks.dbs.iter().map(|d| d.len()).sum();
     ctx.out.int(keys as i64);
     ctx.out.bulk_str("clients.normal");
     ctx.out.int(
         ctx.srv
+            .net
             .clients
             .iter()
             .map(|(_, c)| c.rbuf.capacity() + c.out.buf.capacity())
@@ -1754,13 +1765,14 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         if policy == crate::evict::Policy::NoEviction {
             return false;
         }
-        let Some((db, pos)) = crate::evict::pick_victim(&mut srv.ks.dbs, policy, samples, decay)
+        let Some((db, pos)) =
+            crate::evict::pick_victim(&mut srv.data.ks.dbs, policy, samples, decay)
         else {
             return false;
         };
-        let key = srv.ks.dbs[db].at(pos).map(|e| e.key().to_vec());
-        srv.ks.dbs[db].remove_pos(pos);
-        srv.stats.evicted_keys += 1;
+        let key = srv.data.ks.dbs[db].at(pos).map(|e| e.key().to_vec());
+        srv.data.ks.dbs[db].remove_pos(pos);
+        srv.admin.stats.evicted_keys += 1;
         // (Not a change to count in `dirty`, as in Redis: its DEL propagates by itself.)
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());
         guard += 1;

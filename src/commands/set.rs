@@ -153,7 +153,7 @@ fn spop(ctx: &mut Ctx, args: Args) {
     if count == Some(0) {
         return ctx.out.set(0);
     }
-    let on = ctx.srv.prop.on();
+    let on = ctx.srv.data.prop.on();
     let mut popped: Vec<Box<[u8]>> = Vec::new();
     let (db, out) = ctx.db_out();
     let s = db.at_as_mut::<Set>(pos);

@@ -212,12 +212,12 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
-    let in_script = ctx.srv.scripting.calling;
+    let in_script = ctx.srv.data.scripting.calling;
     let empty = crate::keyspace::List::new();
-    let found = ctx.srv.ks.dbs[db].get(key).is_some();
+    let found = ctx.srv.data.ks.dbs[db].get(key).is_some();
     ctx.hit(found);
     let (mut elems, start, end) = {
-        let val = match ctx.srv.ks.dbs[db].get(key) {
+        let val = match ctx.srv.data.ks.dbs[db].get(key) {
             Some(e) => e.val(),
             None => ValRef::List(&empty),
         };
@@ -235,7 +235,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let mut bad_score = false;
     if !o.dontsort {
-        let dbm = &mut ctx.srv.ks.dbs[db];
+        let dbm = &mut ctx.srv.data.ks.dbs[db];
         // Weights: (numeric score, alpha compare bytes); a missing BY key weighs 0 / nothing.
         let mut keyed: Vec<Weighed> = Vec::with_capacity(elems.len());
         for el in elems.drain(..) {
@@ -297,7 +297,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let per = o.gets.len().max(1);
     let outputlen = range.len() * per;
-    let dbm = &mut ctx.srv.ks.dbs[db];
+    let dbm = &mut ctx.srv.data.ks.dbs[db];
     match o.store {
         None => {
             ctx.out.array(outputlen);
@@ -327,7 +327,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
             if outputlen > 0 {
                 dbm.set(dst, Value::List(Box::new(list)), NO_EXPIRE, false);
                 ctx.modified(dst);
-                ctx.srv.dirty += outputlen as u64 - 1;
+                ctx.srv.data.dirty += outputlen as u64 - 1;
             } else if dbm.remove(dst).is_some() {
                 ctx.modified(dst);
             }

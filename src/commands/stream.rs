@@ -297,7 +297,7 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         IdSpec::Exact(id)
     };
     let key = args.get(1);
-    let on = ctx.srv.prop.on();
+    let on = ctx.srv.data.prop.on();
     let (max_entries, max_bytes) = (
         ctx.srv.cfg.stream_node_max_entries.max(0) as u64,
         ctx.srv.cfg.stream_node_max_bytes.max(0) as u64,
@@ -388,7 +388,7 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
     let Some(t) = parse_trim(ctx, args, false) else {
         return;
     };
-    let on = ctx.srv.prop.on();
+    let on = ctx.srv.data.prop.on();
     let (db, out) = ctx.db_out();
     let Ok(s) = typed_mut::<Stream>(db, out, args.get(1)) else {
         return;
@@ -616,7 +616,7 @@ fn parse_read<'a>(ctx: &mut Ctx, args: Args<'a>, xreadgroup: bool) -> Option<Rea
         let more = args.len() - i - 1;
         let o = args.get(i);
         if eq_ic(o, "block") && more > 0 {
-            if ctx.srv.scripting.calling {
+            if ctx.srv.data.scripting.calling {
                 // MULTI treats BLOCK as a timeout; scripts get an error, as in Redis.
                 ctx.out.error(&format!(
                     "ERR {} command is not allowed with BLOCK option from scripts",
@@ -772,7 +772,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     let db = ctx.db;
     let ready: Vec<usize> = (0..req.keys.len())
         .filter(|&i| {
-            let Some(ValRef::Stream(s)) = ctx.srv.ks.dbs[db].get(req.keys[i]).map(|e| e.val())
+            let Some(ValRef::Stream(s)) = ctx.srv.data.ks.dbs[db].get(req.keys[i]).map(|e| e.val())
             else {
                 return false;
             };
@@ -789,7 +789,7 @@ fn serve_read(ctx: &mut Ctx, req: &ReadReq) -> usize {
     if ready.is_empty() {
         return 0;
     }
-    let on = ctx.srv.prop.on() && req.group.is_some();
+    let on = ctx.srv.data.prop.on() && req.group.is_some();
     let (dbm, out) = ctx.db_out();
     if out.resp3 {
         out.map(ready.len());
@@ -1443,7 +1443,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
         Some(t) if t >= 0 && t <= now => t,
         _ => now,
     };
-    let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
+    let mut ops: GroupOps = ctx.srv.data.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
     let Ok(Some(s)) = typed_mut::<Stream>(db, out, key) else {
         return;
@@ -1544,7 +1544,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
         }
         j += 1;
     }
-    let mut ops: GroupOps = ctx.srv.prop.on().then(Vec::new);
+    let mut ops: GroupOps = ctx.srv.data.prop.on().then(Vec::new);
     let (db, out) = ctx.db_out();
     let s = match typed_mut::<Stream>(db, out, key) {
         Err(()) => return,

@@ -181,7 +181,7 @@ fn set(ctx: &mut Ctx, args: Args) {
             None => return,
         }
     }
-    if set_generic(ctx, key, args.get(2), expire, &o, None) && ctx.srv.prop.on() {
+    if set_generic(ctx, key, args.get(2), expire, &o, None) && ctx.srv.data.prop.on() {
         if expire != NO_EXPIRE {
             // An absolute time: a replica or an AOF replay later sets the same instant.
             propagate_set_pxat(ctx, key, args.get(2), expire);
@@ -251,7 +251,7 @@ fn setnx(ctx: &mut Ctx, args: Args) {
 
 /// SET key value PXAT <ms>: how a write with a relative expiry propagates.
 fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], val: &[u8], at: i64) {
-    if ctx.srv.prop.on() {
+    if ctx.srv.data.prop.on() {
         let at = at.to_string();
         ctx.propagate_as(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
     }
@@ -312,7 +312,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
         None => return,
     };
     // Never propagated as is: as the deletion, PEXPIREAT or PERSIST it caused.
-    if ctx.srv.prop.on() {
+    if ctx.srv.data.prop.on() {
         match (event, at) {
             ("del", _) => {
                 let lazy = ctx.srv.cfg.lazyfree_lazy_expire;

@@ -777,7 +777,7 @@ fn pop_at(ctx: &mut Ctx, key: &[u8], pos: usize, max: bool, count: usize, shape:
         db.remove_pos(pos);
     }
     // The blocking and multi-key forms propagate as the plain pop they did.
-    if ctx.srv.prop.on() && !matches!(shape, PopShape::Plain { .. }) {
+    if ctx.srv.data.prop.on() && !matches!(shape, PopShape::Plain { .. }) {
         let cmd: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         if matches!(shape, PopShape::KeyFlat) {
             ctx.propagate_as(&[cmd, key]);

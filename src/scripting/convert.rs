@@ -83,14 +83,17 @@ pub fn call_command(
     // counted again.
     let refuse = |ctx: &mut Ctx, msg: &str| -> mlua::Result<(bool, Value)> {
         super::ldb::log_error(msg);
-        ctx.srv.cmd_stats[id].rejected_calls += 1;
-        ctx.srv.stats.record_errors(&mut vec!["ERR".to_string()]);
+        ctx.srv.admin.cmd_stats[id].rejected_calls += 1;
+        ctx.srv
+            .admin
+            .stats
+            .record_errors(&mut vec!["ERR".to_string()]);
         let t = lua.create_table()?;
         t.set("err", msg)?;
         t.set(COUNTED, true)?;
         Ok((false, Value::Table(t)))
     };
-    if cmd.flags & NOSCRIPT != 0 && !ctx.srv.scripting.disable_deny_script {
+    if cmd.flags & NOSCRIPT != 0 && !ctx.srv.data.scripting.disable_deny_script {
         return refuse(ctx, "ERR This Redis command is not allowed from script");
     }
     if read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
@@ -101,7 +104,7 @@ pub fn call_command(
     }
     if cmd.flags & WRITE != 0 {
         // SCRIPT KILL can no longer stop this script (Redis's SCRIPT_WRITE_DIRTY).
-        if let Some(r) = ctx.srv.scripting.running.as_mut() {
+        if let Some(r) = ctx.srv.data.scripting.running.as_mut() {
             r.wrote = true;
         }
     }
@@ -116,9 +119,9 @@ pub fn call_command(
         id: ctx.id,
         db: *db,
     };
-    let outer = std::mem::replace(&mut inner.srv.scripting.calling, true);
+    let outer = std::mem::replace(&mut inner.srv.data.scripting.calling, true);
     commands::execute(&mut inner, args);
-    inner.srv.scripting.calling = outer;
+    inner.srv.data.scripting.calling = outer;
     *db = inner.db;
     super::ldb::log_reply(&out.buf);
     if out.buf.first() == Some(&b'-') {

@@ -258,22 +258,25 @@ fn load_error(v: &Value) -> String {
 pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only: bool) {
     let is_function = matches!(callee, Callee::Function { .. });
     let slot = if is_function {
-        &mut ctx.srv.scripting.functions.lua
+        &mut ctx.srv.data.scripting.functions.lua
     } else {
-        &mut ctx.srv.scripting.lua
+        &mut ctx.srv.data.scripting.lua
     };
     let Some(state) = slot.take() else {
         return ctx.out.error("ERR Lua state is not available");
     };
     let (func, name) = match callee {
-        Callee::Script(sha) => (ctx.srv.scripting.scripts[sha].func.clone(), sha.to_string()),
+        Callee::Script(sha) => (
+            ctx.srv.data.scripting.scripts[sha].func.clone(),
+            sha.to_string(),
+        ),
         Callee::Function { name, func } => (func, name.to_string()),
     };
-    let caller_db = ctx.srv.clients[ctx.id].db;
-    ctx.srv.blocking.deny += 1;
+    let caller_db = ctx.srv.net.clients[ctx.id].db;
+    ctx.srv.data.blocking.deny += 1;
     // The script is one command in time: no key expires in the middle of it.
     crate::keyspace::clock::freeze();
-    ctx.srv.scripting.running = Some(super::Running {
+    ctx.srv.data.scripting.running = Some(super::Running {
         eval: !is_function,
         name,
         argv: Vec::new(),
@@ -285,11 +288,11 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
         numkeys,
     });
     let outcome = run_in_state(&state, ctx, func, is_function, args, numkeys, read_only);
-    let running = ctx.srv.scripting.running.take();
-    ctx.srv.scripting.busy = false;
-    ctx.srv.blocking.deny -= 1;
+    let running = ctx.srv.data.scripting.running.take();
+    ctx.srv.data.scripting.busy = false;
+    ctx.srv.data.blocking.deny -= 1;
     // SELECT inside the script changed the script's database only.
-    if let Some(c) = ctx.srv.clients.get_mut(ctx.id) {
+    if let Some(c) = ctx.srv.net.clients.get_mut(ctx.id) {
         c.db = caller_db;
     }
     ctx.db = caller_db;
@@ -307,9 +310,9 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
     state.lua.remove_hook();
     let _ = state.lua.unset_named_registry_value(RAW);
     if is_function {
-        ctx.srv.scripting.functions.lua = Some(state);
+        ctx.srv.data.scripting.functions.lua = Some(state);
     } else {
-        ctx.srv.scripting.lua = Some(state);
+        ctx.srv.data.scripting.lua = Some(state);
     }
 }
 
@@ -324,10 +327,10 @@ fn busy_hook(
     threshold: Duration,
     args: RawArgs,
 ) -> mlua::Result<VmState> {
-    let Some(r) = srv.scripting.running.as_mut() else {
+    let Some(r) = srv.data.scripting.running.as_mut() else {
         return Ok(VmState::Continue);
     };
-    if !srv.scripting.busy {
+    if !srv.data.scripting.busy {
         let elapsed = r.start.elapsed();
         if elapsed < threshold {
             return Ok(VmState::Continue);
@@ -341,12 +344,18 @@ fn busy_hook(
         // SAFETY: the hook is removed before `run` returns, and the caller's arguments
         // live (unchanged) until then.
         r.argv = unsafe { args.get() }.to_vecs();
-        srv.scripting.busy = true;
+        srv.data.scripting.busy = true;
     }
-    if let Some(serve) = srv.events_while_blocked {
+    if let Some(serve) = srv.net.events_while_blocked {
         serve(srv);
     }
-    if srv.scripting.running.as_ref().is_some_and(|r| r.killed) {
+    if srv
+        .data
+        .scripting
+        .running
+        .as_ref()
+        .is_some_and(|r| r.killed)
+    {
         crate::warn!("Lua script killed by user with SCRIPT KILL.");
         lua.set_hook(HookTriggers::new().every_line(), |_, debug| {
             kill_in_user_code(&debug)
@@ -429,10 +438,12 @@ fn run_in_state(
                     args.push_back(packed.raw_get(i)?);
                 }
             }
-            let withheld =
-                std::mem::replace(&mut ctx.srv.prop.withheld, crate::propagate::ALL & !repl);
+            let withheld = std::mem::replace(
+                &mut ctx.srv.data.prop.withheld,
+                crate::propagate::ALL & !repl,
+            );
             let r = convert::call_command(lua, ctx, &mut db, resp3, read_only, acl_check, args);
-            ctx.srv.prop.withheld = withheld;
+            ctx.srv.data.prop.withheld = withheld;
             r
         })?;
         lua.set_named_registry_value(RAW, raw)?;

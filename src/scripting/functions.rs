@@ -168,9 +168,9 @@ fn load(ctx: &mut Ctx, args: Args) {
         }
     }
     let code = args.get(args.len() - 1);
-    match load_library(&mut ctx.srv.scripting.functions, code, replace) {
+    match load_library(&mut ctx.srv.data.scripting.functions, code, replace) {
         Ok(name) => {
-            ctx.srv.dirty += 1;
+            ctx.srv.data.dirty += 1;
             ctx.out.bulk(name.as_bytes())
         }
         Err(e) => ctx.out.error(&e),
@@ -221,9 +221,9 @@ fn load_library(reg: &mut Registry, code: &[u8], replace: bool) -> Result<String
 
 fn delete(ctx: &mut Ctx, args: Args) {
     let name = String::from_utf8_lossy(args.get(2));
-    match ctx.srv.scripting.functions.unlink(&name) {
+    match ctx.srv.data.scripting.functions.unlink(&name) {
         Some(_) => {
-            ctx.srv.dirty += 1;
+            ctx.srv.data.dirty += 1;
             ctx.out.ok()
         }
         None => ctx.out.error("ERR Library not found"),
@@ -231,7 +231,7 @@ fn delete(ctx: &mut Ctx, args: Args) {
 }
 
 fn dump(ctx: &mut Ctx, _: Args) {
-    let libs = &ctx.srv.scripting.functions.libraries;
+    let libs = &ctx.srv.data.scripting.functions.libraries;
     let payload =
         crate::persist::codec::serialize_libraries(libs.values().map(|l| l.code.as_slice()));
     ctx.out.bulk(&payload);
@@ -266,7 +266,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
         Ok(c) => c,
         Err(e) => return ctx.out.error(e),
     };
-    let reg = &mut ctx.srv.scripting.functions;
+    let reg = &mut ctx.srv.data.scripting.functions;
     let backup = (reg.libraries.clone(), reg.functions.clone());
     if flush {
         // The Lua state stays: a failed restore puts the old functions back.
@@ -288,7 +288,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
             return ctx.out.error(&e);
         }
     }
-    ctx.srv.dirty += 1;
+    ctx.srv.data.dirty += 1;
     ctx.out.ok();
 }
 
@@ -306,8 +306,8 @@ fn flush(ctx: &mut Ctx, args: Args) {
             "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
         ),
     }
-    ctx.srv.scripting.functions.flush();
-    ctx.srv.dirty += 1;
+    ctx.srv.data.scripting.functions.flush();
+    ctx.srv.data.dirty += 1;
     ctx.out.ok();
 }
 
@@ -333,7 +333,7 @@ fn list(ctx: &mut Ctx, args: Args) {
         }
         i += 1;
     }
-    let reg = &ctx.srv.scripting.functions;
+    let reg = &ctx.srv.data.scripting.functions;
     let libs: Vec<(&String, &Library)> = reg
         .libraries
         .iter()
@@ -374,16 +374,16 @@ fn list(ctx: &mut Ctx, args: Args) {
 
 /// FUNCTION STATS: nothing is ever running when a client can ask (one thread).
 fn stats(ctx: &mut Ctx, _: Args) {
-    let reg = &ctx.srv.scripting.functions;
+    let reg = &ctx.srv.data.scripting.functions;
     let out = &mut *ctx.out;
-    if let Some(r) = ctx.srv.scripting.running.as_ref() {
+    if let Some(r) = ctx.srv.data.scripting.running.as_ref() {
         if r.eval {
             return out.error(super::busy_error(true));
         }
     }
     out.map(2);
     out.bulk(b"running_script");
-    match ctx.srv.scripting.running.as_ref() {
+    match ctx.srv.data.scripting.running.as_ref() {
         None => out.null(),
         Some(r) => {
             out.map(3);
@@ -460,12 +460,12 @@ fn fcall_ro(ctx: &mut Ctx, args: Args) {
 
 fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
     // The function's writes propagate themselves (effects replication).
-    ctx.srv.prop.prevent();
-    if !ctx.srv.monitors.is_empty() {
+    ctx.srv.data.prop.prevent();
+    if !ctx.srv.admin.monitors.is_empty() {
         crate::commands::server::feed_monitors(ctx, args);
     }
     let name = String::from_utf8_lossy(args.get(1)).into_owned();
-    let Some(f) = ctx.srv.scripting.functions.functions.get(&fkey(&name)) else {
+    let Some(f) = ctx.srv.data.scripting.functions.functions.get(&fkey(&name)) else {
         return ctx.out.error("ERR Function not found");
     };
     let Some(numkeys) = crate::util::parse_i64(args.get(2)) else {

@@ -302,7 +302,12 @@ fn send_logs(s: &mut Session) {
     // SAFETY: the server outlives the session, and nothing else uses it while the
     // debugger runs (the event loop is not served during a session).
     let srv = unsafe { &mut *s.srv };
-    if let Some(conn) = srv.clients.get_mut(s.client).and_then(|c| c.conn.as_mut()) {
+    if let Some(conn) = srv
+        .net
+        .clients
+        .get_mut(s.client)
+        .and_then(|c| c.conn.as_mut())
+    {
         let _ = conn.write_all_blocking(&proto, SEND_TIMEOUT_MS);
     }
 }
@@ -312,7 +317,12 @@ fn send_logs(s: &mut Session) {
 fn read_more(s: &mut Session) -> bool {
     // SAFETY: as in send_logs.
     let srv = unsafe { &mut *s.srv };
-    match srv.clients.get_mut(s.client).and_then(|c| c.conn.as_mut()) {
+    match srv
+        .net
+        .clients
+        .get_mut(s.client)
+        .and_then(|c| c.conn.as_mut())
+    {
         Some(conn) => matches!(conn.read_blocking(&mut s.cbuf), Ok(n) if n > 0),
         None => false,
     }

@@ -84,7 +84,7 @@ pub struct Running {
 /// The keys the running script declared (client-side caching remembers them when the
 /// script reads).
 pub fn declared_keys(srv: &crate::server::Server) -> Option<Vec<Vec<u8>>> {
-    let r = srv.scripting.running.as_ref()?;
+    let r = srv.data.scripting.running.as_ref()?;
     // SAFETY: `running` is set only while `engine::run` runs, and the arguments it was
     // given live until then.
     let args = unsafe { r.args.get() };
@@ -108,12 +108,12 @@ pub fn busy_error(eval: bool) -> &'static str {
 
 /// The -BUSY reply for the script running now.
 pub fn current_busy_error(srv: &crate::server::Server) -> &'static str {
-    busy_error(srv.scripting.running.as_ref().is_none_or(|r| r.eval))
+    busy_error(srv.data.scripting.running.as_ref().is_none_or(|r| r.eval))
 }
 
 /// SCRIPT KILL (`eval`) or FUNCTION KILL: stop the running script if it wrote nothing.
 pub(crate) fn kill_running(ctx: &mut Ctx, eval: bool) {
-    let Some(r) = ctx.srv.scripting.running.as_mut() else {
+    let Some(r) = ctx.srv.data.scripting.running.as_mut() else {
         return ctx.out.error("NOTBUSY No scripts in execution right now.");
     };
     if r.wrote {
@@ -136,8 +136,8 @@ pub struct ScriptOom {
 
 /// Whether a command a script runs is refused for memory (see [`ScriptOom`]).
 pub fn script_command_oom(srv: &crate::server::Server, cmd_flags: u32) -> bool {
-    let o = srv.scripting.oom;
-    !o.allow_oom && o.at_start && srv.dirty == o.dirty_at_start && cmd_flags & DENYOOM != 0
+    let o = srv.data.scripting.oom;
+    !o.allow_oom && o.at_start && srv.data.dirty == o.dirty_at_start && cmd_flags & DENYOOM != 0
 }
 
 impl Scripting {
@@ -206,21 +206,21 @@ fn eval_ro(ctx: &mut Ctx, args: Args) {
 /// the parent drops its side of the connection) or here (SYNC). Either way the
 /// connection closes after the reply, which ends the client's debugging mode.
 fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
-    let mode = ctx.srv.clients[ctx.id].ldb;
+    let mode = ctx.srv.net.clients[ctx.id].ldb;
     if mode == LdbMode::Off {
         return eval_generic(ctx, args, false, ro);
     }
     if mode == LdbMode::Fork {
         match crate::child::fork(ctx.srv, crate::child::Kind::Ldb) {
             Err(e) => {
-                ctx.srv.clients[ctx.id].ldb = LdbMode::Off;
+                ctx.srv.net.clients[ctx.id].ldb = LdbMode::Off;
                 return ctx.out.error(&format!(
                     "ERR Fork() failed: can't run EVAL in debugging mode: {e}"
                 ));
             }
             Ok(crate::child::Forked::Parent(pid)) => {
                 crate::verbose!("Lua debugging session forked as process {pid}");
-                let c = &mut ctx.srv.clients[ctx.id];
+                let c = &mut ctx.srv.net.clients[ctx.id];
                 c.ldb = LdbMode::Off;
                 c.detached = true;
                 c.close_asap = true;
@@ -229,7 +229,7 @@ fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
             Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
                 crate::warn!("ferrokv forked for debugging eval");
                 debug_session(ctx, args, ro);
-                if let Some(conn) = ctx.srv.clients[ctx.id].conn.as_mut() {
+                if let Some(conn) = ctx.srv.net.clients[ctx.id].conn.as_mut() {
                     let _ = conn.write_all_blocking(&ctx.out.buf, 5000);
                     if let Some(tls) = conn.tls.as_mut() {
                         tls.send_close_notify();
@@ -243,13 +243,13 @@ fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
     crate::warn!("Synchronous debugging eval session started");
     debug_session(ctx, args, ro);
     crate::warn!("Synchronous debugging eval session ended");
-    ctx.srv.clients[ctx.id].close_after_reply = true;
+    ctx.srv.net.clients[ctx.id].close_after_reply = true;
 }
 
 /// Run the EVAL with the debugger on. Replies already produced for this client go out
 /// first: the debugger writes to the connection directly.
 fn debug_session(ctx: &mut Ctx, args: Args, ro: bool) {
-    let c = &mut ctx.srv.clients[ctx.id];
+    let c = &mut ctx.srv.net.clients[ctx.id];
     let earlier = &ctx.out.buf[c.out_pos.min(ctx.out.buf.len())..];
     if let Some(conn) = c.conn.as_mut().filter(|_| !earlier.is_empty()) {
         let _ = conn.write_all_blocking(earlier, 5000);
@@ -266,10 +266,10 @@ fn evalsha_ro(ctx: &mut Ctx, args: Args) {
 
 fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     // The script's writes propagate themselves (effects replication).
-    ctx.srv.prop.prevent();
+    ctx.srv.data.prop.prevent();
     // Fed here (EVAL is skip-monitor) so that it shows before its script's commands, even
     // when it fails (NOSCRIPT), as Redis does.
-    if !ctx.srv.monitors.is_empty() {
+    if !ctx.srv.admin.monitors.is_empty() {
         crate::commands::server::feed_monitors(ctx, args);
     }
     let Some(numkeys) = int_arg(ctx, args.get(2)) else {
@@ -288,7 +288,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         if s.len() != 40 {
             return ctx.out.error(NOSCRIPT_ERR);
         }
-        if ctx.srv.clients[ctx.id].ldb != LdbMode::Off {
+        if ctx.srv.net.clients[ctx.id].ldb != LdbMode::Off {
             return ctx
                 .out
                 .error("ERR Please use EVAL instead of EVALSHA for debugging");
@@ -297,7 +297,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     } else {
         sha1_hex(args.get(1))
     };
-    if !ctx.srv.scripting.scripts.contains_key(&sha) {
+    if !ctx.srv.data.scripting.scripts.contains_key(&sha) {
         if by_sha {
             return ctx.out.error(NOSCRIPT_ERR);
         }
@@ -305,7 +305,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
             return ctx.out.error(&e);
         }
     }
-    let flags = ctx.srv.scripting.scripts[&sha].flags;
+    let flags = ctx.srv.data.scripting.scripts[&sha].flags;
     if flags & FLAG_SHEBANG != 0 && flags & FLAG_NO_WRITES == 0 {
         if ro {
             return ctx
@@ -335,19 +335,25 @@ pub(crate) fn set_oom_rule(ctx: &mut Ctx, allow_oom: bool) {
     let at_start = !allow_oom
         && ctx.srv.cfg.maxmemory > 0
         && !crate::commands::server::free_memory_if_needed(ctx.srv);
-    ctx.srv.scripting.oom = ScriptOom {
+    ctx.srv.data.scripting.oom = ScriptOom {
         allow_oom,
         at_start,
-        dirty_at_start: ctx.srv.dirty,
+        dirty_at_start: ctx.srv.data.dirty,
     };
 }
 
 /// Compile a script into the cache under `sha`; the error is the reply text.
 fn create(ctx: &mut Ctx, body: &[u8], sha: &str) -> Result<(), String> {
     let (flags, skip) = shebang(body)?;
-    let state = ctx.srv.scripting.lua.get_or_insert_with(engine::State::new);
+    let state = ctx
+        .srv
+        .data
+        .scripting
+        .lua
+        .get_or_insert_with(engine::State::new);
     let func = state.compile(&body[skip..])?;
     ctx.srv
+        .data
         .scripting
         .scripts
         .insert(sha.to_string(), Script { flags, func });
@@ -394,7 +400,7 @@ fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
 fn script_load(ctx: &mut Ctx, args: Args) {
     let body = args.get(2);
     let sha = sha1_hex(body);
-    if !ctx.srv.scripting.scripts.contains_key(&sha) {
+    if !ctx.srv.data.scripting.scripts.contains_key(&sha) {
         if let Err(e) = create(ctx, body, &sha) {
             return ctx.out.error(&e);
         }
@@ -406,7 +412,7 @@ fn script_exists(ctx: &mut Ctx, args: Args) {
     ctx.out.array(args.len() - 2);
     for a in args.iter().skip(2) {
         let sha = String::from_utf8_lossy(a).to_ascii_lowercase();
-        let found = ctx.srv.scripting.scripts.contains_key(&sha);
+        let found = ctx.srv.data.scripting.scripts.contains_key(&sha);
         ctx.out.int(found as i64);
     }
 }
@@ -421,7 +427,7 @@ fn script_flush(ctx: &mut Ctx, args: Args) {
             .out
             .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     }
-    ctx.srv.scripting.reset();
+    ctx.srv.data.scripting.reset();
     ctx.out.ok();
 }
 
@@ -432,7 +438,7 @@ fn script_kill(ctx: &mut Ctx, _: Args) {
 
 fn script_debug(ctx: &mut Ctx, args: Args) {
     // Replies still to be written would be overtaken by the debugger's direct writes.
-    if ctx.out.buf.len() > ctx.srv.clients[ctx.id].out_pos {
+    if ctx.out.buf.len() > ctx.srv.net.clients[ctx.id].out_pos {
         return ctx
             .out
             .error("ERR SCRIPT DEBUG must be called outside a pipeline");
@@ -447,7 +453,7 @@ fn script_debug(ctx: &mut Ctx, args: Args) {
     } else {
         return ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
     };
-    ctx.srv.clients[ctx.id].ldb = mode;
+    ctx.srv.net.clients[ctx.id].ldb = mode;
     ctx.out.ok();
 }
 
