@@ -8,14 +8,16 @@
 //! turn takes every socket out of epoll before closing it ([`crate::reactor`]), as a
 //! child may keep the socket alive past that close.
 //!
-//! Today's only children are forked Lua debugging sessions (SCRIPT DEBUG YES); RDB and
-//! AOF rewrite children will live here too.
+//! Children: forked Lua debugging sessions (SCRIPT DEBUG YES) and BGSAVE; AOF rewrite
+//! children will live here too.
 use crate::server::Server;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// A forked Lua debugging session (SCRIPT DEBUG YES).
     Ldb,
+    /// A BGSAVE (crate::persist::snapshot).
+    Rdb,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,7 @@ pub fn fork(srv: &mut Server, kind: Kind) -> std::io::Result<Forked> {
             Ok(Forked::Child)
         }
         pid => {
+            srv.admin.stats.total_forks += 1;
             srv.admin.children.push(Child { pid, kind });
             Ok(Forked::Parent(pid))
         }
@@ -67,18 +70,24 @@ pub fn run_and_exit(job: impl FnOnce()) -> ! {
 
 /// Collect the children that have exited (from the cron).
 pub fn reap(srv: &mut Server) {
+    let mut done = Vec::new();
     srv.admin.children.retain(|c| {
         let mut status = 0;
         // SAFETY: waitpid on a pid of our own child, no pointers but a local int.
         let r = unsafe { libc::waitpid(c.pid, &mut status, libc::WNOHANG) };
         if r == c.pid || r == -1 {
-            if c.kind == Kind::Ldb {
-                crate::verbose!("Lua debugging session child {} exited", c.pid);
+            let ok = r == c.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            match c.kind {
+                Kind::Ldb => crate::verbose!("Lua debugging session child {} exited", c.pid),
+                Kind::Rdb => done.push((c.pid, ok)),
             }
             return false;
         }
         true
     });
+    for (pid, ok) in done {
+        crate::persist::snapshot::child_done(srv, pid, ok);
+    }
 }
 
 /// Kill the forked debugging sessions (at shutdown, as Redis does).

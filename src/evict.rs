@@ -58,6 +58,11 @@ fn accessed_lfu(lru: u32) -> u32 {
     (minutes() << 8) | counter
 }
 
+/// The LFU counter after decay by the configured lfu-decay-time (OBJECT FREQ, RDB FREQ).
+pub fn lfu_counter(lru: u32) -> u32 {
+    lfu_decayed(lru, LFU_DECAY_TIME.load(Ordering::Relaxed) as i64)
+}
+
 /// The LFU counter after decay (OBJECT FREQ).
 pub fn lfu_decayed(lru: u32, decay_time: i64) -> u32 {
     let ldt = lru >> 8;

@@ -37,14 +37,22 @@ pub fn enabled(level: u8) -> bool {
     level >= LEVEL.load(Ordering::Relaxed)
 }
 
+/// The role letter of log lines: M (master), C (a forked child), as Redis prints.
+static ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
+
+pub fn set_role(c: u8) {
+    ROLE.store(c, Ordering::Relaxed);
+}
+
 pub fn write(level: u8, msg: std::fmt::Arguments) {
     if !enabled(level) {
         return;
     }
     let mark = ['.', '-', '*', '#'][level.min(3) as usize];
     let line = format!(
-        "{}:M {} {} {}\n",
+        "{}:{} {} {} {}\n",
         std::process::id(),
+        ROLE.load(Ordering::Relaxed) as char,
         timestamp(),
         mark,
         msg

@@ -117,7 +117,18 @@ pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
                 "SIGTERM"
             };
             warn!("Received {} scheduling shutdown...", name);
-            srv.admin.shutdown = Some(crate::server::Shutdown { from_signal: true });
+            // shutdown-on-sigterm / -sigint: save, nosave, now, force (bits 0..3).
+            let flags = if sig == libc::SIGINT {
+                srv.cfg.shutdown_on_sigint.0
+            } else {
+                srv.cfg.shutdown_on_sigterm.0
+            };
+            let (save, nosave, force) = (flags & 1 != 0, flags & 2 != 0, flags & 8 != 0);
+            if crate::persist::snapshot::prepare_shutdown(srv, save, nosave, force) {
+                srv.admin.shutdown = Some(crate::server::Shutdown { from_signal: true });
+            } else {
+                warn!("{name} received but errors trying to shut down the server, check the logs for more information");
+            }
         }
         if srv.admin.shutdown.is_some() {
             finish_shutdown(srv);
@@ -846,6 +857,7 @@ fn cron(srv: &mut Server) -> bool {
     if !srv.admin.children.is_empty() {
         crate::child::reap(srv);
     }
+    crate::persist::snapshot::cron(srv);
     let now_ms = crate::util::now_ms();
     srv.admin.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();

@@ -302,6 +302,8 @@ pub struct Admin {
     pub acl: crate::acl::Acl,
     /// Slow log, latency histograms and events, event-loop stats.
     pub latency: crate::latency::Latency,
+    /// RDB snapshots: last save, the BGSAVE child, INFO persistence.
+    pub rdb: crate::persist::snapshot::Rdb,
 }
 
 impl Server {
@@ -371,6 +373,7 @@ impl Server {
                 paused_clients: Vec::new(),
                 acl: Default::default(),
                 latency: crate::latency::Latency::new(n),
+                rdb: crate::persist::snapshot::Rdb::new(),
                 monitors: Vec::new(),
                 cron_runs: 0,
                 peak_memory: 0,

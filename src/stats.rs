@@ -4,6 +4,8 @@ use hashbrown::HashMap;
 #[derive(Default)]
 pub struct Stats {
     pub total_connections_received: u64,
+    /// Children forked (INFO total_forks).
+    pub total_forks: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,

@@ -474,6 +474,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             crate::tracking::flush_held(ctx.srv, ctx.id, ctx.out);
         }
     }
+    // After a failed background save, writes (and PING, as in Redis) are refused while
+    // stop-writes-on-bgsave-error says so.
+    if !ctx.srv.admin.rdb.last_bgsave_ok
+        && crate::persist::snapshot::writes_refused(ctx.srv)
+        && (multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
+            || cmd.name == "ping")
+    {
+        return reject(ctx, Some(id), crate::persist::snapshot::MISCONF);
+    }
     if no_good_replicas(ctx.srv)
         && multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
     {

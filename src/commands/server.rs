@@ -26,6 +26,8 @@ pub static COMMANDS: &[Command] = &[
     cmd("command", -1, LOADING | STALE, CONNECTION, command).subs(COMMAND),
     cmd("time", 1, LOADING | STALE | FAST, 0, time),
     cmd("dbsize", 1, READONLY | FAST, KEYSPACE, dbsize),
+    cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI, 0, save),
+    cmd("bgsave", -1, ADMIN | NOSCRIPT, 0, bgsave),
     cmd(
         "lastsave",
         1,
@@ -886,16 +888,26 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("current_fork_perc", "0.00");
             f!("current_save_keys_processed", 0);
             f!("current_save_keys_total", 0);
-            f!("rdb_changes_since_last_save", srv.data.dirty);
-            f!("rdb_bgsave_in_progress", 0);
-            f!("rdb_last_save_time", srv.admin.started_unix);
-            f!("rdb_last_bgsave_status", "ok");
-            f!("rdb_last_bgsave_time_sec", -1);
-            f!("rdb_current_bgsave_time_sec", -1);
-            f!("rdb_saves", 0);
+            let r = &srv.admin.rdb;
+            f!(
+                "rdb_changes_since_last_save",
+                crate::persist::snapshot::changes_since_save(srv)
+            );
+            f!("rdb_bgsave_in_progress", r.child.is_some() as u8);
+            f!("rdb_last_save_time", r.last_save);
+            f!(
+                "rdb_last_bgsave_status",
+                if r.last_bgsave_ok { "ok" } else { "err" }
+            );
+            f!("rdb_last_bgsave_time_sec", r.last_bgsave_secs);
+            f!(
+                "rdb_current_bgsave_time_sec",
+                r.child.map_or(-1, |(_, t, _)| t.elapsed().as_secs() as i64)
+            );
+            f!("rdb_saves", r.saves);
             f!("rdb_last_cow_size", 0);
-            f!("rdb_last_load_keys_expired", 0);
-            f!("rdb_last_load_keys_loaded", 0);
+            f!("rdb_last_load_keys_expired", r.keys_expired_at_load);
+            f!("rdb_last_load_keys_loaded", r.keys_loaded);
             f!("aof_enabled", 0);
             f!("aof_rewrite_in_progress", 0);
             f!("aof_rewrite_scheduled", 0);
@@ -945,8 +957,8 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("pubsub_channels", srv.data.pubsub.channel_count());
             f!("pubsub_patterns", srv.data.pubsub.pattern_count());
             f!("pubsubshard_channels", srv.data.pubsub.shard_count());
-            f!("latest_fork_usec", 0);
-            f!("total_forks", 0);
+            f!("latest_fork_usec", srv.admin.rdb.latest_fork_usec);
+            f!("total_forks", srv.admin.stats.total_forks);
             f!("migrate_cached_sockets", srv.net.migrate.cached());
             f!("slave_expires_tracked_keys", 0);
             f!("active_defrag_hits", 0);
@@ -1306,7 +1318,39 @@ fn dbsize(ctx: &mut Ctx, _: Args) {
 }
 
 fn lastsave(ctx: &mut Ctx, _: Args) {
-    ctx.out.int(ctx.srv.admin.started_unix);
+    ctx.out.int(ctx.srv.admin.rdb.last_save);
+}
+
+fn save(ctx: &mut Ctx, _: Args) {
+    match crate::persist::snapshot::save(ctx.srv) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.out.error(&e),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: fork a child that saves; with SCHEDULE, start it once another
+/// child (an AOF rewrite) is done instead of failing.
+fn bgsave(ctx: &mut Ctx, args: Args) {
+    let schedule = match args.len() {
+        1 => false,
+        2 if eq_ic(args.get(1), "schedule") => true,
+        _ => return ctx.out.error(SYNTAX),
+    };
+    let r = &ctx.srv.admin.rdb;
+    if r.child.is_some() {
+        return ctx.out.error("ERR Background save already in progress");
+    }
+    if !ctx.srv.admin.children.is_empty() {
+        if schedule {
+            ctx.srv.admin.rdb.scheduled = true;
+            return ctx.out.simple("Background saving scheduled");
+        }
+        return ctx.out.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+    }
+    match crate::persist::snapshot::bgsave(ctx.srv) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(e) => ctx.out.error(&e),
+    }
 }
 
 fn flush_mode_ok(ctx: &mut Ctx, args: Args) -> bool {
@@ -1368,10 +1412,10 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
     }
     let save = args.iter().skip(1).any(|a| eq_ic(a, "save"));
     let force = args.iter().skip(1).any(|a| eq_ic(a, "force"));
-    if save && !force {
-        // Nothing can be saved yet (no persistence): never exit on a SAVE that can't be
-        // done, as Redis refuses to exit when its save fails.
-        crate::warn!("Error trying to save the DB, can't exit: persistence (RDB/AOF) is not supported by this server yet.");
+    if save && nosave {
+        return ctx.out.error(SYNTAX);
+    }
+    if !crate::persist::snapshot::prepare_shutdown(ctx.srv, save, nosave, force) {
         return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
     // Redis replies nothing on success: the connection closes when the server exits

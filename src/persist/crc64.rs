@@ -25,7 +25,12 @@ static CRC_TABLE: [u64; 256] = crc_table();
 
 /// The CRC-64/Jones of `data` (initial value 0, no final xor).
 pub fn crc64(data: &[u8]) -> u64 {
-    data.iter().fold(0u64, |crc, &b| {
+    crc64_update(0, data)
+}
+
+/// `crc` (of what came before) carried on over `data`: a file's checksum written in parts.
+pub fn crc64_update(crc: u64, data: &[u8]) -> u64 {
+    data.iter().fold(crc, |crc, &b| {
         CRC_TABLE[((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8)
     })
 }
@@ -38,5 +43,6 @@ mod tests {
     fn crc64_jones_check_value() {
         // Redis's crc64.c test vector.
         assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
+        assert_eq!(crc64_update(crc64(b"1234"), b"56789"), 0xe9c6d914c4b8d9ca);
     }
 }

@@ -2,3 +2,6 @@
 //! MIGRATE and FUNCTION DUMP (and next RDB, AOF and full sync), and the CRC-64 Redis uses.
 pub mod codec;
 pub mod crc64;
+pub mod listpack;
+pub mod rdb_save;
+pub mod snapshot;

@@ -342,3 +342,51 @@ pub fn raw_reply(s: &mut TcpStream, req: &[u8]) -> Vec<u8> {
         }
     }
 }
+
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// A redis-server 7.0 on a free loopback port, as a `Server` (so killed on drop), in
+/// `dir` (a fresh one when None: it loads any dump.rdb there, as a user's would).
+pub fn start_redis_server(dir: Option<&std::path::Path>) -> Server {
+    assert!(
+        std::path::Path::new(REDIS_SERVER).exists(),
+        "{REDIS_SERVER} is missing: these tests compare ferrokv with a live redis-server \
+         7.0 (Debian's redis-server package; .ci/run installs it)"
+    );
+    for _ in 0..5 {
+        let port = free_port();
+        let dir = dir.map_or_else(|| temp_dir("redis-ref"), |d| d.to_path_buf());
+        let mut child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut up = false;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // port taken: try another
+            }
+            // Its own process answers (not another test's server on a reused port).
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                up = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+                    .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c))
+                    .is_ok_and(|info| info.contains(&format!("process_id:{}\r", child.id())));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if up {
+            return Server::adopt(child, port, dir);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    panic!("redis-server did not start");
+}

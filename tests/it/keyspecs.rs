@@ -4,56 +4,6 @@
 //! test. The expected answers are redis-server's, not written down here.
 use crate::common::*;
 use redis::{Connection, Value};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// A redis-server on a free loopback port, as a `Server` (so killed on drop).
-fn start_redis_server() -> Server {
-    assert!(
-        std::path::Path::new(REDIS_SERVER).exists(),
-        "{REDIS_SERVER} is missing: these tests compare ferrokv with a live redis-server \
-         7.0 (Debian's redis-server package; .ci/run installs it)"
-    );
-    for _ in 0..5 {
-        let port = free_port();
-        let dir = temp_dir("redis-ref");
-        let mut child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut up = false;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break; // port taken: try another
-            }
-            // Its own process answers (not another test's server on a reused port).
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                up = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
-                    .and_then(|mut c| redis::cmd("INFO").arg("server").query::<String>(&mut c))
-                    .is_ok_and(|info| info.contains(&format!("process_id:{}\r", child.id())));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if up {
-            return Server::adopt(child, port, dir);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    panic!("redis-server did not start");
-}
 
 /// A reply or an error, as text to compare.
 fn answer(c: &mut Connection, args: &[&str]) -> String {
@@ -198,7 +148,7 @@ const ARGVS: &[&[&str]] = &[
 
 #[test]
 fn getkeys_and_flags_match_redis() {
-    let reference = start_redis_server();
+    let reference = start_redis_server(None);
     let ours = Server::start(&[]);
     let (r, o) = (&mut reference.client(), &mut ours.client());
     let mut differ = Vec::new();
@@ -267,7 +217,7 @@ fn key_info(c: &mut Connection, name: &str) -> String {
 
 #[test]
 fn command_info_key_specs_match_redis() {
-    let reference = start_redis_server();
+    let reference = start_redis_server(None);
     let ours = Server::start(&[]);
     let (r, o) = (&mut reference.client(), &mut ours.client());
     let mut differ = Vec::new();
@@ -284,7 +234,7 @@ fn command_info_key_specs_match_redis() {
 /// its key specs (or its own key finder: SET with GET, BITFIELD, SORT ... STORE).
 #[test]
 fn read_and_write_key_patterns_match_redis() {
-    let reference = start_redis_server();
+    let reference = start_redis_server(None);
     let ours = Server::start(&[]);
     let setup = [
         &[

@@ -21,6 +21,7 @@ mod ldb;
 mod lists;
 mod migrate;
 mod multi;
+mod persist;
 mod pubsub;
 mod scripting;
 mod security;

@@ -490,11 +490,12 @@ fn client_kill_of_own_address_replies_then_closes() {
     assert!(rest.is_empty());
 }
 
-/// SHUTDOWN SAVE can't save (no persistence yet): it answers Redis's error and the server
-/// keeps running; it used to exit as if it had saved.
+/// SHUTDOWN SAVE whose save fails (here the file's name is taken by a directory) answers
+/// Redis's error and the server keeps running; with FORCE it exits anyway.
 #[test]
-fn shutdown_save_refuses_when_nothing_can_be_saved() {
+fn shutdown_save_refuses_when_the_save_fails() {
     let mut srv = Server::start(&[]);
+    std::fs::create_dir(srv.dir.join("dump.rdb")).unwrap();
     let mut c = srv.client();
     let e = err(&mut c, &["SHUTDOWN", "SAVE"]);
     assert_eq!(e, "ERR Errors trying to SHUTDOWN. Check logs.");
@@ -504,4 +505,9 @@ fn shutdown_save_refuses_when_nothing_can_be_saved() {
     let r: String = q(&mut c, &["PING"]);
     assert_eq!(r, "PONG");
     assert!(srv.alive());
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .arg("FORCE")
+        .query::<()>(&mut c);
+    assert_eq!(srv.wait_exit(std::time::Duration::from_secs(10)), Some(0));
 }

@@ -1,0 +1,413 @@
+//! The RDB writer: Redis 7.0's file format (RDB version 10), which redis-server 7.0 loads
+//! and `redis-check-rdb` accepts.
+//!
+//! A file is the magic `REDIS0010`, aux fields (name/value strings), the function
+//! libraries, then per non-empty database SELECTDB and RESIZEDB followed by its keys
+//! (an optional expiry in ms, an optional LRU idle time or LFU counter, the value's type
+//! byte, the key and the value), EOF and the CRC-64 of everything before it (zero when
+//! `rdbchecksum no`).
+//!
+//! Values are written in encodings every Redis 7.0 loads: strings as integers when they
+//! are small integers, LZF-compressed past 20 bytes when `rdbcompression yes` and that is
+//! smaller, raw otherwise; lists, sets, sorted sets (binary double scores) and hashes in
+//! their plain forms (Redis converts small ones to listpack or intset as it loads them,
+//! by its own limits); streams as STREAM_LISTPACKS_2, Redis 7.0's own: entries in
+//! listpack nodes keyed by their master ID, then the stream's IDs and counters, and its
+//! consumer groups with their pending entries and consumers.
+use super::crc64::crc64_update;
+use super::listpack::Listpack;
+use crate::keyspace::{Keyspace, ValRef, NO_EXPIRE};
+use crate::types::stream::{Stream, StreamId};
+use std::io::{self, Write};
+
+pub const RDB_VERSION: u16 = 10;
+
+// Opcodes.
+const OP_FUNCTION2: u8 = 245;
+const OP_IDLE: u8 = 248;
+const OP_FREQ: u8 = 249;
+const OP_AUX: u8 = 250;
+const OP_RESIZEDB: u8 = 251;
+const OP_EXPIRETIME_MS: u8 = 252;
+const OP_SELECTDB: u8 = 254;
+const OP_EOF: u8 = 255;
+
+// Value types.
+const T_STRING: u8 = 0;
+const T_LIST: u8 = 1;
+const T_SET: u8 = 2;
+const T_ZSET_2: u8 = 5;
+const T_HASH: u8 = 4;
+const T_STREAM_LISTPACKS_2: u8 = 19;
+
+// Special string encodings (length byte 0b11xxxxxx).
+const ENC_INT8: u8 = 0xc0;
+const ENC_INT16: u8 = 0xc1;
+const ENC_INT32: u8 = 0xc2;
+const ENC_LZF: u8 = 0xc3;
+
+/// What goes with the keys, and how to write them.
+pub struct Options<'a> {
+    pub compression: bool,
+    pub checksum: bool,
+    /// Aux fields after the standard ones (repl-id, repl-offset...).
+    pub aux: &'a [(&'a str, String)],
+    /// Keep each key's idle time (an LRU policy) or LFU counter (an LFU policy).
+    pub lru: Lru,
+    /// The stream node limits (stream-node-max-entries / -bytes) the nodes are cut by.
+    pub stream_node_max_entries: u64,
+    pub stream_node_max_bytes: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lru {
+    None,
+    Idle,
+    Freq,
+}
+
+/// Bytes go out through a buffer that also keeps the running checksum.
+pub struct Out<W: Write> {
+    w: W,
+    buf: Vec<u8>,
+    crc: u64,
+    written: u64,
+}
+
+const FLUSH_AT: usize = 64 * 1024;
+
+impl<W: Write> Out<W> {
+    pub fn new(w: W) -> Self {
+        Out {
+            w,
+            buf: Vec::with_capacity(FLUSH_AT * 2),
+            crc: 0,
+            written: 0,
+        }
+    }
+    fn flush_buf(&mut self) -> io::Result<()> {
+        self.crc = crc64_update(self.crc, &self.buf);
+        self.w.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+    #[inline]
+    fn maybe_flush(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+    /// Bytes written so far (flushed or not).
+    pub fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The checksum trailer, then everything to the writer; gives the writer back.
+    fn finish(mut self, checksum: bool) -> io::Result<W> {
+        self.flush_buf()?;
+        let crc = if checksum { self.crc } else { 0 };
+        self.w.write_all(&crc.to_le_bytes())?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+/// Length encoding: 6, 14, 32 or 64 bits.
+pub fn put_len(b: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        b.push(n as u8);
+    } else if n < 1 << 14 {
+        b.push(0x40 | (n >> 8) as u8);
+        b.push(n as u8);
+    } else if n <= u32::MAX as u64 {
+        b.push(0x80);
+        b.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        b.push(0x81);
+        b.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// An integer as the shortest integer string encoding, if it has one (32 bits or less).
+fn put_int_encoded(b: &mut Vec<u8>, n: i64) -> bool {
+    if let Ok(v) = i8::try_from(n) {
+        b.push(ENC_INT8);
+        b.push(v as u8);
+    } else if let Ok(v) = i16::try_from(n) {
+        b.push(ENC_INT16);
+        b.extend_from_slice(&v.to_le_bytes());
+    } else if let Ok(v) = i32::try_from(n) {
+        b.push(ENC_INT32);
+        b.extend_from_slice(&v.to_le_bytes());
+    } else {
+        return false;
+    }
+    true
+}
+
+/// A string: integer-encoded when it is the canonical text of a 32-bit integer (as Redis
+/// tries for strings of up to 11 bytes), LZF-compressed when allowed, longer than 20
+/// bytes and smaller so, else raw.
+pub fn put_string(b: &mut Vec<u8>, s: &[u8], compress: bool) {
+    if s.len() <= 11 {
+        if let Some(n) = crate::util::parse_i64(s) {
+            if itoa::Buffer::new().format(n).as_bytes() == s && put_int_encoded(b, n) {
+                return;
+            }
+        }
+    }
+    if compress && s.len() > 20 {
+        if let Some(c) = lzf_compress(s) {
+            b.push(ENC_LZF);
+            put_len(b, c.len() as u64);
+            put_len(b, s.len() as u64);
+            b.extend_from_slice(&c);
+            return;
+        }
+    }
+    put_len(b, s.len() as u64);
+    b.extend_from_slice(s);
+}
+
+fn lzf_compress(_: &[u8]) -> Option<Vec<u8>> {
+    None // TODO(lzf): super::lzf::compress once the LZF module lands
+}
+
+fn put_int_string(b: &mut Vec<u8>, n: i64) {
+    if !put_int_encoded(b, n) {
+        let mut buf = itoa::Buffer::new();
+        let s = buf.format(n).as_bytes();
+        put_len(b, s.len() as u64);
+        b.extend_from_slice(s);
+    }
+}
+
+/// A value's RDB type byte.
+pub fn type_of(v: &ValRef) -> u8 {
+    match v {
+        ValRef::Int(_) | ValRef::Str(_) => T_STRING,
+        ValRef::List(_) => T_LIST,
+        ValRef::Set(_) => T_SET,
+        ValRef::ZSet(_) => T_ZSET_2,
+        ValRef::Hash(_) => T_HASH,
+        ValRef::Stream(_) => T_STREAM_LISTPACKS_2,
+    }
+}
+
+/// A value's body (after its type byte): the object encoding shared by RDB files and
+/// DUMP payloads.
+pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
+    let z = opts.compression;
+    match v {
+        ValRef::Int(n) => put_int_string(b, *n),
+        ValRef::Str(s) => put_string(b, s, z),
+        ValRef::List(l) => {
+            put_len(b, l.len() as u64);
+            for e in l.iter() {
+                put_string(b, e, z);
+            }
+        }
+        ValRef::Set(s) => {
+            put_len(b, s.len() as u64);
+            s.for_each(|m| put_string(b, m, z));
+        }
+        ValRef::ZSet(zs) => {
+            put_len(b, zs.len() as u64);
+            // Highest score first, as Redis writes them: each load is then an insert
+            // at the head of the skip list.
+            let all: Vec<_> = zs.iter().collect();
+            for (m, score) in all.into_iter().rev() {
+                put_string(b, m, z);
+                b.extend_from_slice(&score.to_le_bytes());
+            }
+        }
+        ValRef::Hash(h) => {
+            put_len(b, h.len() as u64);
+            for (k, val) in h.iter() {
+                put_string(b, k, z);
+                put_string(b, val, z);
+            }
+        }
+        ValRef::Stream(s) => put_stream(b, s, opts),
+    }
+}
+
+fn put_id_len(b: &mut Vec<u8>, id: StreamId) {
+    put_len(b, id.ms);
+    put_len(b, id.seq);
+}
+
+/// A stream ID as 16 raw bytes, big-endian ms then seq (a node key, a PEL entry).
+fn raw_id(id: StreamId) -> [u8; 16] {
+    let mut r = [0u8; 16];
+    r[..8].copy_from_slice(&id.ms.to_be_bytes());
+    r[8..].copy_from_slice(&id.seq.to_be_bytes());
+    r
+}
+
+// Stream entry flags in a node's listpack.
+const SF_SAMEFIELDS: i64 = 2;
+
+fn put_stream(b: &mut Vec<u8>, s: &Stream, opts: &Options) {
+    // Nodes: runs of entries cut by the node limits, each a listpack starting with its
+    // master entry (count, deleted, the first entry's field names, 0).
+    let max_entries = opts.stream_node_max_entries.max(1) as usize;
+    let max_bytes = if opts.stream_node_max_bytes == 0 {
+        usize::MAX
+    } else {
+        opts.stream_node_max_bytes as usize
+    };
+    let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
+    let mut it = s.entries.iter();
+    while let Some((&master, first_fields)) = it.next() {
+        let mut run = vec![(master, first_fields)];
+        let mut bytes = first_fields.iter().map(|f| f.len() + 2).sum::<usize>();
+        while run.len() < max_entries && bytes < max_bytes {
+            let Some((&id, f)) = it.next() else {
+                break;
+            };
+            bytes += f.iter().map(|f| f.len() + 2).sum::<usize>() + 6;
+            run.push((id, f));
+        }
+        let master_fields: Vec<&[u8]> = first_fields.iter().step_by(2).map(|f| &**f).collect();
+        let mut lp = Listpack::new();
+        lp.push_int(run.len() as i64);
+        lp.push_int(0);
+        lp.push_int(master_fields.len() as i64);
+        for f in &master_fields {
+            lp.push_str(f);
+        }
+        lp.push_int(0);
+        for (id, fields) in &run {
+            let names = fields.iter().step_by(2).map(|f| &**f);
+            let same =
+                fields.len() / 2 == master_fields.len() && names.eq(master_fields.iter().copied());
+            lp.push_int(if same { SF_SAMEFIELDS } else { 0 });
+            lp.push_int(id.ms.wrapping_sub(master.ms) as i64);
+            lp.push_int(id.seq.wrapping_sub(master.seq) as i64);
+            let n = fields.len() / 2;
+            if same {
+                for v in fields.iter().skip(1).step_by(2) {
+                    lp.push_str(v);
+                }
+                lp.push_int(n as i64 + 3);
+            } else {
+                lp.push_int(n as i64);
+                for f in fields.iter() {
+                    lp.push_str(f);
+                }
+                lp.push_int(2 * n as i64 + 4);
+            }
+        }
+        nodes.push((master, lp.finish()));
+    }
+    put_len(b, nodes.len() as u64);
+    for (master, lp) in &nodes {
+        put_string(b, &raw_id(*master), false);
+        put_string(b, lp, false);
+    }
+    put_len(b, s.len() as u64);
+    put_id_len(b, s.last_id);
+    put_id_len(b, s.first_id);
+    put_id_len(b, s.max_deleted);
+    put_len(b, s.entries_added);
+    put_len(b, s.groups.len() as u64);
+    for (name, g) in &s.groups {
+        put_string(b, name, false);
+        put_id_len(b, g.last_id);
+        // entries_read: -1 (unknown) is written as its 64-bit two's complement.
+        put_len(b, g.entries_read as u64);
+        put_len(b, g.pel.len() as u64);
+        for (id, n) in &g.pel {
+            b.extend_from_slice(&raw_id(*id));
+            b.extend_from_slice(&n.delivery_time.to_le_bytes());
+            put_len(b, n.delivery_count);
+        }
+        put_len(b, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            put_string(b, cname, false);
+            b.extend_from_slice(&c.seen_time.to_le_bytes());
+            put_len(b, c.pel.len() as u64);
+            for id in &c.pel {
+                b.extend_from_slice(&raw_id(*id));
+            }
+        }
+    }
+}
+
+fn put_aux(b: &mut Vec<u8>, name: &str, value: &[u8]) {
+    b.push(OP_AUX);
+    put_string(b, name.as_bytes(), false);
+    put_string(b, value, false);
+}
+
+/// Write a whole RDB file: the keyspace, the function libraries' code and the aux
+/// fields. Returns the writer (to fsync) and the number of keys written.
+pub fn write<'f, W: Write>(
+    w: W,
+    ks: &Keyspace,
+    functions: impl Iterator<Item = &'f [u8]>,
+    opts: &Options,
+) -> io::Result<(W, u64)> {
+    let mut out = Out::new(w);
+    out.buf
+        .extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    let b = &mut out.buf;
+    put_aux(b, "redis-ver", crate::REDIS_VERSION.as_bytes());
+    put_aux(b, "redis-bits", b"64");
+    let ctime = crate::util::now_ms() / 1000;
+    put_aux(b, "ctime", itoa::Buffer::new().format(ctime).as_bytes());
+    let mem = crate::evict::used_memory();
+    put_aux(b, "used-mem", itoa::Buffer::new().format(mem).as_bytes());
+    for (name, value) in opts.aux {
+        put_aux(b, name, value.as_bytes());
+    }
+    for code in functions {
+        out.buf.push(OP_FUNCTION2);
+        put_string(&mut out.buf, code, opts.compression);
+        out.maybe_flush()?;
+    }
+    let mut keys = 0u64;
+    for (i, db) in ks.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        out.buf.push(OP_SELECTDB);
+        put_len(&mut out.buf, i as u64);
+        out.buf.push(OP_RESIZEDB);
+        put_len(&mut out.buf, db.len() as u64);
+        put_len(&mut out.buf, db.volatile() as u64);
+        for (_, e) in db.dict.items() {
+            let b = &mut out.buf;
+            let exp = e.expire();
+            if exp != NO_EXPIRE {
+                b.push(OP_EXPIRETIME_MS);
+                b.extend_from_slice(&exp.to_le_bytes());
+            }
+            match opts.lru {
+                Lru::None => {}
+                Lru::Idle => {
+                    b.push(OP_IDLE);
+                    put_len(b, crate::evict::idle_secs(e.lru()));
+                }
+                Lru::Freq => {
+                    b.push(OP_FREQ);
+                    b.push(crate::evict::lfu_counter(e.lru()) as u8);
+                }
+            }
+            let v = e.val();
+            b.push(type_of(&v));
+            put_string(b, e.key(), opts.compression);
+            put_object(b, &v, opts);
+            keys += 1;
+            out.maybe_flush()?;
+        }
+    }
+    out.buf.push(OP_EOF);
+    let w = out.finish(opts.checksum)?;
+    Ok((w, keys))
+}

@@ -1,0 +1,274 @@
+//! RDB snapshots: SAVE (in the event loop), BGSAVE (a forked child), the save points the
+//! cron checks, and what INFO persistence and LASTSAVE report.
+//!
+//! A snapshot is written to `temp-<pid>.rdb` in the working directory (`dir`), fsynced,
+//! and renamed over `dbfilename`, so a crash or a full disk mid-save never replaces a good
+//! file with a partial one. A BGSAVE child only serializes and leaves (crate::child): it
+//! touches no socket, TLS state or epoll registration.
+use super::rdb_save::{self, Lru, Options};
+use crate::server::Server;
+use std::fs::File;
+use std::io::BufWriter;
+use std::time::Instant;
+
+/// The state of snapshots, for INFO persistence, LASTSAVE and the save points.
+#[derive(Default)]
+pub struct Rdb {
+    /// Unix seconds of the last successful save (or of the start when none).
+    pub last_save: i64,
+    /// The change counter (`data.dirty`) that the last successful save covered.
+    pub dirty_at_save: u64,
+    /// The running BGSAVE child: its pid, when it started, and the change counter then.
+    pub child: Option<(libc::pid_t, Instant, u64)>,
+    /// BGSAVE SCHEDULE asked while something else ran in a child.
+    pub scheduled: bool,
+    pub last_bgsave_ok: bool,
+    /// Unix seconds of the last BGSAVE attempt (failed saves are retried after 5 s).
+    pub last_try: i64,
+    pub last_bgsave_secs: i64,
+    pub saves: u64,
+    pub latest_fork_usec: u64,
+    pub keys_loaded: u64,
+    pub keys_expired_at_load: u64,
+}
+
+impl Rdb {
+    pub fn new() -> Self {
+        Rdb {
+            last_save: crate::util::now_ms() / 1000,
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            ..Default::default()
+        }
+    }
+}
+
+/// Redis's reply to writes refused after a failed background save.
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether writes are refused because the last background save failed.
+pub fn writes_refused(srv: &Server) -> bool {
+    srv.cfg.stop_writes_on_bgsave_error
+        && !srv.cfg.save.0.is_empty()
+        && !srv.admin.rdb.last_bgsave_ok
+}
+
+/// Changes not in the last snapshot (INFO rdb_changes_since_last_save).
+pub fn changes_since_save(srv: &Server) -> u64 {
+    srv.data.dirty.saturating_sub(srv.admin.rdb.dirty_at_save)
+}
+
+fn options(srv: &Server) -> Options<'static> {
+    let policy = srv.cfg.maxmemory_policy_name();
+    Options {
+        compression: srv.cfg.rdbcompression,
+        checksum: srv.cfg.rdbchecksum,
+        aux: &[],
+        lru: if policy.contains("lfu") {
+            Lru::Freq
+        } else if policy.contains("lru") {
+            Lru::Idle
+        } else {
+            Lru::None
+        },
+        stream_node_max_entries: srv.cfg.stream_node_max_entries as u64,
+        stream_node_max_bytes: srv.cfg.stream_node_max_bytes as u64,
+    }
+}
+
+/// Write the snapshot to `temp-<pid>.rdb`, fsync it and rename it over `dbfilename`.
+/// Returns the number of keys written.
+fn write_file(srv: &Server, pid: u32) -> Result<u64, String> {
+    let tmp = format!("temp-{pid}.rdb");
+    let fail = |what: &str, e: std::io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{what}: {e}")
+    };
+    let f = File::create(&tmp).map_err(|e| {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        format!("Failed opening the temp RDB file {tmp} (in server root dir {cwd}) for saving: {e}")
+    })?;
+    let opts = options(srv);
+    let libs = srv
+        .data
+        .scripting
+        .functions
+        .libraries
+        .values()
+        .map(|l| l.code.as_slice());
+    let (w, keys) = rdb_save::write(
+        BufWriter::with_capacity(1 << 20, f),
+        &srv.data.ks,
+        libs,
+        &opts,
+    )
+    .map_err(|e| fail("Write error saving DB on disk", e))?;
+    let f = w
+        .into_inner()
+        .map_err(|e| fail("Write error saving DB on disk", e.into_error()))?;
+    f.sync_all()
+        .map_err(|e| fail("Write error saving DB on disk (fsync)", e))?;
+    drop(f);
+    std::fs::rename(&tmp, &srv.cfg.dbfilename).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!(
+            "Error moving temp DB file {tmp} on the final destination {}: {e}",
+            srv.cfg.dbfilename
+        )
+    })?;
+    // The rename itself is durable once the directory is.
+    if let Ok(d) = File::open(".") {
+        let _ = d.sync_all();
+    }
+    Ok(keys)
+}
+
+/// SAVE: the snapshot written by the event loop itself.
+pub fn save(srv: &mut Server) -> Result<(), String> {
+    if srv.admin.rdb.child.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let dirty = srv.data.dirty;
+    match write_file(srv, std::process::id()) {
+        Ok(_) => {
+            crate::notice!("DB saved on disk");
+            let r = &mut srv.admin.rdb;
+            r.dirty_at_save = dirty;
+            r.last_save = crate::util::now_ms() / 1000;
+            r.last_bgsave_ok = true;
+            r.saves += 1;
+            Ok(())
+        }
+        Err(e) => {
+            crate::warn!("{e}");
+            srv.admin.rdb.last_bgsave_ok = false;
+            Err("ERR".into())
+        }
+    }
+}
+
+/// BGSAVE: fork a child that writes the snapshot; the parent goes on serving.
+pub fn bgsave(srv: &mut Server) -> Result<(), String> {
+    if srv.admin.rdb.child.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let dirty = srv.data.dirty;
+    srv.admin.rdb.last_try = crate::util::now_ms() / 1000;
+    let t0 = Instant::now();
+    match crate::child::fork(srv, crate::child::Kind::Rdb) {
+        Err(e) => {
+            srv.admin.rdb.last_bgsave_ok = false;
+            crate::warn!("Can't save in background: fork: {e}");
+            Err(format!("ERR Can't save in background: fork: {e}"))
+        }
+        Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
+            crate::log::set_role(b'C');
+            match write_file(srv, std::process::id()) {
+                Ok(_) => crate::notice!("DB saved on disk"),
+                Err(e) => {
+                    crate::warn!("{e}");
+                    panic!("save failed");
+                }
+            }
+        }),
+        Ok(crate::child::Forked::Parent(pid)) => {
+            let usec = t0.elapsed().as_micros() as u64;
+            srv.admin.rdb.latest_fork_usec = usec;
+            let threshold = srv.cfg.latency_monitor_threshold;
+            srv.admin
+                .latency
+                .add_sample_if_needed(threshold, "fork", usec / 1000);
+            srv.admin.rdb.child = Some((pid, t0, dirty));
+            crate::notice!("Background saving started by pid {pid}");
+            Ok(())
+        }
+    }
+}
+
+/// A BGSAVE child ended (from the reaper): success moves the saved state forward.
+pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
+    let Some((child, started, dirty)) = srv.admin.rdb.child else {
+        return;
+    };
+    if child != pid {
+        return;
+    }
+    srv.admin.rdb.child = None;
+    let r = &mut srv.admin.rdb;
+    r.last_bgsave_secs = started.elapsed().as_secs() as i64;
+    if ok {
+        crate::notice!("Background saving terminated with success");
+        r.dirty_at_save = dirty;
+        r.last_save = crate::util::now_ms() / 1000;
+        r.last_bgsave_ok = true;
+        r.saves += 1;
+    } else {
+        crate::warn!("Background saving error");
+        r.last_bgsave_ok = false;
+        let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
+    }
+}
+
+/// The cron's part: a scheduled BGSAVE, or one a save point asks for (a failed save is
+/// retried after 5 seconds, as Redis does).
+pub fn cron(srv: &mut Server) {
+    if srv.admin.rdb.child.is_some() || !srv.admin.children.is_empty() {
+        return;
+    }
+    let now = crate::util::now_ms() / 1000;
+    let r = &srv.admin.rdb;
+    if r.scheduled {
+        srv.admin.rdb.scheduled = false;
+        let _ = bgsave(srv);
+        return;
+    }
+    let changes = changes_since_save(srv);
+    let due = srv.cfg.save.0.iter().find(|&&(secs, n)| {
+        changes >= n as u64
+            && now - r.last_save >= secs
+            && (r.last_bgsave_ok || now - r.last_try >= 5)
+    });
+    if let Some(&(secs, n)) = due {
+        crate::notice!("{n} changes in {secs} seconds. Saving...");
+        let _ = bgsave(srv);
+    }
+}
+
+/// At shutdown: kill a running BGSAVE child and remove its temp file (Redis does the
+/// same, then saves in the foreground when it is to save).
+pub fn kill_child(srv: &mut Server) {
+    if let Some((pid, _, _)) = srv.admin.rdb.child.take() {
+        crate::warn!("There is a child saving an .rdb. Killing it!");
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        let mut status = 0;
+        // SAFETY: waitpid on our own child, a local int for the status.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
+        srv.admin.children.retain(|c| c.pid != pid);
+    }
+}
+
+/// Before exiting (SHUTDOWN, SIGTERM/SIGINT): stop a BGSAVE child, then save when asked
+/// (`save`) or when save points are set and not told otherwise (`nosave`). A failed save
+/// keeps the server running unless `force`. Returns whether the server may exit.
+pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool) -> bool {
+    kill_child(srv);
+    if nosave || (!save && srv.cfg.save.0.is_empty()) {
+        return true;
+    }
+    crate::notice!("Saving the final RDB snapshot before exiting.");
+    match self::save(srv) {
+        Ok(()) => true,
+        Err(_) if force => {
+            crate::warn!("Error trying to save the DB, exiting anyway (FORCE).");
+            true
+        }
+        Err(_) => {
+            crate::warn!("Error trying to save the DB, can't exit.");
+            false
+        }
+    }
+}

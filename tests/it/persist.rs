@@ -1,0 +1,271 @@
+//! RDB snapshots: what SAVE and BGSAVE write is accepted by redis-check-rdb and loaded by
+//! a real redis-server 7.0 with every key, TTL, stream group and function library; a
+//! failed save keeps writes out (MISCONF) until one succeeds; SHUTDOWN and SIGTERM save
+//! when save points are set.
+use crate::common::*;
+use redis::Connection;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Every type, small and large, in two databases, with TTLs, a stream with consumer
+/// groups and pending entries, and a function library.
+fn fill(c: &mut Connection) {
+    let big = "x".repeat(5000);
+    let cmds: &[&[&str]] = &[
+        &["SET", "str", "hello"],
+        &["SET", "int", "12345"],
+        &["SET", "neg", "-70000"],
+        &["SET", "i64", "9000000000"],
+        &["SET", "notint", "007"],
+        &["SET", "big", &big],
+        &["SET", "ttl", "v", "PX", "100000000"],
+        &["RPUSH", "list", "a", "b", "1", "-2", &big],
+        &["SADD", "set", "a", "b", "c"],
+        &["SADD", "intset", "1", "2", "-3"],
+        &[
+            "ZADD", "zset", "1.5", "a", "2", "b", "-inf", "c", "1e300", "d",
+        ],
+        &["HSET", "hash", "f", "v", "g", "2", "big", &big],
+        &["XADD", "stream", "1-1", "a", "1", "b", "2"],
+        &["XADD", "stream", "1-2", "a", "3", "b", "4"],
+        &["XADD", "stream", "2-0", "c", "5"],
+        &["XGROUP", "CREATE", "stream", "g1", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "stream",
+            ">",
+        ],
+        &["XGROUP", "CREATE", "stream", "g2", "$"],
+        &["XGROUP", "CREATECONSUMER", "stream", "g2", "bob"],
+        &["XADD", "emptied", "5-5", "f", "v"],
+        &["XDEL", "emptied", "5-5"],
+    ];
+    for args in cmds {
+        q::<redis::Value>(c, args);
+    }
+    for i in 0..300 {
+        q::<()>(c, &["HSET", "bighash", &format!("f{i}"), &format!("{i}")]);
+        q::<()>(c, &["ZADD", "bigzset", &i.to_string(), &format!("m{i}")]);
+        q::<()>(c, &["SADD", "bigset", &format!("m{i}")]);
+        q::<()>(c, &["XADD", "bigstream", "*", "n", &i.to_string()]);
+    }
+    q::<()>(c, &["SELECT", "3"]);
+    q::<()>(c, &["SET", "in3", "v3"]);
+    q::<()>(c, &["SELECT", "0"]);
+    q::<String>(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=mylib\nredis.register_function('f1', function() return 1 end)",
+        ],
+    );
+}
+
+/// Everything a client can see of a database, as text: each key's type and content, and
+/// whether it has a TTL.
+fn contents(c: &mut Connection, db: &str) -> Vec<String> {
+    q::<()>(c, &["SELECT", db]);
+    let mut keys: Vec<String> = q(c, &["KEYS", "*"]);
+    keys.sort();
+    let mut out = Vec::new();
+    for k in keys {
+        let t: String = q(c, &["TYPE", &k]);
+        let body = match t.as_str() {
+            "string" => format!("{:?}", q::<String>(c, &["GET", &k])),
+            "list" => format!("{:?}", q::<Vec<String>>(c, &["LRANGE", &k, "0", "-1"])),
+            "set" => {
+                let mut m: Vec<String> = q(c, &["SMEMBERS", &k]);
+                m.sort();
+                format!("{m:?}")
+            }
+            "zset" => format!(
+                "{:?}",
+                q::<Vec<String>>(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])
+            ),
+            "hash" => {
+                let mut m: Vec<(String, String)> = q(c, &["HGETALL", &k]);
+                m.sort();
+                format!("{m:?}")
+            }
+            "stream" => {
+                // Everything but radix-tree-nodes: the shape of Redis's own radix tree.
+                let full = format!(
+                    "{:?}",
+                    q::<redis::Value>(c, &["XINFO", "STREAM", &k, "FULL"])
+                );
+                let at = full.find("radix-tree-nodes").expect("radix-tree-nodes");
+                let end = at + full[at..].find("), ").expect("its value") + 3;
+                let next = end + full[end..].find("), ").expect("its value") + 3;
+                format!(
+                    "{}{} {:?}",
+                    &full[..end],
+                    &full[next..],
+                    q::<redis::Value>(c, &["XRANGE", &k, "-", "+"])
+                )
+            }
+            other => other.to_string(),
+        };
+        let ttl: i64 = q(c, &["TTL", &k]);
+        out.push(format!("{k} {t} ttl={} {body}", ttl > 0));
+    }
+    q::<()>(c, &["SELECT", "0"]);
+    out
+}
+
+fn check_rdb(path: &Path) -> String {
+    let out = Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb (redis-tools)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb: {text}"
+    );
+    text
+}
+
+fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
+    let info: String = q(c, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_saved_file_is_redis_check_rdb_ok_and_redis_server_loads_every_key() {
+    for compression in ["yes", "no"] {
+        let ours = Server::start(&["--rdbcompression", compression]);
+        let c = &mut ours.client();
+        fill(c);
+        assert_eq!(q::<String>(c, &["SAVE"]), "OK");
+        let file = ours.dir.join("dump.rdb");
+        let report = check_rdb(&file);
+        assert!(report.contains("keys read"), "{report}");
+        let theirs = start_redis_server(Some(&ours.dir));
+        let r = &mut theirs.client();
+        for db in ["0", "3"] {
+            let (want, got) = (contents(c, db), contents(r, db));
+            assert_eq!(want.len(), got.len(), "db {db}: key counts");
+            for (w, g) in want.iter().zip(&got) {
+                let cut = |s: &str| s.chars().take(400).collect::<String>();
+                assert!(
+                    w == g,
+                    "db {db}\n ferrokv: {}\n redis:   {}",
+                    cut(w),
+                    cut(g)
+                );
+            }
+        }
+        assert_eq!(
+            q::<redis::Value>(r, &["FUNCTION", "LIST"]),
+            q::<redis::Value>(c, &["FUNCTION", "LIST"])
+        );
+        assert_eq!(q::<i64>(r, &["DBSIZE"]), q::<i64>(c, &["DBSIZE"]));
+    }
+}
+
+#[test]
+fn bgsave_writes_in_a_child_while_the_server_serves() {
+    let ours = Server::start(&[]);
+    let c = &mut ours.client();
+    fill(c);
+    let before: i64 = q(c, &["LASTSAVE"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(q::<String>(c, &["BGSAVE"]), "Background saving started");
+    // Served meanwhile.
+    q::<()>(c, &["SET", "during", "1"]);
+    wait_until("the background save ends", || {
+        info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    assert_eq!(info_field(c, "persistence", "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(c, "persistence", "rdb_saves"), "1");
+    assert!(q::<i64>(c, &["LASTSAVE"]) > before);
+    assert_eq!(info_field(c, "stats", "total_forks"), "1");
+    check_rdb(&ours.dir.join("dump.rdb"));
+    assert!(ours
+        .log()
+        .contains("Background saving terminated with success"));
+    // The write made after the fork is not in this snapshot: one change pending.
+    assert_eq!(
+        info_field(c, "persistence", "rdb_changes_since_last_save"),
+        "1"
+    );
+    assert!(err(c, &["BGSAVE", "NOW"]).contains("syntax error"));
+}
+
+#[test]
+fn a_failed_bgsave_refuses_writes_until_a_save_succeeds() {
+    let ours = Server::start(&["--save", "3600 1000000"]);
+    let c = &mut ours.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    // A directory where the file goes: the rename fails.
+    let target = ours.dir.join("dump.rdb");
+    std::fs::create_dir(&target).unwrap();
+    assert_eq!(q::<String>(c, &["BGSAVE"]), "Background saving started");
+    wait_until("the background save fails", || {
+        info_field(c, "persistence", "rdb_last_bgsave_status") == "err"
+    });
+    assert!(err(c, &["SET", "k", "w"]).starts_with("MISCONF "));
+    assert!(err(c, &["PING"]).starts_with("MISCONF "));
+    assert_eq!(q::<String>(c, &["GET", "k"]), "v", "reads still served");
+    // No temp file left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&ours.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Writes are accepted again once a save succeeds.
+    std::fs::remove_dir(&target).unwrap();
+    assert_eq!(q::<String>(c, &["SAVE"]), "OK");
+    q::<()>(c, &["SET", "k", "w"]);
+    check_rdb(&target);
+    // CONFIG SET stop-writes-on-bgsave-error no lifts the refusal too.
+    std::fs::remove_file(&target).unwrap();
+    std::fs::create_dir(&target).unwrap();
+    assert!(err(c, &["SAVE"]).starts_with("ERR"));
+    assert!(err(c, &["SET", "k", "x"]).starts_with("MISCONF "));
+    q::<()>(c, &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    q::<()>(c, &["SET", "k", "x"]);
+}
+
+#[test]
+fn shutdown_and_sigterm_save_when_save_points_are_set() {
+    // SHUTDOWN: saves with save points, not with NOSAVE, always with SAVE.
+    for (save, args, saved) in [
+        ("3600 1", &["SHUTDOWN"][..], true),
+        ("3600 1", &["SHUTDOWN", "NOSAVE"][..], false),
+        ("", &["SHUTDOWN"][..], false),
+        ("", &["SHUTDOWN", "SAVE"][..], true),
+    ] {
+        let mut ours = Server::start(&["--save", save]);
+        let c = &mut ours.client();
+        q::<()>(c, &["SET", "k", "v"]);
+        let _ = redis::cmd(args[0]).arg(&args[1..]).query::<()>(c);
+        assert_eq!(ours.wait_exit(Duration::from_secs(10)), Some(0), "{args:?}");
+        let file = ours.dir.join("dump.rdb");
+        assert_eq!(file.exists(), saved, "save {save:?} {args:?}");
+        if saved {
+            assert!(check_rdb(&file).contains("1 keys read"));
+        }
+    }
+    // SIGTERM with save points.
+    let mut ours = Server::start(&["--save", "3600 1"]);
+    let c = &mut ours.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    // SAFETY: signalling the server process this test started.
+    unsafe { libc::kill(ours.pid() as i32, libc::SIGTERM) };
+    assert_eq!(ours.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(check_rdb(&ours.dir.join("dump.rdb")).contains("1 keys read"));
+}
