@@ -4,5 +4,6 @@ pub mod codec;
 pub mod crc64;
 pub mod listpack;
 pub mod lzf;
+pub mod rdb_load;
 pub mod rdb_save;
 pub mod snapshot;
