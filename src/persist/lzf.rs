@@ -53,9 +53,10 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     (out.len() == out_len).then_some(out)
 }
 
-fn hash3(b: &[u8]) -> usize {
+/// The table slot of the 3 bytes at the start of `b`, for a table of 2^`bits` slots.
+fn hash3(b: &[u8], bits: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2654435761) >> 18) as usize & 0x3fff
+    (v.wrapping_mul(2654435761) >> (32 - bits)) as usize
 }
 
 fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
@@ -72,12 +73,14 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = Vec::with_capacity(n);
-    // Position + 1 of the last place each 3-byte hash was seen (0: never).
-    let mut table = vec![0usize; 1 << 14];
+    // Position + 1 of the last place each 3-byte hash was seen (0: never); sized to the
+    // input (256 to 16384 slots) so that short strings do not pay for a large table.
+    let bits = (usize::BITS - n.leading_zeros()).clamp(8, 14);
+    let mut table = vec![0usize; 1 << bits];
     let mut lit = 0;
     let mut i = 0;
     while i + 2 < n {
-        let h = hash3(&input[i..]);
+        let h = hash3(&input[i..], bits);
         let seen = table[h];
         table[h] = i + 1;
         if seen > 0 {
@@ -100,7 +103,7 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
                 out.push((off & 0xff) as u8);
                 // Remember the positions inside the match too, for later references.
                 for p in i + 1..(i + len).min(n - 2) {
-                    table[hash3(&input[p..])] = p + 1;
+                    table[hash3(&input[p..], bits)] = p + 1;
                 }
                 i += len;
                 lit = i;
