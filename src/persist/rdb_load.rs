@@ -353,11 +353,11 @@ fn ziplist(b: &[u8]) -> Option<Vec<Elem<'_>>> {
                 ((enc & 0x3f) as usize) << 8 | *b.get(pos + 1)? as usize,
                 None,
             ),
-            2 if enc == 0x80 => {
+            // 10xxxxxx: a 32-bit length follows (the low bits are ignored, as by Redis).
+            2 => {
                 let n = u32::from_be_bytes(b.get(pos + 1..pos + 5)?.try_into().ok()?);
                 (5, n as usize, None)
             }
-            2 => return None,
             _ => match enc {
                 0xc0 => (1, 2, Some(2)),
                 0xd0 => (1, 4, Some(4)),
