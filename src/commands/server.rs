@@ -1561,9 +1561,27 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx.out.ok();
         }
         "change-repl-id" | "replybuffer" | "dict-resizing" | "pause-cron" => ctx.out.ok(),
-        "jmap" | "reload" | "loadaof" => ctx
-            .out
-            .error("ERR DEBUG RELOAD/LOADAOF: ferrokv has no persistence"),
+        "reload" => {
+            let mut flags = (false, false, false);
+            for a in args.iter().skip(2) {
+                if eq_ic(a, "merge") {
+                    flags.0 = true;
+                } else if eq_ic(a, "noflush") {
+                    flags.1 = true;
+                } else if eq_ic(a, "nosave") {
+                    flags.2 = true;
+                } else {
+                    return ctx.out.error(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    );
+                }
+            }
+            match crate::persist::snapshot::debug_reload(ctx.srv, flags.0, flags.1, flags.2) {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => ctx.out.error(&e),
+            }
+        }
+        "jmap" | "loadaof" => ctx.out.error("ERR DEBUG LOADAOF: ferrokv has no AOF yet"),
         "digest" if args.len() == 2 => {
             let mut d = [0u8; 20];
             for (i, db) in ctx.srv.data.ks.dbs.iter().enumerate() {

@@ -173,8 +173,10 @@ pub fn put_string(b: &mut Vec<u8>, s: &[u8], compress: bool) {
     b.extend_from_slice(s);
 }
 
-fn lzf_compress(_: &[u8]) -> Option<Vec<u8>> {
-    None // TODO(lzf): super::lzf::compress once the LZF module lands
+/// LZF when it saves at least 5 bytes (as Redis's rdbSaveLzfStringObject asks: the two
+/// lengths it adds would eat a smaller gain).
+fn lzf_compress(s: &[u8]) -> Option<Vec<u8>> {
+    super::lzf::compress(s).filter(|c| c.len() + 4 < s.len())
 }
 
 fn put_int_string(b: &mut Vec<u8>, n: i64) {

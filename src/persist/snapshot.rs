@@ -272,3 +272,139 @@ pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool)
         }
     }
 }
+
+/// The settings that shape loaded values, as the server's own commands would.
+fn load_opts(srv: &Server) -> super::rdb_load::LoadOpts {
+    let cfg = &srv.cfg;
+    super::rdb_load::LoadOpts {
+        shape: super::codec::Shape {
+            set_max_intset_entries: cfg.set_max_intset_entries.max(0) as usize,
+            stream_node_max_entries: cfg.stream_node_max_entries.max(0) as u64,
+            stream_node_max_bytes: cfg.stream_node_max_bytes.max(0) as u64,
+            hash_limits: crate::types::hash::Limits::from_cfg(cfg),
+        },
+        zset_max_listpack_entries: cfg.zset_max_listpack_entries.max(0) as usize,
+        zset_max_listpack_value: cfg.zset_max_listpack_value.max(0) as usize,
+        databases: cfg.databases.max(0) as u64,
+        verify_checksum: cfg.rdbchecksum,
+    }
+}
+
+/// Load an RDB file into the keyspace and the function libraries. Keys already expired
+/// are dropped (this server is a master); a key already present is an error unless
+/// `merge` (DEBUG RELOAD MERGE), which replaces it. Logs as Redis does.
+pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String> {
+    use super::rdb_load::Item;
+    let t0 = Instant::now();
+    let data =
+        std::fs::read(path).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+    let now = crate::util::now_ms();
+    let opts = load_opts(srv);
+    let (mut loaded, mut expired) = (0u64, 0u64);
+    let ctime_now = now / 1000;
+    let result = {
+        let dbs = &mut srv.data.ks.dbs;
+        let functions = &mut srv.data.scripting.functions;
+        let mut sink = |item: Item| -> Result<(), String> {
+            match item {
+                Item::Key(k) => {
+                    let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
+                    if k.expire_ms.is_some_and(|t| t < now) {
+                        expired += 1;
+                        return Ok(());
+                    }
+                    let db = &mut dbs[k.db as usize];
+                    if db.dict.contains(&k.key) {
+                        if !merge {
+                            return Err(format!(
+                                "Duplicate key '{}' found in RDB file",
+                                String::from_utf8_lossy(&k.key)
+                            ));
+                        }
+                        db.remove(&k.key);
+                    }
+                    db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
+                    loaded += 1;
+                }
+                Item::Function(code) => {
+                    crate::scripting::functions::load_from_file(functions, &code, merge)?;
+                }
+                Item::Aux { name, value } => {
+                    let v = String::from_utf8_lossy(&value);
+                    match &*name {
+                        b"redis-ver" => crate::notice!("Loading RDB produced by version {v}"),
+                        b"ctime" => {
+                            let age = ctime_now - v.parse::<i64>().unwrap_or(ctime_now);
+                            crate::notice!("RDB age {} seconds", age.max(0));
+                        }
+                        b"used-mem" => crate::notice!(
+                            "RDB memory usage when created {:.2} Mb",
+                            v.parse::<f64>().unwrap_or(0.0) / 1024.0 / 1024.0
+                        ),
+                        _ => {}
+                    }
+                }
+                Item::ResizeDb { .. } => {}
+            }
+            Ok(())
+        };
+        super::rdb_load::load(&data, &opts, &mut sink)
+    };
+    match result {
+        Ok(_) => {
+            srv.admin.rdb.keys_loaded = loaded;
+            srv.admin.rdb.keys_expired_at_load = expired;
+            crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            crate::notice!(
+                "DB loaded from disk: {:.3} seconds",
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "Internal error in RDB reading offset {}: {}",
+            e.offset, e.msg
+        )),
+    }
+}
+
+/// At startup: load `dbfilename` when it exists (Redis's loadDataFromDisk).
+pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
+    let path = srv.cfg.dbfilename.clone();
+    if !std::path::Path::new(&path).exists() {
+        return Ok(());
+    }
+    load_file(srv, &path, false)?;
+    // What was just loaded is what is on disk.
+    srv.admin.rdb.dirty_at_save = srv.data.dirty;
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the dataset, load the file back.
+pub fn debug_reload(
+    srv: &mut Server,
+    merge: bool,
+    noflush: bool,
+    nosave: bool,
+) -> Result<(), String> {
+    if !nosave {
+        save(srv).map_err(|_| "ERR Error trying to save the DB, check the logs".to_string())?;
+    }
+    if !noflush && !merge {
+        crate::commands::multi::touch_all_dbs(srv);
+        crate::tracking::flushed(srv);
+        for db in srv.data.ks.dbs.iter_mut() {
+            db.clear();
+        }
+        let f = &mut srv.data.scripting.functions;
+        f.libraries.clear();
+        f.functions.clear();
+    }
+    let path = srv.cfg.dbfilename.clone();
+    load_file(srv, &path, merge).map_err(|e| {
+        crate::warn!("{e}");
+        "ERR Error trying to load the RDB dump, check server logs.".to_string()
+    })?;
+    crate::notice!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}

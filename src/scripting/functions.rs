@@ -177,6 +177,12 @@ fn load(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// A library read from an RDB file (or an AOF base): compiled and registered as FUNCTION
+/// LOAD would; `replace` for DEBUG RELOAD MERGE.
+pub fn load_from_file(reg: &mut Registry, code: &[u8], replace: bool) -> Result<(), String> {
+    load_library(reg, code, replace).map(|_| ())
+}
+
 fn load_library(reg: &mut Registry, code: &[u8], replace: bool) -> Result<String, String> {
     let (name, start) = metadata(code)?;
     if reg.libraries.contains_key(&name) && !replace {

@@ -269,3 +269,136 @@ fn shutdown_and_sigterm_save_when_save_points_are_set() {
     assert_eq!(ours.wait_exit(Duration::from_secs(10)), Some(0));
     assert!(check_rdb(&ours.dir.join("dump.rdb")).contains("1 keys read"));
 }
+
+/// A file written by ferrokv, and one written by redis-server 7.0.15, load back at startup
+/// with every key, TTL, stream group and library (Redis's loading log lines included).
+#[test]
+fn rdb_files_load_at_startup_from_ferrokv_and_from_redis_server() {
+    // Ours: SAVE, then a new server started in the same directory.
+    let first = Server::start(&[]);
+    let c = &mut first.client();
+    fill(c);
+    q::<()>(c, &["SAVE"]);
+    let dir = first.dir.to_string_lossy().to_string();
+    let second = Server::start(&["--dir", &dir]);
+    let s = &mut second.client();
+    for db in ["0", "3"] {
+        assert_eq!(contents(s, db), contents(c, db), "db {db}");
+    }
+    assert_eq!(
+        q::<redis::Value>(s, &["FUNCTION", "LIST"]),
+        q::<redis::Value>(c, &["FUNCTION", "LIST"])
+    );
+    assert_eq!(q::<i64>(s, &["FCALL", "f1", "0"]), 1);
+    let log = second.log();
+    assert!(log.contains("Done loading RDB, keys loaded: "), "{log}");
+    assert!(log.contains("DB loaded from disk"), "{log}");
+    let loaded: u64 = info_field(s, "persistence", "rdb_last_load_keys_loaded")
+        .parse()
+        .unwrap();
+    assert_eq!(loaded, q::<u64>(c, &["DBSIZE"]) + 1, "db 0 and db 3");
+
+    // Theirs: the same data written by redis-server.
+    let theirs = start_redis_server(None);
+    let r = &mut theirs.client();
+    fill(r);
+    q::<()>(r, &["SAVE"]);
+    let rdir = theirs.dir.to_string_lossy().to_string();
+    let ours = Server::start(&["--dir", &rdir]);
+    let o = &mut ours.client();
+    for db in ["0", "3"] {
+        let (want, got) = (contents(r, db), contents(o, db));
+        assert_eq!(want.len(), got.len(), "db {db}: key counts");
+        for (w, g) in want.iter().zip(&got) {
+            let cut = |s: &str| s.chars().take(400).collect::<String>();
+            assert!(
+                w == g,
+                "db {db}\n redis:   {}\n ferrokv: {}",
+                cut(w),
+                cut(g)
+            );
+        }
+    }
+    assert_eq!(q::<i64>(o, &["FCALL", "f1", "0"]), 1);
+}
+
+/// Keys whose TTL passed while the server was down are dropped at load and counted.
+#[test]
+fn keys_expired_on_disk_are_dropped_at_load() {
+    let first = Server::start(&[]);
+    let c = &mut first.client();
+    q::<()>(c, &["SET", "short", "v", "PX", "300"]);
+    q::<()>(c, &["SET", "long", "v", "EX", "1000"]);
+    q::<()>(c, &["SET", "plain", "v"]);
+    q::<()>(c, &["SAVE"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let dir = first.dir.to_string_lossy().to_string();
+    let second = Server::start(&["--dir", &dir]);
+    let s = &mut second.client();
+    assert_eq!(q::<i64>(s, &["DBSIZE"]), 2);
+    assert_eq!(
+        info_field(s, "persistence", "rdb_last_load_keys_expired"),
+        "1"
+    );
+    assert!(q::<i64>(s, &["TTL", "long"]) > 990);
+}
+
+/// A damaged file stops the start with the offset and what is wrong, never a panic; the
+/// file is left as it was.
+#[test]
+fn a_corrupt_rdb_stops_the_start_with_a_clear_error() {
+    let first = Server::start(&[]);
+    let c = &mut first.client();
+    fill(c);
+    q::<()>(c, &["SAVE"]);
+    let file = first.dir.join("dump.rdb");
+    let good = std::fs::read(&file).unwrap();
+    let dir = first.dir.to_string_lossy().to_string();
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x5a;
+    for (what, bytes) in [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("flipped", flipped),
+        ("not an rdb", b"hello world, not a file of ours".to_vec()),
+    ] {
+        std::fs::write(&file, &bytes).unwrap();
+        let out = std::process::Command::new(bin())
+            .args([
+                "--port",
+                &free_port().to_string(),
+                "--save",
+                "",
+                "--dir",
+                &dir,
+            ])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {log}");
+        assert!(!log.contains("panicked"), "{what}: {log}");
+        assert!(
+            log.contains("Internal error in RDB reading offset"),
+            "{what}: {log}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "{what}: file kept");
+    }
+}
+
+/// DEBUG RELOAD saves, empties and loads back: the same data; MERGE and NOSAVE as Redis.
+#[test]
+fn debug_reload_round_trips_the_dataset() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    fill(c);
+    let before = (contents(c, "0"), contents(c, "3"));
+    assert_eq!(q::<String>(c, &["DEBUG", "RELOAD"]), "OK");
+    assert_eq!((contents(c, "0"), contents(c, "3")), before);
+    assert_eq!(q::<i64>(c, &["FCALL", "f1", "0"]), 1);
+    // NOSAVE loads the file as it is: a key written since is gone.
+    q::<()>(c, &["SET", "after", "1"]);
+    assert_eq!(q::<String>(c, &["DEBUG", "RELOAD", "NOSAVE"]), "OK");
+    assert_eq!(q::<i64>(c, &["EXISTS", "after"]), 0);
+    assert!(err(c, &["DEBUG", "RELOAD", "BOGUS"]).contains("only supports"));
+}
