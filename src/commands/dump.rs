@@ -3,7 +3,7 @@
 use super::*;
 use crate::keyspace::clock;
 use crate::keyspace::{Entry, NO_EXPIRE};
-use crate::persist::codec::{deserialize, serialize, verify, Shape, BAD_FORMAT, BAD_PAYLOAD};
+use crate::persist::codec::{deserialize, serialize, verify, BAD_FORMAT, BAD_PAYLOAD};
 use crate::util::eq_ic;
 
 pub static COMMANDS: &[Command] = &[
@@ -76,14 +76,9 @@ fn restore(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(BAD_PAYLOAD);
     };
     let cfg = &ctx.srv.cfg;
-    let shape = Shape {
-        set_max_intset_entries: cfg.set_max_intset_entries.max(0) as usize,
-        stream_node_max_entries: cfg.stream_node_max_entries.max(0) as u64,
-        stream_node_max_bytes: cfg.stream_node_max_bytes.max(0) as u64,
-        hash_limits: crate::types::hash::Limits::from_cfg(cfg),
-    };
+    let opts = crate::persist::rdb_load::opts_of(cfg);
     let lfu = cfg.maxmemory_policy_name().contains("lfu");
-    let Some(val) = deserialize(body, &shape) else {
+    let Some(val) = deserialize(body, &opts) else {
         return ctx.out.error(BAD_FORMAT);
     };
     let db = ctx.dbm();

@@ -6,7 +6,6 @@
 //! compact encodings (ziplist, listpack, intset, zipmap, stream nodes) are validated entry
 //! by entry, and no input makes it panic or recurse: a malformed file gives a `LoadError`
 //! with the byte offset and a message worded like Redis's.
-use super::codec::Shape;
 use super::crc64::crc64;
 use super::lzf;
 use crate::keyspace::{Dict, Value};
@@ -57,6 +56,14 @@ const EOF_MSG: &str = "Unexpected EOF reading RDB file";
 
 /// Preallocation cap: a count read from the file only sizes a buffer this far.
 const PREALLOC: usize = 1024;
+
+/// Limits that shape a rebuilt value like the server's own commands would.
+pub struct Shape {
+    pub set_max_intset_entries: usize,
+    pub stream_node_max_entries: u64,
+    pub stream_node_max_bytes: u64,
+    pub hash_limits: crate::types::hash::Limits,
+}
 
 /// The server settings that shape rebuilt values, as the server's own commands would.
 pub struct LoadOpts {
@@ -1156,6 +1163,52 @@ pub fn load<'a>(
         };
     }
     Ok(summary)
+}
+
+/// One value in its RDB form (type byte, then the object), as DUMP payloads carry it:
+/// None when malformed, trailed by anything, a module type, or an empty container.
+pub fn load_object(body: &[u8], opts: &LoadOpts) -> Option<Value> {
+    let (&t, rest) = body.split_first()?;
+    if !is_value_type(t) || matches!(t, 6 | 7) {
+        return None;
+    }
+    let mut r = R { b: rest, pos: 0 };
+    let v = object(&mut r, t, opts).ok()??;
+    (r.pos == rest.len()).then_some(v)
+}
+
+/// FUNCTION RESTORE's payload body: FUNCTION2 records of library code (the old FUNCTION
+/// opcode refused), or Redis's error.
+pub fn load_functions(body: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let mut r = R { b: body, pos: 0 };
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        if r.u8().ok() != Some(OP_FUNCTION2) {
+            return Err("ERR given type is not a function");
+        }
+        codes.push(
+            r.string()
+                .map_err(|_| "ERR can not read data type")?
+                .into_owned(),
+        );
+    }
+    Ok(codes)
+}
+
+/// The settings that shape loaded values, from the server's config.
+pub fn opts_of(cfg: &crate::config::Config) -> LoadOpts {
+    LoadOpts {
+        shape: Shape {
+            set_max_intset_entries: cfg.set_max_intset_entries.max(0) as usize,
+            stream_node_max_entries: cfg.stream_node_max_entries.max(0) as u64,
+            stream_node_max_bytes: cfg.stream_node_max_bytes.max(0) as u64,
+            hash_limits: crate::types::hash::Limits::from_cfg(cfg),
+        },
+        zset_max_listpack_entries: cfg.zset_max_listpack_entries.max(0) as usize,
+        zset_max_listpack_value: cfg.zset_max_listpack_value.max(0) as usize,
+        databases: cfg.databases.max(0) as u64,
+        verify_checksum: cfg.rdbchecksum,
+    }
 }
 
 fn is_value_type(t: u8) -> bool {

@@ -23,7 +23,7 @@ use std::io::{self, Write};
 pub const RDB_VERSION: u16 = 10;
 
 // Opcodes.
-const OP_FUNCTION2: u8 = 245;
+pub const OP_FUNCTION2: u8 = 245;
 const OP_IDLE: u8 = 248;
 const OP_FREQ: u8 = 249;
 const OP_AUX: u8 = 250;

@@ -273,23 +273,6 @@ pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool)
     }
 }
 
-/// The settings that shape loaded values, as the server's own commands would.
-fn load_opts(srv: &Server) -> super::rdb_load::LoadOpts {
-    let cfg = &srv.cfg;
-    super::rdb_load::LoadOpts {
-        shape: super::codec::Shape {
-            set_max_intset_entries: cfg.set_max_intset_entries.max(0) as usize,
-            stream_node_max_entries: cfg.stream_node_max_entries.max(0) as u64,
-            stream_node_max_bytes: cfg.stream_node_max_bytes.max(0) as u64,
-            hash_limits: crate::types::hash::Limits::from_cfg(cfg),
-        },
-        zset_max_listpack_entries: cfg.zset_max_listpack_entries.max(0) as usize,
-        zset_max_listpack_value: cfg.zset_max_listpack_value.max(0) as usize,
-        databases: cfg.databases.max(0) as u64,
-        verify_checksum: cfg.rdbchecksum,
-    }
-}
-
 /// Load an RDB file into the keyspace and the function libraries. Keys already expired
 /// are dropped (this server is a master); a key already present is an error unless
 /// `merge` (DEBUG RELOAD MERGE), which replaces it. Logs as Redis does.
@@ -299,7 +282,7 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
     let data =
         std::fs::read(path).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
     let now = crate::util::now_ms();
-    let opts = load_opts(srv);
+    let opts = super::rdb_load::opts_of(&srv.cfg);
     let (mut loaded, mut expired) = (0u64, 0u64);
     let ctime_now = now / 1000;
     let result = {

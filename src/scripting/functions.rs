@@ -289,7 +289,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(&format!("ERR Library {name} already exists"));
     }
     for code in codes {
-        if let Err(e) = load_library(reg, code, replace) {
+        if let Err(e) = load_library(reg, &code, replace) {
             (reg.libraries, reg.functions) = backup;
             return ctx.out.error(&e);
         }
