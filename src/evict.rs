@@ -37,7 +37,7 @@ pub fn lru_clock() -> u32 {
     }
 }
 
-fn minutes() -> u32 {
+pub fn minutes() -> u32 {
     ((crate::util::now_ms() / 60000) as u32) & 0xFFFF
 }
 
@@ -56,6 +56,21 @@ fn accessed_lfu(lru: u32) -> u32 {
     let counter = lfu_decayed(lru, LFU_DECAY_TIME.load(Ordering::Relaxed) as i64);
     let counter = lfu_incr(counter, LFU_LOG_FACTOR.load(Ordering::Relaxed) as i64);
     (minutes() << 8) | counter
+}
+
+/// A loaded key's access metadata from what its file kept (Redis's objectSetLRUOrLFU):
+/// under an LFU policy its counter, under an LRU one the clock minus its idle time;
+/// None when the file kept nothing for this policy.
+pub fn restored(idle_secs: Option<u64>, freq: Option<u8>) -> Option<u32> {
+    if LFU.load(Ordering::Relaxed) {
+        freq.map(|f| (minutes() << 8) | f as u32)
+    } else {
+        idle_secs.map(|idle| {
+            let now = CLOCK.load(Ordering::Relaxed) as u64;
+            let max = LRU_CLOCK_MAX as u64 + 1;
+            ((now + max - idle % max) % max) as u32
+        })
+    }
 }
 
 /// The LFU counter after decay by the configured lfu-decay-time (OBJECT FREQ, RDB FREQ).

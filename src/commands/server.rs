@@ -1383,11 +1383,20 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     }
     crate::commands::multi::touch_all_dbs(ctx.srv);
     crate::tracking::flushed(ctx.srv);
+    let mut removed = 0;
     for db in ctx.srv.data.ks.dbs.iter_mut() {
+        removed += db.len() as u64;
         db.clear();
     }
     for db in 0..ctx.srv.data.ks.dbs.len() {
         crate::blocking::signal_db(ctx.srv, db);
+    }
+    ctx.srv.data.dirty += removed;
+    // As Redis: a running BGSAVE is stopped (it would write the old data), and with save
+    // points set the empty dataset is saved at once.
+    crate::persist::snapshot::kill_child(ctx.srv);
+    if !ctx.srv.cfg.save.0.is_empty() {
+        let _ = crate::persist::snapshot::save(ctx.srv);
     }
     ctx.srv.data.dirty += 1;
     ctx.out.ok();

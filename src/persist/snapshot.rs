@@ -306,7 +306,12 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
                         }
                         db.remove(&k.key);
                     }
-                    db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
+                    let pos = db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
+                    if let Some(lru) = crate::evict::restored(k.lru_idle, k.lfu_freq) {
+                        if let Some(e) = db.dict.item_mut(pos) {
+                            e.set_lru(lru);
+                        }
+                    }
                     loaded += 1;
                 }
                 Item::Function(code) => {

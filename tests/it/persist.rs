@@ -485,3 +485,34 @@ fn dump_restore_and_migrate_interoperate_with_redis_server() {
     let e = err_of(o, redis::cmd("RESTORE").arg("x").arg(0).arg(&bad));
     assert_eq!(e, "ERR DUMP payload version or checksum are wrong");
 }
+
+/// Under an LFU policy a key's counter survives a save and load (the FREQ opcode), and
+/// FLUSHALL with save points set saves the emptied dataset at once, as Redis does.
+#[test]
+fn lfu_counters_survive_a_reload_and_flushall_saves() {
+    let srv = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "hot", "v"]);
+    q::<()>(c, &["SET", "cold", "v"]);
+    for _ in 0..2000 {
+        q::<String>(c, &["GET", "hot"]);
+    }
+    let hot: i64 = q(c, &["OBJECT", "FREQ", "hot"]);
+    let cold: i64 = q(c, &["OBJECT", "FREQ", "cold"]);
+    assert!(hot > cold + 5, "{hot} {cold}");
+    assert_eq!(q::<String>(c, &["DEBUG", "RELOAD"]), "OK");
+    assert_eq!(q::<i64>(c, &["OBJECT", "FREQ", "hot"]), hot);
+    assert_eq!(q::<i64>(c, &["OBJECT", "FREQ", "cold"]), cold);
+
+    let srv = Server::start(&["--save", "3600 1000"]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    q::<()>(c, &["SAVE"]);
+    assert!(check_rdb(&srv.dir.join("dump.rdb")).contains("1 keys read"));
+    q::<()>(c, &["FLUSHALL"]);
+    assert!(check_rdb(&srv.dir.join("dump.rdb")).contains("0 keys read"));
+    assert_eq!(
+        info_field(c, "persistence", "rdb_changes_since_last_save"),
+        "1"
+    );
+}
