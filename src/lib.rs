@@ -97,10 +97,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }
     notice!("Server initialized");
-    if let Err(e) = persist::snapshot::load_at_startup(&mut srv) {
-        warn!("{e}");
-        return Err(e);
-    }
+    persist::snapshot::load_at_startup(&mut srv)?;
     for l in &srv.net.listeners {
         notice!(
             "Ready to accept connections {} on {}",

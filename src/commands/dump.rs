@@ -78,8 +78,13 @@ fn restore(ctx: &mut Ctx, args: Args) {
     let cfg = &ctx.srv.cfg;
     let opts = crate::persist::rdb_load::opts_of(cfg);
     let lfu = cfg.maxmemory_policy_name().contains("lfu");
-    let Some(val) = deserialize(body, &opts) else {
-        return ctx.out.error(BAD_FORMAT);
+    let val = match deserialize(body, &opts) {
+        Ok(v) => v,
+        Err(why) => {
+            // Logged as Redis does for a payload its loader refuses.
+            crate::warn!("Internal error in RDB reading offset 0, function at rdb.c:0 -> {why}");
+            return ctx.out.error(BAD_FORMAT);
+        }
     };
     let db = ctx.dbm();
     let deleted = replace && db.remove(key).is_some();

@@ -1398,7 +1398,11 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     if !ctx.srv.cfg.save.0.is_empty() {
         let _ = crate::persist::snapshot::save(ctx.srv);
     }
-    ctx.srv.data.dirty += 1;
+    // Propagated even when there was nothing to flush.
+    ctx.srv
+        .data
+        .prop
+        .force(crate::propagate::AOF | crate::propagate::REPL);
     ctx.out.ok();
 }
 
@@ -1564,6 +1568,12 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx.out.simple(&s);
         }
         "quicklist-packed-threshold" | "listpack" | "quicklist" | "stringmatch-len" => ctx.out.ok(),
+        "set-skip-checksum-validation" if args.len() == 3 => {
+            crate::persist::codec::set_skip_checksum(
+                crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0,
+            );
+            ctx.out.ok();
+        }
         "set-disable-deny-scripts" if args.len() == 3 => {
             ctx.srv.data.scripting.disable_deny_script =
                 crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0;

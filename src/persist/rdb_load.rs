@@ -102,6 +102,8 @@ pub enum Item<'a> {
         name: Cow<'a, [u8]>,
         value: Cow<'a, [u8]>,
     },
+    /// A key whose container was empty, skipped (as Redis skips it, logging its name).
+    EmptyKey(Cow<'a, [u8]>),
     /// RESIZEDB: how many keys and keys with a TTL follow for `db`.
     ResizeDb {
         db: u64,
@@ -1121,7 +1123,10 @@ pub fn load<'a>(
                 }
                 let key = r.string()?;
                 match object(&mut r, t, opts)? {
-                    None => summary.empty_keys_skipped += 1,
+                    None => {
+                        summary.empty_keys_skipped += 1;
+                        emit(at, Item::EmptyKey(key))?;
+                    }
                     Some(value) => {
                         summary.keys += 1;
                         emit(
@@ -1155,7 +1160,7 @@ pub fn load<'a>(
             return err(
                 at,
                 format!(
-                    "Wrong RDB checksum expected: ({expected:x}) but got ({got:x}). Aborting now."
+                    "Wrong RDB checksum expected: ({expected:x}) but got ({got:x}). Aborting now. RDB CRC error"
                 ),
             );
         } else {
@@ -1167,14 +1172,20 @@ pub fn load<'a>(
 
 /// One value in its RDB form (type byte, then the object), as DUMP payloads carry it:
 /// None when malformed, trailed by anything, a module type, or an empty container.
-pub fn load_object(body: &[u8], opts: &LoadOpts) -> Option<Value> {
-    let (&t, rest) = body.split_first()?;
+pub fn load_object(body: &[u8], opts: &LoadOpts) -> Result<Value, String> {
+    let Some((&t, rest)) = body.split_first() else {
+        return Err(EOF_MSG.into());
+    };
     if !is_value_type(t) || matches!(t, 6 | 7) {
-        return None;
+        return Err(format!("Unknown RDB encoding type {t}"));
     }
     let mut r = R { b: rest, pos: 0 };
-    let v = object(&mut r, t, opts).ok()??;
-    (r.pos == rest.len()).then_some(v)
+    match object(&mut r, t, opts) {
+        Err(e) => Err(e.msg),
+        Ok(None) => Err("Empty keys are not allowed".into()),
+        Ok(Some(_)) if r.pos != rest.len() => Err("Trailing data after the value".into()),
+        Ok(Some(v)) => Ok(v),
+    }
 }
 
 /// FUNCTION RESTORE's payload body: FUNCTION2 records of library code (the old FUNCTION
@@ -1300,6 +1311,7 @@ mod tests {
         functions: Vec<String>,
         aux: Vec<(String, String)>,
         resize: Vec<(u64, u64, u64)>,
+        empty: Vec<String>,
         summary: Summary,
     }
 
@@ -1308,6 +1320,7 @@ mod tests {
             keys: Vec::new(),
             values: BTreeMap::new(),
             functions: Vec::new(),
+            empty: Vec::new(),
             aux: Vec::new(),
             resize: Vec::new(),
             summary: Summary {
@@ -1327,6 +1340,7 @@ mod tests {
                 Item::Function(code) => l.functions.push(s(&code)),
                 Item::Aux { name, value } => l.aux.push((s(&name), s(&value))),
                 Item::ResizeDb { db, keys, expires } => l.resize.push((db, keys, expires)),
+                Item::EmptyKey(key) => l.empty.push(s(&key)),
             }
             Ok(())
         })?;
@@ -1601,6 +1615,7 @@ mod tests {
         let l = load_file(&asset("corrupt_empty_keys.rdb"), &opts()).unwrap();
         assert!(l.keys.is_empty());
         assert_eq!(l.summary.empty_keys_skipped, 9);
+        assert_eq!(l.empty.len(), 9, "each skipped key named");
         // corrupt-dump.tcl #3505: a corrupt ziplist in an RDB without CRC.
         let e = load_file(&asset("corrupt_ziplist.rdb"), &opts())
             .err()

@@ -57,6 +57,8 @@ pub struct Options<'a> {
     /// The stream node limits (stream-node-max-entries / -bytes) the nodes are cut by.
     pub stream_node_max_entries: u64,
     pub stream_node_max_bytes: u64,
+    /// rdb-key-save-delay (tests): microseconds to sleep after each key.
+    pub key_save_delay_us: i64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -407,6 +409,11 @@ pub fn write<'f, W: Write>(
             put_object(b, &v, opts);
             keys += 1;
             out.maybe_flush()?;
+            if opts.key_save_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(
+                    opts.key_save_delay_us as u64,
+                ));
+            }
         }
     }
     out.buf.push(OP_EOF);

@@ -73,6 +73,7 @@ fn options(srv: &Server) -> Options<'static> {
         },
         stream_node_max_entries: srv.cfg.stream_node_max_entries as u64,
         stream_node_max_bytes: srv.cfg.stream_node_max_bytes as u64,
+        key_save_delay_us: srv.cfg.rdb_key_save_delay,
     }
 }
 
@@ -283,7 +284,8 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
         std::fs::read(path).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
     let now = crate::util::now_ms();
     let opts = super::rdb_load::opts_of(&srv.cfg);
-    let (mut loaded, mut expired) = (0u64, 0u64);
+    let (mut loaded, mut expired, mut empty) = (0u64, 0u64, 0u64);
+    let load_delay = srv.cfg.key_load_delay;
     let ctime_now = now / 1000;
     let result = {
         let dbs = &mut srv.data.ks.dbs;
@@ -291,6 +293,10 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
         let mut sink = |item: Item| -> Result<(), String> {
             match item {
                 Item::Key(k) => {
+                    if load_delay > 0 {
+                        // key-load-delay (tests): microseconds per key.
+                        std::thread::sleep(std::time::Duration::from_micros(load_delay as u64));
+                    }
                     let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
                     if k.expire_ms.is_some_and(|t| t < now) {
                         expired += 1;
@@ -333,6 +339,15 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
                     }
                 }
                 Item::ResizeDb { .. } => {}
+                Item::EmptyKey(key) => {
+                    if empty < 10 {
+                        crate::warn!(
+                            "rdbLoadObject skipping empty key: {}",
+                            String::from_utf8_lossy(&key)
+                        );
+                    }
+                    empty += 1;
+                }
             }
             Ok(())
         };
@@ -340,6 +355,9 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
     };
     match result {
         Ok(_) => {
+            if empty > 10 {
+                crate::warn!("rdbLoadObject skipped {empty} empty keys");
+            }
             srv.admin.rdb.keys_loaded = loaded;
             srv.admin.rdb.keys_expired_at_load = expired;
             crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
@@ -350,7 +368,7 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
             Ok(())
         }
         Err(e) => Err(format!(
-            "Internal error in RDB reading offset {}: {}",
+            "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}",
             e.offset, e.msg
         )),
     }
@@ -362,7 +380,10 @@ pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     if !std::path::Path::new(&path).exists() {
         return Ok(());
     }
-    load_file(srv, &path, false)?;
+    load_file(srv, &path, false).map_err(|e| {
+        crate::warn!("{e}");
+        "Terminating server after rdb file reading failure.".to_string()
+    })?;
     // What was just loaded is what is on disk.
     srv.admin.rdb.dirty_at_save = srv.data.dirty;
     Ok(())
