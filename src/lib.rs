@@ -97,6 +97,8 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }
     notice!("Server initialized");
+    // Clients may connect while the dataset loads: they get -LOADING meanwhile.
+    reactor::prepare(&mut srv, poll);
     persist::snapshot::load_at_startup(&mut srv)?;
     for l in &srv.net.listeners {
         notice!(
@@ -111,5 +113,5 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
             l.addr
         );
     }
-    reactor::run(&mut srv, poll).map_err(|e| e.to_string())
+    reactor::run(&mut srv).map_err(|e| e.to_string())
 }

@@ -60,10 +60,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time budget of one active-expiry step.
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 
-pub fn run(srv: &mut Server, poll: Poll) -> std::io::Result<()> {
+/// Make the event loop servable before it runs: signals, the poll, and the hook that
+/// serves it from inside a long operation (a busy script, the startup load).
+pub fn prepare(srv: &mut Server, poll: Poll) {
     install_signal_handlers();
     POLL.with(|p| *p.borrow_mut() = Some(poll));
     srv.net.events_while_blocked = Some(events_while_blocked);
+}
+
+/// Serve the loop until shutdown (after `prepare`).
+pub fn run(srv: &mut Server) -> std::io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut next_cron = Instant::now();
     srv.admin.stats.used_memory_startup = crate::evict::used_memory();
@@ -246,6 +252,14 @@ fn link_timeouts(srv: &mut Server) {
 /// allow-busy commands), up to four batches without waiting. The script's own client is
 /// left alone (its events wait for the script), and SHUTDOWN NOSAVE exits from here.
 fn events_while_blocked(srv: &mut Server) {
+    // SIGTERM/SIGINT while the dataset loads: leave at once without saving (the data is
+    // half there), as Redis does from its loading cron.
+    if srv.admin.rdb.loading && SIGNAL.swap(0, Ordering::SeqCst) != 0 {
+        warn!("Received shutdown signal during loading, scheduling shutdown.");
+        crate::persist::snapshot::prepare_shutdown(srv, false, true, false);
+        finish_shutdown(srv);
+        std::process::exit(0);
+    }
     let protected = srv.data.scripting.running.as_ref().map(|r| r.client);
     // The running client's pushes are collected aside while its command runs.
     let current = srv.data.pubsub.current.take();

@@ -430,6 +430,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "ERR Command not allowed inside a transaction",
         );
     }
+    // While the dataset loads only loading-allowed commands run (INFO, CONFIG, SHUTDOWN...).
+    if ctx.srv.admin.rdb.loading && cmd.flags & LOADING == 0 {
+        return reject(
+            ctx,
+            Some(id),
+            "LOADING Redis is loading the dataset in memory",
+        );
+    }
     // A script that passed busy-reply-threshold serves the event loop from its hook:
     // only allow-busy commands run meanwhile (not the script's own calls).
     if ctx.srv.data.scripting.busy && cmd.flags & ALLOW_BUSY == 0 && !nested(ctx.srv) {

@@ -880,7 +880,16 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("lazyfreed_objects", 0);
         }
         "persistence" => {
-            f!("loading", 0);
+            let r = &srv.admin.rdb;
+            f!("loading", r.loading as u8);
+            if r.loading {
+                f!("loading_start_time", r.loading_started);
+                f!("loading_total_bytes", r.loading_total_bytes);
+                f!("loading_rdb_used_mem", 0);
+                f!("loading_loaded_bytes", 0);
+                f!("loading_loaded_perc", "0.00");
+                f!("loading_eta_seconds", 1);
+            }
             f!("async_loading", 0);
             f!("current_cow_peak", 0);
             f!("current_cow_size", 0);

@@ -30,6 +30,12 @@ pub struct Rdb {
     pub latest_fork_usec: u64,
     pub keys_loaded: u64,
     pub keys_expired_at_load: u64,
+    /// The dataset is being loaded (clients get -LOADING; nothing may be saved).
+    pub loading: bool,
+    /// Of the load under way: when it started (unix s), the file's size, keys read.
+    pub loading_started: i64,
+    pub loading_total_bytes: u64,
+    pub loading_keys: u64,
 }
 
 impl Rdb {
@@ -128,6 +134,9 @@ fn write_file(srv: &Server, pid: u32) -> Result<u64, String> {
 
 /// SAVE: the snapshot written by the event loop itself.
 pub fn save(srv: &mut Server) -> Result<(), String> {
+    if srv.admin.rdb.loading {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if srv.admin.rdb.child.is_some() {
         return Err("ERR Background save already in progress".into());
     }
@@ -152,6 +161,9 @@ pub fn save(srv: &mut Server) -> Result<(), String> {
 
 /// BGSAVE: fork a child that writes the snapshot; the parent goes on serving.
 pub fn bgsave(srv: &mut Server) -> Result<(), String> {
+    if srv.admin.rdb.loading {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if srv.admin.rdb.child.is_some() {
         return Err("ERR Background save already in progress".into());
     }
@@ -257,7 +269,8 @@ pub fn kill_child(srv: &mut Server) {
 /// keeps the server running unless `force`. Returns whether the server may exit.
 pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool) -> bool {
     kill_child(srv);
-    if nosave || (!save && srv.cfg.save.0.is_empty()) {
+    // A half-loaded dataset is never saved over the file it comes from (as Redis).
+    if nosave || srv.admin.rdb.loading || (!save && srv.cfg.save.0.is_empty()) {
         return true;
     }
     crate::notice!("Saving the final RDB snapshot before exiting.");
@@ -287,9 +300,19 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
     let (mut loaded, mut expired, mut empty) = (0u64, 0u64, 0u64);
     let load_delay = srv.cfg.key_load_delay;
     let ctime_now = now / 1000;
+    let serve = srv.net.events_while_blocked;
+    {
+        let r = &mut srv.admin.rdb;
+        r.loading = true;
+        r.loading_started = ctime_now;
+        r.loading_total_bytes = data.len() as u64;
+        r.loading_keys = 0;
+    }
+    // A loading server hides expired keys from lookups but deletes nothing.
+    crate::keyspace::clock::set_deletes_expired(false);
+    let mut last_served = Instant::now();
     let result = {
-        let dbs = &mut srv.data.ks.dbs;
-        let functions = &mut srv.data.scripting.functions;
+        let srv = &mut *srv;
         let mut sink = |item: Item| -> Result<(), String> {
             match item {
                 Item::Key(k) => {
@@ -300,28 +323,44 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
                     let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
                     if k.expire_ms.is_some_and(|t| t < now) {
                         expired += 1;
-                        return Ok(());
-                    }
-                    let db = &mut dbs[k.db as usize];
-                    if db.dict.contains(&k.key) {
-                        if !merge {
-                            return Err(format!(
-                                "Duplicate key '{}' found in RDB file",
-                                String::from_utf8_lossy(&k.key)
-                            ));
+                    } else {
+                        let db = &mut srv.data.ks.dbs[k.db as usize];
+                        if db.dict.contains(&k.key) {
+                            if !merge {
+                                return Err(format!(
+                                    "Duplicate key '{}' found in RDB file",
+                                    String::from_utf8_lossy(&k.key)
+                                ));
+                            }
+                            db.remove(&k.key);
                         }
-                        db.remove(&k.key);
-                    }
-                    let pos = db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
-                    if let Some(lru) = crate::evict::restored(k.lru_idle, k.lfu_freq) {
-                        if let Some(e) = db.dict.item_mut(pos) {
-                            e.set_lru(lru);
+                        let pos =
+                            db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
+                        if let Some(lru) = crate::evict::restored(k.lru_idle, k.lfu_freq) {
+                            if let Some(e) = db.dict.item_mut(pos) {
+                                e.set_lru(lru);
+                            }
                         }
+                        loaded += 1;
                     }
-                    loaded += 1;
+                    srv.admin.rdb.loading_keys += 1;
+                    // Serve clients now and then (-LOADING, INFO, SHUTDOWN), as Redis
+                    // does every loading-process-events-interval-bytes.
+                    if (load_delay > 0 || srv.admin.rdb.loading_keys.is_multiple_of(256))
+                        && last_served.elapsed() >= std::time::Duration::from_millis(10)
+                    {
+                        if let Some(serve) = serve {
+                            serve(srv);
+                        }
+                        last_served = Instant::now();
+                    }
                 }
                 Item::Function(code) => {
-                    crate::scripting::functions::load_from_file(functions, &code, merge)?;
+                    crate::scripting::functions::load_from_file(
+                        &mut srv.data.scripting.functions,
+                        &code,
+                        merge,
+                    )?;
                 }
                 Item::Aux { name, value } => {
                     let v = String::from_utf8_lossy(&value);
@@ -353,24 +392,31 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
         };
         super::rdb_load::load(&data, &opts, &mut sink)
     };
+    srv.admin.rdb.loading = false;
+    crate::keyspace::clock::set_deletes_expired(true);
     match result {
         Ok(_) => {
-            if empty > 10 {
-                crate::warn!("rdbLoadObject skipped {empty} empty keys");
-            }
             srv.admin.rdb.keys_loaded = loaded;
             srv.admin.rdb.keys_expired_at_load = expired;
-            crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            if empty > 0 {
+                crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty}.");
+            } else {
+                crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            }
             crate::notice!(
                 "DB loaded from disk: {:.3} seconds",
                 t0.elapsed().as_secs_f64()
             );
             Ok(())
         }
-        Err(e) => Err(format!(
-            "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}",
-            e.offset, e.msg
-        )),
+        Err(e) => {
+            // What is wrong, then where (Redis logs both).
+            crate::warn!("{}", e.msg);
+            Err(format!(
+                "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}",
+                e.offset, e.msg
+            ))
+        }
     }
 }
 
@@ -396,6 +442,9 @@ pub fn debug_reload(
     noflush: bool,
     nosave: bool,
 ) -> Result<(), String> {
+    if srv.admin.rdb.loading {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if !nosave {
         save(srv).map_err(|_| "ERR Error trying to save the DB, check the logs".to_string())?;
     }

@@ -516,3 +516,53 @@ fn lfu_counters_survive_a_reload_and_flushall_saves() {
         "0"
     );
 }
+
+/// Clients are served while the dataset loads: INFO says loading:1, other commands get
+/// -LOADING, and a SIGTERM meanwhile exits without saving over the file being loaded.
+#[test]
+fn clients_get_loading_while_the_dataset_loads_and_the_file_is_never_overwritten() {
+    let first = Server::start(&["--enable-debug-command", "yes"]);
+    let c = &mut first.client();
+    q::<()>(c, &["DEBUG", "POPULATE", "20000", "key", "100"]);
+    q::<()>(c, &["SAVE"]);
+    let file = first.dir.join("dump.rdb");
+    let before = std::fs::read(&file).unwrap();
+    let port = free_port();
+    let dir = first.dir.to_string_lossy().to_string();
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &dir,
+        ])
+        .args(["--save", "3600 1", "--key-load-delay", "200"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut conn = None;
+    wait_until("the loading server accepts", || {
+        conn = redis::Client::open(url.as_str())
+            .and_then(|cl| cl.get_connection_with_timeout(Duration::from_secs(2)))
+            .ok();
+        conn.is_some()
+    });
+    let l = conn.as_mut().unwrap();
+    assert_eq!(info_field(l, "persistence", "loading"), "1");
+    let e = err(l, &["GET", "key:1"]);
+    assert_eq!(e, "LOADING Redis is loading the dataset in memory");
+    // SIGTERM with save points while loading: exits, the file untouched.
+    // SAFETY: signalling the server process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the file being loaded was kept"
+    );
+}
