@@ -566,3 +566,55 @@ fn clients_get_loading_while_the_dataset_loads_and_the_file_is_never_overwritten
         "the file being loaded was kept"
     );
 }
+
+/// A crash in the middle of a BGSAVE (the server and its child killed with SIGKILL) leaves
+/// the previous dump.rdb whole: it passes redis-check-rdb and loads with its keys.
+#[test]
+fn a_crash_during_bgsave_leaves_the_previous_file_loadable() {
+    let mut srv = Server::start(&[]);
+    let c = &mut srv.client();
+    for i in 0..10 {
+        q::<()>(c, &["SET", &format!("old:{i}"), "v"]);
+    }
+    q::<()>(c, &["SAVE"]);
+    let file = srv.dir.join("dump.rdb");
+    let before = std::fs::read(&file).unwrap();
+    // Values big enough that each one reaches the file as it is written.
+    let big = "n".repeat(200_000);
+    for i in 0..50 {
+        q::<()>(c, &["SET", &format!("new:{i}"), &big]);
+    }
+    q::<()>(c, &["CONFIG", "SET", "rdbcompression", "no"]);
+    // Slow the child down: 50 ms per key.
+    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "50000"]);
+    assert_eq!(q::<String>(c, &["BGSAVE"]), "Background saving started");
+    let pid = srv.pid();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let child: i32 = children
+        .split_whitespace()
+        .next()
+        .expect("a child")
+        .parse()
+        .unwrap();
+    // Let it write part of the file, then crash everything.
+    wait_until("the child writes its temp file", || {
+        std::fs::read_dir(&srv.dir).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with("temp-")
+                && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+        })
+    });
+    // SAFETY: killing the processes this test started.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+        libc::kill(child, libc::SIGKILL);
+    }
+    srv.wait_exit(Duration::from_secs(5));
+    assert_eq!(std::fs::read(&file).unwrap(), before, "dump.rdb untouched");
+    assert!(check_rdb(&file).contains("10 keys read"));
+    let dir = srv.dir.to_string_lossy().to_string();
+    let again = Server::start(&["--dir", &dir]);
+    let a = &mut again.client();
+    assert_eq!(q::<i64>(a, &["DBSIZE"]), 10);
+    assert_eq!(q::<i64>(a, &["EXISTS", "new:0"]), 0);
+}
