@@ -891,12 +891,20 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 f!("loading_eta_seconds", 1);
             }
             f!("async_loading", 0);
-            f!("current_cow_peak", 0);
-            f!("current_cow_size", 0);
-            f!("current_cow_size_age", 0);
-            f!("current_fork_perc", "0.00");
-            f!("current_save_keys_processed", 0);
-            f!("current_save_keys_total", 0);
+            f!("current_cow_peak", r.cow_peak);
+            f!("current_cow_size", r.cow_size);
+            f!(
+                "current_cow_size_age",
+                r.cow_updated.map_or(0, |t| t.elapsed().as_secs())
+            );
+            let perc = if r.keys_total > 0 {
+                r.keys_processed as f64 * 100.0 / r.keys_total as f64
+            } else {
+                0.0
+            };
+            f!("current_fork_perc", format!("{perc:.2}"));
+            f!("current_save_keys_processed", r.keys_processed);
+            f!("current_save_keys_total", r.keys_total);
             let r = &srv.admin.rdb;
             f!(
                 "rdb_changes_since_last_save",
@@ -914,7 +922,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 r.child.map_or(-1, |(_, t, _)| t.elapsed().as_secs() as i64)
             );
             f!("rdb_saves", r.saves);
-            f!("rdb_last_cow_size", 0);
+            f!("rdb_last_cow_size", r.last_cow_size);
             f!("rdb_last_load_keys_expired", r.keys_expired_at_load);
             f!("rdb_last_load_keys_loaded", r.keys_loaded);
             f!("aof_enabled", 0);

@@ -59,6 +59,9 @@ pub struct Options<'a> {
     pub stream_node_max_bytes: u64,
     /// rdb-key-save-delay (tests): microseconds to sleep after each key.
     pub key_save_delay_us: i64,
+    /// Called with the count of keys written so far, every 1024 keys (a BGSAVE child
+    /// reports its progress and copy-on-write size with it).
+    pub progress: Option<fn(u64)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -409,6 +412,11 @@ pub fn write<'f, W: Write>(
             put_object(b, &v, opts);
             keys += 1;
             out.maybe_flush()?;
+            if let Some(progress) = opts.progress {
+                if opts.key_save_delay_us > 0 || keys.is_multiple_of(1024) {
+                    progress(keys);
+                }
+            }
             if opts.key_save_delay_us > 0 {
                 std::thread::sleep(std::time::Duration::from_micros(
                     opts.key_save_delay_us as u64,

@@ -36,6 +36,15 @@ pub struct Rdb {
     pub loading_started: i64,
     pub loading_total_bytes: u64,
     pub loading_keys: u64,
+    /// The BGSAVE child's reports: the pipe's read end, the last copy-on-write size,
+    /// its peak, when it came, keys written of how many.
+    pub info_pipe: Option<std::fs::File>,
+    pub cow_size: u64,
+    pub cow_peak: u64,
+    pub cow_updated: Option<Instant>,
+    pub keys_processed: u64,
+    pub keys_total: u64,
+    pub last_cow_size: u64,
 }
 
 impl Rdb {
@@ -80,12 +89,17 @@ fn options(srv: &Server) -> Options<'static> {
         stream_node_max_entries: srv.cfg.stream_node_max_entries as u64,
         stream_node_max_bytes: srv.cfg.stream_node_max_bytes as u64,
         key_save_delay_us: srv.cfg.rdb_key_save_delay,
+        progress: None,
     }
 }
 
 /// Write the snapshot to `temp-<pid>.rdb`, fsync it and rename it over `dbfilename`.
 /// Returns the number of keys written.
 fn write_file(srv: &Server, pid: u32) -> Result<u64, String> {
+    write_file_with(srv, pid, None)
+}
+
+fn write_file_with(srv: &Server, pid: u32, progress: Option<fn(u64)>) -> Result<u64, String> {
     let tmp = format!("temp-{pid}.rdb");
     let fail = |what: &str, e: std::io::Error| {
         let _ = std::fs::remove_file(&tmp);
@@ -97,7 +111,8 @@ fn write_file(srv: &Server, pid: u32) -> Result<u64, String> {
             .unwrap_or_default();
         format!("Failed opening the temp RDB file {tmp} (in server root dir {cwd}) for saving: {e}")
     })?;
-    let opts = options(srv);
+    let mut opts = options(srv);
+    opts.progress = progress;
     let libs = srv
         .data
         .scripting
@@ -169,16 +184,32 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     }
     let dirty = srv.data.dirty;
     srv.admin.rdb.last_try = crate::util::now_ms() / 1000;
+    // A pipe for the child's progress and copy-on-write reports (Redis's child info).
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        fds = [-1, -1];
+    }
+    let (rd, wr) = (fds[0], fds[1]);
     let t0 = Instant::now();
     match crate::child::fork(srv, crate::child::Kind::Rdb) {
         Err(e) => {
+            if rd >= 0 {
+                // SAFETY: closing the two descriptors pipe2 gave us.
+                unsafe {
+                    libc::close(rd);
+                    libc::close(wr);
+                }
+            }
             srv.admin.rdb.last_bgsave_ok = false;
             crate::warn!("Can't save in background: fork: {e}");
             Err(format!("ERR Can't save in background: fork: {e}"))
         }
         Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
             crate::log::set_role(b'C');
-            match write_file(srv, std::process::id()) {
+            srv.admin.rdb.info_pipe = None;
+            CHILD_PIPE.store(wr, std::sync::atomic::Ordering::Relaxed);
+            match write_file_reporting(srv, std::process::id()) {
                 Ok(_) => crate::notice!("DB saved on disk"),
                 Err(e) => {
                     crate::warn!("{e}");
@@ -187,6 +218,19 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             }
         }),
         Ok(crate::child::Forked::Parent(pid)) => {
+            let r = &mut srv.admin.rdb;
+            if rd >= 0 {
+                // SAFETY: the child keeps its own copy of the write end; ours is closed.
+                unsafe { libc::close(wr) };
+                // SAFETY: `rd` is the pipe's read end, open and owned by nothing else.
+                let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+                r.info_pipe = Some(file);
+            }
+            r.cow_size = 0;
+            r.cow_peak = 0;
+            r.cow_updated = None;
+            r.keys_processed = 0;
+            r.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
             let usec = t0.elapsed().as_micros() as u64;
             srv.admin.rdb.latest_fork_usec = usec;
             let threshold = srv.cfg.latency_monitor_threshold;
@@ -209,7 +253,19 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
         return;
     }
     srv.admin.rdb.child = None;
+    read_child_info(srv);
     let r = &mut srv.admin.rdb;
+    r.info_pipe = None;
+    r.last_cow_size = r.cow_size;
+    if ok && r.cow_size > 0 {
+        crate::notice!(
+            "Fork CoW for RDB: current {} MB, peak {} MB",
+            r.cow_size >> 20,
+            r.cow_peak >> 20
+        );
+    }
+    (r.cow_size, r.cow_peak, r.keys_processed, r.keys_total) = (0, 0, 0, 0);
+    r.cow_updated = None;
     r.last_bgsave_secs = started.elapsed().as_secs() as i64;
     if ok {
         crate::notice!("Background saving terminated with success");
@@ -227,6 +283,9 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
 /// The cron's part: a scheduled BGSAVE, or one a save point asks for (a failed save is
 /// retried after 5 seconds, as Redis does).
 pub fn cron(srv: &mut Server) {
+    if srv.admin.rdb.info_pipe.is_some() {
+        read_child_info(srv);
+    }
     if srv.admin.rdb.child.is_some() || !srv.admin.children.is_empty() {
         return;
     }
@@ -465,4 +524,72 @@ pub fn debug_reload(
     })?;
     crate::notice!("DB reloaded by DEBUG RELOAD");
     Ok(())
+}
+
+/// The write end of the child-info pipe, in a BGSAVE child (-1 elsewhere).
+static CHILD_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// When the child last reported (ms), so it reports about once a second.
+static CHILD_REPORTED: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The child's snapshot write, reporting progress and copy-on-write on the way and at
+/// the end.
+fn write_file_reporting(srv: &Server, pid: u32) -> Result<u64, String> {
+    let r = write_file_with(srv, pid, Some(child_progress));
+    child_report(u64::MAX);
+    r
+}
+
+/// Memory this process has written since the fork: its private dirty pages (what the
+/// copy-on-write cost; Redis's zmalloc_get_private_dirty).
+fn private_dirty() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
+        return 0;
+    };
+    s.lines()
+        .filter_map(|l| l.strip_prefix("Private_Dirty:"))
+        .filter_map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
+}
+
+fn child_progress(keys: u64) {
+    let now = crate::util::now_ms();
+    if now - CHILD_REPORTED.load(std::sync::atomic::Ordering::Relaxed) >= 1000 {
+        CHILD_REPORTED.store(now, std::sync::atomic::Ordering::Relaxed);
+        child_report(keys);
+    }
+}
+
+/// One report: keys written (u64::MAX: the end) and the copy-on-write size, 16 bytes.
+fn child_report(keys: u64) {
+    let fd = CHILD_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    let mut msg = [0u8; 16];
+    msg[..8].copy_from_slice(&keys.to_le_bytes());
+    msg[8..].copy_from_slice(&private_dirty().to_le_bytes());
+    // SAFETY: writing our own buffer to the pipe's write end (nonblocking: a full pipe
+    // drops the report, as Redis's does).
+    unsafe { libc::write(fd, msg.as_ptr() as *const libc::c_void, msg.len()) };
+}
+
+/// The parent reads what the child reported so far (from the cron, and when it ends).
+fn read_child_info(srv: &mut Server) {
+    use std::io::Read;
+    let r = &mut srv.admin.rdb;
+    let Some(pipe) = r.info_pipe.as_mut() else {
+        return;
+    };
+    let mut msg = [0u8; 16];
+    while let Ok(16) = pipe.read(&mut msg) {
+        let keys = u64::from_le_bytes(msg[..8].try_into().unwrap_or_default());
+        let cow = u64::from_le_bytes(msg[8..].try_into().unwrap_or_default());
+        if keys != u64::MAX {
+            r.keys_processed = keys;
+        }
+        r.cow_size = cow;
+        r.cow_peak = r.cow_peak.max(cow);
+        r.cow_updated = Some(Instant::now());
+    }
 }

@@ -618,3 +618,47 @@ fn a_crash_during_bgsave_leaves_the_previous_file_loadable() {
     assert_eq!(q::<i64>(a, &["DBSIZE"]), 10);
     assert_eq!(q::<i64>(a, &["EXISTS", "new:0"]), 0);
 }
+
+/// The BGSAVE child reports its progress and its copy-on-write size (pages the parent
+/// wrote after the fork) about once a second, as Redis's child info does.
+#[test]
+fn the_bgsave_child_reports_progress_and_copy_on_write() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let v = "A".repeat(500);
+    let mut p = redis::pipe();
+    for i in 0..3000 {
+        p.cmd("SET").arg(format!("key{i}")).arg(&v).ignore();
+    }
+    let _: () = p.query(c).unwrap();
+    assert_eq!(info_field(c, "persistence", "current_save_keys_total"), "0");
+    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+    q::<String>(c, &["BGSAVE"]);
+    assert_eq!(
+        info_field(c, "persistence", "current_save_keys_total"),
+        "3000"
+    );
+    let w = "B".repeat(500);
+    let mut i = 0;
+    wait_until("a copy-on-write report", || {
+        for _ in 0..16 {
+            q::<i64>(c, &["SETRANGE", &format!("key{i}"), "0", &w]);
+            i += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        info_field(c, "persistence", "current_cow_size") != "0"
+    });
+    let processed: u64 = info_field(c, "persistence", "current_save_keys_processed")
+        .parse()
+        .unwrap();
+    assert!(processed > 0 && processed <= 3000, "{processed}");
+    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_until("the save ends", || {
+        info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    let last: u64 = info_field(c, "persistence", "rdb_last_cow_size")
+        .parse()
+        .unwrap();
+    assert!(last > 0);
+    assert_eq!(info_field(c, "persistence", "current_cow_size"), "0");
+}
