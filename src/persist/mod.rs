@@ -4,6 +4,7 @@ pub mod codec;
 pub mod crc64;
 pub mod listpack;
 pub mod lzf;
+pub mod rdb;
 pub mod rdb_load;
 pub mod rdb_save;
 pub mod snapshot;

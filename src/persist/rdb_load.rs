@@ -17,40 +17,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-/// The newest RDB version this reader understands (Redis 7.0's).
-pub const RDB_VERSION: u32 = 10;
-
-const OP_FUNCTION2: u8 = 245;
-const OP_FUNCTION: u8 = 246;
-const OP_MODULE_AUX: u8 = 247;
-const OP_IDLE: u8 = 248;
-const OP_FREQ: u8 = 249;
-const OP_AUX: u8 = 250;
-const OP_RESIZEDB: u8 = 251;
-const OP_EXPIRETIME_MS: u8 = 252;
-const OP_EXPIRETIME: u8 = 253;
-const OP_SELECTDB: u8 = 254;
-const OP_EOF: u8 = 255;
-
-const T_STRING: u8 = 0;
-const T_LIST: u8 = 1;
-const T_SET: u8 = 2;
-const T_ZSET: u8 = 3;
-const T_HASH: u8 = 4;
-const T_ZSET_2: u8 = 5;
-const T_MODULE: u8 = 6;
-const T_MODULE_2: u8 = 7;
-const T_HASH_ZIPMAP: u8 = 9;
-const T_LIST_ZIPLIST: u8 = 10;
-const T_SET_INTSET: u8 = 11;
-const T_ZSET_ZIPLIST: u8 = 12;
-const T_HASH_ZIPLIST: u8 = 13;
-const T_LIST_QUICKLIST: u8 = 14;
-const T_STREAM_LISTPACKS: u8 = 15;
-const T_HASH_LISTPACK: u8 = 16;
-const T_ZSET_LISTPACK: u8 = 17;
-const T_LIST_QUICKLIST_2: u8 = 18;
-const T_STREAM_LISTPACKS_2: u8 = 19;
+pub use super::rdb::RDB_VERSION;
+use super::rdb::*;
 
 const EOF_MSG: &str = "Unexpected EOF reading RDB file";
 
@@ -1034,7 +1002,7 @@ pub fn load<'a>(
         .iter()
         .take_while(|c| c.is_ascii_digit())
         .fold(0u32, |v, &c| v * 10 + (c - b'0') as u32);
-    if !(1..=RDB_VERSION).contains(&version) {
+    if !(1..=RDB_VERSION as u32).contains(&version) {
         return err(5, format!("Can't handle RDB format version {version}"));
     }
     let mut summary = Summary {
@@ -1707,56 +1675,43 @@ mod tests {
         let e = load_err(&rdb(b"\xfe\x10"));
         assert!(e.msg.contains("more than 16 databases"), "{e}");
         // A huge string length: no allocation, an EOF.
-        assert_eq!(
-            load_err(&rdb(b"\x00\x01k\x81\x7f\xff\xff\xff\xff\xff\xff\xff")).msg,
-            EOF_MSG
-        );
-        // A huge list length.
-        assert_eq!(
-            load_err(&rdb(b"\x01\x01k\x80\xff\xff\xff\xff\x01a")).msg,
-            EOF_MSG
-        );
-        // An LZF string announcing a huge size, and a corrupt one.
-        assert_eq!(
-            load_err(&rdb(
-                b"\x00\x01k\xc3\x02\x81\x00\x00\x01\x00\x00\x00\x00\x00\x00a"
-            ))
-            .msg,
-            "Invalid LZF compressed string"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x00\x01k\xc3\x02\x05\x20\x05")).msg,
-            "Invalid LZF compressed string"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x00\x01k\xc5")).msg,
-            "Unknown RDB string encoding type 5"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x02\x01k\x02\x01a\x01a")).msg,
-            "Duplicate set members detected"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x04\x01k\x02\x01a\x01b\x01a\x01c")).msg,
-            "Duplicate hash fields detected"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x03\x01k\x02\x01a\x011\x01a\x012")).msg,
-            "Duplicate zset fields detected"
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x03\x01k\x01\x01a\xfd")).msg,
-            "Zset with NAN score detected"
-        );
-        // An intset with members out of order; a listpack with a wrong back-length.
-        assert_eq!(
-            load_err(&rdb(b"\x0b\x01k\x0c\x02\0\0\0\x02\0\0\0\x02\0\x01\0")).msg,
-            "Intset integrity check failed."
-        );
-        assert_eq!(
-            load_err(&rdb(b"\x10\x01k\x0b\x0b\0\0\0\x02\0\x01\x02\x02\x01\xff")).msg,
-            "Hash listpack integrity check failed."
-        );
+        // Each file body and the error it must give.
+        // (Values: huge lengths, bad LZF, unknown string encoding, duplicates, a NaN
+        // score, an intset out of order, a listpack with a wrong back-length.)
+        let cases: &[(&[u8], &str)] = &[
+            (b"\x00\x01k\x81\x7f\xff\xff\xff\xff\xff\xff\xff", EOF_MSG),
+            (b"\x01\x01k\x80\xff\xff\xff\xff\x01a", EOF_MSG),
+            (
+                b"\x00\x01k\xc3\x02\x81\x00\x00\x01\x00\x00\x00\x00\x00\x00a",
+                "Invalid LZF compressed string",
+            ),
+            (
+                b"\x00\x01k\xc3\x02\x05\x20\x05",
+                "Invalid LZF compressed string",
+            ),
+            (b"\x00\x01k\xc5", "Unknown RDB string encoding type 5"),
+            (b"\x02\x01k\x02\x01a\x01a", "Duplicate set members detected"),
+            (
+                b"\x04\x01k\x02\x01a\x01b\x01a\x01c",
+                "Duplicate hash fields detected",
+            ),
+            (
+                b"\x03\x01k\x02\x01a\x011\x01a\x012",
+                "Duplicate zset fields detected",
+            ),
+            (b"\x03\x01k\x01\x01a\xfd", "Zset with NAN score detected"),
+            (
+                b"\x0b\x01k\x0c\x02\0\0\0\x02\0\0\0\x02\0\x01\0",
+                "Intset integrity check failed.",
+            ),
+            (
+                b"\x10\x01k\x0b\x0b\0\0\0\x02\0\x01\x02\x02\x01\xff",
+                "Hash listpack integrity check failed.",
+            ),
+        ];
+        for (body, msg) in cases {
+            assert_eq!(load_err(&rdb(body)).msg, *msg, "{body:?}");
+        }
     }
 
     #[test]

@@ -20,25 +20,8 @@ use crate::keyspace::{Keyspace, ValRef, NO_EXPIRE};
 use crate::types::stream::{Stream, StreamId};
 use std::io::{self, Write};
 
-pub const RDB_VERSION: u16 = 10;
-
-// Opcodes.
-pub const OP_FUNCTION2: u8 = 245;
-const OP_IDLE: u8 = 248;
-const OP_FREQ: u8 = 249;
-const OP_AUX: u8 = 250;
-const OP_RESIZEDB: u8 = 251;
-const OP_EXPIRETIME_MS: u8 = 252;
-const OP_SELECTDB: u8 = 254;
-const OP_EOF: u8 = 255;
-
-// Value types.
-const T_STRING: u8 = 0;
-const T_LIST: u8 = 1;
-const T_SET: u8 = 2;
-const T_ZSET_2: u8 = 5;
-const T_HASH: u8 = 4;
-const T_STREAM_LISTPACKS_2: u8 = 19;
+use super::rdb::*;
+pub use super::rdb::{OP_FUNCTION2, RDB_VERSION};
 
 // Special string encodings (length byte 0b11xxxxxx).
 const ENC_INT8: u8 = 0xc0;
