@@ -120,6 +120,19 @@ fn contents(c: &mut Connection, db: &str) -> Vec<String> {
     out
 }
 
+/// Databases 0 and 3 of two servers hold the same keys, types, contents and TTL flags;
+/// a difference is shown cut short, named by each side's label.
+fn same_contents(a: &mut Connection, b: &mut Connection, a_is: &str, b_is: &str) {
+    let cut = |s: &str| s.chars().take(400).collect::<String>();
+    for db in ["0", "3"] {
+        let (want, got) = (contents(a, db), contents(b, db));
+        assert_eq!(want.len(), got.len(), "db {db}: key counts");
+        for (w, g) in want.iter().zip(&got) {
+            assert!(w == g, "db {db}\n {a_is}: {}\n {b_is}: {}", cut(w), cut(g));
+        }
+    }
+}
+
 fn check_rdb(path: &Path) -> String {
     let out = Command::new("redis-check-rdb")
         .arg(path)
@@ -154,19 +167,7 @@ fn a_saved_file_is_redis_check_rdb_ok_and_redis_server_loads_every_key() {
         assert!(report.contains("keys read"), "{report}");
         let theirs = start_redis_server(Some(&ours.dir));
         let r = &mut theirs.client();
-        for db in ["0", "3"] {
-            let (want, got) = (contents(c, db), contents(r, db));
-            assert_eq!(want.len(), got.len(), "db {db}: key counts");
-            for (w, g) in want.iter().zip(&got) {
-                let cut = |s: &str| s.chars().take(400).collect::<String>();
-                assert!(
-                    w == g,
-                    "db {db}\n ferrokv: {}\n redis:   {}",
-                    cut(w),
-                    cut(g)
-                );
-            }
-        }
+        same_contents(c, r, "ferrokv", "redis");
         assert_eq!(
             q::<redis::Value>(r, &["FUNCTION", "LIST"]),
             q::<redis::Value>(c, &["FUNCTION", "LIST"])
@@ -282,9 +283,7 @@ fn rdb_files_load_at_startup_from_ferrokv_and_from_redis_server() {
     let dir = first.dir.to_string_lossy().to_string();
     let second = Server::start(&["--dir", &dir]);
     let s = &mut second.client();
-    for db in ["0", "3"] {
-        assert_eq!(contents(s, db), contents(c, db), "db {db}");
-    }
+    same_contents(c, s, "saved", "loaded");
     assert_eq!(
         q::<redis::Value>(s, &["FUNCTION", "LIST"]),
         q::<redis::Value>(c, &["FUNCTION", "LIST"])
@@ -306,19 +305,7 @@ fn rdb_files_load_at_startup_from_ferrokv_and_from_redis_server() {
     let rdir = theirs.dir.to_string_lossy().to_string();
     let ours = Server::start(&["--dir", &rdir]);
     let o = &mut ours.client();
-    for db in ["0", "3"] {
-        let (want, got) = (contents(r, db), contents(o, db));
-        assert_eq!(want.len(), got.len(), "db {db}: key counts");
-        for (w, g) in want.iter().zip(&got) {
-            let cut = |s: &str| s.chars().take(400).collect::<String>();
-            assert!(
-                w == g,
-                "db {db}\n redis:   {}\n ferrokv: {}",
-                cut(w),
-                cut(g)
-            );
-        }
-    }
+    same_contents(r, o, "redis", "ferrokv");
     assert_eq!(q::<i64>(o, &["FCALL", "f1", "0"]), 1);
 }
 
