@@ -60,12 +60,19 @@ pub fn fork(srv: &mut Server, kind: Kind) -> std::io::Result<Forked> {
     }
 }
 
-/// Run the child's job and leave: status 0 when it returned, 1 when it panicked. Never
-/// returns, and nothing of the parent's unwinds or is dropped on the way out.
-pub fn run_and_exit(job: impl FnOnce()) -> ! {
-    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok();
+/// Run the child's job and leave: status 0 when it returned true, 1 when it returned
+/// false or panicked. Never returns, and nothing of the parent's unwinds or is dropped on
+/// the way out.
+pub fn run_and_exit(job: impl FnOnce() -> bool) -> ! {
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).unwrap_or(false);
     // SAFETY: _exit ends the process without running atexit handlers or destructors.
     unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+/// Whether a child that writes the dataset (BGSAVE; next AOF rewrite) runs: one at a
+/// time, as in Redis. Debugging sessions do not count.
+pub fn writer_running(srv: &Server) -> bool {
+    srv.admin.children.iter().any(|c| c.kind != Kind::Ldb)
 }
 
 /// Collect the children that have exited (from the cron).

@@ -484,8 +484,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     // After a failed background save, writes (and PING, as in Redis) are refused while
     // stop-writes-on-bgsave-error says so.
-    if !ctx.srv.admin.rdb.last_bgsave_ok
-        && crate::persist::snapshot::writes_refused(ctx.srv)
+    if crate::persist::snapshot::writes_refused(ctx.srv)
         && (multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
             || cmd.name == "ping")
     {

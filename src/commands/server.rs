@@ -1357,7 +1357,7 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
     if r.child.is_some() {
         return ctx.out.error("ERR Background save already in progress");
     }
-    if !ctx.srv.admin.children.is_empty() {
+    if crate::child::writer_running(ctx.srv) {
         if schedule {
             ctx.srv.admin.rdb.scheduled = true;
             return ctx.out.simple("Background saving scheduled");

@@ -56,16 +56,40 @@ impl Rdb {
             ..Default::default()
         }
     }
+
+    /// A save (SAVE or BGSAVE) ended: on success it covers the changes up to `dirty`.
+    fn ended(&mut self, ok: bool, dirty: u64) {
+        self.last_bgsave_ok = ok;
+        if ok {
+            self.dirty_at_save = dirty;
+            self.last_save = crate::util::now_ms() / 1000;
+            self.saves += 1;
+        }
+    }
+
+    /// Forget the child's reports (it ended or was killed).
+    fn reset_child_info(&mut self) {
+        self.info_pipe = None;
+        (
+            self.cow_size,
+            self.cow_peak,
+            self.keys_processed,
+            self.keys_total,
+        ) = (0, 0, 0, 0);
+        self.cow_updated = None;
+    }
 }
 
 /// Redis's reply to writes refused after a failed background save.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// Whether writes are refused because the last background save failed.
+/// Whether writes are refused because the last background save failed (per command:
+/// the first test is almost always false).
+#[inline]
 pub fn writes_refused(srv: &Server) -> bool {
-    srv.cfg.stop_writes_on_bgsave_error
+    !srv.admin.rdb.last_bgsave_ok
+        && srv.cfg.stop_writes_on_bgsave_error
         && !srv.cfg.save.0.is_empty()
-        && !srv.admin.rdb.last_bgsave_ok
 }
 
 /// Changes not in the last snapshot (INFO rdb_changes_since_last_save).
@@ -156,19 +180,15 @@ pub fn save(srv: &mut Server) -> Result<(), String> {
         return Err("ERR Background save already in progress".into());
     }
     let dirty = srv.data.dirty;
-    match write_file(srv, std::process::id()) {
+    let result = write_file(srv, std::process::id());
+    srv.admin.rdb.ended(result.is_ok(), dirty);
+    match result {
         Ok(_) => {
             crate::notice!("DB saved on disk");
-            let r = &mut srv.admin.rdb;
-            r.dirty_at_save = dirty;
-            r.last_save = crate::util::now_ms() / 1000;
-            r.last_bgsave_ok = true;
-            r.saves += 1;
             Ok(())
         }
         Err(e) => {
             crate::warn!("{e}");
-            srv.admin.rdb.last_bgsave_ok = false;
             Err("ERR".into())
         }
     }
@@ -210,10 +230,13 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             srv.admin.rdb.info_pipe = None;
             CHILD_PIPE.store(wr, std::sync::atomic::Ordering::Relaxed);
             match write_file_reporting(srv, std::process::id()) {
-                Ok(_) => crate::notice!("DB saved on disk"),
+                Ok(_) => {
+                    crate::notice!("DB saved on disk");
+                    true
+                }
                 Err(e) => {
                     crate::warn!("{e}");
-                    panic!("save failed");
+                    false
                 }
             }
         }),
@@ -226,10 +249,6 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
                 let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
                 r.info_pipe = Some(file);
             }
-            r.cow_size = 0;
-            r.cow_peak = 0;
-            r.cow_updated = None;
-            r.keys_processed = 0;
             r.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
             let usec = t0.elapsed().as_micros() as u64;
             srv.admin.rdb.latest_fork_usec = usec;
@@ -255,7 +274,6 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
     srv.admin.rdb.child = None;
     read_child_info(srv);
     let r = &mut srv.admin.rdb;
-    r.info_pipe = None;
     r.last_cow_size = r.cow_size;
     if ok && r.cow_size > 0 {
         crate::notice!(
@@ -264,18 +282,13 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
             r.cow_peak >> 20
         );
     }
-    (r.cow_size, r.cow_peak, r.keys_processed, r.keys_total) = (0, 0, 0, 0);
-    r.cow_updated = None;
+    r.reset_child_info();
     r.last_bgsave_secs = started.elapsed().as_secs() as i64;
+    r.ended(ok, dirty);
     if ok {
         crate::notice!("Background saving terminated with success");
-        r.dirty_at_save = dirty;
-        r.last_save = crate::util::now_ms() / 1000;
-        r.last_bgsave_ok = true;
-        r.saves += 1;
     } else {
         crate::warn!("Background saving error");
-        r.last_bgsave_ok = false;
         let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
     }
 }
@@ -286,7 +299,7 @@ pub fn cron(srv: &mut Server) {
     if srv.admin.rdb.info_pipe.is_some() {
         read_child_info(srv);
     }
-    if srv.admin.rdb.child.is_some() || !srv.admin.children.is_empty() {
+    if srv.admin.rdb.child.is_some() || crate::child::writer_running(srv) {
         return;
     }
     let now = crate::util::now_ms() / 1000;
@@ -320,6 +333,7 @@ pub fn kill_child(srv: &mut Server) {
         unsafe { libc::waitpid(pid, &mut status, 0) };
         let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
         srv.admin.children.retain(|c| c.pid != pid);
+        srv.admin.rdb.reset_child_info();
     }
 }
 

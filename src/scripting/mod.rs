@@ -237,6 +237,7 @@ fn eval_maybe_debugged(ctx: &mut Ctx, args: Args, ro: bool) {
                     }
                 }
                 crate::warn!("Lua debugging session child exiting");
+                true
             }),
         }
     }

@@ -649,3 +649,27 @@ fn the_bgsave_child_reports_progress_and_copy_on_write() {
     assert!(last > 0);
     assert_eq!(info_field(c, "persistence", "current_cow_size"), "0");
 }
+
+/// A forked Lua debugging session is a child too, but not one that writes the dataset:
+/// BGSAVE runs beside it (it used to answer "Another child process is active").
+#[test]
+fn bgsave_runs_beside_a_forked_debugging_session() {
+    use std::io::Write;
+    let srv = Server::start(&[]);
+    let mut dbg = srv.raw();
+    dbg.write_all(&resp_cmd(&["SCRIPT", "DEBUG", "YES"]))
+        .unwrap();
+    read_until(&mut dbg, "+OK\r\n");
+    dbg.write_all(&resp_cmd(&["EVAL", "return 1", "0"]))
+        .unwrap();
+    read_until(&mut dbg, "step over");
+    assert_eq!(srv.children().len(), 1);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    assert_eq!(q::<String>(c, &["BGSAVE"]), "Background saving started");
+    wait_until("the background save ends", || {
+        info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    assert_eq!(info_field(c, "persistence", "rdb_last_bgsave_status"), "ok");
+    assert!(check_rdb(&srv.dir.join("dump.rdb")).contains("1 keys read"));
+}
