@@ -99,7 +99,9 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     notice!("Server initialized");
     // Clients may connect while the dataset loads: they get -LOADING meanwhile.
     reactor::prepare(&mut srv, poll);
-    persist::snapshot::load_at_startup(&mut srv)?;
+    persist::snapshot::load_at_startup(&mut srv, &mut |srv, code| {
+        scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
+    })?;
     for l in &srv.net.listeners {
         notice!(
             "Ready to accept connections {} on {}",

@@ -260,7 +260,15 @@ fn events_while_blocked(srv: &mut Server) {
         finish_shutdown(srv);
         std::process::exit(0);
     }
-    let protected = srv.data.scripting.running.as_ref().map(|r| r.client);
+    // The client whose command serves the loop (a busy script's, DEBUG RELOAD's) is never
+    // re-entered: its events wait for the command to end.
+    let protected = srv
+        .data
+        .scripting
+        .running
+        .as_ref()
+        .map(|r| r.client)
+        .or(srv.executing);
     // The running client's pushes are collected aside while its command runs.
     let current = srv.data.pubsub.current.take();
     let own = std::mem::take(&mut srv.data.pubsub.own);

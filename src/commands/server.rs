@@ -1394,21 +1394,56 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
     ctx.out.ok();
 }
 
+/// Empty every database, telling WATCH, client tracking and blocked clients; the number
+/// of keys removed (FLUSHALL, DEBUG RELOAD).
+fn empty_data(srv: &mut Server) -> u64 {
+    crate::commands::multi::touch_all_dbs(srv);
+    crate::tracking::flushed(srv);
+    let mut removed = 0;
+    for db in srv.data.ks.dbs.iter_mut() {
+        removed += db.len() as u64;
+        db.clear();
+    }
+    for db in 0..srv.data.ks.dbs.len() {
+        crate::blocking::signal_db(srv, db);
+    }
+    removed
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the dataset (and functions), load
+/// the file back; MERGE replaces keys and libraries that exist.
+fn debug_reload(srv: &mut Server, merge: bool, noflush: bool, nosave: bool) -> Result<(), String> {
+    use crate::persist::snapshot;
+    if srv.admin.rdb.loading {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
+    if !nosave {
+        snapshot::save(srv)
+            .map_err(|_| "ERR Error trying to save the DB, check the logs".to_string())?;
+    }
+    if !noflush && !merge {
+        empty_data(srv);
+        let f = &mut srv.data.scripting.functions;
+        f.libraries.clear();
+        f.functions.clear();
+    }
+    let path = srv.cfg.dbfilename.clone();
+    let mut register = |srv: &mut Server, code: &[u8]| {
+        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, merge)
+    };
+    snapshot::load_file(srv, &path, merge, &mut register).map_err(|e| {
+        crate::warn!("{e}");
+        "ERR Error trying to load the RDB dump, check server logs.".to_string()
+    })?;
+    crate::notice!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
+
 fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_mode_ok(ctx, args) {
         return;
     }
-    crate::commands::multi::touch_all_dbs(ctx.srv);
-    crate::tracking::flushed(ctx.srv);
-    let mut removed = 0;
-    for db in ctx.srv.data.ks.dbs.iter_mut() {
-        removed += db.len() as u64;
-        db.clear();
-    }
-    for db in 0..ctx.srv.data.ks.dbs.len() {
-        crate::blocking::signal_db(ctx.srv, db);
-    }
-    ctx.srv.data.dirty += removed;
+    ctx.srv.data.dirty += empty_data(ctx.srv);
     // As Redis: a running BGSAVE is stopped (it would write the old data), and with save
     // points set the empty dataset is saved at once.
     crate::persist::snapshot::kill_child(ctx.srv);
@@ -1612,7 +1647,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
                     );
                 }
             }
-            match crate::persist::snapshot::debug_reload(ctx.srv, flags.0, flags.1, flags.2) {
+            match debug_reload(ctx.srv, flags.0, flags.1, flags.2) {
                 Ok(()) => ctx.out.ok(),
                 Err(e) => ctx.out.error(&e),
             }

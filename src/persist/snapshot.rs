@@ -8,7 +8,6 @@
 use super::rdb_save::{self, Lru, Options};
 use crate::server::Server;
 use std::fs::File;
-use std::io::BufWriter;
 use std::time::Instant;
 
 /// The state of snapshots, for INFO persistence, LASTSAVE and the save points.
@@ -80,6 +79,10 @@ impl Rdb {
     }
 }
 
+/// Compiles and registers a function library read from a file (the caller's: scripting
+/// sits above persistence).
+pub type RegisterLibrary<'a> = dyn FnMut(&mut Server, &[u8]) -> Result<(), String> + 'a;
+
 /// Redis's reply to writes refused after a failed background save.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -144,16 +147,9 @@ fn write_file_with(srv: &Server, pid: u32, progress: Option<fn(u64)>) -> Result<
         .libraries
         .values()
         .map(|l| l.code.as_slice());
-    let (w, keys) = rdb_save::write(
-        BufWriter::with_capacity(1 << 20, f),
-        &srv.data.ks,
-        libs,
-        &opts,
-    )
-    .map_err(|e| fail("Write error saving DB on disk", e))?;
-    let f = w
-        .into_inner()
-        .map_err(|e| fail("Write error saving DB on disk", e.into_error()))?;
+    // rdb_save buffers 64 KB writes itself: no second buffer.
+    let (f, keys) = rdb_save::write(f, &srv.data.ks, libs, &opts)
+        .map_err(|e| fail("Write error saving DB on disk", e))?;
     f.sync_all()
         .map_err(|e| fail("Write error saving DB on disk (fsync)", e))?;
     drop(f);
@@ -363,7 +359,12 @@ pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool)
 /// Load an RDB file into the keyspace and the function libraries. Keys already expired
 /// are dropped (this server is a master); a key already present is an error unless
 /// `merge` (DEBUG RELOAD MERGE), which replaces it. Logs as Redis does.
-pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String> {
+pub fn load_file(
+    srv: &mut Server,
+    path: &str,
+    merge: bool,
+    register: &mut RegisterLibrary<'_>,
+) -> Result<(), String> {
     use super::rdb_load::Item;
     let t0 = Instant::now();
     let data =
@@ -373,6 +374,7 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
     let (mut loaded, mut expired, mut empty) = (0u64, 0u64, 0u64);
     let load_delay = srv.cfg.key_load_delay;
     let ctime_now = now / 1000;
+    // Clients are served meanwhile (-LOADING), at startup and during DEBUG RELOAD.
     let serve = srv.net.events_while_blocked;
     {
         let r = &mut srv.admin.rdb;
@@ -429,11 +431,7 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
                     }
                 }
                 Item::Function(code) => {
-                    crate::scripting::functions::load_from_file(
-                        &mut srv.data.scripting.functions,
-                        &code,
-                        merge,
-                    )?;
+                    register(srv, &code)?;
                 }
                 Item::Aux { name, value } => {
                     let v = String::from_utf8_lossy(&value);
@@ -494,49 +492,18 @@ pub fn load_file(srv: &mut Server, path: &str, merge: bool) -> Result<(), String
 }
 
 /// At startup: load `dbfilename` when it exists (Redis's loadDataFromDisk).
-pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
+/// `register` compiles a function library read from the file.
+pub fn load_at_startup(srv: &mut Server, register: &mut RegisterLibrary) -> Result<(), String> {
     let path = srv.cfg.dbfilename.clone();
     if !std::path::Path::new(&path).exists() {
         return Ok(());
     }
-    load_file(srv, &path, false).map_err(|e| {
+    load_file(srv, &path, false, register).map_err(|e| {
         crate::warn!("{e}");
         "Terminating server after rdb file reading failure.".to_string()
     })?;
     // What was just loaded is what is on disk.
     srv.admin.rdb.dirty_at_save = srv.data.dirty;
-    Ok(())
-}
-
-/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the dataset, load the file back.
-pub fn debug_reload(
-    srv: &mut Server,
-    merge: bool,
-    noflush: bool,
-    nosave: bool,
-) -> Result<(), String> {
-    if srv.admin.rdb.loading {
-        return Err("LOADING Redis is loading the dataset in memory".into());
-    }
-    if !nosave {
-        save(srv).map_err(|_| "ERR Error trying to save the DB, check the logs".to_string())?;
-    }
-    if !noflush && !merge {
-        crate::commands::multi::touch_all_dbs(srv);
-        crate::tracking::flushed(srv);
-        for db in srv.data.ks.dbs.iter_mut() {
-            db.clear();
-        }
-        let f = &mut srv.data.scripting.functions;
-        f.libraries.clear();
-        f.functions.clear();
-    }
-    let path = srv.cfg.dbfilename.clone();
-    load_file(srv, &path, merge).map_err(|e| {
-        crate::warn!("{e}");
-        "ERR Error trying to load the RDB dump, check server logs.".to_string()
-    })?;
-    crate::notice!("DB reloaded by DEBUG RELOAD");
     Ok(())
 }
 

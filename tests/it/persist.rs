@@ -673,3 +673,27 @@ fn bgsave_runs_beside_a_forked_debugging_session() {
     assert_eq!(info_field(c, "persistence", "rdb_last_bgsave_status"), "ok");
     assert!(check_rdb(&srv.dir.join("dump.rdb")).contains("1 keys read"));
 }
+
+/// During a slow DEBUG RELOAD other clients are served (-LOADING, as Redis answers
+/// them), while a command the reloading client sends meanwhile waits its turn and
+/// answers after the reload's OK.
+#[test]
+fn a_slow_debug_reload_serves_others_and_keeps_its_clients_replies_in_order() {
+    use std::io::Write;
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let c = &mut srv.client();
+    q::<()>(c, &["DEBUG", "POPULATE", "2000", "key", "10"]);
+    q::<()>(c, &["CONFIG", "SET", "key-load-delay", "500"]);
+    let mut s = srv.raw();
+    s.write_all(&resp_cmd(&["DEBUG", "RELOAD"])).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(&resp_cmd(&["PING"])).unwrap();
+    let other = &mut srv.client();
+    assert_eq!(
+        err(other, &["GET", "key:1"]),
+        "LOADING Redis is loading the dataset in memory"
+    );
+    read_until(&mut s, "+OK\r\n+PONG\r\n");
+    q::<()>(c, &["CONFIG", "SET", "key-load-delay", "0"]);
+    assert_eq!(q::<i64>(c, &["DBSIZE"]), 2000);
+}
