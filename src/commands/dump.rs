@@ -18,9 +18,10 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn dump(ctx: &mut Ctx, args: Args) {
+    let compress = ctx.srv.cfg.rdbcompression;
     let (db, out) = ctx.db_out();
     match db.get(args.get(1)) {
-        Some(e) => out.bulk(&serialize(e.val())),
+        Some(e) => out.bulk(&serialize(e.val(), compress)),
         None => out.null(),
     }
 }

@@ -128,6 +128,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     let mut restores = Vec::new();
     let mut keys = Vec::new();
     let now = clock::now();
+    let compress = ctx.srv.cfg.rdbcompression;
     for k in args.iter().skip(first_key).take(num_keys) {
         let Some(e) = ctx.dbm().get(k) else { continue };
         let expire = e.expire();
@@ -135,7 +136,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
             NO_EXPIRE => 0,
             at => (at - now).max(1),
         };
-        let payload = crate::persist::codec::serialize(e.val());
+        let payload = crate::persist::codec::serialize(e.val(), compress);
         let ttl = ttl.to_string();
         let mut words: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload];
         if replace {
@@ -410,9 +411,11 @@ fn finish(
             // Each key the target took is gone from here (unless COPY), if it is still
             // what was sent.
             Some(_) if !setup_failed && !t.copy => {
+                let compress = ctx.srv.cfg.rdbcompression;
                 let same = ctx.dbm().get(k).is_some_and(|e| {
                     e.expire() == *expire
-                        && crate::persist::codec::serialize(e.val()) == t.restores[span.clone()]
+                        && crate::persist::codec::serialize(e.val(), compress)
+                            == t.restores[span.clone()]
                 });
                 if !same {
                     changed += 1;

@@ -1613,7 +1613,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             let enc = super::keys::encoding_name(e, &ctx.srv.cfg);
             let lru = crate::evict::idle_secs(e.lru());
             // As Redis's rdbSavedObjectLen: the DUMP body without type byte and footer.
-            let ser = crate::persist::codec::serialize(e.val())
+            let ser = crate::persist::codec::serialize(e.val(), ctx.srv.cfg.rdbcompression)
                 .len()
                 .saturating_sub(11);
             let s = format!("Value at:0x0 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{lru}", e.lru());

@@ -13,8 +13,8 @@ pub use super::rdb_load::Shape;
 pub const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 pub const BAD_FORMAT: &str = "ERR Bad data format";
 
-/// How payloads are written: LZF for strings past 20 bytes (Redis's default
-/// rdbcompression), stream nodes cut by the default node limits.
+/// How payloads are written: LZF for strings past 20 bytes when `rdbcompression` (as
+/// Redis's DUMP), stream nodes cut by the default node limits.
 const OPTS: Options<'static> = Options {
     compression: true,
     checksum: true,
@@ -26,10 +26,15 @@ const OPTS: Options<'static> = Options {
     progress: None,
 };
 
-/// The payload for a value (type, object, version, checksum).
-pub fn serialize(v: ValRef) -> Vec<u8> {
+/// The payload for a value (type, object, version, checksum); `compress` is the server's
+/// rdbcompression.
+pub fn serialize(v: ValRef, compress: bool) -> Vec<u8> {
     let mut b = vec![rdb_save::type_of(&v)];
-    rdb_save::put_object(&mut b, &v, &OPTS);
+    let opts = Options {
+        compression: compress,
+        ..OPTS
+    };
+    rdb_save::put_object(&mut b, &v, &opts);
     seal(b)
 }
 

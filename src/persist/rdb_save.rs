@@ -209,8 +209,8 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
             put_len(b, zs.len() as u64);
             // Highest score first, as Redis writes them: each load is then an insert
             // at the head of the skip list.
-            let all: Vec<_> = zs.iter().collect();
-            for (m, score) in all.into_iter().rev() {
+            let n = zs.len();
+            for (m, score) in zs.range(0, n.saturating_sub(1), true) {
                 put_string(b, m, z);
                 b.extend_from_slice(&score.to_le_bytes());
             }
