@@ -8,8 +8,7 @@
 //! turn takes every socket out of epoll before closing it ([`crate::reactor`]), as a
 //! child may keep the socket alive past that close.
 //!
-//! Children: forked Lua debugging sessions (SCRIPT DEBUG YES) and BGSAVE; AOF rewrite
-//! children will live here too.
+//! Children: forked Lua debugging sessions (SCRIPT DEBUG YES), BGSAVE and AOF rewrites.
 use crate::server::Server;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +17,8 @@ pub enum Kind {
     Ldb,
     /// A BGSAVE (crate::persist::snapshot).
     Rdb,
+    /// An AOF rewrite (crate::persist::aof).
+    Aof,
 }
 
 #[derive(Debug)]
@@ -69,7 +70,7 @@ pub fn run_and_exit(job: impl FnOnce() -> bool) -> ! {
     unsafe { libc::_exit(if ok { 0 } else { 1 }) }
 }
 
-/// Whether a child that writes the dataset (BGSAVE; next AOF rewrite) runs: one at a
+/// Whether a child that writes the dataset (BGSAVE, AOF rewrite) runs: one at a
 /// time, as in Redis. Debugging sessions do not count.
 pub fn writer_running(srv: &Server) -> bool {
     srv.admin.children.iter().any(|c| c.kind != Kind::Ldb)
@@ -86,14 +87,18 @@ pub fn reap(srv: &mut Server) {
             let ok = r == c.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
             match c.kind {
                 Kind::Ldb => crate::verbose!("Lua debugging session child {} exited", c.pid),
-                Kind::Rdb => done.push((c.pid, ok)),
+                kind => done.push((c.pid, kind, ok)),
             }
             return false;
         }
         true
     });
-    for (pid, ok) in done {
-        crate::persist::snapshot::child_done(srv, pid, ok);
+    for (pid, kind, ok) in done {
+        if kind == Kind::Aof {
+            crate::persist::aof::child_done(srv, pid, ok);
+        } else {
+            crate::persist::snapshot::child_done(srv, pid, ok);
+        }
     }
 }
 

@@ -99,9 +99,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     notice!("Server initialized");
     // Clients may connect while the dataset loads: they get -LOADING meanwhile.
     reactor::prepare(&mut srv, poll);
-    persist::snapshot::load_at_startup(&mut srv, &mut |srv, code| {
-        scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
-    })?;
+    commands::server::load_at_startup(&mut srv)?;
     for l in &srv.net.listeners {
         notice!(
             "Ready to accept connections {} on {}",

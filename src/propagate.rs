@@ -12,9 +12,10 @@
 //! holds more than one command (a script's writes, a transaction, a write that expired a
 //! key first).
 //!
-//! The stream is only built while some sink listens ([`Propagation::on`]): until the AOF
-//! and replicas exist that is only the recording sink of the tests, so the hot path pays
-//! one flag test per write.
+//! The stream is only built while some sink listens ([`Propagation::on`]): the AOF
+//! ([`Propagation::feed_aof`]: its commands are appended to [`AofFeed::buf`], which the
+//! persistence layer writes out before replies leave) and the recording sink of the
+//! tests. With none, the hot path pays one flag test per write.
 
 /// Where a command goes: the AOF, the replicas, or both.
 pub const AOF: u8 = 1;
@@ -45,6 +46,10 @@ pub struct Propagation {
     pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
+    /// The AOF sink (None: the AOF is off).
+    pub aof: Option<AofFeed>,
+    /// Some sink listens (`log` or `aof`).
+    listening: bool,
     /// What the commands under way saved of their callers' state: one per nesting level
     /// of `commands::call` (empty: no command is running).
     frames: Vec<Frame>,
@@ -62,16 +67,68 @@ struct Frame {
 
 use crate::resp::client::encode_command as encode;
 
+/// What the AOF is fed: the commands delivered since the last write to the file, in the
+/// AOF's own form (a SELECT where the database changes, `#TS:` annotations when
+/// aof-timestamp-enabled), as Redis's feedAppendOnlyFile builds its aof_buf.
+#[derive(Default)]
+pub struct AofFeed {
+    pub buf: Vec<u8>,
+    /// The database the file's last command applies to (None: the next one SELECTs).
+    pub selected: Option<usize>,
+    /// aof-timestamp-enabled, and the last annotation's unix time.
+    pub timestamps: bool,
+    pub last_ts: i64,
+    /// Something was appended since the replies were last released: the reactor holds
+    /// replies until the buffer is written (and, with appendfsync always, synced).
+    pub hold: bool,
+}
+
+impl AofFeed {
+    fn append(&mut self, db: usize, resp: &[u8]) {
+        if self.timestamps {
+            let now = crate::util::now_ms() / 1000;
+            if now > self.last_ts {
+                self.last_ts = now;
+                self.buf
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            }
+        }
+        if self.selected != Some(db) {
+            let mut n = itoa::Buffer::new();
+            encode(
+                &mut self.buf,
+                [&b"SELECT"[..], n.format(db).as_bytes()].into_iter(),
+            );
+            self.selected = Some(db);
+        }
+        self.buf.extend_from_slice(resp);
+        self.hold = true;
+    }
+}
+
 impl Propagation {
     /// Some sink wants the stream.
     #[inline]
     pub fn on(&self) -> bool {
-        self.log.is_some()
+        self.listening
     }
 
     /// Start recording every delivered command (tests).
     pub fn record(&mut self) {
         self.log = Some(Vec::new());
+        self.listening = true;
+    }
+
+    /// Start (Some) or stop (None) feeding the AOF.
+    pub fn feed_aof(&mut self, feed: Option<AofFeed>) {
+        self.aof = feed;
+        self.listening = self.log.is_some() || self.aof.is_some();
+    }
+
+    /// Replies wait for the AOF buffer to be written.
+    #[inline]
+    pub fn aof_hold(&self) -> bool {
+        self.aof.as_ref().is_some_and(|a| a.hold)
     }
 
     /// The commands delivered since recording started (or last taken).
@@ -190,6 +247,19 @@ impl Propagation {
     /// Hand the unit to the sinks: MULTI/EXEC around it when it has several commands.
     fn deliver(&mut self) {
         let wrap = self.ops.len() > 1;
+        if let Some(aof) = self.aof.as_mut() {
+            if wrap {
+                aof.append(self.ops[0].0, b"*1\r\n$5\r\nMULTI\r\n");
+            }
+            for &(db, start, end, target) in &self.ops {
+                if target & AOF != 0 {
+                    aof.append(db, &self.buf[start..end]);
+                }
+            }
+            if wrap {
+                aof.append(self.ops[self.ops.len() - 1].0, b"*1\r\n$4\r\nEXEC\r\n");
+            }
+        }
         let Some(log) = self.log.as_mut() else {
             self.ops.clear();
             self.buf.clear();

@@ -288,6 +288,9 @@ fn events_while_blocked(srv: &mut Server) {
         queue(srv, &events);
         dispatch(srv, protected);
     }
+    if srv.data.prop.aof.is_some() {
+        crate::persist::aof::flush(srv, false);
+    }
     let mut keep = Vec::new();
     while let Some(idx) = srv.net.pending_write.pop() {
         if Some(idx) == protected {
@@ -723,6 +726,12 @@ pub fn serve_blocked(srv: &mut Server) {
 
 /// Write what is pending for a client; register for WRITABLE if the socket is full.
 pub fn flush(srv: &mut Server, idx: usize) {
+    // No reply leaves before the AOF has what it answers for: held until the loop
+    // writes the AOF buffer (`flush_pending`), for every client of the iteration at once.
+    if srv.data.prop.aof_hold() {
+        srv.mark_pending(idx);
+        return;
+    }
     let c = &mut srv.net.clients[idx];
     if c.close_asap {
         close_client(srv, idx);
@@ -818,6 +827,9 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
 }
 
 fn flush_pending(srv: &mut Server) {
+    if srv.data.prop.aof.is_some() {
+        crate::persist::aof::flush(srv, false);
+    }
     while let Some(idx) = srv.net.pending_write.pop() {
         if srv.net.clients.contains(idx) {
             flush(srv, idx);
@@ -880,6 +892,7 @@ fn cron(srv: &mut Server) -> bool {
         crate::child::reap(srv);
     }
     crate::persist::snapshot::cron(srv);
+    crate::persist::aof::cron(srv);
     let now_ms = crate::util::now_ms();
     srv.admin.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();

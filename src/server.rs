@@ -304,6 +304,8 @@ pub struct Admin {
     pub latency: crate::latency::Latency,
     /// RDB snapshots: last save, the BGSAVE child, INFO persistence.
     pub rdb: crate::persist::snapshot::Rdb,
+    /// The append-only file: its files, the rewrite child, INFO persistence.
+    pub aof: crate::persist::aof::Aof,
 }
 
 impl Server {
@@ -374,6 +376,7 @@ impl Server {
                 acl: Default::default(),
                 latency: crate::latency::Latency::new(n),
                 rdb: crate::persist::snapshot::Rdb::new(),
+                aof: crate::persist::aof::Aof::new(),
                 monitors: Vec::new(),
                 cron_runs: 0,
                 peak_memory: 0,

@@ -259,6 +259,15 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     v.checked_mul(mul)
 }
 
+/// An I/O error as strerror() words it (without Rust's " (os error N)").
+pub fn os_error_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -689,7 +689,7 @@ pub fn load_file(srv: &Server, path: &str) -> Result<BTreeMap<Vec<u8>, User>, St
         format!(
             "Error loading ACLs, opening file '{}': {}",
             path,
-            os_error_text(&e)
+            crate::util::os_error_text(&e)
         )
     })?;
     let all = pubsub_default_all(srv);
@@ -774,15 +774,6 @@ pub fn load_file(srv: &Server, path: &str) -> Result<BTreeMap<Vec<u8>, User>, St
         .entry(b"default".to_vec())
         .or_insert_with(User::default_user);
     Ok(users)
-}
-
-/// An I/O error as strerror() words it (without Rust's " (os error N)").
-fn os_error_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 fn trim(s: &[u8]) -> &[u8] {

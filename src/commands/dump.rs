@@ -92,7 +92,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(clock::now());
     }
-    if ttl != 0 && ttl <= clock::now() {
+    if ttl != 0 && clock::already_expired(ttl) {
         // Already expired: the key ends up absent.
         if deleted {
             ctx.propagate_as(&[b"DEL", key]);

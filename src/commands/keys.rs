@@ -442,7 +442,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, secs: bool, relative: bool, name: &
     {
         return ctx.out.int(0);
     }
-    let event = if when <= clock::now() {
+    let event = if clock::already_expired(when) {
         db.remove_pos(pos);
         "del"
     } else {

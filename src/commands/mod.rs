@@ -484,11 +484,16 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     // After a failed background save, writes (and PING, as in Redis) are refused while
     // stop-writes-on-bgsave-error says so.
-    if crate::persist::snapshot::writes_refused(ctx.srv)
+    if (crate::persist::snapshot::writes_refused(ctx.srv) || ctx.srv.admin.aof.refusing())
         && (multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
             || cmd.name == "ping")
     {
-        return reject(ctx, Some(id), crate::persist::snapshot::MISCONF);
+        let msg = if crate::persist::snapshot::writes_refused(ctx.srv) {
+            crate::persist::snapshot::MISCONF.to_string()
+        } else {
+            crate::persist::aof::write_refusal(ctx.srv).unwrap_or_default()
+        };
+        return reject(ctx, Some(id), &msg);
     }
     if no_good_replicas(ctx.srv)
         && multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
@@ -577,6 +582,47 @@ pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 #[inline]
 pub fn no_good_replicas(srv: &Server) -> bool {
     srv.cfg.min_replicas_to_write > 0 && srv.cfg.min_replicas_max_lag > 0
+}
+
+/// Run a command read from a file (an AOF being loaded) as internal client `idx`, as
+/// Redis's AOF client does: none of `execute`'s checks (ACL, OOM, LOADING...), MULTI
+/// queues as usual, the reply is dropped. Err: an unknown command (or a wrong arity,
+/// which no handler is written to take).
+pub fn replay(
+    srv: &mut Server,
+    idx: usize,
+    data: &[u8],
+    spans: &[(u32, u32)],
+) -> Result<(), crate::persist::aof::Unknown> {
+    use crate::persist::aof::Unknown;
+    let args = Args::new(data, spans);
+    let id = lookup_full(&srv.cmds, args).ok_or(Unknown)?;
+    let cmd: &'static Command = srv.cmds.entries[id].cmd;
+    if !arity_ok(cmd.arity, args.len()) {
+        return Err(Unknown);
+    }
+    let mut out = std::mem::take(&mut srv.net.clients[idx].out);
+    let db = srv.net.clients[idx].db;
+    let outer = srv.executing.replace(idx);
+    let mut ctx = Ctx {
+        srv,
+        out: &mut out,
+        id: idx,
+        db,
+    };
+    if multi::queues(&ctx.srv.net.clients[idx], cmd) {
+        multi::queue(&mut ctx, id, args);
+    } else {
+        call(&mut ctx, id, args, false);
+    }
+    let db = ctx.db;
+    srv.executing = outer;
+    out.buf.clear();
+    out.errors.clear();
+    let c = &mut srv.net.clients[idx];
+    c.out = out;
+    c.db = db;
+    Ok(())
 }
 
 /// Run a command that passed the checks (directly, or queued by MULTI and run by EXEC)

@@ -28,6 +28,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("dbsize", 1, READONLY | FAST, KEYSPACE, dbsize),
     cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI, 0, save),
     cmd("bgsave", -1, ADMIN | NOSCRIPT, 0, bgsave),
+    cmd("bgrewriteaof", 1, ADMIN | NOSCRIPT, 0, bgrewriteaof),
     cmd(
         "lastsave",
         1,
@@ -375,6 +376,21 @@ fn set_one(cfg: &mut config::Config, spec: &config::Spec, v: &str) -> Result<(),
 pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Result<(), String> {
     match apply {
         Apply::Nothing | Apply::Dir | Apply::Hz | Apply::Limits => Ok(()),
+        Apply::Appendonly => {
+            use crate::persist::aof;
+            let state = srv.admin.aof.state;
+            if srv.cfg.appendonly && state == aof::State::Off {
+                let in_exec = srv.data.watches.in_exec;
+                aof::start(srv, in_exec)
+                    .map_err(|_| "Unable to turn on AOF. Check server logs.".to_string())
+            } else {
+                if !srv.cfg.appendonly && state != aof::State::Off {
+                    aof::stop(srv);
+                }
+                aof::config_changed(srv);
+                Ok(())
+            }
+        }
         Apply::Listeners => {
             if srv.cfg.tls_port != 0 && srv.net.tls.is_none() {
                 srv.reload_tls()?;
@@ -925,18 +941,16 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("rdb_last_cow_size", r.last_cow_size);
             f!("rdb_last_load_keys_expired", r.keys_expired_at_load);
             f!("rdb_last_load_keys_loaded", r.keys_loaded);
-            f!("aof_enabled", 0);
-            f!("aof_rewrite_in_progress", 0);
-            f!("aof_rewrite_scheduled", 0);
-            f!("aof_last_rewrite_time_sec", -1);
-            f!("aof_current_rewrite_time_sec", -1);
-            f!("aof_last_bgrewrite_status", "ok");
-            f!("aof_rewrites", 0);
-            f!("aof_rewrites_consecutive_failures", 0);
-            f!("aof_last_write_status", "ok");
-            f!("aof_last_cow_size", 0);
+            crate::persist::aof::info(srv, &mut |k, v| {
+                f!(k, v);
+            });
             f!("module_fork_in_progress", 0);
             f!("module_fork_last_cow_size", 0);
+            if srv.admin.aof.state != crate::persist::aof::State::Off {
+                crate::persist::aof::info_enabled(srv, &mut |k, v| {
+                    f!(k, v);
+                });
+            }
         }
         "stats" => {
             let st = &srv.admin.stats;
@@ -1370,6 +1384,83 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// BGREWRITEAOF: fork a child that writes a new AOF base (scheduled when another child
+/// runs or inside a transaction).
+fn bgrewriteaof(ctx: &mut Ctx, _: Args) {
+    let in_exec = ctx.srv.data.watches.in_exec;
+    match crate::persist::aof::bgrewriteaof(ctx.srv, in_exec) {
+        Ok(true) => ctx
+            .out
+            .simple("Background append only file rewriting started"),
+        Ok(false) => ctx
+            .out
+            .simple("Background append only file rewriting scheduled"),
+        Err(e) => ctx.out.error(&e),
+    }
+}
+
+/// The hooks the AOF loader runs commands and registers libraries through.
+fn aof_hooks<'a, 'b>(
+    register: &'a mut crate::persist::snapshot::RegisterLibrary<'b>,
+) -> crate::persist::aof::Hooks<'a, 'b> {
+    crate::persist::aof::Hooks {
+        replay: crate::commands::replay,
+        register,
+        new_client: |srv| {
+            let id = srv.net.next_client_id;
+            srv.net.next_client_id += 1;
+            srv.net.clients.insert(crate::server::Client::internal(id))
+        },
+        drop_client: |srv, idx| {
+            let c = srv.net.clients.remove(idx);
+            crate::commands::on_client_closed(srv, idx, &c);
+        },
+        in_multi: |srv, idx| srv.net.clients[idx].tx.active,
+    }
+}
+
+/// At startup: the AOF when appendonly yes (Redis then loads no RDB), else the RDB.
+pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
+    let mut register = |srv: &mut Server, code: &[u8]| {
+        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
+    };
+    if srv.cfg.appendonly {
+        crate::persist::aof::load_at_startup(srv, &mut aof_hooks(&mut register))?;
+    } else {
+        crate::persist::snapshot::load_at_startup(srv, &mut register)?;
+    }
+    // What was just loaded is what is on disk.
+    srv.admin.rdb.dirty_at_save = srv.data.dirty;
+    Ok(())
+}
+
+/// DEBUG LOADAOF: write out the AOF buffer, empty the dataset, load the AOF back (a
+/// failure ends the process, as in Redis).
+fn debug_loadaof(srv: &mut Server) {
+    use crate::persist::aof;
+    if srv.admin.aof.state == aof::State::On {
+        aof::flush(srv, true);
+    }
+    empty_data(srv);
+    let f = &mut srv.data.scripting.functions;
+    f.libraries.clear();
+    f.functions.clear();
+    if let Err(e) = aof::load_manifest(srv) {
+        crate::warn!("{e}");
+        std::process::exit(1);
+    }
+    aof::delete_history(srv);
+    let mut register = |srv: &mut Server, code: &[u8]| {
+        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
+    };
+    let st = aof::load_files(srv, &mut aof_hooks(&mut register));
+    if !matches!(st, aof::Status::Ok | aof::Status::Empty) {
+        std::process::exit(1);
+    }
+    srv.admin.rdb.dirty_at_save = srv.data.dirty;
+    crate::warn!("Append Only File loaded by DEBUG LOADAOF");
+}
+
 fn flush_mode_ok(ctx: &mut Ctx, args: Args) -> bool {
     match args.len() {
         1 => true,
@@ -1633,6 +1724,8 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         "change-repl-id" | "replybuffer" | "dict-resizing" | "pause-cron" => ctx.out.ok(),
         "reload" => {
+            // Reloading changes nothing to propagate (Redis: no dirty change).
+            ctx.srv.data.prop.prevent();
             let mut flags = (false, false, false);
             for a in args.iter().skip(2) {
                 if eq_ic(a, "merge") {
@@ -1652,7 +1745,12 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 Err(e) => ctx.out.error(&e),
             }
         }
-        "jmap" | "loadaof" => ctx.out.error("ERR DEBUG LOADAOF: ferrokv has no AOF yet"),
+        "loadaof" => {
+            // Never into the AOF it reloads (it would replay itself) nor to replicas.
+            ctx.srv.data.prop.prevent();
+            debug_loadaof(ctx.srv);
+            ctx.out.ok()
+        }
         "digest" if args.len() == 2 => {
             let mut d = [0u8; 20];
             for (i, db) in ctx.srv.data.ks.dbs.iter().enumerate() {

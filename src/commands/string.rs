@@ -297,7 +297,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
     }
     let had_ttl = e.expire() != NO_EXPIRE;
     let event = match at {
-        Some(t) if t <= clock::now() => {
+        Some(t) if clock::already_expired(t) => {
             db.remove_pos(pos);
             "del"
         }

@@ -210,7 +210,7 @@ impl Loader {
 }
 
 /// A word in double quotes, escaped like Redis's sdscatrepr.
-fn quote_always(w: &str) -> String {
+pub fn quote_always(w: &str) -> String {
     let mut s = String::from("\"");
     for c in w.chars() {
         match c {

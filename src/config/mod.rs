@@ -29,6 +29,8 @@ pub enum Apply {
     Limits,
     /// Fit the open-file limit to maxclients (or refuse, as Redis).
     Maxclients,
+    /// Turn the AOF on or off; aof-timestamp-enabled.
+    Appendonly,
 }
 
 pub struct Spec {
@@ -154,7 +156,7 @@ config_table! {
     key_load_delay: i64 = "key-load-delay" [] int(i32::MIN as i64, I32MAX), "0", HIDDEN, Nothing;
     dbfilename: String = "dbfilename" [] Kind::Str, "dump.rdb", NONE, Nothing;
     dir: String = "dir" [] Kind::Str, "", NONE, Dir;
-    appendonly: bool = "appendonly" [] Kind::Bool, "no", NONE, Nothing;
+    appendonly: bool = "appendonly" [] Kind::Bool, "no", NONE, Appendonly;
     appendfilename: String = "appendfilename" [] Kind::Str, "appendonly.aof", IMMUTABLE, Nothing;
     appenddirname: String = "appenddirname" [] Kind::Str, "appendonlydir", IMMUTABLE, Nothing;
     appendfsync: Choice = "appendfsync" [] Kind::Enum(&["always", "everysec", "no"]), "everysec", NONE, Nothing;
@@ -163,7 +165,7 @@ config_table! {
     auto_aof_rewrite_min_size: i64 = "auto-aof-rewrite-min-size" [] mem(0, U), "64mb", NONE, Nothing;
     aof_load_truncated: bool = "aof-load-truncated" [] Kind::Bool, "yes", NONE, Nothing;
     aof_use_rdb_preamble: bool = "aof-use-rdb-preamble" [] Kind::Bool, "yes", NONE, Nothing;
-    aof_timestamp_enabled: bool = "aof-timestamp-enabled" [] Kind::Bool, "no", NONE, Nothing;
+    aof_timestamp_enabled: bool = "aof-timestamp-enabled" [] Kind::Bool, "no", NONE, Appendonly;
     aof_rewrite_incremental_fsync: bool = "aof-rewrite-incremental-fsync" [] Kind::Bool, "yes", NONE, Nothing;
     sanitize_dump_payload: Choice = "sanitize-dump-payload" [] Kind::Enum(&["no", "yes", "clients"]), "no", NONE, Nothing;
     // --- replication (accepted and shown; links come with the replication work) ---

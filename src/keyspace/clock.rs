@@ -23,6 +23,9 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Whether expired keys found by lookups are deleted (master) or only hidden.
     static DELETES: Cell<bool> = const { Cell::new(true) };
+    /// An AOF is being replayed: nothing counts as expired (its commands are judged as
+    /// when they first ran; what expired since goes once the load is over).
+    static REPLAYING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A command starts (nested or not).
@@ -91,6 +94,23 @@ pub fn set_deletes_expired(yes: bool) {
 #[inline]
 pub fn deletes_expired() -> bool {
     DELETES.with(|d| d.get())
+}
+
+/// While an AOF is replayed nothing expires (Redis's keyIsExpired and
+/// checkAlreadyExpired while loading): `SET k v PXAT t` then `PERSIST k` keeps `k` even
+/// when the file is replayed after `t`.
+pub fn set_replaying(yes: bool) {
+    REPLAYING.with(|r| r.set(yes));
+}
+#[inline]
+pub fn replaying() -> bool {
+    REPLAYING.with(|r| r.get())
+}
+
+/// Whether an absolute expiry time (unix ms) is already past for the running command.
+#[inline]
+pub fn already_expired(when: i64) -> bool {
+    when <= now() && !replaying()
 }
 
 #[cfg(test)]

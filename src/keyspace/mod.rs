@@ -66,7 +66,7 @@ impl Db {
         let pos = self.dict.pos_of(key)?;
         let e = self.dict.item_mut(pos)?;
         let exp = e.expire();
-        if exp != NO_EXPIRE && exp <= clock::now() {
+        if exp != NO_EXPIRE && exp <= clock::now() && !clock::replaying() {
             // A master deletes it; loading or a replica only hides it (see `clock`).
             if clock::deletes_expired() {
                 if let Some(e) = self.dict.take(pos) {

@@ -101,6 +101,8 @@ pub struct Summary {
     /// Empty containers found in the file, skipped as Redis does.
     pub empty_keys_skipped: u64,
     pub checksum: Checksum,
+    /// Where the RDB ended in the data (an AOF's RDB preamble is followed by commands).
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1011,6 +1013,7 @@ pub fn load<'a>(
         functions: 0,
         empty_keys_skipped: 0,
         checksum: Checksum::Absent,
+        end: 0,
     };
     let mut db = 0u64;
     let mut expire: Option<i64> = None;
@@ -1135,6 +1138,7 @@ pub fn load<'a>(
             Checksum::Verified
         };
     }
+    summary.end = r.pos;
     Ok(summary)
 }
 
@@ -1297,6 +1301,7 @@ mod tests {
                 functions: 0,
                 empty_keys_skipped: 0,
                 checksum: Checksum::Absent,
+                end: 0,
             },
         };
         let summary = load(data, o, &mut |item| {
@@ -1347,7 +1352,8 @@ mod tests {
                 keys: 22,
                 functions: 1,
                 empty_keys_skipped: 0,
-                checksum: Checksum::Verified
+                checksum: Checksum::Verified,
+                end: asset("redis-7.0.15-all-types.rdb").len(),
             }
         );
         let aux: Vec<&str> = l.aux.iter().map(|(n, _)| n.as_str()).collect();

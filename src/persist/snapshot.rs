@@ -100,7 +100,7 @@ pub fn changes_since_save(srv: &Server) -> u64 {
     srv.data.dirty.saturating_sub(srv.admin.rdb.dirty_at_save)
 }
 
-fn options(srv: &Server) -> Options<'static> {
+pub(crate) fn options(srv: &Server) -> Options<'static> {
     let policy = srv.cfg.maxmemory_policy_name();
     Options {
         compression: srv.cfg.rdbcompression,
@@ -200,31 +200,17 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     }
     let dirty = srv.data.dirty;
     srv.admin.rdb.last_try = crate::util::now_ms() / 1000;
-    // A pipe for the child's progress and copy-on-write reports (Redis's child info).
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array we own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        fds = [-1, -1];
-    }
-    let (rd, wr) = (fds[0], fds[1]);
+    let (rd, wr) = report_pipe();
     let t0 = Instant::now();
     match crate::child::fork(srv, crate::child::Kind::Rdb) {
         Err(e) => {
-            if rd >= 0 {
-                // SAFETY: closing the two descriptors pipe2 gave us.
-                unsafe {
-                    libc::close(rd);
-                    libc::close(wr);
-                }
-            }
+            close_pipe(rd, wr);
             srv.admin.rdb.last_bgsave_ok = false;
             crate::warn!("Can't save in background: fork: {e}");
             Err(format!("ERR Can't save in background: fork: {e}"))
         }
         Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
-            crate::log::set_role(b'C');
-            srv.admin.rdb.info_pipe = None;
-            CHILD_PIPE.store(wr, std::sync::atomic::Ordering::Relaxed);
+            reports_to(srv, wr);
             match write_file_reporting(srv, std::process::id()) {
                 Ok(_) => {
                     crate::notice!("DB saved on disk");
@@ -237,14 +223,8 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             }
         }),
         Ok(crate::child::Forked::Parent(pid)) => {
+            keep_reports(srv, rd, wr);
             let r = &mut srv.admin.rdb;
-            if rd >= 0 {
-                // SAFETY: the child keeps its own copy of the write end; ours is closed.
-                unsafe { libc::close(wr) };
-                // SAFETY: `rd` is the pipe's read end, open and owned by nothing else.
-                let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
-                r.info_pipe = Some(file);
-            }
             r.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
             let usec = t0.elapsed().as_micros() as u64;
             srv.admin.rdb.latest_fork_usec = usec;
@@ -257,6 +237,54 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// A pipe for a child's progress and copy-on-write reports (Redis's child info): the
+/// read and write ends, -1 when none could be made.
+pub(crate) fn report_pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return (-1, -1);
+    }
+    (fds[0], fds[1])
+}
+
+/// The fork failed: the pipe goes.
+pub(crate) fn close_pipe(rd: i32, wr: i32) {
+    if rd >= 0 {
+        // SAFETY: closing the two descriptors pipe2 gave us.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+    }
+}
+
+/// In the child: report through `wr`.
+pub(crate) fn reports_to(srv: &mut Server, wr: i32) {
+    crate::log::set_role(b'C');
+    srv.admin.rdb.info_pipe = None;
+    CHILD_PIPE.store(wr, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// In the parent: read the reports from `rd` (the child keeps its own write end).
+pub(crate) fn keep_reports(srv: &mut Server, rd: i32, wr: i32) {
+    if rd >= 0 {
+        // SAFETY: the child keeps its own copy of the write end; ours is closed.
+        unsafe { libc::close(wr) };
+        // SAFETY: `rd` is the pipe's read end, open and owned by nothing else.
+        let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+        srv.admin.rdb.info_pipe = Some(file);
+    }
+}
+
+/// A child's last copy-on-write report, once it ended; its reports are forgotten.
+pub(crate) fn final_cow(srv: &mut Server) -> u64 {
+    read_child_info(srv);
+    let cow = srv.admin.rdb.cow_size;
+    srv.admin.rdb.reset_child_info();
+    cow
 }
 
 /// A BGSAVE child ended (from the reaper): success moves the saved state forward.
@@ -338,6 +366,9 @@ pub fn kill_child(srv: &mut Server) {
 /// keeps the server running unless `force`. Returns whether the server may exit.
 pub fn prepare_shutdown(srv: &mut Server, save: bool, nosave: bool, force: bool) -> bool {
     kill_child(srv);
+    if !super::aof::prepare_shutdown(srv, force) {
+        return false;
+    }
     // A half-loaded dataset is never saved over the file it comes from (as Redis).
     if nosave || srv.admin.rdb.loading || (!save && srv.cfg.save.0.is_empty()) {
         return true;
@@ -365,10 +396,45 @@ pub fn load_file(
     merge: bool,
     register: &mut RegisterLibrary<'_>,
 ) -> Result<(), String> {
-    use super::rdb_load::Item;
     let t0 = Instant::now();
     let data =
         std::fs::read(path).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+    begin_loading(srv, data.len() as u64);
+    let result = load_bytes(srv, &data, merge, register);
+    end_loading(srv);
+    result?;
+    crate::notice!(
+        "DB loaded from disk: {:.3} seconds",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The dataset is being loaded (`total` bytes): clients get -LOADING, and lookups hide
+/// expired keys but delete nothing.
+pub fn begin_loading(srv: &mut Server, total: u64) {
+    let r = &mut srv.admin.rdb;
+    r.loading = true;
+    r.loading_started = crate::util::now_ms() / 1000;
+    r.loading_total_bytes = total;
+    r.loading_keys = 0;
+    crate::keyspace::clock::set_deletes_expired(false);
+}
+
+pub fn end_loading(srv: &mut Server) {
+    srv.admin.rdb.loading = false;
+    crate::keyspace::clock::set_deletes_expired(true);
+}
+
+/// Load an RDB image (a file's bytes, or an AOF's RDB base) into the dataset; returns
+/// where the RDB ended in `data`. Logs as Redis does.
+pub fn load_bytes(
+    srv: &mut Server,
+    data: &[u8],
+    merge: bool,
+    register: &mut RegisterLibrary<'_>,
+) -> Result<usize, String> {
+    use super::rdb_load::Item;
     let now = crate::util::now_ms();
     let opts = super::rdb_load::opts_of(&srv.cfg);
     let (mut loaded, mut expired, mut empty) = (0u64, 0u64, 0u64);
@@ -376,15 +442,6 @@ pub fn load_file(
     let ctime_now = now / 1000;
     // Clients are served meanwhile (-LOADING), at startup and during DEBUG RELOAD.
     let serve = srv.net.events_while_blocked;
-    {
-        let r = &mut srv.admin.rdb;
-        r.loading = true;
-        r.loading_started = ctime_now;
-        r.loading_total_bytes = data.len() as u64;
-        r.loading_keys = 0;
-    }
-    // A loading server hides expired keys from lookups but deletes nothing.
-    crate::keyspace::clock::set_deletes_expired(false);
     let mut last_served = Instant::now();
     let result = {
         let srv = &mut *srv;
@@ -461,12 +518,10 @@ pub fn load_file(
             }
             Ok(())
         };
-        super::rdb_load::load(&data, &opts, &mut sink)
+        super::rdb_load::load(data, &opts, &mut sink)
     };
-    srv.admin.rdb.loading = false;
-    crate::keyspace::clock::set_deletes_expired(true);
     match result {
-        Ok(_) => {
+        Ok(summary) => {
             srv.admin.rdb.keys_loaded = loaded;
             srv.admin.rdb.keys_expired_at_load = expired;
             if empty > 0 {
@@ -474,11 +529,7 @@ pub fn load_file(
             } else {
                 crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
             }
-            crate::notice!(
-                "DB loaded from disk: {:.3} seconds",
-                t0.elapsed().as_secs_f64()
-            );
-            Ok(())
+            Ok(summary.end)
         }
         Err(e) => {
             // What is wrong, then where (Redis logs both).
@@ -533,7 +584,7 @@ fn private_dirty() -> u64 {
         * 1024
 }
 
-fn child_progress(keys: u64) {
+pub(crate) fn child_progress(keys: u64) {
     let now = crate::util::now_ms();
     if now - CHILD_REPORTED.load(std::sync::atomic::Ordering::Relaxed) >= 1000 {
         CHILD_REPORTED.store(now, std::sync::atomic::Ordering::Relaxed);
@@ -542,7 +593,7 @@ fn child_progress(keys: u64) {
 }
 
 /// One report: keys written (u64::MAX: the end) and the copy-on-write size, 16 bytes.
-fn child_report(keys: u64) {
+pub(crate) fn child_report(keys: u64) {
     let fd = CHILD_PIPE.load(std::sync::atomic::Ordering::Relaxed);
     if fd < 0 {
         return;

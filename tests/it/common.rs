@@ -12,6 +12,11 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
+thread_local! {
+    /// The file-size limit the next server this thread spawns starts with.
+    static FSIZE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -56,6 +61,39 @@ impl Server {
             }
         }
         panic!("no free port for ferrokv after 5 tries");
+    }
+
+    /// `start` with the file-size limit (RLIMIT_FSIZE, soft) set to `bytes`: writes past it
+    /// fail with EFBIG, as on a full disk (raise it again with `set_fsize`).
+    pub fn start_with_fsize(bytes: u64, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            FSIZE.with(|f| f.set(Some(bytes)));
+            let port = free_port();
+            let listen = ["--port".to_string(), port.to_string()];
+            let listen: Vec<&str> = listen.iter().map(|s| s.as_str()).collect();
+            if let Ok(s) = Self::try_spawn(None, port, &listen, extra, None) {
+                return s;
+            }
+        }
+        panic!("no free port for ferrokv after 5 tries");
+    }
+
+    /// Change the running server's file-size limit (prlimit(2)).
+    pub fn set_fsize(&self, bytes: u64) {
+        let r = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit on our own child process, with a limit we own.
+        let rc = unsafe {
+            libc::prlimit(
+                self.pid() as i32,
+                libc::RLIMIT_FSIZE,
+                &r,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
     }
 
     /// `start` with the open-file limit (RLIMIT_NOFILE, soft and hard) set to `nofile`.
@@ -116,6 +154,25 @@ impl Server {
                         rlim_max: n,
                     };
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(n) = FSIZE.with(|f| f.take()) {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit and signal (async-signal-safe) run between fork and
+            // exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // A write past the limit fails with EFBIG instead of killing.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let r = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
@@ -348,6 +405,11 @@ pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 /// A redis-server 7.0 on a free loopback port, as a `Server` (so killed on drop), in
 /// `dir` (a fresh one when None: it loads any dump.rdb there, as a user's would).
 pub fn start_redis_server(dir: Option<&std::path::Path>) -> Server {
+    start_redis_server_with(dir, &[])
+}
+
+/// `start_redis_server` with more options (`--appendonly yes`...), after the defaults.
+pub fn start_redis_server_with(dir: Option<&std::path::Path>, extra: &[&str]) -> Server {
     assert!(
         std::path::Path::new(REDIS_SERVER).exists(),
         "{REDIS_SERVER} is missing: these tests compare ferrokv with a live redis-server \
@@ -360,6 +422,7 @@ pub fn start_redis_server(dir: Option<&std::path::Path>) -> Server {
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .stdin(Stdio::null())

@@ -2,6 +2,7 @@
 //! it through real clients (the `redis` crate, raw sockets, rustls).
 #![warn(clippy::undocumented_unsafe_blocks)]
 mod acl;
+mod aof;
 mod blocking;
 mod busy;
 mod common;

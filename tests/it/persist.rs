@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Every type, small and large, in two databases, with TTLs, a stream with consumer
 /// groups and pending entries, and a function library.
-fn fill(c: &mut Connection) {
+pub(crate) fn fill(c: &mut Connection) {
     let big = "x".repeat(5000);
     let cmds: &[&[&str]] = &[
         &["SET", "str", "hello"],
@@ -71,7 +71,7 @@ fn fill(c: &mut Connection) {
 
 /// Everything a client can see of a database, as text: each key's type and content, and
 /// whether it has a TTL.
-fn contents(c: &mut Connection, db: &str) -> Vec<String> {
+pub(crate) fn contents(c: &mut Connection, db: &str) -> Vec<String> {
     q::<()>(c, &["SELECT", db]);
     let mut keys: Vec<String> = q(c, &["KEYS", "*"]);
     keys.sort();
@@ -122,10 +122,39 @@ fn contents(c: &mut Connection, db: &str) -> Vec<String> {
 
 /// Databases 0 and 3 of two servers hold the same keys, types, contents and TTL flags;
 /// a difference is shown cut short, named by each side's label.
-fn same_contents(a: &mut Connection, b: &mut Connection, a_is: &str, b_is: &str) {
+pub(crate) fn same_contents(a: &mut Connection, b: &mut Connection, a_is: &str, b_is: &str) {
+    same_contents_but(a, b, a_is, b_is, &[]);
+}
+
+/// `same_contents`, with the integer fields named in `ignore` (XINFO's "seen-time") not
+/// compared.
+pub(crate) fn same_contents_but(
+    a: &mut Connection,
+    b: &mut Connection,
+    a_is: &str,
+    b_is: &str,
+    ignore: &[&str],
+) {
     let cut = |s: &str| s.chars().take(400).collect::<String>();
+    let mask = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|mut s| {
+                for f in ignore {
+                    let tag = format!("'\"{f}\"'), int(");
+                    let mut from = 0;
+                    while let Some(i) = s[from..].find(&tag) {
+                        let start = from + i + tag.len();
+                        let end = start + s[start..].find(')').unwrap_or(0);
+                        s.replace_range(start..end, "_");
+                        from = start;
+                    }
+                }
+                s
+            })
+            .collect()
+    };
     for db in ["0", "3"] {
-        let (want, got) = (contents(a, db), contents(b, db));
+        let (want, got) = (mask(contents(a, db)), mask(contents(b, db)));
         assert_eq!(want.len(), got.len(), "db {db}: key counts");
         for (w, g) in want.iter().zip(&got) {
             assert!(w == g, "db {db}\n {a_is}: {}\n {b_is}: {}", cut(w), cut(g));
@@ -133,7 +162,7 @@ fn same_contents(a: &mut Connection, b: &mut Connection, a_is: &str, b_is: &str)
     }
 }
 
-fn check_rdb(path: &Path) -> String {
+pub(crate) fn check_rdb(path: &Path) -> String {
     let out = Command::new("redis-check-rdb")
         .arg(path)
         .output()
@@ -146,7 +175,7 @@ fn check_rdb(path: &Path) -> String {
     text
 }
 
-fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
+pub(crate) fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
     let info: String = q(c, &["INFO", section]);
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
