@@ -430,8 +430,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             "ERR Command not allowed inside a transaction",
         );
     }
-    // While the dataset loads only loading-allowed commands run (INFO, CONFIG, SHUTDOWN...).
-    if ctx.srv.admin.rdb.loading && cmd.flags & LOADING == 0 {
+    // While the dataset loads only loading-allowed commands run (INFO, CONFIG, SHUTDOWN...),
+    // and the calls of a script the AOF being loaded runs.
+    if ctx.srv.admin.rdb.loading && cmd.flags & LOADING == 0 && !nested(ctx.srv) {
         return reject(
             ctx,
             Some(id),

@@ -1745,6 +1745,11 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 Err(e) => ctx.out.error(&e),
             }
         }
+        "aof-flush-sleep" if args.len() == 3 => {
+            ctx.srv.admin.aof.flush_sleep_us =
+                crate::util::parse_i64(args.get(2)).unwrap_or(0).max(0) as u64;
+            ctx.out.ok();
+        }
         "loadaof" => {
             // Never into the AOF it reloads (it would replay itself) nor to replicas.
             ctx.srv.data.prop.prevent();

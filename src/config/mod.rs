@@ -29,7 +29,7 @@ pub enum Apply {
     Limits,
     /// Fit the open-file limit to maxclients (or refuse, as Redis).
     Maxclients,
-    /// Turn the AOF on or off; aof-timestamp-enabled.
+    /// Turn the AOF on or off; aof-timestamp-enabled, aof-disable-auto-gc.
     Appendonly,
 }
 
@@ -245,7 +245,7 @@ config_table! {
     // Accepted for compatibility with Redis 7.0 config files (no effect in ferrokv).
     loading_process_events_interval_bytes: i64 = "loading-process-events-interval-bytes" [] int(1024, I32MAX), "2097152", HIDDEN, Nothing;
     use_exit_on_panic: bool = "use-exit-on-panic" [] Kind::Bool, "no", HIDDEN, Nothing;
-    aof_disable_auto_gc: bool = "aof-disable-auto-gc" [] Kind::Bool, "no", NONE, Nothing;
+    aof_disable_auto_gc: bool = "aof-disable-auto-gc" [] Kind::Bool, "no", NONE, Appendonly;
     replica_ignore_disk_write_errors: bool = "replica-ignore-disk-write-errors" [] Kind::Bool, "no", NONE, Nothing;
     socket_mark_id: i64 = "socket-mark-id" [] int(0, u32::MAX as i64), "0", IMMUTABLE, Nothing;
     cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit" [] mem(0, U), "0", NONE, Nothing;
