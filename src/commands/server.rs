@@ -889,7 +889,10 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("mem_clients_slaves", 0);
             f!("mem_clients_normal", clients);
             f!("mem_cluster_links", 0);
-            f!("mem_aof_buffer", 0);
+            f!(
+                "mem_aof_buffer",
+                srv.data.prop.aof.as_ref().map_or(0, |a| a.buf.capacity())
+            );
             f!("mem_allocator", "jemalloc-5.3.0");
             f!("active_defrag_running", 0);
             f!("lazyfree_pending_objects", 0);
