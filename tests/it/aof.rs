@@ -483,3 +483,51 @@ fn debug_loadaof_and_scheduled_rewrites() {
     assert!(r.is_ok(), "{r:?} {}", srv.log());
     assert_eq!(q::<String>(c, &["DEBUG", "DIGEST"]), before);
 }
+
+/// kill -9 of the server and its rewrite child mid-rewrite: the manifest on disk names
+/// whole files (the old BASE, the old INCR and the one opened when the rewrite began), so
+/// everything acknowledged loads, before and after the rewrite started.
+#[test]
+fn a_crash_during_bgrewriteaof_leaves_the_aof_loadable() {
+    let mut srv = Server::start(&["--appendonly", "yes"]);
+    let c = &mut srv.client();
+    for i in 0..200 {
+        q::<()>(c, &["SET", &format!("old:{i}"), &"v".repeat(1000)]);
+    }
+    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "20000"]);
+    assert_eq!(
+        q::<String>(c, &["BGREWRITEAOF"]),
+        "Background append only file rewriting started"
+    );
+    for i in 0..50 {
+        q::<()>(c, &["SET", &format!("new:{i}"), "v"]);
+    }
+    let pid = srv.pid();
+    wait_until("the child writes its temp file", || {
+        std::fs::read_dir(&srv.dir).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("temp-rewriteaof")
+                && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+        })
+    });
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    // SAFETY: killing the processes this test started.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+        for child in children.split_whitespace() {
+            libc::kill(child.parse().unwrap(), libc::SIGKILL);
+        }
+    }
+    srv.wait_exit(Duration::from_secs(5));
+    let manifest =
+        std::fs::read_to_string(srv.dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let dir = srv.dir.to_string_lossy().to_string();
+    let again = Server::start(&["--appendonly", "yes", "--dir", &dir]);
+    assert_eq!(q::<i64>(&mut again.client(), &["DBSIZE"]), 250);
+}
