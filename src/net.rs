@@ -70,6 +70,10 @@ pub struct Conn {
     pub tls: Option<Box<rustls::Connection>>,
     /// The TLS handshake finished (always true for plaintext).
     pub established: bool,
+    /// The peer shut down its side (epoll said so): reads go on to the end-of-file
+    /// instead of trusting a short read to mean "drained", since no later edge will
+    /// report the FIN that came with the data.
+    pub hup: bool,
 }
 
 /// What a read did.
@@ -89,6 +93,7 @@ impl Conn {
             stream,
             tls: None,
             established: true,
+            hup: false,
         }
     }
     pub fn tls(stream: Stream, session: impl Into<rustls::Connection>) -> Self {
@@ -96,6 +101,7 @@ impl Conn {
             stream,
             tls: Some(Box::new(session.into())),
             established: false,
+            hup: false,
         }
     }
 
@@ -103,9 +109,9 @@ impl Conn {
     /// `InvalidData` with rustls's reason.
     pub fn read_into(&mut self, rbuf: &mut Vec<u8>) -> io::Result<ReadResult> {
         match &mut self.tls {
-            None => read_plain(&mut self.stream, rbuf),
+            None => read_plain(&mut self.stream, rbuf, self.hup),
             Some(tls) => {
-                let r = read_tls(tls, &mut self.stream, rbuf);
+                let r = read_tls(tls, &mut self.stream, rbuf, self.hup);
                 if !tls.is_handshaking() {
                     self.established = true;
                 }
@@ -171,7 +177,7 @@ fn make_room(rbuf: &mut Vec<u8>, need: usize) {
     }
 }
 
-fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult> {
+fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>, hup: bool) -> io::Result<ReadResult> {
     let mut total = 0;
     loop {
         make_room(rbuf, 4096);
@@ -189,8 +195,9 @@ fn read_plain(stream: &mut Stream, rbuf: &mut Vec<u8>) -> io::Result<ReadResult>
                 unsafe { rbuf.set_len(len + n) };
                 total += n;
                 // A short read drained the socket: epoll (edge-triggered) reports the next
-                // arrival, so skip the read() that would only return EAGAIN.
-                if n < cap - len || total >= READ_BUDGET {
+                // arrival, so skip the read() that would only return EAGAIN (unless the
+                // peer hung up: then that read is the end-of-file).
+                if (n < cap - len && !hup) || total >= READ_BUDGET {
                     return Ok(ReadResult::Data(total));
                 }
             }
@@ -219,6 +226,7 @@ fn read_tls(
     tls: &mut rustls::Connection,
     stream: &mut Stream,
     rbuf: &mut Vec<u8>,
+    hup: bool,
 ) -> io::Result<ReadResult> {
     let mut total = 0;
     loop {
@@ -230,7 +238,7 @@ fn read_tls(
         match tls.read_tls(&mut probe) {
             Ok(0) => eof = true,
             // As in read_plain: a short read means the socket is drained.
-            Ok(_) => drained = probe.short,
+            Ok(_) => drained = probe.short && !hup,
             Err(e) if e.kind() == ErrorKind::WouldBlock => drained = true,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

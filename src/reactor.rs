@@ -154,6 +154,8 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
 /// Readiness flags of a queued event.
 const READ: u8 = 1;
 const WRITE: u8 = 2;
+/// The peer shut its side down (read to the end-of-file).
+const HUP: u8 = 4;
 
 /// Queue a batch of events: [`dispatch`] serves them in order. They are queued (not
 /// served straight from `Events`) so that a script serving the loop while it runs serves
@@ -163,6 +165,9 @@ fn queue(srv: &mut Server, events: &Events) {
         let mut flags = 0;
         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
             flags |= READ;
+        }
+        if ev.is_read_closed() {
+            flags |= HUP;
         }
         if ev.is_writable() {
             flags |= WRITE;
@@ -199,6 +204,11 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
                 srv.net.deferred_events.push(t);
             }
             continue;
+        }
+        if flags & HUP != 0 {
+            if let Some(conn) = srv.net.clients[t].conn.as_mut() {
+                conn.hup = true;
+            }
         }
         if flags & READ != 0 {
             handle_readable(srv, t);
@@ -519,7 +529,11 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     }
     process_input(srv, idx);
     if closed {
-        // Reply to what was sent before the close if the peer half-closed, then go.
+        // Reply to what was sent before the close if the peer half-closed, then go (the
+        // AOF first: its buffer holds the replies).
+        if srv.data.prop.aof_hold() {
+            crate::persist::aof::flush(srv, false);
+        }
         flush(srv, idx);
         if srv.net.clients.contains(idx) {
             close_client(srv, idx);

@@ -486,3 +486,23 @@ fn cluster_client_commands_say_cluster_is_disabled() {
         );
     }
 }
+
+/// A client that sends its commands and shuts its side down at once (`printf ... | nc
+/// -N`) gets every reply, then the close: the FIN that came with the data must not be
+/// missed (epoll reports it once). With the AOF on too, whose buffer holds the replies.
+#[test]
+fn a_half_closing_client_gets_its_replies_and_the_close() {
+    for extra in [&[][..], &["--appendonly", "yes"][..]] {
+        let srv = Server::start(extra);
+        for _ in 0..20 {
+            let mut s = srv.raw();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            std::io::Write::write_all(&mut s, b"SET a 1\r\nINCR a\r\nGET a\r\n").unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut s, &mut got).expect("replies then end-of-file");
+            assert_eq!(got, b"+OK\r\n:2\r\n$1\r\n2\r\n", "{extra:?}");
+        }
+    }
+}
