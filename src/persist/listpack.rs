@@ -1,6 +1,6 @@
 //! Listpack encoding (Redis 5+'s compact list of strings and integers), for what Redis's
-//! file formats keep in listpacks: stream nodes today; list, hash and sorted set
-//! encodings next.
+//! file formats keep in listpacks: stream nodes and list (quicklist) nodes; hash and
+//! sorted set encodings next.
 //!
 //! Layout: total bytes (u32 LE), element count (u16 LE, 65535 when it does not fit),
 //! the elements, and 0xFF. Each element is its encoding and data followed by its own
@@ -96,6 +96,16 @@ impl Listpack {
             });
         }
         self.n += 1;
+    }
+
+    /// Its size so far, in bytes (without the end byte).
+    pub fn len_bytes(&self) -> usize {
+        self.b.len()
+    }
+
+    /// Elements pushed so far.
+    pub fn count(&self) -> usize {
+        self.n
     }
 
     /// The finished listpack's bytes.

@@ -9,7 +9,8 @@
 //!
 //! Values are written in encodings every Redis 7.0 loads: strings as integers when they
 //! are small integers, LZF-compressed past 20 bytes when `rdbcompression yes` and that is
-//! smaller, raw otherwise; lists, sets, sorted sets (binary double scores) and hashes in
+//! smaller, raw otherwise; lists as Redis 7.0 writes them (QUICKLIST_2: listpack nodes
+//! cut by list-max-listpack-size); sets, sorted sets (binary double scores) and hashes in
 //! their plain forms (Redis converts small ones to listpack or intset as it loads them,
 //! by its own limits); streams as STREAM_LISTPACKS_2, Redis 7.0's own: entries in
 //! listpack nodes keyed by their master ID, then the stream's IDs and counters, and its
@@ -42,6 +43,9 @@ pub struct Options<'a> {
     pub stream_node_max_bytes: u64,
     /// rdb-key-save-delay (tests): microseconds to sleep after each key.
     pub key_save_delay_us: i64,
+    /// list-max-listpack-size: how full a list's quicklist node gets (negative: a size
+    /// class, -2 = 8 KB; positive: a count of entries).
+    pub list_max_listpack_size: i64,
     /// Called with the count of keys written so far, every 1024 keys (a BGSAVE child
     /// reports its progress and copy-on-write size with it).
     pub progress: Option<fn(u64)>,
@@ -180,7 +184,7 @@ fn put_int_string(b: &mut Vec<u8>, n: i64) {
 pub fn type_of(v: &ValRef) -> u8 {
     match v {
         ValRef::Int(_) | ValRef::Str(_) => T_STRING,
-        ValRef::List(_) => T_LIST,
+        ValRef::List(_) => T_LIST_QUICKLIST_2,
         ValRef::Set(_) => T_SET,
         ValRef::ZSet(_) => T_ZSET_2,
         ValRef::Hash(_) => T_HASH,
@@ -195,12 +199,7 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
     match v {
         ValRef::Int(n) => put_int_string(b, *n),
         ValRef::Str(s) => put_string(b, s, z),
-        ValRef::List(l) => {
-            put_len(b, l.len() as u64);
-            for e in l.iter() {
-                put_string(b, e, z);
-            }
-        }
+        ValRef::List(l) => put_quicklist(b, l.iter().map(|e| &**e), opts),
         ValRef::Set(s) => {
             put_len(b, s.len() as u64);
             s.for_each(|m| put_string(b, m, z));
@@ -223,6 +222,53 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
             }
         }
         ValRef::Stream(s) => put_stream(b, s, opts),
+    }
+}
+
+/// An element this large gets a node of its own, stored plain (Redis's packed_threshold).
+const PLAIN_THRESHOLD: usize = 1 << 30;
+
+/// A list as Redis 7.0 writes it (QUICKLIST_2): its nodes, each a listpack of entries
+/// (container 2) cut where list-max-listpack-size says, or one huge element stored plain
+/// (container 1).
+fn put_quicklist<'a>(b: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>, opts: &Options) {
+    let fill = opts.list_max_listpack_size;
+    // Redis's quicklist insert rule (_quicklistNodeAllowInsert): the node's bytes plus
+    // the element's length plus 8 must stay within the size class of a negative fill
+    // (-1..-5: 4..64 KB), or within 8 KB with fewer entries than a positive fill.
+    const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+    let allows = |lp: &Listpack, len: usize| {
+        let new_sz = lp.len_bytes() + 1 + len + 8;
+        let class = if fill < 0 {
+            (-(fill + 1)) as usize
+        } else {
+            usize::MAX
+        };
+        (class < LEVELS.len() && new_sz <= LEVELS[class])
+            || (new_sz <= 8192 && (lp.count() as i64) < fill)
+    };
+    let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut lp = Listpack::new();
+    for e in items {
+        if e.len() >= PLAIN_THRESHOLD {
+            if lp.count() > 0 {
+                nodes.push((2, std::mem::take(&mut lp).finish()));
+            }
+            nodes.push((1, e.to_vec()));
+            continue;
+        }
+        if lp.count() > 0 && !allows(&lp, e.len()) {
+            nodes.push((2, std::mem::take(&mut lp).finish()));
+        }
+        lp.push_str(e);
+    }
+    if lp.count() > 0 {
+        nodes.push((2, lp.finish()));
+    }
+    put_len(b, nodes.len() as u64);
+    for (container, data) in &nodes {
+        put_len(b, *container);
+        put_string(b, data, opts.compression);
     }
 }
 
