@@ -1759,6 +1759,29 @@ fn debug(ctx: &mut Ctx, args: Args) {
             debug_loadaof(ctx.srv);
             ctx.out.ok()
         }
+        "htstats" if args.len() >= 3 => {
+            // DEBUG HTSTATS <db>: the keyspace index's size, in Redis's layout.
+            let Some(db) = crate::util::parse_i64(args.get(2))
+                .and_then(|d| usize::try_from(d).ok())
+                .filter(|&d| d < ctx.srv.data.ks.dbs.len())
+            else {
+                return ctx.out.error("ERR Out of range database");
+            };
+            let d = &ctx.srv.data.ks.dbs[db];
+            let stats = |n: usize, size: usize| {
+                if n == 0 {
+                    "No stats available for empty dictionaries\n".to_string()
+                } else {
+                    format!("Hash table 0 stats (main hash table):\n table size: {size}\n number of elements: {n}\n")
+                }
+            };
+            let text = format!(
+                "[Dictionary HT]\n{}[Expires HT]\n{}",
+                stats(d.len(), d.dict.buckets()),
+                stats(d.volatile(), d.volatile().next_power_of_two())
+            );
+            ctx.out.bulk(text.as_bytes());
+        }
         "digest" if args.len() == 2 => {
             let mut d = [0u8; 20];
             for (i, db) in ctx.srv.data.ks.dbs.iter().enumerate() {

@@ -83,6 +83,16 @@ impl<T: Keyed> Table<T> {
     pub fn len(&self) -> usize {
         self.cells.len()
     }
+    /// The index's bucket count (DEBUG HTSTATS's "table size"): a power of two, holding
+    /// up to 7/8 of it in entries.
+    pub fn buckets(&self) -> usize {
+        let cap = self.index.capacity() + self.old.capacity();
+        if cap == 0 {
+            0
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        }
+    }
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()

@@ -1243,14 +1243,13 @@ pub fn stop(srv: &mut Server) {
 /// The cron's part: a postponed write, a retry after a write error, a scheduled
 /// rewrite, the growth trigger.
 pub fn cron(srv: &mut Server) {
-    if srv.admin.aof.state == State::Off {
-        return;
-    }
-    srv.admin.aof.fsync_error = srv.admin.aof.bio_error();
     if srv.admin.aof.state == State::On {
+        srv.admin.aof.fsync_error = srv.admin.aof.bio_error();
         // A postponed write, a retry after an error, or an everysec fsync owed after
         // writes stopped.
         flush(srv, false);
+    } else if !srv.admin.aof.rewrite_scheduled {
+        return;
     }
     if crate::child::writer_running(srv) {
         return;
