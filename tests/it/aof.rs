@@ -531,3 +531,24 @@ fn a_crash_during_bgrewriteaof_leaves_the_aof_loadable() {
     let again = Server::start(&["--appendonly", "yes", "--dir", &dir]);
     assert_eq!(q::<i64>(&mut again.client(), &["DBSIZE"]), 250);
 }
+
+/// BGREWRITEAOF with the AOF off, asked inside MULTI: scheduled, then run by the cron; it
+/// writes a BASE and a manifest (as Redis's does), and no INCR file.
+#[test]
+fn a_rewrite_scheduled_with_the_aof_off_runs() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    q::<()>(c, &["MULTI"]);
+    q::<()>(c, &["BGREWRITEAOF"]);
+    let replies: Vec<String> = q(c, &["EXEC"]);
+    assert_eq!(replies, ["Background append only file rewriting scheduled"]);
+    wait_until("the rewrite runs", || {
+        info_field(c, "persistence", "aof_rewrites") == "1"
+    });
+    wait_rewrite(c);
+    assert_eq!(
+        aof_files(&srv.dir),
+        ["appendonly.aof.1.base.rdb", "appendonly.aof.manifest"]
+    );
+}
