@@ -315,6 +315,9 @@ pub struct Aof {
     pub write_error: Option<String>,
     /// The last background fsync's error, as the cron last saw it.
     pub fsync_error: Option<String>,
+    /// Writes are refused (either error, with the AOF on): the one flag each write
+    /// command tests.
+    refuse: bool,
     pub rewrite_scheduled: bool,
     /// The rewrite child: its pid and start.
     pub child: Option<(libc::pid_t, Instant)>,
@@ -361,7 +364,13 @@ impl Aof {
     /// write command; almost always false).
     #[inline]
     pub fn refusing(&self) -> bool {
-        (self.write_error.is_some() || self.fsync_error.is_some()) && self.state != State::Off
+        self.refuse
+    }
+
+    /// Recompute `refuse` after an error or the state changed.
+    fn errors_changed(&mut self) {
+        self.refuse =
+            (self.write_error.is_some() || self.fsync_error.is_some()) && self.state != State::Off;
     }
 
     /// A background fsync failed (it refuses writes like a failed write).
@@ -578,6 +587,7 @@ pub fn flush(srv: &mut Server, force: bool) {
             }
             // Keep what was not written for the next try; refuse writes meanwhile.
             aof.write_error = Some(why);
+            aof.errors_changed();
             if written > 0 {
                 aof.current_size += written as u64;
                 aof.last_incr_size += written as u64;
@@ -587,6 +597,7 @@ pub fn flush(srv: &mut Server, force: bool) {
         }
         if aof.write_error.take().is_some() {
             crate::warn!("AOF write error looks solved, Redis can write again.");
+            aof.errors_changed();
         }
         aof.current_size += written as u64;
         aof.last_incr_size += written as u64;
@@ -1219,6 +1230,7 @@ pub fn start(srv: &mut Server, in_exec: bool) -> Result<(), String> {
         }
     }
     aof.fsync_error = None;
+    aof.errors_changed();
     Ok(())
 }
 
@@ -1234,6 +1246,7 @@ pub fn stop(srv: &mut Server) {
     srv.data.prop.feed_aof(None);
     let aof = &mut srv.admin.aof;
     aof.state = State::Off;
+    aof.errors_changed();
     aof.rewrite_scheduled = false;
     aof.last_incr_size = 0;
     aof.last_incr_fsync_offset = 0;
@@ -1245,6 +1258,7 @@ pub fn stop(srv: &mut Server) {
 pub fn cron(srv: &mut Server) {
     if srv.admin.aof.state == State::On {
         srv.admin.aof.fsync_error = srv.admin.aof.bio_error();
+        srv.admin.aof.errors_changed();
         // A postponed write, a retry after an error, or an everysec fsync owed after
         // writes stopped.
         flush(srv, false);
