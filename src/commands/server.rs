@@ -1427,11 +1427,15 @@ pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     let mut register = |srv: &mut Server, code: &[u8]| {
         crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
     };
+    // The manifest is read whether the AOF is on or not (a later BGREWRITEAOF or
+    // `appendonly yes` goes on from its sequence numbers), as Redis does.
+    crate::persist::aof::load_manifest(srv)?;
     if srv.cfg.appendonly {
         crate::persist::aof::load_at_startup(srv, &mut aof_hooks(&mut register))?;
     } else {
         crate::persist::snapshot::load_at_startup(srv, &mut register)?;
     }
+    crate::persist::aof::delete_history(srv);
     // What was just loaded is what is on disk.
     srv.admin.rdb.dirty_at_save = srv.data.dirty;
     Ok(())
@@ -1441,7 +1445,7 @@ pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
 /// failure ends the process, as in Redis).
 fn debug_loadaof(srv: &mut Server) {
     use crate::persist::aof;
-    if srv.admin.aof.state == aof::State::On {
+    if srv.admin.aof.state != aof::State::Off {
         aof::flush(srv, true);
     }
     empty_data(srv);

@@ -125,7 +125,7 @@ impl Manifest {
                 let (k, v) = (word(i), word(i + 1));
                 if k.eq_ignore_ascii_case(b"file") {
                     let v = String::from_utf8_lossy(v).into_owned();
-                    if v.contains('/') {
+                    if v.contains('/') || v.contains('\\') {
                         return bad("File can't be a path, just a filename");
                     }
                     name = Some(v);
@@ -251,40 +251,61 @@ pub enum Status {
 /// Background fsyncs (Redis's bio thread for the AOF): `everysec` fsyncs here, off
 /// the event loop, and a replaced INCR file is synced and closed here.
 struct Bio {
-    tx: mpsc::Sender<(Arc<File>, bool)>,
+    tx: mpsc::Sender<Job>,
     pending: Arc<AtomicUsize>,
     error: Arc<Mutex<Option<String>>>,
 }
 
+enum Job {
+    /// fsync the file (and close it when this was the last handle).
+    Fsync(Arc<File>),
+    /// Remove a file no longer needed (a history file can be gigabytes: unlinking it
+    /// frees its blocks, which takes time the loop should not spend).
+    Unlink(PathBuf),
+}
+
 impl Bio {
     fn start() -> Bio {
-        let (tx, rx) = mpsc::channel::<(Arc<File>, bool)>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let pending = Arc::new(AtomicUsize::new(0));
         let error = Arc::new(Mutex::new(None));
         let (p, e) = (pending.clone(), error.clone());
         std::thread::Builder::new()
-            .name("aof-fsync".into())
+            .name("aof-bio".into())
             .spawn(move || {
-                for (file, _close) in rx {
-                    let r = file.sync_data();
-                    if let Ok(mut err) = e.lock() {
-                        match r {
-                            Err(x) => *err = Some(crate::util::os_error_text(&x)),
-                            Ok(()) => *err = None,
+                for job in rx {
+                    match job {
+                        Job::Fsync(file) => {
+                            let r = file.sync_data();
+                            if let Ok(mut err) = e.lock() {
+                                match r {
+                                    Err(x) => *err = Some(crate::util::os_error_text(&x)),
+                                    Ok(()) => *err = None,
+                                }
+                            }
+                            drop(file);
+                            p.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        Job::Unlink(path) => {
+                            let _ = std::fs::remove_file(path);
                         }
                     }
-                    drop(file);
-                    p.fetch_sub(1, Ordering::SeqCst);
                 }
             })
             .ok();
         Bio { tx, pending, error }
     }
 
-    fn submit(&self, file: Arc<File>, close: bool) {
+    fn submit(&self, file: Arc<File>) {
         self.pending.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send((file, close)).is_err() {
+        if self.tx.send(Job::Fsync(file)).is_err() {
             self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn unlink(&self, path: PathBuf) {
+        if let Err(mpsc::SendError(Job::Unlink(path))) = self.tx.send(Job::Unlink(path)) {
+            let _ = std::fs::remove_file(path);
         }
     }
 
@@ -313,6 +334,8 @@ pub struct Aof {
     pub delayed_fsync: u64,
     /// The last write's error (aof_last_write_status: err), refusing writes meanwhile.
     pub write_error: Option<String>,
+    /// When a write error was last logged (unix s).
+    last_write_error_log: i64,
     /// The last background fsync's error, as the cron last saw it.
     pub fsync_error: Option<String>,
     /// Writes are refused (either error, with the AOF on): the one flag each write
@@ -491,7 +514,8 @@ pub fn delete_history(srv: &mut Server) {
     let history = std::mem::take(&mut srv.admin.aof.manifest.history);
     for f in history {
         crate::notice!("Removing the history file {} in the background", f.name);
-        let _ = std::fs::remove_file(dir_path(srv, &f.name));
+        let path = dir_path(srv, &f.name);
+        srv.admin.aof.bio().unlink(path);
     }
     srv.admin.aof.manifest.dirty = true;
     let mut m = std::mem::take(&mut srv.admin.aof.manifest);
@@ -512,6 +536,10 @@ pub fn flush(srv: &mut Server, force: bool) {
         return;
     };
     feed.hold = false;
+    if feed.buf.is_empty() && srv.admin.aof.last_incr_fsync_offset == srv.admin.aof.last_incr_size {
+        // Nothing written since the last fsync: nothing to do.
+        return;
+    }
     let Some(file) = srv.admin.aof.file.clone() else {
         return;
     };
@@ -570,17 +598,33 @@ pub fn flush(srv: &mut Server, force: bool) {
         let aof = &mut srv.admin.aof;
         if written != feed.buf.len() {
             let mut written = written;
-            let why = match err {
-                Some(e) => crate::util::os_error_text(&e),
-                None => {
-                    // A short write: take the partial command back out if possible.
-                    if written > 0 && file.set_len(aof.last_incr_size).is_ok() {
-                        written = 0;
-                    }
-                    "No space left on device".to_string()
-                }
+            // At most one line per 30 s while the error lasts (the cron retries).
+            let can_log = now - aof.last_write_error_log > 30;
+            if can_log {
+                aof.last_write_error_log = now;
+            }
+            let why = match &err {
+                Some(e) => crate::util::os_error_text(e),
+                None => "No space left on device".to_string(),
             };
-            crate::warn!("Error writing to the AOF file: {why}");
+            if can_log {
+                if err.is_some() && written == 0 {
+                    crate::warn!("Error writing to the AOF file: {why}");
+                } else {
+                    crate::warn!(
+                        "Short write while writing to the AOF file: (nwritten={written}, expected={})",
+                        feed.buf.len()
+                    );
+                }
+            }
+            // Part of a command in the file would make it unloadable: take it back out.
+            if written > 0 {
+                match file.set_len(aof.last_incr_size) {
+                    Ok(()) => written = 0,
+                    Err(e) if can_log => crate::warn!("Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: {}", crate::util::os_error_text(&e)),
+                    Err(_) => {}
+                }
+            }
             if always {
                 crate::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                 std::process::exit(1);
@@ -626,7 +670,7 @@ pub fn flush(srv: &mut Server, force: bool) {
             .add_sample_if_needed(threshold, "aof-fsync-always", took);
     } else if everysec && now > aof.last_fsync {
         if !sync_in_progress {
-            aof.bio().submit(file, false);
+            aof.bio().submit(file);
             aof.last_incr_fsync_offset = aof.last_incr_size;
         }
         aof.last_fsync = now;
@@ -677,11 +721,12 @@ fn open_new_incr(srv: &mut Server) -> Result<(), String> {
         m.new_incr(&srv.cfg.appendfilename)
     };
     let path = dir_path(srv, &name);
+    // Appending (O_APPEND): a tail cut off by DEBUG LOADAOF leaves no gap.
     let file = std::fs::OpenOptions::new()
-        .write(true)
+        .append(true)
         .create(true)
-        .truncate(true)
         .open(&path)
+        .and_then(|f| f.set_len(0).map(|_| f))
         .map_err(|e| {
             let msg = format!("Can't open the append-only file {name}: {e}");
             crate::warn!("{msg}");
@@ -694,7 +739,7 @@ fn open_new_incr(srv: &mut Server) -> Result<(), String> {
     let aof = &mut srv.admin.aof;
     if let Some(old) = aof.file.take() {
         // Synced and closed off the loop (always: it is synced already).
-        aof.bio().submit(old, true);
+        aof.bio().submit(old);
         aof.last_fsync = unix_now();
     }
     aof.file = Some(Arc::new(file));
@@ -1022,6 +1067,19 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
         feed.selected = None;
     }
     flush(srv, true);
+    if srv
+        .data
+        .prop
+        .aof
+        .as_ref()
+        .is_some_and(|f| !f.buf.is_empty())
+    {
+        // The buffer could not be written: switching files now would put those commands
+        // after a BASE that already has them.
+        crate::warn!("Can't rewrite the append only file while the AOF can't be written.");
+        srv.admin.aof.last_bgrewrite_ok = false;
+        return Err("ERR the AOF can't be written".into());
+    }
     if let Err(e) = open_new_incr(srv) {
         srv.admin.aof.last_bgrewrite_ok = false;
         return Err(e);
@@ -1076,6 +1134,12 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
     }
     srv.admin.aof.child = None;
     srv.admin.aof.last_cow_size = super::snapshot::final_cow(srv);
+    if ok && srv.admin.aof.last_cow_size > 0 {
+        crate::notice!(
+            "Fork CoW for AOF rewrite: current {} MB",
+            srv.admin.aof.last_cow_size >> 20
+        );
+    }
     let tmp = format!("temp-rewriteaof-bg-{pid}.aof");
     let result = if ok {
         crate::notice!("Background AOF rewrite terminated with success");
@@ -1291,6 +1355,8 @@ pub fn cron(srv: &mut Server) {
 /// `force`), the buffer written and the file fsynced. Returns whether the exit may go on.
 pub fn prepare_shutdown(srv: &mut Server, force: bool) -> bool {
     if srv.admin.aof.state == State::Off {
+        // A BGREWRITEAOF of an AOF that is off still runs in a child: it goes too.
+        kill_child(srv);
         return true;
     }
     if srv.admin.aof.child.is_some() {
@@ -1342,9 +1408,13 @@ pub struct Hooks<'a, 'b> {
 /// for appending (creating the first BASE when there is none). Redis loads no RDB then.
 pub fn load_at_startup(srv: &mut Server, hooks: &mut Hooks) -> Result<(), String> {
     srv.admin.aof.state = State::On;
-    load_manifest(srv)?;
+    let t0 = Instant::now();
     match load_files(srv, hooks) {
-        Status::Ok | Status::Truncated | Status::Empty | Status::NotExist => {}
+        Status::Ok | Status::Truncated => crate::notice!(
+            "DB loaded from append only file: {:.3} seconds",
+            t0.elapsed().as_secs_f64()
+        ),
+        Status::Empty | Status::NotExist => {}
         // What is wrong was logged last (tests read the log's last line), as Redis
         // exits.
         Status::OpenErr | Status::Failed => std::process::exit(1),
@@ -1649,7 +1719,8 @@ fn replay_commands(
         }
         pos = next;
         spans.clear();
-        // Arguments live in `data`: spans are absolute offsets.
+        // Spans are offsets into this command's own bytes (a file may pass 4 GB).
+        let cmd_start = pos;
         for _ in 0..argc {
             let Some((l, next, _)) = line(data, pos) else {
                 return Err(Tail::Torn(valid_up_to));
@@ -1665,17 +1736,18 @@ fn replay_commands(
             if end + 2 > data.len() {
                 return Err(Tail::Torn(valid_up_to));
             }
-            if end > u32::MAX as usize {
+            if end - cmd_start > u32::MAX as usize {
                 return Err(Tail::Format);
             }
-            spans.push((start as u32, end as u32));
+            spans.push(((start - cmd_start) as u32, (end - cmd_start) as u32));
             pos = end + 2;
         }
-        let first = &data[spans[0].0 as usize..spans[0].1 as usize];
+        let cmd = &data[cmd_start..pos];
+        let first = &cmd[spans[0].0 as usize..spans[0].1 as usize];
         if first.eq_ignore_ascii_case(b"MULTI") {
             valid_before_multi = valid_up_to;
         }
-        if (hooks.replay)(srv, client, data, &spans).is_err() {
+        if (hooks.replay)(srv, client, cmd, &spans).is_err() {
             crate::warn!(
                 "Unknown command '{}' reading the append only file {name}",
                 String::from_utf8_lossy(first)

@@ -418,6 +418,10 @@ fn a_failed_aof_write_refuses_writes_until_the_disk_takes_them() {
     );
     assert_eq!(info_field(c, "persistence", "aof_last_write_status"), "err");
     assert!(err(c, &["PING"]).starts_with("MISCONF"));
+    // What is on disk meanwhile holds whole commands only (a partial write is taken back),
+    // and no rewrite may switch files while the buffer cannot be written.
+    check_aof(&srv.dir);
+    assert!(err(c, &["BGREWRITEAOF"]).starts_with("ERR"));
     // The write whose AOF write failed was answered (everysec, as Redis: its data waits
     // in the buffer); the next one was refused before it ran.
     assert_eq!(q::<i64>(c, &["DBSIZE"]), acked);
@@ -551,4 +555,48 @@ fn a_rewrite_scheduled_with_the_aof_off_runs() {
         aof_files(&srv.dir),
         ["appendonly.aof.1.base.rdb", "appendonly.aof.manifest"]
     );
+}
+
+/// The manifest is read even with the AOF off: a BGREWRITEAOF then goes on from its
+/// sequence numbers and removes the files it replaces; SHUTDOWN stops a rewrite child
+/// of an AOF that is off and leaves no temp file.
+#[test]
+fn the_manifest_is_kept_with_the_aof_off() {
+    let mut srv = Server::start(&["--appendonly", "yes"]);
+    let c = &mut srv.client();
+    q::<()>(c, &["SET", "k", "v"]);
+    for _ in 0..2 {
+        q::<String>(c, &["BGREWRITEAOF"]);
+        wait_rewrite(c);
+    }
+    let _ = redis::cmd("SHUTDOWN").query::<()>(c);
+    srv.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        aof_files(&srv.dir),
+        [
+            "appendonly.aof.3.base.rdb",
+            "appendonly.aof.3.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    let dir = srv.dir.to_string_lossy().to_string();
+    let mut again = Server::start(&["--dir", &dir]);
+    let a = &mut again.client();
+    q::<String>(a, &["BGREWRITEAOF"]);
+    wait_rewrite(a);
+    assert_eq!(
+        aof_files(&srv.dir),
+        ["appendonly.aof.4.base.rdb", "appendonly.aof.manifest"]
+    );
+    q::<()>(a, &["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    q::<String>(a, &["BGREWRITEAOF"]);
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(a);
+    again.wait_exit(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let temp: Vec<_> = std::fs::read_dir(&srv.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+        .collect();
+    assert!(temp.is_empty(), "{temp:?}");
 }
