@@ -789,13 +789,7 @@ pub fn write_base(srv: &Server, path: &Path, report: bool) -> Result<(), String>
             if report {
                 opts.progress = Some(super::snapshot::child_progress);
             }
-            let libs = srv
-                .data
-                .scripting
-                .functions
-                .libraries
-                .values()
-                .map(|l| l.code.as_slice());
+            let libs = super::snapshot::library_codes(srv);
             super::rdb_save::write(f, &srv.data.ks, libs, &opts)?.0
         } else {
             let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
@@ -825,11 +819,8 @@ fn rewrite_commands(srv: &Server, w: &mut impl Write) -> std::io::Result<()> {
     if srv.cfg.aof_timestamp_enabled {
         b.extend_from_slice(format!("#TS:{}\r\n", unix_now()).as_bytes());
     }
-    for lib in srv.data.scripting.functions.libraries.values() {
-        enc(
-            &mut b,
-            [&b"FUNCTION"[..], b"LOAD", lib.code.as_slice()].into_iter(),
-        );
+    for code in super::snapshot::library_codes(srv) {
+        enc(&mut b, [&b"FUNCTION"[..], b"LOAD", code].into_iter());
     }
     let delay = srv.cfg.rdb_key_save_delay;
     let mut keys = 0u64;

@@ -121,6 +121,16 @@ pub(crate) fn options(srv: &Server) -> Options<'static> {
     }
 }
 
+/// The function libraries' code, as snapshots carry them.
+pub(crate) fn library_codes(srv: &Server) -> impl Iterator<Item = &[u8]> {
+    srv.data
+        .scripting
+        .functions
+        .libraries
+        .values()
+        .map(|l| l.code.as_slice())
+}
+
 /// Write the snapshot to `temp-<pid>.rdb`, fsync it and rename it over `dbfilename`.
 /// Returns the number of keys written.
 fn write_file(srv: &Server, pid: u32) -> Result<u64, String> {
@@ -141,13 +151,7 @@ fn write_file_with(srv: &Server, pid: u32, progress: Option<fn(u64)>) -> Result<
     })?;
     let mut opts = options(srv);
     opts.progress = progress;
-    let libs = srv
-        .data
-        .scripting
-        .functions
-        .libraries
-        .values()
-        .map(|l| l.code.as_slice());
+    let libs = library_codes(srv);
     // rdb_save buffers 64 KB writes itself: no second buffer.
     let (f, keys) = rdb_save::write(f, &srv.data.ks, libs, &opts)
         .map_err(|e| fail("Write error saving DB on disk", e))?;
