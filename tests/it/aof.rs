@@ -40,6 +40,12 @@ fn check_aof(dir: &Path) -> String {
     text
 }
 
+/// Wait until the appendonlydir holds exactly `want` (history files are removed by a
+/// background thread, as Redis's bio does).
+fn wait_files(dir: &Path, want: &[&str]) {
+    wait_until("the AOF files settle", || aof_files(dir) == want);
+}
+
 fn aof_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
         .unwrap()
@@ -184,14 +190,15 @@ fn appendonly_dirs_interoperate_with_redis_server() {
         q::<()>(o, &["SET", "after-rewrite", "1"]);
         q::<()>(o, &["EXPIRE", "str", "1000"]);
         let ext = if preamble == "yes" { "rdb" } else { "aof" };
-        assert_eq!(
-            aof_files(&ours.dir),
-            [
-                format!("appendonly.aof.2.base.{ext}"),
-                "appendonly.aof.2.incr.aof".to_string(),
-                "appendonly.aof.manifest".to_string()
+        // The first base and incr are history, deleted.
+        let base = format!("appendonly.aof.2.base.{ext}");
+        wait_files(
+            &ours.dir,
+            &[
+                &base,
+                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.manifest",
             ],
-            "the first base and incr are history, deleted"
         );
         let copy = copy_aof_dir(o, &ours.dir);
         check_aof(&copy);
@@ -207,7 +214,9 @@ fn appendonly_dirs_interoperate_with_redis_server() {
 /// each as when it ran (a key persisted before its old TTL passed is kept).
 #[test]
 fn the_aof_holds_the_propagated_effects_and_replays_them_as_they_ran() {
-    let srv = Server::start(&["--appendonly", "yes"]);
+    // always: the file has each write when its reply comes (under everysec a write may
+    // wait behind a background fsync).
+    let srv = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
     let c = &mut srv.client();
     q::<()>(c, &["SET", "k", "v", "EX", "100"]);
     q::<()>(
@@ -493,7 +502,7 @@ fn debug_loadaof_and_scheduled_rewrites() {
 /// everything acknowledged loads, before and after the rewrite started.
 #[test]
 fn a_crash_during_bgrewriteaof_leaves_the_aof_loadable() {
-    let mut srv = Server::start(&["--appendonly", "yes"]);
+    let mut srv = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
     let c = &mut srv.client();
     for i in 0..200 {
         q::<()>(c, &["SET", &format!("old:{i}"), &"v".repeat(1000)]);
@@ -571,22 +580,22 @@ fn the_manifest_is_kept_with_the_aof_off() {
     }
     let _ = redis::cmd("SHUTDOWN").query::<()>(c);
     srv.wait_exit(Duration::from_secs(10));
-    assert_eq!(
-        aof_files(&srv.dir),
-        [
+    wait_files(
+        &srv.dir,
+        &[
             "appendonly.aof.3.base.rdb",
             "appendonly.aof.3.incr.aof",
-            "appendonly.aof.manifest"
-        ]
+            "appendonly.aof.manifest",
+        ],
     );
     let dir = srv.dir.to_string_lossy().to_string();
     let mut again = Server::start(&["--dir", &dir]);
     let a = &mut again.client();
     q::<String>(a, &["BGREWRITEAOF"]);
     wait_rewrite(a);
-    assert_eq!(
-        aof_files(&srv.dir),
-        ["appendonly.aof.4.base.rdb", "appendonly.aof.manifest"]
+    wait_files(
+        &srv.dir,
+        &["appendonly.aof.4.base.rdb", "appendonly.aof.manifest"],
     );
     q::<()>(a, &["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
     q::<String>(a, &["BGREWRITEAOF"]);
