@@ -24,17 +24,18 @@ const OPTS: Options<'static> = Options {
     stream_node_max_bytes: 4096,
     key_save_delay_us: 0,
     list_max_listpack_size: -2,
+    compact: rdb_save::Compact::DEFAULT,
     progress: None,
 };
 
 /// The payload for a value (type, object, version, checksum); `compress` is the server's
 /// rdbcompression.
 pub fn serialize(v: ValRef, compress: bool) -> Vec<u8> {
-    let mut b = vec![rdb_save::type_of(&v)];
     let opts = Options {
         compression: compress,
         ..OPTS
     };
+    let mut b = vec![rdb_save::type_of(&v, &opts)];
     rdb_save::put_object(&mut b, &v, &opts);
     seal(b)
 }

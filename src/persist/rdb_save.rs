@@ -10,9 +10,10 @@
 //! Values are written in encodings every Redis 7.0 loads: strings as integers when they
 //! are small integers, LZF-compressed past 20 bytes when `rdbcompression yes` and that is
 //! smaller, raw otherwise; lists as Redis 7.0 writes them (QUICKLIST_2: listpack nodes
-//! cut by list-max-listpack-size); sets, sorted sets (binary double scores) and hashes in
-//! their plain forms (Redis converts small ones to listpack or intset as it loads them,
-//! by its own limits); streams as STREAM_LISTPACKS_2, Redis 7.0's own: entries in
+//! cut by list-max-listpack-size); hashes and sorted sets as listpacks and integer sets
+//! as intsets when Redis would hold them so (the `*-max-listpack-*` and
+//! set-max-intset-entries limits), else in their plain forms (sorted sets with binary
+//! double scores); streams as STREAM_LISTPACKS_2, Redis 7.0's own: entries in
 //! listpack nodes keyed by their master ID, then the stream's IDs and counters, and its
 //! consumer groups with their pending entries and consumers.
 use super::crc64::crc64_update;
@@ -46,9 +47,63 @@ pub struct Options<'a> {
     /// list-max-listpack-size: how full a list's quicklist node gets (negative: a size
     /// class, -2 = 8 KB; positive: a count of entries).
     pub list_max_listpack_size: i64,
+    /// The limits under which Redis keeps small hashes and sorted sets as listpacks and
+    /// integer sets as intsets, and writes them so.
+    pub compact: Compact,
     /// Called with the count of keys written so far, every 1024 keys (a BGSAVE child
     /// reports its progress and copy-on-write size with it).
     pub progress: Option<fn(u64)>,
+}
+
+/// hash-max-listpack-entries/-value, zset-max-listpack-entries/-value,
+/// set-max-intset-entries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Compact {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+    pub intset_entries: usize,
+}
+
+impl Compact {
+    /// Redis 7.0's defaults.
+    pub const DEFAULT: Compact = Compact {
+        hash_entries: 512,
+        hash_value: 64,
+        zset_entries: 128,
+        zset_value: 64,
+        intset_entries: 512,
+    };
+
+    pub fn of(cfg: &crate::config::Config) -> Compact {
+        let n = |v: i64| v.max(0) as usize;
+        Compact {
+            hash_entries: n(cfg.hash_max_listpack_entries),
+            hash_value: n(cfg.hash_max_listpack_value),
+            zset_entries: n(cfg.zset_max_listpack_entries),
+            zset_value: n(cfg.zset_max_listpack_value),
+            intset_entries: n(cfg.set_max_intset_entries),
+        }
+    }
+
+    /// Whether Redis would hold (and write) this value in its compact encoding.
+    fn fits(&self, v: &ValRef) -> bool {
+        match v {
+            ValRef::Hash(h) => {
+                h.len() <= self.hash_entries
+                    && h.iter()
+                        .all(|(f, v)| f.len() <= self.hash_value && v.len() <= self.hash_value)
+            }
+            ValRef::ZSet(z) => {
+                z.len() <= self.zset_entries
+                    && z.range(0, z.len().saturating_sub(1), false)
+                        .all(|(m, _)| m.len() <= self.zset_value)
+            }
+            ValRef::Set(s) => s.is_intset() && s.len() <= self.intset_entries,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -181,14 +236,71 @@ fn put_int_string(b: &mut Vec<u8>, n: i64) {
 }
 
 /// A value's RDB type byte.
-pub fn type_of(v: &ValRef) -> u8 {
+pub fn type_of(v: &ValRef, opts: &Options) -> u8 {
+    let compact = opts.compact.fits(v);
     match v {
         ValRef::Int(_) | ValRef::Str(_) => T_STRING,
         ValRef::List(_) => T_LIST_QUICKLIST_2,
+        ValRef::Set(_) if compact => T_SET_INTSET,
         ValRef::Set(_) => T_SET,
+        ValRef::ZSet(_) if compact => T_ZSET_LISTPACK,
         ValRef::ZSet(_) => T_ZSET_2,
+        ValRef::Hash(_) if compact => T_HASH_LISTPACK,
         ValRef::Hash(_) => T_HASH,
         ValRef::Stream(_) => T_STREAM_LISTPACKS_2,
+    }
+}
+
+/// A sorted set's score as Redis writes it into a listpack (d2string): an integer
+/// when it is one (within ±2^62), else "%.17g".
+fn score_text(d: f64) -> String {
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    if d.is_finite() && d.abs() < (i64::MAX / 2) as f64 && d.fract() == 0.0 {
+        return (d as i64).to_string();
+    }
+    crate::util::fmt_double(d)
+}
+
+/// A value in Redis's compact encoding (see `Compact::fits`): a listpack of fields and
+/// values (hash), of members and scores ascending (sorted set), or an intset.
+fn put_compact(b: &mut Vec<u8>, v: &ValRef, z: bool) {
+    match v {
+        ValRef::Hash(h) => {
+            let mut lp = Listpack::new();
+            for (f, val) in h.iter() {
+                lp.push_str(f);
+                lp.push_str(val);
+            }
+            put_string(b, &lp.finish(), z);
+        }
+        ValRef::ZSet(zs) => {
+            let mut lp = Listpack::new();
+            for (m, score) in zs.range(0, zs.len().saturating_sub(1), false) {
+                lp.push_str(m);
+                lp.push_str(score_text(score).as_bytes());
+            }
+            put_string(b, &lp.finish(), z);
+        }
+        ValRef::Set(s) => {
+            let ints = s.ints().unwrap_or(&[]);
+            let width: usize = if ints.iter().all(|&n| i16::try_from(n).is_ok()) {
+                2
+            } else if ints.iter().all(|&n| i32::try_from(n).is_ok()) {
+                4
+            } else {
+                8
+            };
+            let mut blob = Vec::with_capacity(8 + width * ints.len());
+            blob.extend_from_slice(&(width as u32).to_le_bytes());
+            blob.extend_from_slice(&(ints.len() as u32).to_le_bytes());
+            for &n in ints {
+                blob.extend_from_slice(&n.to_le_bytes()[..width]);
+            }
+            put_string(b, &blob, z);
+        }
+        _ => {}
     }
 }
 
@@ -196,6 +308,9 @@ pub fn type_of(v: &ValRef) -> u8 {
 /// DUMP payloads.
 pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
     let z = opts.compression;
+    if opts.compact.fits(v) {
+        return put_compact(b, v, z);
+    }
     match v {
         ValRef::Int(n) => put_int_string(b, *n),
         ValRef::Str(s) => put_string(b, s, z),
@@ -436,7 +551,7 @@ pub fn write<'f, W: Write>(
                 }
             }
             let v = e.val();
-            b.push(type_of(&v));
+            b.push(type_of(&v, opts));
             put_string(b, e.key(), opts.compression);
             put_object(b, &v, opts);
             keys += 1;

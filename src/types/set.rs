@@ -36,6 +36,13 @@ impl Set {
     pub fn is_intset(&self) -> bool {
         matches!(self, Set::Ints(_))
     }
+    /// The members of an intset-encoded set, ascending.
+    pub fn ints(&self) -> Option<&[i64]> {
+        match self {
+            Set::Ints(v) => Some(v),
+            Set::Table(_) => None,
+        }
+    }
     pub fn len(&self) -> usize {
         match self {
             Set::Ints(v) => v.len(),

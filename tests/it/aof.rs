@@ -504,10 +504,13 @@ fn debug_loadaof_and_scheduled_rewrites() {
 fn a_crash_during_bgrewriteaof_leaves_the_aof_loadable() {
     let mut srv = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
     let c = &mut srv.client();
+    // Values big enough that the child's 64 KB buffer goes to its file every few keys,
+    // and slow enough (10 s in all) that the writes below are long done before it ends.
     for i in 0..200 {
-        q::<()>(c, &["SET", &format!("old:{i}"), &"v".repeat(1000)]);
+        q::<()>(c, &["SET", &format!("old:{i}"), &"v".repeat(10_000)]);
     }
-    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "20000"]);
+    q::<()>(c, &["CONFIG", "SET", "rdbcompression", "no"]);
+    q::<()>(c, &["CONFIG", "SET", "rdb-key-save-delay", "50000"]);
     assert_eq!(
         q::<String>(c, &["BGREWRITEAOF"]),
         "Background append only file rewriting started"

@@ -759,9 +759,10 @@ fn dump_follows_rdbcompression() {
     }
 }
 
-/// Lists are written as Redis 7.0 writes them (QUICKLIST_2, listpack nodes cut at 8 KB):
-/// DUMP payloads of small and multi-node lists are byte for byte redis-server's, and a
-/// saved file with them passes redis-check-rdb.
+/// Lists are written as Redis 7.0 writes them (QUICKLIST_2, listpack nodes cut at 8 KB),
+/// and small hashes and sorted sets as listpacks, integer sets as intsets, under Redis's
+/// limits: DUMP payloads are byte for byte redis-server's, and a saved file with them
+/// passes redis-check-rdb.
 #[test]
 fn lists_are_written_as_redis_quicklists() {
     let ours = Server::start(&[]);
@@ -787,13 +788,25 @@ fn lists_are_written_as_redis_quicklists() {
         args.extend(many.iter().map(|s| s.as_str()));
         q::<()>(c, &args);
         q::<()>(c, &["RPUSH", "long", "a", &long, "b"]);
+        q::<()>(c, &["HSET", "hash", "f", "v", "n", "12", "neg", "-70000"]);
+        q::<()>(
+            c,
+            &[
+                "ZADD", "zset", "1", "a", "2.5", "b", "-3", "c", "1e20", "d", "inf", "e",
+            ],
+        );
+        q::<()>(c, &["SADD", "ints16", "1", "2", "-5"]);
+        q::<()>(c, &["SADD", "ints32", "1", "70000"]);
+        q::<()>(c, &["SADD", "ints64", "1", "9000000000"]);
     }
-    for key in ["small", "many", "long"] {
+    for key in [
+        "small", "many", "long", "hash", "zset", "ints16", "ints32", "ints64",
+    ] {
         let dump =
             |c: &mut Connection| -> Vec<u8> { redis::cmd("DUMP").arg(key).query(c).unwrap() };
         let (a, b) = (dump(o), dump(r));
         assert!(a == b, "{key}: {} vs {} bytes", a.len(), b.len());
     }
     q::<()>(o, &["SAVE"]);
-    assert!(check_rdb(&ours.dir.join("dump.rdb")).contains("3 keys read"));
+    assert!(check_rdb(&ours.dir.join("dump.rdb")).contains("8 keys read"));
 }
