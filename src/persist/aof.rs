@@ -1098,14 +1098,7 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
             ok
         }),
         Ok(crate::child::Forked::Parent(pid)) => {
-            super::snapshot::keep_reports(srv, rd, wr);
-            srv.admin.rdb.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
-            let usec = t0.elapsed().as_micros() as u64;
-            srv.admin.rdb.latest_fork_usec = usec;
-            let threshold = srv.cfg.latency_monitor_threshold;
-            srv.admin
-                .latency
-                .add_sample_if_needed(threshold, "fork", usec / 1000);
+            super::snapshot::forked(srv, rd, wr, t0);
             crate::notice!("Background append only file rewriting started by pid {pid}");
             let aof = &mut srv.admin.aof;
             aof.rewrite_scheduled = false;

@@ -229,15 +229,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             }
         }),
         Ok(crate::child::Forked::Parent(pid)) => {
-            keep_reports(srv, rd, wr);
-            let r = &mut srv.admin.rdb;
-            r.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
-            let usec = t0.elapsed().as_micros() as u64;
-            srv.admin.rdb.latest_fork_usec = usec;
-            let threshold = srv.cfg.latency_monitor_threshold;
-            srv.admin
-                .latency
-                .add_sample_if_needed(threshold, "fork", usec / 1000);
+            forked(srv, rd, wr, t0);
             srv.admin.rdb.child = Some((pid, t0, dirty));
             crate::notice!("Background saving started by pid {pid}");
             Ok(())
@@ -283,6 +275,20 @@ pub(crate) fn keep_reports(srv: &mut Server, rd: i32, wr: i32) {
         let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
         srv.admin.rdb.info_pipe = Some(file);
     }
+}
+
+/// In the parent, just after forking a child that writes the dataset (BGSAVE, AOF
+/// rewrite): its reports, the keys it will write, the fork's pause (latest_fork_usec and
+/// the LATENCY "fork" event).
+pub(crate) fn forked(srv: &mut Server, rd: i32, wr: i32, t0: Instant) {
+    keep_reports(srv, rd, wr);
+    srv.admin.rdb.keys_total = srv.data.ks.dbs.iter().map(|d| d.len() as u64).sum();
+    let usec = t0.elapsed().as_micros() as u64;
+    srv.admin.rdb.latest_fork_usec = usec;
+    let threshold = srv.cfg.latency_monitor_threshold;
+    srv.admin
+        .latency
+        .add_sample_if_needed(threshold, "fork", usec / 1000);
 }
 
 /// A child's last copy-on-write report, once it ended; its reports are forgotten.
