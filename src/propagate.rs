@@ -46,9 +46,10 @@ pub struct Propagation {
     pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
-    /// The AOF sink (None: the AOF is off).
-    pub aof: Option<AofFeed>,
-    /// Some sink listens (`log` or `aof`).
+    /// The AOF sink (None: the AOF is off). Set only through `feed_aof`, which keeps
+    /// `listening` in step.
+    aof: Option<AofFeed>,
+    /// Some sink listens (`log` or `aof`): one flag for the hot path.
     listening: bool,
     /// What the commands under way saved of their callers' state: one per nesting level
     /// of `commands::call` (empty: no command is running).
@@ -119,10 +120,22 @@ impl Propagation {
         self.listening = true;
     }
 
-    /// Start (Some) or stop (None) feeding the AOF.
-    pub fn feed_aof(&mut self, feed: Option<AofFeed>) {
-        self.aof = feed;
+    /// Start (Some) or stop (None) feeding the AOF; returns the feed it replaces.
+    pub fn feed_aof(&mut self, feed: Option<AofFeed>) -> Option<AofFeed> {
+        let old = std::mem::replace(&mut self.aof, feed);
         self.listening = self.log.is_some() || self.aof.is_some();
+        old
+    }
+
+    /// The AOF sink, when the AOF is fed.
+    #[inline]
+    pub fn aof(&self) -> Option<&AofFeed> {
+        self.aof.as_ref()
+    }
+
+    #[inline]
+    pub fn aof_mut(&mut self) -> Option<&mut AofFeed> {
+        self.aof.as_mut()
     }
 
     /// Replies wait for the AOF buffer to be written.

@@ -302,7 +302,7 @@ fn events_while_blocked(srv: &mut Server) {
         queue(srv, &events);
         dispatch(srv, protected);
     }
-    if srv.data.prop.aof.is_some() {
+    if srv.data.prop.aof().is_some() {
         crate::persist::aof::flush(srv, false);
     }
     let mut keep = Vec::new();
@@ -859,7 +859,7 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
 }
 
 fn flush_pending(srv: &mut Server) {
-    if srv.data.prop.aof.is_some() {
+    if srv.data.prop.aof().is_some() {
         crate::persist::aof::flush(srv, false);
     }
     while let Some(idx) = srv.net.pending_write.pop() {

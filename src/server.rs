@@ -409,6 +409,14 @@ impl Server {
     pub fn mark_pending(&mut self, idx: usize) {
         self.net.pending_write.push(idx);
     }
+
+    /// Add a client without a socket (an AOF being replayed, the unit-test kit); returns
+    /// its slab index.
+    pub fn add_internal_client(&mut self) -> usize {
+        let id = self.net.next_client_id;
+        self.net.next_client_id += 1;
+        self.net.clients.insert(Client::internal(id))
+    }
 }
 
 pub fn random_hex(n: usize) -> String {

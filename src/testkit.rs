@@ -3,7 +3,7 @@
 //! client would and inspect the server, e.g. the propagation stream.
 use crate::commands;
 use crate::resp::{Args, Reply};
-use crate::server::{Client, Ctx, Server};
+use crate::server::{Ctx, Server};
 
 pub struct Kit {
     pub srv: Server,
@@ -23,9 +23,7 @@ impl Kit {
 
     /// A new client; returns its position.
     pub fn client(&mut self) -> usize {
-        let id = self.srv.net.next_client_id;
-        self.srv.net.next_client_id += 1;
-        self.srv.net.clients.insert(Client::internal(id))
+        self.srv.add_internal_client()
     }
 
     /// Run one command as client `idx` sends it; returns the reply (lossy text).

@@ -485,11 +485,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     // After a failed background save, writes (and PING, as in Redis) are refused while
     // stop-writes-on-bgsave-error says so.
-    if (crate::persist::snapshot::writes_refused(ctx.srv) || ctx.srv.admin.aof.refusing())
+    let rdb_refuses = crate::persist::snapshot::writes_refused(ctx.srv);
+    if (rdb_refuses || ctx.srv.admin.aof.refusing())
         && (multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
             || cmd.name == "ping")
     {
-        let msg = if crate::persist::snapshot::writes_refused(ctx.srv) {
+        let msg = if rdb_refuses {
             crate::persist::snapshot::MISCONF.to_string()
         } else {
             crate::persist::aof::write_refusal(ctx.srv).unwrap_or_default()

@@ -891,7 +891,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("mem_cluster_links", 0);
             f!(
                 "mem_aof_buffer",
-                srv.data.prop.aof.as_ref().map_or(0, |a| a.buf.capacity())
+                srv.data.prop.aof().map_or(0, |a| a.buf.capacity())
             );
             f!("mem_allocator", "jemalloc-5.3.0");
             f!("active_defrag_running", 0);
@@ -1409,11 +1409,7 @@ fn aof_hooks<'a, 'b>(
     crate::persist::aof::Hooks {
         replay: crate::commands::replay,
         register,
-        new_client: |srv| {
-            let id = srv.net.next_client_id;
-            srv.net.next_client_id += 1;
-            srv.net.clients.insert(crate::server::Client::internal(id))
-        },
+        new_client: Server::add_internal_client,
         drop_client: |srv, idx| {
             let c = srv.net.clients.remove(idx);
             crate::commands::on_client_closed(srv, idx, &c);
@@ -1422,11 +1418,17 @@ fn aof_hooks<'a, 'b>(
     }
 }
 
+/// How a function library read from a file is registered (`merge`: replacing one of
+/// the same name, DEBUG RELOAD MERGE).
+fn register_library(merge: bool) -> impl FnMut(&mut Server, &[u8]) -> Result<(), String> {
+    move |srv: &mut Server, code: &[u8]| {
+        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, merge)
+    }
+}
+
 /// At startup: the AOF when appendonly yes (Redis then loads no RDB), else the RDB.
 pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
-    let mut register = |srv: &mut Server, code: &[u8]| {
-        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
-    };
+    let mut register = register_library(false);
     // The manifest is read whether the AOF is on or not (a later BGREWRITEAOF or
     // `appendonly yes` goes on from its sequence numbers), as Redis does.
     crate::persist::aof::load_manifest(srv)?;
@@ -1457,9 +1459,7 @@ fn debug_loadaof(srv: &mut Server) {
         std::process::exit(1);
     }
     aof::delete_history(srv);
-    let mut register = |srv: &mut Server, code: &[u8]| {
-        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, false)
-    };
+    let mut register = register_library(false);
     let st = aof::load_files(srv, &mut aof_hooks(&mut register));
     if !matches!(st, aof::Status::Ok | aof::Status::Empty) {
         std::process::exit(1);
@@ -1526,9 +1526,7 @@ fn debug_reload(srv: &mut Server, merge: bool, noflush: bool, nosave: bool) -> R
         f.functions.clear();
     }
     let path = srv.cfg.dbfilename.clone();
-    let mut register = |srv: &mut Server, code: &[u8]| {
-        crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, merge)
-    };
+    let mut register = register_library(merge);
     snapshot::load_file(srv, &path, merge, &mut register).map_err(|e| {
         crate::warn!("{e}");
         "ERR Error trying to load the RDB dump, check server logs.".to_string()

@@ -532,7 +532,7 @@ pub fn delete_history(srv: &mut Server) {
 /// hear of a write that is not on disk). `force` writes even while an everysec fsync
 /// still runs in the background.
 pub fn flush(srv: &mut Server, force: bool) {
-    let Some(feed) = srv.data.prop.aof.as_mut() else {
+    let Some(feed) = srv.data.prop.aof_mut() else {
         return;
     };
     feed.hold = false;
@@ -748,14 +748,14 @@ fn open_new_incr(srv: &mut Server) -> Result<(), String> {
     if state == State::On {
         aof.manifest = m;
     }
-    if srv.data.prop.aof.is_none() {
+    if srv.data.prop.aof().is_none() {
         start_feeding(srv);
     }
     Ok(())
 }
 
 fn start_feeding(srv: &mut Server) {
-    srv.data.prop.feed_aof(Some(crate::propagate::AofFeed {
+    let _ = srv.data.prop.feed_aof(Some(crate::propagate::AofFeed {
         timestamps: srv.cfg.aof_timestamp_enabled,
         ..Default::default()
     }));
@@ -764,7 +764,7 @@ fn start_feeding(srv: &mut Server) {
 /// aof-timestamp-enabled or aof-disable-auto-gc changed (the history kept while
 /// garbage collection was off goes now).
 pub fn config_changed(srv: &mut Server) {
-    if let Some(feed) = srv.data.prop.aof.as_mut() {
+    if let Some(feed) = srv.data.prop.aof_mut() {
         feed.timestamps = srv.cfg.aof_timestamp_enabled;
     }
     if !srv.cfg.aof_disable_auto_gc {
@@ -1053,18 +1053,12 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
         srv.admin.aof.last_bgrewrite_ok = false;
         return Err(e);
     }
-    if let Some(feed) = srv.data.prop.aof.as_mut() {
+    if let Some(feed) = srv.data.prop.aof_mut() {
         // The new INCR file starts with a SELECT.
         feed.selected = None;
     }
     flush(srv, true);
-    if srv
-        .data
-        .prop
-        .aof
-        .as_ref()
-        .is_some_and(|f| !f.buf.is_empty())
-    {
+    if srv.data.prop.aof().is_some_and(|f| !f.buf.is_empty()) {
         // The buffer could not be written: switching files now would put those commands
         // after a BASE that already has them.
         crate::warn!("Can't rewrite the append only file while the AOF can't be written.");
@@ -1151,7 +1145,7 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
     if srv.admin.aof.state == State::WaitRewrite {
         // The commands since the rewrite began have no BASE to follow: drop them and
         // try again.
-        srv.data.prop.feed_aof(None);
+        let _ = srv.data.prop.feed_aof(None);
         srv.admin.aof.file = None;
         let temp = temp_incr_name(srv);
         crate::notice!("Removing the temp incr aof file {temp} in the background");
@@ -1259,7 +1253,7 @@ pub fn start(srv: &mut Server, in_exec: bool) -> Result<(), String> {
         }
         if let Err(e) = rewrite_background(srv) {
             srv.admin.aof.state = State::Off;
-            srv.data.prop.feed_aof(None);
+            let _ = srv.data.prop.feed_aof(None);
             srv.admin.aof.file = None;
             crate::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
             return Err(e);
@@ -1291,7 +1285,7 @@ pub fn stop(srv: &mut Server) {
             Err(e) => crate::warn!("Fail to fsync the AOF file: {e}"),
         }
     }
-    srv.data.prop.feed_aof(None);
+    let _ = srv.data.prop.feed_aof(None);
     let aof = &mut srv.admin.aof;
     aof.state = State::Off;
     aof.errors_changed();
@@ -1517,8 +1511,7 @@ pub fn load_files(srv: &mut Server, hooks: &mut Hooks) -> Status {
     super::snapshot::begin_loading(srv, total);
     crate::keyspace::clock::set_replaying(true);
     // What is replayed is not fed back to the AOF (DEBUG LOADAOF with the AOF on).
-    let feed = srv.data.prop.aof.take();
-    srv.data.prop.feed_aof(None);
+    let feed = srv.data.prop.feed_aof(None);
     srv.data.blocking.deny += 1;
     let mut status = Status::Ok;
     let mut base_size = 0;
@@ -1551,7 +1544,7 @@ pub fn load_files(srv: &mut Server, hooks: &mut Hooks) -> Status {
         }
     }
     srv.data.blocking.deny -= 1;
-    srv.data.prop.feed_aof(feed);
+    let _ = srv.data.prop.feed_aof(feed);
     crate::keyspace::clock::set_replaying(false);
     super::snapshot::end_loading(srv);
     if !matches!(status, Status::OpenErr | Status::Failed) {
@@ -1818,12 +1811,7 @@ pub fn info_enabled(srv: &Server, out: &mut dyn FnMut(&str, String)) {
     );
     out(
         "aof_buffer_length",
-        srv.data
-            .prop
-            .aof
-            .as_ref()
-            .map_or(0, |f| f.buf.len())
-            .to_string(),
+        srv.data.prop.aof().map_or(0, |f| f.buf.len()).to_string(),
     );
     out("aof_pending_bio_fsync", aof.pending_fsyncs().to_string());
     out("aof_delayed_fsync", aof.delayed_fsync.to_string());
