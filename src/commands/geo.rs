@@ -534,7 +534,7 @@ fn scan(z: &ZSet, center: [f64; 2], shape: Shape, limit: usize) -> Vec<Found<'_>
 
 /// STORE / STOREDIST / GEOSEARCHSTORE: replace `dst` with the results; replies their count.
 fn store_found(ctx: &mut Ctx, dst: &[u8], items: Vec<(Box<[u8]>, f64)>, event: &str) {
-    let mut z = ZSet::new();
+    let mut z = ZSet::new_skiplist();
     for (m, s) in &items {
         z.insert(m, *s);
     }

@@ -624,7 +624,7 @@ pub fn encoding_name(e: &Entry, _cfg: &crate::config::Config) -> &'static str {
         }
         ValRef::Stream(_) => "stream",
         ValRef::ZSet(z) => {
-            if z.listpack {
+            if z.is_listpack() {
                 "listpack"
             } else {
                 "skiplist"

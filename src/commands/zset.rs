@@ -107,14 +107,14 @@ pub(super) fn limits(ctx: &Ctx) -> Limits {
 
 /// After adding member `m`: leave the listpack encoding when a limit is passed.
 fn note_insert(z: &mut ZSet, m: &[u8], lim: Limits) {
-    if z.listpack && (z.len() > lim.entries || m.len() > lim.value) {
-        z.listpack = false;
+    if z.is_listpack() && (z.len() > lim.entries || m.len() > lim.value) {
+        z.to_skiplist();
     }
 }
 
 /// The encoding a freshly computed result gets (ZUNIONSTORE, ZRANGESTORE, ...).
 pub(super) fn fit_encoding(z: &mut ZSet, lim: Limits) {
-    z.listpack = z.len() <= lim.entries && z.max_member_len() <= lim.value;
+    z.set_listpack(z.len() <= lim.entries && z.max_member_len() <= lim.value);
 }
 
 /// Reply a list of (member, score) pairs: flat in RESP2, nested pairs in RESP3.
@@ -241,8 +241,11 @@ pub(super) fn zadd_items(ctx: &mut Ctx, key: &[u8], f: AddFlags, items: &[(f64, 
             };
         }
         Ok(None) => {
-            let mut z = ZSet::new();
-            z.listpack = lim.entries != 0 && items[0].1.len() <= lim.value;
+            let z = if lim.entries != 0 && items[0].1.len() <= lim.value {
+                ZSet::new()
+            } else {
+                ZSet::new_skiplist()
+            };
             ctx.dbm().insert_new(key, Value::ZSet(Box::new(z)))
         }
     };
@@ -600,7 +603,7 @@ fn zrange_generic(
             Some((z, a, b)) => reply_pairs(out, b - a + 1, z.range(a, b, rev), withscores),
         },
         Some(dst) => {
-            let mut nz = ZSet::new();
+            let mut nz = ZSet::new_skiplist();
             if let Some((z, a, b)) = sel {
                 for (m, s) in z.range(a, b, rev) {
                     nz.insert(m, s);
@@ -1180,7 +1183,7 @@ fn zsetop(
             }
         }
     }
-    let mut z = ZSet::new();
+    let mut z = ZSet::new_skiplist();
     if card {
         // Only the size matters: skip building the order.
         ctx.out.int(acc.len() as i64);
@@ -1309,18 +1312,13 @@ fn zscan(ctx: &mut Ctx, args: Args) {
     let (db, out) = ctx.db_out();
     let z = db.at_as::<ZSet>(pos);
     let mut items: Vec<Cow<[u8]>> = Vec::new();
-    let mut keep = |m: &[u8], s: f64| {
+    let keep = |m: &[u8], s: f64| {
         if o.matches(m) {
             items.push(Cow::Owned(m.to_vec()));
             items.push(Cow::Owned(crate::util::fmt_double(s).into_bytes()));
         }
     };
     // A listpack-encoded set is returned whole in order, as Redis does.
-    let next = if z.listpack {
-        z.iter().for_each(|(m, s)| keep(m, s));
-        0
-    } else {
-        z.scan(o.cursor, o.count, keep)
-    };
+    let next = z.scan(o.cursor, o.count, keep);
     scan_reply(out, next, &items);
 }

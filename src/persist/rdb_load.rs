@@ -520,8 +520,10 @@ fn set_from<'b>(
 }
 
 fn zset_fit(z: &mut ZSet, opts: &LoadOpts, check_member_len: bool) {
-    z.listpack = z.len() <= opts.zset_max_listpack_entries
-        && (!check_member_len || z.max_member_len() <= opts.zset_max_listpack_value);
+    z.set_listpack(
+        z.len() <= opts.zset_max_listpack_entries
+            && (!check_member_len || z.max_member_len() <= opts.zset_max_listpack_value),
+    );
 }
 
 /// Pairs of a ziplist/listpack hash or zset: an even count of entries.
@@ -545,7 +547,9 @@ fn hash_from_pairs<'b>(
 }
 
 fn zset_from_pairs(e: &[Elem<'_>], opts: &LoadOpts) -> Option<Option<Value>> {
-    let mut z = ZSet::new();
+    // Built as a skip list (inserts stay O(log n) however long the file's listpack is),
+    // then shaped as Redis would.
+    let mut z = ZSet::new_skiplist();
     for (m, s) in pairs(e)? {
         if !z.insert(&m.bytes(), s.score()?) {
             return None;
@@ -585,9 +589,8 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
         }
         T_ZSET | T_ZSET_2 => {
             let n = r.count(2)?;
-            let mut z = ZSet::new();
             // Loaded as a skip list (which keeps -0), then shaped like Redis does.
-            z.listpack = false;
+            let mut z = ZSet::new_skiplist();
             for _ in 0..n {
                 let m = r.string()?;
                 let score = if t == T_ZSET_2 {
@@ -1245,7 +1248,11 @@ mod tests {
             }
             ValRef::ZSet(z) => {
                 let items: Vec<String> = z.iter().map(|(m, sc)| format!("{}={sc}", s(m))).collect();
-                let enc = if z.listpack { "listpack" } else { "skiplist" };
+                let enc = if z.is_listpack() {
+                    "listpack"
+                } else {
+                    "skiplist"
+                };
                 write!(o, "zset/{enc} {}", items.join(",")).unwrap()
             }
             ValRef::Hash(h) => {

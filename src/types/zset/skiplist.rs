@@ -1,10 +1,11 @@
-//! Sorted set: a member -> node dictionary plus a skip list ordered by (score, member).
+//! The large sorted set: a member -> node dictionary plus a skip list ordered by (score, member).
 //!
 //! Why a skip list: it is what Redis uses, and with a "span" on every forward link (how many
 //! bottom-level nodes the link jumps over) one descent gives the rank of a node, the node at
 //! a rank, or the number of elements before any monotonic bound, all in O(log n) expected.
 //! Nodes live in an arena (`Vec<Node>`, links are u32 indices, freed positions are reused), so
 //! there is no unsafe code and no per-link pointer; node 0 is the header.
+use super::{LexRange, ScoreRange};
 use crate::keyspace::Dict;
 use rand::Rng;
 use std::cmp::Ordering;
@@ -28,80 +29,6 @@ struct Node {
     links: Box<[Link]>,
 }
 
-/// A score range as ZRANGEBYSCORE takes it: `(` marks an exclusive end.
-#[derive(Clone, Copy, Debug)]
-pub struct ScoreRange {
-    pub min: f64,
-    pub max: f64,
-    pub min_ex: bool,
-    pub max_ex: bool,
-}
-
-impl ScoreRange {
-    #[inline]
-    fn below(&self, s: f64) -> bool {
-        if self.min_ex {
-            s <= self.min
-        } else {
-            s < self.min
-        }
-    }
-    #[inline]
-    fn above(&self, s: f64) -> bool {
-        if self.max_ex {
-            s >= self.max
-        } else {
-            s > self.max
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.min > self.max || (self.min == self.max && (self.min_ex || self.max_ex))
-    }
-}
-
-/// One end of a lexicographic range: `-`, `+`, `[x` or `(x`.
-#[derive(Clone, Debug)]
-pub enum LexBound {
-    NegInf,
-    PosInf,
-    Incl(Box<[u8]>),
-    Excl(Box<[u8]>),
-}
-
-#[derive(Clone, Debug)]
-pub struct LexRange {
-    pub min: LexBound,
-    pub max: LexBound,
-}
-
-impl LexRange {
-    fn below(&self, m: &[u8]) -> bool {
-        match &self.min {
-            LexBound::NegInf => false,
-            LexBound::PosInf => true,
-            LexBound::Incl(b) => m < &**b,
-            LexBound::Excl(b) => m <= &**b,
-        }
-    }
-    fn above(&self, m: &[u8]) -> bool {
-        match &self.max {
-            LexBound::NegInf => true,
-            LexBound::PosInf => false,
-            LexBound::Incl(b) => m > &**b,
-            LexBound::Excl(b) => m >= &**b,
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        use LexBound::*;
-        match (&self.min, &self.max) {
-            (PosInf, _) | (_, NegInf) => true,
-            (NegInf, _) | (_, PosInf) => false,
-            (Incl(a), Incl(b)) => a > b,
-            (Incl(a), Excl(b)) | (Excl(a), Incl(b)) | (Excl(a), Excl(b)) => a >= b,
-        }
-    }
-}
-
 /// Total order of (score, member); scores are never NaN.
 #[inline]
 fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
@@ -111,20 +38,17 @@ fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
 }
 
 #[derive(Clone)]
-pub struct ZSet {
+pub struct SkipList {
     index: Dict<u32>,
     nodes: Vec<Node>,
     free: Vec<u32>,
     tail: u32,
     level: usize,
-    /// Whether Redis would still hold this set as a listpack (OBJECT ENCODING). The
-    /// conversion to skiplist is one way, as in Redis.
-    pub listpack: bool,
 }
 
-impl Default for ZSet {
+impl Default for SkipList {
     fn default() -> Self {
-        ZSet {
+        SkipList {
             index: Dict::new(),
             nodes: vec![Node {
                 member: Box::default(),
@@ -135,7 +59,6 @@ impl Default for ZSet {
             free: Vec::new(),
             tail: NIL,
             level: 1,
-            listpack: true,
         }
     }
 }
@@ -149,7 +72,7 @@ fn random_level() -> usize {
     l
 }
 
-impl ZSet {
+impl SkipList {
     pub fn new() -> Self {
         Self::default()
     }
@@ -293,12 +216,6 @@ impl ZSet {
 
     /// Insert or update; true if the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
-        // A listpack keeps -0 as the integer 0; the skip list keeps the sign (as Redis).
-        let score = if self.listpack && score == 0.0 {
-            0.0
-        } else {
-            score
-        };
         if let Some(&id) = self.index.get(m) {
             let old = self.node(id).score;
             if old != score {
@@ -461,14 +378,14 @@ impl ZSet {
 }
 
 pub struct Iter<'a> {
-    z: &'a ZSet,
+    z: &'a SkipList,
     cur: u32,
     left: usize,
     rev: bool,
 }
 
 impl<'a> Iter<'a> {
-    fn empty(z: &'a ZSet) -> Self {
+    fn empty(z: &'a SkipList) -> Self {
         Iter {
             z,
             cur: NIL,
@@ -500,7 +417,7 @@ impl ExactSizeIterator for Iter<'_> {}
 mod tests {
     use super::*;
 
-    fn check(z: &ZSet, model: &std::collections::BTreeSet<(i64, Vec<u8>)>) {
+    fn check(z: &SkipList, model: &std::collections::BTreeSet<(i64, Vec<u8>)>) {
         assert_eq!(z.len(), model.len());
         let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
         let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s as f64)).collect();
@@ -521,7 +438,7 @@ mod tests {
     #[test]
     fn matches_a_btree_model_under_churn() {
         let mut rng = rand::thread_rng();
-        let mut z = ZSet::new();
+        let mut z = SkipList::new();
         let mut model = std::collections::BTreeSet::new();
         let mut scores = std::collections::HashMap::new();
         for step in 0..3000 {

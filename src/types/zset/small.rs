@@ -1,0 +1,483 @@
+//! The small sorted set (Redis's "listpack" encoding): every (member, score) pair, in
+//! (score, member) order, packed back to back in one buffer.
+//!
+//! A pair is `varint(member length) member tag score backlen`:
+//! - `tag` 0..=8: the score is an integer of that many little-endian bytes (sign-extended;
+//!   0 bytes is the score 0; -0 is stored as 0, as Redis's listpack does); 9: an IEEE
+//!   double in 8 bytes (fractions, infinities, huge values);
+//! - `backlen`: the pair's size before it, in 7-bit groups read right to left (one byte
+//!   below 128), so the buffer walks backwards too (ZREVRANGE, ZPOPMAX).
+//!
+//! Ten 8-byte members with small integer scores take 120 bytes, where a skip list node
+//! alone takes more than that. Lookups are linear, as in Redis: the set stays small
+//! (`zset-max-listpack-entries`, 128 by default) or becomes a skip list for good.
+use super::{cmp_key, LexRange, ScoreRange};
+
+const TAG_DOUBLE: u8 = 9;
+
+#[derive(Clone, Default)]
+pub struct Small {
+    buf: Vec<u8>,
+    n: usize,
+}
+
+/// One decoded pair: its member, score and byte range.
+#[derive(Clone, Copy)]
+struct Pair<'a> {
+    member: &'a [u8],
+    score: f64,
+    start: usize,
+    end: usize,
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// The tag and the bytes of a score.
+fn score_bytes(s: f64) -> (u8, [u8; 8]) {
+    // Integral scores in i64 range take 0 to 8 bytes; -0 becomes the integer 0, as in
+    // Redis's listpack.
+    if s.fract() == 0.0 && s.abs() < 9.0e18 {
+        let v = s as i64;
+        let bytes = v.to_le_bytes();
+        let mut w = 8;
+        while w > 0 {
+            // Drop a top byte while the rest still sign-extends to v.
+            let rest = w - 1;
+            let trunc = if rest == 0 {
+                0
+            } else {
+                let sh = 64 - 8 * rest as u32;
+                (v << sh) >> sh
+            };
+            if trunc != v {
+                break;
+            }
+            w = rest;
+        }
+        (w as u8, bytes)
+    } else {
+        (TAG_DOUBLE, s.to_le_bytes())
+    }
+}
+
+fn score_width(tag: u8) -> usize {
+    if tag == TAG_DOUBLE {
+        8
+    } else {
+        tag as usize
+    }
+}
+
+fn backlen_len(l: usize) -> usize {
+    varint_len(l)
+}
+
+/// The encoded size of a pair, backlen included.
+fn pair_len(m: &[u8], tag: u8) -> usize {
+    let body = varint_len(m.len()) + m.len() + 1 + score_width(tag);
+    body + backlen_len(body)
+}
+
+/// Writes a pair into `out` (exactly `pair_len` bytes).
+fn write_pair(out: &mut [u8], m: &[u8], tag: u8, sb: &[u8; 8]) {
+    let mut p = 0;
+    let mut n = m.len();
+    while n >= 0x80 {
+        out[p] = n as u8 | 0x80;
+        n >>= 7;
+        p += 1;
+    }
+    out[p] = n as u8;
+    p += 1;
+    out[p..p + m.len()].copy_from_slice(m);
+    p += m.len();
+    out[p] = tag;
+    p += 1;
+    let w = score_width(tag);
+    out[p..p + w].copy_from_slice(&sb[..w]);
+    p += w;
+    // backlen: most significant group first, every byte after the first flagged.
+    let body = p;
+    let k = backlen_len(body);
+    for i in 0..k {
+        let group = ((body >> (7 * (k - 1 - i))) & 127) as u8;
+        out[p + i] = if i == 0 { group } else { group | 128 };
+    }
+}
+
+impl Small {
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    pub fn heap_size(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The pair starting at `at`.
+    #[inline]
+    fn pair(&self, at: usize) -> Pair<'_> {
+        let b = &self.buf;
+        let (mut len, mut shift, mut p) = (0usize, 0, at);
+        loop {
+            let c = b[p];
+            p += 1;
+            len |= ((c & 0x7f) as usize) << shift;
+            if c < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let member = &b[p..p + len];
+        p += len;
+        let tag = b[p];
+        p += 1;
+        let score = if tag == TAG_DOUBLE {
+            f64::from_le_bytes(b[p..p + 8].try_into().unwrap_or_default())
+        } else if tag == 0 {
+            0.0
+        } else {
+            let w = tag as usize;
+            let mut raw = [0u8; 8];
+            raw[..w].copy_from_slice(&b[p..p + w]);
+            let sh = 64 - 8 * w as u32;
+            ((i64::from_le_bytes(raw) << sh) >> sh) as f64
+        };
+        p += score_width(tag);
+        let body = p - at;
+        Pair {
+            member,
+            score,
+            start: at,
+            end: p + backlen_len(body),
+        }
+    }
+
+    /// The start of the pair that ends at `end`.
+    #[inline]
+    fn start_before(&self, end: usize) -> usize {
+        let (mut body, mut shift, mut p) = (0usize, 0, end - 1);
+        loop {
+            let c = self.buf[p];
+            body |= ((c & 127) as usize) << shift;
+            if c & 128 == 0 {
+                break;
+            }
+            shift += 7;
+            p -= 1;
+        }
+        p - body
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = Pair<'_>> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < self.buf.len()).then(|| {
+                let p = self.pair(at);
+                at = p.end;
+                p
+            })
+        })
+    }
+
+    fn find(&self, m: &[u8]) -> Option<Pair<'_>> {
+        self.pairs().find(|p| p.member == m)
+    }
+
+    pub fn score(&self, m: &[u8]) -> Option<f64> {
+        self.find(m).map(|p| p.score)
+    }
+
+    /// Inserts a pair at byte offset `at`.
+    fn put_at(&mut self, at: usize, m: &[u8], score: f64) {
+        let (tag, sb) = score_bytes(score);
+        let len = pair_len(m, tag);
+        let old = self.buf.len();
+        self.buf.reserve_exact(len);
+        self.buf.resize(old + len, 0);
+        self.buf.copy_within(at..old, at + len);
+        write_pair(&mut self.buf[at..at + len], m, tag, &sb);
+        self.n += 1;
+    }
+
+    fn cut(&mut self, start: usize, end: usize, pairs: usize) {
+        self.buf.drain(start..end);
+        self.n -= pairs;
+        if self.buf.capacity() > self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Appends a pair that sorts after every other (building from an ordered source).
+    pub fn push_sorted(&mut self, m: &[u8], score: f64) {
+        let at = self.buf.len();
+        self.put_at(at, m, score);
+    }
+
+    /// Insert or update; true if the member is new.
+    pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
+        let mut new = true;
+        if let Some(p) = self.find(m) {
+            if p.score == score {
+                return false;
+            }
+            let (s, e) = (p.start, p.end);
+            self.buf.drain(s..e);
+            self.n -= 1;
+            new = false;
+        }
+        let at = self
+            .pairs()
+            .find(|p| cmp_key(p.score, p.member, score, m).is_gt())
+            .map_or(self.buf.len(), |p| p.start);
+        self.put_at(at, m, score);
+        new
+    }
+
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match self.find(m) {
+            Some(p) => {
+                let (s, e) = (p.start, p.end);
+                self.cut(s, e, 1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn pop_min(&mut self) -> Option<(Box<[u8]>, f64)> {
+        if self.n == 0 {
+            return None;
+        }
+        let p = self.pair(0);
+        let out = (p.member.into(), p.score);
+        let end = p.end;
+        self.cut(0, end, 1);
+        Some(out)
+    }
+
+    pub fn pop_max(&mut self) -> Option<(Box<[u8]>, f64)> {
+        if self.n == 0 {
+            return None;
+        }
+        let end = self.buf.len();
+        let p = self.pair(self.start_before(end));
+        let out = (p.member.into(), p.score);
+        let start = p.start;
+        self.cut(start, end, 1);
+        Some(out)
+    }
+
+    pub fn rank(&self, m: &[u8]) -> Option<usize> {
+        self.pairs().position(|p| p.member == m)
+    }
+
+    /// Byte offset of the pair at 0-based rank `r` (`r < n`), walking from the nearer end.
+    fn offset_at(&self, r: usize) -> usize {
+        if r <= self.n / 2 {
+            let mut at = 0;
+            for _ in 0..r {
+                at = self.pair(at).end;
+            }
+            at
+        } else {
+            let mut at = self.buf.len();
+            for _ in r..self.n {
+                at = self.start_before(at);
+            }
+            at
+        }
+    }
+
+    /// Elements with rank in `start..=end`, walked forward or backward (`rev`: ranks
+    /// counted from the top).
+    pub fn range(&self, start: usize, end: usize, rev: bool) -> Iter<'_> {
+        if start > end || start >= self.n {
+            return Iter {
+                z: self,
+                front: 0,
+                back: 0,
+                left: 0,
+                rev,
+            };
+        }
+        let end = end.min(self.n - 1);
+        let left = end - start + 1;
+        if rev {
+            // Ranks from the top: the first yielded is ascending rank n-1-start.
+            let back = if start == 0 {
+                self.buf.len()
+            } else {
+                self.offset_at(self.n - start)
+            };
+            Iter {
+                z: self,
+                front: 0,
+                back,
+                left,
+                rev,
+            }
+        } else {
+            Iter {
+                z: self,
+                front: self.offset_at(start),
+                back: self.buf.len(),
+                left,
+                rev,
+            }
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            z: self,
+            front: 0,
+            back: self.buf.len(),
+            left: self.n,
+            rev: false,
+        }
+    }
+
+    fn count_before(&self, before: impl Fn(&Pair) -> bool) -> usize {
+        self.pairs().take_while(|p| before(p)).count()
+    }
+
+    pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
+        let a = self.count_before(|p| r.below(p.score));
+        let b = self.count_before(|p| !r.above(p.score));
+        (a, b.max(a))
+    }
+
+    pub fn lex_span(&self, r: &LexRange) -> (usize, usize) {
+        let a = self.count_before(|p| r.below(p.member));
+        let b = self.count_before(|p| !r.above(p.member));
+        (a, b.max(a))
+    }
+
+    /// Remove ranks [first, last); returns how many went.
+    pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
+        let last = last.min(self.n);
+        if first >= last {
+            return 0;
+        }
+        let s = self.offset_at(first);
+        let e = if last == self.n {
+            self.buf.len()
+        } else {
+            self.offset_at(last)
+        };
+        self.cut(s, e, last - first);
+        last - first
+    }
+
+    pub fn at_rank(&self, r: usize) -> Option<(&[u8], f64)> {
+        (r < self.n).then(|| {
+            let p = self.pair(self.offset_at(r));
+            (p.member, p.score)
+        })
+    }
+
+    pub fn max_member_len(&self) -> usize {
+        self.pairs().map(|p| p.member.len()).max().unwrap_or(0)
+    }
+}
+
+pub struct Iter<'a> {
+    z: &'a Small,
+    /// Next pair's start (forward) ...
+    front: usize,
+    /// ... or next pair's end (backward).
+    back: usize,
+    left: usize,
+    rev: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let p = if self.rev {
+            let p = self.z.pair(self.z.start_before(self.back));
+            self.back = p.start;
+            p
+        } else {
+            let p = self.z.pair(self.front);
+            self.front = p.end;
+            p
+        };
+        Some((p.member, p.score))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_round_trip_in_the_fewest_bytes() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            127.0,
+            128.0,
+            -129.0,
+            255.0,
+            65536.0,
+            -8.0e18,
+            8.9e18,
+            1e300,
+            2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            i64::MAX as f64,
+        ] {
+            let mut z = Small::default();
+            z.push_sorted(b"m", s);
+            let got = z.iter().next().unwrap().1;
+            let want = if s == 0.0 { 0.0 } else { s };
+            assert_eq!(got.to_bits(), want.to_bits(), "{s}");
+        }
+        let (tag, _) = score_bytes(5.0);
+        assert_eq!(tag, 1);
+        assert_eq!(score_bytes(0.0).0, 0);
+        assert_eq!(score_bytes(300.0).0, 2);
+        assert_eq!(score_bytes(-0.0).0, 0);
+        assert_eq!(score_bytes(0.5).0, TAG_DOUBLE);
+        assert_eq!(pair_len(b"m0000000", 1), 12);
+    }
+
+    #[test]
+    fn long_members_walk_both_ways() {
+        let mut z = Small::default();
+        let long = vec![b'x'; 300];
+        z.insert(&long, 1.0);
+        z.insert(b"a", 0.5);
+        z.insert(b"z", 2.0);
+        let fwd: Vec<_> = z.iter().map(|(m, s)| (m.len(), s)).collect();
+        assert_eq!(fwd, vec![(1, 0.5), (300, 1.0), (1, 2.0)]);
+        let back: Vec<_> = z.range(0, 10, true).map(|(m, _)| m.len()).collect();
+        assert_eq!(back, vec![1, 300, 1]);
+        assert_eq!(z.range(1, 1, true).next().unwrap().0.len(), 300);
+        assert_eq!(z.pop_max().unwrap().1, 2.0);
+        assert_eq!(z.pop_max().unwrap().1, 1.0);
+        assert_eq!(z.len(), 1);
+    }
+}
