@@ -258,7 +258,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
         if let Set::Ints(v) = s {
             let mut rng = rand::thread_rng();
             for _ in 0..n {
-                out.bulk_int(v[rng.gen_range(0..v.len())]);
+                out.bulk_int(v.get(rng.gen_range(0..v.len())));
             }
         } else {
             for _ in 0..n {

@@ -8,7 +8,7 @@
 //! with the byte offset and a message worded like Redis's.
 use super::crc64::crc64;
 use super::lzf;
-use crate::keyspace::{Dict, Value};
+use crate::keyspace::Value;
 use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::stream::{Consumer, Fields, Group, Nack, Stream, StreamId};
@@ -509,7 +509,7 @@ fn set_from<'b>(
     members: impl ExactSizeIterator<Item = Cow<'b, [u8]>>,
     max_ints: usize,
 ) -> Option<Option<Value>> {
-    let mut s: Option<Set> = (members.len() > max_ints).then(|| Set::Table(Dict::new()));
+    let mut s: Option<Set> = (members.len() > max_ints).then(Set::table);
     for m in members {
         let set = s.get_or_insert_with(|| Set::for_member(&m));
         if !set.insert(&m, max_ints) {

@@ -284,21 +284,10 @@ fn put_compact(b: &mut Vec<u8>, v: &ValRef, z: bool) {
             put_string(b, &lp.finish(), z);
         }
         ValRef::Set(s) => {
-            let ints = s.ints().unwrap_or(&[]);
-            let width: usize = if ints.iter().all(|&n| i16::try_from(n).is_ok()) {
-                2
-            } else if ints.iter().all(|&n| i32::try_from(n).is_ok()) {
-                4
-            } else {
-                8
-            };
-            let mut blob = Vec::with_capacity(8 + width * ints.len());
-            blob.extend_from_slice(&(width as u32).to_le_bytes());
-            blob.extend_from_slice(&(ints.len() as u32).to_le_bytes());
-            for &n in ints {
-                blob.extend_from_slice(&n.to_le_bytes()[..width]);
+            // The in-memory intset is Redis's layout: written as it is.
+            if let Some(ints) = s.ints() {
+                put_string(b, ints.as_bytes(), z);
             }
-            put_string(b, &blob, z);
         }
         _ => {}
     }

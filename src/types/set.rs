@@ -1,6 +1,7 @@
-//! Set: a sorted vector of integers while every member is an integer and the set is small
-//! (Redis's intset, bounded by `set-max-intset-entries`), otherwise a `Dict`. The switch to
-//! the dictionary is one way, as in Redis.
+//! Set: an intset while every member is an integer and the set is small (bounded by
+//! `set-max-intset-entries`), otherwise a `Dict`. The switch to the dictionary is one way,
+//! as in Redis.
+use super::intset::IntSet;
 use crate::keyspace::Dict;
 use crate::util::parse_i64;
 use rand::Rng;
@@ -8,13 +9,14 @@ use std::borrow::Cow;
 
 #[derive(Clone)]
 pub enum Set {
-    Ints(Vec<i64>),
-    Table(Dict<()>),
+    Ints(IntSet),
+    /// Boxed: an intset-encoded set stays the size of a Vec.
+    Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(Vec::new())
+        Set::Ints(IntSet::default())
     }
 }
 
@@ -28,16 +30,20 @@ impl Set {
     /// An empty set shaped for a first member, as Redis's setTypeCreate.
     pub fn for_member(m: &[u8]) -> Set {
         if parse_i64(m).is_some() {
-            Set::Ints(Vec::new())
+            Set::default()
         } else {
-            Set::Table(Dict::new())
+            Set::table()
         }
+    }
+    /// An empty set in the hashtable encoding.
+    pub fn table() -> Set {
+        Set::Table(Box::default())
     }
     pub fn is_intset(&self) -> bool {
         matches!(self, Set::Ints(_))
     }
-    /// The members of an intset-encoded set, ascending.
-    pub fn ints(&self) -> Option<&[i64]> {
+    /// The intset of an intset-encoded set.
+    pub fn ints(&self) -> Option<&IntSet> {
         match self {
             Set::Ints(v) => Some(v),
             Set::Table(_) => None,
@@ -54,7 +60,7 @@ impl Set {
     }
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
             Set::Table(d) => d.contains(m),
         }
     }
@@ -62,10 +68,10 @@ impl Set {
         if let Set::Ints(v) = self {
             let mut d = Dict::with_capacity(v.len() + 1);
             let mut b = itoa::Buffer::new();
-            for &n in v.iter() {
+            for n in v.iter() {
                 d.insert_new(b.format(n).as_bytes().into(), ());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
     /// Add a member; true if it was new. `max_ints` is `set-max-intset-entries`.
@@ -73,16 +79,13 @@ impl Set {
         if let Set::Ints(v) = self {
             match parse_i64(m) {
                 Some(n) => {
-                    return match v.binary_search(&n) {
-                        Ok(_) => false,
-                        Err(pos) => {
-                            v.insert(pos, n);
-                            if v.len() > max_ints {
-                                self.convert_to_table();
-                            }
-                            true
-                        }
-                    };
+                    if !v.insert(n) {
+                        return false;
+                    }
+                    if v.len() > max_ints {
+                        self.convert_to_table();
+                    }
+                    return true;
                 }
                 None => self.convert_to_table(),
             }
@@ -94,20 +97,14 @@ impl Set {
     }
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
-                _ => false,
-            },
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
             Set::Table(d) => d.remove(m).is_some(),
         }
     }
     /// Every member, in the set's own order (ascending for an intset).
     pub fn members(&self) -> Vec<Cow<'_, [u8]>> {
         match self {
-            Set::Ints(v) => v.iter().map(|&n| int_bytes(n)).collect(),
+            Set::Ints(v) => v.iter().map(int_bytes).collect(),
             Set::Table(d) => d.keys().map(|k| Cow::Borrowed(&**k)).collect(),
         }
     }
@@ -115,7 +112,7 @@ impl Set {
         match self {
             Set::Ints(v) => {
                 let mut b = itoa::Buffer::new();
-                for &n in v {
+                for n in v.iter() {
                     f(b.format(n).as_bytes());
                 }
             }
@@ -130,7 +127,7 @@ impl Set {
     pub fn random(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Set::Ints(v) if v.is_empty() => None,
-            Set::Ints(v) => Some(int_bytes(v[rand::thread_rng().gen_range(0..v.len())])),
+            Set::Ints(v) => Some(int_bytes(v.get(rand::thread_rng().gen_range(0..v.len())))),
             Set::Table(d) => d
                 .random_pos()
                 .and_then(|s| d.at(s))
@@ -143,7 +140,7 @@ impl Set {
             Set::Ints(v) if v.is_empty() => None,
             Set::Ints(v) => {
                 let i = rand::thread_rng().gen_range(0..v.len());
-                Some(int_bytes(v.remove(i)).into_owned().into())
+                Some(int_bytes(v.remove_at(i)).into_owned().into())
             }
             Set::Table(d) => {
                 let s = d.random_pos()?;
@@ -163,7 +160,7 @@ impl Set {
     }
     pub fn heap_size(&self) -> usize {
         match self {
-            Set::Ints(v) => v.capacity() * 8,
+            Set::Ints(v) => v.heap_size(),
             Set::Table(d) => d.keys().map(|k| k.len() + Dict::<()>::ENTRY_OVERHEAD).sum(),
         }
     }
