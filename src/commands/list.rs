@@ -1,11 +1,10 @@
 //! List commands, including the blocking pops and moves (parked through `crate::blocking`).
-//! A list is a `VecDeque` of elements: O(1) push/pop at both ends, O(1) indexing for
+//! A list is a quicklist (`crate::types::list`): O(1) push/pop at both ends, indexing for
 //! LINDEX/LRANGE. An emptied list is deleted, as in Redis.
 use super::*;
 use crate::blocking::{self, TimeoutReply};
 use crate::keyspace::{Db, Key, ValMut, ValRef, Value};
 use crate::resp::Reply;
-use std::collections::VecDeque;
 
 use crate::keyspace::List;
 
@@ -73,7 +72,7 @@ fn pop_end(l: &mut List, left: bool) -> Option<Key> {
     }
 }
 
-fn push_end(l: &mut List, v: Key, left: bool) {
+fn push_end(l: &mut List, v: &[u8], left: bool) {
     if left {
         l.push_front(v)
     } else {
@@ -103,13 +102,14 @@ fn index(i: i64, len: usize) -> Option<usize> {
 
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     let key = args.get(1);
+    let fill = ctx.srv.cfg.list_max_listpack_size;
     let (db, out) = ctx.db_out();
     let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
-            let pos = db.insert_new(key, Value::List(Box::default()));
+            let pos = db.insert_new(key, Value::List(Box::new(List::new(fill))));
             match db.at_mut(pos).map(|e| e.val_mut()) {
                 Some(ValMut::List(l)) => l,
                 _ => return,
@@ -117,7 +117,7 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
         }
     };
     for v in args.iter().skip(2) {
-        push_end(l, v.into(), left);
+        push_end(l, v, left);
     }
     out.int(l.len() as i64);
     ctx.modified(key);
@@ -245,7 +245,7 @@ fn lrange(ctx: &mut Ctx, args: Args) {
         return out.array(0);
     };
     out.array(e - s + 1);
-    for v in l.range(s..=e) {
+    for v in l.range_from(s, e - s + 1) {
         out.bulk(v);
     }
 }
@@ -258,7 +258,7 @@ fn lindex(ctx: &mut Ctx, args: Args) {
         Ok(Some(l)) => match crate::util::parse_i64(args.get(2)) {
             None => out.error(NOT_INT),
             Some(i) => match index(i, l.len()) {
-                Some(i) => out.bulk(&l[i]),
+                Some(i) => out.bulk(l.get(i).unwrap_or_default()),
                 None => out.null(),
             },
         },
@@ -315,9 +315,17 @@ fn lpos(ctx: &mut Ctx, args: Args) {
     } else {
         (maxlen as usize).min(len)
     };
-    let positions = (0..scan).map(|k| if from_tail { len - 1 - k } else { k });
-    let mut matches = positions
-        .filter(|&p| &*l[p] == elem)
+    // One walk from the chosen end (indexing each position would be O(n) per step).
+    let walk: Box<dyn Iterator<Item = &[u8]>> = if from_tail {
+        Box::new(l.iter().rev())
+    } else {
+        Box::new(l.iter())
+    };
+    let mut matches = walk
+        .take(scan)
+        .enumerate()
+        .filter(|&(_, v)| v == elem)
+        .map(|(k, _)| if from_tail { len - 1 - k } else { k })
         .skip(skip.min(len as u64) as usize);
     match count {
         None => match matches.next() {
@@ -353,7 +361,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
     };
     match index(i, l.len()) {
         Some(i) => {
-            l[i] = args.get(3).into();
+            l.set(i, args.get(3));
             out.ok();
             ctx.modified(key);
             crate::notify::notify(ctx, crate::notify::LIST, "lset", key);
@@ -373,7 +381,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
     };
-    let total = l.iter().filter(|v| &***v == elem).count();
+    let total = l.iter().filter(|&v| v == elem).count();
     let limit = if count == 0 {
         total
     } else {
@@ -383,7 +391,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     let keep_first = if count < 0 { total - limit } else { 0 };
     let mut seen = 0;
     l.retain(|v| {
-        if &**v != elem {
+        if v != elem {
             return true;
         }
         seen += 1;
@@ -416,10 +424,7 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
         Ok(Some(l)) => l,
     };
     match span(start, end, l.len()) {
-        Some((s, e)) => {
-            l.truncate(e + 1);
-            l.drain(..s);
-        }
+        Some((s, e)) => l.keep_range(s, e - s + 1),
         None => l.clear(),
     }
     drop_if_empty(db, key);
@@ -443,10 +448,10 @@ fn linsert(ctx: &mut Ctx, args: Args) {
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
     };
-    let Some(p) = l.iter().position(|v| &**v == args.get(3)) else {
+    let Some(p) = l.iter().position(|v| v == args.get(3)) else {
         return out.int(-1);
     };
-    l.insert(if after { p + 1 } else { p }, args.get(4).into());
+    l.insert(if after { p + 1 } else { p }, args.get(4));
     out.int(l.len() as i64);
     ctx.modified(key);
     crate::notify::notify(ctx, crate::notify::LIST, "linsert", key);
@@ -463,6 +468,7 @@ fn move_one(
     from_left: bool,
     to_left: bool,
 ) -> Result<bool, ()> {
+    let fill = ctx.srv.cfg.list_max_listpack_size;
     let (db, out) = ctx.db_out();
     match db.typed::<List>(src) {
         Err(()) => {
@@ -485,9 +491,11 @@ fn move_one(
     };
     out.bulk(&v);
     match db.typed_mut::<List>(dst) {
-        Ok(Some(d)) => push_end(d, v, to_left),
+        Ok(Some(d)) => push_end(d, &v, to_left),
         _ => {
-            db.insert_new(dst, Value::List(Box::new(VecDeque::from([v]))));
+            let mut l = List::new(fill);
+            l.push_back(&v);
+            db.insert_new(dst, Value::List(Box::new(l)));
         }
     }
     drop_if_empty(db, src);

@@ -177,9 +177,9 @@ fn load(val: ValRef, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
         ValRef::List(l) if o.dontsort && end >= start => {
             let (s, n) = (start as usize, (end - start + 1) as usize);
             if o.desc {
-                v.extend(l.iter().rev().skip(s).take(n).map(|e| e.as_bytes().into()));
+                v.extend(l.iter().rev().skip(s).take(n).map(|e| e.into()));
             } else {
-                v.extend(l.iter().skip(s).take(n).map(|e| e.as_bytes().into()));
+                v.extend(l.iter().skip(s).take(n).map(|e| e.into()));
             }
             end -= start;
             start = 0;
@@ -195,7 +195,7 @@ fn load(val: ValRef, o: &Opts) -> (Vec<Box<[u8]>>, i64, i64) {
             end -= start;
             start = 0;
         }
-        ValRef::List(l) => v.extend(l.iter().map(|e| e.as_bytes().into())),
+        ValRef::List(l) => v.extend(l.iter().map(|e| e.into())),
         ValRef::Set(s) => s.for_each(|m| v.push(m.into())),
         ValRef::ZSet(z) => v.extend(z.iter().map(|(m, _)| Box::<[u8]>::from(m))),
         _ => {}
@@ -212,8 +212,9 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
+    let fill = ctx.srv.cfg.list_max_listpack_size;
     let in_script = ctx.srv.data.scripting.calling;
-    let empty = crate::keyspace::List::new();
+    let empty = crate::keyspace::List::default();
     let found = ctx.srv.data.ks.dbs[db].get(key).is_some();
     ctx.hit(found);
     let (mut elems, start, end) = {
@@ -314,14 +315,14 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
             }
         }
         Some(dst) => {
-            let mut list = crate::keyspace::List::with_capacity(outputlen);
+            let mut list = crate::keyspace::List::new(fill);
             for el in range {
                 if o.gets.is_empty() {
-                    list.push_back(el.as_ref().into());
+                    list.push_back(el);
                 }
                 for g in &o.gets {
                     let v = lookup_pattern(dbm, g, el).unwrap_or(Cow::Borrowed(b""));
-                    list.push_back(v.into_owned().into());
+                    list.push_back(&v);
                 }
             }
             if outputlen > 0 {

@@ -558,7 +558,6 @@ impl super::dict::Keyed for Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
 
     #[test]
     fn a_cell_is_one_pointer() {
@@ -648,10 +647,10 @@ mod tests {
 
     #[test]
     fn containers_are_owned_changed_in_place_and_moved_out() {
-        let list: List = VecDeque::from(vec![super::super::Key::from(&b"a"[..])]);
+        let list: List = [&b"a"[..]].into_iter().collect();
         let mut e = Entry::new(b"l", Value::List(Box::new(list)), 42);
         if let ValMut::List(l) = e.val_mut() {
-            l.push_back(super::super::Key::from(&b"b"[..]));
+            l.push_back(b"b");
         }
         let copy = e.copy_as(b"l2");
         assert!(matches!(copy.val(), ValRef::List(l) if l.len() == 2));
@@ -678,9 +677,7 @@ mod tests {
             let mut z = ZSet::new();
             z.insert(b"a", 1.0);
             vec![
-                Value::List(Box::new(VecDeque::from(vec![super::super::Key::from(
-                    &b"x"[..],
-                )]))),
+                Value::List(Box::new([&b"x"[..]].into_iter().collect())),
                 Value::Hash(Box::new(Hash::new())),
                 Value::Set(Box::new(s)),
                 Value::ZSet(Box::new(z)),

@@ -1,10 +1,9 @@
 //! Value types stored under a key, and the per-key metadata (expiry, LRU/LFU clock).
-use std::collections::VecDeque;
 
 /// `expire` of a key with no TTL.
 pub const NO_EXPIRE: i64 = -1;
 
-pub type List = VecDeque<super::Key>;
+pub use crate::types::list::List;
 
 pub enum Value {
     /// A string; integers that fit an i64 and print back identically are kept as numbers
@@ -206,11 +205,7 @@ impl<'a> ValRef<'a> {
             ValRef::Int(_) => 0,
             // A string's bytes are in its entry's block (`Entry::block_size`).
             ValRef::Str(_) => 0,
-            // Elements up to 22 bytes live in the deque's own 24-byte cells.
-            ValRef::List(l) => {
-                l.iter().map(|e| e.heap_size()).sum::<usize>()
-                    + l.capacity() * std::mem::size_of::<super::Key>()
-            }
+            ValRef::List(l) => l.heap_size(),
             ValRef::Hash(h) => h.heap_size(),
             ValRef::Set(s) => s.heap_size(),
             ValRef::ZSet(z) => z.heap_size(),

@@ -8,13 +8,13 @@
 //! with the byte offset and a message worded like Redis's.
 use super::crc64::crc64;
 use super::lzf;
-use crate::keyspace::Value;
+use crate::keyspace::{List, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::stream::{Consumer, Fields, Group, Nack, Stream, StreamId};
 use crate::types::zset::ZSet;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use super::rdb::RDB_VERSION;
@@ -39,6 +39,8 @@ pub struct LoadOpts {
     pub shape: Shape,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `list-max-listpack-size`: the node fill of loaded lists.
+    pub list_fill: i64,
     /// `databases`: a SELECTDB at or past it is refused.
     pub databases: u64,
     /// Check the CRC-64 trailer (when the file has a non-zero one).
@@ -570,9 +572,9 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
         T_STRING => Ok(Some(Value::from_bytes(&r.string()?))),
         T_LIST => {
             let n = r.count(1)?;
-            let mut l = VecDeque::with_capacity(n.min(PREALLOC));
+            let mut l = List::new(opts.list_fill);
             for _ in 0..n {
-                l.push_back(r.string()?.as_ref().into());
+                l.push_back(&r.string()?);
             }
             Ok((!l.is_empty()).then(|| Value::List(Box::new(l))))
         }
@@ -630,7 +632,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
         }
         T_LIST_QUICKLIST | T_LIST_QUICKLIST_2 => {
             let n = r.count(1)?;
-            let mut l = VecDeque::new();
+            let mut l = List::new(opts.list_fill);
             for _ in 0..n {
                 let plain = if t == T_LIST_QUICKLIST_2 {
                     match r.len()? {
@@ -646,7 +648,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
                     return corrupt("Quicklist integrity check failed.");
                 }
                 if plain {
-                    l.push_back(node.as_ref().into());
+                    l.push_back(&node);
                     continue;
                 }
                 let elems = if t == T_LIST_QUICKLIST_2 {
@@ -655,7 +657,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
                     ziplist(&node).ok_or("Ziplist integrity check failed.")
                 };
                 match elems {
-                    Ok(elems) => l.extend(elems.into_iter().map(|e| e.bytes().as_ref().into())),
+                    Ok(elems) => elems.into_iter().for_each(|e| l.push_back(&e.bytes())),
                     Err(msg) => return corrupt(msg),
                 }
             }
@@ -678,8 +680,8 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
                 }
                 T_LIST_ZIPLIST => {
                     let got = ziplist(b).map(|e| {
-                        let l: VecDeque<_> =
-                            e.into_iter().map(|e| e.bytes().as_ref().into()).collect();
+                        let mut l = List::new(opts.list_fill);
+                        e.into_iter().for_each(|e| l.push_back(&e.bytes()));
                         (!l.is_empty()).then(|| Value::List(Box::new(l)))
                     });
                     (got, "List ziplist integrity check failed.")
@@ -1192,6 +1194,7 @@ pub fn opts_of(cfg: &crate::config::Config) -> LoadOpts {
         },
         zset_max_listpack_entries: cfg.zset_max_listpack_entries.max(0) as usize,
         zset_max_listpack_value: cfg.zset_max_listpack_value.max(0) as usize,
+        list_fill: cfg.list_max_listpack_size,
         databases: cfg.databases.max(0) as u64,
         verify_checksum: cfg.rdbchecksum,
     }
@@ -1220,6 +1223,7 @@ mod tests {
             },
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            list_fill: -2,
             databases: 16,
             verify_checksum: true,
         }
@@ -1236,7 +1240,7 @@ mod tests {
             ValRef::Int(n) => write!(o, "int {n}").unwrap(),
             ValRef::Str(x) => write!(o, "str {}", s(x)).unwrap(),
             ValRef::List(l) => {
-                let items: Vec<String> = l.iter().map(|e| s(e)).collect();
+                let items: Vec<String> = l.iter().map(s).collect();
                 write!(o, "list {}", items.join(",")).unwrap()
             }
             ValRef::Set(x) => {

@@ -303,7 +303,7 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
     match v {
         ValRef::Int(n) => put_int_string(b, *n),
         ValRef::Str(s) => put_string(b, s, z),
-        ValRef::List(l) => put_quicklist(b, l.iter().map(|e| &**e), opts),
+        ValRef::List(l) => put_quicklist(b, l.iter(), opts),
         ValRef::Set(s) => {
             put_len(b, s.len() as u64);
             s.for_each(|m| put_string(b, m, z));

@@ -3,6 +3,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod intset;
+pub mod list;
 pub mod set;
 pub mod stream;
 pub mod zset;
