@@ -6,7 +6,7 @@ use crate::keyspace::clock;
 use crate::keyspace::{ValMut, ValRef, Value};
 use crate::resp::Reply;
 use crate::types::stream::{
-    Fields, Group, IdSpec, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
+    EntryRef, Group, IdSpec, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
 };
 use crate::util::{eq_ic, parse_i64};
 
@@ -130,7 +130,7 @@ fn reply_id(out: &mut Reply, id: StreamId) {
     out.bulk(id.fmt(&mut buf));
 }
 
-fn reply_entry(out: &mut Reply, id: StreamId, f: &Fields) {
+fn reply_entry(out: &mut Reply, id: StreamId, f: EntryRef<'_>) {
     out.array(2);
     reply_id(out, id);
     out.array(f.len());
@@ -322,8 +322,8 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         Some(id) => id,
         None => return out.error(XADD_TOO_SMALL),
     };
-    let fields: Fields = args.iter().skip(field_pos).map(Box::from).collect();
-    s.append(id, fields, max_entries, max_bytes);
+    let fields: smallvec::SmallVec<[&[u8]; 8]> = args.iter().skip(field_pos).collect();
+    s.append(id, &fields, max_entries, max_bytes);
     reply_id(out, id);
     let trimmed = t.how.is_some_and(|how| s.trim(how, t.approx, t.limit) > 0);
     let trim = if on { trim_result(s, &t) } else { None };
@@ -346,11 +346,7 @@ fn trim_result(s: &Stream, t: &TrimArgs) -> Option<Vec<u8>> {
     Some(match t.how? {
         Trim::MaxLen(_) => s.len().to_string().into_bytes(),
         Trim::MinId(_) => {
-            let first = s
-                .entries
-                .first_key_value()
-                .map(|(k, _)| *k)
-                .unwrap_or_default();
+            let first = s.entries.first().map(|(k, _)| k).unwrap_or_default();
             let mut buf = [0u8; 48];
             first.fmt(&mut buf).to_vec()
         }
@@ -469,16 +465,16 @@ fn reply_range(
         return out.array(0);
     }
     let limit = if count == 0 { usize::MAX } else { count };
-    let range = s.entries.range(start..=end);
+    let range = s.entries.range(start, end);
     let n = range.clone().take(limit).count();
     out.array(n);
     if rev {
         for (id, f) in range.rev().take(n) {
-            reply_entry(out, *id, f);
+            reply_entry(out, id, f);
         }
     } else {
         for (id, f) in range.take(n) {
-            reply_entry(out, *id, f);
+            reply_entry(out, id, f);
         }
     }
 }
@@ -870,14 +866,14 @@ fn deliver_new(
     let limit = if count == 0 { usize::MAX } else { count };
     let ids: Vec<StreamId> = s
         .entries
-        .range(start..)
+        .range_from(start)
         .take(limit)
-        .map(|(k, _)| *k)
+        .map(|(k, _)| k)
         .collect();
     out.array(ids.len());
     let delivered = ids.len();
     for id in ids {
-        if let Some(f) = s.entries.get(&id) {
+        if let Some(f) = s.entries.get(id) {
             reply_entry(out, id, f);
         }
         s.advance_group(g, id);
@@ -915,7 +911,7 @@ fn deliver_history(
     let ids: Vec<StreamId> = cons.pel.range(start..).take(limit).copied().collect();
     out.array(ids.len());
     for id in ids {
-        match s.entries.get(&id) {
+        match s.entries.get(id) {
             Some(f) => {
                 reply_entry(out, id, f);
                 if let Some(n) = grp.pel.get_mut(&id) {
@@ -1462,7 +1458,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
     let mut claimed: Vec<StreamId> = Vec::new();
     for id in ids {
         let pending = g.pel.get(&id).cloned();
-        if !entries.contains_key(&id) {
+        if !entries.contains(id) {
             if let Some(n) = pending {
                 // The other side drops it too (its entry is gone there as well).
                 if let Some(ops) = ops.as_mut() {
@@ -1506,7 +1502,7 @@ fn xclaim(ctx: &mut Ctx, args: Args) {
     }
     out.array(claimed.len());
     for id in claimed {
-        match (justid, entries.get(&id)) {
+        match (justid, entries.get(id)) {
             (false, Some(f)) => reply_entry(out, id, f),
             _ => reply_id(out, id),
         }
@@ -1575,7 +1571,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
             Some(c) => c,
             None => StreamId::MAX,
         };
-        if !entries.contains_key(&id) {
+        if !entries.contains(id) {
             if let Some(ops) = ops.as_mut() {
                 ops.push(xclaim_op(key, name, g, id, n));
             }
@@ -1600,7 +1596,7 @@ fn xautoclaim(ctx: &mut Ctx, args: Args) {
     reply_id(out, next);
     out.array(claimed.len());
     for id in claimed {
-        match (justid, entries.get(&id)) {
+        match (justid, entries.get(id)) {
             (false, Some(f)) => reply_entry(out, id, f),
             _ => reply_id(out, id),
         }
@@ -1690,13 +1686,13 @@ fn xinfo_stream(ctx: &mut Ctx, args: Args) {
         out.bulk(b"groups");
         out.int(s.groups.len() as i64);
         out.bulk(b"first-entry");
-        match s.entries.first_key_value() {
-            Some((id, f)) => reply_entry(out, *id, f),
+        match s.entries.first() {
+            Some((id, f)) => reply_entry(out, id, f),
             None => out.null(),
         }
         out.bulk(b"last-entry");
-        match s.entries.last_key_value() {
-            Some((id, f)) => reply_entry(out, *id, f),
+        match s.entries.last() {
+            Some((id, f)) => reply_entry(out, id, f),
             None => out.null(),
         }
         return;

@@ -189,7 +189,7 @@ impl<'a> ValRef<'a> {
             }),
             ValRef::Stream(s) => {
                 let mut buf = [0u8; 48];
-                for (id, fields) in &s.entries {
+                for (id, fields) in s.entries.iter() {
                     d = digest_of(&[b"stream", &d, id.fmt(&mut buf)]);
                     for f in fields.iter() {
                         d = digest_of(&[&d, f]);

@@ -934,10 +934,10 @@ fn rewrite_stream(b: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream)
             .into_iter(),
         );
     } else {
-        for (eid, fields) in &s.entries {
-            let i = id(*eid);
+        for (eid, fields) in s.entries.iter() {
+            let i = id(eid);
             let mut words: Vec<&[u8]> = vec![b"XADD", key, i.as_bytes()];
-            words.extend(fields.iter().map(|f| &**f));
+            words.extend(fields.iter());
             enc(b, words.into_iter());
         }
     }

@@ -11,7 +11,7 @@ use super::lzf;
 use crate::keyspace::{List, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
-use crate::types::stream::{Consumer, Fields, Group, Nack, Stream, StreamId};
+use crate::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::types::zset::ZSet;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -821,11 +821,7 @@ fn stream_node(master: StreamId, e: &[Elem<'_>], s: &mut Stream, opts: &LoadOpts
         if next()?.int()? != lp_count {
             return None;
         }
-        if s.entries
-            .last_key_value()
-            .is_some_and(|(last, _)| *last >= id)
-            || id < master
-        {
+        if s.entries.last().is_some_and(|(last, _)| last >= id) || id < master {
             return None;
         }
         if flags & FLAG_DELETED != 0 {
@@ -833,10 +829,10 @@ fn stream_node(master: StreamId, e: &[Elem<'_>], s: &mut Stream, opts: &LoadOpts
             continue;
         }
         live += 1;
-        let fields: Fields = fields.into_boxed_slice();
+        let fields: Vec<&[u8]> = fields.iter().map(|f| &f[..]).collect();
         s.append(
             id,
-            fields,
+            &fields,
             opts.shape.stream_node_max_entries,
             opts.shape.stream_node_max_bytes,
         );
@@ -888,7 +884,7 @@ fn stream(r: &mut R<'_>, v2: bool, opts: &LoadOpts) -> Res<Stream> {
         // Before 7.0 these were not saved: derived as Redis does.
         s.max_deleted = StreamId::MIN;
         s.entries_added = length;
-        s.first_id = s.entries.keys().next().copied().unwrap_or_default();
+        s.first_id = s.entries.first().map(|(k, _)| k).unwrap_or_default();
     }
     // What XSETID refuses, refused here too: later arithmetic relies on it.
     if s.last_id < s.last_live_id() || s.last_id < s.max_deleted || s.entries_added < length {
@@ -1440,7 +1436,7 @@ mod tests {
         let entries: Vec<(StreamId, Vec<String>)> = st
             .entries
             .iter()
-            .map(|(id, f)| (*id, f.iter().map(|x| s(x)).collect()))
+            .map(|(id, f)| (id, f.iter().map(s).collect()))
             .collect();
         let f = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -1499,13 +1495,10 @@ mod tests {
         let big = stream_of(&l, "stream:big");
         assert_eq!(big.len(), 250);
         assert_eq!(big.node_count(), 3);
-        assert!(big
-            .entries
-            .iter()
-            .enumerate()
-            .all(|(i, (k, f))| *k == id(i as u64 + 1, 0)
-                && s(&f[0]) == "k"
-                && s(&f[1]) == (i + 1).to_string()));
+        assert!(big.entries.iter().enumerate().all(|(i, (k, f))| {
+            let f: Vec<&[u8]> = f.iter().collect();
+            k == id(i as u64 + 1, 0) && s(f[0]) == "k" && s(f[1]) == (i + 1).to_string()
+        }));
         assert_eq!(big.groups[&b"grp"[..]].last_id, id(100, 0));
         let empty = stream_of(&l, "stream:empty");
         assert!(empty.is_empty());
@@ -1871,7 +1864,7 @@ mod tests {
         let entries: Vec<(StreamId, Vec<String>)> = st
             .entries
             .iter()
-            .map(|(id, f)| (*id, f.iter().map(|x| s(x)).collect()))
+            .map(|(id, f)| (id, f.iter().map(s).collect()))
             .collect();
         assert_eq!(
             entries,

@@ -403,17 +403,17 @@ fn put_stream(b: &mut Vec<u8>, s: &Stream, opts: &Options) {
     };
     let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
     let mut it = s.entries.iter();
-    while let Some((&master, first_fields)) = it.next() {
+    while let Some((master, first_fields)) = it.next() {
         let mut run = vec![(master, first_fields)];
         let mut bytes = first_fields.iter().map(|f| f.len() + 2).sum::<usize>();
         while run.len() < max_entries && bytes < max_bytes {
-            let Some((&id, f)) = it.next() else {
+            let Some((id, f)) = it.next() else {
                 break;
             };
             bytes += f.iter().map(|f| f.len() + 2).sum::<usize>() + 6;
             run.push((id, f));
         }
-        let master_fields: Vec<&[u8]> = first_fields.iter().step_by(2).map(|f| &**f).collect();
+        let master_fields: Vec<&[u8]> = first_fields.iter().step_by(2).collect();
         let mut lp = Listpack::new();
         lp.push_int(run.len() as i64);
         lp.push_int(0);
@@ -423,7 +423,7 @@ fn put_stream(b: &mut Vec<u8>, s: &Stream, opts: &Options) {
         }
         lp.push_int(0);
         for (id, fields) in &run {
-            let names = fields.iter().step_by(2).map(|f| &**f);
+            let names = fields.iter().step_by(2);
             let same =
                 fields.len() / 2 == master_fields.len() && names.eq(master_fields.iter().copied());
             lp.push_int(if same { SF_SAMEFIELDS } else { 0 });

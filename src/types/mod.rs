@@ -6,6 +6,7 @@ pub mod intset;
 pub mod list;
 pub mod set;
 pub mod stream;
+pub mod stream_entries;
 pub mod zset;
 #[cfg(test)]
 #[test]

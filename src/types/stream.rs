@@ -1,6 +1,6 @@
 //! The stream type: entries ordered by ID, consumer groups with pending-entry lists.
 //!
-//! Entries live in a `BTreeMap` keyed by ID. Beside it, `nodes` models how Redis packs
+//! Entries are packed in chunks (`super::stream_entries`). Beside them, `nodes` models how Redis packs
 //! entries into macro nodes of at most `stream-node-max-entries` entries / `-max-bytes`
 //! bytes: approximate trimming (`MAXLEN ~`, `MINID ~`) removes whole nodes only, and
 //! clients observe the resulting lengths, so they must match Redis's.
@@ -58,8 +58,7 @@ impl StreamId {
     }
 }
 
-/// An entry's fields and values, flattened: field, value, field, value, ...
-pub type Fields = Box<[Box<[u8]>]>;
+pub use super::stream_entries::{Entries, EntryRef};
 
 /// A macro node as Redis would hold it: where it starts and what it contains.
 #[derive(Clone, Debug)]
@@ -160,7 +159,7 @@ pub enum Trim {
 
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
-    pub entries: BTreeMap<StreamId, Fields>,
+    pub entries: Entries,
     nodes: VecDeque<Node>,
     pub last_id: StreamId,
     pub first_id: StreamId,
@@ -185,10 +184,7 @@ impl Stream {
     }
     /// The ID of the newest live entry, or 0-0.
     pub fn last_live_id(&self) -> StreamId {
-        self.entries
-            .last_key_value()
-            .map(|(k, _)| *k)
-            .unwrap_or_default()
+        self.entries.last().map(|(k, _)| k).unwrap_or_default()
     }
 
     /// The ID XADD would use, or None when it is not greater than the top item.
@@ -210,7 +206,7 @@ impl Stream {
     }
 
     /// Append an entry with an ID from `next_id`.
-    pub fn append(&mut self, id: StreamId, fields: Fields, max_entries: u64, max_bytes: u64) {
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], max_entries: u64, max_bytes: u64) {
         let size: usize = fields.iter().map(|f| f.len() + 2).sum::<usize>() + 8;
         let cap = if max_bytes == 0 || max_bytes as usize > NODE_MAX_SIZE {
             NODE_MAX_SIZE
@@ -236,7 +232,7 @@ impl Stream {
         node.last = id;
         node.live += 1;
         node.bytes += size;
-        self.entries.insert(id, fields);
+        self.entries.push(id, fields);
         self.last_id = id;
         self.entries_added += 1;
         if self.entries.len() == 1 {
@@ -251,7 +247,7 @@ impl Stream {
 
     /// XDEL one ID. Returns whether an entry was deleted.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_none() {
+        if !self.entries.remove(id) {
             return false;
         }
         if let Some(i) = self.node_index(id) {
@@ -272,11 +268,7 @@ impl Stream {
     }
 
     fn refresh_first_id(&mut self) {
-        self.first_id = self
-            .entries
-            .first_key_value()
-            .map(|(k, _)| *k)
-            .unwrap_or_default();
+        self.first_id = self.entries.first().map(|(k, _)| k).unwrap_or_default();
     }
 
     /// Trim by MAXLEN or MINID, whole nodes only when `approx`, at most `limit` entries
@@ -298,10 +290,12 @@ impl Stream {
             };
             if whole {
                 self.nodes.pop_front();
-                self.entries = match self.nodes.front() {
-                    Some(next) => self.entries.split_off(&next.first),
-                    None => BTreeMap::new(),
-                };
+                match self.nodes.front() {
+                    Some(next) => {
+                        self.entries.remove_before(next.first);
+                    }
+                    None => self.entries = Entries::default(),
+                }
                 deleted += node.live;
                 continue;
             }
@@ -310,7 +304,7 @@ impl Stream {
             }
             // Delete entries from inside the first node until the target is met.
             let mut n = 0;
-            while let Some((&id, _)) = self.entries.first_key_value() {
+            while let Some((id, _)) = self.entries.first() {
                 let stop = match how {
                     Trim::MaxLen(max) => self.entries.len() as u64 <= max,
                     Trim::MinId(min) => id >= min,
@@ -403,11 +397,7 @@ impl Stream {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.entries
-            .values()
-            .map(|f| f.iter().map(|x| x.len() + 16).sum::<usize>() + 48)
-            .sum::<usize>()
-            + self.groups.len() * 128
+        self.entries.heap_size() + self.groups.len() * 128
     }
 }
 
@@ -415,15 +405,15 @@ impl Stream {
 mod tests {
     use super::*;
 
-    fn fields() -> Fields {
-        vec![Box::from(&b"f"[..]), Box::from(&b"v"[..])].into_boxed_slice()
+    fn fields() -> [&'static [u8]; 2] {
+        [b"f", b"v"]
     }
 
     fn filled(n: u64, node_entries: u64) -> Stream {
         let mut s = Stream::default();
         for i in 1..=n {
             let id = s.next_id(IdSpec::Exact(StreamId::new(i, 0)), 0).unwrap();
-            s.append(id, fields(), node_entries, 4096);
+            s.append(id, &fields(), node_entries, 4096);
         }
         s
     }
