@@ -441,6 +441,12 @@ impl Ctx<'_> {
     pub fn client(&mut self) -> &mut Client {
         &mut self.srv.net.clients[self.id]
     }
+    /// Whether the command comes from a source that must be obeyed as it is (an AOF being
+    /// loaded; a master's stream later): Redis's mustObeyClient, which relaxes some
+    /// argument checks so what was accepted once replays the same.
+    pub fn must_obey(&mut self) -> bool {
+        self.client().kind == ClientKind::Internal && crate::keyspace::clock::replaying()
+    }
     /// The current database and the reply buffer, borrowed together.
     #[inline]
     pub fn db_out(&mut self) -> (&mut Db, &mut Reply) {

@@ -250,7 +250,11 @@ fn parse_trim(ctx: &mut Ctx, args: Args, xadd: bool) -> Option<TrimArgs> {
             .error("ERR syntax error, XTRIM must be called with a trimming strategy");
         return None;
     }
-    if limit_given {
+    if ctx.must_obey() {
+        // As Redis: what the AOF (or a master) sends is trimmed exactly as written, with no
+        // LIMIT (XADD ... MAXLEN = 71 LIMIT 30 is how an approximate trim propagates).
+        t.limit = 0;
+    } else if limit_given {
         if !t.approx {
             ctx.out
                 .error("ERR syntax error, LIMIT cannot be used without the special ~ option");

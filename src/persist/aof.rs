@@ -918,20 +918,12 @@ fn rewrite_stream(b: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream)
     use crate::resp::client::encode_command as enc;
     let id = |i: crate::types::stream::StreamId| format!("{}-{}", i.ms, i.seq);
     if s.entries.is_empty() {
-        // An empty stream must exist still: create it with an entry and trim it away.
-        let last = id(s.last_id);
+        // An empty stream must exist still: create it with an entry 0-1 (the lowest ID
+        // XADD takes, as Redis writes it) and trim it away; XSETID then sets the real
+        // last ID, which may be 0-0 (XGROUP CREATE ... MKSTREAM).
         enc(
             b,
-            [
-                &b"XADD"[..],
-                key,
-                b"MAXLEN",
-                b"0",
-                last.as_bytes(),
-                b"x",
-                b"y",
-            ]
-            .into_iter(),
+            [&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"].into_iter(),
         );
     } else {
         for (eid, fields) in s.entries.iter() {
