@@ -7,6 +7,7 @@ use crate::keyspace::{Db, Key, ValMut, ValRef, Value};
 use crate::resp::Reply;
 
 use crate::keyspace::List;
+use std::borrow::Cow;
 
 pub static COMMANDS: &[Command] = &[
     cmd("lpush", -3, WRITE | DENYOOM | FAST, LIST, lpush),
@@ -102,14 +103,17 @@ fn index(i: i64, len: usize) -> Option<usize> {
 
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     let key = args.get(1);
-    let fill = ctx.srv.cfg.list_max_listpack_size;
+    let (fill, depth) = (
+        ctx.srv.cfg.list_max_listpack_size,
+        ctx.srv.cfg.list_compress_depth,
+    );
     let (db, out) = ctx.db_out();
     let l = match db.typed_mut::<List>(key) {
         Err(()) => return out.error(WRONGTYPE),
         Ok(Some(l)) => l,
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
-            let pos = db.insert_new(key, Value::List(Box::new(List::new(fill))));
+            let pos = db.insert_new(key, Value::List(Box::new(List::new(fill, depth))));
             match db.at_mut(pos).map(|e| e.val_mut()) {
                 Some(ValMut::List(l)) => l,
                 _ => return,
@@ -245,9 +249,7 @@ fn lrange(ctx: &mut Ctx, args: Args) {
         return out.array(0);
     };
     out.array(e - s + 1);
-    for v in l.range_from(s, e - s + 1) {
-        out.bulk(v);
-    }
+    l.for_range(s, e - s + 1, |v| out.bulk(v));
 }
 
 fn lindex(ctx: &mut Ctx, args: Args) {
@@ -258,7 +260,7 @@ fn lindex(ctx: &mut Ctx, args: Args) {
         Ok(Some(l)) => match crate::util::parse_i64(args.get(2)) {
             None => out.error(NOT_INT),
             Some(i) => match index(i, l.len()) {
-                Some(i) => out.bulk(l.get(i).unwrap_or_default()),
+                Some(i) => out.bulk(&l.get(i).unwrap_or_default()),
                 None => out.null(),
             },
         },
@@ -316,7 +318,7 @@ fn lpos(ctx: &mut Ctx, args: Args) {
         (maxlen as usize).min(len)
     };
     // One walk from the chosen end (indexing each position would be O(n) per step).
-    let walk: Box<dyn Iterator<Item = &[u8]>> = if from_tail {
+    let walk: Box<dyn Iterator<Item = Cow<[u8]>>> = if from_tail {
         Box::new(l.iter().rev())
     } else {
         Box::new(l.iter())
@@ -324,7 +326,7 @@ fn lpos(ctx: &mut Ctx, args: Args) {
     let mut matches = walk
         .take(scan)
         .enumerate()
-        .filter(|&(_, v)| v == elem)
+        .filter(|(_, v)| **v == *elem)
         .map(|(k, _)| if from_tail { len - 1 - k } else { k })
         .skip(skip.min(len as u64) as usize);
     match count {
@@ -381,7 +383,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
     };
-    let total = l.iter().filter(|&v| v == elem).count();
+    let total = l.iter().filter(|v| **v == *elem).count();
     let limit = if count == 0 {
         total
     } else {
@@ -448,7 +450,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
         Ok(None) => return out.int(0),
         Ok(Some(l)) => l,
     };
-    let Some(p) = l.iter().position(|v| v == args.get(3)) else {
+    let Some(p) = l.iter().position(|v| *v == *args.get(3)) else {
         return out.int(-1);
     };
     l.insert(if after { p + 1 } else { p }, args.get(4));
@@ -468,7 +470,10 @@ fn move_one(
     from_left: bool,
     to_left: bool,
 ) -> Result<bool, ()> {
-    let fill = ctx.srv.cfg.list_max_listpack_size;
+    let (fill, depth) = (
+        ctx.srv.cfg.list_max_listpack_size,
+        ctx.srv.cfg.list_compress_depth,
+    );
     let (db, out) = ctx.db_out();
     match db.typed::<List>(src) {
         Err(()) => {
@@ -493,7 +498,7 @@ fn move_one(
     match db.typed_mut::<List>(dst) {
         Ok(Some(d)) => push_end(d, &v, to_left),
         _ => {
-            let mut l = List::new(fill);
+            let mut l = List::new(fill, depth);
             l.push_back(&v);
             db.insert_new(dst, Value::List(Box::new(l)));
         }

@@ -212,7 +212,10 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
     };
     let key = args.get(1);
     let db = ctx.db;
-    let fill = ctx.srv.cfg.list_max_listpack_size;
+    let (fill, depth) = (
+        ctx.srv.cfg.list_max_listpack_size,
+        ctx.srv.cfg.list_compress_depth,
+    );
     let in_script = ctx.srv.data.scripting.calling;
     let empty = crate::keyspace::List::default();
     let found = ctx.srv.data.ks.dbs[db].get(key).is_some();
@@ -315,7 +318,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
             }
         }
         Some(dst) => {
-            let mut list = crate::keyspace::List::new(fill);
+            let mut list = crate::keyspace::List::new(fill, depth);
             for el in range {
                 if o.gets.is_empty() {
                     list.push_back(el);

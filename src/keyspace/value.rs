@@ -176,7 +176,7 @@ impl<'a> ValRef<'a> {
             }
             ValRef::List(l) => {
                 for e in l.iter() {
-                    d = digest_of(&[b"list", &d, e]);
+                    d = digest_of(&[b"list", &d, &e]);
                 }
             }
             ValRef::Hash(h) => h

@@ -39,8 +39,9 @@ pub struct LoadOpts {
     pub shape: Shape,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
-    /// `list-max-listpack-size`: the node fill of loaded lists.
+    /// `list-max-listpack-size` and `list-compress-depth` of loaded lists.
     pub list_fill: i64,
+    pub list_depth: i64,
     /// `databases`: a SELECTDB at or past it is refused.
     pub databases: u64,
     /// Check the CRC-64 trailer (when the file has a non-zero one).
@@ -572,7 +573,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
         T_STRING => Ok(Some(Value::from_bytes(&r.string()?))),
         T_LIST => {
             let n = r.count(1)?;
-            let mut l = List::new(opts.list_fill);
+            let mut l = List::new(opts.list_fill, opts.list_depth);
             for _ in 0..n {
                 l.push_back(&r.string()?);
             }
@@ -632,7 +633,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
         }
         T_LIST_QUICKLIST | T_LIST_QUICKLIST_2 => {
             let n = r.count(1)?;
-            let mut l = List::new(opts.list_fill);
+            let mut l = List::new(opts.list_fill, opts.list_depth);
             for _ in 0..n {
                 let plain = if t == T_LIST_QUICKLIST_2 {
                     match r.len()? {
@@ -680,7 +681,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
                 }
                 T_LIST_ZIPLIST => {
                     let got = ziplist(b).map(|e| {
-                        let mut l = List::new(opts.list_fill);
+                        let mut l = List::new(opts.list_fill, opts.list_depth);
                         e.into_iter().for_each(|e| l.push_back(&e.bytes()));
                         (!l.is_empty()).then(|| Value::List(Box::new(l)))
                     });
@@ -1191,6 +1192,7 @@ pub fn opts_of(cfg: &crate::config::Config) -> LoadOpts {
         zset_max_listpack_entries: cfg.zset_max_listpack_entries.max(0) as usize,
         zset_max_listpack_value: cfg.zset_max_listpack_value.max(0) as usize,
         list_fill: cfg.list_max_listpack_size,
+        list_depth: cfg.list_compress_depth,
         databases: cfg.databases.max(0) as u64,
         verify_checksum: cfg.rdbchecksum,
     }
@@ -1220,6 +1222,7 @@ mod tests {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_fill: -2,
+            list_depth: 0,
             databases: 16,
             verify_checksum: true,
         }
@@ -1236,7 +1239,7 @@ mod tests {
             ValRef::Int(n) => write!(o, "int {n}").unwrap(),
             ValRef::Str(x) => write!(o, "str {}", s(x)).unwrap(),
             ValRef::List(l) => {
-                let items: Vec<String> = l.iter().map(s).collect();
+                let items: Vec<String> = l.iter().map(|e| s(&e)).collect();
                 write!(o, "list {}", items.join(",")).unwrap()
             }
             ValRef::Set(x) => {

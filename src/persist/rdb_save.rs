@@ -335,7 +335,7 @@ const PLAIN_THRESHOLD: usize = 1 << 30;
 /// A list as Redis 7.0 writes it (QUICKLIST_2): its nodes, each a listpack of entries
 /// (container 2) cut where list-max-listpack-size says, or one huge element stored plain
 /// (container 1).
-fn put_quicklist<'a>(b: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>, opts: &Options) {
+fn put_quicklist<E: AsRef<[u8]>>(b: &mut Vec<u8>, items: impl Iterator<Item = E>, opts: &Options) {
     let fill = opts.list_max_listpack_size;
     // Redis's quicklist insert rule (_quicklistNodeAllowInsert): the node's bytes plus
     // the element's length plus 8 must stay within the size class of a negative fill
@@ -354,6 +354,7 @@ fn put_quicklist<'a>(b: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>, opt
     let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut lp = Listpack::new();
     for e in items {
+        let e = e.as_ref();
         if e.len() >= PLAIN_THRESHOLD {
             if lp.count() > 0 {
                 nodes.push((2, std::mem::take(&mut lp).finish()));

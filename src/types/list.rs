@@ -9,6 +9,7 @@
 //! Ten 8-byte elements take one 100-byte node where a deque of inline cells took 24
 //! bytes an element plus its growth slack.
 use crate::keyspace::Key;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// Node byte caps for fill -1..-5.
@@ -22,6 +23,9 @@ const LP_OVERHEAD: usize = 7;
 struct Node {
     buf: Vec<u8>,
     n: u32,
+    /// The raw length when `buf` is LZF-compressed (an inner node under
+    /// list-compress-depth); 0 when `buf` is the raw entries.
+    lzf: u32,
 }
 
 #[inline]
@@ -61,67 +65,126 @@ fn write_entry(out: &mut [u8], v: &[u8]) {
     }
 }
 
+/// The element at byte offset `at` of a node's raw bytes, and the offset after it.
+#[inline(always)]
+fn entry(b: &[u8], at: usize) -> (&[u8], usize) {
+    let c = b[at];
+    if c < 0x80 {
+        // Under 128 bytes (nearly always): one length byte, one backlen byte below 127.
+        let len = c as usize;
+        let v = &b[at + 1..at + 1 + len];
+        return (v, at + 1 + len + if len < 127 { 1 } else { 2 });
+    }
+    let (mut len, mut shift, mut p) = (0usize, 0, at);
+    loop {
+        let c = b[p];
+        p += 1;
+        len |= ((c & 0x7f) as usize) << shift;
+        if c < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let v = &b[p..p + len];
+    let body = p + len - at;
+    (v, p + len + varint_len(body))
+}
+
+/// The start of the element that ends at `end`.
+#[inline]
+fn start_before(b: &[u8], end: usize) -> usize {
+    let (mut body, mut shift, mut p) = (0usize, 0, end - 1);
+    loop {
+        let c = b[p];
+        body |= ((c & 127) as usize) << shift;
+        if c & 128 == 0 {
+            break;
+        }
+        shift += 7;
+        p -= 1;
+    }
+    p - body
+}
+
+/// Byte offset of element `i` of `n` (`i == n` gives the end), from the nearer end.
+fn offset_of(b: &[u8], n: usize, i: usize) -> usize {
+    if i <= n / 2 {
+        let mut at = 0;
+        for _ in 0..i {
+            at = entry(b, at).1;
+        }
+        at
+    } else {
+        let mut at = b.len();
+        for _ in i..n {
+            at = start_before(b, at);
+        }
+        at
+    }
+}
+
+/// Redis compresses a node only from this size, and only when LZF saves this much.
+const MIN_COMPRESS_BYTES: usize = 48;
+const MIN_COMPRESS_IMPROVE: usize = 8;
+
 impl Node {
-    /// The element at byte offset `at`, and the offset after it.
-    #[inline]
-    fn entry(&self, at: usize) -> (&[u8], usize) {
-        let b = &self.buf;
-        let (mut len, mut shift, mut p) = (0usize, 0, at);
-        loop {
-            let c = b[p];
-            p += 1;
-            len |= ((c & 0x7f) as usize) << shift;
-            if c < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        let v = &b[p..p + len];
-        let body = p + len - at;
-        (v, p + len + varint_len(body))
+    fn is_compressed(&self) -> bool {
+        self.lzf != 0
     }
-    /// The start of the element that ends at `end`.
-    #[inline]
-    fn start_before(&self, end: usize) -> usize {
-        let (mut body, mut shift, mut p) = (0usize, 0, end - 1);
-        loop {
-            let c = self.buf[p];
-            body |= ((c & 127) as usize) << shift;
-            if c & 128 == 0 {
-                break;
-            }
-            shift += 7;
-            p -= 1;
-        }
-        p - body
-    }
-    /// Byte offset of element `i` (`i <= n`; `n` gives the end), from the nearer end.
-    fn offset_of(&self, i: usize) -> usize {
-        let n = self.n as usize;
-        if i <= n / 2 {
-            let mut at = 0;
-            for _ in 0..i {
-                at = self.entry(at).1;
-            }
-            at
+    /// The node's size uncompressed.
+    fn raw_len(&self) -> usize {
+        if self.is_compressed() {
+            self.lzf as usize
         } else {
-            let mut at = self.buf.len();
-            for _ in i..n {
-                at = self.start_before(at);
-            }
-            at
+            self.buf.len()
         }
     }
+    /// The raw bytes: borrowed, or decompressed into a copy.
+    fn bytes(&self) -> Cow<'_, [u8]> {
+        if self.is_compressed() {
+            Cow::Owned(
+                crate::persist::lzf::decompress(&self.buf, self.lzf as usize)
+                    .expect("a node this process compressed decompresses"),
+            )
+        } else {
+            Cow::Borrowed(&self.buf)
+        }
+    }
+    fn decompress(&mut self) {
+        if self.is_compressed() {
+            self.buf = self.bytes().into_owned();
+            self.lzf = 0;
+        }
+    }
+    /// LZF-compresses an inner node (list-compress-depth), when that pays as in Redis.
+    fn compress(&mut self) {
+        if self.is_compressed() || self.buf.len() < MIN_COMPRESS_BYTES {
+            return;
+        }
+        if let Some(mut c) = crate::persist::lzf::compress(&self.buf) {
+            if c.len() + MIN_COMPRESS_IMPROVE < self.buf.len() {
+                c.shrink_to_fit();
+                self.lzf = self.buf.len() as u32;
+                self.buf = c;
+            }
+        }
+    }
+    /// Inserts at byte offset `at` of a raw node.
     fn insert_at(&mut self, at: usize, v: &[u8]) {
+        debug_assert!(!self.is_compressed());
         let len = entry_len(v.len());
         let old = self.buf.len();
-        self.buf.reserve_exact(len);
+        if self.buf.capacity() - old < len {
+            // Some slack while a node is the one pushes go to; trimmed when it is done.
+            self.buf.reserve_exact(len.max(old / 8));
+        }
         self.buf.resize(old + len, 0);
         self.buf.copy_within(at..old, at + len);
         write_entry(&mut self.buf[at..at + len], v);
         self.n += 1;
     }
     fn cut(&mut self, start: usize, end: usize, count: usize) {
+        debug_assert!(!self.is_compressed());
         if end == self.buf.len() {
             self.buf.truncate(start);
         } else {
@@ -134,7 +197,7 @@ impl Node {
     }
     /// Whether Redis's quicklist would add an element of `len` bytes to this node.
     fn allows(&self, len: usize, fill: i32) -> bool {
-        let new_sz = self.buf.len() + LP_OVERHEAD + 1 + len + 8;
+        let new_sz = self.raw_len() + LP_OVERHEAD + 1 + len + 8;
         if fill < 0 {
             let class = (-(fill + 1)) as usize;
             new_sz <= LEVELS[class.min(LEVELS.len() - 1)]
@@ -147,7 +210,7 @@ impl Node {
         if self.n <= 1 {
             return false;
         }
-        let sz = self.buf.len() + LP_OVERHEAD;
+        let sz = self.raw_len() + LP_OVERHEAD;
         if fill < 0 {
             let class = (-(fill + 1)) as usize;
             sz > LEVELS[class.min(LEVELS.len() - 1)]
@@ -163,20 +226,24 @@ pub struct List {
     len: usize,
     /// `list-max-listpack-size` when the list was created (Redis keeps it per list too).
     fill: i32,
+    /// `list-compress-depth` when the list was created: this many nodes at each end stay
+    /// raw, the inner ones are LZF-compressed.
+    depth: u16,
 }
 
 impl Default for List {
     fn default() -> Self {
-        List::new(-2)
+        List::new(-2, 0)
     }
 }
 
 impl List {
-    pub fn new(fill: i64) -> Self {
+    pub fn new(fill: i64, depth: i64) -> Self {
         List {
             nodes: VecDeque::new(),
             len: 0,
             fill: fill.clamp(-5, 1 << 20) as i32,
+            depth: depth.clamp(0, u16::MAX as i64) as u16,
         }
     }
     pub fn len(&self) -> usize {
@@ -199,10 +266,53 @@ impl List {
             let extra = self.nodes.len().max(1);
             self.nodes.reserve_exact(extra);
         }
+        // The node pushes went to is done: drop its slack.
+        let done = if front {
+            self.nodes.front_mut()
+        } else {
+            self.nodes.back_mut()
+        };
+        if let Some(n) = done {
+            if !n.is_compressed() {
+                n.buf.shrink_to_fit();
+            }
+        }
         if front {
             self.nodes.push_front(Node::default());
         } else {
             self.nodes.push_back(Node::default());
+        }
+        self.settle_ends();
+    }
+    /// After a node came or went at an end: the `depth` nodes at each end raw, the next
+    /// one in compressed (the rest already are).
+    fn settle_ends(&mut self) {
+        let d = self.depth as usize;
+        if d == 0 {
+            return;
+        }
+        let n = self.nodes.len();
+        for k in (0..d.min(n)).chain(n.saturating_sub(d)..n) {
+            self.nodes[k].decompress();
+        }
+        if n > 2 * d {
+            self.nodes[d].compress();
+            self.nodes[n - 1 - d].compress();
+        }
+    }
+    /// After an edit anywhere: every node raw or compressed as its place says.
+    fn settle_all(&mut self) {
+        let d = self.depth as usize;
+        if d == 0 {
+            return;
+        }
+        let n = self.nodes.len();
+        for k in 0..n {
+            if k < d || k + d >= n {
+                self.nodes[k].decompress();
+            } else {
+                self.nodes[k].compress();
+            }
         }
     }
     pub fn push_back(&mut self, v: &[u8]) {
@@ -211,6 +321,7 @@ impl List {
             self.new_node(false);
         }
         if let Some(node) = self.nodes.back_mut() {
+            node.decompress();
             let at = node.buf.len();
             node.insert_at(at, v);
             self.len += 1;
@@ -222,29 +333,34 @@ impl List {
             self.new_node(true);
         }
         if let Some(node) = self.nodes.front_mut() {
+            node.decompress();
             node.insert_at(0, v);
             self.len += 1;
         }
     }
     pub fn pop_front(&mut self) -> Option<Key> {
         let node = self.nodes.front_mut()?;
-        let (v, end) = node.entry(0);
+        node.decompress();
+        let (v, end) = entry(&node.buf, 0);
         let out = Key::from(v);
         node.cut(0, end, 1);
         if node.n == 0 {
             self.nodes.pop_front();
+            self.settle_ends();
         }
         self.len -= 1;
         Some(out)
     }
     pub fn pop_back(&mut self) -> Option<Key> {
         let node = self.nodes.back_mut()?;
+        node.decompress();
         let end = node.buf.len();
-        let start = node.start_before(end);
-        let out = Key::from(node.entry(start).0);
+        let start = start_before(&node.buf, end);
+        let out = Key::from(entry(&node.buf, start).0);
         node.cut(start, end, 1);
         if node.n == 0 {
             self.nodes.pop_back();
+            self.settle_ends();
         }
         self.len -= 1;
         Some(out)
@@ -270,26 +386,36 @@ impl List {
         }
         (0, 0)
     }
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
+    pub fn get(&self, i: usize) -> Option<Cow<'_, [u8]>> {
         if i >= self.len {
             return None;
         }
         let (k, j) = self.locate(i);
         let node = &self.nodes[k];
-        Some(node.entry(node.offset_of(j)).0)
+        Some(match node.bytes() {
+            Cow::Borrowed(b) => Cow::Borrowed(entry(b, offset_of(b, node.n as usize, j)).0),
+            Cow::Owned(b) => Cow::Owned(entry(&b, offset_of(&b, node.n as usize, j)).0.to_vec()),
+        })
+    }
+    /// The node holding element `i < len`, raw, and the element's byte offset in it.
+    fn open(&mut self, i: usize) -> (usize, usize) {
+        let (k, j) = self.locate(i);
+        let node = &mut self.nodes[k];
+        node.decompress();
+        (k, offset_of(&node.buf, node.n as usize, j))
     }
     /// Replaces element `i < len`.
     pub fn set(&mut self, i: usize, v: &[u8]) {
         if i >= self.len {
             return;
         }
-        let (k, j) = self.locate(i);
+        let (k, at) = self.open(i);
         let node = &mut self.nodes[k];
-        let at = node.offset_of(j);
-        let end = node.entry(at).1;
+        let end = entry(&node.buf, at).1;
         node.cut(at, end, 1);
         node.insert_at(at, v);
         self.split_if_over(k);
+        self.settle_all();
     }
     /// Inserts before element `i` (`i == len` appends).
     pub fn insert(&mut self, i: usize, v: &[u8]) {
@@ -299,25 +425,26 @@ impl List {
         if i == 0 {
             return self.push_front(v);
         }
-        let (k, j) = self.locate(i);
-        let node = &mut self.nodes[k];
-        let at = node.offset_of(j);
-        node.insert_at(at, v);
+        let (k, at) = self.open(i);
+        self.nodes[k].insert_at(at, v);
         self.len += 1;
         self.split_if_over(k);
+        self.settle_all();
     }
-    /// Halves node `k` while it is over the fill's limits.
+    /// Halves node `k` (raw) while it is over the fill's limits.
     fn split_if_over(&mut self, k: usize) {
         let fill = self.fill_check();
         if !self.nodes[k].over(fill) {
             return;
         }
         let node = &mut self.nodes[k];
+        node.decompress();
         let half = node.n as usize / 2;
-        let at = node.offset_of(half);
+        let at = offset_of(&node.buf, node.n as usize, half);
         let tail = Node {
             buf: node.buf[at..].to_vec(),
             n: node.n - half as u32,
+            lzf: 0,
         };
         node.cut(at, node.buf.len(), tail.n as usize);
         node.buf.shrink_to_fit();
@@ -350,12 +477,9 @@ impl List {
             if take == n {
                 self.nodes.remove(k);
             } else {
-                let a = node.offset_of(j);
-                let b = if j + take == n {
-                    node.buf.len()
-                } else {
-                    node.offset_of(j + take)
-                };
+                node.decompress();
+                let a = offset_of(&node.buf, n, j);
+                let b = offset_of(&node.buf, n, j + take);
                 node.cut(a, b, take);
                 k += 1;
             }
@@ -363,29 +487,73 @@ impl List {
             j = 0;
         }
         self.len -= count;
+        self.settle_all();
     }
     pub fn clear(&mut self) {
         self.nodes = VecDeque::new();
         self.len = 0;
     }
     /// Keeps the elements for which `keep` holds (in order); returns how many went.
+    /// `keep` sees each element once, in order. A compressed node nobody leaves stays
+    /// as it is.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
         let mut removed = 0;
+        let mut gone: Vec<(usize, usize)> = Vec::new();
         for node in self.nodes.iter_mut() {
-            let mut at = 0;
-            while at < node.buf.len() {
-                let (v, end) = node.entry(at);
-                if keep(v) {
+            gone.clear();
+            {
+                let b = node.bytes();
+                let mut at = 0;
+                while at < b.len() {
+                    let (v, end) = entry(&b, at);
+                    if !keep(v) {
+                        gone.push((at, end));
+                    }
                     at = end;
-                } else {
-                    node.cut(at, end, 1);
-                    removed += 1;
                 }
             }
+            if gone.is_empty() {
+                continue;
+            }
+            node.decompress();
+            for &(a, e) in gone.iter().rev() {
+                node.cut(a, e, 1);
+            }
+            removed += gone.len();
         }
         self.nodes.retain(|n| n.n > 0);
         self.len -= removed;
+        if removed > 0 {
+            self.settle_all();
+        }
         removed
+    }
+    /// Calls `f` with `count` elements from `start`, in order: LRANGE's walk, one tight
+    /// loop per node with no per-element state beyond the offset.
+    pub fn for_range(&self, start: usize, count: usize, mut f: impl FnMut(&[u8])) {
+        let mut left = count.min(self.len.saturating_sub(start));
+        if left == 0 {
+            return;
+        }
+        let (k, mut j) = self.locate(start);
+        for node in self.nodes.range(k..) {
+            let b = node.bytes();
+            let mut at = if j == 0 {
+                0
+            } else {
+                offset_of(&b, node.n as usize, j)
+            };
+            j = 0;
+            while left > 0 && at < b.len() {
+                let (v, end) = entry(&b, at);
+                f(v);
+                at = end;
+                left -= 1;
+            }
+            if left == 0 {
+                return;
+            }
+        }
     }
     /// Every element, front to back (and back to front with `.rev()`).
     pub fn iter(&self) -> Iter<'_> {
@@ -397,32 +565,34 @@ impl List {
         if count == 0 {
             return Iter {
                 l: self,
-                front: (0, 0),
-                back: (0, 0),
                 left: 0,
+                f: Side::empty(),
+                b: Side::empty(),
             };
         }
         let (fk, fj) = self.locate(start);
         let (bk, bj) = self.locate(start + count - 1);
-        let fnode = &self.nodes[fk];
-        let bnode = &self.nodes[bk];
-        let b_at = bnode.offset_of(bj);
+        let mut f = Side::load(self, fk);
+        f.pos = offset_of(f.bytes(), self.nodes[fk].n as usize, fj);
+        let mut b = Side::load(self, bk);
+        let bb = b.bytes();
+        b.pos = entry(bb, offset_of(bb, self.nodes[bk].n as usize, bj)).1;
         Iter {
             l: self,
-            front: (fk, fnode.offset_of(fj)),
-            back: (bk, bnode.entry(b_at).1),
             left: count,
+            f,
+            b,
         }
     }
     pub fn heap_size(&self) -> usize {
         self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
     }
-    /// Nodes, for tests and DEBUG: (elements, bytes) of each.
-    pub fn node_shape(&self) -> Vec<(usize, usize)> {
+    /// Nodes, for tests and DEBUG: (elements, raw bytes, compressed) of each.
+    pub fn node_shape(&self) -> Vec<(usize, usize, bool)> {
         self.nodes
             .iter()
-            .map(|n| (n.n as usize, n.buf.len()))
+            .map(|n| (n.n as usize, n.raw_len(), n.is_compressed()))
             .collect()
     }
 }
@@ -437,31 +607,80 @@ impl<'a> FromIterator<&'a [u8]> for List {
     }
 }
 
-/// Elements in order; double-ended. `front` is (node, offset of the next element),
-/// `back` (node, offset just past the next element from the back).
+/// One end of an iteration: a node's raw bytes (borrowed, or decompressed into `own`)
+/// and a byte offset (the next element from the front; just past the next from the back).
+struct Side<'a> {
+    k: usize,
+    raw: &'a [u8],
+    own: Option<Vec<u8>>,
+    pos: usize,
+}
+
+impl<'a> Side<'a> {
+    fn empty() -> Self {
+        Side {
+            k: 0,
+            raw: &[],
+            own: None,
+            pos: 0,
+        }
+    }
+    fn load(l: &'a List, k: usize) -> Self {
+        match l.nodes[k].bytes() {
+            Cow::Borrowed(raw) => Side {
+                k,
+                raw,
+                own: None,
+                pos: 0,
+            },
+            Cow::Owned(v) => Side {
+                k,
+                raw: &[],
+                own: Some(v),
+                pos: 0,
+            },
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        self.own.as_deref().unwrap_or(self.raw)
+    }
+}
+
+/// Elements in order; double-ended. Borrowed from raw nodes, copied out of compressed
+/// ones.
 pub struct Iter<'a> {
     l: &'a List,
-    front: (usize, usize),
-    back: (usize, usize),
     left: usize,
+    f: Side<'a>,
+    b: Side<'a>,
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = &'a [u8];
+    type Item = Cow<'a, [u8]>;
     #[inline]
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<Cow<'a, [u8]>> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let (mut k, mut at) = self.front;
-        if at >= self.l.nodes[k].buf.len() {
-            k += 1;
-            at = 0;
+        if self.f.pos >= self.f.bytes().len() {
+            self.f = Side::load(self.l, self.f.k + 1);
         }
-        let (v, end) = self.l.nodes[k].entry(at);
-        self.front = (k, end);
-        Some(v)
+        let pos = self.f.pos;
+        Some(match &self.f.own {
+            None => {
+                let raw: &'a [u8] = self.f.raw;
+                let (v, end) = entry(raw, pos);
+                self.f.pos = end;
+                Cow::Borrowed(v)
+            }
+            Some(o) => {
+                let (v, end) = entry(o, pos);
+                let v = Cow::Owned(v.to_vec());
+                self.f.pos = end;
+                v
+            }
+        })
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -475,15 +694,19 @@ impl DoubleEndedIterator for Iter<'_> {
             return None;
         }
         self.left -= 1;
-        let (mut k, mut end) = self.back;
-        if end == 0 {
-            k -= 1;
-            end = self.l.nodes[k].buf.len();
+        if self.b.pos == 0 {
+            self.b = Side::load(self.l, self.b.k - 1);
+            self.b.pos = self.b.bytes().len();
         }
-        let node = &self.l.nodes[k];
-        let start = node.start_before(end);
-        self.back = (k, start);
-        Some(node.entry(start).0)
+        let start = start_before(self.b.bytes(), self.b.pos);
+        self.b.pos = start;
+        Some(match &self.b.own {
+            None => {
+                let raw = self.b.raw;
+                Cow::Borrowed(entry(raw, start).0)
+            }
+            Some(o) => Cow::Owned(entry(o, start).0.to_vec()),
+        })
     }
 }
 
@@ -496,20 +719,28 @@ mod tests {
 
     fn check(l: &List, model: &VecDeque<Vec<u8>>) {
         assert_eq!(l.len(), model.len());
-        assert!(l.iter().eq(model.iter().map(|v| &v[..])));
-        assert!(l.iter().rev().eq(model.iter().rev().map(|v| &v[..])));
-        assert_eq!(
-            l.node_shape().iter().map(|s| s.0).sum::<usize>(),
-            model.len()
-        );
-        assert!(l.node_shape().iter().all(|s| s.0 > 0));
+        assert!(l.iter().eq(model.iter().map(|v| Cow::Borrowed(&v[..]))));
+        assert!(l
+            .iter()
+            .rev()
+            .eq(model.iter().rev().map(|v| Cow::Borrowed(&v[..]))));
+        let shape = l.node_shape();
+        assert_eq!(shape.iter().map(|s| s.0).sum::<usize>(), model.len());
+        assert!(shape.iter().all(|s| s.0 > 0));
+        // list-compress-depth: the end nodes raw; inner ones compressed when that pays.
+        let d = l.depth as usize;
+        for (k, s) in shape.iter().enumerate() {
+            if k < d || k + d >= shape.len() || d == 0 {
+                assert!(!s.2, "node {k} of {} compressed at depth {d}", shape.len());
+            }
+        }
     }
 
     #[test]
     fn matches_a_deque_model() {
         let mut rng = rand::thread_rng();
-        for fill in [-2i64, -1, 1, 3, 128] {
-            let mut l = List::new(fill);
+        for (fill, depth) in [(-2i64, 0i64), (-1, 1), (1, 2), (3, 1), (128, 0), (4, 3)] {
+            let mut l = List::new(fill, depth);
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..6000 {
                 let len = match rng.gen_range(0..10) {
@@ -517,7 +748,17 @@ mod tests {
                     1 => 0,
                     _ => rng.gen_range(1..20),
                 };
-                let v: Vec<u8> = (0..len).map(|_| rng.gen_range(b'a'..b'e')).collect();
+                // Compressible (repetitive) elements, so inner nodes do get compressed.
+                let c = rng.gen_range(b'a'..b'e');
+                let v: Vec<u8> = (0..len)
+                    .map(|i| {
+                        if i % 7 == 0 {
+                            rng.gen_range(b'a'..b'e')
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
                 match rng.gen_range(0..12) {
                     0..=2 => {
                         l.push_back(&v);
@@ -531,7 +772,7 @@ mod tests {
                     6 => assert_eq!(l.pop_back().map(|k| k.to_vec()), m.pop_back()),
                     7 if !m.is_empty() => {
                         let i = rng.gen_range(0..m.len());
-                        assert_eq!(l.get(i), Some(&m[i][..]));
+                        assert_eq!(l.get(i).as_deref(), Some(&m[i][..]));
                         l.set(i, &v);
                         m[i] = v;
                     }
@@ -550,15 +791,23 @@ mod tests {
                         let x = v.first().copied().unwrap_or(b'a');
                         let before = m.len();
                         m.retain(|e| e.first() != Some(&x));
-                        assert_eq!(l.retain(|e| e.first() != Some(&x)), before - m.len());
+                        let mut seen = 0;
+                        let removed = l.retain(|e| {
+                            seen += 1;
+                            e.first() != Some(&x)
+                        });
+                        assert_eq!(removed, before - m.len());
+                        assert_eq!(seen, before, "retain sees each element once");
                     }
                     11 if !m.is_empty() => {
                         let s = rng.gen_range(0..m.len());
                         let c = rng.gen_range(0..=(m.len() - s).min(30));
-                        let got: Vec<&[u8]> = l.range_from(s, c).collect();
-                        let want: Vec<&[u8]> = m.iter().skip(s).take(c).map(|v| &v[..]).collect();
+                        let got: Vec<Vec<u8>> =
+                            l.range_from(s, c).map(|v| v.into_owned()).collect();
+                        let want: Vec<Vec<u8>> = m.iter().skip(s).take(c).cloned().collect();
                         assert_eq!(got, want);
-                        let back: Vec<&[u8]> = l.range_from(s, c).rev().collect();
+                        let back: Vec<Vec<u8>> =
+                            l.range_from(s, c).rev().map(|v| v.into_owned()).collect();
                         assert_eq!(back, want.into_iter().rev().collect::<Vec<_>>());
                     }
                     _ => {}
@@ -572,15 +821,33 @@ mod tests {
     }
 
     #[test]
+    fn inner_nodes_are_compressed_at_depth() {
+        let mut l = List::new(16, 1);
+        for i in 0..200 {
+            l.push_back(format!("element-{:04}", i % 10).as_bytes());
+        }
+        let shape = l.node_shape();
+        assert!(shape.len() > 3);
+        assert!(!shape[0].2 && !shape[shape.len() - 1].2);
+        assert!(shape[1..shape.len() - 1].iter().all(|s| s.2));
+        let raw: usize = shape.iter().map(|s| s.1).sum();
+        assert!(l.heap_size() < raw, "{} vs {raw}", l.heap_size());
+        assert_eq!(l.get(100).as_deref(), Some(&b"element-0000"[..]));
+        while l.pop_front().is_some() {
+            check(&l, &l.iter().map(|v| v.into_owned()).collect());
+        }
+    }
+
+    #[test]
     fn nodes_follow_redis_insert_rule() {
         // fill -2: 8 KB nodes. 10-byte elements (12 encoded).
-        let mut l = List::new(-2);
+        let mut l = List::new(-2, 0);
         for i in 0..2000 {
             l.push_back(format!("e{i:09}").as_bytes());
         }
         let shape = l.node_shape();
         assert!(shape.len() > 1 && shape.iter().all(|s| s.1 + LP_OVERHEAD <= 8192));
-        let mut p = List::new(5);
+        let mut p = List::new(5, 0);
         for i in 0..12 {
             p.push_back(format!("{i}").as_bytes());
         }
