@@ -101,7 +101,7 @@ fn hget(ctx: &mut Ctx, args: Args) {
     match db.typed::<Hash>(args.get(1)) {
         Err(()) => out.error(WRONGTYPE),
         Ok(h) => match h.and_then(|h| h.get(args.get(2))) {
-            Some(v) => out.bulk(v),
+            Some(v) => out.bulk(&v),
             None => out.null(),
         },
     }
@@ -116,7 +116,7 @@ fn hmget(ctx: &mut Ctx, args: Args) {
     out.array(args.len() - 2);
     for f in args.iter().skip(2) {
         match h.and_then(|h| h.get(f)) {
-            Some(v) => out.bulk(v),
+            Some(v) => out.bulk(&v),
             None => out.null(),
         }
     }
@@ -166,10 +166,10 @@ fn getall(ctx: &mut Ctx, args: Args, keys: bool, vals: bool) {
     }
     for (f, v) in h.iter() {
         if keys {
-            out.bulk(f);
+            out.bulk(&f);
         }
         if vals {
-            out.bulk(v);
+            out.bulk(&v);
         }
     }
 }
@@ -205,7 +205,7 @@ fn incr_field(
     let Ok(h) = hash_or_create(db, key) else {
         return out.error(WRONGTYPE);
     };
-    match step(h.get(field)) {
+    match step(h.get(field).as_deref()) {
         Err(e) => return out.error(e),
         Ok(Incr::Int(n)) => {
             h.set(field, itoa::Buffer::new().format(n).as_bytes(), lim);
@@ -289,7 +289,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     let h = h.sampler();
     let Some(n) = count else {
         if let Some((f, _)) = h.random().and_then(|s| h.at(s)) {
-            out.bulk(f);
+            out.bulk(&f);
         }
         return;
     };
@@ -331,9 +331,9 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         if withvalues && resp3 {
             out.array(2);
         }
-        out.bulk(f);
+        out.bulk(&f);
         if withvalues {
-            out.bulk(v);
+            out.bulk(&v);
         }
     }
 }

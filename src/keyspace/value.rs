@@ -181,7 +181,7 @@ impl<'a> ValRef<'a> {
             }
             ValRef::Hash(h) => h
                 .iter()
-                .for_each(|(k, v)| xor_into(&mut d, &digest_of(&[b"hash", k, v]))),
+                .for_each(|(k, v)| xor_into(&mut d, &digest_of(&[b"hash", &k, &v]))),
             ValRef::Set(s) => s.for_each(|k| xor_into(&mut d, &digest_of(&[b"set", k]))),
             ValRef::ZSet(z) => z.iter().for_each(|(m, score)| {
                 let sc = crate::util::fmt_double(score);

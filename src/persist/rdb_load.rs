@@ -1261,7 +1261,7 @@ mod tests {
             ValRef::Hash(h) => {
                 let mut items: Vec<String> = h
                     .iter()
-                    .map(|(f, v)| format!("{}={}", s(f), s(v)))
+                    .map(|(f, v)| format!("{}={}", s(&f), s(&v)))
                     .collect();
                 items.sort();
                 let enc = if h.is_small() {

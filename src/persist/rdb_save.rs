@@ -270,8 +270,8 @@ fn put_compact(b: &mut Vec<u8>, v: &ValRef, z: bool) {
         ValRef::Hash(h) => {
             let mut lp = Listpack::new();
             for (f, val) in h.iter() {
-                lp.push_str(f);
-                lp.push_str(val);
+                lp.push_str(&f);
+                lp.push_str(&val);
             }
             put_string(b, &lp.finish(), z);
         }
@@ -321,8 +321,8 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
         ValRef::Hash(h) => {
             put_len(b, h.len() as u64);
             for (k, val) in h.iter() {
-                put_string(b, k, z);
-                put_string(b, val, z);
+                put_string(b, &k, z);
+                put_string(b, &val, z);
             }
         }
         ValRef::Stream(s) => put_stream(b, s, opts),

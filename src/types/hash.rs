@@ -55,21 +55,174 @@ fn varint_len(mut n: usize) -> usize {
     len
 }
 
-/// Reads one length-prefixed string at `*pos`, advancing past it.
-fn get_str<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
-    let (mut n, mut shift) = (0usize, 0);
+/// A field or value read from a hash: borrowed bytes, or the text of an integer-encoded
+/// one (formatted on the stack). Dereferences to the bytes either way.
+#[derive(Clone, Copy)]
+pub enum Val<'a> {
+    Bytes(&'a [u8]),
+    Num { buf: [u8; 20], len: u8 },
+}
+
+impl std::ops::Deref for Val<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Val::Bytes(b) => b,
+            Val::Num { buf, len } => &buf[..*len as usize],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Val<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for Val<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+impl PartialEq<&[u8]> for Val<'_> {
+    fn eq(&self, o: &&[u8]) -> bool {
+        **self == **o
+    }
+}
+
+fn num_val(n: i64) -> Val<'static> {
+    let mut buf = [0u8; 20];
+    let mut f = itoa::Buffer::new();
+    let t = f.format(n).as_bytes();
+    buf[..t.len()].copy_from_slice(t);
+    Val::Num {
+        buf,
+        len: t.len() as u8,
+    }
+}
+
+/// The integer a string is the canonical text of (as Redis's listpack stores it).
+#[inline]
+fn as_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let n = crate::util::parse_i64(s)?;
+    (itoa::Buffer::new().format(n).as_bytes() == s).then_some(n)
+}
+
+/// Bytes of the smallest little-endian form of `n` that sign-extends back (1..=8).
+#[inline]
+fn int_width(n: i64) -> usize {
+    let mut w = 8;
+    while w > 1 {
+        let sh = 64 - 8 * (w as u32 - 1);
+        if (n << sh) >> sh != n {
+            break;
+        }
+        w -= 1;
+    }
+    w
+}
+
+/// One item (field or value) of the compact form: `varint(len << 1)` and the bytes, or
+/// `varint(width << 1 | 1)` and an integer in `width` little-endian bytes when the
+/// string is an integer's canonical text: "1234567" takes 4 bytes instead of 8.
+enum Item<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Item<'a> {
+    #[inline]
+    fn of(s: &'a [u8]) -> Self {
+        match as_int(s) {
+            Some(n) => Item::Int(n),
+            None => Item::Bytes(s),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        match self {
+            Item::Bytes(b) => varint_len(b.len() << 1) + b.len(),
+            Item::Int(n) => 1 + int_width(*n),
+        }
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Item::Bytes(b) => {
+                put_varint(out, b.len() << 1);
+                out.extend_from_slice(b);
+            }
+            Item::Int(n) => {
+                let w = int_width(*n);
+                out.push((w << 1 | 1) as u8);
+                out.extend_from_slice(&n.to_le_bytes()[..w]);
+            }
+        }
+    }
+    /// Writes the encoding into `out` (exactly `encoded_len` bytes).
+    fn write_at(&self, out: &mut [u8]) {
+        match self {
+            Item::Bytes(b) => {
+                let (mut n, mut p) = (b.len() << 1, 0);
+                while n >= 0x80 {
+                    out[p] = n as u8 | 0x80;
+                    n >>= 7;
+                    p += 1;
+                }
+                out[p] = n as u8;
+                out[p + 1..].copy_from_slice(b);
+            }
+            Item::Int(n) => {
+                let w = int_width(*n);
+                out[0] = (w << 1 | 1) as u8;
+                out[1..].copy_from_slice(&n.to_le_bytes()[..w]);
+            }
+        }
+    }
+    fn val(&self) -> Val<'a> {
+        match self {
+            Item::Bytes(b) => Val::Bytes(b),
+            Item::Int(n) => num_val(*n),
+        }
+    }
+    fn same(&self, o: &Item) -> bool {
+        match (self, o) {
+            (Item::Bytes(a), Item::Bytes(b)) => a == b,
+            (Item::Int(a), Item::Int(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Reads one item at `*pos`, advancing past it.
+#[inline]
+fn get_item<'a>(buf: &'a [u8], pos: &mut usize) -> Item<'a> {
+    let (mut h, mut shift) = (0usize, 0);
     loop {
         let b = buf[*pos];
         *pos += 1;
-        n |= ((b & 0x7f) as usize) << shift;
+        h |= ((b & 0x7f) as usize) << shift;
         if b < 0x80 {
             break;
         }
         shift += 7;
     }
-    let s = &buf[*pos..*pos + n];
-    *pos += n;
-    s
+    if h & 1 == 1 {
+        let w = h >> 1;
+        let mut raw = [0u8; 8];
+        raw[..w].copy_from_slice(&buf[*pos..*pos + w]);
+        *pos += w;
+        let sh = 64 - 8 * w as u32;
+        Item::Int((i64::from_le_bytes(raw) << sh) >> sh)
+    } else {
+        let n = h >> 1;
+        let s = &buf[*pos..*pos + n];
+        *pos += n;
+        Item::Bytes(s)
+    }
 }
 
 /// The pairs of a small hash, with each pair's byte range in the buffer.
@@ -78,17 +231,25 @@ pub struct SmallPairs<'a> {
     pos: usize,
 }
 
-impl<'a> Iterator for SmallPairs<'a> {
-    /// (start offset, field, value, end offset)
-    type Item = (usize, &'a [u8], &'a [u8], usize);
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> SmallPairs<'a> {
+    /// (start offset, field, value, end offset, value's start offset)
+    #[inline]
+    fn next_raw(&mut self) -> Option<(usize, Item<'a>, Item<'a>, usize, usize)> {
         if self.pos >= self.buf.len() {
             return None;
         }
         let start = self.pos;
-        let f = get_str(self.buf, &mut self.pos);
-        let v = get_str(self.buf, &mut self.pos);
-        Some((start, f, v, self.pos))
+        let f = get_item(self.buf, &mut self.pos);
+        let vstart = self.pos;
+        let v = get_item(self.buf, &mut self.pos);
+        Some((start, f, v, self.pos, vstart))
+    }
+}
+
+impl<'a> Iterator for SmallPairs<'a> {
+    type Item = (Val<'a>, Val<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_raw().map(|(_, f, v, _, _)| (f.val(), v.val()))
     }
 }
 
@@ -97,12 +258,10 @@ fn pairs(buf: &[u8]) -> SmallPairs<'_> {
 }
 
 /// Encodes one pair into `out` (exact growth: small hashes should not carry slack).
-fn encode_pair(out: &mut Vec<u8>, f: &[u8], v: &[u8]) {
-    out.reserve_exact(varint_len(f.len()) + f.len() + varint_len(v.len()) + v.len());
-    put_varint(out, f.len());
-    out.extend_from_slice(f);
-    put_varint(out, v.len());
-    out.extend_from_slice(v);
+fn encode_pair(out: &mut Vec<u8>, f: &Item, v: &Item) {
+    out.reserve_exact(f.encoded_len() + v.encoded_len());
+    f.encode(out);
+    v.encode(out);
 }
 
 pub enum Iter<'a> {
@@ -111,11 +270,11 @@ pub enum Iter<'a> {
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = (Val<'a>, Val<'a>);
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Small(p) => p.next().map(|(_, f, v, _)| (f, v)),
-            Iter::Table(t) => t.next(),
+            Iter::Small(p) => p.next(),
+            Iter::Table(t) => t.next().map(|(f, v)| (Val::Bytes(f), Val::Bytes(v))),
         }
     }
 }
@@ -140,11 +299,34 @@ impl Hash {
             Hash::Table(t) => t.is_empty(),
         }
     }
-    pub fn get(&self, f: &[u8]) -> Option<&[u8]> {
+    pub fn get(&self, f: &[u8]) -> Option<Val<'_>> {
         match self {
-            Hash::Small(b) => pairs(b).find(|p| p.1 == f).map(|p| p.2),
-            Hash::Table(t) => t.get(f).map(|v| &**v),
+            Hash::Small(b) => {
+                let probe = Item::of(f);
+                let mut p = pairs(b);
+                while let Some((_, pf, pv, _, _)) = p.next_raw() {
+                    if pf.same(&probe) {
+                        return Some(pv.val());
+                    }
+                }
+                None
+            }
+            Hash::Table(t) => t.get(f).map(|v| Val::Bytes(v)),
         }
+    }
+    /// Where field `f` is in the small form: (pair start, value start, pair end), and
+    /// how many pairs come before it (all of them when absent).
+    fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize, usize)>, usize) {
+        let probe = Item::of(f);
+        let mut p = pairs(b);
+        let mut count = 0;
+        while let Some((start, pf, _, end, vstart)) = p.next_raw() {
+            if pf.same(&probe) {
+                return (Some((start, vstart, end)), count);
+            }
+            count += 1;
+        }
+        (None, count)
     }
     pub fn contains(&self, f: &[u8]) -> bool {
         self.get(f).is_some()
@@ -163,30 +345,23 @@ impl Hash {
             if f.len() > lim.value || v.len() > lim.value {
                 self.convert();
             } else {
-                let mut count = 0;
-                let mut found = None;
-                for (start, pf, pv, end) in pairs(b) {
-                    if pf == f {
-                        found = Some((start, end, pv.len()));
-                        break;
-                    }
-                    count += 1;
-                }
+                let (found, count) = Self::find_small(b, f);
+                let nv = Item::of(v);
                 match found {
-                    Some((_, end, old)) if old == v.len() => {
-                        // Same length (a counter, usually): overwrite in place.
-                        b[end - old..end].copy_from_slice(v);
+                    Some((_, vstart, end)) if end - vstart == nv.encoded_len() => {
+                        // Same encoded size (a counter, usually): overwrite in place.
+                        nv.write_at(&mut b[vstart..end]);
                         return false;
                     }
-                    Some((start, end, _)) => {
-                        let mut pair = Vec::new();
-                        encode_pair(&mut pair, f, v);
-                        b.splice(start..end, pair);
+                    Some((_, vstart, end)) => {
+                        let mut enc = Vec::new();
+                        nv.encode(&mut enc);
+                        b.splice(vstart..end, enc);
                         b.shrink_to_fit();
                         return false;
                     }
                     None if count < lim.entries => {
-                        encode_pair(b, f, v);
+                        encode_pair(b, &Item::of(f), &nv);
                         return true;
                     }
                     None => self.convert(),
@@ -199,8 +374,8 @@ impl Hash {
     /// Removes `f`; returns whether it was present.
     pub fn remove(&mut self, f: &[u8]) -> bool {
         match self {
-            Hash::Small(b) => match pairs(b).find(|p| p.1 == f) {
-                Some((start, _, _, end)) => {
+            Hash::Small(b) => match Self::find_small(b, f).0 {
+                Some((start, _, end)) => {
                     b.drain(start..end);
                     b.shrink_to_fit();
                     true
@@ -214,8 +389,8 @@ impl Hash {
     fn convert(&mut self) {
         if let Hash::Small(b) = self {
             let mut t = Table::with_capacity(pairs(b).count() + 1);
-            for (_, f, v, _) in pairs(b) {
-                t.insert_new(f.into(), v.into());
+            for (f, v) in pairs(b) {
+                t.insert_new((*f).into(), (*v).into());
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -224,7 +399,7 @@ impl Hash {
     pub fn scan(&self, cursor: usize, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> usize {
         match self {
             Hash::Small(_) => {
-                self.iter().for_each(|(k, v)| f(k, v));
+                self.iter().for_each(|(k, v)| f(&k, &v));
                 0
             }
             Hash::Table(t) if cursor >= t.pos_bound() => 0,
@@ -255,7 +430,7 @@ impl Hash {
 /// Positions of a hash that can be drawn at random: pair indexes of the small form,
 /// positions of the table form (some positions may be vacant).
 pub enum Sampler<'a> {
-    Small(Vec<(&'a [u8], &'a [u8])>),
+    Small(Vec<(Val<'a>, Val<'a>)>),
     Table(&'a Table),
 }
 
@@ -276,10 +451,10 @@ impl<'a> Sampler<'a> {
             Sampler::Table(t) => t.pos_bound(),
         }
     }
-    pub fn at(&self, pos: usize) -> Option<(&'a [u8], &'a [u8])> {
+    pub fn at(&self, pos: usize) -> Option<(Val<'a>, Val<'a>)> {
         match self {
             Sampler::Small(p) => p.get(pos).copied(),
-            Sampler::Table(t) => t.at(pos).map(|(f, v)| (&**f, &**v)),
+            Sampler::Table(t) => t.at(pos).map(|(f, v)| (Val::Bytes(f), Val::Bytes(v))),
         }
     }
     /// A random occupied position.
@@ -307,8 +482,15 @@ mod tests {
         assert!(h.set(b"b", b"1", LIM));
         assert!(h.set(b"a", b"2", LIM));
         assert!(!h.set(b"b", b"333", LIM));
-        let got: Vec<_> = h.iter().collect();
-        assert_eq!(got, vec![(&b"b"[..], &b"333"[..]), (&b"a"[..], &b"2"[..])]);
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (b"b".to_vec(), b"333".to_vec()),
+                (b"a".to_vec(), b"2".to_vec())
+            ]
+        );
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
         assert_eq!(h.len(), 1);
@@ -329,7 +511,7 @@ mod tests {
             h.remove(f);
         }
         assert!(!h.is_small());
-        assert_eq!(h.get(b"w"), Some(&b"v"[..]));
+        assert_eq!(h.get(b"w").as_deref(), Some(&b"v"[..]));
 
         let mut h = Hash::new();
         h.set(b"f", b"123456789", LIM);
@@ -344,8 +526,45 @@ mod tests {
         h.set(b"m", b"x", LIM);
         h.set(b"n", b"11", LIM);
         h.set(b"n", b"9", LIM);
-        assert_eq!(h.get(b"n"), Some(&b"9"[..]));
-        assert_eq!(h.get(b"m"), Some(&b"x"[..]));
+        assert_eq!(h.get(b"n").as_deref(), Some(&b"9"[..]));
+        assert_eq!(h.get(b"m").as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn integers_are_stored_compactly_and_read_back_as_text() {
+        let lim = Limits {
+            entries: 100,
+            value: 64,
+        };
+        let mut h = Hash::new();
+        let cases: [&[u8]; 12] = [
+            b"0",
+            b"-1",
+            b"127",
+            b"1234567",
+            b"-9223372036854775808",
+            b"9223372036854775807",
+            b"01",
+            b"+1",
+            b"-0",
+            b"1.5",
+            b" 1",
+            b"99999999999999999999",
+        ];
+        for (i, v) in cases.iter().enumerate() {
+            assert!(h.set(v, v, lim), "{i}");
+        }
+        for v in cases {
+            assert_eq!(h.get(v).as_deref(), Some(v));
+        }
+        let Hash::Small(b) = &h else { panic!() };
+        // "1234567" as a field and as a value: 1 + 3 bytes each, not 1 + 7.
+        assert!(b.len() < cases.iter().map(|c| 2 * (c.len() + 1)).sum::<usize>());
+        assert_eq!(h.get(b"1").as_deref(), None);
+        assert!(!h.set(b"127", b"300", lim));
+        assert_eq!(h.get(b"127").as_deref(), Some(&b"300"[..]));
+        assert!(h.remove(b"-1") && !h.remove(b"-1"));
+        assert_eq!(h.len(), cases.len() - 1);
     }
 
     #[test]
@@ -359,8 +578,8 @@ mod tests {
         h.set(&big, &big, lim);
         h.set(b"k", b"", lim);
         assert!(h.is_small());
-        assert_eq!(h.get(&big), Some(&big[..]));
-        assert_eq!(h.get(b"k"), Some(&b""[..]));
+        assert_eq!(h.get(&big).as_deref(), Some(&big[..]));
+        assert_eq!(h.get(b"k").as_deref(), Some(&b""[..]));
         assert_eq!(h.len(), 2);
     }
 }
