@@ -15,10 +15,17 @@ use super::{cmp_key, LexRange, ScoreRange};
 
 const TAG_DOUBLE: u8 = 9;
 
+/// The buffer starts with the pair count (u16 LE; 65535: count by walking).
+const HDR: usize = 2;
+/// Integer scores in SMALL_MIN..=SMALL_MAX are the tag byte itself (tag - SMALL_BIAS).
+const SMALL_MIN: i64 = -64;
+const SMALL_MAX: i64 = 175;
+const SMALL_BIAS: i64 = 80;
+
 #[derive(Clone, Default)]
 pub struct Small {
+    /// Empty, or the count and the pairs.
     buf: Vec<u8>,
-    n: usize,
 }
 
 /// One decoded pair: its member, score and byte range.
@@ -45,6 +52,9 @@ fn score_bytes(s: f64) -> (u8, [u8; 8]) {
     // Redis's listpack.
     if s.fract() == 0.0 && s.abs() < 9.0e18 {
         let v = s as i64;
+        if (SMALL_MIN..=SMALL_MAX).contains(&v) {
+            return ((v + SMALL_BIAS) as u8, [0; 8]);
+        }
         let bytes = v.to_le_bytes();
         let mut w = 8;
         while w > 0 {
@@ -68,10 +78,10 @@ fn score_bytes(s: f64) -> (u8, [u8; 8]) {
 }
 
 fn score_width(tag: u8) -> usize {
-    if tag == TAG_DOUBLE {
-        8
-    } else {
-        tag as usize
+    match tag {
+        TAG_DOUBLE => 8,
+        0..=8 => tag as usize,
+        _ => 0,
     }
 }
 
@@ -114,10 +124,24 @@ fn write_pair(out: &mut [u8], m: &[u8], tag: u8, sb: &[u8; 8]) {
 
 impl Small {
     pub fn len(&self) -> usize {
-        self.n
+        if self.buf.is_empty() {
+            return 0;
+        }
+        match u16::from_le_bytes([self.buf[0], self.buf[1]]) {
+            u16::MAX => self.pairs().count(),
+            n => n as usize,
+        }
     }
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.buf.is_empty()
+    }
+    fn set_len(&mut self, n: usize) {
+        if n == 0 {
+            self.buf = Vec::new();
+        } else {
+            let c = n.min(u16::MAX as usize) as u16;
+            self.buf[..HDR].copy_from_slice(&c.to_le_bytes());
+        }
     }
     pub fn heap_size(&self) -> usize {
         self.buf.capacity()
@@ -143,6 +167,8 @@ impl Small {
         p += 1;
         let score = if tag == TAG_DOUBLE {
             f64::from_le_bytes(b[p..p + 8].try_into().unwrap_or_default())
+        } else if tag > 8 {
+            (tag as i64 - SMALL_BIAS) as f64
         } else if tag == 0 {
             0.0
         } else {
@@ -179,7 +205,7 @@ impl Small {
     }
 
     fn pairs(&self) -> impl Iterator<Item = Pair<'_>> + '_ {
-        let mut at = 0;
+        let mut at = HDR;
         std::iter::from_fn(move || {
             (at < self.buf.len()).then(|| {
                 let p = self.pair(at);
@@ -199,6 +225,11 @@ impl Small {
 
     /// Inserts a pair at byte offset `at`.
     fn put_at(&mut self, at: usize, m: &[u8], score: f64) {
+        let n = self.len();
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(&[0; HDR]);
+        }
+        let at = at.max(HDR);
         let (tag, sb) = score_bytes(score);
         let len = pair_len(m, tag);
         let old = self.buf.len();
@@ -206,12 +237,13 @@ impl Small {
         self.buf.resize(old + len, 0);
         self.buf.copy_within(at..old, at + len);
         write_pair(&mut self.buf[at..at + len], m, tag, &sb);
-        self.n += 1;
+        self.set_len(n + 1);
     }
 
     fn cut(&mut self, start: usize, end: usize, pairs: usize) {
+        let n = self.len();
         self.buf.drain(start..end);
-        self.n -= pairs;
+        self.set_len(n - pairs);
         if self.buf.capacity() > self.buf.len() + 64 {
             self.buf.shrink_to_fit();
         }
@@ -231,8 +263,7 @@ impl Small {
                 return false;
             }
             let (s, e) = (p.start, p.end);
-            self.buf.drain(s..e);
-            self.n -= 1;
+            self.cut(s, e, 1);
             new = false;
         }
         let at = self
@@ -255,18 +286,18 @@ impl Small {
     }
 
     pub fn pop_min(&mut self) -> Option<(Box<[u8]>, f64)> {
-        if self.n == 0 {
+        if self.is_empty() {
             return None;
         }
-        let p = self.pair(0);
+        let p = self.pair(HDR);
         let out = (p.member.into(), p.score);
         let end = p.end;
-        self.cut(0, end, 1);
+        self.cut(HDR, end, 1);
         Some(out)
     }
 
     pub fn pop_max(&mut self) -> Option<(Box<[u8]>, f64)> {
-        if self.n == 0 {
+        if self.is_empty() {
             return None;
         }
         let end = self.buf.len();
@@ -283,15 +314,16 @@ impl Small {
 
     /// Byte offset of the pair at 0-based rank `r` (`r < n`), walking from the nearer end.
     fn offset_at(&self, r: usize) -> usize {
-        if r <= self.n / 2 {
-            let mut at = 0;
+        let n = self.len();
+        if r <= n / 2 {
+            let mut at = HDR;
             for _ in 0..r {
                 at = self.pair(at).end;
             }
             at
         } else {
             let mut at = self.buf.len();
-            for _ in r..self.n {
+            for _ in r..n {
                 at = self.start_before(at);
             }
             at
@@ -301,27 +333,28 @@ impl Small {
     /// Elements with rank in `start..=end`, walked forward or backward (`rev`: ranks
     /// counted from the top).
     pub fn range(&self, start: usize, end: usize, rev: bool) -> Iter<'_> {
-        if start > end || start >= self.n {
+        let n = self.len();
+        if start > end || start >= n {
             return Iter {
                 z: self,
-                front: 0,
-                back: 0,
+                front: HDR,
+                back: HDR,
                 left: 0,
                 rev,
             };
         }
-        let end = end.min(self.n - 1);
+        let end = end.min(n - 1);
         let left = end - start + 1;
         if rev {
             // Ranks from the top: the first yielded is ascending rank n-1-start.
             let back = if start == 0 {
                 self.buf.len()
             } else {
-                self.offset_at(self.n - start)
+                self.offset_at(n - start)
             };
             Iter {
                 z: self,
-                front: 0,
+                front: HDR,
                 back,
                 left,
                 rev,
@@ -340,9 +373,9 @@ impl Small {
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             z: self,
-            front: 0,
+            front: HDR,
             back: self.buf.len(),
-            left: self.n,
+            left: self.len(),
             rev: false,
         }
     }
@@ -365,12 +398,13 @@ impl Small {
 
     /// Remove ranks [first, last); returns how many went.
     pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
-        let last = last.min(self.n);
+        let n = self.len();
+        let last = last.min(n);
         if first >= last {
             return 0;
         }
         let s = self.offset_at(first);
-        let e = if last == self.n {
+        let e = if last == n {
             self.buf.len()
         } else {
             self.offset_at(last)
@@ -380,7 +414,7 @@ impl Small {
     }
 
     pub fn at_rank(&self, r: usize) -> Option<(&[u8], f64)> {
-        (r < self.n).then(|| {
+        (r < self.len()).then(|| {
             let p = self.pair(self.offset_at(r));
             (p.member, p.score)
         })
@@ -440,6 +474,10 @@ mod tests {
             128.0,
             -129.0,
             255.0,
+            175.0,
+            176.0,
+            -64.0,
+            -65.0,
             65536.0,
             -8.0e18,
             8.9e18,
@@ -456,12 +494,14 @@ mod tests {
             assert_eq!(got.to_bits(), want.to_bits(), "{s}");
         }
         let (tag, _) = score_bytes(5.0);
-        assert_eq!(tag, 1);
-        assert_eq!(score_bytes(0.0).0, 0);
+        assert_eq!(score_width(tag), 0);
+        assert_eq!(score_bytes(0.0).0, SMALL_BIAS as u8);
         assert_eq!(score_bytes(300.0).0, 2);
-        assert_eq!(score_bytes(-0.0).0, 0);
+        assert_eq!(score_bytes(-0.0).0, SMALL_BIAS as u8);
+        assert_eq!(score_bytes(175.0).0, 255);
+        assert_eq!(score_bytes(-65.0).0, 1);
         assert_eq!(score_bytes(0.5).0, TAG_DOUBLE);
-        assert_eq!(pair_len(b"m0000000", 1), 12);
+        assert_eq!(pair_len(b"m0000000", score_bytes(5.0).0), 11);
     }
 
     #[test]
