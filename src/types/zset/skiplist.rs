@@ -21,11 +21,13 @@ struct Link {
     span: u32,
 }
 
+/// A node names its member by the member's position in `index` (positions never move):
+/// the member's bytes are stored once, in the dictionary.
 #[derive(Clone)]
 struct Node {
-    member: Box<[u8]>,
-    score: f64,
+    pos: u32,
     back: u32,
+    score: f64,
     links: Box<[Link]>,
 }
 
@@ -51,7 +53,7 @@ impl Default for SkipList {
         SkipList {
             index: Dict::new(),
             nodes: vec![Node {
-                member: Box::default(),
+                pos: NIL,
                 score: 0.0,
                 back: NIL,
                 links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into(),
@@ -132,8 +134,18 @@ impl SkipList {
         }
     }
 
-    fn list_insert(&mut self, member: Box<[u8]>, score: f64) -> u32 {
-        let (update, rank) = self.seek(|n| cmp_key(n.score, &n.member, score, &member).is_lt());
+    /// A node's member.
+    #[inline]
+    fn mem(&self, n: &Node) -> &[u8] {
+        self.index.at(n.pos as usize).map_or(&[][..], |(k, _)| k)
+    }
+
+    /// Links a new node for the member at index position `pos`; returns its id.
+    fn list_insert(&mut self, pos: u32, score: f64) -> u32 {
+        let (update, rank) = {
+            let member = self.index.at(pos as usize).map_or(&[][..], |(k, _)| &**k);
+            self.seek(|n| cmp_key(n.score, self.mem(n), score, member).is_lt())
+        };
         let lvl = random_level();
         if lvl > self.level {
             for i in self.level..lvl {
@@ -142,7 +154,7 @@ impl SkipList {
             self.level = lvl;
         }
         let id = self.alloc(Node {
-            member,
+            pos,
             score,
             back: NIL,
             links: vec![Link { next: NIL, span: 0 }; lvl].into(),
@@ -173,8 +185,8 @@ impl SkipList {
         id
     }
 
-    /// Unlink node `id` (found through `update`) and free its position; returns its member.
-    fn list_delete(&mut self, id: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
+    /// Unlink node `id` (found through `update`) and free its position.
+    fn list_delete(&mut self, id: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.nodes[u as usize].links[i];
             if ul.next == id {
@@ -199,15 +211,15 @@ impl SkipList {
         }
         let n = &mut self.nodes[id as usize];
         n.links = Box::default();
+        n.pos = NIL;
         self.free.push(id);
-        std::mem::take(&mut n.member)
     }
 
     /// Remove the node holding (score, member) from the list.
     fn unlink(&mut self, score: f64, member: &[u8]) -> Option<u32> {
-        let (update, _) = self.seek(|n| cmp_key(n.score, &n.member, score, member).is_lt());
+        let (update, _) = self.seek(|n| cmp_key(n.score, self.mem(n), score, member).is_lt());
         let id = self.node(update[0]).links[0].next;
-        if id == NIL || self.node(id).score != score || &*self.node(id).member != member {
+        if id == NIL || self.node(id).score != score || self.mem(self.node(id)) != member {
             return None;
         }
         self.list_delete(id, &update);
@@ -216,33 +228,37 @@ impl SkipList {
 
     /// Insert or update; true if the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
-        if let Some(&id) = self.index.get(m) {
+        if let Some(pos) = self.index.pos_of(m) {
+            let id = self.index.at(pos).map_or(NIL, |(_, &id)| id);
             let old = self.node(id).score;
             if old != score {
                 // Redis moves the node in place when the order does not change; reinserting
                 // gives the same result.
                 self.unlink(old, m);
-                let nid = self.list_insert(m.into(), score);
-                if let Some(v) = self.index.get_mut(m) {
+                let nid = self.list_insert(pos as u32, score);
+                if let Some((_, v)) = self.index.at_mut(pos) {
                     *v = nid;
                 }
             }
             return false;
         }
-        let id = self.list_insert(m.into(), score);
-        self.index.insert_new(m.into(), id);
+        let pos = self.index.insert_new(m.into(), NIL);
+        let id = self.list_insert(pos as u32, score);
+        if let Some((_, v)) = self.index.at_mut(pos) {
+            *v = id;
+        }
         true
     }
 
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self.index.remove(m) {
-            Some((k, id)) => {
-                let s = self.node(id).score;
-                self.unlink(s, &k);
-                true
-            }
-            None => false,
-        }
+        let Some(&id) = self.index.get(m) else {
+            return false;
+        };
+        // Unlinked first: the walk compares members, read from the index.
+        let s = self.node(id).score;
+        self.unlink(s, m);
+        self.index.remove(m);
+        true
     }
 
     fn first_id(&self) -> u32 {
@@ -260,7 +276,7 @@ impl SkipList {
         if id == NIL {
             return None;
         }
-        let (s, m) = (self.node(id).score, self.node(id).member.clone());
+        let (s, m): (f64, Box<[u8]>) = (self.node(id).score, self.mem(self.node(id)).into());
         self.remove(&m);
         Some((m, s))
     }
@@ -268,7 +284,7 @@ impl SkipList {
     /// 0-based rank of a member in ascending order.
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
         let s = self.score(m)?;
-        Some(self.count_before(|n| cmp_key(n.score, &n.member, s, m).is_lt()))
+        Some(self.count_before(|n| cmp_key(n.score, self.mem(n), s, m).is_lt()))
     }
 
     /// Node at 0-based rank.
@@ -333,8 +349,8 @@ impl SkipList {
     }
     /// Ascending ranks [first, last) of the elements within a lex range.
     pub fn lex_span(&self, r: &LexRange) -> (usize, usize) {
-        let a = self.count_before(|n| r.below(&n.member));
-        let b = self.count_before(|n| !r.above(&n.member));
+        let a = self.count_before(|n| r.below(self.mem(n)));
+        let b = self.count_before(|n| !r.above(self.mem(n)));
         (a, b.max(a))
     }
 
@@ -372,7 +388,7 @@ impl SkipList {
     pub fn heap_size(&self) -> usize {
         self.index
             .iter()
-            .map(|(k, &id)| 2 * k.len() + 48 + self.node(id).links.len() * 8)
+            .map(|(k, &id)| k.len() + 56 + self.node(id).links.len() * 8)
             .sum()
     }
 }
@@ -404,7 +420,7 @@ impl<'a> Iterator for Iter<'a> {
         let n = self.z.node(self.cur);
         self.left -= 1;
         self.cur = if self.rev { n.back } else { n.links[0].next };
-        Some((&n.member, n.score))
+        Some((self.z.mem(n), n.score))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
