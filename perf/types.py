@@ -8,7 +8,8 @@ order rotating per round; CPU per request is the server's CPU time over the run
 
 Tests: the built-in LPUSH RPOP SADD SPOP ZADD ZPOPMIN HSET LRANGE_100 LRANGE_600, and
 ZRANGEBYSCORE -inf +inf on 1000 preloaded 10-member sorted sets (random key per request),
-and ZADD / ZRANK on one sorted set of up to 100k members (zadd_big, zrank_big).
+ZADD / ZRANK on one sorted set of up to 100k members (zadd_big, zrank_big), HSET / HGET
+on one hash of up to 100k fields (hset_big, hget_big).
 
     python3 perf/types.py [--ferrokv target/release/ferrokv] [--before OLD_BINARY]
                           [--redis /usr/bin/redis-server] [--rounds 3] [--requests 400000]
@@ -57,6 +58,11 @@ def run(port, test, n):
         args = base + ["-r", "100000", "ZADD", "zbig", "__rand_int__", "member:__rand_int__"]
     elif test == "zrank_big":
         args = base + ["-r", "100000", "ZRANK", "zbig", "member:__rand_int__"]
+    elif test == "hset_big":
+        # One hash of up to 100k fields (a hash table).
+        args = base + ["-r", "100000", "HSET", "hbig", "field:__rand_int__", "__rand_int__"]
+    elif test == "hget_big":
+        args = base + ["-r", "100000", "HGET", "hbig", "field:__rand_int__"]
     else:
         args = base + ["-t", test]
     out = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -70,7 +76,7 @@ def main():
     ap.add_argument("--redis", default="/usr/bin/redis-server")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=400000)
-    ap.add_argument("--tests", default=",".join(BUILTIN + ["zrangebyscore10", "zadd_big", "zrank_big"]))
+    ap.add_argument("--tests", default=",".join(BUILTIN + ["zrangebyscore10", "zadd_big", "zrank_big", "hset_big", "hget_big"]))
     ap.add_argument("--port", type=int, default=7870)
     ap.add_argument("--out", default=os.path.join(ROOT, "perf/results/types.md"))
     args = ap.parse_args()

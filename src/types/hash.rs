@@ -3,10 +3,64 @@
 //! entry plus an index position); once a hash outgrows hash-max-listpack-entries or stores a
 //! field or value longer than hash-max-listpack-value it becomes a `Dict` for good, as in
 //! Redis, even if it later shrinks.
-use crate::keyspace::Dict;
 use rand::Rng;
 
-type Table = Dict<Box<[u8]>>;
+use crate::keyspace::Table as Slots;
+
+/// One field and its value in a single allocation (`varint(field length) field value`):
+/// a table cell is this box's 16 bytes, where a (field, value) pair of `Key`s took 48.
+#[derive(Clone)]
+pub struct Pair(Box<[u8]>);
+
+impl Pair {
+    fn new(f: &[u8], v: &[u8]) -> Self {
+        let mut b = Vec::with_capacity(varint_len(f.len()) + f.len() + v.len());
+        put_varint(&mut b, f.len());
+        b.extend_from_slice(f);
+        b.extend_from_slice(v);
+        Pair(b.into())
+    }
+    #[inline]
+    fn split(&self) -> (&[u8], &[u8]) {
+        let b = &self.0;
+        let (mut n, mut shift, mut p) = (0usize, 0, 0);
+        loop {
+            let c = b[p];
+            p += 1;
+            n |= ((c & 0x7f) as usize) << shift;
+            if c < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        (&b[p..p + n], &b[p + n..])
+    }
+    /// Replaces the value: in place when the length is the same (a counter, a fixed-width
+    /// value), else a new block.
+    fn set_value(&mut self, f: &[u8], v: &[u8]) {
+        let at = self.0.len() - self.value().len();
+        if self.0.len() - at == v.len() {
+            self.0[at..].copy_from_slice(v);
+        } else {
+            *self = Pair::new(f, v);
+        }
+    }
+    pub fn field(&self) -> &[u8] {
+        self.split().0
+    }
+    pub fn value(&self) -> &[u8] {
+        self.split().1
+    }
+}
+
+impl crate::keyspace::dict::Keyed for Pair {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+}
+
+type Table = Slots<Pair>;
 
 #[derive(Clone)]
 pub enum Hash {
@@ -311,7 +365,10 @@ impl Hash {
                 }
                 None
             }
-            Hash::Table(t) => t.get(f).map(|v| Val::Bytes(v)),
+            Hash::Table(t) => t
+                .pos_of(f)
+                .and_then(|p| t.item(p))
+                .map(|p| Val::Bytes(p.value())),
         }
     }
     /// Where field `f` is in the small form: (pair start, value start, pair end), and
@@ -335,7 +392,7 @@ impl Hash {
     pub fn iter(&self) -> Iter<'_> {
         match self {
             Hash::Small(b) => Iter::Small(pairs(b)),
-            Hash::Table(t) => Iter::Table(Box::new(t.iter().map(|(f, v)| (&**f, &**v)))),
+            Hash::Table(t) => Iter::Table(Box::new(t.items().map(|(_, p)| p.split()))),
         }
     }
     /// Sets `f` to `v`, converting to the table form when the limits require it.
@@ -369,7 +426,18 @@ impl Hash {
             }
         }
         let Hash::Table(t) = self else { unreachable!() };
-        t.insert(f, v.into()).is_none()
+        match t.pos_of(f) {
+            Some(p) => {
+                if let Some(cell) = t.item_mut(p) {
+                    cell.set_value(f, v);
+                }
+                false
+            }
+            None => {
+                t.add(Pair::new(f, v));
+                true
+            }
+        }
     }
     /// Removes `f`; returns whether it was present.
     pub fn remove(&mut self, f: &[u8]) -> bool {
@@ -382,7 +450,7 @@ impl Hash {
                 }
                 None => false,
             },
-            Hash::Table(t) => t.remove(f).is_some(),
+            Hash::Table(t) => t.remove_key(f).is_some(),
         }
     }
     /// Moves every pair into a Dict (one way: Redis never converts back).
@@ -390,7 +458,7 @@ impl Hash {
         if let Hash::Small(b) = self {
             let mut t = Table::with_capacity(pairs(b).count() + 1);
             for (f, v) in pairs(b) {
-                t.insert_new((*f).into(), (*v).into());
+                t.add(Pair::new(&f, &v));
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -403,7 +471,10 @@ impl Hash {
                 0
             }
             Hash::Table(t) if cursor >= t.pos_bound() => 0,
-            Hash::Table(t) => t.scan(cursor, count, |k, v| f(k, v)),
+            Hash::Table(t) => t.scan_items(cursor, count, |p| {
+                let (k, v) = p.split();
+                f(k, v)
+            }),
         }
     }
     /// Random access by position, for HRANDFIELD.
@@ -418,10 +489,9 @@ impl Hash {
         match self {
             Hash::Small(b) => b.capacity(),
             Hash::Table(t) => {
+                // A 16-byte cell, ~5 bytes of index and the pair's own block.
                 std::mem::size_of::<Table>()
-                    + t.iter()
-                        .map(|(k, v)| k.len() + v.len() + Table::ENTRY_OVERHEAD)
-                        .sum::<usize>()
+                    + t.items().map(|(_, p)| p.0.len() + 16 + 5).sum::<usize>()
             }
         }
     }
@@ -454,7 +524,10 @@ impl<'a> Sampler<'a> {
     pub fn at(&self, pos: usize) -> Option<(Val<'a>, Val<'a>)> {
         match self {
             Sampler::Small(p) => p.get(pos).copied(),
-            Sampler::Table(t) => t.at(pos).map(|(f, v)| (Val::Bytes(f), Val::Bytes(v))),
+            Sampler::Table(t) => t.item(pos).map(|p| {
+                let (f, v) = p.split();
+                (Val::Bytes(f), Val::Bytes(v))
+            }),
         }
     }
     /// A random occupied position.
