@@ -174,9 +174,11 @@ def perf_counts_instructions():
 
 def bench(srv, case, test, n, clients, certs):
     """One redis-benchmark run of one test; returns a result dict."""
-    args = ["redis-benchmark", "-h", "127.0.0.1", "-c", str(clients), "-n", str(n),
-            "-P", str(case["pipeline"]), "-k", str(case.get("keepalive", 1)),
+    args = ["redis-benchmark", "-h", "127.0.0.1", "-c", str(case.get("clients", clients)),
+            "-n", str(n), "-P", str(case["pipeline"]), "-k", str(case.get("keepalive", 1)),
             "-t", test, "--csv", "-r", "100000"]
+    if case.get("datasize"):
+        args += ["-d", str(case["datasize"])]
     if case["tls"]:
         args += ["-p", str(srv.tls_port), "--tls", "--cacert", f"{certs}/ca.crt"]
         if case.get("mtls"):
@@ -241,6 +243,17 @@ def cases(args):
         # A full TLS handshake per request costs ~100x a request: fewer of them.
         {"name": "newconn tls", "tls": True, "pipeline": 1, "keepalive": 0, "tests": ["get"],
          "n": max(nconn // 4, 100)},
+        # Large SETs over TLS (issue 16): one client shows a delayed-ACK stall in p50 (a
+        # server that waits out the client's Nagle takes ~44 ms a request), 20 clients the
+        # throughput. Few requests: a stalling server does ~25 a second.
+        {"name": "tls large 40KB c1", "tls": True, "pipeline": 1, "clients": 1,
+         "datasize": 40000, "tests": ["set"], "n": max(n // 300, 50)},
+        {"name": "tls large 100KB c1", "tls": True, "pipeline": 1, "clients": 1,
+         "datasize": 100000, "tests": ["set"], "n": max(n // 300, 50)},
+        {"name": "tls large 40KB c20", "tls": True, "pipeline": 1, "clients": 20,
+         "datasize": 40000, "tests": ["set"], "n": max(n // 15, 400)},
+        {"name": "tls large 100KB c20", "tls": True, "pipeline": 1, "clients": 20,
+         "datasize": 100000, "tests": ["set"], "n": max(n // 15, 400)},
     ]
     if args.cases:
         want = [c.strip() for c in args.cases.split(",")]
