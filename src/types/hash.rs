@@ -65,7 +65,7 @@ type Table = Slots<Pair>;
 #[derive(Clone)]
 pub enum Hash {
     /// Pairs encoded as `varint(len) field varint(len) value`, back to back.
-    Small(Vec<u8>),
+    Small(Box<[u8]>),
     /// Boxed so a hash value stays the size of a Vec inside `Value`.
     Table(Box<Table>),
 }
@@ -88,7 +88,7 @@ impl Limits {
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Small(Vec::new())
+        Hash::Small(Box::default())
     }
 }
 
@@ -413,12 +413,13 @@ impl Hash {
                     Some((_, vstart, end)) => {
                         let mut enc = Vec::new();
                         nv.encode(&mut enc);
-                        b.splice(vstart..end, enc);
-                        b.shrink_to_fit();
+                        crate::types::boxbuf::edit(b, |b| {
+                            b.splice(vstart..end, enc);
+                        });
                         return false;
                     }
                     None if count < lim.entries => {
-                        encode_pair(b, &Item::of(f), &nv);
+                        crate::types::boxbuf::edit(b, |b| encode_pair(b, &Item::of(f), &nv));
                         return true;
                     }
                     None => self.convert(),
@@ -444,8 +445,9 @@ impl Hash {
         match self {
             Hash::Small(b) => match Self::find_small(b, f).0 {
                 Some((start, _, end)) => {
-                    b.drain(start..end);
-                    b.shrink_to_fit();
+                    crate::types::boxbuf::edit(b, |b| {
+                        b.drain(start..end);
+                    });
                     true
                 }
                 None => false,
@@ -487,7 +489,7 @@ impl Hash {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            Hash::Small(b) => b.capacity(),
+            Hash::Small(b) => b.len(),
             Hash::Table(t) => {
                 // A 16-byte cell, ~5 bytes of index and the pair's own block.
                 std::mem::size_of::<Table>()
@@ -593,7 +595,7 @@ mod tests {
 
     #[test]
     fn value_stays_small() {
-        assert_eq!(std::mem::size_of::<Hash>(), std::mem::size_of::<Vec<u8>>());
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
         let mut h = Hash::new();
         h.set(b"n", b"10", LIM);
         h.set(b"m", b"x", LIM);

@@ -12,15 +12,15 @@ const HEAD: usize = 8;
 
 #[derive(Clone)]
 pub struct IntSet {
-    buf: Vec<u8>,
+    /// Exact size (see `boxbuf`).
+    buf: Box<[u8]>,
 }
 
 impl Default for IntSet {
     fn default() -> Self {
-        let mut buf = Vec::with_capacity(HEAD);
-        buf.extend_from_slice(&2u32.to_le_bytes());
-        buf.extend_from_slice(&0u32.to_le_bytes());
-        IntSet { buf }
+        IntSet {
+            buf: Box::new([2, 0, 0, 0, 0, 0, 0, 0]),
+        }
     }
 }
 
@@ -94,7 +94,7 @@ impl IntSet {
         for i in 0..n {
             out.extend_from_slice(&self.get(i).to_le_bytes()[..w]);
         }
-        self.buf = out;
+        self.buf = out.into_boxed_slice();
     }
     /// Add `v`; true if it was new.
     pub fn insert(&mut self, v: i64) -> bool {
@@ -107,9 +107,11 @@ impl IntSet {
         let w = self.width();
         let n = self.len();
         let at = HEAD + pos * w;
-        self.buf.reserve_exact(w);
-        self.buf.resize(HEAD + (n + 1) * w, 0);
-        self.buf.copy_within(at..HEAD + n * w, at + w);
+        super::boxbuf::edit(&mut self.buf, |b| {
+            b.reserve_exact(w);
+            b.resize(HEAD + (n + 1) * w, 0);
+            b.copy_within(at..HEAD + n * w, at + w);
+        });
         self.put(pos, v);
         self.set_len(n + 1);
         true
@@ -119,12 +121,11 @@ impl IntSet {
         let v = self.get(i);
         let w = self.width();
         let at = HEAD + i * w;
-        self.buf.drain(at..at + w);
+        super::boxbuf::edit(&mut self.buf, |b| {
+            b.drain(at..at + w);
+        });
         let n = self.len();
         self.set_len(n - 1);
-        if self.buf.capacity() > self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
         v
     }
     pub fn remove(&mut self, v: i64) -> bool {
@@ -144,7 +145,7 @@ impl IntSet {
         &self.buf
     }
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 }
 

@@ -24,8 +24,8 @@ const SMALL_BIAS: i64 = 80;
 
 #[derive(Clone, Default)]
 pub struct Small {
-    /// Empty, or the count and the pairs.
-    buf: Vec<u8>,
+    /// Empty, or the count and the pairs; exact size (see `boxbuf`).
+    buf: Box<[u8]>,
 }
 
 /// One decoded pair: its member, score and byte range.
@@ -137,14 +137,14 @@ impl Small {
     }
     fn set_len(&mut self, n: usize) {
         if n == 0 {
-            self.buf = Vec::new();
+            self.buf = Box::default();
         } else {
             let c = n.min(u16::MAX as usize) as u16;
             self.buf[..HDR].copy_from_slice(&c.to_le_bytes());
         }
     }
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// The pair starting at `at`.
@@ -226,27 +226,30 @@ impl Small {
     /// Inserts a pair at byte offset `at`.
     fn put_at(&mut self, at: usize, m: &[u8], score: f64) {
         let n = self.len();
-        if self.buf.is_empty() {
-            self.buf.extend_from_slice(&[0; HDR]);
-        }
         let at = at.max(HDR);
         let (tag, sb) = score_bytes(score);
         let len = pair_len(m, tag);
-        let old = self.buf.len();
-        self.buf.reserve_exact(len);
-        self.buf.resize(old + len, 0);
-        self.buf.copy_within(at..old, at + len);
-        write_pair(&mut self.buf[at..at + len], m, tag, &sb);
+        crate::types::boxbuf::edit(&mut self.buf, |b| {
+            if b.is_empty() {
+                b.reserve_exact(HDR + len);
+                b.extend_from_slice(&[0; HDR]);
+            } else {
+                b.reserve_exact(len);
+            }
+            let old = b.len();
+            b.resize(old + len, 0);
+            b.copy_within(at..old, at + len);
+            write_pair(&mut b[at..at + len], m, tag, &sb);
+        });
         self.set_len(n + 1);
     }
 
     fn cut(&mut self, start: usize, end: usize, pairs: usize) {
         let n = self.len();
-        self.buf.drain(start..end);
+        crate::types::boxbuf::edit(&mut self.buf, |b| {
+            b.drain(start..end);
+        });
         self.set_len(n - pairs);
-        if self.buf.capacity() > self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
     }
 
     /// Appends a pair that sorts after every other (building from an ordered source).
