@@ -242,13 +242,6 @@ impl<'a> Item<'a> {
             Item::Int(n) => num_val(*n),
         }
     }
-    fn same(&self, o: &Item) -> bool {
-        match (self, o) {
-            (Item::Bytes(a), Item::Bytes(b)) => a == b,
-            (Item::Int(a), Item::Int(b)) => a == b,
-            _ => false,
-        }
-    }
 }
 
 /// Reads one item at `*pos`, advancing past it.
@@ -355,16 +348,10 @@ impl Hash {
     }
     pub fn get(&self, f: &[u8]) -> Option<Val<'_>> {
         match self {
-            Hash::Small(b) => {
-                let probe = Item::of(f);
-                let mut p = pairs(b);
-                while let Some((_, pf, pv, _, _)) = p.next_raw() {
-                    if pf.same(&probe) {
-                        return Some(pv.val());
-                    }
-                }
-                None
-            }
+            Hash::Small(b) => Self::find_small(b, f).0.map(|(_, vstart, _)| {
+                let mut p = vstart;
+                get_item(b, &mut p).val()
+            }),
             Hash::Table(t) => t
                 .pos_of(f)
                 .and_then(|p| t.item(p))
@@ -374,12 +361,49 @@ impl Hash {
     /// Where field `f` is in the small form: (pair start, value start, pair end), and
     /// how many pairs come before it (all of them when absent).
     fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize, usize)>, usize) {
+        // One pass reading headers only: a string's length and an integer's width are
+        // both the header shifted right once, so a value is skipped without decoding.
+        #[inline(always)]
+        fn header(b: &[u8], p: &mut usize) -> usize {
+            let c = b[*p];
+            *p += 1;
+            if c < 0x80 {
+                return c as usize;
+            }
+            let (mut h, mut shift) = ((c & 0x7f) as usize, 7);
+            loop {
+                let c = b[*p];
+                *p += 1;
+                h |= ((c & 0x7f) as usize) << shift;
+                if c < 0x80 {
+                    return h;
+                }
+                shift += 7;
+            }
+        }
         let probe = Item::of(f);
-        let mut p = pairs(b);
-        let mut count = 0;
-        while let Some((start, pf, _, end, vstart)) = p.next_raw() {
-            if pf.same(&probe) {
-                return (Some((start, vstart, end)), count);
+        let (mut p, mut count) = (0, 0);
+        while p < b.len() {
+            let start = p;
+            let h = header(b, &mut p);
+            let n = h >> 1;
+            let hit = match probe {
+                Item::Bytes(x) => h & 1 == 0 && n == x.len() && &b[p..p + n] == x,
+                Item::Int(v) => {
+                    h & 1 == 1 && {
+                        let mut raw = [0u8; 8];
+                        raw[..n].copy_from_slice(&b[p..p + n]);
+                        let sh = 64 - 8 * n as u32;
+                        (i64::from_le_bytes(raw) << sh) >> sh == v
+                    }
+                }
+            };
+            p += n;
+            let vstart = p;
+            let vh = header(b, &mut p);
+            p += vh >> 1;
+            if hit {
+                return (Some((start, vstart, p)), count);
             }
             count += 1;
         }

@@ -215,8 +215,32 @@ impl Small {
         })
     }
 
+    /// The pair of member `m`: a walk that compares members and skips scores undecoded.
     fn find(&self, m: &[u8]) -> Option<Pair<'_>> {
-        self.pairs().find(|p| p.member == m)
+        let b = &self.buf;
+        let mut at = HDR;
+        while at < b.len() {
+            let (mut len, mut p) = (b[at] as usize, at + 1);
+            if len >= 0x80 {
+                let mut shift = 7;
+                len &= 0x7f;
+                loop {
+                    let c = b[p];
+                    p += 1;
+                    len |= ((c & 0x7f) as usize) << shift;
+                    if c < 0x80 {
+                        break;
+                    }
+                    shift += 7;
+                }
+            }
+            if len == m.len() && &b[p..p + len] == m {
+                return Some(self.pair(at));
+            }
+            let body_end = p + len + 1 + score_width(b[p + len]);
+            at = body_end + varint_len(body_end - at);
+        }
+        None
     }
 
     pub fn score(&self, m: &[u8]) -> Option<f64> {
