@@ -92,21 +92,10 @@ impl Default for Hash {
     }
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        buf.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-}
+use super::varint::{self, len as varint_len};
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
+fn put_varint(buf: &mut Vec<u8>, n: usize) {
+    varint::put(buf, n as u64)
 }
 
 /// A field or value read from a hash: borrowed bytes, or the text of an integer-encoded

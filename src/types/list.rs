@@ -28,15 +28,7 @@ struct Node {
     lzf: u32,
 }
 
-#[inline]
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
+use super::varint::{len as varint_len, start_before};
 
 /// Encoded size of an element of `len` bytes.
 #[inline]
@@ -57,12 +49,7 @@ fn write_entry(out: &mut [u8], v: &[u8]) {
     p += 1;
     out[p..p + v.len()].copy_from_slice(v);
     p += v.len();
-    let body = p;
-    let k = varint_len(body);
-    for i in 0..k {
-        let group = ((body >> (7 * (k - 1 - i))) & 127) as u8;
-        out[p + i] = if i == 0 { group } else { group | 128 };
-    }
+    super::varint::write_back(&mut out[p..], p);
 }
 
 /// The element at byte offset `at` of a node's raw bytes, and the offset after it.
@@ -88,22 +75,6 @@ fn entry(b: &[u8], at: usize) -> (&[u8], usize) {
     let v = &b[p..p + len];
     let body = p + len - at;
     (v, p + len + varint_len(body))
-}
-
-/// The start of the element that ends at `end`.
-#[inline]
-fn start_before(b: &[u8], end: usize) -> usize {
-    let (mut body, mut shift, mut p) = (0usize, 0, end - 1);
-    loop {
-        let c = b[p];
-        body |= ((c & 127) as usize) << shift;
-        if c & 128 == 0 {
-            break;
-        }
-        shift += 7;
-        p -= 1;
-    }
-    p - body
 }
 
 /// Byte offset of element `i` of `n` (`i == n` gives the end), from the nearer end.

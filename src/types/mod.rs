@@ -8,6 +8,7 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod stream_entries;
+pub mod varint;
 pub mod zset;
 /// A small collection costs its bytes plus one 16-byte block for its value (the entry
 /// holds a pointer to it): the encoding enums must stay 16 bytes.

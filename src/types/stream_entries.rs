@@ -36,28 +36,7 @@ pub struct Entries {
     len: usize,
 }
 
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-#[inline]
-fn get_varint(b: &[u8], p: &mut usize) -> u64 {
-    let (mut n, mut shift) = (0u64, 0);
-    loop {
-        let c = b[*p];
-        *p += 1;
-        n |= ((c & 0x7f) as u64) << shift;
-        if c < 0x80 {
-            return n;
-        }
-        shift += 7;
-    }
-}
+use super::varint::{get as get_varint, len as varint_len, put as put_varint};
 
 #[inline]
 fn get_str<'a>(b: &'a [u8], p: &mut usize) -> &'a [u8] {
@@ -65,15 +44,6 @@ fn get_str<'a>(b: &'a [u8], p: &mut usize) -> &'a [u8] {
     let s = &b[*p..*p + n];
     *p += n;
     s
-}
-
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
 }
 
 /// An entry's fields and values, in order: field, value, field, value...
@@ -191,17 +161,7 @@ impl Chunk {
     /// The start of the entry ending at `end`.
     #[inline]
     fn start_before(&self, end: usize) -> usize {
-        let (mut size, mut shift, mut p) = (0usize, 0, end - 1);
-        loop {
-            let c = self.buf[p];
-            size |= ((c & 127) as usize) << shift;
-            if c & 128 == 0 {
-                break;
-            }
-            shift += 7;
-            p -= 1;
-        }
-        p - size
+        super::varint::start_before(&self.buf, end)
     }
     fn id_at(&self, at: usize) -> StreamId {
         let mut p = at + 1;
@@ -305,11 +265,9 @@ impl Entries {
             }
         }
         let size = e.len() - start;
-        let k = varint_len(size);
-        for i in 0..k {
-            let group = ((size >> (7 * (k - 1 - i))) & 127) as u8;
-            e.push(if i == 0 { group } else { group | 128 });
-        }
+        let at = e.len();
+        e.resize(at + varint_len(size), 0);
+        super::varint::write_back(&mut e[at..], size);
         if e.capacity() > e.len() + 64 {
             e.shrink_to_fit();
         }

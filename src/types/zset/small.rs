@@ -37,14 +37,7 @@ struct Pair<'a> {
     end: usize,
 }
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
+use crate::types::varint::{len as varint_len, start_before};
 
 /// The tag and the bytes of a score.
 fn score_bytes(s: f64) -> (u8, [u8; 8]) {
@@ -113,13 +106,7 @@ fn write_pair(out: &mut [u8], m: &[u8], tag: u8, sb: &[u8; 8]) {
     let w = score_width(tag);
     out[p..p + w].copy_from_slice(&sb[..w]);
     p += w;
-    // backlen: most significant group first, every byte after the first flagged.
-    let body = p;
-    let k = backlen_len(body);
-    for i in 0..k {
-        let group = ((body >> (7 * (k - 1 - i))) & 127) as u8;
-        out[p + i] = if i == 0 { group } else { group | 128 };
-    }
+    crate::types::varint::write_back(&mut out[p..], p);
 }
 
 impl Small {
@@ -191,17 +178,7 @@ impl Small {
     /// The start of the pair that ends at `end`.
     #[inline]
     fn start_before(&self, end: usize) -> usize {
-        let (mut body, mut shift, mut p) = (0usize, 0, end - 1);
-        loop {
-            let c = self.buf[p];
-            body |= ((c & 127) as usize) << shift;
-            if c & 128 == 0 {
-                break;
-            }
-            shift += 7;
-            p -= 1;
-        }
-        p - body
+        start_before(&self.buf, end)
     }
 
     fn pairs(&self) -> impl Iterator<Item = Pair<'_>> + '_ {
