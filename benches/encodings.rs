@@ -4,12 +4,13 @@
 //! table (HGET), quicklist LINDEX in the middle and an LPUSH + RPOP pair.
 //!
 //!     cargo bench --bench encodings
+mod common;
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ferrokv::types::hash::{Hash, Limits};
 use ferrokv::types::list::List;
 use ferrokv::types::set::Set;
 use ferrokv::types::zset::ZSet;
-use std::time::Duration;
 
 fn members(n: usize) -> Vec<Vec<u8>> {
     (0..n)
@@ -121,16 +122,9 @@ fn lists(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = zsets, sets, hashes, lists
 }
 criterion_main!(benches);

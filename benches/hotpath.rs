@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the per-request path: RESP parsing, reply encoding, dispatch through
 //! the command table, keyspace at 1M keys, and rustls record encryption + decryption.
 //! Kept short (small samples, 1 s measurements): `cargo bench --bench hotpath`.
+mod common;
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ferrokv::commands::{execute, families, Table};
 use ferrokv::config::{file::Extras, Config};
@@ -11,7 +13,6 @@ use ferrokv::resp::{parse_request, Args, Reply, Request};
 use ferrokv::server::{Client, ClientKind, Ctx, Server};
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn resp_command(parts: &[&[u8]]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", parts.len()).into_bytes();
@@ -281,16 +282,9 @@ fn tls_records(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = parsing, encoding, dispatch, keyspace, tls_records
 }
 criterion_main!(benches);

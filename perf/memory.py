@@ -19,14 +19,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import rss_bytes  # noqa: E402
 
 
 def resp(*parts):

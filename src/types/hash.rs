@@ -23,16 +23,8 @@ impl Pair {
     #[inline]
     fn split(&self) -> (&[u8], &[u8]) {
         let b = &self.0;
-        let (mut n, mut shift, mut p) = (0usize, 0, 0);
-        loop {
-            let c = b[p];
-            p += 1;
-            n |= ((c & 0x7f) as usize) << shift;
-            if c < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
+        let mut p = 0;
+        let n = varint::read(b, &mut p);
         (&b[p..p + n], &b[p + n..])
     }
     /// Replaces the value: in place when the length is the same (a counter, a fixed-width
@@ -209,14 +201,8 @@ impl<'a> Item<'a> {
     fn write_at(&self, out: &mut [u8]) {
         match self {
             Item::Bytes(b) => {
-                let (mut n, mut p) = (b.len() << 1, 0);
-                while n >= 0x80 {
-                    out[p] = n as u8 | 0x80;
-                    n >>= 7;
-                    p += 1;
-                }
-                out[p] = n as u8;
-                out[p + 1..].copy_from_slice(b);
+                let p = varint::write(out, b.len() << 1);
+                out[p..].copy_from_slice(b);
             }
             Item::Int(n) => {
                 let w = int_width(*n);
@@ -236,16 +222,7 @@ impl<'a> Item<'a> {
 /// Reads one item at `*pos`, advancing past it.
 #[inline]
 fn get_item<'a>(buf: &'a [u8], pos: &mut usize) -> Item<'a> {
-    let (mut h, mut shift) = (0usize, 0);
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        h |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
+    let h = varint::read(buf, pos);
     if h & 1 == 1 {
         let w = h >> 1;
         let mut raw = [0u8; 8];
@@ -352,24 +329,7 @@ impl Hash {
     fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize, usize)>, usize) {
         // One pass reading headers only: a string's length and an integer's width are
         // both the header shifted right once, so a value is skipped without decoding.
-        #[inline(always)]
-        fn header(b: &[u8], p: &mut usize) -> usize {
-            let c = b[*p];
-            *p += 1;
-            if c < 0x80 {
-                return c as usize;
-            }
-            let (mut h, mut shift) = ((c & 0x7f) as usize, 7);
-            loop {
-                let c = b[*p];
-                *p += 1;
-                h |= ((c & 0x7f) as usize) << shift;
-                if c < 0x80 {
-                    return h;
-                }
-                shift += 7;
-            }
-        }
+        use varint::read as header;
         let probe = Item::of(f);
         let (mut p, mut count) = (0, 0);
         while p < b.len() {

@@ -38,15 +38,7 @@ fn entry_len(len: usize) -> usize {
 }
 
 fn write_entry(out: &mut [u8], v: &[u8]) {
-    let mut p = 0;
-    let mut n = v.len();
-    while n >= 0x80 {
-        out[p] = n as u8 | 0x80;
-        n >>= 7;
-        p += 1;
-    }
-    out[p] = n as u8;
-    p += 1;
+    let mut p = super::varint::write(out, v.len());
     out[p..p + v.len()].copy_from_slice(v);
     p += v.len();
     super::varint::write_back(&mut out[p..], p);
@@ -62,16 +54,8 @@ fn entry(b: &[u8], at: usize) -> (&[u8], usize) {
         let v = &b[at + 1..at + 1 + len];
         return (v, at + 1 + len + if len < 127 { 1 } else { 2 });
     }
-    let (mut len, mut shift, mut p) = (0usize, 0, at);
-    loop {
-        let c = b[p];
-        p += 1;
-        len |= ((c & 0x7f) as usize) << shift;
-        if c < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
+    let mut p = at;
+    let len = super::varint::read(b, &mut p);
     let v = &b[p..p + len];
     let body = p + len - at;
     (v, p + len + varint_len(body))

@@ -26,16 +26,40 @@ pub fn put(out: &mut Vec<u8>, mut n: u64) {
 /// Reads the varint at `*p`, advancing past it.
 #[inline]
 pub fn get(b: &[u8], p: &mut usize) -> u64 {
-    let (mut n, mut shift) = (0u64, 0);
+    read(b, p) as u64
+}
+
+/// Reads the varint at `*p` as a length, advancing past it (one byte nearly always).
+#[inline(always)]
+pub fn read(b: &[u8], p: &mut usize) -> usize {
+    let c = b[*p];
+    *p += 1;
+    if c < 0x80 {
+        return c as usize;
+    }
+    let (mut n, mut shift) = ((c & 0x7f) as usize, 7);
     loop {
         let c = b[*p];
         *p += 1;
-        n |= ((c & 0x7f) as u64) << shift;
+        n |= ((c & 0x7f) as usize) << shift;
         if c < 0x80 {
             return n;
         }
         shift += 7;
     }
+}
+
+/// Writes `n` as a varint at the start of `out`; returns the bytes written (`len(n)`).
+#[inline]
+pub fn write(out: &mut [u8], mut n: usize) -> usize {
+    let mut p = 0;
+    while n >= 0x80 {
+        out[p] = n as u8 | 0x80;
+        n >>= 7;
+        p += 1;
+    }
+    out[p] = n as u8;
+    p + 1
 }
 
 /// Writes the backlen of an element of `size` bytes at the start of `out` (`len(size)`

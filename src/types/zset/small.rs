@@ -90,15 +90,7 @@ fn pair_len(m: &[u8], tag: u8) -> usize {
 
 /// Writes a pair into `out` (exactly `pair_len` bytes).
 fn write_pair(out: &mut [u8], m: &[u8], tag: u8, sb: &[u8; 8]) {
-    let mut p = 0;
-    let mut n = m.len();
-    while n >= 0x80 {
-        out[p] = n as u8 | 0x80;
-        n >>= 7;
-        p += 1;
-    }
-    out[p] = n as u8;
-    p += 1;
+    let mut p = crate::types::varint::write(out, m.len());
     out[p..p + m.len()].copy_from_slice(m);
     p += m.len();
     out[p] = tag;
@@ -138,16 +130,8 @@ impl Small {
     #[inline]
     fn pair(&self, at: usize) -> Pair<'_> {
         let b = &self.buf;
-        let (mut len, mut shift, mut p) = (0usize, 0, at);
-        loop {
-            let c = b[p];
-            p += 1;
-            len |= ((c & 0x7f) as usize) << shift;
-            if c < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
+        let mut p = at;
+        let len = crate::types::varint::read(b, &mut p);
         let member = &b[p..p + len];
         p += len;
         let tag = b[p];
@@ -197,20 +181,8 @@ impl Small {
         let b = &self.buf;
         let mut at = HDR;
         while at < b.len() {
-            let (mut len, mut p) = (b[at] as usize, at + 1);
-            if len >= 0x80 {
-                let mut shift = 7;
-                len &= 0x7f;
-                loop {
-                    let c = b[p];
-                    p += 1;
-                    len |= ((c & 0x7f) as usize) << shift;
-                    if c < 0x80 {
-                        break;
-                    }
-                    shift += 7;
-                }
-            }
+            let mut p = at;
+            let len = crate::types::varint::read(b, &mut p);
             if len == m.len() && &b[p..p + len] == m {
                 return Some(self.pair(at));
             }
