@@ -73,14 +73,6 @@ fn pop_end(l: &mut List, left: bool) -> Option<Key> {
     }
 }
 
-fn push_end(l: &mut List, v: &[u8], left: bool) {
-    if left {
-        l.push_front(v)
-    } else {
-        l.push_back(v)
-    }
-}
-
 /// Redis's start/end (negative from the end) as an inclusive in-range span, if not empty.
 fn span(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
@@ -121,7 +113,7 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
         }
     };
     for v in args.iter().skip(2) {
-        push_end(l, v, left);
+        l.push(v, left);
     }
     out.int(l.len() as i64);
     ctx.modified(key);
@@ -496,7 +488,7 @@ fn move_one(
     };
     out.bulk(&v);
     match db.typed_mut::<List>(dst) {
-        Ok(Some(d)) => push_end(d, &v, to_left),
+        Ok(Some(d)) => d.push(&v, to_left),
         _ => {
             let mut l = List::new(fill, depth);
             l.push_back(&v);

@@ -337,19 +337,8 @@ const PLAIN_THRESHOLD: usize = 1 << 30;
 /// (container 1).
 fn put_quicklist<E: AsRef<[u8]>>(b: &mut Vec<u8>, items: impl Iterator<Item = E>, opts: &Options) {
     let fill = opts.list_max_listpack_size;
-    // Redis's quicklist insert rule (_quicklistNodeAllowInsert): the node's bytes plus
-    // the element's length plus 8 must stay within the size class of a negative fill
-    // (-1..-5: 4..64 KB), or within 8 KB with fewer entries than a positive fill.
-    const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
     let allows = |lp: &Listpack, len: usize| {
-        let new_sz = lp.len_bytes() + 1 + len + 8;
-        let class = if fill < 0 {
-            (-(fill + 1)) as usize
-        } else {
-            usize::MAX
-        };
-        (class < LEVELS.len() && new_sz <= LEVELS[class])
-            || (new_sz <= 8192 && (lp.count() as i64) < fill)
+        crate::types::list::node_allows(lp.len_bytes(), lp.count(), len, fill)
     };
     let mut nodes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut lp = Listpack::new();

@@ -384,10 +384,15 @@ impl Hash {
                         return false;
                     }
                     Some((_, vstart, end)) => {
-                        let mut enc = Vec::new();
-                        nv.encode(&mut enc);
+                        // Resize the value's room in place, then write it there.
+                        let (old, new) = (end - vstart, nv.encoded_len());
                         crate::types::boxbuf::edit(b, |b| {
-                            b.splice(vstart..end, enc);
+                            if new > old {
+                                b.splice(vstart..vstart, std::iter::repeat_n(0, new - old));
+                            } else {
+                                b.drain(vstart..vstart + old - new);
+                            }
+                            nv.write_at(&mut b[vstart..vstart + new]);
                         });
                         return false;
                     }

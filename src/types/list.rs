@@ -16,15 +16,37 @@ use std::collections::VecDeque;
 const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// A positive fill still caps a node at this many bytes.
 const SIZE_SAFETY: usize = 8192;
-/// Bytes Redis's listpack header and end add to a node (its insert rule counts them).
+/// Bytes Redis's listpack header (6) and end (1) add to a node's entries.
 const LP_OVERHEAD: usize = 7;
+
+/// Whether a quicklist node of `bytes` (its whole listpack) holding `count` elements is
+/// within `list-max-listpack-size`: a negative fill's size class (-1..-5: 4..64 KB; below
+/// -5 counts as -5, as Redis clamps it), or a positive fill's count within 8 KB.
+pub fn node_fits(bytes: usize, count: usize, fill: i64) -> bool {
+    let fill = fill.max(-5);
+    (fill < 0 && bytes <= LEVELS[(-(fill + 1)) as usize])
+        || (bytes <= SIZE_SAFETY && count as i64 <= fill)
+}
+
+/// Redis's quicklist insert rule (_quicklistNodeAllowInsert): whether an element of `len`
+/// bytes joins a node whose listpack is `lp_bytes` long without its end byte and holds
+/// `count` elements (the estimate adds the end byte, the element and 8). The in-memory
+/// lists and the RDB writer both cut nodes with it.
+pub fn node_allows(lp_bytes: usize, count: usize, len: usize, fill: i64) -> bool {
+    node_fits(lp_bytes + 1 + len + 8, count + 1, fill)
+}
+
+/// `Node::lzf` of a raw inner node that LZF could not shrink enough: not tried again
+/// until the node changes.
+const INCOMPRESSIBLE: u32 = u32::MAX;
 
 #[derive(Clone, Default)]
 struct Node {
     buf: Vec<u8>,
     n: u32,
     /// The raw length when `buf` is LZF-compressed (an inner node under
-    /// list-compress-depth); 0 when `buf` is the raw entries.
+    /// list-compress-depth); 0 when `buf` is the raw entries (INCOMPRESSIBLE: raw, and
+    /// compressing it was tried).
     lzf: u32,
 }
 
@@ -84,7 +106,7 @@ const MIN_COMPRESS_IMPROVE: usize = 8;
 
 impl Node {
     fn is_compressed(&self) -> bool {
-        self.lzf != 0
+        self.lzf != 0 && self.lzf != INCOMPRESSIBLE
     }
     /// The node's size uncompressed.
     fn raw_len(&self) -> usize {
@@ -105,28 +127,35 @@ impl Node {
             Cow::Borrowed(&self.buf)
         }
     }
+    /// Makes the node raw (and editable: any edit forgets a failed compression).
     fn decompress(&mut self) {
         if self.is_compressed() {
             self.buf = self.bytes().into_owned();
-            self.lzf = 0;
         }
+        self.lzf = 0;
     }
     /// LZF-compresses an inner node (list-compress-depth), when that pays as in Redis.
     fn compress(&mut self) {
-        if self.is_compressed() || self.buf.len() < MIN_COMPRESS_BYTES {
+        if self.lzf != 0 {
             return;
         }
-        if let Some(mut c) = crate::persist::lzf::compress(&self.buf) {
-            if c.len() + MIN_COMPRESS_IMPROVE < self.buf.len() {
+        let packed = if self.buf.len() >= MIN_COMPRESS_BYTES {
+            crate::persist::lzf::compress(&self.buf)
+        } else {
+            None
+        };
+        match packed {
+            Some(mut c) if c.len() + MIN_COMPRESS_IMPROVE < self.buf.len() => {
                 c.shrink_to_fit();
                 self.lzf = self.buf.len() as u32;
                 self.buf = c;
             }
+            _ => self.lzf = INCOMPRESSIBLE,
         }
     }
     /// Inserts at byte offset `at` of a raw node.
     fn insert_at(&mut self, at: usize, v: &[u8]) {
-        debug_assert!(!self.is_compressed());
+        debug_assert!(self.lzf == 0);
         let len = entry_len(v.len());
         let old = self.buf.len();
         if self.buf.capacity() - old < len {
@@ -139,7 +168,7 @@ impl Node {
         self.n += 1;
     }
     fn cut(&mut self, start: usize, end: usize, count: usize) {
-        debug_assert!(!self.is_compressed());
+        debug_assert!(self.lzf == 0);
         if end == self.buf.len() {
             self.buf.truncate(start);
         } else {
@@ -151,27 +180,12 @@ impl Node {
         }
     }
     /// Whether Redis's quicklist would add an element of `len` bytes to this node.
-    fn allows(&self, len: usize, fill: i32) -> bool {
-        let new_sz = self.raw_len() + LP_OVERHEAD + 1 + len + 8;
-        if fill < 0 {
-            let class = (-(fill + 1)) as usize;
-            new_sz <= LEVELS[class.min(LEVELS.len() - 1)]
-        } else {
-            new_sz <= SIZE_SAFETY && (self.n as i64) < fill as i64
-        }
+    fn allows(&self, len: usize, fill: i64) -> bool {
+        node_allows(self.raw_len() + LP_OVERHEAD - 1, self.n as usize, len, fill)
     }
     /// Whether this node is over its limits (after an edit in the middle).
-    fn over(&self, fill: i32) -> bool {
-        if self.n <= 1 {
-            return false;
-        }
-        let sz = self.raw_len() + LP_OVERHEAD;
-        if fill < 0 {
-            let class = (-(fill + 1)) as usize;
-            sz > LEVELS[class.min(LEVELS.len() - 1)]
-        } else {
-            sz > SIZE_SAFETY || self.n as i64 > fill as i64
-        }
+    fn over(&self, fill: i64) -> bool {
+        self.n > 1 && !node_fits(self.raw_len() + LP_OVERHEAD, self.n as usize, fill)
     }
 }
 
@@ -180,7 +194,7 @@ pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
     /// `list-max-listpack-size` when the list was created (Redis keeps it per list too).
-    fill: i32,
+    fill: i64,
     /// `list-compress-depth` when the list was created: this many nodes at each end stay
     /// raw, the inner ones are LZF-compressed.
     depth: u16,
@@ -197,7 +211,7 @@ impl List {
         List {
             nodes: VecDeque::new(),
             len: 0,
-            fill: fill.clamp(-5, 1 << 20) as i32,
+            fill: fill.clamp(-5, 1 << 20),
             depth: depth.clamp(0, u16::MAX as i64) as u16,
         }
     }
@@ -206,14 +220,6 @@ impl List {
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-    fn fill_check(&self) -> i32 {
-        if self.fill == 0 {
-            // Redis treats 0 as 1 entry per node.
-            1
-        } else {
-            self.fill
-        }
     }
     fn new_node(&mut self, front: bool) {
         if self.nodes.len() == self.nodes.capacity() {
@@ -255,7 +261,9 @@ impl List {
             self.nodes[n - 1 - d].compress();
         }
     }
-    /// After an edit anywhere: every node raw or compressed as its place says.
+    /// After an edit anywhere: every node raw or compressed as its place says. Only the
+    /// nodes an edit opened are raw inner ones, so this compresses just those (a node
+    /// LZF cannot shrink is marked and left alone until it changes again).
     fn settle_all(&mut self) {
         let d = self.depth as usize;
         if d == 0 {
@@ -270,28 +278,33 @@ impl List {
             }
         }
     }
-    pub fn push_back(&mut self, v: &[u8]) {
-        let fill = self.fill_check();
-        if !self.nodes.back().is_some_and(|n| n.allows(v.len(), fill)) {
-            self.new_node(false);
+    /// LPUSH (`front`) or RPUSH one element.
+    pub fn push(&mut self, v: &[u8], front: bool) {
+        let end = if front {
+            self.nodes.front()
+        } else {
+            self.nodes.back()
+        };
+        if !end.is_some_and(|n| n.allows(v.len(), self.fill)) {
+            self.new_node(front);
         }
-        if let Some(node) = self.nodes.back_mut() {
+        let end = if front {
+            self.nodes.front_mut()
+        } else {
+            self.nodes.back_mut()
+        };
+        if let Some(node) = end {
             node.decompress();
-            let at = node.buf.len();
+            let at = if front { 0 } else { node.buf.len() };
             node.insert_at(at, v);
             self.len += 1;
         }
     }
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.push(v, false)
+    }
     pub fn push_front(&mut self, v: &[u8]) {
-        let fill = self.fill_check();
-        if !self.nodes.front().is_some_and(|n| n.allows(v.len(), fill)) {
-            self.new_node(true);
-        }
-        if let Some(node) = self.nodes.front_mut() {
-            node.decompress();
-            node.insert_at(0, v);
-            self.len += 1;
-        }
+        self.push(v, true)
     }
     pub fn pop_front(&mut self) -> Option<Key> {
         let node = self.nodes.front_mut()?;
@@ -388,8 +401,7 @@ impl List {
     }
     /// Halves node `k` (raw) while it is over the fill's limits.
     fn split_if_over(&mut self, k: usize) {
-        let fill = self.fill_check();
-        if !self.nodes[k].over(fill) {
+        if !self.nodes[k].over(self.fill) {
             return;
         }
         let node = &mut self.nodes[k];
@@ -471,8 +483,18 @@ impl List {
                 continue;
             }
             node.decompress();
-            for &(a, e) in gone.iter().rev() {
-                node.cut(a, e, 1);
+            // One pass: slide each run of kept elements down over the gaps.
+            let b = &mut node.buf;
+            let mut to = gone[0].0;
+            for (i, &(_, e)) in gone.iter().enumerate() {
+                let next = gone.get(i + 1).map_or(b.len(), |g| g.0);
+                b.copy_within(e..next, to);
+                to += next - e;
+            }
+            b.truncate(to);
+            node.n -= gone.len() as u32;
+            if node.buf.capacity() > node.buf.len() * 2 + 64 {
+                node.buf.shrink_to_fit();
             }
             removed += gone.len();
         }
@@ -791,6 +813,45 @@ mod tests {
         while l.pop_front().is_some() {
             check(&l, &l.iter().map(|v| v.into_owned()).collect());
         }
+    }
+
+    #[test]
+    fn the_insert_rule_clamps_fill_and_one_entry_nodes_for_zero() {
+        // Below -5 is -5 (64 KB), as Redis clamps it; 0 is one element a node.
+        assert!(node_allows(60_000, 10, 100, -7));
+        assert!(!node_allows(70_000, 10, 100, -7));
+        assert!(!node_allows(10, 1, 1, 0));
+        assert!(node_allows(10, 4, 1, 5) && !node_allows(10, 5, 1, 5));
+    }
+
+    #[test]
+    fn an_incompressible_inner_node_is_not_tried_again_until_it_changes() {
+        let mut l = List::new(8, 1);
+        let mut x = 0x9e3779b97f4a7c15u64;
+        for _ in 0..64 {
+            // Random bytes: LZF cannot shrink them.
+            let v: Vec<u8> = (0..40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            l.push_back(&v);
+        }
+        let n = l.nodes.len();
+        assert!(n > 3);
+        assert!(l.nodes.range(1..n - 1).all(|n| n.lzf == INCOMPRESSIBLE));
+        l.set(20, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        // The edited node was tried again (the run of a's compresses); the others stay
+        // marked, untouched.
+        assert!(l.nodes[2].is_compressed());
+        assert!(l.nodes.range(3..n - 1).all(|n| n.lzf == INCOMPRESSIBLE));
+        assert_eq!(
+            l.get(20).as_deref(),
+            Some(&b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..])
+        );
     }
 
     #[test]

@@ -232,35 +232,32 @@ impl Entries {
         let Some(c) = self.chunks.back_mut() else {
             return;
         };
-        let same = c.same_as_master(fields);
-        let start = c.buf.len();
-        let mut e = std::mem::take(&mut c.buf);
-        let msd = id.ms - c.base.ms;
-        let need = 24
-            + fields
-                .iter()
+        let (same, base) = (c.same_as_master(fields), c.base);
+        let e = &mut c.buf;
+        let start = e.len();
+        let msd = id.ms - base.ms;
+        // What is written: flags, two IDs (at most 10 bytes each), the strings, a backlen.
+        let written = fields
+            .iter()
+            .skip(usize::from(same))
+            .step_by(1 + usize::from(same));
+        e.reserve_exact(
+            26 + written
                 .map(|f| f.len() + varint_len(f.len()))
-                .sum::<usize>();
-        e.reserve_exact(need);
-        e.push(if same { SAME } else { 0 });
-        put_varint(&mut e, msd);
-        put_varint(
-            &mut e,
-            if msd == 0 {
-                id.seq - c.base.seq
-            } else {
-                id.seq
-            },
+                .sum::<usize>(),
         );
+        e.push(if same { SAME } else { 0 });
+        put_varint(e, msd);
+        put_varint(e, if msd == 0 { id.seq - base.seq } else { id.seq });
         if same {
             for v in fields.iter().skip(1).step_by(2) {
-                put_varint(&mut e, v.len() as u64);
+                put_varint(e, v.len() as u64);
                 e.extend_from_slice(v);
             }
         } else {
-            put_varint(&mut e, (fields.len() / 2) as u64);
+            put_varint(e, (fields.len() / 2) as u64);
             for f in fields {
-                put_varint(&mut e, f.len() as u64);
+                put_varint(e, f.len() as u64);
                 e.extend_from_slice(f);
             }
         }
@@ -271,7 +268,6 @@ impl Entries {
         if e.capacity() > e.len() + 64 {
             e.shrink_to_fit();
         }
-        c.buf = e;
         c.live += 1;
         self.len += 1;
     }
