@@ -23,7 +23,6 @@ const OPTS: Options<'static> = Options {
     stream_node_max_entries: 100,
     stream_node_max_bytes: 4096,
     key_save_delay_us: 0,
-    list_max_listpack_size: -2,
     compact: rdb_save::Compact::DEFAULT,
     progress: None,
 };

@@ -44,9 +44,6 @@ pub struct Options<'a> {
     pub stream_node_max_bytes: u64,
     /// rdb-key-save-delay (tests): microseconds to sleep after each key.
     pub key_save_delay_us: i64,
-    /// list-max-listpack-size: how full a list's quicklist node gets (negative: a size
-    /// class, -2 = 8 KB; positive: a count of entries).
-    pub list_max_listpack_size: i64,
     /// The limits under which Redis keeps small hashes and sorted sets as listpacks and
     /// integer sets as intsets, and writes them so.
     pub compact: Compact,
@@ -303,7 +300,7 @@ pub fn put_object(b: &mut Vec<u8>, v: &ValRef, opts: &Options) {
     match v {
         ValRef::Int(n) => put_int_string(b, *n),
         ValRef::Str(s) => put_string(b, s, z),
-        ValRef::List(l) => put_quicklist(b, l.iter(), opts),
+        ValRef::List(l) => put_quicklist(b, l.iter(), l.fill(), opts),
         ValRef::Set(s) => {
             put_len(b, s.len() as u64);
             s.for_each(|m| put_string(b, m, z));
@@ -335,8 +332,14 @@ const PLAIN_THRESHOLD: usize = 1 << 30;
 /// A list as Redis 7.0 writes it (QUICKLIST_2): its nodes, each a listpack of entries
 /// (container 2) cut where list-max-listpack-size says, or one huge element stored plain
 /// (container 1).
-fn put_quicklist<E: AsRef<[u8]>>(b: &mut Vec<u8>, items: impl Iterator<Item = E>, opts: &Options) {
-    let fill = opts.list_max_listpack_size;
+/// `fill` is the list's own list-max-listpack-size (the one it was created with: Redis
+/// writes its nodes as they are in memory).
+fn put_quicklist<E: AsRef<[u8]>>(
+    b: &mut Vec<u8>,
+    items: impl Iterator<Item = E>,
+    fill: i64,
+    opts: &Options,
+) {
     let allows = |lp: &Listpack, len: usize| {
         crate::types::list::node_allows(lp.len_bytes(), lp.count(), len, fill)
     };

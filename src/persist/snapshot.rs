@@ -116,7 +116,6 @@ pub(crate) fn options(srv: &Server) -> Options<'static> {
         stream_node_max_entries: srv.cfg.stream_node_max_entries as u64,
         stream_node_max_bytes: srv.cfg.stream_node_max_bytes as u64,
         key_save_delay_us: srv.cfg.rdb_key_save_delay,
-        list_max_listpack_size: srv.cfg.list_max_listpack_size,
         compact: super::rdb_save::Compact::of(&srv.cfg),
         progress: None,
     }

@@ -218,6 +218,10 @@ impl List {
     pub fn len(&self) -> usize {
         self.len
     }
+    /// The list-max-listpack-size it was created with (clamped as Redis clamps it).
+    pub fn fill(&self) -> i64 {
+        self.fill
+    }
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -392,3 +392,31 @@ fn migrate_moves_keys_between_servers() {
     );
     assert_eq!(q::<String>(&mut a, &["PING"]), "PONG");
 }
+
+/// A list is written with its own node fill, as Redis writes its in-memory quicklist:
+/// with `list-max-listpack-size` at -1, -7 (clamped to -5) or 5, DUMP is byte for byte
+/// redis-server 7.0.15's (uncompressed, so LZF's choices do not enter).
+#[test]
+fn list_dump_follows_the_lists_fill_byte_for_byte() {
+    let redis = start_redis_server_with(None, &["--rdbcompression", "no"]);
+    let ours = Server::start(&["--rdbcompression", "no"]);
+    let items: Vec<String> = (0..6000).map(|i| format!("element-{i:06}")).collect();
+    for fill in ["-1", "-7", "5", "-2"] {
+        let mut dumps = Vec::new();
+        for s in [&redis, &ours] {
+            let mut c = s.client();
+            let _: () = cmd("CONFIG")
+                .arg(&["SET", "list-max-listpack-size", fill])
+                .query(&mut c)
+                .unwrap();
+            let _: i64 = cmd("DEL").arg("l").query(&mut c).unwrap();
+            let _: i64 = cmd("RPUSH").arg("l").arg(&items).query(&mut c).unwrap();
+            let d: Vec<u8> = cmd("DUMP").arg("l").query(&mut c).unwrap();
+            dumps.push(d);
+        }
+        assert!(
+            dumps[0] == dumps[1],
+            "fill {fill}: DUMP differs from redis-server's"
+        );
+    }
+}
