@@ -45,6 +45,8 @@ pub enum TimeoutReply {
     NullBulk,
     /// `:0`: WAIT (no replica acknowledged).
     Zero,
+    /// WAIT: the number of replicas that acknowledged the client's writes by then.
+    Wait,
     /// None: the client waits for an outgoing link (MIGRATE), which answers it (with an
     /// error on the link's own timeout); CLIENT UNBLOCK does not release it.
     Link,
@@ -129,6 +131,8 @@ pub fn timeout_reply(out: &mut Reply, kind: TimeoutReply) {
         TimeoutReply::NullArray => out.null_array(),
         TimeoutReply::NullBulk => out.null(),
         TimeoutReply::Zero => out.int(0),
+        // Answered by `unblock_with`, which can count the acknowledgements.
+        TimeoutReply::Wait => out.int(0),
         TimeoutReply::Link => out.error("IOERR error or timeout reading to target instance"),
     }
 }
@@ -244,6 +248,18 @@ pub fn complete(srv: &mut Server, idx: usize, f: impl FnOnce(&mut Ctx, Args)) ->
     }
     serve_with(srv, idx, |ctx, b| {
         f(ctx, b.args());
+        true
+    })
+}
+
+/// Release a client in WAIT that enough replicas acknowledged: it is answered `n`.
+pub fn complete_wait(srv: &mut Server, idx: usize, n: i64) -> bool {
+    let waits = srv.net.clients.get(idx).and_then(|c| c.blocked.as_ref());
+    if !waits.is_some_and(|b| b.on_timeout == TimeoutReply::Wait) {
+        return false;
+    }
+    serve_with(srv, idx, |ctx, _| {
+        ctx.out.int(n);
         true
     })
 }
@@ -396,10 +412,30 @@ fn unblock_with(srv: &mut Server, idx: usize, error: Option<&str>) -> bool {
             let mut errs = std::mem::take(&mut out.errors);
             count_failure(srv, &b, &mut errs);
         }
+        None if b.on_timeout == TimeoutReply::Wait => {
+            let c = &srv.net.clients[idx];
+            let n = crate::replication::master::acked(srv, c.woff);
+            srv.net.clients[idx].out.int(n);
+        }
         None => timeout_reply(out, b.on_timeout),
     }
     release(srv, idx, &b, 0);
     true
+}
+
+/// Release every client blocked on keys (or in WAIT) with `error` (this server became a
+/// replica). Clients waiting on a link are left to it.
+pub fn unblock_all(srv: &mut Server, error: &str) {
+    let all: Vec<usize> = srv.data.blocking.clients.clone();
+    for idx in all {
+        let on_link = srv.net.clients[idx]
+            .blocked
+            .as_ref()
+            .is_some_and(|b| b.on_timeout == TimeoutReply::Link);
+        if !on_link {
+            unblock_with(srv, idx, Some(error));
+        }
+    }
 }
 
 /// CLIENT UNBLOCK: release client `id` if it is blocked. Returns whether it was.

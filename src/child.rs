@@ -99,6 +99,7 @@ pub fn reap(srv: &mut Server) {
         } else {
             crate::persist::snapshot::child_done(srv, pid, ok);
         }
+        crate::replication::master::after_child(srv, pid, ok);
     }
 }
 

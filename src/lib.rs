@@ -18,6 +18,7 @@ pub mod notify;
 pub mod persist;
 pub mod propagate;
 pub mod reactor;
+pub mod replication;
 pub mod resp;
 pub mod scripting;
 pub mod server;
@@ -99,7 +100,19 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     notice!("Server initialized");
     // Clients may connect while the dataset loads: they get -LOADING meanwhile.
     reactor::prepare(&mut srv, poll);
+    srv.repl.hooks = Some(replication::Hooks {
+        replay: commands::replay,
+        load: commands::server::load_for_replication,
+    });
     commands::server::load_at_startup(&mut srv)?;
+    let master = srv.cfg.replicaof.clone();
+    if let Some((host, port)) = master.split_once(' ') {
+        if !(host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one")) {
+            let port = port.trim().parse::<u16>().unwrap_or(6379);
+            let target = Some((host.to_string(), port));
+            let _ = replication::replica::replicaof(&mut srv, target, "config");
+        }
+    }
     for l in &srv.net.listeners {
         notice!(
             "Ready to accept connections {} on {}",

@@ -45,6 +45,8 @@ pub enum Owner {
     Idle,
     /// A MIGRATE in flight (`commands::migrate`).
     Migrate,
+    /// This replica's link to its master while it syncs (`replication::replica`).
+    Master,
 }
 
 /// What [`drive`] did.
@@ -54,6 +56,8 @@ pub enum Progress {
     Nothing,
     /// Replies arrived (in `Link::replies`).
     Replies,
+    /// Bytes arrived on a raw link (in `Link::rbuf`).
+    Data,
     /// The link is dead: the reason, for the log and the owner's error.
     Failed(String),
 }
@@ -70,7 +74,10 @@ pub struct Link {
     /// Commands queued by the owner, and how much of them is on the wire.
     out: Vec<u8>,
     out_pos: usize,
-    rbuf: Vec<u8>,
+    pub rbuf: Vec<u8>,
+    /// Once the replies awaited are in, what comes is the owner's to read from `rbuf`
+    /// (a master's snapshot and stream after PSYNC), not replies.
+    pub raw: bool,
     parser: ReplyParser,
     /// Replies parsed and not yet taken by the owner.
     pub replies: Vec<Value>,
@@ -159,6 +166,7 @@ pub fn open(
         out: Vec::new(),
         out_pos: 0,
         rbuf: Vec::new(),
+        raw: false,
         parser: ReplyParser::default(),
         replies: Vec::new(),
         awaiting: 0,
@@ -235,9 +243,13 @@ fn step(link: &mut Link, readable: bool, writable: bool) -> io::Result<Progress>
         moved = true;
     }
     let mut closed = false;
+    let mut data = false;
     if readable || link.state == State::Handshaking {
         match link.conn.read_into(&mut link.rbuf)? {
-            ReadResult::Data(n) => moved |= n > 0,
+            ReadResult::Data(n) => {
+                moved |= n > 0;
+                data = n > 0;
+            }
             ReadResult::Closed(_) => closed = true,
         }
     }
@@ -263,7 +275,14 @@ fn step(link: &mut Link, readable: bool, writable: bool) -> io::Result<Progress>
     }
     // Replies: parsed as they come, whole ones handed over.
     let mut got = false;
-    while !link.rbuf.is_empty() {
+    while !(link.rbuf.is_empty() || link.raw && link.awaiting == 0) {
+        if link.raw && link.rbuf[0] == b'\n' {
+            // A master's keepalive while it prepares to answer PSYNC.
+            let n = link.rbuf.iter().take_while(|&&b| b == b'\n').count();
+            link.rbuf.drain(..n);
+            moved = true;
+            continue;
+        }
         let fed = link
             .parser
             .feed(&link.rbuf)
@@ -283,6 +302,9 @@ fn step(link: &mut Link, readable: bool, writable: bool) -> io::Result<Progress>
     }
     if got {
         return Ok(Progress::Replies);
+    }
+    if data && link.raw && !link.rbuf.is_empty() {
+        return Ok(Progress::Data);
     }
     if closed {
         return Err(io::Error::new(
@@ -319,7 +341,7 @@ pub fn wait(srv: &mut Server, idx: usize) -> Progress {
         match drive(link, &srv.net.registry, true, true) {
             Progress::Failed(e) => return Progress::Failed(e),
             Progress::Replies => got = true,
-            Progress::Nothing => {}
+            Progress::Nothing | Progress::Data => {}
         }
         if link.state == State::Ready && link.settled() {
             return if got {

@@ -49,7 +49,11 @@ pub struct Propagation {
     /// The AOF sink (None: the AOF is off). Set only through `feed_aof`, which keeps
     /// `listening` in step.
     aof: Option<AofFeed>,
-    /// Some sink listens (`log` or `aof`): one flag for the hot path.
+    /// The replicas' sink (None: no replication backlog yet). Set only through
+    /// `feed_repl`, which keeps `listening` in step.
+    repl: Option<ReplFeed>,
+    /// Some sink listens (`log`, `aof`, or `repl` taking commands): one flag for the hot
+    /// path.
     listening: bool,
     /// What the commands under way saved of their callers' state: one per nesting level
     /// of `commands::call` (empty: no command is running).
@@ -107,6 +111,33 @@ impl AofFeed {
     }
 }
 
+/// What the replicas are fed (the replication layer moves it into the backlog and the
+/// replicas' buffers): the commands delivered since it last took them, with a SELECT
+/// where the database changes, as Redis's replicationFeedSlaves writes them.
+#[derive(Default)]
+pub struct ReplFeed {
+    pub buf: Vec<u8>,
+    /// The database the stream's last command applies to (None: the next one SELECTs).
+    pub selected: Option<usize>,
+    /// Commands run here feed it (a master). A replica's feed takes only what it proxies
+    /// of its own master's stream ([`Propagation::repl_raw`]).
+    pub commands: bool,
+}
+
+impl ReplFeed {
+    fn append(&mut self, db: usize, resp: &[u8]) {
+        if self.selected != Some(db) {
+            let mut n = itoa::Buffer::new();
+            encode(
+                &mut self.buf,
+                [&b"SELECT"[..], n.format(db).as_bytes()].into_iter(),
+            );
+            self.selected = Some(db);
+        }
+        self.buf.extend_from_slice(resp);
+    }
+}
+
 impl Propagation {
     /// Some sink wants the stream.
     #[inline]
@@ -123,8 +154,46 @@ impl Propagation {
     /// Start (Some) or stop (None) feeding the AOF; returns the feed it replaces.
     pub fn feed_aof(&mut self, feed: Option<AofFeed>) -> Option<AofFeed> {
         let old = std::mem::replace(&mut self.aof, feed);
-        self.listening = self.log.is_some() || self.aof.is_some();
+        self.relisten();
         old
+    }
+
+    fn relisten(&mut self) {
+        self.listening = self.log.is_some()
+            || self.aof.is_some()
+            || self.repl.as_ref().is_some_and(|r| r.commands);
+    }
+
+    /// Start (Some) or stop (None) feeding the replicas; returns the feed it replaces.
+    pub fn feed_repl(&mut self, feed: Option<ReplFeed>) -> Option<ReplFeed> {
+        let old = std::mem::replace(&mut self.repl, feed);
+        self.relisten();
+        old
+    }
+
+    /// The replicas' sink, when they are fed.
+    #[inline]
+    pub fn repl(&self) -> Option<&ReplFeed> {
+        self.repl.as_ref()
+    }
+
+    #[inline]
+    pub fn repl_mut(&mut self) -> Option<&mut ReplFeed> {
+        self.repl.as_mut()
+    }
+
+    /// Whether commands run here feed the replicas (so an offset moves with each write).
+    #[inline]
+    pub fn repl_commands(&self) -> bool {
+        self.repl.as_ref().is_some_and(|r| r.commands)
+    }
+
+    /// Bytes for the replicas that are no command of this server's (a PING keepalive, a
+    /// GETACK, a replica's proxied master stream): appended as they are.
+    pub fn repl_raw(&mut self, bytes: &[u8]) {
+        if let Some(r) = self.repl.as_mut() {
+            r.buf.extend_from_slice(bytes);
+        }
     }
 
     /// The AOF sink, when the AOF is fed.
@@ -260,6 +329,19 @@ impl Propagation {
     /// Hand the unit to the sinks: MULTI/EXEC around it when it has several commands.
     fn deliver(&mut self) {
         let wrap = self.ops.len() > 1;
+        if let Some(repl) = self.repl.as_mut().filter(|r| r.commands) {
+            if wrap {
+                repl.append(self.ops[0].0, b"*1\r\n$5\r\nMULTI\r\n");
+            }
+            for &(db, start, end, target) in &self.ops {
+                if target & REPL != 0 {
+                    repl.append(db, &self.buf[start..end]);
+                }
+            }
+            if wrap {
+                repl.append(self.ops[self.ops.len() - 1].0, b"*1\r\n$4\r\nEXEC\r\n");
+            }
+        }
         if let Some(aof) = self.aof.as_mut() {
             if wrap {
                 aof.append(self.ops[0].0, b"*1\r\n$5\r\nMULTI\r\n");

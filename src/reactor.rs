@@ -76,7 +76,10 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
-        let mut timeout = if expire_backlog || !srv.net.pending_write.is_empty() {
+        let mut timeout = if expire_backlog
+            || !srv.net.pending_write.is_empty()
+            || !srv.repl.sending.is_empty()
+        {
             Duration::ZERO
         } else {
             next_cron.saturating_duration_since(now)
@@ -111,6 +114,14 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
         link_timeouts(srv);
         serve_blocked(srv);
         crate::tracking::broadcast(srv);
+        // Snapshot transfers to replicas: a chunk each per iteration.
+        if !srv.repl.sending.is_empty() {
+            for idx in std::mem::take(&mut srv.repl.sending) {
+                if srv.net.clients.contains(idx) {
+                    flush(srv, idx);
+                }
+            }
+        }
         flush_pending(srv);
         if HANGUPS.swap(0, Ordering::SeqCst) != 0 {
             notice!("Received SIGHUP, ignoring it (as Redis does)");
@@ -246,6 +257,7 @@ fn link_progress(srv: &mut Server, idx: usize, p: crate::link::Progress) {
     match srv.net.links[idx].owner {
         Owner::Idle => commands::migrate::on_idle_link(srv, idx, p),
         Owner::Migrate => commands::migrate::on_link(srv, idx, p),
+        Owner::Master => crate::replication::replica::on_link(srv, idx, p),
     }
 }
 
@@ -630,6 +642,13 @@ fn tls_handshake_failed(srv: &mut Server, idx: usize, err: &std::io::Error) {
 /// Execute every complete command in the client's read buffer.
 pub fn process_input(srv: &mut Server, idx: usize) {
     let c = &mut srv.net.clients[idx];
+    if c.is_master {
+        // This replica's master: its stream is applied, not answered.
+        if !c.close_asap {
+            crate::replication::replica::master_input(srv, idx);
+        }
+        return;
+    }
     if c.close_after_reply || c.close_asap {
         c.rbuf.clear();
         c.partial = Partial::default();
@@ -788,6 +807,17 @@ pub fn flush(srv: &mut Server, idx: usize) {
         Ok(true) => {
             c.out.buf.clear();
             c.out_pos = 0;
+            if c.repl.as_ref().is_some_and(|r| r.sending()) {
+                // A replica's snapshot: the next chunk, written at the next iteration.
+                if crate::replication::master::refill(c) {
+                    srv.repl.sending.push(idx);
+                    return;
+                }
+                if c.close_asap {
+                    close_client(srv, idx);
+                    return;
+                }
+            }
             if c.out.buf.capacity() > 1 << 20 {
                 c.out.buf = Vec::with_capacity(16 * 1024);
             }
@@ -831,7 +861,9 @@ pub fn flush(srv: &mut Server, idx: usize) {
 /// client-output-buffer-limit: hard limit closes at once, soft limit after its seconds.
 fn check_output_limits(srv: &mut Server, idx: usize) {
     let c = &mut srv.net.clients[idx];
-    let class = if crate::commands::pubsub_client(c) {
+    let class = if c.repl.as_ref().is_some_and(|r| r.is_replica()) {
+        crate::config::OBUF_REPLICA
+    } else if crate::commands::pubsub_client(c) {
         crate::config::OBUF_PUBSUB
     } else {
         crate::config::OBUF_NORMAL
@@ -859,6 +891,9 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
 }
 
 fn flush_pending(srv: &mut Server) {
+    if srv.data.prop.repl().is_some() || srv.repl.acked {
+        crate::replication::before_sleep(srv);
+    }
     if srv.data.prop.aof().is_some() {
         crate::persist::aof::flush(srv, false);
     }
@@ -925,6 +960,7 @@ fn cron(srv: &mut Server) -> bool {
     }
     crate::persist::snapshot::cron(srv);
     crate::persist::aof::cron(srv);
+    crate::replication::cron(srv);
     let now_ms = crate::util::now_ms();
     srv.admin.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();
@@ -1002,7 +1038,8 @@ fn cron(srv: &mut Server) -> bool {
 }
 
 fn active_expire(srv: &mut Server) -> bool {
-    if !srv.data.active_expire_enabled {
+    // A replica's keys expire when its master's DELs come.
+    if !srv.data.active_expire_enabled || srv.repl.is_replica() {
         return false;
     }
     let t0 = Instant::now();

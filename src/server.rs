@@ -98,6 +98,12 @@ pub struct Client {
     pub subs: crate::commands::pubsub::Subs,
     /// CLIENT TRACKING state.
     pub trk: crate::tracking::ClientTracking,
+    /// A replica's connection to this master (from its first REPLCONF or SYNC).
+    pub repl: Option<Box<crate::replication::ReplicaConn>>,
+    /// The replication offset just past this client's last write (WAIT waits for it).
+    pub woff: i64,
+    /// This server's master (on a replica): its stream is applied, not answered.
+    pub is_master: bool,
 }
 
 impl Client {
@@ -172,6 +178,9 @@ impl Client {
             tx: Default::default(),
             subs: Default::default(),
             trk: Default::default(),
+            repl: None,
+            woff: 0,
+            is_master: false,
         }
     }
     /// The TLS handshake is over (or there is none).
@@ -221,6 +230,8 @@ pub struct Server {
     pub net: Net,
     pub data: Data,
     pub admin: Admin,
+    /// Replication: this server's replicas and, on a replica, its master.
+    pub repl: crate::replication::Repl,
 }
 
 /// Sockets and the clients and links on them, and the event loop's own state.
@@ -381,6 +392,7 @@ impl Server {
                 cron_runs: 0,
                 peak_memory: 0,
             },
+            repl: crate::replication::Repl::new(),
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {
@@ -445,7 +457,9 @@ impl Ctx<'_> {
     /// loaded; a master's stream later): Redis's mustObeyClient, which relaxes some
     /// argument checks so what was accepted once replays the same.
     pub fn must_obey(&mut self) -> bool {
-        self.client().kind == ClientKind::Internal && crate::keyspace::clock::replaying()
+        crate::keyspace::clock::replaying()
+            && (self.client().kind == ClientKind::Internal
+                || self.srv.repl.master_client() == Some(self.id))
     }
     /// The current database and the reply buffer, borrowed together.
     #[inline]

@@ -377,6 +377,8 @@ pub fn client_line(
     for (on, ch) in [
         (c.monitor, 'O'),
         (c.subs.any(), 'P'),
+        (c.repl.as_ref().is_some_and(|r| r.is_replica()), 'S'),
+        (c.is_master, 'M'),
         (c.tx.active, 'x'),
         (c.blocked.is_some(), 'b'),
         (c.trk.flags & crate::tracking::ON != 0, 't'),
@@ -442,6 +444,21 @@ fn client_info(ctx: &mut Ctx, _: Args) {
     ctx.out.verbatim(line.as_bytes());
 }
 
+/// Whether a client is of a CLIENT LIST / KILL type (Redis's getClientType order: the
+/// master, replicas, Pub/Sub subscribers, the others).
+fn is_type(c: &crate::server::Client, t: &str) -> bool {
+    let kind = if c.is_master {
+        "master"
+    } else if c.repl.as_ref().is_some_and(|r| r.is_replica()) {
+        "replica"
+    } else if pubsub_client(c) {
+        "pubsub"
+    } else {
+        "normal"
+    };
+    kind == t || (t == "slave" && kind == "replica")
+}
+
 fn client_list(ctx: &mut Ctx, args: Args) {
     let mut filter_ids: Option<Vec<u64>> = None;
     let mut filter_type: Option<String> = None;
@@ -487,13 +504,7 @@ fn client_list(ctx: &mut Ctx, args: Args) {
             }
         }
         if let Some(t) = &filter_type {
-            let is_pubsub = pubsub_client(c);
-            let keep = match t.as_str() {
-                "normal" => !is_pubsub,
-                "pubsub" => is_pubsub,
-                _ => false,
-            };
-            if !keep {
+            if !is_type(c, t) {
                 continue;
             }
         }
@@ -594,11 +605,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
                 && user
                     .as_ref()
                     .is_none_or(|u| c.user.as_bytes() == u.as_slice())
-                && ctype.as_ref().is_none_or(|t| match t.as_str() {
-                    "normal" => !pubsub_client(c),
-                    "pubsub" => pubsub_client(c),
-                    _ => false,
-                })
+                && ctype.as_ref().is_none_or(|t| is_type(c, t))
                 && !(skipme && *i == me)
         })
         .map(|(i, _)| i)

@@ -281,7 +281,8 @@ fn run_waiting(ctx: &mut Ctx, mut t: Transfer) {
 /// The reactor: link `idx` (owned by MIGRATE) progressed.
 pub fn on_link(srv: &mut Server, idx: usize, p: Progress) {
     let failed = match p {
-        Progress::Nothing => return,
+        // MIGRATE's links are never raw.
+        Progress::Nothing | Progress::Data => return,
         Progress::Replies if !srv.net.links[idx].settled() => return,
         Progress::Replies => false,
         Progress::Failed(e) => {

@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod multi;
 pub mod names;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -201,6 +202,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("pubsub", pubsub::COMMANDS),
         ("server", acl::COMMANDS),
         ("server", latency::COMMANDS),
+        ("server", replication::COMMANDS),
         ("scripting", crate::scripting::COMMANDS),
     ]
 }
@@ -502,6 +504,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     {
         return reject(ctx, Some(id), NOREPLICAS);
     }
+    if ctx.srv.repl.master.is_some() {
+        if let Some(msg) = replica_refuses(ctx, cmd) {
+            return reject(ctx, Some(id), msg);
+        }
+    }
     let client = &ctx.srv.net.clients[ctx.id];
     if client.subs.any()
         && !ctx.out.resp3
@@ -576,14 +583,37 @@ fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
     crate::tracking::remember(ctx.srv, ctx.id, keys.iter().map(|&(p, _)| argv[p]));
 }
 
+/// On a replica: writes are refused while replica-read-only (but its master's, which do
+/// not come this way), and with replica-serve-stale-data no everything but the STALE
+/// commands while the link to the master is down.
+#[cold]
+fn replica_refuses(ctx: &mut Ctx, cmd: &Command) -> Option<&'static str> {
+    let link_down = ctx.srv.repl.master_client().is_none();
+    if link_down && !ctx.srv.cfg.replica_serve_stale_data && cmd.flags & STALE == 0 {
+        return Some(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+    }
+    if ctx.srv.cfg.replica_read_only
+        && multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
+    {
+        return Some("READONLY You can't write against a read only replica.");
+    }
+    None
+}
+
 /// Redis's reply to a write while min-replicas-to-write is not met.
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
-/// Whether writes are refused for want of good replicas (min-replicas-to-write with
-/// min-replicas-max-lag set): with no replication yet, no replica is ever good.
+/// Whether writes are refused for want of good replicas: fewer than
+/// min-replicas-to-write online replicas acknowledged within min-replicas-max-lag
+/// seconds (a master only).
 #[inline]
 pub fn no_good_replicas(srv: &Server) -> bool {
-    srv.cfg.min_replicas_to_write > 0 && srv.cfg.min_replicas_max_lag > 0
+    srv.cfg.min_replicas_to_write > 0
+        && srv.cfg.min_replicas_max_lag > 0
+        && !srv.repl.is_replica()
+        && crate::replication::master::good_replicas(srv) < srv.cfg.min_replicas_to_write
 }
 
 /// Run a command read from a file (an AOF being loaded) as internal client `idx`, as
@@ -635,9 +665,12 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
     let errors_before = ctx.out.errors.len();
     // What the command does joins the propagation stream when some sink listens.
     let propagating = ctx.srv.data.prop.on();
-    if propagating {
+    let offset_before = if propagating {
         ctx.srv.data.prop.enter(ctx.srv.data.dirty);
-    }
+        crate::replication::current_offset(ctx.srv)
+    } else {
+        0
+    };
     pubsub::begin(ctx.srv, ctx.id, ctx.out.resp3);
     // The TSC (quanta), not clock_gettime: two reads per command are on the hot path.
     let start = quanta::Instant::now();
@@ -676,6 +709,13 @@ pub fn call(ctx: &mut Ctx, id: usize, args: Args, splice: bool) {
             .data
             .prop
             .leave(ctx.db, ctx.srv.data.dirty, true, args.iter());
+        // WAIT counts the replicas that have this client's writes.
+        let now = crate::replication::current_offset(ctx.srv);
+        if now != offset_before {
+            if let Some(c) = ctx.srv.net.clients.get_mut(ctx.id) {
+                c.woff = now;
+            }
+        }
     }
     if splice {
         pubsub::splice_own(ctx.srv, ctx.out, mark);
@@ -727,7 +767,7 @@ pub fn pubsub_client(c: &Client) -> bool {
 
 /// Clients the `timeout` option does not disconnect.
 pub fn exempt_from_timeout(c: &Client) -> bool {
-    c.monitor || c.blocked.is_some() || c.subs.any()
+    c.monitor || c.blocked.is_some() || c.subs.any() || c.is_master || c.repl.is_some()
 }
 
 /// Cleanup of per-client registrations when a client goes away.
@@ -736,6 +776,7 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
     multi::on_client_closed(srv, idx, c);
     pubsub::on_client_closed(srv, idx, c);
     crate::tracking::forget_client(srv, idx, &c.trk);
+    crate::replication::on_client_closed(srv, idx, c);
 }
 
 // ---- helpers shared by the families ----

@@ -103,10 +103,7 @@ use super::connection::no_cluster;
 
 /// ROLE: a master with no replicas, until replication lands.
 fn role(ctx: &mut Ctx, _: Args) {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
+    crate::replication::role(ctx.srv, ctx.out);
 }
 
 /// WAIT numreplicas timeout: no replica can acknowledge, so as Redis without replicas:
@@ -127,23 +124,12 @@ fn wait(ctx: &mut Ctx, args: Args) {
     if ms > i64::MAX - crate::util::now_ms() {
         return ctx.out.error("ERR timeout is out of range");
     }
-    if n <= 0 || !crate::blocking::may_block(ctx) {
-        return ctx.out.int(0);
-    }
     let deadline = if ms == 0 {
         0
     } else {
         crate::util::now_ms() + ms
     };
-    let no_keys: [&[u8]; 0] = [];
-    crate::blocking::block(
-        ctx,
-        args,
-        no_keys,
-        deadline,
-        |_, _, _| false,
-        crate::blocking::TimeoutReply::Zero,
-    );
+    crate::replication::master::wait(ctx, args, n, deadline);
 }
 
 /// LOLWUT [VERSION v]: the version line (Redis adds generative art).
@@ -975,9 +961,9 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("instantaneous_input_repl_kbps", "0.00");
             f!("instantaneous_output_repl_kbps", "0.00");
             f!("rejected_connections", st.rejected_connections);
-            f!("sync_full", 0);
-            f!("sync_partial_ok", 0);
-            f!("sync_partial_err", 0);
+            f!("sync_full", srv.repl.sync_full);
+            f!("sync_partial_ok", srv.repl.sync_partial_ok);
+            f!("sync_partial_err", srv.repl.sync_partial_err);
             f!("expired_keys", st.expired_keys);
             f!("expired_stale_perc", "0.00");
             f!("expired_time_cap_reached_count", 0);
@@ -1028,19 +1014,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("eventloop_cycles", srv.net.loop_iterations);
             crate::acl::info_stats(srv, o);
         }
-        "replication" => {
-            f!("role", "master");
-            f!("connected_slaves", 0);
-            f!("master_failover_state", "no-failover");
-            f!("master_replid", srv.admin.run_id);
-            f!("master_replid2", "0000000000000000000000000000000000000000");
-            f!("master_repl_offset", 0);
-            f!("second_repl_offset", -1);
-            f!("repl_backlog_active", 0);
-            f!("repl_backlog_size", srv.cfg.repl_backlog_size);
-            f!("repl_backlog_first_byte_offset", 0);
-            f!("repl_backlog_histlen", 0);
-        }
+        "replication" => crate::replication::info(srv, o),
         "cpu" => {
             let (sys, user) = rusage();
             f!("used_cpu_sys", format!("{sys:.6}"));
@@ -1424,6 +1398,19 @@ fn register_library(merge: bool) -> impl FnMut(&mut Server, &[u8]) -> Result<(),
     move |srv: &mut Server, code: &[u8]| {
         crate::scripting::functions::load_from_file(&mut srv.data.scripting.functions, code, merge)
     }
+}
+
+/// A replica's full sync: the dataset (and the function libraries) replaced by the
+/// snapshot at `path`.
+pub fn load_for_replication(srv: &mut Server, path: &str) -> Result<(), String> {
+    empty_data(srv);
+    let f = &mut srv.data.scripting.functions;
+    f.libraries.clear();
+    f.functions.clear();
+    let mut register = register_library(false);
+    crate::persist::snapshot::load_file(srv, path, false, &mut register)?;
+    srv.admin.rdb.dirty_at_save = srv.data.dirty;
+    Ok(())
 }
 
 /// At startup: the AOF when appendonly yes (Redis then loads no RDB), else the RDB.

@@ -23,6 +23,9 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Whether expired keys found by lookups are deleted (master) or only hidden.
     static DELETES: Cell<bool> = const { Cell::new(true) };
+    /// This server follows a master: expired keys are hidden, never deleted, outside a
+    /// load as well.
+    static FOLLOWING: Cell<bool> = const { Cell::new(false) };
     /// An AOF is being replayed: nothing counts as expired (its commands are judged as
     /// when they first ran; what expired since goes once the load is over).
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
@@ -93,7 +96,16 @@ pub fn set_deletes_expired(yes: bool) {
 
 #[inline]
 pub fn deletes_expired() -> bool {
-    DELETES.with(|d| d.get())
+    DELETES.with(|d| d.get()) && !FOLLOWING.with(|f| f.get())
+}
+/// A replica (true) hides expired keys and waits for its master's DEL; a master deletes
+/// them.
+pub fn set_following(yes: bool) {
+    FOLLOWING.with(|f| f.set(yes));
+}
+#[inline]
+pub fn following() -> bool {
+    FOLLOWING.with(|f| f.get())
 }
 
 /// While an AOF is replayed nothing expires (Redis's keyIsExpired and

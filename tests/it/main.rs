@@ -24,6 +24,7 @@ mod migrate;
 mod multi;
 mod persist;
 mod pubsub;
+mod replication;
 mod scripting;
 mod security;
 mod sets;

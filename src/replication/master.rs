@@ -1,0 +1,648 @@
+//! This server as a master: replicas connect as clients, say who they are (REPLCONF),
+//! ask for the stream (PSYNC, or SYNC from old ones) and either continue from the backlog
+//! or get a snapshot first (a full sync: a BGSAVE, its file sent as one bulk, then the
+//! stream held for them since the fork), then acknowledge their offset every second
+//! (REPLCONF ACK), which WAIT counts.
+//!
+//! The snapshot goes to disk first (Redis's disk-backed sync); its transfer is written
+//! in chunks as the replica's socket takes them, a chunk per loop iteration, so other
+//! clients are served meanwhile.
+use super::{feed, reselect, Repl};
+use crate::resp::Args;
+use crate::server::{Client, Ctx, Server};
+use crate::util::eq_ic;
+use std::io::Read;
+use std::time::Instant;
+
+/// How much of the snapshot file goes into a replica's output at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// Where a replica is in its sync.
+pub enum Sync {
+    /// It asked for a full sync and waits for a BGSAVE to start for it.
+    WaitStart,
+    /// The BGSAVE for it runs; the stream since the fork is held for it.
+    WaitEnd,
+    /// The snapshot file is being written to it (`left` bytes still to read).
+    Sending { file: std::fs::File, left: u64 },
+    /// It gets the stream as it is made.
+    Online,
+}
+
+/// A replica's state on its client (from its first REPLCONF on).
+pub struct ReplicaConn {
+    /// None until SYNC/PSYNC: until then it is a client that said REPLCONF.
+    pub state: Option<Sync>,
+    pub listening_port: u16,
+    pub announce_ip: String,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// SYNC (no PSYNC): no +FULLRESYNC line, no acknowledgements.
+    pub pre_psync: bool,
+    /// The stream that came while its snapshot was made and sent.
+    pub held: Vec<u8>,
+    /// Its full sync's start offset.
+    pub initial_offset: i64,
+    /// The offset it acknowledged last, and when.
+    pub ack_off: i64,
+    pub ack_time: Instant,
+}
+
+impl ReplicaConn {
+    fn new() -> Self {
+        ReplicaConn {
+            state: None,
+            listening_port: 0,
+            announce_ip: String::new(),
+            capa_eof: false,
+            capa_psync2: false,
+            pre_psync: false,
+            held: Vec::new(),
+            initial_offset: 0,
+            ack_off: 0,
+            ack_time: Instant::now(),
+        }
+    }
+    /// It asked for the stream (SYNC/PSYNC).
+    pub fn is_replica(&self) -> bool {
+        self.state.is_some()
+    }
+    pub fn online(&self) -> bool {
+        matches!(self.state, Some(Sync::Online))
+    }
+    pub fn sending(&self) -> bool {
+        matches!(self.state, Some(Sync::Sending { .. }))
+    }
+    fn state_name(&self) -> &'static str {
+        match self.state {
+            Some(Sync::WaitStart) | Some(Sync::WaitEnd) => "wait_bgsave",
+            Some(Sync::Sending { .. }) => "send_bulk",
+            Some(Sync::Online) => "online",
+            None => "none",
+        }
+    }
+}
+
+/// The address a replica is known by: its announced IP (REPLCONF ip-address) or the
+/// one it connects from.
+pub fn replica_ip(c: &Client) -> String {
+    if let Some(r) = c.repl.as_ref().filter(|r| !r.announce_ip.is_empty()) {
+        return r.announce_ip.clone();
+    }
+    match c.peer.rsplit_once(':') {
+        Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']').to_string(),
+        None => c.peer.clone(),
+    }
+}
+
+/// "ip:port" of a replica, as Redis's log lines name it.
+pub fn replica_name(c: &Client) -> String {
+    let port = c.repl.as_ref().map_or(0, |r| r.listening_port);
+    format!("{}:{}", replica_ip(c), port)
+}
+
+/// REPLCONF <option> <value> ...: a replica describing itself and acknowledging; GETACK
+/// from this server's master.
+pub fn replconf(ctx: &mut Ctx, args: Args) {
+    if args.len().is_multiple_of(2) {
+        return ctx.out.error("ERR syntax error");
+    }
+    let mut i = 1;
+    while i < args.len() {
+        let (opt, val) = (args.get(i), args.get(i + 1));
+        if eq_ic(opt, "listening-port") {
+            let Some(p) = crate::util::parse_i64(val).filter(|p| (0..=65535).contains(p)) else {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            };
+            conn(ctx.client()).listening_port = p as u16;
+        } else if eq_ic(opt, "ip-address") {
+            if val.len() >= 46 {
+                return ctx.out.error("ERR REPLCONF ip-address provided by replica instance is too long: 46 bytes are allowed.");
+            }
+            conn(ctx.client()).announce_ip = String::from_utf8_lossy(val).into_owned();
+        } else if eq_ic(opt, "capa") {
+            let r = conn(ctx.client());
+            if eq_ic(val, "eof") {
+                r.capa_eof = true;
+            } else if eq_ic(val, "psync2") {
+                r.capa_psync2 = true;
+            }
+            // Unknown capabilities are ignored, as Redis does.
+        } else if eq_ic(opt, "ack") || eq_ic(opt, "fack") {
+            // From a replica only, and never answered.
+            if !eq_ic(opt, "ack") {
+                i += 2;
+                continue;
+            }
+            let Some(off) = crate::util::parse_i64(val) else {
+                return;
+            };
+            let c = ctx.client();
+            if let Some(r) = c.repl.as_mut().filter(|r| r.is_replica()) {
+                if off > r.ack_off {
+                    r.ack_off = off;
+                }
+                r.ack_time = Instant::now();
+                ctx.srv.repl.acked = true;
+            }
+            return;
+        } else if eq_ic(opt, "getack") {
+            // From our master: answered with our offset once its input is applied.
+            if let Some(m) = ctx.srv.repl.master.as_mut() {
+                if m.client == Some(ctx.id) {
+                    m.ack_asked = true;
+                }
+            }
+            return;
+        } else if eq_ic(opt, "rdb-only") || eq_ic(opt, "rdb-filter-only") {
+            // redis-cli --rdb's options: accepted; the snapshot comes whole.
+        } else {
+            let msg = format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            );
+            return ctx.out.error(&msg);
+        }
+        i += 2;
+    }
+    ctx.out.ok();
+}
+
+fn conn(c: &mut Client) -> &mut ReplicaConn {
+    c.repl.get_or_insert_with(|| Box::new(ReplicaConn::new()))
+}
+
+/// SYNC and PSYNC replid offset: the replica continues from the backlog when it can,
+/// else gets a full sync.
+pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
+    let idx = ctx.id;
+    if ctx
+        .srv
+        .net
+        .clients
+        .get(idx)
+        .and_then(|c| c.repl.as_ref())
+        .is_some_and(|r| r.is_replica())
+    {
+        // Already a replica: ignored, as Redis does.
+        return;
+    }
+    if let Some(m) = ctx.srv.repl.master.as_ref() {
+        if m.client.is_none() {
+            return ctx
+                .out
+                .error("NOMASTERLINK Can't SYNC while not connected with my master");
+        }
+    }
+    if ctx.srv.net.clients[idx].pending_output() > 0 {
+        return ctx
+            .out
+            .error("ERR SYNC and PSYNC are invalid with pending output");
+    }
+    let name = {
+        let c = ctx.client();
+        conn(c);
+        replica_name(c)
+    };
+    crate::notice!("Replica {} asks for synchronization", name);
+    if psync {
+        let replid = String::from_utf8_lossy(args.get(1)).into_owned();
+        let offset = crate::util::parse_i64(args.get(2));
+        if let Some(off) = offset {
+            if partial(ctx, &replid, off) {
+                ctx.srv.repl.sync_partial_ok += 1;
+                return;
+            }
+        }
+        if replid != "?" {
+            ctx.srv.repl.sync_partial_err += 1;
+        }
+    } else {
+        conn(ctx.client()).pre_psync = true;
+    }
+    ctx.srv.repl.sync_full += 1;
+    // The first replica of a master without a backlog starts a new history.
+    if ctx.srv.repl.backlog.is_none() {
+        if !ctx.srv.repl.is_replica() {
+            ctx.srv.repl.new_id();
+        }
+        super::ensure_backlog(ctx.srv);
+        crate::notice!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            ctx.srv.repl.replid,
+            ctx.srv.repl.replid2
+        );
+    }
+    become_replica(ctx.srv, idx, Sync::WaitStart);
+    // Everything written so far is in what the snapshot will hold.
+    feed(ctx.srv);
+    // A BGSAVE for other replicas under way: this one shares it, with their held stream.
+    let waiting = ctx.srv.repl.rdb_child.and_then(|_| {
+        ctx.srv.repl.replicas.iter().copied().find(|&i| {
+            i != idx
+                && ctx.srv.net.clients.get(i).is_some_and(|c| {
+                    matches!(
+                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                        Some(Sync::WaitEnd)
+                    )
+                })
+        })
+    });
+    if let Some(other) = waiting {
+        let (held, initial) = {
+            let r = ctx.srv.net.clients[other].repl.as_ref().expect("a replica");
+            (r.held.clone(), r.initial_offset)
+        };
+        full_resync_reply(ctx.srv, idx, initial, ctx.out);
+        let r = ctx.srv.net.clients[idx].repl.as_mut().expect("a replica");
+        r.held = held;
+        crate::notice!("Waiting for end of BGSAVE for SYNC");
+        return;
+    }
+    if crate::child::writer_running(ctx.srv) {
+        crate::notice!(
+            "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+        );
+        return;
+    }
+    // The reply goes out through this command's own output (it runs now).
+    start_bgsave(ctx.srv, Some((idx, ctx.out)));
+}
+
+fn become_replica(srv: &mut Server, idx: usize, state: Sync) {
+    let c = &mut srv.net.clients[idx];
+    let r = conn(c);
+    r.state = Some(state);
+    r.ack_time = Instant::now();
+    if !srv.repl.replicas.contains(&idx) {
+        srv.repl.replicas.push(idx);
+    }
+    srv.repl.no_replicas_since = None;
+}
+
+/// +CONTINUE when the replica's history is ours (or our previous one up to where it
+/// ended) and the backlog still has its offset on.
+fn partial(ctx: &mut Ctx, replid: &str, off: i64) -> bool {
+    let r: &Repl = &ctx.srv.repl;
+    let ours = replid == r.replid || (replid == r.replid2 && off <= r.second_offset);
+    feed(ctx.srv);
+    let r: &Repl = &ctx.srv.repl;
+    let Some(b) = r.backlog.as_ref().filter(|b| ours && b.covers(off)) else {
+        if ours {
+            crate::notice!("Unable to partial resync with replica {} for lack of backlog (Replica request was: {}).", replica_name(&ctx.srv.net.clients[ctx.id]), off);
+        } else if replid != "?" {
+            crate::notice!("Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{}', my replication IDs are '{}' and '{}')", replid, r.replid, r.replid2);
+        }
+        return false;
+    };
+    let psync2 = ctx.srv.net.clients[ctx.id]
+        .repl
+        .as_ref()
+        .is_some_and(|r| r.capa_psync2);
+    if psync2 {
+        let line = format!("+CONTINUE {}\r\n", r.replid);
+        ctx.out.buf.extend_from_slice(line.as_bytes());
+    } else {
+        ctx.out.buf.extend_from_slice(b"+CONTINUE\r\n");
+    }
+    b.copy_from(off, &mut ctx.out.buf);
+    let sent = r.offset - off + 1;
+    become_replica(ctx.srv, ctx.id, Sync::Online);
+    let c = &mut ctx.srv.net.clients[ctx.id];
+    crate::notice!(
+        "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+        replica_name(c),
+        sent,
+        off
+    );
+    true
+}
+
+/// +FULLRESYNC replid offset (none for a SYNC replica), into `out` or the client's own
+/// output; the replica's full sync starts at `offset`.
+fn full_resync_reply(srv: &mut Server, idx: usize, offset: i64, out: &mut crate::resp::Reply) {
+    let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
+    let c = &mut srv.net.clients[idx];
+    let r = c.repl.as_mut().expect("a replica");
+    r.initial_offset = offset;
+    r.state = Some(Sync::WaitEnd);
+    if !r.pre_psync {
+        out.buf.extend_from_slice(line.as_bytes());
+    }
+}
+
+/// Start a BGSAVE for the replicas waiting for one; they are told +FULLRESYNC at the
+/// offset the snapshot is taken at. `running`: the replica whose command runs now, and
+/// its output.
+fn start_bgsave(srv: &mut Server, running: Option<(usize, &mut crate::resp::Reply)>) {
+    let waiting: Vec<usize> = srv
+        .repl
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&i| {
+            srv.net.clients.get(i).is_some_and(|c| {
+                matches!(
+                    c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                    Some(Sync::WaitStart)
+                )
+            })
+        })
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    feed(srv);
+    // The replicas' stream starts with a SELECT after the snapshot.
+    reselect(srv);
+    crate::notice!(
+        "Starting BGSAVE for SYNC with target: disk (replicas waiting: {})",
+        waiting.len()
+    );
+    let mut running = running;
+    if let Err(e) = crate::persist::snapshot::bgsave(srv) {
+        crate::warn!("BGSAVE for replication failed: {e}");
+        const FAILED: &str = "ERR BGSAVE failed, replication can't continue";
+        for idx in waiting {
+            match running.as_mut() {
+                Some((i, out)) if *i == idx => out.error(FAILED),
+                _ => {
+                    srv.net.clients[idx].out.error(FAILED);
+                    srv.net.pending_write.push(idx);
+                }
+            }
+            let c = &mut srv.net.clients[idx];
+            c.repl = None;
+            c.close_after_reply = true;
+            srv.repl.replicas.retain(|&i| i != idx);
+        }
+        return;
+    }
+    srv.repl.rdb_child = srv.admin.rdb.child.map(|c| c.0);
+    let offset = srv.repl.offset;
+    for idx in waiting {
+        match running.as_mut() {
+            Some((i, out)) if *i == idx => full_resync_reply(srv, idx, offset, out),
+            _ => {
+                let mut out = std::mem::take(&mut srv.net.clients[idx].out);
+                full_resync_reply(srv, idx, offset, &mut out);
+                srv.net.clients[idx].out = out;
+                srv.net.pending_write.push(idx);
+            }
+        }
+    }
+}
+
+/// A forked child ended (from the reaper): the replicas waiting for its snapshot get it
+/// (or are dropped when it failed), and those waiting for a BGSAVE get one.
+pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
+    if srv.repl.rdb_child == Some(pid) {
+        srv.repl.rdb_child = None;
+        let waiting: Vec<usize> = srv
+            .repl
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&i| {
+                srv.net.clients.get(i).is_some_and(|c| {
+                    matches!(
+                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                        Some(Sync::WaitEnd)
+                    )
+                })
+            })
+            .collect();
+        let file = if ok {
+            let path = srv.cfg.dbfilename.clone();
+            std::fs::File::open(&path)
+                .and_then(|f| f.metadata().map(|m| (f, m.len())))
+                .map_err(|e| crate::warn!("SYNC failed. Can't open/stat DB after BGSAVE: {e}"))
+                .ok()
+        } else {
+            crate::warn!("SYNC failed. BGSAVE child returned an error");
+            None
+        };
+        for idx in waiting {
+            let c = &mut srv.net.clients[idx];
+            let r = c.repl.as_mut().expect("a replica");
+            let opened = file
+                .as_ref()
+                .and_then(|(f, len)| f.try_clone().ok().map(|f| (f, *len)));
+            match opened {
+                Some((f, len)) => {
+                    c.out
+                        .buf
+                        .extend_from_slice(format!("${len}\r\n").as_bytes());
+                    r.state = Some(Sync::Sending { file: f, left: len });
+                    srv.net.pending_write.push(idx);
+                }
+                None => {
+                    c.close_asap = true;
+                    srv.net.pending_write.push(idx);
+                }
+            }
+        }
+    }
+    if !crate::child::writer_running(srv) {
+        start_bgsave(srv, None);
+    }
+}
+
+/// After a replica's output was all written: the next chunk of its snapshot, or, once
+/// the file is all sent, the stream held for it (it is online from then on). True when
+/// the transfer goes on (the reactor writes the chunk at its next iteration).
+pub fn refill(c: &mut Client) -> bool {
+    let name = replica_name(c);
+    let Some(r) = c.repl.as_mut() else {
+        return false;
+    };
+    let Some(Sync::Sending { file, left }) = r.state.as_mut() else {
+        return false;
+    };
+    if *left > 0 {
+        let want = (*left).min(CHUNK as u64) as usize;
+        let start = c.out.buf.len();
+        c.out.buf.resize(start + want, 0);
+        match file.read(&mut c.out.buf[start..]) {
+            Ok(n) if n > 0 => {
+                c.out.buf.truncate(start + n);
+                *left -= n as u64;
+                return true;
+            }
+            Ok(_) | Err(_) => {
+                c.out.buf.truncate(start);
+                crate::warn!("Read error sending DB to replica: the file ended early");
+                c.close_asap = true;
+                return false;
+            }
+        }
+    }
+    r.state = Some(Sync::Online);
+    r.ack_time = Instant::now();
+    let held = std::mem::take(&mut r.held);
+    c.out.buf.extend_from_slice(&held);
+    crate::notice!("Synchronization with replica {} succeeded", name);
+    !c.out.buf.is_empty()
+}
+
+/// Every second: newlines to the replicas waiting for a snapshot (they would time out),
+/// a PING in the stream every repl-ping-replica-period, replicas silent for repl-timeout
+/// dropped, a BGSAVE for replicas still waiting for one.
+pub fn cron(srv: &mut Server, now: Instant) {
+    if srv.repl.replicas.is_empty() {
+        return;
+    }
+    let period = srv.cfg.repl_ping_replica_period.max(1) as u64;
+    if now.duration_since(srv.repl.last_ping).as_secs() >= period {
+        srv.repl.last_ping = now;
+        if !srv.repl.is_replica() {
+            srv.data.prop.repl_raw(b"*1\r\n$4\r\nPING\r\n");
+        }
+    }
+    let timeout = srv.cfg.repl_timeout.max(1) as u64;
+    for i in 0..srv.repl.replicas.len() {
+        let idx = srv.repl.replicas[i];
+        let Some(c) = srv.net.clients.get_mut(idx) else {
+            continue;
+        };
+        let Some(r) = c.repl.as_ref() else {
+            continue;
+        };
+        match r.state {
+            Some(Sync::WaitStart) | Some(Sync::WaitEnd) => {
+                c.out.buf.push(b'\n');
+                srv.net.pending_write.push(idx);
+            }
+            Some(Sync::Online)
+                if !r.pre_psync && now.duration_since(r.ack_time).as_secs() > timeout =>
+            {
+                crate::warn!(
+                    "Disconnecting timedout replica (streaming sync): {}",
+                    replica_name(c)
+                );
+                c.close_asap = true;
+                srv.net.pending_write.push(idx);
+            }
+            _ => {}
+        }
+    }
+    if srv.repl.rdb_child.is_none() && !crate::child::writer_running(srv) {
+        start_bgsave(srv, None);
+    }
+}
+
+/// Replicas online.
+pub fn online_count(srv: &Server) -> usize {
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|&&i| {
+            srv.net
+                .clients
+                .get(i)
+                .and_then(|c| c.repl.as_ref())
+                .is_some_and(|r| r.online())
+        })
+        .count()
+}
+
+/// INFO replication's slaveN lines.
+pub fn info_replicas(srv: &Server, o: &mut String) {
+    use std::fmt::Write as _;
+    let mut n = 0;
+    for &idx in &srv.repl.replicas {
+        let Some(c) = srv.net.clients.get(idx) else {
+            continue;
+        };
+        let Some(r) = c.repl.as_ref() else {
+            continue;
+        };
+        let _ = write!(
+            o,
+            "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
+            n,
+            replica_ip(c),
+            r.listening_port,
+            r.state_name(),
+            r.ack_off,
+            r.ack_time.elapsed().as_secs()
+        );
+        n += 1;
+    }
+}
+
+/// How many replicas acknowledged the stream up to `offset`.
+pub fn acked(srv: &Server, offset: i64) -> i64 {
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|&&i| {
+            srv.net
+                .clients
+                .get(i)
+                .and_then(|c| c.repl.as_ref())
+                .is_some_and(|r| r.online() && r.ack_off >= offset)
+        })
+        .count() as i64
+}
+
+/// WAIT numreplicas timeout: the number of replicas that acknowledged this client's
+/// writes, once enough did or the timeout passed.
+pub fn wait(ctx: &mut Ctx, args: Args, wanted: i64, deadline: i64) {
+    if ctx.srv.repl.is_replica() {
+        return ctx.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let woff = ctx.client().woff;
+    let n = acked(ctx.srv, woff);
+    if n >= wanted || !crate::blocking::may_block(ctx) {
+        return ctx.out.int(n);
+    }
+    let no_keys: [&[u8]; 0] = [];
+    crate::blocking::block(
+        ctx,
+        args,
+        no_keys,
+        deadline,
+        |_, _, _| false,
+        crate::blocking::TimeoutReply::Wait,
+    );
+    ctx.srv.repl.waiters.push((ctx.id, wanted));
+    ctx.srv.repl.getack = true;
+}
+
+/// Release the WAITs that enough acknowledgements satisfy.
+pub fn release_waiters(srv: &mut Server) {
+    let waiters = std::mem::take(&mut srv.repl.waiters);
+    let mut keep = Vec::with_capacity(waiters.len());
+    for (idx, wanted) in waiters {
+        let Some(c) = srv.net.clients.get(idx) else {
+            continue;
+        };
+        if c.blocked.is_none() {
+            continue;
+        }
+        let n = acked(srv, c.woff);
+        if n >= wanted {
+            crate::blocking::complete_wait(srv, idx, n);
+        } else {
+            keep.push((idx, wanted));
+        }
+    }
+    srv.repl.waiters.extend(keep);
+}
+
+/// Online replicas that acknowledged within min-replicas-max-lag seconds.
+pub fn good_replicas(srv: &Server) -> i64 {
+    let lag = srv.cfg.min_replicas_max_lag.max(0) as u64;
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|&&i| {
+            srv.net
+                .clients
+                .get(i)
+                .and_then(|c| c.repl.as_ref())
+                .is_some_and(|r| r.online() && r.ack_time.elapsed().as_secs() <= lag)
+        })
+        .count() as i64
+}

@@ -1,0 +1,467 @@
+//! Replication over TLS with mutual authentication, with redis-server 7.0.15 on the other
+//! side: a redis-server replica of a ferrokv master, a ferrokv replica of a redis-server
+//! master (whose snapshot comes diskless, `$EOF:`), a chain of both, partial resyncs
+//! across killed links, promotion (PSYNC2), read-only replicas, WAIT, and a replica whose
+//! TLS handshake fails. Data is compared key by key (type, contents, TTL present), as
+//! the two servers' DEBUG DIGESTs are not computed alike.
+use crate::common::*;
+use crate::tls::{make_pki, Pki};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A server with a plain port (the test's own connections) and a TLS port (replication),
+/// mutual TLS required, replicating over TLS with the client certificate.
+struct Node {
+    srv: Server,
+    tls_port: u16,
+}
+
+fn tls_opts(pki: &Pki, tls_port: u16) -> Vec<String> {
+    [
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &pki.path("server.crt"),
+        "--tls-key-file",
+        &pki.path("server.key"),
+        "--tls-client-cert-file",
+        &pki.path("client.crt"),
+        "--tls-client-key-file",
+        &pki.path("client.key"),
+        "--tls-ca-cert-file",
+        &pki.path("ca.crt"),
+        "--tls-auth-clients",
+        "yes",
+        "--tls-replication",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn ferrokv(pki: &Pki, extra: &[&str]) -> Node {
+    let (port, tls_port) = (free_port(), free_port());
+    let mut opts = tls_opts(pki, tls_port);
+    opts.extend(["--save", "", "--bind", "127.0.0.1"].map(String::from));
+    opts.extend(extra.iter().map(|s| s.to_string()));
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let p = port.to_string();
+    let srv = Server::start_on(port, &["--port", &p], &opts);
+    Node { srv, tls_port }
+}
+
+fn redis(pki: &Pki, extra: &[&str]) -> Node {
+    let tls_port = free_port();
+    let mut opts = tls_opts(pki, tls_port);
+    opts.extend(["--repl-diskless-sync-delay", "0"].map(String::from));
+    opts.extend(extra.iter().map(|s| s.to_string()));
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let srv = start_redis_server_with(None, &opts);
+    Node { srv, tls_port }
+}
+
+impl Node {
+    fn c(&self) -> redis::Connection {
+        self.srv.client()
+    }
+    fn replicaof(&self, master: &Node) {
+        let r: String = q(
+            &mut self.c(),
+            &["REPLICAOF", "127.0.0.1", &master.tls_port.to_string()],
+        );
+        assert!(r.starts_with("OK"), "{r}");
+    }
+    fn info(&self, section: &str) -> String {
+        q(&mut self.c(), &["INFO", section])
+    }
+    fn field(&self, section: &str, name: &str) -> String {
+        let info = self.info(section);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Wait until `replica`'s link is up and it applied everything `master` has.
+fn caught_up(master: &Node, replica: &Node) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = replica.field("replication", "master_link_status") == "up";
+        let m = master.field("replication", "master_repl_offset");
+        let r = replica.field("replication", "slave_repl_offset");
+        if up && m == r {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica not caught up: link up {up}, master offset {m}, replica offset {r}\n{}",
+            replica.srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every key of every database: type, contents, and whether it has a TTL.
+fn contents(c: &mut redis::Connection) -> BTreeMap<String, String> {
+    let mut all = BTreeMap::new();
+    for db in 0..16 {
+        let _: () = q(c, &["SELECT", &db.to_string()]);
+        let mut cursor = "0".to_string();
+        loop {
+            let (next, keys): (String, Vec<Vec<u8>>) = q(c, &["SCAN", &cursor, "COUNT", "1000"]);
+            for k in keys {
+                let t: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
+                let read = |cmd: &mut redis::Cmd, c: &mut redis::Connection| {
+                    format!("{:?}", cmd.query::<redis::Value>(c).unwrap())
+                };
+                let mut body = match t.as_str() {
+                    "string" => read(redis::cmd("GET").arg(&k), c),
+                    "list" => read(redis::cmd("LRANGE").arg(&k).arg(0).arg(-1), c),
+                    "set" => {
+                        let mut m: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(&k).query(c).unwrap();
+                        m.sort();
+                        format!("{m:?}")
+                    }
+                    "zset" => read(
+                        redis::cmd("ZRANGE")
+                            .arg(&k)
+                            .arg(0)
+                            .arg(-1)
+                            .arg("WITHSCORES"),
+                        c,
+                    ),
+                    "hash" => {
+                        let mut m: Vec<(Vec<u8>, Vec<u8>)> =
+                            redis::cmd("HGETALL").arg(&k).query(c).unwrap();
+                        m.sort();
+                        format!("{m:?}")
+                    }
+                    "stream" => {
+                        let groups: Vec<BTreeMap<String, redis::Value>> =
+                            redis::cmd("XINFO").arg("GROUPS").arg(&k).query(c).unwrap();
+                        let groups: Vec<String> = groups
+                            .iter()
+                            .map(|g| {
+                                ["name", "consumers", "pending", "last-delivered-id"]
+                                    .map(|f| format!("{:?}", g.get(f)))
+                                    .join(",")
+                            })
+                            .collect();
+                        read(redis::cmd("XRANGE").arg(&k).arg("-").arg("+"), c) + &groups.join(";")
+                    }
+                    other => panic!("unexpected type {other}"),
+                };
+                let ttl: i64 = redis::cmd("PTTL").arg(&k).query(c).unwrap();
+                if ttl > 0 {
+                    body.push_str(" +ttl");
+                }
+                all.insert(
+                    format!("{db}:{}", String::from_utf8_lossy(&k)),
+                    format!("{t} {body}"),
+                );
+            }
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    let _: () = q(c, &["SELECT", "0"]);
+    let f: redis::Value = q(c, &["FUNCTION", "LIST", "WITHCODE"]);
+    all.insert("functions".into(), format!("{f:?}"));
+    all
+}
+
+fn same_data(a: &Node, b: &Node) {
+    let (x, y) = (contents(&mut a.c()), contents(&mut b.c()));
+    assert_eq!(x.len(), y.len(), "key counts differ");
+    for (k, v) in &x {
+        assert_eq!(Some(v), y.get(k), "key {k} differs");
+    }
+}
+
+/// Keys of every type, with TTLs, in two databases; a stream with a group and pending
+/// entries; a function library. `tag` keeps rounds apart.
+fn fill(c: &mut redis::Connection, tag: &str, n: usize) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        let k = format!("{tag}:{i}");
+        match i % 7 {
+            0 => p.cmd("SET").arg(&k).arg(i).ignore(),
+            1 => p.cmd("RPUSH").arg(&k).arg("a").arg(i).arg("c").ignore(),
+            2 => p
+                .cmd("HSET")
+                .arg(&k)
+                .arg("f")
+                .arg(i)
+                .arg("g")
+                .arg("x")
+                .ignore(),
+            3 => p.cmd("SADD").arg(&k).arg(i).arg(i + 1).arg("m").ignore(),
+            4 => p
+                .cmd("ZADD")
+                .arg(&k)
+                .arg(1.5)
+                .arg("a")
+                .arg(i)
+                .arg("b")
+                .ignore(),
+            5 => p.cmd("SETEX").arg(&k).arg(1000).arg("ttl").ignore(),
+            _ => p.cmd("INCRBYFLOAT").arg(&k).arg("1.25").ignore(),
+        };
+        if i % 50 == 0 {
+            p.cmd("XADD")
+                .arg(format!("{tag}:s"))
+                .arg("*")
+                .arg("n")
+                .arg(i)
+                .ignore();
+            p.cmd("EXPIRE").arg(format!("{tag}:1")).arg(500).ignore();
+        }
+    }
+    p.query::<()>(c).unwrap();
+    let _: redis::Value = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(format!("{tag}:s"))
+        .arg("g")
+        .arg("0")
+        .query(c)
+        .unwrap_or(redis::Value::Nil);
+    let _: redis::Value = q(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            &format!("{tag}:s"),
+            ">",
+        ],
+    );
+    let _: () = q(c, &["SELECT", "5"]);
+    let _: () = q(c, &["SET", &format!("{tag}:db5"), "five"]);
+    let _: () = q(c, &["SELECT", "0"]);
+    let _: i64 = q(c, &["DEL", &format!("{tag}:0")]);
+    // A transaction and a script: wrapped in MULTI/EXEC in the stream.
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg(format!("{tag}:tx"))
+        .cmd("LPUSH")
+        .arg(format!("{tag}:txl"))
+        .arg("x")
+        .query(c)
+        .unwrap();
+    let _: i64 = q(
+        c,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], 'a') return redis.call('INCR', KEYS[2])",
+            "2",
+            &format!("{tag}:e1"),
+            &format!("{tag}:e2"),
+        ],
+    );
+}
+
+fn load_library(c: &mut redis::Connection) {
+    let _: String = q(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=replib\nredis.register_function('rf', function(keys, args) return 7 end)",
+        ],
+    );
+}
+
+#[test]
+fn redis_replica_of_a_ferrokv_master_over_mtls() {
+    let pki = make_pki("replica");
+    let master = ferrokv(&pki, &[]);
+    let mut m = master.c();
+    load_library(&mut m);
+    fill(&mut m, "before", 3000);
+    let replica = redis(&pki, &[]);
+    replica.replicaof(&master);
+    // Writes while the sync runs and after it.
+    fill(&mut m, "during", 2000);
+    caught_up(&master, &replica);
+    fill(&mut m, "after", 2000);
+    let acked: i64 = q(&mut m, &["WAIT", "1", "5000"]);
+    assert_eq!(acked, 1);
+    caught_up(&master, &replica);
+    same_data(&master, &replica);
+    // The replica's link is TLS with our client certificate, and is named in INFO.
+    let info = master.info("replication");
+    assert!(info.contains("connected_slaves:1\r"), "{info}");
+    assert!(info.contains("state=online"), "{info}");
+    let clients: String = q(&mut m, &["CLIENT", "LIST", "TYPE", "replica"]);
+    assert!(clients.contains("flags=S"), "{clients}");
+    assert_eq!(master.field("stats", "sync_full"), "1");
+
+    // A killed link continues from the backlog: no second full sync.
+    let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    fill(&mut m, "gap", 500);
+    caught_up(&master, &replica);
+    same_data(&master, &replica);
+    assert_eq!(master.field("stats", "sync_full"), "1");
+    assert_eq!(master.field("stats", "sync_partial_ok"), "1");
+    assert!(master
+        .srv
+        .log()
+        .contains("Partial resynchronization request from"));
+
+    // Expiry comes from the master as DEL: the replica hides, then loses, the key.
+    let _: () = q(&mut m, &["SET", "short", "v", "PX", "100"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let gone: Option<String> = q(&mut m, &["GET", "short"]);
+    assert_eq!(gone, None);
+    caught_up(&master, &replica);
+    let exists: i64 = q(&mut replica.c(), &["EXISTS", "short"]);
+    assert_eq!(exists, 0);
+}
+
+#[test]
+fn ferrokv_replica_of_a_redis_master_over_mtls() {
+    let pki = make_pki("replica");
+    let master = redis(&pki, &[]);
+    let mut m = master.c();
+    load_library(&mut m);
+    fill(&mut m, "before", 3000);
+    let replica = ferrokv(&pki, &[]);
+    replica.replicaof(&master);
+    fill(&mut m, "during", 2000);
+    caught_up(&master, &replica);
+    fill(&mut m, "after", 2000);
+    let acked: i64 = q(&mut m, &["WAIT", "1", "5000"]);
+    assert_eq!(acked, 1, "ferrokv acknowledges GETACK");
+    caught_up(&master, &replica);
+    same_data(&master, &replica);
+    let log = replica.srv.log();
+    assert!(
+        log.contains("receiving streamed RDB from master with EOF"),
+        "{log}"
+    );
+    let mut r = replica.c();
+    // A read-only replica.
+    let e = err(&mut r, &["SET", "x", "1"]);
+    assert_eq!(e, "READONLY You can't write against a read only replica.");
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    let role = format!("{role:?}");
+    assert!(
+        role.contains("slave") && role.contains("connected"),
+        "{role}"
+    );
+    let e = err(&mut r, &["WAIT", "1", "0"]);
+    assert!(
+        e.starts_with("ERR WAIT cannot be used with replica instances"),
+        "{e}"
+    );
+
+    // The master's link killed from the replica's side: a partial resync.
+    let killed: i64 = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(killed, 1);
+    fill(&mut m, "gap", 500);
+    caught_up(&master, &replica);
+    same_data(&master, &replica);
+    assert_eq!(master.field("stats", "sync_partial_ok"), "1");
+    assert!(replica
+        .srv
+        .log()
+        .contains("Successful partial resynchronization with master."));
+
+    // Expired keys: hidden on the replica before the master's DEL arrives.
+    let _: () = q(&mut m, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: () = q(&mut m, &["SET", "short", "v", "PX", "100"]);
+    caught_up(&master, &replica);
+    std::thread::sleep(Duration::from_millis(300));
+    let v: Option<String> = q(&mut r, &["GET", "short"]);
+    assert_eq!(v, None, "expired on the replica too");
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    let nm: i64 = q(&mut m, &["DBSIZE"]);
+    assert_eq!(n, nm, "but kept until the master deletes it");
+    let _: () = q(&mut m, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+
+    // Promotion: writable, a new ID with the old one kept as the second.
+    let old_id = replica.field("replication", "master_replid");
+    let _: String = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = q(&mut r, &["SET", "x", "1"]);
+    assert_eq!(replica.field("replication", "master_replid2"), old_id);
+    assert_eq!(replica.field("replication", "role"), "master");
+}
+
+#[test]
+fn chained_redis_to_ferrokv_to_redis() {
+    let pki = make_pki("replica");
+    let top = redis(&pki, &[]);
+    let mut m = top.c();
+    fill(&mut m, "before", 2000);
+    let middle = ferrokv(&pki, &[]);
+    middle.replicaof(&top);
+    caught_up(&top, &middle);
+    let bottom = redis(&pki, &[]);
+    bottom.replicaof(&middle);
+    fill(&mut m, "during", 2000);
+    caught_up(&top, &middle);
+    caught_up(&middle, &bottom);
+    same_data(&top, &bottom);
+    same_data(&top, &middle);
+    // The stream is proxied as it came: the offsets agree all the way down.
+    assert_eq!(
+        top.field("replication", "master_repl_offset"),
+        bottom.field("replication", "slave_repl_offset")
+    );
+}
+
+#[test]
+fn a_promoted_replica_lets_its_sibling_continue_partially() {
+    let pki = make_pki("replica");
+    let master = ferrokv(&pki, &[]);
+    let mut m = master.c();
+    fill(&mut m, "before", 1000);
+    let (a, b) = (ferrokv(&pki, &[]), ferrokv(&pki, &[]));
+    a.replicaof(&master);
+    b.replicaof(&master);
+    caught_up(&master, &a);
+    caught_up(&master, &b);
+    drop(master);
+    let _: String = q(&mut a.c(), &["REPLICAOF", "NO", "ONE"]);
+    b.replicaof(&a);
+    fill(&mut a.c(), "after", 500);
+    caught_up(&a, &b);
+    same_data(&a, &b);
+    assert_eq!(a.field("stats", "sync_partial_ok"), "1", "{}", a.srv.log());
+    assert_eq!(a.field("stats", "sync_full"), "0");
+}
+
+#[test]
+fn a_replica_whose_tls_fails_logs_why_and_retries() {
+    let pki = make_pki("replica");
+    let other = make_pki("replica");
+    let master = ferrokv(&pki, &[]);
+    // Trusts another CA: the master's certificate is refused.
+    let replica = ferrokv(&other, &[]);
+    replica.replicaof(&master);
+    wait_until("two failed attempts", || {
+        replica
+            .srv
+            .log()
+            .matches("Error condition on socket for SYNC")
+            .count()
+            >= 2
+    });
+    assert_eq!(replica.field("replication", "master_link_status"), "down");
+    // Still serving its own (stale) data meanwhile.
+    let n: i64 = q(&mut replica.c(), &["DBSIZE"]);
+    assert_eq!(n, 0);
+}
