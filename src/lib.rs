@@ -106,12 +106,20 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     });
     commands::server::load_at_startup(&mut srv)?;
     let master = srv.cfg.replicaof.clone();
-    if let Some((host, port)) = master.split_once(' ') {
-        if !(host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one")) {
-            let port = port.trim().parse::<u16>().unwrap_or(6379);
-            let target = Some((host.to_string(), port));
-            let _ = replication::replica::replicaof(&mut srv, target, "config");
-        }
+    let follow = master.split_once(' ').and_then(|(host, port)| {
+        let no_one = host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one");
+        (!no_one).then(|| (host.to_string(), port.trim().parse::<u16>().unwrap_or(6379)))
+    });
+    // The history the loaded snapshot was saved in, continued as master or replica.
+    let loaded = if srv.cfg.appendonly {
+        None
+    } else {
+        srv.admin.rdb.loaded_repl.take()
+    };
+    replication::restore_history(&mut srv, loaded, follow.is_some());
+    if let Some(target) = follow {
+        let _ = replication::replica::replicaof(&mut srv, Some(target), "config");
+        replication::replica::restore_stream_db(&mut srv);
     }
     for l in &srv.net.listeners {
         notice!(

@@ -205,6 +205,10 @@ fn dispatch(srv: &mut Server, protected: Option<usize>) {
             accept_all(srv, t - LISTENER_BASE);
             continue;
         }
+        if t == crate::replication::master::PIPE_TOKEN {
+            crate::replication::master::pipe_readable(srv);
+            continue;
+        }
         if t & crate::link::LINK_TOKEN != 0 {
             link_event(srv, t, flags);
             continue;
@@ -822,6 +826,13 @@ pub fn flush(srv: &mut Server, idx: usize) {
                 c.out.buf = Vec::with_capacity(16 * 1024);
             }
             c.obuf_soft_since = None;
+            if srv.repl.pipe.is_some() {
+                crate::replication::master::drained(srv);
+                if !srv.net.clients.contains(idx) {
+                    return;
+                }
+            }
+            let c = &mut srv.net.clients[idx];
             if c.close_after_reply {
                 close_client(srv, idx);
                 return;

@@ -44,6 +44,12 @@ pub struct Rdb {
     pub keys_processed: u64,
     pub keys_total: u64,
     pub last_cow_size: u64,
+    /// The running child streams its snapshot to replicas (a diskless sync), not to the
+    /// file: its end moves no save state.
+    pub child_to_socket: bool,
+    /// The replication history a file loaded at startup was saved in: its repl-id,
+    /// repl-offset and repl-stream-db aux fields.
+    pub loaded_repl: Option<(String, i64, usize)>,
 }
 
 impl Rdb {
@@ -100,7 +106,7 @@ pub fn changes_since_save(srv: &Server) -> u64 {
     srv.data.dirty.saturating_sub(srv.admin.rdb.dirty_at_save)
 }
 
-pub(crate) fn options(srv: &Server) -> Options<'static> {
+pub(crate) fn options<'a>(srv: &Server) -> Options<'a> {
     let policy = srv.cfg.maxmemory_policy_name();
     Options {
         compression: srv.cfg.rdbcompression,
@@ -119,6 +125,26 @@ pub(crate) fn options(srv: &Server) -> Options<'static> {
         compact: super::rdb_save::Compact::of(&srv.cfg),
         progress: None,
     }
+}
+
+/// The replication aux fields a snapshot carries (Redis's rdbPopulateSaveInfo): the
+/// replication ID and offset, and the database the stream last selected, so that a
+/// server restarted from it can continue its history (PSYNC) as master or replica.
+pub(crate) fn repl_aux(srv: &Server) -> Vec<(&'static str, String)> {
+    let r = &srv.repl;
+    let db = match r.master.as_ref() {
+        Some(m) => m.db_committed(),
+        None if r.backlog.is_some() => srv.data.prop.repl().and_then(|f| f.selected).unwrap_or(0),
+        None => return Vec::new(),
+    };
+    vec![
+        ("repl-stream-db", db.to_string()),
+        ("repl-id", r.replid.clone()),
+        (
+            "repl-offset",
+            crate::replication::current_offset(srv).to_string(),
+        ),
+    ]
 }
 
 /// The function libraries' code, as snapshots carry them.
@@ -151,6 +177,8 @@ fn write_file_with(srv: &Server, pid: u32, progress: Option<fn(u64)>) -> Result<
     })?;
     let mut opts = options(srv);
     opts.progress = progress;
+    let aux = repl_aux(srv);
+    opts.aux = &aux;
     let libs = library_codes(srv);
     // rdb_save buffers 64 KB writes itself: no second buffer.
     let (f, keys) = rdb_save::write(f, &srv.data.ks, libs, &opts)
@@ -236,6 +264,65 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     }
 }
 
+/// A diskless sync's BGSAVE: a child writes `$EOF:<mark>\r\n`, the snapshot and `mark`
+/// into `fd` (a pipe's write end, which the parent reads and sends to the replicas) and
+/// exits; a child that fails half way never writes the mark, so no replica takes a cut
+/// snapshot for whole. The parent's copy of `fd` is closed here. Returns the child's pid.
+pub fn bgsave_to_fd(srv: &mut Server, fd: i32, mark: &[u8]) -> Result<libc::pid_t, String> {
+    let close = |fd: i32| {
+        // SAFETY: closing a descriptor we were handed and own.
+        unsafe { libc::close(fd) };
+    };
+    if srv.admin.rdb.child.is_some() {
+        close(fd);
+        return Err("ERR Background save already in progress".into());
+    }
+    let dirty = srv.data.dirty;
+    let (rd, wr) = report_pipe();
+    let t0 = Instant::now();
+    match crate::child::fork(srv, crate::child::Kind::Rdb) {
+        Err(e) => {
+            close_pipe(rd, wr);
+            close(fd);
+            Err(format!("Can't save in background: fork: {e}"))
+        }
+        Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
+            reports_to(srv, wr);
+            // SAFETY: `fd` is the pipe's write end, open, owned by this child alone now.
+            let mut f = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let mut opts = options(srv);
+            opts.progress = Some(child_progress);
+            let aux = repl_aux(srv);
+            opts.aux = &aux;
+            let libs = library_codes(srv);
+            let r = (|| -> std::io::Result<()> {
+                use std::io::Write as _;
+                f.write_all(b"$EOF:")?;
+                f.write_all(mark)?;
+                f.write_all(b"\r\n")?;
+                let (mut f, _) = rdb_save::write(f, &srv.data.ks, libs, &opts)?;
+                f.write_all(mark)
+            })();
+            child_report(u64::MAX);
+            match r {
+                Ok(_) => true,
+                Err(e) => {
+                    crate::warn!("Write error sending DB to replicas: {e}");
+                    false
+                }
+            }
+        }),
+        Ok(crate::child::Forked::Parent(pid)) => {
+            close(fd);
+            forked(srv, rd, wr, t0);
+            srv.admin.rdb.child = Some((pid, t0, dirty));
+            srv.admin.rdb.child_to_socket = true;
+            crate::notice!("Background RDB transfer started by pid {pid}");
+            Ok(pid)
+        }
+    }
+}
+
 /// A pipe for a child's progress and copy-on-write reports (Redis's child info): the
 /// read and write ends, -1 when none could be made.
 pub(crate) fn report_pipe() -> (i32, i32) {
@@ -308,6 +395,18 @@ pub fn child_done(srv: &mut Server, pid: libc::pid_t, ok: bool) {
     }
     srv.admin.rdb.child = None;
     read_child_info(srv);
+    if std::mem::take(&mut srv.admin.rdb.child_to_socket) {
+        let r = &mut srv.admin.rdb;
+        r.last_cow_size = r.cow_size;
+        r.reset_child_info();
+        r.last_bgsave_secs = started.elapsed().as_secs() as i64;
+        if ok {
+            crate::notice!("Background RDB transfer terminated with success");
+        } else {
+            crate::warn!("Background transfer error");
+        }
+        return;
+    }
     let r = &mut srv.admin.rdb;
     r.last_cow_size = r.cow_size;
     if ok && r.cow_size > 0 {
@@ -360,6 +459,7 @@ pub fn cron(srv: &mut Server) {
 /// same, then saves in the foreground when it is to save).
 pub fn kill_child(srv: &mut Server) {
     if let Some((pid, _, _)) = srv.admin.rdb.child.take() {
+        srv.admin.rdb.child_to_socket = false;
         crate::warn!("There is a child saving an .rdb. Killing it!");
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(pid, libc::SIGUSR1) };
@@ -505,6 +605,30 @@ pub fn load_bytes(
                     let v = String::from_utf8_lossy(&value);
                     match &*name {
                         b"redis-ver" => crate::notice!("Loading RDB produced by version {v}"),
+                        b"repl-id" => {
+                            let e = srv
+                                .admin
+                                .rdb
+                                .loaded_repl
+                                .get_or_insert_with(Default::default);
+                            e.0 = v.into_owned();
+                        }
+                        b"repl-offset" => {
+                            let e = srv
+                                .admin
+                                .rdb
+                                .loaded_repl
+                                .get_or_insert_with(Default::default);
+                            e.1 = v.parse().unwrap_or(0);
+                        }
+                        b"repl-stream-db" => {
+                            let e = srv
+                                .admin
+                                .rdb
+                                .loaded_repl
+                                .get_or_insert_with(Default::default);
+                            e.2 = v.parse().unwrap_or(0);
+                        }
                         b"ctime" => {
                             let age = ctime_now - v.parse::<i64>().unwrap_or(ctime_now);
                             crate::notice!("RDB age {} seconds", age.max(0));

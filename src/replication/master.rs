@@ -25,6 +25,11 @@ pub enum Sync {
     WaitEnd,
     /// The snapshot file is being written to it (`left` bytes still to read).
     Sending { file: std::fs::File, left: u64 },
+    /// A diskless sync: the snapshot comes through the BGSAVE child's pipe.
+    Diskless,
+    /// Its diskless snapshot is sent; it is online from its first REPLCONF ACK (until
+    /// then it could not tell the stream from the snapshot's end).
+    WaitAck,
     /// It gets the stream as it is made.
     Online,
 }
@@ -46,6 +51,8 @@ pub struct ReplicaConn {
     /// The offset it acknowledged last, and when.
     pub ack_off: i64,
     pub ack_time: Instant,
+    /// When it started waiting for a BGSAVE (repl-diskless-sync-delay).
+    pub since: Instant,
 }
 
 impl ReplicaConn {
@@ -61,6 +68,7 @@ impl ReplicaConn {
             initial_offset: 0,
             ack_off: 0,
             ack_time: Instant::now(),
+            since: Instant::now(),
         }
     }
     /// It asked for the stream (SYNC/PSYNC).
@@ -70,13 +78,18 @@ impl ReplicaConn {
     pub fn online(&self) -> bool {
         matches!(self.state, Some(Sync::Online))
     }
+    /// It waits for a BGSAVE to start (the stream before it is in the snapshot).
+    pub fn waits_for_fork(&self) -> bool {
+        matches!(self.state, Some(Sync::WaitStart))
+    }
     pub fn sending(&self) -> bool {
         matches!(self.state, Some(Sync::Sending { .. }))
     }
     fn state_name(&self) -> &'static str {
         match self.state {
-            Some(Sync::WaitStart) | Some(Sync::WaitEnd) => "wait_bgsave",
+            Some(Sync::WaitStart) | Some(Sync::WaitEnd) | Some(Sync::Diskless) => "wait_bgsave",
             Some(Sync::Sending { .. }) => "send_bulk",
+            Some(Sync::WaitAck) => "online",
             Some(Sync::Online) => "online",
             None => "none",
         }
@@ -137,14 +150,25 @@ pub fn replconf(ctx: &mut Ctx, args: Args) {
             let Some(off) = crate::util::parse_i64(val) else {
                 return;
             };
-            let c = ctx.client();
+            let c = &mut ctx.srv.net.clients[ctx.id];
+            let name = replica_name(c);
+            let mut acked = false;
             if let Some(r) = c.repl.as_mut().filter(|r| r.is_replica()) {
                 if off > r.ack_off {
                     r.ack_off = off;
                 }
                 r.ack_time = Instant::now();
-                ctx.srv.repl.acked = true;
+                acked = true;
+                if matches!(r.state, Some(Sync::WaitAck)) {
+                    // Its snapshot is loaded: the stream held for it follows (through
+                    // this command's own output, after whatever is pending).
+                    r.state = Some(Sync::Online);
+                    let held = std::mem::take(&mut r.held);
+                    ctx.out.buf.extend_from_slice(&held);
+                    crate::notice!("Synchronization with replica {} succeeded", name);
+                }
             }
+            ctx.srv.repl.acked |= acked;
             return;
         } else if eq_ic(opt, "getack") {
             // From our master: answered with our offset once its input is applied.
@@ -186,6 +210,20 @@ pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
     {
         // Already a replica: ignored, as Redis does.
         return;
+    }
+    // PSYNC replid offset FAILOVER: our master hands over to us (FAILOVER).
+    if psync && args.len() >= 4 && eq_ic(args.get(3), "failover") {
+        if args.get(1) != ctx.srv.repl.replid.as_bytes() {
+            return ctx
+                .out
+                .error("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        let by = {
+            let c = ctx.client();
+            format!("id={} addr={}", c.id, c.peer)
+        };
+        let _ = super::replica::replicaof(ctx.srv, None, &by);
+        crate::notice!("MASTER MODE enabled (failover request from '{}')", by);
     }
     if let Some(m) = ctx.srv.repl.master.as_ref() {
         if m.client.is_none() {
@@ -265,8 +303,50 @@ pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
         );
         return;
     }
+    let eof = ctx.srv.net.clients[idx]
+        .repl
+        .as_ref()
+        .is_some_and(|r| r.capa_eof);
+    if ctx.srv.cfg.repl_diskless_sync && eof && ctx.srv.cfg.repl_diskless_sync_delay > 0 {
+        // More replicas may come for the same snapshot (repl-diskless-sync-delay).
+        crate::notice!("Delay next BGSAVE for diskless SYNC");
+        return;
+    }
     // The reply goes out through this command's own output (it runs now).
     start_bgsave(ctx.srv, Some((idx, ctx.out)));
+}
+
+/// From the cron: start the BGSAVE replicas wait for, once no other child runs and, for
+/// a diskless sync, the first of them waited repl-diskless-sync-delay seconds (or
+/// repl-diskless-sync-max-replicas came).
+pub fn start_pending(srv: &mut Server) {
+    if srv.repl.rdb_child.is_some() || crate::child::writer_running(srv) {
+        return;
+    }
+    let mut waiting = 0;
+    let mut longest = std::time::Duration::ZERO;
+    let mut all_eof = true;
+    for &i in &srv.repl.replicas {
+        let Some(r) = srv.net.clients.get(i).and_then(|c| c.repl.as_ref()) else {
+            continue;
+        };
+        if matches!(r.state, Some(Sync::WaitStart)) {
+            waiting += 1;
+            longest = longest.max(r.since.elapsed());
+            all_eof &= r.capa_eof;
+        }
+    }
+    if waiting == 0 {
+        return;
+    }
+    if srv.cfg.repl_diskless_sync && all_eof {
+        let delay = srv.cfg.repl_diskless_sync_delay.max(0) as u64;
+        let max = srv.cfg.repl_diskless_sync_max_replicas;
+        if longest.as_secs() < delay && !(max > 0 && waiting >= max) {
+            return;
+        }
+    }
+    start_bgsave(srv, None);
 }
 
 fn become_replica(srv: &mut Server, idx: usize, state: Sync) {
@@ -274,6 +354,7 @@ fn become_replica(srv: &mut Server, idx: usize, state: Sync) {
     let r = conn(c);
     r.state = Some(state);
     r.ack_time = Instant::now();
+    r.since = Instant::now();
     if !srv.repl.replicas.contains(&idx) {
         srv.repl.replicas.push(idx);
     }
@@ -324,6 +405,7 @@ fn full_resync_reply(srv: &mut Server, idx: usize, offset: i64, out: &mut crate:
     let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
     let c = &mut srv.net.clients[idx];
     let r = c.repl.as_mut().expect("a replica");
+    r.held.clear();
     r.initial_offset = offset;
     r.state = Some(Sync::WaitEnd);
     if !r.pre_psync {
@@ -355,12 +437,22 @@ fn start_bgsave(srv: &mut Server, running: Option<(usize, &mut crate::resp::Repl
     feed(srv);
     // The replicas' stream starts with a SELECT after the snapshot.
     reselect(srv);
+    // To the replicas' sockets when all of them can take a diskless snapshot.
+    let socket = srv.cfg.repl_diskless_sync
+        && waiting
+            .iter()
+            .all(|&i| srv.net.clients[i].repl.as_ref().is_some_and(|r| r.capa_eof));
     crate::notice!(
-        "Starting BGSAVE for SYNC with target: disk (replicas waiting: {})",
-        waiting.len()
+        "Starting BGSAVE for SYNC with target: {}",
+        if socket { "replicas sockets" } else { "disk" }
     );
     let mut running = running;
-    if let Err(e) = crate::persist::snapshot::bgsave(srv) {
+    let started = if socket {
+        start_pipe(srv)
+    } else {
+        crate::persist::snapshot::bgsave(srv)
+    };
+    if let Err(e) = started {
         crate::warn!("BGSAVE for replication failed: {e}");
         const FAILED: &str = "ERR BGSAVE failed, replication can't continue";
         for idx in waiting {
@@ -390,14 +482,211 @@ fn start_bgsave(srv: &mut Server, running: Option<(usize, &mut crate::resp::Repl
                 srv.net.pending_write.push(idx);
             }
         }
+        if socket {
+            let r = srv.net.clients[idx].repl.as_mut().expect("a replica");
+            r.state = Some(Sync::Diskless);
+        }
+    }
+}
+
+/// The read end of a diskless sync's pipe (the child writes the framed snapshot into it).
+pub struct RdbPipe {
+    file: std::fs::File,
+    /// Reading waits for the replicas to drain their output.
+    pub paused: bool,
+}
+
+/// The event-loop token of the diskless sync's pipe.
+pub const PIPE_TOKEN: usize = crate::link::LINK_TOKEN - 1;
+
+/// Fork a child that writes the snapshot into a pipe whose read end the loop watches.
+fn start_pipe(srv: &mut Server) -> Result<(), String> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: `rd` is the pipe's read end we own; made nonblocking for the event loop.
+    unsafe {
+        let fl = libc::fcntl(rd, libc::F_GETFL);
+        libc::fcntl(rd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+    // SAFETY: `rd` is open and owned by nothing else; the File closes it.
+    let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+    let mark = crate::server::random_hex(40);
+    crate::persist::snapshot::bgsave_to_fd(srv, wr, mark.as_bytes())?;
+    srv.net
+        .registry
+        .register(
+            &mut mio::unix::SourceFd(&rd),
+            mio::Token(PIPE_TOKEN),
+            mio::Interest::READABLE,
+        )
+        .map_err(|e| format!("watching the snapshot pipe: {e}"))?;
+    srv.repl.pipe = Some(RdbPipe {
+        file,
+        paused: false,
+    });
+    Ok(())
+}
+
+/// A replica's output this large pauses the pipe (the child then waits on it).
+const PIPE_PAUSE_AT: usize = 8 << 20;
+
+/// The pipe is readable (or a replica drained its output): relay what the child wrote
+/// to the replicas taking the diskless snapshot; at its end the pipe closes.
+pub fn pipe_readable(srv: &mut Server) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let Some(p) = srv.repl.pipe.as_mut() else {
+            return;
+        };
+        let targets: Vec<usize> = srv
+            .repl
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&i| {
+                srv.net.clients.get(i).is_some_and(|c| {
+                    !c.close_asap
+                        && matches!(
+                            c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                            Some(Sync::Diskless)
+                        )
+                })
+            })
+            .collect();
+        if targets
+            .iter()
+            .any(|&i| srv.net.clients[i].pending_output() >= PIPE_PAUSE_AT)
+        {
+            p.paused = true;
+            return;
+        }
+        p.paused = false;
+        match p.file.read(&mut buf) {
+            Ok(0) => {
+                close_pipe(srv);
+                crate::notice!(
+                    "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                    targets.len()
+                );
+                for idx in targets {
+                    let c = &mut srv.net.clients[idx];
+                    let r = c.repl.as_mut().expect("a replica");
+                    r.state = Some(Sync::WaitAck);
+                    r.ack_time = Instant::now();
+                    crate::notice!("Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming", replica_name(c));
+                }
+                return;
+            }
+            Ok(n) => {
+                if targets.is_empty() {
+                    continue;
+                }
+                let now = Instant::now();
+                for idx in targets {
+                    let c = &mut srv.net.clients[idx];
+                    c.out.buf.extend_from_slice(&buf[..n]);
+                    // It takes data: not timed out (repl-timeout, full sync).
+                    if let Some(r) = c.repl.as_mut() {
+                        r.ack_time = now;
+                    }
+                    srv.net.pending_write.push(idx);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                crate::warn!("Diskless rdb transfer, read error: {e}");
+                close_pipe(srv);
+                for idx in targets {
+                    srv.net.clients[idx].close_asap = true;
+                    srv.net.pending_write.push(idx);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn close_pipe(srv: &mut Server) {
+    if let Some(p) = srv.repl.pipe.take() {
+        use std::os::fd::AsRawFd;
+        let fd = p.file.as_raw_fd();
+        let _ = srv.net.registry.deregister(&mut mio::unix::SourceFd(&fd));
+    }
+}
+
+/// A replica left: with a diskless transfer under way and nobody left to take it, the
+/// child is stopped; else a pipe paused for it goes on.
+pub fn replica_gone(srv: &mut Server) {
+    if srv.repl.pipe.is_none() {
+        return;
+    }
+    let left = srv.repl.replicas.iter().any(|&i| {
+        srv.net.clients.get(i).is_some_and(|c| {
+            !c.close_asap
+                && matches!(
+                    c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                    Some(Sync::Diskless)
+                )
+        })
+    });
+    if left {
+        drained(srv);
+        return;
+    }
+    crate::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
+    close_pipe(srv);
+    if let Some(pid) = srv.repl.rdb_child {
+        // SAFETY: signalling our own child process (reaped by the cron).
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+    }
+}
+
+/// A replica taking a diskless snapshot drained its output: the paused pipe goes on.
+pub fn drained(srv: &mut Server) {
+    if srv.repl.pipe.as_ref().is_some_and(|p| p.paused) {
+        pipe_readable(srv);
     }
 }
 
 /// A forked child ended (from the reaper): the replicas waiting for its snapshot get it
 /// (or are dropped when it failed), and those waiting for a BGSAVE get one.
 pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
+    if srv.repl.rdb_child == Some(pid) && (srv.repl.pipe.is_some() || !ok) {
+        // A diskless sync's child that failed (or was killed): its replicas got no whole
+        // snapshot (no end mark) and are dropped to try again.
+        let relayed = srv.repl.pipe.is_some();
+        if relayed {
+            // What it wrote before it ended is relayed first.
+            pipe_readable(srv);
+            close_pipe(srv);
+        }
+    }
     if srv.repl.rdb_child == Some(pid) {
         srv.repl.rdb_child = None;
+        let diskless: Vec<usize> = srv
+            .repl
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&i| {
+                srv.net.clients.get(i).is_some_and(|c| {
+                    matches!(
+                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
+                        Some(Sync::Diskless)
+                    )
+                })
+            })
+            .collect();
+        for idx in diskless {
+            crate::warn!("Diskless sync to replica ended without a whole snapshot: dropping it");
+            srv.net.clients[idx].close_asap = true;
+            srv.net.pending_write.push(idx);
+        }
         let waiting: Vec<usize> = srv
             .repl
             .replicas
@@ -412,7 +701,9 @@ pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
                 })
             })
             .collect();
-        let file = if ok {
+        let file = if waiting.is_empty() {
+            None
+        } else if ok {
             let path = srv.cfg.dbfilename.clone();
             std::fs::File::open(&path)
                 .and_then(|f| f.metadata().map(|m| (f, m.len())))
@@ -425,9 +716,12 @@ pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
         for idx in waiting {
             let c = &mut srv.net.clients[idx];
             let r = c.repl.as_mut().expect("a replica");
-            let opened = file
-                .as_ref()
-                .and_then(|(f, len)| f.try_clone().ok().map(|f| (f, *len)));
+            // A descriptor of its own each (a clone would share the read offset).
+            let opened = file.as_ref().and_then(|(_, len)| {
+                std::fs::File::open(&srv.cfg.dbfilename)
+                    .ok()
+                    .map(|f| (f, *len))
+            });
             match opened {
                 Some((f, len)) => {
                     c.out
@@ -443,9 +737,7 @@ pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
             }
         }
     }
-    if !crate::child::writer_running(srv) {
-        start_bgsave(srv, None);
-    }
+    start_pending(srv);
 }
 
 /// After a replica's output was all written: the next chunk of its snapshot, or, once
@@ -513,7 +805,15 @@ pub fn cron(srv: &mut Server, now: Instant) {
                 c.out.buf.push(b'\n');
                 srv.net.pending_write.push(idx);
             }
-            Some(Sync::Online)
+            Some(Sync::Diskless) if now.duration_since(r.ack_time).as_secs() > timeout => {
+                crate::warn!(
+                    "Disconnecting timedout replica (full sync): {}",
+                    replica_name(c)
+                );
+                c.close_asap = true;
+                srv.net.pending_write.push(idx);
+            }
+            Some(Sync::Online) | Some(Sync::WaitAck)
                 if !r.pre_psync && now.duration_since(r.ack_time).as_secs() > timeout =>
             {
                 crate::warn!(
@@ -525,9 +825,6 @@ pub fn cron(srv: &mut Server, now: Instant) {
             }
             _ => {}
         }
-    }
-    if srv.repl.rdb_child.is_none() && !crate::child::writer_running(srv) {
-        start_bgsave(srv, None);
     }
 }
 

@@ -23,6 +23,7 @@
 //! `crate::link` connection until the sync is done, then a client whose commands are
 //! applied (not answered). Nothing here blocks on a socket.
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
 
@@ -60,6 +61,12 @@ pub struct Repl {
     pub rdb_child: Option<libc::pid_t>,
     /// Replicas whose snapshot transfer goes on at the next iteration.
     pub sending: Vec<usize>,
+    /// A diskless sync's pipe from the BGSAVE child.
+    pub pipe: Option<master::RdbPipe>,
+    /// A FAILOVER under way.
+    pub failover: Option<failover::Failover>,
+    /// The stream's database from a snapshot loaded at startup (a replica's).
+    pub restored_db: Option<usize>,
     /// On a replica: its master and the link to it.
     pub master: Option<replica::Master>,
     pub hooks: Option<Hooks>,
@@ -97,6 +104,9 @@ impl Repl {
             replicas: Vec::new(),
             rdb_child: None,
             sending: Vec::new(),
+            pipe: None,
+            failover: None,
+            restored_db: None,
             master: None,
             hooks: None,
             waiters: Vec::new(),
@@ -209,6 +219,8 @@ pub fn feed(srv: &mut Server) {
         if r.online() {
             c.out.buf.extend_from_slice(&bytes);
             srv.net.pending_write.push(idx);
+        } else if r.waits_for_fork() {
+            // Its snapshot is not taken yet: it will hold this.
         } else {
             r.held.extend_from_slice(&bytes);
             if hard > 0 && r.held.len() as i64 >= hard && !c.close_asap {
@@ -249,6 +261,7 @@ pub fn before_sleep(srv: &mut Server) {
     if srv.repl.acked {
         srv.repl.acked = false;
         master::release_waiters(srv);
+        failover::progress(srv);
     }
 }
 
@@ -256,6 +269,10 @@ pub fn before_sleep(srv: &mut Server) {
 /// backlog's time to live, and on a replica the link to its master.
 pub fn cron(srv: &mut Server) {
     replica::cron(srv);
+    failover::progress(srv);
+    if !srv.repl.replicas.is_empty() {
+        master::start_pending(srv);
+    }
     let now = Instant::now();
     if now.duration_since(srv.repl.last_cron) < Duration::from_secs(1) {
         return;
@@ -289,10 +306,17 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
         if srv.repl.replicas.is_empty() {
             srv.repl.no_replicas_since = Some(Instant::now());
         }
+        master::replica_gone(srv);
     }
     srv.repl.waiters.retain(|&(i, _)| i != idx);
     if c.is_master {
-        replica::master_lost(srv, idx);
+        // The database as of the last whole command outside a transaction.
+        let db = if c.tx.active {
+            srv.repl.master.as_ref().map_or(0, |m| m.db_committed())
+        } else {
+            c.db
+        };
+        replica::master_lost(srv, idx, db);
     }
 }
 
@@ -321,9 +345,9 @@ pub fn info(srv: &Server, o: &mut String) {
             replica::info(srv, m, o);
         }
     }
-    f!("connected_slaves", master::online_count(srv));
+    f!("connected_slaves", srv.repl.replicas.len());
     master::info_replicas(srv, o);
-    f!("master_failover_state", "no-failover");
+    f!("master_failover_state", failover::state_name(srv));
     f!("master_replid", r.replid);
     f!("master_replid2", r.replid2);
     f!("master_repl_offset", current_offset(srv));
@@ -381,4 +405,30 @@ pub fn role(srv: &Server, out: &mut crate::resp::Reply) {
             });
         }
     }
+}
+
+/// At startup, from the replication aux fields of the snapshot just loaded: a replica
+/// takes the ID and offset as its own (to PSYNC its master from there); a master keeps
+/// them as its previous history (replid2), so its replicas continue partially.
+pub fn restore_history(srv: &mut Server, loaded: Option<(String, i64, usize)>, replica: bool) {
+    let Some((id, offset, db)) = loaded.filter(|l| l.0.len() == 40) else {
+        return;
+    };
+    if replica {
+        srv.repl.replid = id;
+        srv.repl.offset = offset;
+        srv.repl.restored_db = Some(db);
+        return;
+    }
+    srv.repl.replid2 = id;
+    srv.repl.second_offset = offset + 1;
+    srv.repl.offset = offset;
+    srv.repl.backlog = None;
+    ensure_backlog(srv);
+    srv.repl.no_replicas_since = Some(Instant::now());
+    crate::notice!(
+        "Restored the replication ID {} and offset {} from the RDB file as the secondary ID",
+        srv.repl.replid2,
+        offset
+    );
 }

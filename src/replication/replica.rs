@@ -78,6 +78,17 @@ pub struct Master {
     /// REPLCONF GETACK came: an ACK goes back once the input is applied.
     pub ack_asked: bool,
     last_ack: Instant,
+    /// The database the master's stream has selected: kept across a broken link, since a
+    /// partial resync continues the stream where it was (Redis keeps its cached master).
+    db: usize,
+    /// PSYNC carries FAILOVER (this master hands over to the replica it now follows), and
+    /// whether the target refused it.
+    pub psync_failover: bool,
+    pub failover_refused: bool,
+    /// A transaction of the stream under way: its bytes count (offset, backlog, our
+    /// replicas) only once its EXEC is applied; a link lost before drops it and the
+    /// master sends it again.
+    tx_bytes: Vec<u8>,
 }
 
 impl Master {
@@ -101,7 +112,16 @@ impl Master {
             read_ahead: 0,
             ack_asked: false,
             last_ack: now,
+            db: 0,
+            psync_failover: false,
+            failover_refused: false,
+            tx_bytes: Vec::new(),
         }
+    }
+
+    /// The stream's database as of its last applied command outside a transaction.
+    pub fn db_committed(&self) -> usize {
+        self.db
     }
 
     /// ROLE's name of the state.
@@ -280,6 +300,8 @@ pub fn on_link(srv: &mut Server, idx: usize, p: Progress) {
             let state = srv.repl.master.as_ref().map(|m| m.state);
             let why = if state == Some(State::Transfer) {
                 format!("I/O error trying to sync with MASTER: {e}")
+            } else if e == "timeout" {
+                "Timeout connecting to the MASTER...".to_string()
             } else {
                 format!("Error condition on socket for SYNC: {e}")
             };
@@ -413,10 +435,11 @@ fn handshake_reply(srv: &mut Server, idx: usize, v: Value) -> bool {
                 crate::notice!("Partial resynchronization not possible (no cached master)");
             }
             let mut cmd = Vec::new();
-            crate::resp::client::encode_command(
-                &mut cmd,
-                [&b"PSYNC"[..], id.as_bytes(), off.as_bytes()].into_iter(),
-            );
+            let mut words: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), off.as_bytes()];
+            if m.psync_failover {
+                words.push(b"FAILOVER");
+            }
+            crate::resp::client::encode_command(&mut cmd, words.into_iter());
             // After PSYNC's reply the link carries the snapshot and the stream: raw bytes.
             srv.net.links[idx].raw = true;
             if let Progress::Failed(e) = link::send(srv, idx, &cmd, 1, timeout) {
@@ -431,6 +454,9 @@ fn handshake_reply(srv: &mut Server, idx: usize, v: Value) -> bool {
 
 fn psync_reply(srv: &mut Server, idx: usize, is_err: bool, text: &str) -> bool {
     if is_err {
+        if let Some(m) = srv.repl.master.as_mut().filter(|m| m.psync_failover) {
+            m.failover_refused = true;
+        }
         if text.starts_with("NOMASTERLINK") || text.starts_with("LOADING") {
             fail(
                 srv,
@@ -460,6 +486,7 @@ fn psync_reply(srv: &mut Server, idx: usize, is_err: bool, text: &str) -> bool {
             // The dataset will be replaced: our replicas must sync again too.
             disconnect_replicas(srv);
             let m = srv.repl.master.as_mut().expect("a master");
+            m.db = 0;
             m.full_replid = id.to_string();
             m.full_offset = off;
             m.state = State::Transfer;
@@ -695,6 +722,7 @@ fn attach(srv: &mut Server, mut conn: crate::net::Conn, peer: String, rbuf: Vec<
     let mut c = Client::new(id, conn, kind, peer, String::new());
     c.is_master = true;
     c.rbuf = rbuf;
+    c.db = srv.repl.master.as_ref().map_or(0, |m| m.db);
     let idx = srv.net.clients.insert(c);
     let token = srv.net.clients[idx].token(idx);
     let reg = srv.net.clients[idx].conn.as_mut().map(|conn| {
@@ -712,6 +740,7 @@ fn attach(srv: &mut Server, mut conn: crate::net::Conn, peer: String, rbuf: Vec<
     let m = srv.repl.master.as_mut().expect("a master");
     m.client = Some(idx);
     m.state = State::Connected;
+    m.psync_failover = false;
     m.down_since = None;
     m.last_io = Instant::now();
     m.read_ahead = 0;
@@ -723,16 +752,19 @@ fn attach(srv: &mut Server, mut conn: crate::net::Conn, peer: String, rbuf: Vec<
 
 /// The master's client went away: the link is down, to be made again (the history kept
 /// for a PSYNC).
-pub fn master_lost(srv: &mut Server, idx: usize) {
+pub fn master_lost(srv: &mut Server, idx: usize, db: usize) {
     let Some(m) = srv.repl.master.as_mut() else {
         return;
     };
     if m.client != Some(idx) {
         return;
     }
+    // Where the stream was (an unfinished transaction is not: it comes again).
+    m.db = db;
     crate::notice!("Connection with master lost.");
     crate::notice!("* Caching the disconnected master state.");
     m.client = None;
+    m.tx_bytes.clear();
     m.state = State::Connect;
     m.retry_at = Instant::now();
     m.down_since = Some(Instant::now());
@@ -778,11 +810,22 @@ pub fn master_input(srv: &mut Server, idx: usize) {
                         .unwrap_or_default();
                     crate::warn!("Unknown command '{}' from master: ignored", name);
                 }
-                srv.data.prop.repl_raw(&rbuf[pos..pos + consumed]);
-                pos += consumed;
-                if !srv.net.clients.contains(idx) {
+                let Some(c) = srv.net.clients.get(idx) else {
                     break;
+                };
+                let (in_tx, db) = (c.tx.active, c.db);
+                let m = srv.repl.master.as_mut().expect("a master");
+                if in_tx {
+                    m.tx_bytes.extend_from_slice(&rbuf[pos..pos + consumed]);
+                } else {
+                    if !m.tx_bytes.is_empty() {
+                        let tx = std::mem::take(&mut m.tx_bytes);
+                        srv.data.prop.repl_raw(&tx);
+                    }
+                    srv.data.prop.repl_raw(&rbuf[pos..pos + consumed]);
+                    srv.repl.master.as_mut().expect("a master").db = db;
                 }
+                pos += consumed;
             }
             Ok(Request::Skip { consumed }) => {
                 srv.data.prop.repl_raw(&rbuf[pos..pos + consumed]);
@@ -933,4 +976,11 @@ pub fn info(srv: &Server, m: &Master, o: &mut String) {
     f!("slave_priority", srv.cfg.replica_priority);
     f!("slave_read_only", srv.cfg.replica_read_only as u8);
     f!("replica_announced", srv.cfg.replica_announced as u8);
+}
+
+/// After REPLICAOF at startup: the stream continues in the database the snapshot said.
+pub fn restore_stream_db(srv: &mut Server) {
+    if let (Some(db), Some(m)) = (srv.repl.restored_db.take(), srv.repl.master.as_mut()) {
+        m.db = db;
+    }
 }

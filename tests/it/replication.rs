@@ -465,3 +465,142 @@ fn a_replica_whose_tls_fails_logs_why_and_retries() {
     let n: i64 = q(&mut replica.c(), &["DBSIZE"]);
     assert_eq!(n, 0);
 }
+
+/// A Redis Sentinel (Debian's redis-server in sentinel mode) over TLS, watching the
+/// master at `master_tls` (quorum 2). Its plain port answers the test.
+fn sentinel(pki: &Pki, master_tls: u16) -> Server {
+    let (port, tls_port) = (free_port(), free_port());
+    let dir = temp_dir("sentinel");
+    let conf = dir.join("sentinel.conf");
+    let text = format!(
+        "port {port}\nbind 127.0.0.1\ntls-port {tls_port}\n\
+         tls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+         tls-client-cert-file {}\ntls-client-key-file {}\n\
+         tls-replication yes\ndir {}\n\
+         sentinel monitor mymaster 127.0.0.1 {master_tls} 2\n\
+         sentinel down-after-milliseconds mymaster 1000\n\
+         sentinel failover-timeout mymaster 10000\n",
+        pki.path("server.crt"),
+        pki.path("server.key"),
+        pki.path("ca.crt"),
+        pki.path("client.crt"),
+        pki.path("client.key"),
+        dir.display(),
+    );
+    std::fs::write(&conf, text).unwrap();
+    let child = std::process::Command::new(REDIS_SERVER)
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn redis-server --sentinel");
+    let s = Server::adopt(child, port, dir);
+    wait_until("sentinel up", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    s
+}
+
+fn master_addr(s: &Server) -> u16 {
+    let a: Vec<String> = q(
+        &mut s.client(),
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"],
+    );
+    a[1].parse().unwrap()
+}
+
+fn wait_long(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sentinel_fails_over_ferrokv_over_tls_without_losing_acknowledged_writes() {
+    let pki = make_pki("replica");
+    let master = ferrokv(&pki, &[]);
+    let replicas = [ferrokv(&pki, &[]), ferrokv(&pki, &[])];
+    for r in &replicas {
+        r.replicaof(&master);
+        caught_up(&master, r);
+    }
+    let sentinels: Vec<Server> = (0..3).map(|_| sentinel(&pki, master.tls_port)).collect();
+    // Discovery: the replicas from INFO, the other sentinels from __sentinel__:hello.
+    wait_long("sentinels discover replicas and each other", 30, || {
+        let r: Vec<redis::Value> = q(
+            &mut sentinels[0].client(),
+            &["SENTINEL", "REPLICAS", "mymaster"],
+        );
+        let s: Vec<redis::Value> = q(
+            &mut sentinels[0].client(),
+            &["SENTINEL", "SENTINELS", "mymaster"],
+        );
+        r.len() == 2 && s.len() == 2
+    });
+    // Writes acknowledged by a replica (WAIT 1) before the master dies.
+    let mut m = master.c();
+    let mut acked = Vec::new();
+    for i in 0..200 {
+        let k = format!("w{i}");
+        let _: () = q(&mut m, &["SET", &k, &i.to_string()]);
+        let n: i64 = q(&mut m, &["WAIT", "1", "1000"]);
+        if n >= 1 {
+            acked.push(k);
+        }
+    }
+    assert_eq!(acked.len(), 200);
+    let old_tls = master.tls_port;
+    drop(master); // kill -9
+    wait_long("sentinel promotes a replica", 60, || {
+        master_addr(&sentinels[0]) != old_tls
+    });
+    let new_tls = master_addr(&sentinels[0]);
+    let (promoted, other) = if replicas[0].tls_port == new_tls {
+        (&replicas[0], &replicas[1])
+    } else {
+        (&replicas[1], &replicas[0])
+    };
+    assert_eq!(promoted.field("replication", "role"), "master");
+    let mut p = promoted.c();
+    for k in &acked {
+        let v: Option<String> = q(&mut p, &["GET", k]);
+        assert!(v.is_some(), "acknowledged write {k} lost");
+    }
+    // The other replica follows the new master, continuing its stream.
+    let _: () = q(&mut p, &["SET", "after", "failover"]);
+    wait_long("the other replica follows the new master", 30, || {
+        other.field("replication", "master_port") == new_tls.to_string()
+            && other.field("replication", "master_link_status") == "up"
+    });
+    caught_up(promoted, other);
+    let v: Option<String> = q(&mut other.c(), &["GET", "after"]);
+    assert_eq!(v.as_deref(), Some("failover"));
+    assert!(
+        other
+            .srv
+            .log()
+            .contains("Successful partial resynchronization with master."),
+        "{}",
+        other.srv.log()
+    );
+    // The old master comes back (empty) and is turned into a replica of the new one.
+    let port = free_port();
+    let mut opts = tls_opts(&pki, old_tls);
+    opts.extend(["--save", "", "--bind", "127.0.0.1"].map(String::from));
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let p_ = port.to_string();
+    let back = Node {
+        srv: Server::start_on(port, &["--port", &p_], &opts),
+        tls_port: old_tls,
+    };
+    wait_long("the old master is converted to a replica", 60, || {
+        back.field("replication", "master_port") == new_tls.to_string()
+            && back.field("replication", "master_link_status") == "up"
+    });
+    caught_up(promoted, &back);
+    let v: Option<String> = q(&mut back.c(), &["GET", "w199"]);
+    assert_eq!(v.as_deref(), Some("199"));
+}
