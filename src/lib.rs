@@ -104,12 +104,16 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         replay: commands::replay,
         load: commands::server::load_for_replication,
     });
-    commands::server::load_at_startup(&mut srv)?;
     let master = srv.cfg.replicaof.clone();
     let follow = master.split_once(' ').and_then(|(host, port)| {
         let no_one = host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one");
         (!no_one).then(|| (host.to_string(), port.trim().parse::<u16>().unwrap_or(6379)))
     });
+    if follow.is_none() {
+        // A master's keys expired at load become DELs for the replicas that continue.
+        srv.admin.rdb.expired_at_load = Some(Vec::new());
+    }
+    commands::server::load_at_startup(&mut srv)?;
     // The history the loaded snapshot was saved in, continued as master or replica.
     let loaded = if srv.cfg.appendonly {
         None

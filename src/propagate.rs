@@ -188,6 +188,16 @@ impl Propagation {
         self.repl.as_ref().is_some_and(|r| r.commands)
     }
 
+    /// A command for the replicas alone, in database `db` (a key found expired at
+    /// startup, deleted on the replicas too).
+    pub fn repl_command<'a>(&mut self, db: usize, words: impl ExactSizeIterator<Item = &'a [u8]>) {
+        if let Some(r) = self.repl.as_mut() {
+            let mut v = Vec::new();
+            encode(&mut v, words);
+            r.append(db, &v);
+        }
+    }
+
     /// Bytes for the replicas that are no command of this server's (a PING keepalive, a
     /// GETACK, a replica's proxied master stream): appended as they are.
     pub fn repl_raw(&mut self, bytes: &[u8]) {

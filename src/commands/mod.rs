@@ -649,6 +649,20 @@ pub fn replay(
     }
     let db = ctx.db;
     srv.executing = outer;
+    if !out.errors.is_empty() && srv.repl.master_client() == Some(idx) {
+        // An error this replica would have sent back: its data may now differ.
+        let reply = String::from_utf8_lossy(&out.buf);
+        let first = reply
+            .lines()
+            .find(|l| l.starts_with('-'))
+            .map(|l| l.trim_start_matches('-').to_string())
+            .unwrap_or_else(|| out.errors[0].clone());
+        crate::warn!(
+            "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+            first,
+            srv.cmds.entries[id].full_name
+        );
+    }
     out.buf.clear();
     out.errors.clear();
     let c = &mut srv.net.clients[idx];

@@ -433,6 +433,8 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
 
 fn config_resetstat(ctx: &mut Ctx, _: Args) {
     ctx.srv.admin.stats.reset();
+    let r = &mut ctx.srv.repl;
+    (r.sync_full, r.sync_partial_ok, r.sync_partial_err) = (0, 0, 0);
     for s in ctx.srv.admin.cmd_stats.iter_mut() {
         *s = CmdStats::default();
     }
@@ -1781,6 +1783,12 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 }
             }
             ctx.out.simple(&crate::keyspace::digest_hex(&d));
+        }
+        "replicate" if args.len() >= 3 => {
+            // The words go to the replicas as a command of the stream, unexecuted here.
+            let words: Vec<&[u8]> = args.iter().skip(2).collect();
+            ctx.srv.data.prop.repl_command(ctx.db, words.into_iter());
+            ctx.out.ok();
         }
         "digest-value" => {
             // Like Redis, ignores expiry: a logically expired key still has its digest.

@@ -50,6 +50,9 @@ pub struct Rdb {
     /// The replication history a file loaded at startup was saved in: its repl-id,
     /// repl-offset and repl-stream-db aux fields.
     pub loaded_repl: Option<(String, i64, usize)>,
+    /// While Some (a master loading at startup): the keys dropped as expired, whose DELs
+    /// go to the replicas that continue the loaded history.
+    pub expired_at_load: Option<Vec<(usize, Vec<u8>)>>,
 }
 
 impl Rdb {
@@ -564,8 +567,13 @@ pub fn load_bytes(
                         std::thread::sleep(std::time::Duration::from_micros(load_delay as u64));
                     }
                     let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
-                    if k.expire_ms.is_some_and(|t| t < now) {
+                    // A replica keeps what expired: its master's DEL will come.
+                    if k.expire_ms.is_some_and(|t| t < now) && !crate::keyspace::clock::following()
+                    {
                         expired += 1;
+                        if let Some(v) = srv.admin.rdb.expired_at_load.as_mut() {
+                            v.push((k.db as usize, k.key.to_vec()));
+                        }
                     } else {
                         let db = &mut srv.data.ks.dbs[k.db as usize];
                         if db.dict.contains(&k.key) {

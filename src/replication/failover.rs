@@ -164,7 +164,7 @@ pub fn progress(srv: &mut Server) {
             if connected {
                 end(srv, None);
             } else if srv.repl.master.as_ref().is_some_and(|m| m.failover_refused) {
-                end(srv, Some("Failover target rejected the PSYNC request"));
+                end(srv, Some("Failover target rejected psync request"));
             }
         }
     }

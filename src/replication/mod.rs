@@ -411,6 +411,7 @@ pub fn role(srv: &Server, out: &mut crate::resp::Reply) {
 /// takes the ID and offset as its own (to PSYNC its master from there); a master keeps
 /// them as its previous history (replid2), so its replicas continue partially.
 pub fn restore_history(srv: &mut Server, loaded: Option<(String, i64, usize)>, replica: bool) {
+    let expired = srv.admin.rdb.expired_at_load.take().unwrap_or_default();
     let Some((id, offset, db)) = loaded.filter(|l| l.0.len() == 40) else {
         return;
     };
@@ -426,6 +427,13 @@ pub fn restore_history(srv: &mut Server, loaded: Option<(String, i64, usize)>, r
     srv.repl.backlog = None;
     ensure_backlog(srv);
     srv.repl.no_replicas_since = Some(Instant::now());
+    // The keys that expired while the server was down: deleted on the replicas too.
+    let lazy = srv.cfg.lazyfree_lazy_expire;
+    for (db, key) in expired {
+        let cmd: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+        srv.data.prop.repl_command(db, [cmd, &key[..]].into_iter());
+    }
+    feed(srv);
     crate::notice!(
         "Restored the replication ID {} and offset {} from the RDB file as the secondary ID",
         srv.repl.replid2,

@@ -808,7 +808,7 @@ pub fn master_input(srv: &mut Server, idx: usize) {
                             String::from_utf8_lossy(&d[s as usize..e as usize]).into_owned()
                         })
                         .unwrap_or_default();
-                    crate::warn!("Unknown command '{}' from master: ignored", name);
+                    crate::warn!("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command '{}'' after processing the command '<unknown>'", name);
                 }
                 let Some(c) = srv.net.clients.get(idx) else {
                     break;

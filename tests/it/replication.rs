@@ -476,7 +476,7 @@ fn sentinel(pki: &Pki, master_tls: u16) -> Server {
         "port {port}\nbind 127.0.0.1\ntls-port {tls_port}\n\
          tls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
          tls-client-cert-file {}\ntls-client-key-file {}\n\
-         tls-replication yes\ndir {}\n\
+         tls-replication yes\ndir {}\nlogfile {}/sentinel.log\n\
          sentinel monitor mymaster 127.0.0.1 {master_tls} 2\n\
          sentinel down-after-milliseconds mymaster 1000\n\
          sentinel failover-timeout mymaster 10000\n",
@@ -485,6 +485,7 @@ fn sentinel(pki: &Pki, master_tls: u16) -> Server {
         pki.path("ca.crt"),
         pki.path("client.crt"),
         pki.path("client.key"),
+        dir.display(),
         dir.display(),
     );
     std::fs::write(&conf, text).unwrap();
@@ -596,11 +597,302 @@ fn sentinel_fails_over_ferrokv_over_tls_without_losing_acknowledged_writes() {
         srv: Server::start_on(port, &["--port", &p_], &opts),
         tls_port: old_tls,
     };
-    wait_long("the old master is converted to a replica", 60, || {
-        back.field("replication", "master_port") == new_tls.to_string()
-            && back.field("replication", "master_link_status") == "up"
-    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(back.field("replication", "master_port") == new_tls.to_string()
+        && back.field("replication", "master_link_status") == "up")
+    {
+        if Instant::now() > deadline {
+            let logs: Vec<String> = sentinels
+                .iter()
+                .map(|s| std::fs::read_to_string(s.dir.join("sentinel.log")).unwrap_or_default())
+                .collect();
+            panic!(
+                "the old master was not converted to a replica\n{}\n{}\n{}",
+                back.srv.log(),
+                promoted.srv.log(),
+                logs.join("\n----\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     caught_up(promoted, &back);
     let v: Option<String> = q(&mut back.c(), &["GET", "w199"]);
     assert_eq!(v.as_deref(), Some("199"));
+}
+
+/// A plain-TCP pair of ferrokv servers (no TLS), master first.
+fn plain_pair(master_extra: &[&str]) -> (Server, Server) {
+    let mut args = vec!["--save", "", "--enable-debug-command", "yes"];
+    args.extend_from_slice(master_extra);
+    let m = Server::start(&args);
+    let r = Server::start(&["--save", "", "--enable-debug-command", "yes"]);
+    let _: String = q(
+        &mut r.client(),
+        &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+    );
+    (m, r)
+}
+
+fn plain_caught_up(m: &Server, r: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mi: String = q(&mut m.client(), &["INFO", "replication"]);
+        let ri: String = q(&mut r.client(), &["INFO", "replication"]);
+        let get = |info: &str, f: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{f}:")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        if get(&ri, "master_link_status") == "up"
+            && get(&mi, "master_repl_offset") == get(&ri, "slave_repl_offset")
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not caught up:\n{mi}\n{ri}\n{}",
+            r.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_partial_resync_continues_in_the_database_the_stream_had_selected() {
+    let (m, r) = plain_pair(&[]);
+    plain_caught_up(&m, &r);
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["SELECT", "3"]);
+    let _: () = q(&mut mc, &["SET", "a", "1"]);
+    plain_caught_up(&m, &r);
+    let killed: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    // The stream goes on in database 3 without a new SELECT.
+    let _: () = q(&mut mc, &["SET", "b", "2"]);
+    plain_caught_up(&m, &r);
+    let mut rc = r.client();
+    let _: () = q(&mut rc, &["SELECT", "3"]);
+    let b: Option<String> = q(&mut rc, &["GET", "b"]);
+    assert_eq!(b.as_deref(), Some("2"), "{}", r.log());
+    let _: () = q(&mut rc, &["SELECT", "0"]);
+    let n: i64 = q(&mut rc, &["DBSIZE"]);
+    assert_eq!(n, 0);
+    let mi: String = q(&mut mc, &["INFO", "stats"]);
+    assert!(mi.contains("sync_partial_ok:1\r"), "{mi}");
+}
+
+#[test]
+fn diskless_sync_feeds_several_replicas_from_one_child() {
+    let m = Server::start(&[
+        "--save",
+        "",
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "1",
+    ]);
+    let mut mc = m.client();
+    let _: String = q(&mut mc, &["DEBUG", "POPULATE", "20000", "k", "100"]);
+    let a = Server::start(&["--save", ""]);
+    let b = start_redis_server(None);
+    for s in [&a, &b] {
+        let _: String = q(
+            &mut s.client(),
+            &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+        );
+    }
+    // Writes while the child runs end up after the snapshot.
+    for i in 0..100 {
+        let _: () = q(&mut mc, &["SET", &format!("w{i}"), "x"]);
+    }
+    plain_caught_up(&m, &a);
+    plain_caught_up(&m, &b);
+    for s in [&a, &b] {
+        let n: i64 = q(&mut s.client(), &["DBSIZE"]);
+        assert_eq!(n, 20100);
+    }
+    let log = m.log();
+    assert_eq!(
+        log.matches("Starting BGSAVE for SYNC with target: replicas sockets")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("done reading from pipe, 2 replicas still up"),
+        "{log}"
+    );
+}
+
+#[test]
+fn failover_hands_the_master_role_to_a_replica() {
+    let (m, r) = plain_pair(&[]);
+    let mut mc = m.client();
+    for i in 0..500 {
+        let _: () = q(&mut mc, &["SET", &format!("k{i}"), "v"]);
+    }
+    plain_caught_up(&m, &r);
+    let e = err(&mut mc, &["FAILOVER", "TO", "127.0.0.1", "1"]);
+    assert_eq!(e, "ERR FAILOVER target HOST and PORT is not a replica.");
+    let e = err(&mut mc, &["FAILOVER", "FORCE"]);
+    assert!(
+        e.starts_with("ERR FAILOVER with force option requires"),
+        "{e}"
+    );
+    let _: () = q(
+        &mut mc,
+        &["FAILOVER", "TO", "127.0.0.1", &r.port.to_string()],
+    );
+    wait_until("failover done", || {
+        let i: String = q(&mut m.client(), &["INFO", "replication"]);
+        i.contains("master_failover_state:no-failover") && i.contains("role:slave")
+    });
+    let ri: String = q(&mut r.client(), &["INFO", "replication"]);
+    assert!(ri.contains("role:master\r"), "{ri}");
+    let _: () = q(&mut r.client(), &["SET", "after", "1"]);
+    plain_caught_up(&r, &m);
+    let v: Option<String> = q(&mut m.client(), &["GET", "after"]);
+    assert_eq!(v.as_deref(), Some("1"));
+    let st: String = q(&mut r.client(), &["INFO", "stats"]);
+    assert!(
+        st.contains("sync_partial_ok:1\r"),
+        "the old master continued: {st}"
+    );
+}
+
+#[test]
+fn a_master_restarted_from_its_snapshot_lets_replicas_continue() {
+    let dir = temp_dir("restart");
+    let port = free_port();
+    let p = port.to_string();
+    let d = dir.display().to_string();
+    let start = || Server::start_on(port, &["--port", &p], &["--dir", &d, "--save", "3600 1"]);
+    let m = start();
+    let r = Server::start(&["--save", ""]);
+    let _: String = q(&mut r.client(), &["REPLICAOF", "127.0.0.1", &p]);
+    for i in 0..300 {
+        let _: () = q(&mut m.client(), &["SET", &format!("k{i}"), "v"]);
+    }
+    plain_caught_up(&m, &r);
+    let offset: String = {
+        let i: String = q(&mut m.client(), &["INFO", "replication"]);
+        i.lines()
+            .find_map(|l| l.strip_prefix("master_repl_offset:"))
+            .unwrap()
+            .to_string()
+    };
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut m.client());
+    let mut m = m;
+    m.wait_exit(Duration::from_secs(10));
+    let m2 = start();
+    plain_caught_up(&m2, &r);
+    let i: String = q(&mut m2.client(), &["INFO", "replication"]);
+    assert!(i.contains(&format!("master_repl_offset:{offset}\r")), "{i}");
+    let st: String = q(&mut m2.client(), &["INFO", "stats"]);
+    assert!(
+        st.contains("sync_partial_ok:1\r") && st.contains("sync_full:0\r"),
+        "{st}"
+    );
+}
+
+/// A fake master on a plain socket: answers the handshake, then sends `payload`.
+fn fake_master(payload: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(3) {
+            let Ok(mut s) = s else { return };
+            let mut buf = vec![0u8; 4096];
+            let mut seen = Vec::new();
+            // PING, the REPLCONFs, then PSYNC.
+            while !String::from_utf8_lossy(&seen).contains("PSYNC") {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                for _ in 0..text.matches("PING").count() {
+                    let _ = s.write_all(b"+PONG\r\n");
+                }
+                for _ in 0..text.matches("REPLCONF").count() {
+                    let _ = s.write_all(b"+OK\r\n");
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let _ = s.write_all(b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n");
+            let _ = s.write_all(payload);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    port
+}
+
+#[test]
+fn garbage_from_a_master_is_logged_and_the_old_data_kept() {
+    for (payload, why) in [
+        (
+            &b"$12\r\nREDIS0009xyz"[..],
+            "Failed trying to load the MASTER synchronization DB",
+        ),
+        (&b"hello\r\n"[..], "Bad protocol from MASTER"),
+        (
+            &b"-ERR nope\r\n"[..],
+            "MASTER aborted replication with an error",
+        ),
+    ] {
+        let r = Server::start(&["--save", ""]);
+        let _: () = q(&mut r.client(), &["SET", "mine", "1"]);
+        let port = fake_master(payload);
+        let _: String = q(
+            &mut r.client(),
+            &["REPLICAOF", "127.0.0.1", &port.to_string()],
+        );
+        wait_until(why, || r.log().contains(why));
+        let v: Option<String> = q(&mut r.client(), &["GET", "mine"]);
+        if why.starts_with("Failed trying to load") {
+            // The dataset was replaced by what the load left (as Redis's disk load).
+            let _ = v;
+        } else {
+            assert_eq!(v.as_deref(), Some("1"), "{why}");
+        }
+        let pong: String = q(&mut r.client(), &["PING"]);
+        assert_eq!(pong, "PONG");
+    }
+}
+
+#[test]
+fn a_replica_authenticates_by_its_certificate_cn() {
+    let pki = make_pki("replica");
+    let master = ferrokv(
+        &pki,
+        &["--tls-auth-clients-user", "CN", "--requirepass", "secret"],
+    );
+    let mut m = master.c();
+    let _: () = q(&mut m, &["AUTH", "secret"]);
+    let _: String = q(
+        &mut m,
+        &[
+            "ACL",
+            "SETUSER",
+            "replica",
+            "on",
+            "nopass",
+            "+psync",
+            "+replconf",
+            "+ping",
+        ],
+    );
+    let _: () = q(&mut m, &["SET", "k", "v"]);
+    // No masterauth/masteruser: the client certificate's CN names the ACL user.
+    let replica = ferrokv(&pki, &[]);
+    replica.replicaof(&master);
+    wait_long("the replica syncs as user 'replica'", 30, || {
+        replica.field("replication", "master_link_status") == "up"
+    });
+    let v: Option<String> = q(&mut replica.c(), &["GET", "k"]);
+    assert_eq!(v.as_deref(), Some("v"));
+    let list: String = q(&mut m, &["CLIENT", "LIST", "TYPE", "replica"]);
+    assert!(list.contains("user=replica"), "{list}");
 }
