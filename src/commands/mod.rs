@@ -504,10 +504,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     {
         return reject(ctx, Some(id), NOREPLICAS);
     }
+    // A write on a writable replica deletes the expired keys it meets (Redis's
+    // EXPIRE_FORCE_DELETE_EXPIRED): INCR of an expired key starts from nothing.
+    let mut replica_write = false;
     if ctx.srv.repl.master.is_some() {
         if let Some(msg) = replica_refuses(ctx, cmd) {
             return reject(ctx, Some(id), msg);
         }
+        replica_write = multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0;
     }
     let client = &ctx.srv.net.clients[ctx.id];
     if client.subs.any()
@@ -523,7 +527,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         return Flow::Done;
     }
     let mark = ctx.out.buf.len();
-    call(ctx, id, args, false);
+    if replica_write {
+        crate::keyspace::clock::set_following(false);
+        call(ctx, id, args, false);
+        crate::keyspace::clock::set_following(ctx.srv.repl.master.is_some());
+    } else {
+        call(ctx, id, args, false);
+    }
     // last_interaction is set per read, as Redis does: no clock read per command.
     if let Some(c) = ctx.srv.net.clients.get_mut(ctx.id) {
         c.tot_cmds += 1;
@@ -649,14 +659,15 @@ pub fn replay(
     }
     let db = ctx.db;
     srv.executing = outer;
-    if !out.errors.is_empty() && srv.repl.master_client() == Some(idx) {
+    if out.buf.first() == Some(&b'-') && srv.repl.master_client() == Some(idx) {
         // An error this replica would have sent back: its data may now differ.
         let reply = String::from_utf8_lossy(&out.buf);
         let first = reply
             .lines()
-            .find(|l| l.starts_with('-'))
-            .map(|l| l.trim_start_matches('-').to_string())
-            .unwrap_or_else(|| out.errors[0].clone());
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('-')
+            .to_string();
         crate::warn!(
             "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
             first,

@@ -158,6 +158,8 @@ pub fn replicaof(
             crate::log::set_role(b'M');
             super::set_feed(srv);
             super::reselect(srv);
+            // Our replicas learn the new ID by reconnecting (they continue partially).
+            disconnect_replicas(srv);
             crate::notice!("Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}", srv.repl.replid2, srv.repl.second_offset, srv.repl.replid);
             crate::notice!("MASTER MODE enabled (user request from '{}')", by);
             Ok("OK")
