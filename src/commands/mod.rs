@@ -531,6 +531,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         crate::keyspace::clock::set_following(false);
         call(ctx, id, args, false);
         crate::keyspace::clock::set_following(ctx.srv.repl.master.is_some());
+        // Keys it gave a TTL to expire here: the master knows nothing of them.
+        let argv: smallvec::SmallVec<[&[u8]; 16]> = args.iter().collect();
+        let mut keys = keyspec::KeyList::new();
+        keyspec::keys_of(&ctx.srv.cmds.entries[id].keys, &argv, &mut keys);
+        let db = ctx.db;
+        for &(p, _) in keys.iter() {
+            crate::replication::replica::track_writable_key(ctx.srv, db, argv[p]);
+        }
     } else {
         call(ctx, id, args, false);
     }

@@ -67,6 +67,8 @@ pub struct Repl {
     pub failover: Option<failover::Failover>,
     /// The stream's database from a snapshot loaded at startup (a replica's).
     pub restored_db: Option<usize>,
+    /// Keys written with a TTL on this writable replica, which it expires itself.
+    pub writable_keys: std::collections::HashSet<(usize, Vec<u8>)>,
     /// On a replica: its master and the link to it.
     pub master: Option<replica::Master>,
     pub hooks: Option<Hooks>,
@@ -107,6 +109,7 @@ impl Repl {
             pipe: None,
             failover: None,
             restored_db: None,
+            writable_keys: Default::default(),
             master: None,
             hooks: None,
             waiters: Vec::new(),
@@ -269,6 +272,12 @@ pub fn before_sleep(srv: &mut Server) {
 /// backlog's time to live, and on a replica the link to its master.
 pub fn cron(srv: &mut Server) {
     replica::cron(srv);
+    if srv.repl.is_replica() {
+        replica::expire_writable_keys(srv);
+    } else if !srv.repl.writable_keys.is_empty() {
+        // Promoted: the active expiry of a master covers them.
+        srv.repl.writable_keys.clear();
+    }
     failover::progress(srv);
     if !srv.repl.replicas.is_empty() {
         master::start_pending(srv);

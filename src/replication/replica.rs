@@ -986,3 +986,46 @@ pub fn restore_stream_db(srv: &mut Server) {
         m.db = db;
     }
 }
+
+/// A client of this (writable) replica wrote `key`: if it now has a TTL, this replica
+/// expires it itself (Redis's slaveKeysWithExpire), since no DEL will come for it.
+pub fn track_writable_key(srv: &mut Server, db: usize, key: &[u8]) {
+    let d = &srv.data.ks.dbs[db];
+    let has_ttl = d
+        .dict
+        .pos_of(key)
+        .and_then(|p| d.dict.item(p))
+        .is_some_and(|e| e.expire() != crate::keyspace::NO_EXPIRE);
+    if has_ttl {
+        srv.repl.writable_keys.insert((db, key.to_vec()));
+    }
+}
+
+/// From the cron: expire the keys written on this replica with a TTL.
+pub fn expire_writable_keys(srv: &mut Server) {
+    if srv.repl.writable_keys.is_empty() {
+        return;
+    }
+    let now = crate::util::now_ms();
+    let tracked: Vec<(usize, Vec<u8>)> = srv.repl.writable_keys.iter().cloned().collect();
+    for (db, key) in tracked {
+        let d = &mut srv.data.ks.dbs[db];
+        let exp = d
+            .dict
+            .pos_of(&key)
+            .and_then(|p| d.dict.item(p).map(|e| (p, e.expire())));
+        match exp {
+            Some((p, at)) if at != crate::keyspace::NO_EXPIRE && at <= now => {
+                d.remove_pos(p);
+                srv.admin.stats.expired_keys += 1;
+                let mut gone = vec![key.as_slice().into()];
+                crate::notify::keys_expired(srv, db, &mut gone);
+                srv.repl.writable_keys.remove(&(db, key));
+            }
+            Some((_, at)) if at != crate::keyspace::NO_EXPIRE => {}
+            _ => {
+                srv.repl.writable_keys.remove(&(db, key));
+            }
+        }
+    }
+}

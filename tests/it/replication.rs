@@ -896,3 +896,26 @@ fn a_replica_authenticates_by_its_certificate_cn() {
     let list: String = q(&mut m, &["CLIENT", "LIST", "TYPE", "replica"]);
     assert!(list.contains("user=replica"), "{list}");
 }
+
+#[test]
+fn a_writable_replica_expires_its_own_keys_and_writes_over_expired_ones() {
+    let (m, r) = plain_pair(&[]);
+    plain_caught_up(&m, &r);
+    let mut rc = r.client();
+    let _: () = q(&mut rc, &["CONFIG", "SET", "replica-read-only", "no"]);
+    let _: () = q(&mut rc, &["SET", "mine", "1", "PX", "200"]);
+    let _: () = q(&mut m.client(), &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: () = q(&mut m.client(), &["SET", "theirs", "5", "PX", "50"]);
+    plain_caught_up(&m, &r);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Its own key is gone (no DEL would ever come from the master)...
+    let n: i64 = q(&mut rc, &["EXISTS", "mine"]);
+    assert_eq!(n, 0);
+    let size: i64 = q(&mut rc, &["DBSIZE"]);
+    assert_eq!(size, 1, "the master's expired key stays until its DEL");
+    // ...and a write over the master's expired key starts from nothing.
+    let v: i64 = q(&mut rc, &["INCR", "theirs"]);
+    assert_eq!(v, 1);
+    let ttl: i64 = q(&mut rc, &["TTL", "theirs"]);
+    assert_eq!(ttl, -1);
+}
