@@ -351,6 +351,12 @@ pub fn start_pending(srv: &mut Server) {
 
 fn become_replica(srv: &mut Server, idx: usize, state: Sync) {
     let c = &mut srv.net.clients[idx];
+    if srv.cfg.repl_disable_tcp_nodelay {
+        // Fewer, larger packets to the replica (more lag, less bandwidth).
+        if let Some(crate::net::Stream::Tcp(s)) = c.conn.as_ref().map(|c| &c.stream) {
+            let _ = s.set_nodelay(false);
+        }
+    }
     let r = conn(c);
     r.state = Some(state);
     r.ack_time = Instant::now();

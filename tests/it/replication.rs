@@ -919,3 +919,45 @@ fn a_writable_replica_expires_its_own_keys_and_writes_over_expired_ones() {
     let ttl: i64 = q(&mut rc, &["TTL", "theirs"]);
     assert_eq!(ttl, -1);
 }
+
+#[test]
+fn min_replicas_to_write_and_stale_data_refusals() {
+    let m = Server::start(&[
+        "--save",
+        "",
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "10",
+    ]);
+    let mut mc = m.client();
+    let e = err(&mut mc, &["SET", "k", "v"]);
+    assert_eq!(e, "NOREPLICAS Not enough good replicas to write.");
+    let r = Server::start(&["--save", "", "--replica-serve-stale-data", "no"]);
+    let mut rc = r.client();
+    // A replica whose master is unreachable: only STALE commands are served.
+    let _: String = q(
+        &mut rc,
+        &["REPLICAOF", "127.0.0.1", &free_port().to_string()],
+    );
+    let e = err(&mut rc, &["GET", "k"]);
+    assert_eq!(
+        e,
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    );
+    let info: String = q(&mut rc, &["INFO", "replication"]);
+    assert!(info.contains("master_link_status:down"), "{info}");
+    let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    plain_caught_up(&m, &r);
+    // One replica acknowledging within the lag: writes are taken.
+    wait_until("a good replica", || {
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(&mut m.client())
+            .is_ok()
+    });
+    plain_caught_up(&m, &r);
+    let v: Option<String> = q(&mut rc, &["GET", "k"]);
+    assert_eq!(v.as_deref(), Some("v"));
+}
