@@ -305,6 +305,9 @@ fn serve_with(
         }
         crate::keyspace::clock::enter();
         let served = serve(&mut ctx, &b);
+        // Keys the retry found expired: their DELs join the stream now (as after any
+        // command), not with whatever command runs next.
+        crate::notify::lazy_expired(ctx.srv, ctx.db);
         crate::keyspace::clock::leave();
         if propagating {
             ctx.srv

@@ -46,6 +46,10 @@ pub struct Propagation {
     pub withheld: u8,
     /// The recording sink (tests): every delivered command, in order.
     log: Option<Vec<Op>>,
+    /// The running command touches arbitrary keys (SCAN, RANDOMKEY): the expired keys it
+    /// deletes are not wrapped in MULTI/EXEC when it runs directly (Redis's
+    /// CMD_TOUCHES_ARBITRARY_KEYS).
+    no_wrap: bool,
     /// The AOF sink (None: the AOF is off). Set only through `feed_aof`, which keeps
     /// `listening` in step.
     aof: Option<AofFeed>,
@@ -314,8 +318,11 @@ impl Propagation {
             }
             self.ops.push((db, start, self.buf.len(), target));
         }
-        if self.frames.is_empty() && !self.ops.is_empty() {
-            self.deliver();
+        if self.frames.is_empty() {
+            if !self.ops.is_empty() {
+                self.deliver();
+            }
+            self.no_wrap = false;
         }
     }
 
@@ -336,9 +343,17 @@ impl Propagation {
         }
     }
 
+    /// The running command touches arbitrary keys (see `no_wrap`); only a command run
+    /// directly (not from a script or a transaction) counts.
+    pub fn touches_arbitrary_keys(&mut self) {
+        if self.on() && self.frames.len() == 1 {
+            self.no_wrap = true;
+        }
+    }
+
     /// Hand the unit to the sinks: MULTI/EXEC around it when it has several commands.
     fn deliver(&mut self) {
-        let wrap = self.ops.len() > 1;
+        let wrap = self.ops.len() > 1 && !std::mem::take(&mut self.no_wrap);
         if let Some(repl) = self.repl.as_mut().filter(|r| r.commands) {
             if wrap {
                 repl.append(self.ops[0].0, b"*1\r\n$5\r\nMULTI\r\n");

@@ -231,6 +231,7 @@ pub fn scan_reply_header(out: &mut Reply, next: usize, n: usize) {
 }
 
 fn scan(ctx: &mut Ctx, args: Args) {
+    ctx.srv.data.prop.touches_arbitrary_keys();
     let Some(o) = parse_scan(ctx, args, 1, true) else {
         return;
     };
@@ -293,6 +294,7 @@ fn renamenx(ctx: &mut Ctx, args: Args) {
 }
 
 fn randomkey(ctx: &mut Ctx, _args: Args) {
+    ctx.srv.data.prop.touches_arbitrary_keys();
     let now = clock::now();
     let (db, out) = ctx.db_out();
     while let Some(pos) = db.dict.random_pos() {

@@ -607,7 +607,10 @@ fn remember_tracked(ctx: &mut Ctx, id: usize, args: Args) {
 #[cold]
 fn replica_refuses(ctx: &mut Ctx, cmd: &Command) -> Option<&'static str> {
     let link_down = ctx.srv.repl.master_client().is_none();
-    if link_down && !ctx.srv.cfg.replica_serve_stale_data && cmd.flags & STALE == 0 {
+    if link_down
+        && !ctx.srv.cfg.replica_serve_stale_data
+        && multi::denies_stale(&ctx.srv.net.clients[ctx.id], cmd)
+    {
         return Some(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );

@@ -74,8 +74,10 @@ pub struct Tx {
     /// A watched key was touched: EXEC answers a null array.
     pub dirty_cas: bool,
     queued: Vec<Queued>,
-    /// Union of the queued commands' flags (EXEC's OOM check).
+    /// Union of the queued commands' flags (EXEC's OOM check), and of their inverses
+    /// (EXEC of a queue holding a command without STALE, on a stale replica).
     queued_flags: u32,
+    queued_inv_flags: u32,
     watched: Vec<Watched>,
 }
 
@@ -123,6 +125,7 @@ pub fn queue(ctx: &mut Ctx, id: usize, args: Args) {
         }
         tx.queued.push(Queued { id, buf, spans });
         tx.queued_flags |= flags;
+        tx.queued_inv_flags |= !flags;
     }
     ctx.out.simple("QUEUED");
 }
@@ -144,6 +147,16 @@ pub fn effective_flags(c: &Client, cmd: &Command) -> u32 {
         cmd.flags | c.tx.queued_flags
     } else {
         cmd.flags
+    }
+}
+
+/// Whether a command lacks the STALE flag (EXEC: whether one of the queued commands
+/// does), so a stale replica with replica-serve-stale-data no refuses it.
+pub fn denies_stale(c: &Client, cmd: &Command) -> bool {
+    if c.tx.active && cmd.flags & TX_EXEC != 0 {
+        c.tx.queued_inv_flags & STALE != 0
+    } else {
+        cmd.flags & STALE == 0
     }
 }
 
