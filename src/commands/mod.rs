@@ -499,8 +499,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         };
         return reject(ctx, Some(id), &msg);
     }
+    // A script is judged before its first write only (Redis's SCRIPT_WRITE_DIRTY): once
+    // it wrote, it must finish.
     if no_good_replicas(ctx.srv)
         && multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd) & WRITE != 0
+        && !(nested(ctx.srv) && ctx.srv.data.dirty != ctx.srv.data.scripting.oom.dirty_at_start)
     {
         return reject(ctx, Some(id), NOREPLICAS);
     }

@@ -313,6 +313,16 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
                 .out
                 .error("ERR Can not execute a script with write flag using *_ro command.");
         }
+        // A script that may write is a write: refused on a read-only replica (not to its
+        // master, whose stream is obeyed).
+        if ctx.srv.repl.is_replica()
+            && ctx.srv.cfg.replica_read_only
+            && ctx.srv.repl.master_client() != Some(ctx.id)
+        {
+            return ctx
+                .out
+                .error("READONLY You can't write against a read only replica.");
+        }
         if crate::commands::no_good_replicas(ctx.srv) {
             return ctx.out.error(crate::commands::NOREPLICAS);
         }
