@@ -797,7 +797,11 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                     .max()
                     .unwrap_or(0)
             );
-            f!("blocked_clients", srv.data.blocking.blocked_count());
+            // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+            f!(
+                "blocked_clients",
+                srv.data.blocking.blocked_count() + srv.admin.paused_clients.len()
+            );
             f!("tracking_clients", srv.data.tracking.clients);
             f!("clients_in_timeout_table", 0);
         }

@@ -307,6 +307,11 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         }
     }
     let flags = ctx.srv.data.scripting.scripts[&sha].flags;
+    if flags & FLAG_SHEBANG != 0 && flags & FLAG_ALLOW_STALE == 0 && stale_replica(ctx) {
+        return ctx.out.error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+    }
     if flags & FLAG_SHEBANG != 0 && flags & FLAG_NO_WRITES == 0 {
         if ro {
             return ctx
@@ -339,6 +344,14 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     set_oom_rule(ctx, flags & FLAG_ALLOW_OOM != 0 || read_only);
     let n = numkeys as usize;
     engine::run(ctx, engine::Callee::Script(&sha), args, n, read_only);
+}
+
+/// A replica whose link is down with replica-serve-stale-data no: scripts and functions
+/// without the allow-stale flag are refused at once.
+pub(crate) fn stale_replica(ctx: &Ctx) -> bool {
+    ctx.srv.repl.is_replica()
+        && ctx.srv.repl.master_client().is_none()
+        && !ctx.srv.cfg.replica_serve_stale_data
 }
 
 /// Record the OOM rule of the script or function about to run (see [`ScriptOom`]).
