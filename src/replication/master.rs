@@ -276,15 +276,9 @@ pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
     feed(ctx.srv);
     // A BGSAVE for other replicas under way: this one shares it, with their held stream.
     let waiting = ctx.srv.repl.rdb_child.and_then(|_| {
-        ctx.srv.repl.replicas.iter().copied().find(|&i| {
-            i != idx
-                && ctx.srv.net.clients.get(i).is_some_and(|c| {
-                    matches!(
-                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                        Some(Sync::WaitEnd)
-                    )
-                })
-        })
+        replicas_where(ctx.srv, |s| matches!(s, Sync::WaitEnd))
+            .into_iter()
+            .find(|&i| i != idx)
     });
     if let Some(other) = waiting {
         let (held, initial) = {
@@ -347,6 +341,25 @@ pub fn start_pending(srv: &mut Server) {
         }
     }
     start_bgsave(srv, None);
+}
+
+/// The replicas whose sync state `pick` accepts, in arrival order (those being closed
+/// left out).
+fn replicas_where(srv: &Server, pick: impl Fn(&Sync) -> bool) -> Vec<usize> {
+    srv.repl
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&i| {
+            srv.net.clients.get(i).is_some_and(|c| {
+                !c.close_asap
+                    && c.repl
+                        .as_ref()
+                        .and_then(|r| r.state.as_ref())
+                        .is_some_and(&pick)
+            })
+        })
+        .collect()
 }
 
 fn become_replica(srv: &mut Server, idx: usize, state: Sync) {
@@ -423,20 +436,7 @@ fn full_resync_reply(srv: &mut Server, idx: usize, offset: i64, out: &mut crate:
 /// offset the snapshot is taken at. `running`: the replica whose command runs now, and
 /// its output.
 fn start_bgsave(srv: &mut Server, running: Option<(usize, &mut crate::resp::Reply)>) {
-    let waiting: Vec<usize> = srv
-        .repl
-        .replicas
-        .iter()
-        .copied()
-        .filter(|&i| {
-            srv.net.clients.get(i).is_some_and(|c| {
-                matches!(
-                    c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                    Some(Sync::WaitStart)
-                )
-            })
-        })
-        .collect();
+    let waiting = replicas_where(srv, |s| matches!(s, Sync::WaitStart));
     if waiting.is_empty() {
         return;
     }
@@ -545,32 +545,18 @@ const PIPE_PAUSE_AT: usize = 8 << 20;
 pub fn pipe_readable(srv: &mut Server) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let Some(p) = srv.repl.pipe.as_mut() else {
-            return;
-        };
-        let targets: Vec<usize> = srv
-            .repl
-            .replicas
-            .iter()
-            .copied()
-            .filter(|&i| {
-                srv.net.clients.get(i).is_some_and(|c| {
-                    !c.close_asap
-                        && matches!(
-                            c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                            Some(Sync::Diskless)
-                        )
-                })
-            })
-            .collect();
-        if targets
-            .iter()
-            .any(|&i| srv.net.clients[i].pending_output() >= PIPE_PAUSE_AT)
-        {
-            p.paused = true;
+        if srv.repl.pipe.is_none() {
             return;
         }
-        p.paused = false;
+        let targets = replicas_where(srv, |s| matches!(s, Sync::Diskless));
+        let full = targets
+            .iter()
+            .any(|&i| srv.net.clients[i].pending_output() >= PIPE_PAUSE_AT);
+        let p = srv.repl.pipe.as_mut().expect("checked above");
+        p.paused = full;
+        if full {
+            return;
+        }
         match p.file.read(&mut buf) {
             Ok(0) => {
                 close_pipe(srv);
@@ -631,15 +617,7 @@ pub fn replica_gone(srv: &mut Server) {
     if srv.repl.pipe.is_none() {
         return;
     }
-    let left = srv.repl.replicas.iter().any(|&i| {
-        srv.net.clients.get(i).is_some_and(|c| {
-            !c.close_asap
-                && matches!(
-                    c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                    Some(Sync::Diskless)
-                )
-        })
-    });
+    let left = !replicas_where(srv, |s| matches!(s, Sync::Diskless)).is_empty();
     if left {
         drained(srv);
         return;
@@ -674,39 +652,13 @@ pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
     }
     if srv.repl.rdb_child == Some(pid) {
         srv.repl.rdb_child = None;
-        let diskless: Vec<usize> = srv
-            .repl
-            .replicas
-            .iter()
-            .copied()
-            .filter(|&i| {
-                srv.net.clients.get(i).is_some_and(|c| {
-                    matches!(
-                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                        Some(Sync::Diskless)
-                    )
-                })
-            })
-            .collect();
+        let diskless = replicas_where(srv, |s| matches!(s, Sync::Diskless));
         for idx in diskless {
             crate::warn!("Diskless sync to replica ended without a whole snapshot: dropping it");
             srv.net.clients[idx].close_asap = true;
             srv.net.pending_write.push(idx);
         }
-        let waiting: Vec<usize> = srv
-            .repl
-            .replicas
-            .iter()
-            .copied()
-            .filter(|&i| {
-                srv.net.clients.get(i).is_some_and(|c| {
-                    matches!(
-                        c.repl.as_ref().and_then(|r| r.state.as_ref()),
-                        Some(Sync::WaitEnd)
-                    )
-                })
-            })
-            .collect();
+        let waiting = replicas_where(srv, |s| matches!(s, Sync::WaitEnd));
         let file = if waiting.is_empty() {
             None
         } else if ok {

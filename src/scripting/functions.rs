@@ -499,10 +499,7 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
                 .out
                 .error("ERR Can not execute a script with write flag using *_ro command.");
         }
-        if ctx.srv.repl.is_replica()
-            && ctx.srv.cfg.replica_read_only
-            && ctx.srv.repl.master_client() != Some(ctx.id)
-        {
+        if super::read_only_replica(ctx) {
             return ctx
                 .out
                 .error("READONLY You can't write against a read only replica.");

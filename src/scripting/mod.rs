@@ -318,12 +318,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
                 .out
                 .error("ERR Can not execute a script with write flag using *_ro command.");
         }
-        // A script that may write is a write: refused on a read-only replica (not to its
-        // master, whose stream is obeyed).
-        if ctx.srv.repl.is_replica()
-            && ctx.srv.cfg.replica_read_only
-            && ctx.srv.repl.master_client() != Some(ctx.id)
-        {
+        if read_only_replica(ctx) {
             return ctx
                 .out
                 .error("READONLY You can't write against a read only replica.");
@@ -344,6 +339,14 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
     set_oom_rule(ctx, flags & FLAG_ALLOW_OOM != 0 || read_only);
     let n = numkeys as usize;
     engine::run(ctx, engine::Callee::Script(&sha), args, n, read_only);
+}
+
+/// A read-only replica, for a script that may write: refused (but for its master, whose
+/// stream is obeyed).
+pub(crate) fn read_only_replica(ctx: &Ctx) -> bool {
+    ctx.srv.repl.is_replica()
+        && ctx.srv.cfg.replica_read_only
+        && ctx.srv.repl.master_client() != Some(ctx.id)
 }
 
 /// A replica whose link is down with replica-serve-stale-data no: scripts and functions
