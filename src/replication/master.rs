@@ -346,19 +346,9 @@ pub fn start_pending(srv: &mut Server) {
 /// The replicas whose sync state `pick` accepts, in arrival order (those being closed
 /// left out).
 fn replicas_where(srv: &Server, pick: impl Fn(&Sync) -> bool) -> Vec<usize> {
-    srv.repl
-        .replicas
-        .iter()
-        .copied()
-        .filter(|&i| {
-            srv.net.clients.get(i).is_some_and(|c| {
-                !c.close_asap
-                    && c.repl
-                        .as_ref()
-                        .and_then(|r| r.state.as_ref())
-                        .is_some_and(&pick)
-            })
-        })
+    replica_conns(srv)
+        .filter(|(_, c, r)| !c.close_asap && r.state.as_ref().is_some_and(&pick))
+        .map(|(i, _, _)| i)
         .collect()
 }
 
@@ -786,32 +776,18 @@ pub fn cron(srv: &mut Server, now: Instant) {
     }
 }
 
-/// Replicas online.
-pub fn online_count(srv: &Server) -> usize {
-    srv.repl
-        .replicas
-        .iter()
-        .filter(|&&i| {
-            srv.net
-                .clients
-                .get(i)
-                .and_then(|c| c.repl.as_ref())
-                .is_some_and(|r| r.online())
-        })
-        .count()
+/// The replicas with their state, in arrival order.
+pub fn replica_conns(srv: &Server) -> impl Iterator<Item = (usize, &Client, &ReplicaConn)> {
+    srv.repl.replicas.iter().filter_map(|&i| {
+        let c = srv.net.clients.get(i)?;
+        Some((i, c, c.repl.as_deref()?))
+    })
 }
 
 /// INFO replication's slaveN lines.
 pub fn info_replicas(srv: &Server, o: &mut String) {
     use std::fmt::Write as _;
-    let mut n = 0;
-    for &idx in &srv.repl.replicas {
-        let Some(c) = srv.net.clients.get(idx) else {
-            continue;
-        };
-        let Some(r) = c.repl.as_ref() else {
-            continue;
-        };
+    for (n, (_, c, r)) in replica_conns(srv).enumerate() {
         let _ = write!(
             o,
             "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
@@ -822,22 +798,13 @@ pub fn info_replicas(srv: &Server, o: &mut String) {
             r.ack_off,
             r.ack_time.elapsed().as_secs()
         );
-        n += 1;
     }
 }
 
 /// How many replicas acknowledged the stream up to `offset`.
 pub fn acked(srv: &Server, offset: i64) -> i64 {
-    srv.repl
-        .replicas
-        .iter()
-        .filter(|&&i| {
-            srv.net
-                .clients
-                .get(i)
-                .and_then(|c| c.repl.as_ref())
-                .is_some_and(|r| r.online() && r.ack_off >= offset)
-        })
+    replica_conns(srv)
+        .filter(|(_, _, r)| r.online() && r.ack_off >= offset)
         .count() as i64
 }
 
@@ -889,15 +856,7 @@ pub fn release_waiters(srv: &mut Server) {
 /// Online replicas that acknowledged within min-replicas-max-lag seconds.
 pub fn good_replicas(srv: &Server) -> i64 {
     let lag = srv.cfg.min_replicas_max_lag.max(0) as u64;
-    srv.repl
-        .replicas
-        .iter()
-        .filter(|&&i| {
-            srv.net
-                .clients
-                .get(i)
-                .and_then(|c| c.repl.as_ref())
-                .is_some_and(|r| r.online() && r.ack_time.elapsed().as_secs() <= lag)
-        })
+    replica_conns(srv)
+        .filter(|(_, _, r)| r.online() && r.ack_time.elapsed().as_secs() <= lag)
         .count() as i64
 }

@@ -378,23 +378,12 @@ pub fn role(srv: &Server, out: &mut crate::resp::Reply) {
             out.array(3);
             out.bulk(b"master");
             out.int(current_offset(srv));
-            let online: Vec<usize> = srv
-                .repl
-                .replicas
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    srv.net
-                        .clients
-                        .get(i)
-                        .and_then(|c| c.repl.as_ref())
-                        .is_some_and(|r| r.online())
-                })
+            let online: Vec<(&Client, &ReplicaConn)> = master::replica_conns(srv)
+                .filter(|(_, _, r)| r.online())
+                .map(|(_, c, r)| (c, r))
                 .collect();
             out.array(online.len());
-            for idx in online {
-                let c = &srv.net.clients[idx];
-                let r = c.repl.as_ref().expect("online replicas have state");
+            for (c, r) in online {
                 out.array(3);
                 out.bulk(master::replica_ip(c).as_bytes());
                 out.bulk(r.listening_port.to_string().as_bytes());
