@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod blocking;
 pub mod child;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod evict;
@@ -86,6 +87,9 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     }
     if srv.cfg.tls_port != 0 {
         srv.reload_tls()?;
+    }
+    if srv.cfg.cluster_enabled {
+        cluster::init(&mut srv)?;
     }
     srv.rebind().map_err(|e| {
         format!(

@@ -1,5 +1,6 @@
-//! Outgoing links: connections this server opens itself. MIGRATE's targets use them now;
-//! a replica's link to its master and the cluster bus are to come.
+//! Links: connections this server opens itself (MIGRATE's targets, a replica's link to
+//! its master, the cluster bus) and the cluster bus connections other nodes open to it
+//! ([`adopt`]).
 //!
 //! A link is an endpoint of the event loop like a client, in its own slab
 //! (`Server::links`) with tokens of its own range ([`LINK_TOKEN`], generation-tagged as
@@ -47,6 +48,8 @@ pub enum Owner {
     Migrate,
     /// This replica's link to its master while it syncs (`replication::replica`).
     Master,
+    /// A cluster bus link, opened by us or by the other node (`cluster::bus`).
+    Bus,
 }
 
 /// What [`drive`] did.
@@ -106,6 +109,10 @@ impl Link {
     /// Whether everything queued is on the wire.
     pub fn written(&self) -> bool {
         self.out.is_empty()
+    }
+    /// Bytes queued and not yet on the wire.
+    pub fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
     }
     /// Whether a step is under way (so a deadline applies).
     fn busy(&self) -> bool {
@@ -182,6 +189,53 @@ pub fn open(
         token,
         Interest::READABLE | Interest::WRITABLE,
     )?;
+    entry.insert(link);
+    Ok(idx)
+}
+
+/// Take a connection another node opened to us (the cluster bus) as a raw link: TLS
+/// (the server side) when `tls` is given. Returns its slab index.
+pub fn adopt(
+    srv: &mut Server,
+    sock: mio::net::TcpStream,
+    tls: Option<rustls::ServerConnection>,
+    peer: String,
+    step: Duration,
+    owner: Owner,
+) -> io::Result<usize> {
+    let _ = sock.set_nodelay(true);
+    let (conn, state) = match tls {
+        None => (Conn::plain(Stream::Tcp(sock)), State::Ready),
+        Some(s) => (Conn::tls(Stream::Tcp(sock), s), State::Handshaking),
+    };
+    let id = srv.net.next_link_id;
+    srv.net.next_link_id += 1;
+    let entry = srv.net.links.vacant_entry();
+    let idx = entry.key();
+    let mut link = Link {
+        id,
+        idx,
+        conn,
+        state,
+        peer,
+        owner,
+        out: Vec::new(),
+        out_pos: 0,
+        rbuf: Vec::new(),
+        raw: true,
+        parser: ReplyParser::default(),
+        replies: Vec::new(),
+        awaiting: 0,
+        step,
+        deadline: (state != State::Ready).then(|| Instant::now() + step),
+        want_write: false,
+        db: None,
+        last_use: Instant::now(),
+    };
+    let token = link.token();
+    srv.net
+        .registry
+        .register(&mut link.conn.stream, token, Interest::READABLE)?;
     entry.insert(link);
     Ok(idx)
 }

@@ -19,6 +19,8 @@ pub struct Listener {
     pub sock: Sock,
     pub tls: bool,
     pub addr: String,
+    /// The cluster bus port (cluster-enabled yes): its connections are bus links.
+    pub bus: bool,
 }
 
 /// The (address, optional) pairs of `bind`: a leading '-' makes failure to bind non-fatal.
@@ -62,6 +64,11 @@ fn parse_ip(a: &str) -> Option<IpAddr> {
 pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
     let mut out = Vec::new();
     let backlog = cfg.tcp_backlog.min(i32::MAX as i64) as i32;
+    let bus_port = if cfg.cluster_enabled {
+        crate::cluster::bus_port(cfg) as i64
+    } else {
+        0
+    };
     for (port, tls) in [(cfg.port, false), (cfg.tls_port, true)] {
         if port == 0 {
             continue;
@@ -75,6 +82,7 @@ pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
                     sock: Sock::Tcp(l),
                     tls,
                     addr: fmt_addr(ip, port as u16),
+                    bus: false,
                 }),
                 Err(e)
                     if optional
@@ -88,6 +96,38 @@ pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
                     return Err(format!(
                         "Warning: Could not create server TCP listening socket {}: {}",
                         fmt_addr(ip, port as u16),
+                        e
+                    ))
+                }
+            }
+        }
+    }
+    if bus_port != 0 {
+        // The cluster bus: TLS when tls-cluster yes.
+        for (a, optional) in bind_addrs(cfg) {
+            let Some(ip) = parse_ip(&a) else {
+                return Err(format!("Invalid bind address '{a}'"));
+            };
+            match tcp_listener(ip, bus_port as u16, backlog) {
+                Ok(l) => out.push(Listener {
+                    sock: Sock::Tcp(l),
+                    tls: cfg.tls_cluster,
+                    addr: fmt_addr(ip, bus_port as u16),
+                    bus: true,
+                }),
+                Err(e)
+                    if optional
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EAFNOSUPPORT)
+                                | Some(libc::EADDRNOTAVAIL)
+                                | Some(libc::EPROTONOSUPPORT)
+                        ) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "Failed listening on port {} (cluster), aborting. {}: {}",
+                        bus_port,
+                        fmt_addr(ip, bus_port as u16),
                         e
                     ))
                 }
@@ -109,6 +149,7 @@ pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
             sock: Sock::Unix(l),
             tls: false,
             addr: cfg.unixsocket.clone(),
+            bus: false,
         });
     }
     Ok(out)

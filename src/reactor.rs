@@ -262,6 +262,7 @@ fn link_progress(srv: &mut Server, idx: usize, p: crate::link::Progress) {
         Owner::Idle => commands::migrate::on_idle_link(srv, idx, p),
         Owner::Migrate => commands::migrate::on_link(srv, idx, p),
         Owner::Master => crate::replication::replica::on_link(srv, idx, p),
+        Owner::Bus => crate::cluster::bus::on_link(srv, idx, p),
     }
 }
 
@@ -346,6 +347,23 @@ fn accept_all(srv: &mut Server, li: usize) {
             return;
         };
         let tls = l.tls;
+        if l.bus {
+            match &mut l.sock {
+                Sock::Tcp(s) => match s.accept() {
+                    Ok((st, peer)) => {
+                        crate::cluster::bus::accept(srv, st, peer.to_string());
+                        continue;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        crate::verbose!("Accepting cluster node connection: {}", e);
+                        return;
+                    }
+                },
+                Sock::Unix(_) => return,
+            }
+        }
         let accepted = match &mut l.sock {
             Sock::Tcp(s) => s.accept().map(|(st, peer)| {
                 let _ = st.set_nodelay(true);
@@ -902,6 +920,9 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
 }
 
 fn flush_pending(srv: &mut Server) {
+    if srv.cluster.is_some() {
+        crate::cluster::bus::before_sleep(srv);
+    }
     if srv.data.prop.repl().is_some() || srv.repl.acked {
         crate::replication::before_sleep(srv);
     }
@@ -973,6 +994,10 @@ fn cron(srv: &mut Server) -> bool {
     crate::persist::aof::cron(srv);
     crate::replication::cron(srv);
     let now_ms = crate::util::now_ms();
+    if srv.cluster.is_some() && now_ms - srv.admin.cluster_cron_at >= 100 {
+        srv.admin.cluster_cron_at = now_ms;
+        crate::cluster::bus::cron(srv);
+    }
     srv.admin.stats.sample_ops(now_ms);
     let mem = crate::evict::used_memory();
     if mem > srv.admin.peak_memory {

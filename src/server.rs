@@ -104,6 +104,10 @@ pub struct Client {
     pub woff: i64,
     /// This server's master (on a replica): its stream is applied, not answered.
     pub is_master: bool,
+    /// Cluster: READONLY (reads served by a replica of the slot's master), and ASKING
+    /// (the next command may use a slot being imported).
+    pub cluster_readonly: bool,
+    pub asking: bool,
 }
 
 impl Client {
@@ -181,6 +185,8 @@ impl Client {
             repl: None,
             woff: 0,
             is_master: false,
+            cluster_readonly: false,
+            asking: false,
         }
     }
     /// The TLS handshake is over (or there is none).
@@ -232,6 +238,8 @@ pub struct Server {
     pub admin: Admin,
     /// Replication: this server's replicas and, on a replica, its master.
     pub repl: crate::replication::Repl,
+    /// Cluster mode (cluster-enabled yes): this node's view of the cluster.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 /// Sockets and the clients and links on them, and the event loop's own state.
@@ -306,6 +314,8 @@ pub struct Admin {
     pub children: Vec<crate::child::Child>,
     pub pause: Option<Pause>,
     pub cron_runs: u64,
+    /// When the cluster's cron last ran (ms): every 100 ms whatever hz is.
+    pub cluster_cron_at: i64,
     pub peak_memory: u64,
     /// Clients whose input waits for a CLIENT PAUSE to end.
     pub paused_clients: Vec<usize>,
@@ -390,9 +400,11 @@ impl Server {
                 aof: crate::persist::aof::Aof::new(),
                 monitors: Vec::new(),
                 cron_runs: 0,
+                cluster_cron_at: 0,
                 peak_memory: 0,
             },
             repl: crate::replication::Repl::new(),
+            cluster: None,
         }
     }
     pub fn db(&mut self, i: usize) -> &mut Db {

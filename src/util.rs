@@ -268,6 +268,16 @@ pub fn os_error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// A uniformly random number below `n` (0 when `n` is 0).
+pub fn random_below(n: u64) -> u64 {
+    use rand::Rng;
+    if n == 0 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

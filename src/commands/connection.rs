@@ -7,22 +7,6 @@ use std::time::{Duration, Instant};
 pub static COMMANDS: &[Command] = &[
     cmd("ping", -1, FAST, CONNECTION, ping),
     cmd("echo", 2, FAST, CONNECTION, echo),
-    // Cluster client commands: answered as by a Redis with cluster support disabled.
-    cmd(
-        "readonly",
-        1,
-        FAST | LOADING | STALE,
-        CONNECTION,
-        no_cluster,
-    ),
-    cmd(
-        "readwrite",
-        1,
-        FAST | LOADING | STALE,
-        CONNECTION,
-        no_cluster,
-    ),
-    cmd("asking", 1, FAST, CONNECTION, no_cluster),
     cmd(
         "quit",
         -1,
@@ -190,6 +174,9 @@ fn select(ctx: &mut Ctx, args: Args) {
     let Some(n) = crate::util::parse_i64(args.get(1)) else {
         return ctx.out.error("ERR value is not an integer or out of range");
     };
+    if ctx.srv.cluster.is_some() && n != 0 {
+        return ctx.out.error("ERR SELECT is not allowed in cluster mode");
+    }
     if n < 0 || n >= ctx.srv.data.ks.dbs.len() as i64 {
         return ctx.out.error("ERR DB index is out of range");
     }
@@ -199,6 +186,9 @@ fn select(ctx: &mut Ctx, args: Args) {
 }
 
 fn swapdb(ctx: &mut Ctx, args: Args) {
+    if ctx.srv.cluster.is_some() {
+        return ctx.out.error("ERR SWAPDB is not allowed in cluster mode");
+    }
     let n = ctx.srv.data.ks.dbs.len() as i64;
     let (Some(a), Some(b)) = (
         crate::util::parse_i64(args.get(1)),
@@ -900,9 +890,4 @@ fn client_help(ctx: &mut Ctx, _: Args) {
             "    End a CLIENT PAUSE.",
         ],
     );
-}
-
-pub(crate) fn no_cluster(ctx: &mut Ctx, _: Args) {
-    ctx.out
-        .error("ERR This instance has cluster support disabled");
 }

@@ -15,6 +15,14 @@ pub static COMMANDS: &[Command] = &[
         KEYSPACE | DANGEROUS,
         restore,
     ),
+    // What a slot migration sends: RESTORE, taken for a slot being imported.
+    cmd(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM | ASKING,
+        KEYSPACE | DANGEROUS,
+        restore,
+    ),
 ];
 
 fn dump(ctx: &mut Ctx, args: Args) {

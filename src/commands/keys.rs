@@ -365,6 +365,9 @@ fn copy(ctx: &mut Ctx, args: Args) {
 }
 
 fn move_cmd(ctx: &mut Ctx, args: Args) {
+    if ctx.srv.cluster.is_some() {
+        return ctx.out.error("ERR MOVE is not allowed in cluster mode");
+    }
     let key = args.get(1);
     let Some(dst_db) = db_index(ctx, args.get(2)) else {
         return;

@@ -4,6 +4,7 @@
 //! (later) cluster key hashing all read this table.
 pub mod acl;
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod geo;
@@ -67,6 +68,8 @@ pub const TX_EXEC: u32 = 1 << 20;
 pub const TX_LEAVE: u32 = 1 << 21;
 /// Runs a script or function (EVAL EVALSHA FCALL and their _RO forms).
 pub const SCRIPT_CALL: u32 = 1 << 22;
+/// May use a slot being imported without ASKING first (RESTORE-ASKING).
+pub const ASKING: u32 = 1 << 23;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -87,6 +90,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (MOVABLE_KEYS, "movablekeys"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (ASKING, "asking"),
 ];
 
 // ACL categories (names as ACL CAT prints them).
@@ -203,6 +207,7 @@ pub fn families() -> Vec<(&'static str, &'static [Command])> {
         ("server", acl::COMMANDS),
         ("server", latency::COMMANDS),
         ("server", replication::COMMANDS),
+        ("cluster", cluster::COMMANDS),
         ("scripting", crate::scripting::COMMANDS),
     ]
 }
@@ -419,6 +424,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     if let Err(msg) = crate::acl::check(ctx.srv, ctx.id, id, args) {
         return reject(ctx, Some(id), &msg);
     }
+    // Cluster mode: a command whose keys another node serves is redirected there (not
+    // our master's stream, not a script's own calls).
+    if ctx.srv.cluster.is_some() {
+        if let Some(flow) = cluster_redirect(ctx, id, args) {
+            return flow;
+        }
+    }
     // A command that a script or function runs (redis.call) acts for its client but is not
     // the client's own input: the client's MULTI never queues it (a script run by EXEC
     // used to have every write queued into the finished transaction and lost), a pause
@@ -557,6 +569,41 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         after_tracked(ctx, entry_name);
     }
     Flow::Done
+}
+
+/// The cluster's verdict on a command: Some(reply sent) when it is redirected.
+#[cold]
+fn cluster_redirect(ctx: &mut Ctx, id: usize, args: Args) -> Option<Flow> {
+    let c = &ctx.srv.net.clients[ctx.id];
+    if c.is_master
+        || ctx.srv.data.scripting.calling
+        || c.kind == crate::server::ClientKind::Internal
+    {
+        return None;
+    }
+    let is_asking = ctx.srv.cmds.entries[id].cmd.name == "asking";
+    let msg = if crate::cluster::route::applies(ctx.srv, id) {
+        crate::cluster::route::check(ctx.srv, ctx.id, id, args)
+    } else {
+        None
+    };
+    // ASKING lasts one command (a transaction's, to its end).
+    let c = &mut ctx.srv.net.clients[ctx.id];
+    if c.asking && !c.tx.active && !is_asking {
+        c.asking = false;
+    }
+    let msg = msg?;
+    let mark = ctx.out.buf.len();
+    if ctx.srv.cmds.entries[id].cmd.flags & TX_EXEC != 0 {
+        multi::discard_tx(ctx.srv, ctx.id);
+    } else {
+        multi::flag_error(ctx.srv, ctx.id);
+    }
+    ctx.out.error(&msg);
+    ctx.srv.admin.cmd_stats[id].rejected_calls += 1;
+    ctx.srv.admin.stats.record_errors(&mut ctx.out.errors);
+    apply_reply_mode(ctx, mark);
+    Some(Flow::Done)
 }
 
 /// After a client's own command while some client tracks: invalidations it caused for

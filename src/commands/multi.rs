@@ -82,6 +82,12 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// The queued commands: table id and arguments (cluster routing of EXEC).
+    pub fn queued(&self) -> impl Iterator<Item = (usize, crate::resp::Args<'_>)> {
+        self.queued
+            .iter()
+            .map(|q| (q.id, crate::resp::Args::new(&q.buf, &q.spans)))
+    }
     /// CLIENT LIST "multi=": queued commands, -1 outside MULTI.
     pub fn list_count(&self) -> i64 {
         if self.active {

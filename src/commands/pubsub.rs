@@ -519,14 +519,23 @@ fn sunsubscribe(ctx: &mut Ctx, args: Args) {
 
 fn publish_cmd(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), false);
-    // Replicas deliver it to their own subscribers (not the AOF: nothing to restore).
-    ctx.srv.data.prop.force(crate::propagate::REPL);
+    if ctx.srv.cluster.is_some() {
+        // Every node of the cluster delivers it to its subscribers.
+        crate::cluster::bus::propagate_publish(ctx.srv, args.get(1), args.get(2), false);
+    } else {
+        // Replicas deliver it to their own subscribers (not the AOF: nothing to restore).
+        ctx.srv.data.prop.force(crate::propagate::REPL);
+    }
     ctx.out.int(n as i64);
 }
 
 fn spublish(ctx: &mut Ctx, args: Args) {
     let n = publish(ctx.srv, args.get(1), args.get(2), true);
-    ctx.srv.data.prop.force(crate::propagate::REPL);
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::bus::propagate_publish(ctx.srv, args.get(1), args.get(2), true);
+    } else {
+        ctx.srv.data.prop.force(crate::propagate::REPL);
+    }
     ctx.out.int(n as i64);
 }
 

@@ -9,9 +9,6 @@ use std::fmt::Write as _;
 
 pub static COMMANDS: &[Command] = &[
     cmd("config", -2, 0, 0, container).subs(CONFIG),
-    // A standalone server: CLUSTER and its subcommands exist (so ACL rules such as
-    // +cluster or -cluster|nodes are accepted) and answer as Redis with cluster-enabled no.
-    cmd("cluster", -2, 0, 0, container).subs(CLUSTER),
     cmd(
         "role",
         1,
@@ -56,41 +53,6 @@ pub static COMMANDS: &[Command] = &[
     cmd("memory", -2, 0, 0, container).subs(MEMORY),
 ];
 
-/// CLUSTER subcommand `name`: every one answers that cluster support is disabled.
-const fn disabled(name: &'static str, arity: i32, flags: u32) -> Command {
-    cmd(name, arity, flags, 0, no_cluster)
-}
-
-static CLUSTER: &[Command] = &[
-    disabled("addslots", -3, ADMIN | STALE),
-    disabled("addslotsrange", -4, ADMIN | STALE),
-    disabled("bumpepoch", 2, ADMIN | STALE),
-    disabled("count-failure-reports", 3, ADMIN | STALE),
-    disabled("countkeysinslot", 3, STALE),
-    disabled("delslots", -3, ADMIN | STALE),
-    disabled("delslotsrange", -4, ADMIN | STALE),
-    disabled("failover", -2, ADMIN | STALE),
-    disabled("flushslots", 2, ADMIN | STALE),
-    disabled("forget", 3, ADMIN | STALE),
-    disabled("getkeysinslot", 4, STALE),
-    disabled("help", 2, LOADING | STALE),
-    disabled("info", 2, STALE),
-    disabled("keyslot", 3, STALE),
-    disabled("links", 2, STALE),
-    disabled("meet", -4, ADMIN | STALE),
-    disabled("myid", 2, STALE),
-    disabled("nodes", 2, STALE),
-    disabled("replicas", 3, ADMIN | STALE),
-    disabled("replicate", 3, ADMIN | STALE),
-    disabled("reset", -2, ADMIN | STALE | NOSCRIPT),
-    disabled("saveconfig", 2, ADMIN | STALE),
-    disabled("set-config-epoch", 3, ADMIN | STALE),
-    disabled("setslot", -4, ADMIN | STALE),
-    disabled("shards", 2, STALE),
-    disabled("slaves", 3, ADMIN | STALE),
-    disabled("slots", 2, STALE),
-];
-
 static MODULE: &[Command] = &[
     cmd("help", 2, LOADING | STALE, 0, module_help),
     cmd("list", 2, ADMIN | NOSCRIPT, 0, module_list),
@@ -98,8 +60,6 @@ static MODULE: &[Command] = &[
     cmd("loadex", -3, ADMIN | NOSCRIPT | PROTECTED, 0, module_load),
     cmd("unload", 3, ADMIN | NOSCRIPT | PROTECTED, 0, module_unload),
 ];
-
-use super::connection::no_cluster;
 
 /// ROLE: a master with no replicas, until replication lands.
 fn role(ctx: &mut Ctx, _: Args) {
@@ -777,7 +737,10 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         }
         "clients" => {
             f!("connected_clients", srv.net.clients.len());
-            f!("cluster_connections", 0);
+            f!(
+                "cluster_connections",
+                srv.cluster.as_deref().map_or(0, |c| c.links.len())
+            );
             f!("maxclients", srv.cfg.maxclients);
             f!(
                 "client_recent_max_input_buffer",
@@ -1033,7 +996,7 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         }
         "modules" => {}
         "cluster" => {
-            f!("cluster_enabled", 0);
+            f!("cluster_enabled", srv.cluster.is_some() as u8);
         }
         "keyspace" => {
             for (i, db) in srv.data.ks.dbs.iter().enumerate() {
@@ -1487,7 +1450,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
 
 /// Empty every database, telling WATCH, client tracking and blocked clients; the number
 /// of keys removed (FLUSHALL, DEBUG RELOAD).
-fn empty_data(srv: &mut Server) -> u64 {
+pub(crate) fn empty_data(srv: &mut Server) -> u64 {
     crate::commands::multi::touch_all_dbs(srv);
     crate::tracking::flushed(srv);
     let mut removed = 0;

@@ -1,0 +1,214 @@
+//! Which node serves a command (Redis's getNodeByQuery): every key must hash to one slot
+//! (-CROSSSLOT), the slot must be served (-CLUSTERDOWN), served here or redirected
+//! (-MOVED, -ASK while the slot migrates, -TRYAGAIN for multi-key requests caught half
+//! way), with READONLY clients reading from a replica of the slot's master.
+use super::{Cluster, NodeId, NONE};
+use crate::commands::keyspec::{self, KeyList};
+use crate::keyspace::slots::key_slot;
+use crate::resp::Args;
+use crate::server::Server;
+
+enum Verdict {
+    Here,
+    Moved(NodeId, u16),
+    Ask(NodeId, u16),
+    CrossSlot,
+    TryAgain,
+    Down,
+    DownReadOnly,
+    Unbound,
+}
+
+fn pubsub_shard(name: &str) -> bool {
+    matches!(name, "ssubscribe" | "sunsubscribe" | "spublish")
+}
+
+/// The keys (or shard channels) of one command.
+fn keys<'a>(srv: &Server, id: usize, argv: &[&'a [u8]], out: &mut Vec<&'a [u8]>) {
+    let e = &srv.cmds.entries[id];
+    match e.cmd.name {
+        "ssubscribe" | "sunsubscribe" => out.extend_from_slice(&argv[1..]),
+        "spublish" => out.push(argv[1]),
+        _ => {
+            let mut ks = KeyList::new();
+            keyspec::keys_of(&e.keys, argv, &mut ks);
+            out.extend(ks.iter().map(|&(p, _)| argv[p]));
+        }
+    }
+}
+
+/// Whether routing applies at all: a command with keys (or shard channels), or EXEC.
+#[inline]
+pub fn applies(srv: &Server, id: usize) -> bool {
+    let e = &srv.cmds.entries[id];
+    !e.keys.specs.is_empty() || e.keys.proc.is_some() || e.cmd.name == "exec"
+}
+
+fn exists(srv: &Server, key: &[u8]) -> bool {
+    srv.data.ks.dbs[0].raw(key).is_some_and(|e| {
+        let exp = e.expire();
+        exp == crate::keyspace::NO_EXPIRE || exp > crate::keyspace::clock::now()
+    })
+}
+
+fn verdict(srv: &Server, client: usize, id: usize, args: Args) -> Verdict {
+    let cl: &Cluster = srv.cluster.as_deref().expect("cluster mode");
+    let c = &srv.net.clients[client];
+    let cmd = srv.cmds.entries[id].cmd;
+    let is_exec = cmd.name == "exec";
+    let mut commands: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+    if is_exec {
+        if !c.tx.active {
+            return Verdict::Here;
+        }
+        for (qid, qargs) in c.tx.queued() {
+            commands.push((qid, qargs.iter().collect()));
+        }
+    } else {
+        commands.push((id, args.iter().collect()));
+    }
+    let shard = pubsub_shard(cmd.name);
+    let mut first: Option<&[u8]> = None;
+    let (mut slot, mut node) = (0u16, NONE);
+    let (mut migrating, mut importing, mut multiple) = (false, false, false);
+    let (mut missing, mut existing) = (0, 0);
+    let mut ks = Vec::new();
+    for (qid, argv) in &commands {
+        ks.clear();
+        keys(srv, *qid, argv, &mut ks);
+        for &k in &ks {
+            let s = key_slot(k);
+            match first {
+                None => {
+                    first = Some(k);
+                    slot = s;
+                    node = cl.slots[s as usize];
+                    if node == NONE {
+                        return Verdict::Unbound;
+                    }
+                    if node == cl.myself && cl.migrating[s as usize] != NONE {
+                        migrating = true;
+                    } else if cl.importing[s as usize] != NONE {
+                        importing = true;
+                    }
+                }
+                Some(f) => {
+                    if f != k {
+                        if s != slot {
+                            return Verdict::CrossSlot;
+                        }
+                        multiple = true;
+                    }
+                }
+            }
+            if (migrating || importing) && !shard {
+                if exists(srv, k) {
+                    existing += 1;
+                } else {
+                    missing += 1;
+                }
+            }
+        }
+    }
+    if first.is_none() {
+        return Verdict::Here;
+    }
+    let flags = crate::commands::multi::effective_flags(c, cmd);
+    let write = flags & crate::commands::WRITE != 0;
+    if !cl.ok {
+        if shard {
+            if !srv.cfg.cluster_allow_pubsubshard_when_down {
+                return Verdict::Down;
+            }
+        } else if !srv.cfg.cluster_allow_reads_when_down {
+            return Verdict::Down;
+        } else if write {
+            return Verdict::DownReadOnly;
+        }
+    }
+    if (migrating || importing) && cmd.name == "migrate" {
+        return Verdict::Here;
+    }
+    if migrating && missing > 0 {
+        return if existing > 0 {
+            Verdict::TryAgain
+        } else {
+            Verdict::Ask(cl.migrating[slot as usize], slot)
+        };
+    }
+    if importing && (c.asking || cmd.flags & crate::commands::ASKING != 0) {
+        return if multiple && missing > 0 {
+            Verdict::TryAgain
+        } else {
+            Verdict::Here
+        };
+    }
+    let me = cl.me();
+    if (c.cluster_readonly || shard) && !write && me.is_replica() && me.slaveof == Some(node) {
+        return Verdict::Here;
+    }
+    if node != cl.myself {
+        return Verdict::Moved(node, slot);
+    }
+    Verdict::Here
+}
+
+/// The endpoint clients are told to use for a node (cluster-preferred-endpoint-type).
+pub fn endpoint(srv: &Server, n: NodeId) -> String {
+    let node = &srv.cluster.as_deref().expect("cluster").nodes[n];
+    match srv.cfg.cluster_preferred_endpoint_type.0 {
+        1 => {
+            if node.hostname.is_empty() {
+                "?".into()
+            } else {
+                node.hostname.clone()
+            }
+        }
+        2 => String::new(),
+        _ => node.ip.clone(),
+    }
+}
+
+/// The port a client is told: the plaintext one for a plaintext client of a TLS cluster.
+pub fn client_port(srv: &Server, client: usize, n: NodeId) -> u16 {
+    let node = &srv.cluster.as_deref().expect("cluster").nodes[n];
+    if use_pport(srv, client) && node.pport != 0 {
+        node.pport
+    } else {
+        node.port
+    }
+}
+
+pub fn use_pport(srv: &Server, client: usize) -> bool {
+    srv.cfg.tls_cluster
+        && srv
+            .net
+            .clients
+            .get(client)
+            .is_some_and(|c| c.kind != crate::server::ClientKind::Tls)
+}
+
+/// The error redirecting this command elsewhere, or None to run it here.
+pub fn check(srv: &Server, client: usize, id: usize, args: Args) -> Option<String> {
+    let redirect = |kind: &str, n: NodeId, slot: u16| {
+        format!(
+            "{} {} {}:{}",
+            kind,
+            slot,
+            endpoint(srv, n),
+            client_port(srv, client, n)
+        )
+    };
+    Some(match verdict(srv, client, id, args) {
+        Verdict::Here => return None,
+        Verdict::Moved(n, s) => redirect("MOVED", n, s),
+        Verdict::Ask(n, s) => redirect("ASK", n, s),
+        Verdict::CrossSlot => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+        Verdict::TryAgain => "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+        Verdict::Down => "CLUSTERDOWN The cluster is down".into(),
+        Verdict::DownReadOnly => {
+            "CLUSTERDOWN The cluster is down and only accepts read commands".into()
+        }
+        Verdict::Unbound => "CLUSTERDOWN Hash slot not served".into(),
+    })
+}
