@@ -129,6 +129,12 @@ fn migrate(ctx: &mut Ctx, args: Args) {
     let mut keys = Vec::new();
     let now = clock::now();
     let compress = ctx.srv.cfg.rdbcompression;
+    // A cluster's target takes them for a slot it imports (Redis sends RESTORE-ASKING).
+    let restore: &[u8] = if ctx.srv.cluster.is_some() {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
     for k in args.iter().skip(first_key).take(num_keys) {
         let Some(e) = ctx.dbm().get(k) else { continue };
         let expire = e.expire();
@@ -138,7 +144,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         };
         let payload = crate::persist::codec::serialize(e.val(), compress);
         let ttl = ttl.to_string();
-        let mut words: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload];
+        let mut words: Vec<&[u8]> = vec![restore, k, ttl.as_bytes(), &payload];
         if replace {
             words.push(b"REPLACE");
         }

@@ -65,7 +65,7 @@ pub fn deserialize_libraries(body: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> 
 /// Check the trailer: an RDB version this server reads (Redis's, up to 10) and the
 /// checksum. Returns the body (type byte included).
 pub fn verify(payload: &[u8]) -> Option<&[u8]> {
-    if payload.len() < 11 {
+    if payload.len() < 10 {
         return None;
     }
     let (head, crc) = payload.split_at(payload.len() - 8);

@@ -5,6 +5,7 @@ mod acl;
 mod aof;
 mod blocking;
 mod busy;
+mod cluster;
 mod common;
 mod compat;
 mod core;
