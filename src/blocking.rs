@@ -441,6 +441,34 @@ pub fn unblock_all(srv: &mut Server, error: &str) {
     }
 }
 
+/// Cluster mode: release the clients blocked on keys this node no longer serves (their
+/// slot moved: -MOVED, or is unassigned) or every one while the cluster is down, as
+/// Redis's clusterRedirectBlockedClientIfNeeded. `verdict` gives the error for a client
+/// (its index, the first key it waits on, whether its command writes), or None to keep
+/// it waiting.
+pub fn redirect_blocked(
+    srv: &mut Server,
+    verdict: impl Fn(&Server, usize, &[u8], bool) -> Option<String>,
+) {
+    let all: Vec<usize> = srv.data.blocking.clients.clone();
+    for idx in all {
+        let Some(b) = srv.net.clients.get(idx).and_then(|c| c.blocked.as_ref()) else {
+            continue;
+        };
+        if matches!(b.on_timeout, TimeoutReply::Link | TimeoutReply::Wait) {
+            continue;
+        }
+        let Some(key) = b.keys.first() else {
+            continue;
+        };
+        let write = command_id(srv, b)
+            .is_some_and(|id| srv.cmds.entries[id].cmd.flags & crate::commands::WRITE != 0);
+        if let Some(e) = verdict(srv, idx, key, write) {
+            unblock_with(srv, idx, Some(&e));
+        }
+    }
+}
+
 /// CLIENT UNBLOCK: release client `id` if it is blocked. Returns whether it was.
 pub fn client_unblock(srv: &mut Server, id: u64, error: bool) -> bool {
     let Some(idx) = srv

@@ -1654,6 +1654,7 @@ pub fn cron(srv: &mut Server) {
     if update || !cl.ok {
         cl.update_state(fc, nt);
     }
+    super::route::redirect_blocked(srv);
     flush(srv);
 }
 

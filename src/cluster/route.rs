@@ -51,7 +51,19 @@ fn exists(srv: &Server, key: &[u8]) -> bool {
     })
 }
 
-fn verdict(srv: &Server, client: usize, id: usize, args: Args) -> Verdict {
+fn verdict(srv: &Server, client: usize, id: usize, args: Args) -> (Verdict, Option<u16>) {
+    let mut slot_seen = None;
+    let v = verdict_inner(srv, client, id, args, &mut slot_seen);
+    (v, slot_seen)
+}
+
+fn verdict_inner(
+    srv: &Server,
+    client: usize,
+    id: usize,
+    args: Args,
+    slot_seen: &mut Option<u16>,
+) -> Verdict {
     let cl: &Cluster = srv.cluster.as_deref().expect("cluster mode");
     let c = &srv.net.clients[client];
     let cmd = srv.cmds.entries[id].cmd;
@@ -82,6 +94,7 @@ fn verdict(srv: &Server, client: usize, id: usize, args: Args) -> Verdict {
                 None => {
                     first = Some(k);
                     slot = s;
+                    *slot_seen = Some(s);
                     node = cl.slots[s as usize];
                     if node == NONE {
                         return Verdict::Unbound;
@@ -199,7 +212,7 @@ pub fn check(srv: &Server, client: usize, id: usize, args: Args) -> Option<Strin
             client_port(srv, client, n)
         )
     };
-    Some(match verdict(srv, client, id, args) {
+    Some(match verdict(srv, client, id, args).0 {
         Verdict::Here => return None,
         Verdict::Moved(n, s) => redirect("MOVED", n, s),
         Verdict::Ask(n, s) => redirect("ASK", n, s),
@@ -211,4 +224,74 @@ pub fn check(srv: &Server, client: usize, id: usize, args: Args) -> Option<Strin
         }
         Verdict::Unbound => "CLUSTERDOWN Hash slot not served".into(),
     })
+}
+
+/// Blocked clients whose keys moved away (or every one while the cluster is down) get
+/// their redirection now (every 100 ms, from the cluster's cron).
+pub fn redirect_blocked(srv: &mut Server) {
+    if srv.data.blocking.blocked_count() == 0 {
+        return;
+    }
+    crate::blocking::redirect_blocked(srv, |srv, idx, key, write| {
+        let cl = srv.cluster.as_deref().expect("cluster");
+        if !cl.ok {
+            return Some("CLUSTERDOWN The cluster is down".into());
+        }
+        let slot = key_slot(key);
+        let mut node = cl.slots[slot as usize];
+        let me = cl.me();
+        if srv.net.clients[idx].cluster_readonly
+            && !write
+            && me.is_replica()
+            && me.slaveof == Some(node)
+        {
+            node = cl.myself;
+        }
+        if node == cl.myself || cl.importing[slot as usize] != NONE {
+            return None;
+        }
+        if node == NONE {
+            return Some("CLUSTERDOWN Hash slot not served".into());
+        }
+        Some(format!(
+            "MOVED {} {}:{}",
+            slot,
+            endpoint(srv, node),
+            client_port(srv, idx, node)
+        ))
+    });
+}
+
+/// A command a script runs (Redis's scriptVerifyClusterState): its keys must be served
+/// here, and (unless allow-cross-slot-keys) hash to the slot of the script's other keys.
+pub fn script_check(srv: &mut Server, client: usize, id: usize, args: Args) -> Option<String> {
+    let (v, slot) = verdict(srv, client, id, args);
+    match v {
+        Verdict::Here => {}
+        Verdict::DownReadOnly => {
+            return Some(
+                "ERR Script attempted to execute a write command while the cluster is down and readonly"
+                    .into(),
+            )
+        }
+        Verdict::Down => {
+            return Some("ERR Script attempted to execute a command while the cluster is down".into())
+        }
+        _ => return Some("ERR Script attempted to access a non local key in a cluster node".into()),
+    }
+    let declared =
+        crate::scripting::declared_keys(srv).and_then(|k| k.first().map(|k| key_slot(k)));
+    let r = srv.data.scripting.running.as_mut()?;
+    if let (Some(s), false) = (slot, r.cross_slot) {
+        match r.cluster_slot.or(declared) {
+            None => r.cluster_slot = Some(s),
+            Some(prev) if prev != s => {
+                return Some(
+                    "ERR Script attempted to access keys that do not hash to the same slot".into(),
+                )
+            }
+            Some(prev) => r.cluster_slot = Some(prev),
+        }
+    }
+    None
 }

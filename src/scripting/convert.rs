@@ -102,6 +102,11 @@ pub fn call_command(
             "ERR Write commands are not allowed from read-only scripts.",
         );
     }
+    if ctx.srv.cluster.is_some() && !ctx.srv.net.clients[ctx.id].is_master {
+        if let Some(msg) = crate::cluster::route::script_check(ctx.srv, ctx.id, id, args) {
+            return refuse(ctx, &msg);
+        }
+    }
     if cmd.flags & WRITE != 0 {
         // SCRIPT KILL can no longer stop this script (Redis's SCRIPT_WRITE_DIRTY).
         if let Some(r) = ctx.srv.data.scripting.running.as_mut() {

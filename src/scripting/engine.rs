@@ -273,6 +273,17 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
         Callee::Function { name, func } => (func, name.to_string()),
     };
     let caller_db = ctx.srv.net.clients[ctx.id].db;
+    let cross_slot = if is_function {
+        ctx.srv
+            .data
+            .scripting
+            .functions
+            .functions
+            .get(&name.to_ascii_lowercase())
+            .is_some_and(|f| f.flags.iter().any(|x| x == "allow-cross-slot-keys"))
+    } else {
+        ctx.srv.data.scripting.scripts[&name].flags & super::FLAG_CROSS_SLOT != 0
+    };
     ctx.srv.data.blocking.deny += 1;
     // The script is one command in time: no key expires in the middle of it.
     crate::keyspace::clock::freeze();
@@ -284,6 +295,8 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
         client: ctx.id,
         wrote: false,
         killed: false,
+        cluster_slot: None,
+        cross_slot,
         args: args.into_raw(),
         numkeys,
     });

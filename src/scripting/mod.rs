@@ -75,6 +75,10 @@ pub struct Running {
     pub wrote: bool,
     /// SCRIPT KILL / FUNCTION KILL asked it to stop.
     pub killed: bool,
+    /// Cluster mode: the slot its keys hash to so far, and whether it may use keys of
+    /// several slots (allow-cross-slot-keys).
+    pub cluster_slot: Option<u16>,
+    pub cross_slot: bool,
     /// The caller's command line (valid while the script runs) and how many keys it
     /// declares (after the third word).
     pub args: crate::resp::parse::RawArgs,
