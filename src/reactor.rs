@@ -76,9 +76,12 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
     let mut expire_backlog = false;
     loop {
         let now = Instant::now();
+        // Work queued by the last iteration's end (a WAIT released before sleeping, its
+        // client's pipelined commands) is served at once, not at the next cron.
         let mut timeout = if expire_backlog
             || !srv.net.pending_write.is_empty()
             || !srv.repl.sending.is_empty()
+            || srv.data.blocking.has_work()
         {
             Duration::ZERO
         } else {

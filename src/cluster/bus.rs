@@ -424,6 +424,10 @@ fn process(srv: &mut Server, l: usize, raw: &[u8]) {
     if m.ver() != msg::PROTO_VER {
         return;
     }
+    if typ as i64 == cl!(srv).drop_filter {
+        crate::warn!("Dropping packet that matches debug drop filter");
+        return;
+    }
     if let Err(e) = m.validate() {
         crate::warn!("{}", e);
         return;
@@ -559,12 +563,9 @@ fn process(srv: &mut Server, l: usize, raw: &[u8]) {
                     return;
                 }
             }
-            // The sender's current view of itself wins for NOFAILOVER.
-            let sender = if inbound {
-                sender
-            } else {
-                sender.or(link_node)
-            };
+            // The sender's current view of itself wins for NOFAILOVER. (A handshake just
+            // completed leaves the sender unknown for the rest of this message, as in
+            // Redis: its role, slots and gossip count from its next one.)
             let sender = sender.filter(|&s| cl!(srv).nodes.contains(s));
             if let Some(s) = sender {
                 let n = &mut cl!(srv).nodes[s];
@@ -1517,6 +1518,22 @@ pub fn cron(srv: &mut Server) {
     let nt = node_timeout(srv);
     let handshake_timeout = nt.max(1000);
     let t = now();
+    // A link whose peer does not read what we send is cut at cluster-link-sendbuf-limit.
+    let limit = srv.cfg.cluster_link_sendbuf_limit.max(0) as usize;
+    if limit > 0 {
+        let over: Vec<usize> = cl!(srv)
+            .links
+            .keys()
+            .copied()
+            .filter(|&l| srv.net.links.get(l).is_some_and(|k| k.pending() > limit))
+            .collect();
+        let cl = cl!(srv);
+        for l in over {
+            cl.links_buffer_limit_exceeded += 1;
+            crate::warn!("Freeing cluster link({}), since its send buffer passed cluster-link-sendbuf-limit ({} bytes)", l, limit);
+            cl.free_link(l);
+        }
+    }
     let cl = cl!(srv);
     cl.iteration += 1;
     let iteration = cl.iteration;

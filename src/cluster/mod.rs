@@ -178,6 +178,8 @@ pub struct Cluster {
     pub lock: Option<std::fs::File>,
     /// Replica election and manual failover.
     pub failover: bus::FailoverState,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER: messages of this type are dropped (-1: none).
+    pub drop_filter: i64,
 }
 
 pub fn now() -> i64 {
@@ -237,6 +239,7 @@ impl Cluster {
             config_file: config_file.to_string(),
             lock: None,
             failover: bus::FailoverState::default(),
+            drop_filter: -1,
         }
     }
 

@@ -1678,6 +1678,15 @@ fn debug(ctx: &mut Ctx, args: Args) {
             );
             ctx.out.ok();
         }
+        "drop-cluster-packet-filter" if args.len() == 3 => {
+            let Some(t) = crate::util::parse_i64(args.get(2)) else {
+                return ctx.out.error("ERR value is not an integer or out of range");
+            };
+            if let Some(cl) = ctx.srv.cluster.as_deref_mut() {
+                cl.drop_filter = t;
+            }
+            ctx.out.ok();
+        }
         "set-disable-deny-scripts" if args.len() == 3 => {
             ctx.srv.data.scripting.disable_deny_script =
                 crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0;

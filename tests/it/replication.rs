@@ -961,3 +961,36 @@ fn min_replicas_to_write_and_stale_data_refusals() {
     let v: Option<String> = q(&mut rc, &["GET", "k"]);
     assert_eq!(v.as_deref(), Some("v"));
 }
+
+/// WAIT returns as soon as the replica's acknowledgement is in, not at the next cron
+/// tick: with hz 1 (a tick a second) twenty SET + WAIT 1 rounds take far less than the
+/// twenty ticks they took when the released client was only written at the next loop
+/// wake-up.
+#[test]
+fn wait_is_released_when_the_ack_arrives_not_at_the_next_tick() {
+    let master = Server::start(&["--hz", "1"]);
+    let replica = Server::start(&["--hz", "1"]);
+    let mut r = replica.client();
+    let _: String = q(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    let mut m = master.client();
+    // The sync itself is driven by the (slow) cron here.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !q::<String>(&mut m, &["INFO", "replication"]).contains("state=online") {
+        assert!(Instant::now() < deadline, "the replica never came online");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = Instant::now();
+    for i in 0..20 {
+        let _: String = q(&mut m, &["SET", "k", &i.to_string()]);
+        let n: i64 = q(&mut m, &["WAIT", "1", "5000"]);
+        assert_eq!(n, 1);
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "20 WAITs took {:?}",
+        t.elapsed()
+    );
+}
