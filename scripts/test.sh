@@ -13,3 +13,9 @@ else
     echo "valgrind not installed: keyspace unit tests not run under it" >&2
 fi
 scripts/interop.sh
+# A cluster-aware client (redis-py's RedisCluster, TLS) through a reshard and a kill -9.
+if /usr/bin/python3 -c 'import redis.cluster' 2>/dev/null; then
+    /usr/bin/python3 scripts/cluster-workload.py
+else
+    echo "python3-redis not installed: the RedisCluster workload is not run" >&2
+fi
