@@ -752,3 +752,60 @@ fn a_single_node_answers_as_redis_and_survives_bad_bus_input() {
     );
     second.stdout.clear();
 }
+
+/// nodes.conf on a full disk (a file-size limit: writes fail with EFBIG): the save fails
+/// with a log line, the old file stays whole (it is written aside and renamed), the node
+/// goes on serving, and the next save after space returns writes the new view.
+#[test]
+fn nodes_conf_on_a_full_disk_keeps_the_old_file() {
+    let bus = free_port().to_string();
+    // (Started with SIGXFSZ ignored, so a write past the limit fails instead of killing.)
+    let srv = Server::start_with_fsize(
+        libc::RLIM_INFINITY,
+        &["--cluster-enabled", "yes", "--cluster-port", &bus],
+    );
+    let mut c = srv.client();
+    let id: String = q(&mut c, &["CLUSTER", "MYID"]);
+    let path = srv.dir.join("nodes.conf");
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        before.starts_with(&id) && before.contains("vars currentEpoch 0"),
+        "{before}"
+    );
+    let log_len = srv.log().len() as u64;
+    srv.set_fsize(log_len + 1500);
+    // A thousand separate slots: a line of about 5 KB.
+    let mut cmd = redis::cmd("CLUSTER");
+    cmd.arg("ADDSLOTS");
+    for s in (0..2000).step_by(2) {
+        cmd.arg(s);
+    }
+    let ok: String = cmd.query(&mut c).unwrap();
+    assert_eq!(ok, "OK");
+    wait_until("the failed save is logged", || {
+        srv.log().contains("Can't update cluster config file")
+    });
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        before,
+        "the old file is kept whole"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&srv.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nodes.conf.tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let info: String = q(&mut c, &["CLUSTER", "INFO"]);
+    assert!(info.contains("cluster_slots_assigned:1000\r\n"), "{info}");
+    srv.set_fsize(libc::RLIM_INFINITY);
+    let ok: String = q(&mut c, &["CLUSTER", "SAVECONFIG"]);
+    assert_eq!(ok, "OK");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.contains(" 0 2 4 6 8 "),
+        "{}",
+        &after[..200.min(after.len())]
+    );
+}
