@@ -176,6 +176,8 @@ pub struct Cluster {
     /// The config file and the open descriptor holding its lock.
     pub config_file: String,
     pub lock: Option<std::fs::File>,
+    /// The temporary file nodes.conf is written to before it is renamed in place.
+    tmp_name: String,
     /// Replica election and manual failover.
     pub failover: bus::FailoverState,
     /// DEBUG DROP-CLUSTER-PACKET-FILTER: messages of this type are dropped (-1: none).
@@ -238,6 +240,7 @@ impl Cluster {
             dead_links: Vec::new(),
             config_file: config_file.to_string(),
             lock: None,
+            tmp_name: String::new(),
             failover: bus::FailoverState::default(),
             drop_filter: -1,
         }
@@ -374,6 +377,14 @@ impl Cluster {
             }
         }
         deleted
+    }
+
+    /// Whether some slot is being migrated or imported.
+    pub fn any_open_slot(&self) -> bool {
+        self.migrating
+            .iter()
+            .chain(self.importing.iter())
+            .any(|&n| n != NONE)
     }
 
     pub fn close_all_slots(&mut self) {
@@ -596,7 +607,7 @@ impl Cluster {
                 }
             }
         }
-        if n.flags & N_MYSELF != 0 {
+        if n.flags & N_MYSELF != 0 && self.any_open_slot() {
             for slot in 0..SLOTS {
                 if self.migrating[slot] != NONE {
                     let _ = write!(
@@ -644,16 +655,23 @@ impl Cluster {
     /// Write nodes.conf: to a temporary file, synced, then renamed over the old one,
     /// so a failed write (a full disk) leaves the old file whole.
     pub fn save_config(&mut self, fsync: bool) -> std::io::Result<()> {
+        use std::os::unix::io::AsRawFd;
         self.todo &= !(TODO_SAVE | TODO_FSYNC);
         let text = self.config_text();
-        let tmp = format!("{}.tmp-{}", self.config_file, std::process::id());
+        if self.tmp_name.is_empty() {
+            self.tmp_name = format!("{}.tmp-{}", self.config_file, std::process::id());
+        }
+        let tmp = &self.tmp_name;
         let res = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = std::fs::File::create(tmp)?;
+            // Locked before it takes the config file's name: the lock moves with it.
+            // SAFETY: flock on a descriptor this function owns.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             f.write_all(text.as_bytes())?;
             if fsync {
                 f.sync_all()?;
             }
-            std::fs::rename(&tmp, &self.config_file)?;
+            std::fs::rename(tmp, &self.config_file)?;
             if fsync {
                 if let Some(dir) = std::path::Path::new(&self.config_file)
                     .parent()
@@ -664,15 +682,18 @@ impl Cluster {
                     }
                 }
             }
-            Ok(())
+            Ok(f)
         })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        } else {
-            // The lock follows the file now in place.
-            let _ = self.relock();
+        match res {
+            Ok(f) => {
+                self.lock = Some(f);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(tmp);
+                Err(e)
+            }
         }
-        res
     }
 
     /// Hold an exclusive lock on nodes.conf so that no second node uses it.
@@ -884,19 +905,27 @@ pub fn flags_text(flags: u16) -> String {
     }
 }
 
-/// The runs of set slots in a bitmap, as (first, last) pairs.
+/// The runs of set slots in a bitmap, as (first, last) pairs (whole bytes of 0 or 1
+/// bits are stepped over at once: nodes.conf is written on every change).
 pub fn ranges(map: &[u8; SLOT_BYTES]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut start = None;
-    for s in 0..SLOTS {
-        let set = msg::bit(map, s);
-        match (set, start) {
-            (true, None) => start = Some(s),
-            (false, Some(a)) => {
-                out.push((a, s - 1));
-                start = None;
-            }
+    let mut start: Option<usize> = None;
+    for (i, &byte) in map.iter().enumerate() {
+        match (byte, start) {
+            (0, None) | (0xff, Some(_)) => continue,
             _ => {}
+        }
+        for b in 0..8 {
+            let s = i * 8 + b;
+            let set = byte & (1 << b) != 0;
+            match (set, start) {
+                (true, None) => start = Some(s),
+                (false, Some(a)) => {
+                    out.push((a, s - 1));
+                    start = None;
+                }
+                _ => {}
+            }
         }
     }
     if let Some(a) = start {
@@ -1102,6 +1131,17 @@ mod tests {
             set_bit(&mut m, s);
         }
         assert_eq!(ranges(&m), vec![(0, 2), (5, 5), (16383, 16383)]);
+        // Runs across byte edges and whole bytes, checked against a bit-by-bit scan.
+        let mut m = [0u8; SLOT_BYTES];
+        for s in (7..=9).chain(16..=31).chain(100..=5000).chain(16376..16384) {
+            set_bit(&mut m, s);
+        }
+        assert_eq!(
+            ranges(&m),
+            vec![(7, 9), (16, 31), (100, 5000), (16376, 16383)]
+        );
+        assert_eq!(ranges(&[0xff; SLOT_BYTES]), vec![(0, 16383)]);
+        assert_eq!(ranges(&[0; SLOT_BYTES]), vec![]);
         assert_eq!(flags_text(N_MYSELF | N_MASTER), "myself,master");
         assert_eq!(flags_text(0), "noflags");
     }
