@@ -274,10 +274,10 @@ fn all_agree(nodes: &[Node], live: &[usize]) -> bool {
     })
 }
 
-/// Three ferrokv and three redis-server masters, each with a replica of the other kind,
-/// over a TLS bus: redis-cli builds it, gossip converges on every node, redirections
-/// read as Redis's, slots move both ways with keys of every type, and killing a master
-/// of either kind hands its slots to its replica with no key lost.
+/// ferrokv and redis-server masters, each with a replica of the other kind, over a TLS
+/// bus: redis-cli builds it, gossip converges on every node, redirections read as
+/// Redis's, slots move both ways with keys of every type, and killing a master of either
+/// kind hands its slots to its replica of the other kind with no key lost.
 #[test]
 fn a_mixed_tls_cluster_forms_reshards_and_fails_over() {
     let pki = make_pki("cluster");
@@ -415,36 +415,50 @@ fn a_mixed_tls_cluster_forms_reshards_and_fails_over() {
     });
     check_dataset(&nodes);
 
-    // kill -9 the ferrokv master that serves most slots: its replica takes over.
-    let victim = 0;
-    let live: Vec<usize> = (1..6).collect();
-    let replica_of_victim: Vec<usize> = live
-        .iter()
-        .copied()
-        .filter(|&r| {
-            nodes[1].nodes().lines().any(|l| {
-                l.starts_with(&nodes[r].id())
-                    && l.contains(&nodes[victim].id())
-                    && l.contains("slave")
-            })
-        })
-        .collect();
-    assert!(!replica_of_victim.is_empty(), "{}", nodes[1].nodes());
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(nodes[victim].srv.pid() as i32, libc::SIGKILL) };
-    wait_nodes(
-        &nodes,
-        "a replica of the killed master is promoted",
-        30,
-        || {
-            replica_of_victim
-                .iter()
-                .any(|&r| nodes[r].role() == "master")
-                && live.iter().all(|&i| nodes[i].cluster_ok())
-        },
-    );
+    // Each master gets a replica of the other kind (CLUSTER REPLICATE moves them): node 3
+    // (redis-server) under node 0 (ferrokv), node 4 (ferrokv) under node 1 (redis-server),
+    // node 5 (ferrokv) under node 2 (redis-server).
+    for (r, m) in [(3, 0), (4, 1), (5, 2)] {
+        let id = nodes[m].id();
+        let ok: String = nodes[r].q(&["CLUSTER", "REPLICATE", &id]);
+        assert_eq!(ok, "OK");
+    }
+    for (r, m) in [(3, 0), (4, 1), (5, 2)] {
+        let id = nodes[m].id();
+        wait_nodes(
+            &nodes,
+            "the replicas sit under their new masters",
+            30,
+            || {
+                let info: String = nodes[r].q(&["INFO", "replication"]);
+                info.contains("master_link_status:up")
+                    && nodes[m].nodes().lines().any(|l| {
+                        l.starts_with(&nodes[r].id()) && l.contains("slave") && l.contains(&id)
+                    })
+            },
+        );
+    }
+    // kill -9 the ferrokv master: its redis-server replica takes over; then the
+    // redis-server master whose replica is ferrokv.
+    let mut dead = Vec::new();
+    for (victim, heir) in [(0, 3), (1, 4)] {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(nodes[victim].srv.pid() as i32, libc::SIGKILL) };
+        dead.push(victim);
+        let live: Vec<usize> = (0..6).filter(|i| !dead.contains(i)).collect();
+        wait_nodes(
+            &nodes,
+            &format!(
+                "the {} replica of the killed {} master is promoted",
+                nodes[heir].kind(),
+                nodes[victim].kind()
+            ),
+            30,
+            || nodes[heir].role() == "master" && live.iter().all(|&i| nodes[i].cluster_ok()),
+        );
+    }
     // Every key is still served, by the survivors.
-    let survivors: Vec<Node> = nodes.drain(1..).collect();
+    let survivors: Vec<Node> = nodes.drain(2..).collect();
     check_dataset(&survivors);
 }
 
