@@ -281,7 +281,7 @@ fn all_agree(nodes: &[Node], live: &[usize]) -> bool {
 #[test]
 fn a_mixed_tls_cluster_forms_reshards_and_fails_over() {
     let pki = make_pki("cluster");
-    let timeout = 2000;
+    let timeout = 3000;
     // Masters: ferrokv, redis-server, redis-server; replicas: redis-server, ferrokv,
     // ferrokv (redis-cli picks which replica goes with which master).
     let mut nodes = Vec::new();
@@ -469,7 +469,7 @@ fn a_mixed_tls_cluster_forms_reshards_and_fails_over() {
 #[test]
 fn ferrokv_cluster_failover_rejoin_and_manual_failover() {
     let pki = make_pki("cluster");
-    let timeout = 1500;
+    let timeout = 2500;
     let mut nodes: Vec<Node> = (0..6).map(|_| ferrokv_node(&pki, timeout, &[])).collect();
     let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
     let mut args = vec!["--cluster", "create"];
