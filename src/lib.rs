@@ -58,13 +58,15 @@ pub fn load_config(file: Option<&str>, words: &[String]) -> Result<Loader, Strin
 pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     let cfg = loader.config;
     log::set_level(cfg.loglevel.0);
-    log::set_file(&cfg.logfile)?;
     evict::update_clock();
     evict::configure(&cfg);
     if !cfg.dir.is_empty() {
         std::env::set_current_dir(&cfg.dir)
             .map_err(|e| format!("Can't chdir to '{}': {}", cfg.dir, e))?;
     }
+    // After the chdir: a relative logfile is in `dir`, as Redis's (which opens it from
+    // the working directory `dir` made).
+    log::set_file(&cfg.logfile)?;
     let mut table = commands::Table::build(&commands::families());
     for (old, new) in &loader.extras.renames {
         table.rename(old, new)?;
@@ -97,7 +99,15 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
             srv.cfg.port
         )
     })?;
-    log::banner(srv.cfg.always_show_logo, srv.cfg.port);
+    log::banner(
+        srv.cfg.always_show_logo,
+        srv.cfg.port,
+        if srv.cluster.is_some() {
+            "cluster"
+        } else {
+            "standalone"
+        },
+    );
     if !srv.cfg.pidfile.is_empty() {
         let _ = std::fs::write(&srv.cfg.pidfile, format!("{}\n", std::process::id()));
     }

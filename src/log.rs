@@ -70,7 +70,8 @@ pub fn write(level: u8, msg: std::fmt::Arguments) {
 
 /// The startup banner: Redis prints a logo carrying " PID: n" (which tools such as Redis's
 /// test suite wait for), or a one-line summary when the logo is off.
-pub fn banner(show_logo: bool, port: i64) {
+/// The startup banner; `mode`: "standalone" or "cluster".
+pub fn banner(show_logo: bool, port: i64, mode: &str) {
     let pid = std::process::id();
     if show_logo {
         for line in [
@@ -79,14 +80,14 @@ pub fn banner(show_logo: bool, port: i64) {
                 env!("CARGO_PKG_VERSION"),
                 crate::REDIS_VERSION
             ),
-            format!("Running in standalone mode, Port: {port} PID: {pid}"),
+            format!("Running in {mode} mode, Port: {port} PID: {pid}"),
         ] {
             write(NOTICE, format_args!("{line}"));
         }
     } else {
         write(
             NOTICE,
-            format_args!("Running mode=standalone, port={port}. PID: {pid}"),
+            format_args!("Running mode={mode}, port={port}. PID: {pid}"),
         );
     }
 }

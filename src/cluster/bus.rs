@@ -140,8 +140,13 @@ fn read_messages(srv: &mut Server, idx: usize) {
     }
 }
 
-/// Send what is queued and close the links that died.
+/// Send what is queued and close the links that died (and drop the shard channels of
+/// slots that left this shard).
 pub fn flush(srv: &mut Server) {
+    let dropped = std::mem::take(&mut cl!(srv).dropped_shard_slots);
+    for slot in dropped {
+        crate::commands::pubsub::drop_shard_slot(srv, slot);
+    }
     loop {
         let (out, dead) = {
             let cl = cl!(srv);

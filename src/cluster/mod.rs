@@ -178,6 +178,8 @@ pub struct Cluster {
     pub lock: Option<std::fs::File>,
     /// The temporary file nodes.conf is written to before it is renamed in place.
     tmp_name: String,
+    /// Slots that left this node's shard: their shard channels are dropped.
+    pub dropped_shard_slots: Vec<u16>,
     /// Replica election and manual failover.
     pub failover: bus::FailoverState,
     /// DEBUG DROP-CLUSTER-PACKET-FILTER: messages of this type are dropped (-1: none).
@@ -241,6 +243,7 @@ impl Cluster {
             config_file: config_file.to_string(),
             lock: None,
             tmp_name: String::new(),
+            dropped_shard_slots: Vec::new(),
             failover: bus::FailoverState::default(),
             drop_filter: -1,
         }
@@ -357,6 +360,10 @@ impl Cluster {
         let id = self.slots[slot];
         if id == NONE {
             return false;
+        }
+        // A slot leaving our shard takes its shard channels with it (`bus::flush`).
+        if self.myself != NONE && (id == self.myself || self.me().slaveof == Some(id)) {
+            self.dropped_shard_slots.push(slot as u16);
         }
         let n = &mut self.nodes[id];
         if msg::bit(&n.slots, slot) {

@@ -127,7 +127,11 @@ fn verdict_inner(
         return Verdict::Here;
     }
     let flags = crate::commands::multi::effective_flags(c, cmd);
-    let write = flags & crate::commands::WRITE != 0;
+    // A script that declares flags writes unless it says no-writes.
+    let script_writes = (cmd.flags & crate::commands::SCRIPT_CALL != 0)
+        .then(|| crate::scripting::declares_writes(srv, cmd.name, args))
+        .flatten();
+    let write = script_writes.unwrap_or(flags & crate::commands::WRITE != 0);
     if !cl.ok {
         if shard {
             if !srv.cfg.cluster_allow_pubsubshard_when_down {

@@ -523,6 +523,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             }
             Some(idx) => {
                 ctx.srv.net.clients[idx].close_asap = true;
+                crate::replication::replica::on_client_killed(ctx.srv, idx);
                 ctx.srv.mark_pending(idx);
                 ctx.out.ok()
             }
@@ -605,6 +606,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             ctx.srv.net.clients[v].close_after_reply = true;
         } else {
             ctx.srv.net.clients[v].close_asap = true;
+            crate::replication::replica::on_client_killed(ctx.srv, v);
             ctx.srv.mark_pending(v);
         }
         killed += 1;

@@ -404,6 +404,37 @@ pub fn publish(srv: &mut Server, channel: &[u8], msg: &[u8], shard: bool) -> usi
     n
 }
 
+/// Cluster: the shard channels of `slot` go (the slot left this node's shard): each
+/// subscriber gets its `sunsubscribe` push, as Redis's removeChannelsInSlot.
+pub fn drop_shard_slot(srv: &mut Server, slot: u16) {
+    if srv.data.pubsub.shard.is_empty() {
+        return;
+    }
+    let chans: Vec<Key> = srv
+        .data
+        .pubsub
+        .shard
+        .keys()
+        .filter(|c| crate::keyspace::slots::key_slot(c) == slot)
+        .cloned()
+        .collect();
+    for ch in chans {
+        let subscribers = srv.data.pubsub.shard.remove(&ch).unwrap_or_default();
+        for idx in subscribers {
+            let Some(c) = srv.net.clients.get_mut(idx) else {
+                continue;
+            };
+            c.subs.shard.remove(&ch);
+            let count = c.subs.shard.len();
+            c.out.push(3);
+            c.out.bulk_str("sunsubscribe");
+            c.out.bulk(&ch);
+            c.out.int(count as i64);
+            srv.net.pending_write.push(idx);
+        }
+    }
+}
+
 /// Whether anybody listens at all (lets keyspace notifications skip building names).
 #[inline]
 pub fn has_subscribers(srv: &Server) -> bool {

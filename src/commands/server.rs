@@ -300,6 +300,15 @@ fn config_set(ctx: &mut Ctx, args: Args) {
             ));
         }
     }
+    // repl-backlog-size: at least 16 KB (Redis's minimum), the history cut to it now.
+    if ctx.srv.cfg.repl_backlog_size != old.repl_backlog_size {
+        ctx.srv.cfg.repl_backlog_size = ctx.srv.cfg.repl_backlog_size.max(16 * 1024);
+        crate::replication::resize_backlog(ctx.srv);
+    }
+    // A cluster node announces its new hostname, ports or flags from now on.
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::refresh_myself(ctx.srv);
+    }
     ctx.out.ok();
 }
 
@@ -473,8 +482,17 @@ fn rewrite_line(cfg: &config::Config, spec: &config::Spec) -> String {
     let v = (spec.get)(cfg);
     match spec.name {
         "save" if v.is_empty() => "save \"\"\n".into(),
-        // No master: no line, as Redis drops it.
-        "replicaof" if v.is_empty() => String::new(),
+        // No master, or a cluster node (the cluster says whom it follows): no line, as
+        // Redis drops it.
+        "replicaof" if v.is_empty() || cfg.cluster_enabled => String::new(),
+        // Host and port: two words.
+        "replicaof" => format!(
+            "replicaof {}\n",
+            v.split_whitespace()
+                .map(config::file::quote)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         "save" => v
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -1676,6 +1694,37 @@ fn debug(ctx: &mut Ctx, args: Args) {
             crate::persist::codec::set_skip_checksum(
                 crate::util::parse_i64(args.get(2)).unwrap_or(0) != 0,
             );
+            ctx.out.ok();
+        }
+        "clusterlink" if args.len() == 5 && eq_ic(args.get(2), "kill") => {
+            let Some(cl) = ctx.srv.cluster.as_deref_mut() else {
+                return ctx
+                    .out
+                    .error("ERR Debug option only available for cluster mode enabled setup!");
+            };
+            let Some(n) = cl.lookup(args.get(4)) else {
+                return ctx.out.error(&format!(
+                    "ERR Unknown node {}",
+                    String::from_utf8_lossy(args.get(4))
+                ));
+            };
+            let (to, from) = (cl.nodes[n].link, cl.nodes[n].inbound);
+            let dir = args.get(3);
+            let links = if eq_ic(dir, "from") {
+                vec![from]
+            } else if eq_ic(dir, "to") {
+                vec![to]
+            } else if eq_ic(dir, "all") {
+                vec![to, from]
+            } else {
+                return ctx.out.error(&format!(
+                    "ERR Unknown direction {}",
+                    String::from_utf8_lossy(dir)
+                ));
+            };
+            for l in links.into_iter().flatten() {
+                cl.free_link(l);
+            }
             ctx.out.ok();
         }
         "drop-cluster-packet-filter" if args.len() == 3 => {

@@ -71,6 +71,8 @@ pub struct Master {
     no_psync: bool,
     pub last_io: Instant,
     pub down_since: Option<Instant>,
+    /// When CLIENT KILL asked for the master's client to close (it closes later).
+    pub killed_at: Option<Instant>,
     retry_at: Instant,
     pub sync_started: Option<Instant>,
     /// Bytes of the stream read (slave_read_repl_offset), beyond the applied ones.
@@ -107,6 +109,7 @@ impl Master {
             no_psync: false,
             last_io: now,
             down_since: None,
+            killed_at: None,
             retry_at: now,
             sync_started: None,
             read_ahead: 0,
@@ -769,7 +772,15 @@ pub fn master_lost(srv: &mut Server, idx: usize, db: usize) {
     m.tx_bytes.clear();
     m.state = State::Connect;
     m.retry_at = Instant::now();
-    m.down_since = Some(Instant::now());
+    m.down_since = Some(m.killed_at.take().unwrap_or_else(Instant::now));
+}
+
+/// CLIENT KILL of the master's client: Redis frees it at once, so the link counts as
+/// down from now even when the close itself waits (a MULTI still running).
+pub fn on_client_killed(srv: &mut Server, idx: usize) {
+    if let Some(m) = srv.repl.master.as_mut().filter(|m| m.client == Some(idx)) {
+        m.killed_at = Some(Instant::now());
+    }
 }
 
 /// Apply what the master sent: each command runs as the master's client (no reply, no

@@ -487,6 +487,11 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, ro: bool) {
     }
     let has = |flag: &str| f.flags.iter().any(|x| x == flag);
     let (no_writes, allow_oom) = (has("no-writes"), has("allow-oom"));
+    if has("no-cluster") && ctx.srv.cluster.is_some() {
+        return ctx
+            .out
+            .error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    }
     if !has("allow-stale") && super::stale_replica(ctx) {
         return ctx.out.error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",

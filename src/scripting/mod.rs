@@ -102,6 +102,39 @@ pub fn declared_keys(srv: &crate::server::Server) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Redis's -BUSY reply while a script of this kind has timed out.
+/// Whether a script call (EVAL, EVALSHA, FCALL and their _RO forms) declares that it
+/// writes (Redis's evalGetCommandFlags / fcallGetCommandFlags): Some(true) for declared
+/// flags without no-writes, Some(false) with it, None for a script without a shebang
+/// (judged by the command's own flags) or an unknown one.
+pub fn declares_writes(
+    srv: &crate::server::Server,
+    name: &str,
+    args: crate::resp::Args,
+) -> Option<bool> {
+    if args.len() < 2 {
+        return None;
+    }
+    if name.starts_with("fcall") {
+        let f = srv
+            .data
+            .scripting
+            .functions
+            .functions
+            .get(&String::from_utf8_lossy(args.get(1)).to_ascii_lowercase())?;
+        return Some(!f.flags.iter().any(|x| x == "no-writes"));
+    }
+    let flags = if name.starts_with("evalsha") {
+        let sha = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
+        srv.data.scripting.scripts.get(&sha)?.flags
+    } else {
+        match srv.data.scripting.scripts.get(&sha1_hex(args.get(1))) {
+            Some(s) => s.flags,
+            None => shebang(args.get(1)).ok()?.0,
+        }
+    };
+    (flags & FLAG_SHEBANG != 0).then_some(flags & FLAG_NO_WRITES == 0)
+}
+
 pub fn busy_error(eval: bool) -> &'static str {
     if eval {
         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
@@ -311,6 +344,11 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
         }
     }
     let flags = ctx.srv.data.scripting.scripts[&sha].flags;
+    if flags & FLAG_SHEBANG != 0 && flags & FLAG_NO_CLUSTER != 0 && ctx.srv.cluster.is_some() {
+        return ctx
+            .out
+            .error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    }
     if flags & FLAG_SHEBANG != 0 && flags & FLAG_ALLOW_STALE == 0 && stale_replica(ctx) {
         return ctx.out.error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
