@@ -114,6 +114,10 @@ impl Link {
     pub fn pending(&self) -> usize {
         self.out.len() - self.out_pos
     }
+    /// The send buffer's allocation (CLUSTER LINKS send-buffer-allocated).
+    pub fn out_capacity(&self) -> usize {
+        self.out.capacity()
+    }
     /// Whether a step is under way (so a deadline applies).
     fn busy(&self) -> bool {
         self.state != State::Ready || !self.settled()

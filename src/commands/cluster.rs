@@ -426,9 +426,13 @@ fn links(ctx: &mut Ctx, _: Args) {
         .collect();
     ctx.out.array(items.len());
     for ((inbound, _, l, ctime), name) in items.into_iter().zip(names) {
-        let (events, used) = match ctx.srv.net.links.get(l) {
-            Some(link) => (if link.written() { "r" } else { "rw" }, link.pending()),
-            None => ("", 0),
+        let (events, used, allocated) = match ctx.srv.net.links.get(l) {
+            Some(link) => (
+                if link.written() { "r" } else { "rw" },
+                link.pending(),
+                link.out_capacity(),
+            ),
+            None => ("", 0, 0),
         };
         ctx.out.map(6);
         ctx.out.bulk_str("direction");
@@ -440,7 +444,7 @@ fn links(ctx: &mut Ctx, _: Args) {
         ctx.out.bulk_str("events");
         ctx.out.bulk_str(events);
         ctx.out.bulk_str("send-buffer-allocated");
-        ctx.out.int(0);
+        ctx.out.int(allocated as i64);
         ctx.out.bulk_str("send-buffer-used");
         ctx.out.int(used as i64);
     }

@@ -823,3 +823,200 @@ fn nodes_conf_on_a_full_disk_keeps_the_old_file() {
         &after[..200.min(after.len())]
     );
 }
+
+/// redis-cli's other cluster tools on plaintext ferrokv nodes: add-node (a master, then
+/// a replica with --cluster-slave), rebalance onto the new master, fix of an open slot
+/// and of an uncovered one, del-node of a replica and of an emptied master; the keys
+/// stay readable throughout.
+#[test]
+fn redis_cli_add_node_rebalance_fix_and_del_node() {
+    let bus = || free_port().to_string();
+    let start = || {
+        let b = bus();
+        Server::start(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            &b,
+            "--cluster-node-timeout",
+            "3000",
+        ])
+    };
+    let run = |args: &[&str], stdin: Option<&str>| -> String {
+        let mut child = Command::new("redis-cli")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("redis-cli");
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        let t = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "redis-cli {args:?}: {t}");
+        t
+    };
+    let nodes: Vec<Server> = (0..3).map(|_| start()).collect();
+    let addr = |s: &Server| format!("127.0.0.1:{}", s.port);
+    let mut args = vec!["--cluster".to_string(), "create".to_string()];
+    args.extend(nodes.iter().map(addr));
+    args.push("--cluster-yes".into());
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&a, None);
+    let ok = |s: &Server| {
+        q::<String>(&mut s.client(), &["CLUSTER", "INFO"]).contains("cluster_state:ok")
+    };
+    wait_for("the cluster is OK", 20, || nodes.iter().all(ok));
+    let check = |via: &Server| {
+        wait_for("redis-cli --cluster check is clean", 20, || {
+            let out = Command::new("redis-cli")
+                .args(["--cluster", "check", &addr(via)])
+                .output()
+                .unwrap();
+            let t = String::from_utf8_lossy(&out.stdout).to_string();
+            t.contains("[OK] All nodes agree about slots configuration")
+                && t.contains("[OK] All 16384 slots covered")
+                && !t.contains("[WARNING]")
+                && !t.contains("[ERR]")
+        })
+    };
+    // Keys through redis-cli -c (it follows -MOVED).
+    let mut input = String::new();
+    for i in 0..500 {
+        input.push_str(&format!("SET t:{i} {i}\n"));
+    }
+    run(&["-c", "-p", &nodes[0].port.to_string()], Some(&input));
+    let count = |all: &[&Server]| -> i64 {
+        all.iter()
+            .map(|s| {
+                let info: String = q(&mut s.client(), &["INFO", "replication"]);
+                if info.contains("role:master") {
+                    q::<i64>(&mut s.client(), &["DBSIZE"])
+                } else {
+                    0
+                }
+            })
+            .sum()
+    };
+
+    // add-node: a new master, then rebalance gives it its share.
+    let m4 = start();
+    run(
+        &["--cluster", "add-node", &addr(&m4), &addr(&nodes[0])],
+        None,
+    );
+    wait_for("everyone knows the new node", 20, || {
+        nodes.iter().all(|s| {
+            q::<String>(&mut s.client(), &["CLUSTER", "INFO"]).contains("cluster_known_nodes:4")
+        })
+    });
+    check(&nodes[0]);
+    // A node that was alone waits node-timeout before it calls the cluster OK (as
+    // Redis's rejoin delay), and refuses keys until then.
+    wait_for("the new node says the cluster is OK", 20, || ok(&m4));
+    let out = run(
+        &[
+            "--cluster",
+            "rebalance",
+            &addr(&nodes[0]),
+            "--cluster-use-empty-masters",
+        ],
+        None,
+    );
+    assert!(out.contains("Moving"), "{out}");
+    check(&nodes[0]);
+    let n4: i64 = q(&mut m4.client(), &["DBSIZE"]);
+    assert!(n4 > 0, "the new master got keys");
+    assert_eq!(count(&[&nodes[0], &nodes[1], &nodes[2], &m4]), 500);
+
+    // A replica for it with --cluster-slave.
+    let r4 = start();
+    let m4_id: String = q(&mut m4.client(), &["CLUSTER", "MYID"]);
+    run(
+        &[
+            "--cluster",
+            "add-node",
+            &addr(&r4),
+            &addr(&nodes[0]),
+            "--cluster-slave",
+            "--cluster-master-id",
+            &m4_id,
+        ],
+        None,
+    );
+    wait_for("the replica syncs", 20, || {
+        q::<String>(&mut r4.client(), &["INFO", "replication"]).contains("master_link_status:up")
+    });
+    check(&nodes[0]);
+
+    // fix: an open slot (left migrating) and an uncovered one.
+    let slot = 100.to_string();
+    let owner = nodes
+        .iter()
+        .chain([&m4])
+        .find(|s| {
+            let v: Vec<Vec<redis::Value>> = q(&mut s.client(), &["CLUSTER", "SLOTS"]);
+            let id: String = q(&mut s.client(), &["CLUSTER", "MYID"]);
+            v.iter().any(|r| {
+                let (a, b): (i64, i64) = (
+                    redis::from_redis_value(&r[0]).unwrap(),
+                    redis::from_redis_value(&r[1]).unwrap(),
+                );
+                let m: Vec<redis::Value> = redis::from_redis_value(&r[2]).unwrap();
+                let mid: String = redis::from_redis_value(&m[2]).unwrap();
+                a <= 100 && 100 <= b && mid == id
+            })
+        })
+        .unwrap();
+    let other_id: String = q(
+        &mut nodes
+            .iter()
+            .find(|s| s.port != owner.port)
+            .unwrap()
+            .client(),
+        &["CLUSTER", "MYID"],
+    );
+    let _: String = q(
+        &mut owner.client(),
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &other_id],
+    );
+    let _: String = q(&mut owner.client(), &["CLUSTER", "DELSLOTS", "101"]);
+    let out = run(&["--cluster", "fix", &addr(&nodes[0])], Some("yes\n"));
+    assert!(
+        out.contains("Fixing open slot 100") || out.contains("slot 100"),
+        "{out}"
+    );
+    check(&nodes[0]);
+
+    // del-node: the replica, then the new master once rebalance emptied it.
+    let r4_id: String = q(&mut r4.client(), &["CLUSTER", "MYID"]);
+    run(&["--cluster", "del-node", &addr(&nodes[0]), &r4_id], None);
+    check(&nodes[0]);
+    run(
+        &[
+            "--cluster",
+            "rebalance",
+            &addr(&nodes[0]),
+            "--cluster-weight",
+            &format!("{m4_id}=0"),
+        ],
+        None,
+    );
+    let n4: i64 = q(&mut m4.client(), &["DBSIZE"]);
+    assert_eq!(n4, 0, "rebalance with weight 0 emptied it");
+    run(&["--cluster", "del-node", &addr(&nodes[0]), &m4_id], None);
+    wait_for("the cluster is back to three nodes", 20, || {
+        nodes.iter().all(|s| {
+            q::<String>(&mut s.client(), &["CLUSTER", "INFO"]).contains("cluster_known_nodes:3")
+        })
+    });
+    check(&nodes[0]);
+    assert_eq!(count(&[&nodes[0], &nodes[1], &nodes[2]]), 500);
+}
