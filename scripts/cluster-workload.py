@@ -90,7 +90,7 @@ def run(a, work, procs, ports, cli_tls, c):
         time.sleep(0.05)
     rc = RedisCluster(host="127.0.0.1", port=ports[0], ssl=True, ssl_certfile=c("client.crt"),
                       ssl_keyfile=c("client.key"), ssl_ca_certs=c("ca.crt"),
-                      cluster_error_retry_attempts=20, socket_timeout=5,
+                      cluster_error_retry_attempts=100, socket_timeout=5,
                       retry_on_timeout=True)
     acked, written, errors, reads = {}, 0, [], 0
     stop = threading.Event()
@@ -103,8 +103,14 @@ def run(a, work, procs, ports, cli_tls, c):
             try:
                 rc.set(k, v)
                 written += 1
+                # WAIT goes to the node that took the write (redis-py does not retry a
+                # command sent to a given node): if that node is gone, the write was
+                # simply not acknowledged.
                 node = rc.get_node_from_key(k)
-                n = rc.execute_command("WAIT", 1, 1000, target_nodes=node)
+                try:
+                    n = rc.execute_command("WAIT", 1, 1000, target_nodes=node)
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    n = 0
                 if int(n) >= 1:
                     acked[k] = v
                 got = rc.get(f"wk:{i // 2}")
