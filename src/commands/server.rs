@@ -313,6 +313,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
 }
 
 fn set_one(cfg: &mut config::Config, spec: &config::Spec, v: &str) -> Result<(), String> {
+    config::validate(spec, v)?;
     match spec.name {
         // CONFIG SET client-output-buffer-limit merges the classes given.
         "client-output-buffer-limit" => {

@@ -166,6 +166,7 @@ impl Loader {
             _ if args.len() > 1 && !multi_word => return Err("wrong number of arguments".into()),
             _ => args.join(" "),
         };
+        super::validate(spec, &value)?;
         (spec.set)(&mut self.config, &value)
     }
 

@@ -310,6 +310,24 @@ pub fn lookup(name: &str) -> Option<&'static Spec> {
     })
 }
 
+/// Checks some options make beyond their kind (Redis's per-option validators).
+pub fn validate(spec: &Spec, value: &str) -> Result<(), String> {
+    if spec.name == "cluster-announce-hostname" {
+        if value.len() >= 256 {
+            return Err("Hostnames must be less than 256 characters".into());
+        }
+        if !value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+        {
+            return Err(
+                "Hostnames may only contain alphanumeric characters, hyphens or dots".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     pub fn get(&self, name: &str) -> Option<String> {
         lookup(name).map(|s| (s.get)(self))
@@ -318,6 +336,7 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<&'static Spec, String> {
         let spec =
             lookup(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        validate(spec, value)?;
         (spec.set)(self, value)?;
         Ok(spec)
     }
