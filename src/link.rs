@@ -163,6 +163,30 @@ pub fn open(
             Conn::tls(Stream::Tcp(sock), session)
         }
     };
+    insert(
+        srv,
+        conn,
+        State::Connecting,
+        format!("{host}:{port}"),
+        owner,
+        false,
+        step,
+        Interest::READABLE | Interest::WRITABLE,
+    )
+}
+
+/// Put a link in the slab and register its socket; returns its slab index.
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    srv: &mut Server,
+    conn: Conn,
+    state: State,
+    peer: String,
+    owner: Owner,
+    raw: bool,
+    step: Duration,
+    interest: Interest,
+) -> io::Result<usize> {
     let id = srv.net.next_link_id;
     srv.net.next_link_id += 1;
     let entry = srv.net.links.vacant_entry();
@@ -171,28 +195,26 @@ pub fn open(
         id,
         idx,
         conn,
-        state: State::Connecting,
-        peer: format!("{host}:{port}"),
+        state,
+        peer,
         owner,
         out: Vec::new(),
         out_pos: 0,
         rbuf: Vec::new(),
-        raw: false,
+        raw,
         parser: ReplyParser::default(),
         replies: Vec::new(),
         awaiting: 0,
         step,
-        deadline: Some(Instant::now() + step),
-        want_write: true,
+        deadline: (state != State::Ready).then(|| Instant::now() + step),
+        want_write: interest.is_writable(),
         db: None,
         last_use: Instant::now(),
     };
     let token = link.token();
-    srv.net.registry.register(
-        &mut link.conn.stream,
-        token,
-        Interest::READABLE | Interest::WRITABLE,
-    )?;
+    srv.net
+        .registry
+        .register(&mut link.conn.stream, token, interest)?;
     entry.insert(link);
     Ok(idx)
 }
@@ -212,36 +234,16 @@ pub fn adopt(
         None => (Conn::plain(Stream::Tcp(sock)), State::Ready),
         Some(s) => (Conn::tls(Stream::Tcp(sock), s), State::Handshaking),
     };
-    let id = srv.net.next_link_id;
-    srv.net.next_link_id += 1;
-    let entry = srv.net.links.vacant_entry();
-    let idx = entry.key();
-    let mut link = Link {
-        id,
-        idx,
+    insert(
+        srv,
         conn,
         state,
         peer,
         owner,
-        out: Vec::new(),
-        out_pos: 0,
-        rbuf: Vec::new(),
-        raw: true,
-        parser: ReplyParser::default(),
-        replies: Vec::new(),
-        awaiting: 0,
+        true,
         step,
-        deadline: (state != State::Ready).then(|| Instant::now() + step),
-        want_write: false,
-        db: None,
-        last_use: Instant::now(),
-    };
-    let token = link.token();
-    srv.net
-        .registry
-        .register(&mut link.conn.stream, token, Interest::READABLE)?;
-    entry.insert(link);
-    Ok(idx)
+        Interest::READABLE,
+    )
 }
 
 /// Queue `bytes` (commands, RESP-encoded) whose `replies` replies the owner waits for;

@@ -60,79 +60,67 @@ fn parse_ip(a: &str) -> Option<IpAddr> {
     }
 }
 
-/// Open every listener the config asks for. On error nothing stays open.
-pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
-    let mut out = Vec::new();
+/// Listeners on `port` for every `bind` address (an optional one may be missing);
+/// Err: Redis's message for a failed bind (the bus port's or a client port's).
+fn tcp_listeners(
+    cfg: &Config,
+    port: u16,
+    tls: bool,
+    bus: bool,
+    out: &mut Vec<Listener>,
+) -> Result<(), String> {
     let backlog = cfg.tcp_backlog.min(i32::MAX as i64) as i32;
-    let bus_port = if cfg.cluster_enabled {
-        crate::cluster::bus_port(cfg) as i64
-    } else {
-        0
-    };
-    for (port, tls) in [(cfg.port, false), (cfg.tls_port, true)] {
-        if port == 0 {
-            continue;
-        }
-        for (a, optional) in bind_addrs(cfg) {
-            let Some(ip) = parse_ip(&a) else {
-                return Err(format!("Invalid bind address '{a}'"));
-            };
-            match tcp_listener(ip, port as u16, backlog) {
-                Ok(l) => out.push(Listener {
-                    sock: Sock::Tcp(l),
-                    tls,
-                    addr: fmt_addr(ip, port as u16),
-                    bus: false,
-                }),
-                Err(e)
-                    if optional
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::EAFNOSUPPORT)
-                                | Some(libc::EADDRNOTAVAIL)
-                                | Some(libc::EPROTONOSUPPORT)
-                        ) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "Warning: Could not create server TCP listening socket {}: {}",
-                        fmt_addr(ip, port as u16),
-                        e
-                    ))
-                }
+    for (a, optional) in bind_addrs(cfg) {
+        let Some(ip) = parse_ip(&a) else {
+            return Err(format!("Invalid bind address '{a}'"));
+        };
+        match tcp_listener(ip, port, backlog) {
+            Ok(l) => out.push(Listener {
+                sock: Sock::Tcp(l),
+                tls,
+                addr: fmt_addr(ip, port),
+                bus,
+            }),
+            Err(e)
+                if optional
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EAFNOSUPPORT)
+                            | Some(libc::EADDRNOTAVAIL)
+                            | Some(libc::EPROTONOSUPPORT)
+                    ) => {}
+            Err(e) if bus => {
+                return Err(format!(
+                    "Failed listening on port {} (cluster), aborting. {}: {}",
+                    port,
+                    fmt_addr(ip, port),
+                    e
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {}: {}",
+                    fmt_addr(ip, port),
+                    e
+                ))
             }
         }
     }
-    if bus_port != 0 {
-        // The cluster bus: TLS when tls-cluster yes.
-        for (a, optional) in bind_addrs(cfg) {
-            let Some(ip) = parse_ip(&a) else {
-                return Err(format!("Invalid bind address '{a}'"));
-            };
-            match tcp_listener(ip, bus_port as u16, backlog) {
-                Ok(l) => out.push(Listener {
-                    sock: Sock::Tcp(l),
-                    tls: cfg.tls_cluster,
-                    addr: fmt_addr(ip, bus_port as u16),
-                    bus: true,
-                }),
-                Err(e)
-                    if optional
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::EAFNOSUPPORT)
-                                | Some(libc::EADDRNOTAVAIL)
-                                | Some(libc::EPROTONOSUPPORT)
-                        ) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "Failed listening on port {} (cluster), aborting. {}: {}",
-                        bus_port,
-                        fmt_addr(ip, bus_port as u16),
-                        e
-                    ))
-                }
-            }
+    Ok(())
+}
+
+/// Open every listener the config asks for. On error nothing stays open.
+pub fn open_all(cfg: &Config) -> Result<Vec<Listener>, String> {
+    let mut out = Vec::new();
+    for (port, tls) in [(cfg.port, false), (cfg.tls_port, true)] {
+        if port != 0 {
+            tcp_listeners(cfg, port as u16, tls, false, &mut out)?;
         }
+    }
+    if cfg.cluster_enabled {
+        // The cluster bus: TLS when tls-cluster yes.
+        let port = crate::cluster::bus_port(cfg);
+        tcp_listeners(cfg, port, cfg.tls_cluster, true, &mut out)?;
     }
     if !cfg.unixsocket.is_empty() {
         let _ = std::fs::remove_file(&cfg.unixsocket);

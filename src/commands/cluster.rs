@@ -687,6 +687,20 @@ fn set_config_epoch(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// The other end of SETSLOT MIGRATING/IMPORTING: a known master.
+fn migration_peer(cl: &Cluster, name: &[u8]) -> Result<NodeId, String> {
+    let Some(n) = cl.lookup(name) else {
+        return Err(format!(
+            "ERR I don't know about node {}",
+            String::from_utf8_lossy(name)
+        ));
+    };
+    if cl.nodes[n].is_replica() {
+        return Err("ERR Target node is not a master".into());
+    }
+    Ok(n)
+}
+
 fn setslot(ctx: &mut Ctx, args: Args) {
     let cl = cluster_or_reply!(ctx);
     if cl.me().is_replica() {
@@ -697,44 +711,31 @@ fn setslot(ctx: &mut Ctx, args: Args) {
         Err(e) => return ctx.out.error(e),
     };
     let action = args.get(3);
-    let lookup = |cl: &Cluster, name: &[u8]| cl.lookup(name);
     if eq_ic(action, "migrating") && args.len() == 5 {
         if cl.slots[slot] != cl.myself {
             return ctx
                 .out
                 .error(&format!("ERR I'm not the owner of hash slot {slot}"));
         }
-        let Some(n) = lookup(cl, args.get(4)) else {
-            return ctx.out.error(&format!(
-                "ERR I don't know about node {}",
-                String::from_utf8_lossy(args.get(4))
-            ));
-        };
-        if cl.nodes[n].is_replica() {
-            return ctx.out.error("ERR Target node is not a master");
+        match migration_peer(cl, args.get(4)) {
+            Ok(n) => cl.migrating[slot] = n,
+            Err(e) => return ctx.out.error(&e),
         }
-        cl.migrating[slot] = n;
     } else if eq_ic(action, "importing") && args.len() == 5 {
         if cl.slots[slot] == cl.myself {
             return ctx
                 .out
                 .error(&format!("ERR I'm already the owner of hash slot {slot}"));
         }
-        let Some(n) = lookup(cl, args.get(4)) else {
-            return ctx.out.error(&format!(
-                "ERR I don't know about node {}",
-                String::from_utf8_lossy(args.get(4))
-            ));
-        };
-        if cl.nodes[n].is_replica() {
-            return ctx.out.error("ERR Target node is not a master");
+        match migration_peer(cl, args.get(4)) {
+            Ok(n) => cl.importing[slot] = n,
+            Err(e) => return ctx.out.error(&e),
         }
-        cl.importing[slot] = n;
     } else if eq_ic(action, "stable") && args.len() == 4 {
         cl.importing[slot] = NONE;
         cl.migrating[slot] = NONE;
     } else if eq_ic(action, "node") && args.len() == 5 {
-        let Some(n) = lookup(cl, args.get(4)) else {
+        let Some(n) = cl.lookup(args.get(4)) else {
             return unknown_node(ctx, args.get(4));
         };
         if cl.nodes[n].is_replica() {
