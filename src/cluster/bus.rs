@@ -94,6 +94,12 @@ pub fn on_link(srv: &mut Server, idx: usize, p: Progress) {
         link::close(srv, idx);
         return;
     }
+    if !cl!(srv).links.contains_key(&idx) {
+        // Freed earlier in this event batch (CLUSTER FORGET, DEBUG CLUSTERLINK KILL, a
+        // node deleted): its close is pending, what it brings is not processed.
+        flush(srv);
+        return;
+    }
     match p {
         Progress::Failed(e) => {
             crate::debug!("I/O error on cluster link: {}", e);
@@ -438,9 +444,8 @@ fn process(srv: &mut Server, l: usize, raw: &[u8]) {
         return;
     }
     let flags = m.flags();
-    let (link_node, inbound) = {
-        let bl = &cl!(srv).links[&l];
-        (bl.node, bl.inbound)
+    let Some((link_node, inbound)) = cl!(srv).links.get(&l).map(|bl| (bl.node, bl.inbound)) else {
+        return;
     };
     // The sender: the link's node once known, else by the name it gives.
     let sender = {

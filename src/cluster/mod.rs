@@ -852,7 +852,10 @@ impl Cluster {
                     if slot >= SLOTS || rest.len() < 2 {
                         return Err(CORRUPT.into());
                     }
-                    let (dir, name) = rest.split_at(2);
+                    // (By `get`: a corrupt line may cut a character in two.)
+                    let (Some(dir), Some(name)) = (rest.get(..2), rest.get(2..)) else {
+                        return Err(CORRUPT.into());
+                    };
                     let other = node_of(self, name)?;
                     match dir {
                         ">-" => self.migrating[slot] = other,
@@ -1123,6 +1126,12 @@ mod tests {
                 "a".repeat(40)
             ),
             &format!("{} 1.2.3.4:1@2 master - 0 0 0 connected\n", "a".repeat(40)),
+            // A migrating mark whose direction cuts a two-byte character.
+            &format!(
+                "{} 1.2.3.4:1@2 myself,master - 0 0 0 connected [5-<\u{e9}{}]\n",
+                "a".repeat(40),
+                "b".repeat(40)
+            ),
         ] {
             std::fs::write(&file, bad).unwrap();
             let mut cl = Cluster::new(file.to_str().unwrap());

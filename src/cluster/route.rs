@@ -23,8 +23,11 @@ fn pubsub_shard(name: &str) -> bool {
     matches!(name, "ssubscribe" | "sunsubscribe" | "spublish")
 }
 
+/// Keys of one command, on the stack for the usual few.
+type Keys<'a> = smallvec::SmallVec<[&'a [u8]; 8]>;
+
 /// The keys (or shard channels) of one command.
-fn keys<'a>(srv: &Server, id: usize, argv: &[&'a [u8]], out: &mut Vec<&'a [u8]>) {
+fn keys<'a>(srv: &Server, id: usize, argv: &[&'a [u8]], out: &mut Keys<'a>) {
     let e = &srv.cmds.entries[id];
     match e.cmd.name {
         "ssubscribe" | "sunsubscribe" => out.extend_from_slice(&argv[1..]),
@@ -51,78 +54,114 @@ fn exists(srv: &Server, key: &[u8]) -> bool {
     })
 }
 
+/// What the keys seen so far say (Redis's getNodeByQuery loop state).
+struct Scan<'a> {
+    first: Option<&'a [u8]>,
+    slot: u16,
+    node: usize,
+    migrating: bool,
+    importing: bool,
+    multiple: bool,
+    missing: usize,
+    existing: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// Account for one key; Some(verdict) when it settles the matter.
+    fn key(&mut self, srv: &Server, cl: &Cluster, k: &'a [u8], shard: bool) -> Option<Verdict> {
+        let s = key_slot(k);
+        match self.first {
+            None => {
+                self.first = Some(k);
+                self.slot = s;
+                self.node = cl.slots[s as usize];
+                if self.node == NONE {
+                    return Some(Verdict::Unbound);
+                }
+                if self.node == cl.myself && cl.migrating[s as usize] != NONE {
+                    self.migrating = true;
+                } else if cl.importing[s as usize] != NONE {
+                    self.importing = true;
+                }
+            }
+            Some(f) if f != k => {
+                if s != self.slot {
+                    return Some(Verdict::CrossSlot);
+                }
+                self.multiple = true;
+            }
+            Some(_) => {}
+        }
+        if (self.migrating || self.importing) && !shard {
+            if exists(srv, k) {
+                self.existing += 1;
+            } else {
+                self.missing += 1;
+            }
+        }
+        None
+    }
+}
+
 fn verdict(srv: &Server, client: usize, id: usize, args: Args) -> (Verdict, Option<u16>) {
     let mut slot_seen = None;
     let v = verdict_inner(srv, client, id, args, &mut slot_seen);
     (v, slot_seen)
 }
 
-fn verdict_inner(
-    srv: &Server,
+fn verdict_inner<'a>(
+    srv: &'a Server,
     client: usize,
     id: usize,
-    args: Args,
+    args: Args<'a>,
     slot_seen: &mut Option<u16>,
 ) -> Verdict {
     let cl: &Cluster = srv.cluster.as_deref().expect("cluster mode");
     let c = &srv.net.clients[client];
     let cmd = srv.cmds.entries[id].cmd;
     let is_exec = cmd.name == "exec";
-    let mut commands: Vec<(usize, Vec<&[u8]>)> = Vec::new();
-    if is_exec {
-        if !c.tx.active {
-            return Verdict::Here;
-        }
-        for (qid, qargs) in c.tx.queued() {
-            commands.push((qid, qargs.iter().collect()));
-        }
-    } else {
-        commands.push((id, args.iter().collect()));
+    if is_exec && !c.tx.active {
+        return Verdict::Here;
     }
     let shard = pubsub_shard(cmd.name);
-    let mut first: Option<&[u8]> = None;
-    let (mut slot, mut node) = (0u16, NONE);
-    let (mut migrating, mut importing, mut multiple) = (false, false, false);
-    let (mut missing, mut existing) = (0, 0);
-    let mut ks = Vec::new();
-    for (qid, argv) in &commands {
-        ks.clear();
-        keys(srv, *qid, argv, &mut ks);
-        for &k in &ks {
-            let s = key_slot(k);
-            match first {
-                None => {
-                    first = Some(k);
-                    slot = s;
-                    *slot_seen = Some(s);
-                    node = cl.slots[s as usize];
-                    if node == NONE {
-                        return Verdict::Unbound;
-                    }
-                    if node == cl.myself && cl.migrating[s as usize] != NONE {
-                        migrating = true;
-                    } else if cl.importing[s as usize] != NONE {
-                        importing = true;
-                    }
-                }
-                Some(f) => {
-                    if f != k {
-                        if s != slot {
-                            return Verdict::CrossSlot;
-                        }
-                        multiple = true;
-                    }
-                }
-            }
-            if (migrating || importing) && !shard {
-                if exists(srv, k) {
-                    existing += 1;
-                } else {
-                    missing += 1;
-                }
+    let mut scan = Scan {
+        first: None,
+        slot: 0,
+        node: NONE,
+        migrating: false,
+        importing: false,
+        multiple: false,
+        missing: 0,
+        existing: 0,
+    };
+    // One command at a time (EXEC: each queued one), its words and keys on the stack:
+    // this runs before every keyed command in cluster mode.
+    let mut visit = |qid: usize, qargs: Args<'a>| -> Option<Verdict> {
+        let argv: smallvec::SmallVec<[&[u8]; 16]> = qargs.iter().collect();
+        let mut ks = Keys::new();
+        keys(srv, qid, &argv, &mut ks);
+        ks.into_iter().find_map(|k| scan.key(srv, cl, k, shard))
+    };
+    if is_exec {
+        for (qid, qargs) in c.tx.queued() {
+            if let Some(v) = visit(qid, qargs) {
+                return v;
             }
         }
+    } else if let Some(v) = visit(id, args) {
+        return v;
     }
+    *slot_seen = scan.first.map(|_| scan.slot);
+    let Scan {
+        first,
+        slot,
+        node,
+        migrating,
+        importing,
+        multiple,
+        missing,
+        existing,
+    } = scan;
     if first.is_none() {
         return Verdict::Here;
     }

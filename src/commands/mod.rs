@@ -572,7 +572,6 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
 }
 
 /// The cluster's verdict on a command: Some(reply sent) when it is redirected.
-#[cold]
 fn cluster_redirect(ctx: &mut Ctx, id: usize, args: Args) -> Option<Flow> {
     let c = &ctx.srv.net.clients[ctx.id];
     if c.is_master
