@@ -2,26 +2,28 @@
 # Replication costs, ferrokv vs Debian's redis-server 7.0, in the same run (issue 17):
 #  1. full sync of N keys x 100 bytes (DEBUG POPULATE) from a master to a replica of the
 #     same kind over TLS (mutual TLS, tls-replication yes), disk-backed
-#     (repl-diskless-sync no) and diskless (yes, delay 0): seconds from REPLICAOF until
-#     the replica's link is up with every key;
+#     (repl-diskless-sync no) and diskless (yes, delay 0), the latter also with the
+#     replica loading as the snapshot streams in (repl-diskless-load swapdb): seconds
+#     from REPLICAOF until the replica's link is up with every key;
 #  2. the master's CPU per request (utime+stime from /proc over the requests) for a SET
 #     load over TLS (redis-benchmark --tls, 50 clients, -P 16, 100-byte values) with 0
 #     and with 2 replicas attached, and the replication lag seen meanwhile (master offset
 #     minus the slowest replica's acknowledged offset, sampled every 100 ms; max).
 # Medians over --rounds (default 3), the servers alternating.
 #
-#   perf/replication.sh [--rounds N] [--keys N] [--requests N] [--no-build]
+#   perf/replication.sh [--rounds N] [--keys N] [--requests N] [--sync-only] [--no-build]
 # Needs redis-server, redis-cli and redis-benchmark (TLS builds, as Debian's); test
 # certificates are made in $TMPDIR with scripts/gen-test-certs.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 keys=1000000 requests=2000000 build=1
+rounds=3 keys=1000000 requests=2000000 build=1 sync_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --keys) keys=$2; shift 2 ;;
         --requests) requests=$2; shift 2 ;;
         --no-build) build=0; shift ;;
+        --sync-only) sync_only=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -59,11 +61,11 @@ field() { cli "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-sync_time() { # kind diskless(yes|no) -> seconds
-    local kind=$1 dl=$2
+sync_time() { # kind diskless(yes|no) replica-load(disabled|swapdb) -> seconds
+    local kind=$1 dl=$2 ld=$3
     start "$kind" 7861 7871 "$work/m" --repl-diskless-sync "$dl" --repl-diskless-sync-delay 0
     cli 7861 debug populate "$keys" key 100 >/dev/null
-    start "$kind" 7862 7872 "$work/r"
+    start "$kind" 7862 7872 "$work/r" --repl-diskless-load "$ld"
     local t0 t1
     t0=$(date +%s.%N)
     cli 7862 replicaof 127.0.0.1 7871 >/dev/null
@@ -113,9 +115,10 @@ load() { # kind replicas -> "us_per_req max_lag"
 declare -A res
 for r in $(seq "$rounds"); do
     for kind in ferrokv redis; do
-        for dl in no yes; do
-            res[$kind.sync.$dl]+="$(sync_time "$kind" "$dl") "
+        for c in no.disabled yes.disabled yes.swapdb; do
+            res[$kind.sync.$c]+="$(sync_time "$kind" "${c%.*}" "${c#*.}") "
         done
+        [ "$sync_only" = 1 ] && continue
         for n in 0 2; do
             read -r us lag <<<"$(load "$kind" "$n")"
             res[$kind.cpu.$n]+="$us "
@@ -127,10 +130,11 @@ done
 med() { tr ' ' '\n' <<<"${res[$1]}" | grep . | median; }
 printf '%s\n' "replication, $keys keys x 100 B, $requests SETs (-P 16, TLS), medians of $rounds"
 printf '%-34s %12s %12s %8s\n' case ferrokv redis ratio
-for dl in no yes; do
-    f=$(med ferrokv.sync.$dl) r=$(med redis.sync.$dl)
-    printf '%-34s %11.2fs %11.2fs %8.2f\n' "full sync (diskless $dl)" "$f" "$r" "$(echo "$f / $r" | bc -l)"
+for c in no.disabled yes.disabled yes.swapdb; do
+    f=$(med ferrokv.sync.$c) r=$(med redis.sync.$c)
+    printf '%-34s %11.2fs %11.2fs %8.2f\n' "full sync (diskless ${c%.*}, load ${c#*.})" "$f" "$r" "$(echo "$f / $r" | bc -l)"
 done
+[ "$sync_only" = 1 ] && exit 0
 for n in 0 2; do
     f=$(med ferrokv.cpu.$n) r=$(med redis.cpu.$n)
     printf '%-34s %10.3fus %10.3fus %8.2f\n' "master CPU/req, $n replicas" "$f" "$r" "$(echo "$f / $r" | bc -l)"

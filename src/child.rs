@@ -101,6 +101,9 @@ pub fn reap(srv: &mut Server) {
         }
         crate::replication::master::after_child(srv, pid, ok);
     }
+    for pid in std::mem::take(&mut srv.admin.killed_children) {
+        crate::replication::master::after_child(srv, pid, false);
+    }
 }
 
 /// Kill the forked debugging sessions (at shutdown, as Redis does).

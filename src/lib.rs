@@ -54,9 +54,40 @@ pub fn load_config(file: Option<&str>, words: &[String]) -> Result<Loader, Strin
     Ok(l)
 }
 
+/// `daemonize yes`: the server goes on in a child of its own session, its standard
+/// streams on /dev/null; the process started returns at once (Redis's daemonize).
+fn daemonize() {
+    // SAFETY: fork before any thread is started; the parent only exits, the child runs
+    // on alone.
+    unsafe {
+        match libc::fork() {
+            -1 => return,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
 /// Start the server and run until shutdown. Errors are fatal startup problems.
 pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
-    let cfg = loader.config;
+    let mut cfg = loader.config;
+    if cfg.daemonize {
+        daemonize();
+        // Redis's default pid file for a daemon.
+        if cfg.pidfile.is_empty() {
+            cfg.pidfile = "/var/run/redis.pid".into();
+        }
+    }
     log::set_level(cfg.loglevel.0);
     evict::update_clock();
     evict::configure(&cfg);
@@ -117,6 +148,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     srv.repl.hooks = Some(replication::Hooks {
         replay: commands::replay,
         load: commands::server::load_for_replication,
+        swap_in: commands::server::swap_in_for_replication,
     });
     let master = srv.cfg.replicaof.clone();
     let follow = master.split_once(' ').and_then(|(host, port)| {

@@ -81,6 +81,10 @@ pub struct Link {
     /// Once the replies awaited are in, what comes is the owner's to read from `rbuf`
     /// (a master's snapshot and stream after PSYNC), not replies.
     pub raw: bool,
+    /// The owner reads when it wants more ([`read_held`]): a readable event only tells it
+    /// (a replica loading its master's snapshot as fast as it can parse it, so that the
+    /// master feels the slowness).
+    pub hold_reads: bool,
     parser: ReplyParser,
     /// Replies parsed and not yet taken by the owner.
     pub replies: Vec<Value>,
@@ -202,6 +206,7 @@ fn insert(
         out_pos: 0,
         rbuf: Vec::new(),
         raw,
+        hold_reads: false,
         parser: ReplyParser::default(),
         replies: Vec::new(),
         awaiting: 0,
@@ -304,6 +309,10 @@ fn step(link: &mut Link, readable: bool, writable: bool) -> io::Result<Progress>
     }
     let mut closed = false;
     let mut data = false;
+    if readable && link.hold_reads && link.state == State::Ready {
+        // The owner reads when it is ready for more.
+        return Ok(Progress::Data);
+    }
     if readable || link.state == State::Handshaking {
         match link.conn.read_into(&mut link.rbuf)? {
             ReadResult::Data(n) => {
@@ -373,6 +382,16 @@ fn step(link: &mut Link, readable: bool, writable: bool) -> io::Result<Progress>
         ));
     }
     Ok(Progress::Nothing)
+}
+
+/// Read what the socket holds on a link whose reads are held (Progress::Data when bytes
+/// came, Nothing when it had none).
+pub fn read_held(srv: &mut Server, idx: usize) -> Progress {
+    let link = &mut srv.net.links[idx];
+    link.hold_reads = false;
+    let p = drive(link, &srv.net.registry, true, false);
+    link.hold_reads = true;
+    p
 }
 
 /// Ask for WRITABLE only while something waits to go out (or the connect to finish).

@@ -81,6 +81,7 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
         let mut timeout = if expire_backlog
             || !srv.net.pending_write.is_empty()
             || !srv.repl.sending.is_empty()
+            || srv.repl.load_pending
             || srv.data.blocking.has_work()
         {
             Duration::ZERO
@@ -117,6 +118,10 @@ pub fn run(srv: &mut Server) -> std::io::Result<()> {
         link_timeouts(srv);
         serve_blocked(srv);
         crate::tracking::broadcast(srv);
+        // A replica's diskless load: its next slice.
+        if srv.repl.load_pending {
+            crate::replication::replica::resume_load(srv);
+        }
         // Snapshot transfers to replicas: a chunk each per iteration.
         if !srv.repl.sending.is_empty() {
             for idx in std::mem::take(&mut srv.repl.sending) {
@@ -713,6 +718,11 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 } else {
                     Args::new(&rbuf[pos..], &spans)
                 };
+                let replica = srv.net.clients[idx]
+                    .repl
+                    .as_ref()
+                    .is_some_and(|r| r.is_replica());
+                let mark = out.buf.len();
                 let mut ctx = Ctx {
                     srv,
                     out: &mut out,
@@ -721,6 +731,9 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 };
                 let flow = commands::execute(&mut ctx, args);
                 db = ctx.db;
+                if replica && out.buf.len() > mark {
+                    crate::replication::master::rogue_reply(srv, idx, &mut out.buf, mark);
+                }
                 if flow == commands::Flow::Paused {
                     srv.admin.paused_clients.push(idx);
                     break;
@@ -990,7 +1003,7 @@ fn cron(srv: &mut Server) -> bool {
     }
     crate::evict::update_clock();
     crate::commands::migrate::close_idle(srv);
-    if !srv.admin.children.is_empty() {
+    if !srv.admin.children.is_empty() || !srv.admin.killed_children.is_empty() {
         crate::child::reap(srv);
     }
     crate::persist::snapshot::cron(srv);

@@ -312,6 +312,9 @@ pub struct Admin {
     pub monitors: Vec<usize>,
     /// Forked children not yet reaped.
     pub children: Vec<crate::child::Child>,
+    /// Children killed and collected at once (FLUSHALL, a BGREWRITEAOF over a BGSAVE):
+    /// the next reap tells the ones that waited on them.
+    pub killed_children: Vec<libc::pid_t>,
     pub pause: Option<Pause>,
     pub cron_runs: u64,
     /// When the cluster's cron last ran (ms): every 100 ms whatever hz is.
@@ -392,6 +395,7 @@ impl Server {
                 started_unix: crate::util::now_ms() / 1000,
                 shutdown: None,
                 children: Vec::new(),
+                killed_children: Vec::new(),
                 pause: None,
                 paused_clients: Vec::new(),
                 acl: Default::default(),

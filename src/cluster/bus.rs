@@ -207,7 +207,11 @@ fn header(srv: &Server, typ: u16, out: &mut Vec<u8>) -> usize {
             mflags0,
             current_epoch: cl.current_epoch,
             config_epoch: master.config_epoch,
-            offset: srv.repl.offset.max(0) as u64,
+            offset: if me.is_replica() {
+                crate::replication::replica_offset(srv) as u64
+            } else {
+                srv.repl.offset.max(0) as u64
+            },
             sender: &me.name,
             myslots: &master.slots,
             slaveof: if me.is_replica() { slaveof } else { None },

@@ -18,9 +18,27 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static CLUSTER: &[Command] = &[
-    cmd("addslots", -3, ADMIN | STALE, 0, addslots),
-    cmd("addslotsrange", -4, ADMIN | STALE, 0, addslotsrange),
-    cmd("bumpepoch", 2, ADMIN | STALE, 0, bumpepoch),
+    cmd(
+        "addslots",
+        -3,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        addslots,
+    ),
+    cmd(
+        "addslotsrange",
+        -4,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        addslotsrange,
+    ),
+    cmd(
+        "bumpepoch",
+        2,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        bumpepoch,
+    ),
     cmd(
         "count-failure-reports",
         3,
@@ -29,25 +47,67 @@ static CLUSTER: &[Command] = &[
         count_failure_reports,
     ),
     cmd("countkeysinslot", 3, STALE, 0, countkeysinslot),
-    cmd("delslots", -3, ADMIN | STALE, 0, delslots),
-    cmd("delslotsrange", -4, ADMIN | STALE, 0, delslotsrange),
-    cmd("failover", -2, ADMIN | STALE, 0, failover),
-    cmd("flushslots", 2, ADMIN | STALE, 0, flushslots),
-    cmd("forget", 3, ADMIN | STALE, 0, forget),
+    cmd(
+        "delslots",
+        -3,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        delslots,
+    ),
+    cmd(
+        "delslotsrange",
+        -4,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        delslotsrange,
+    ),
+    cmd(
+        "failover",
+        -2,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        failover,
+    ),
+    cmd(
+        "flushslots",
+        2,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        flushslots,
+    ),
+    cmd("forget", 3, ADMIN | STALE | NO_ASYNC_LOADING, 0, forget),
     cmd("getkeysinslot", 4, STALE, 0, getkeysinslot),
     cmd("help", 2, LOADING | STALE, 0, help),
     cmd("info", 2, STALE, 0, info),
     cmd("keyslot", 3, STALE, 0, keyslot),
     cmd("links", 2, STALE, 0, links),
-    cmd("meet", -4, ADMIN | STALE, 0, meet),
+    cmd("meet", -4, ADMIN | STALE | NO_ASYNC_LOADING, 0, meet),
     cmd("myid", 2, STALE, 0, myid),
     cmd("nodes", 2, STALE, 0, nodes),
     cmd("replicas", 3, ADMIN | STALE, 0, replicas),
-    cmd("replicate", 3, ADMIN | STALE, 0, replicate),
+    cmd(
+        "replicate",
+        3,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        replicate,
+    ),
     cmd("reset", -2, ADMIN | STALE | NOSCRIPT, 0, reset),
-    cmd("saveconfig", 2, ADMIN | STALE, 0, saveconfig),
-    cmd("set-config-epoch", 3, ADMIN | STALE, 0, set_config_epoch),
-    cmd("setslot", -4, ADMIN | STALE, 0, setslot),
+    cmd(
+        "saveconfig",
+        2,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        saveconfig,
+    ),
+    cmd(
+        "set-config-epoch",
+        3,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        0,
+        set_config_epoch,
+    ),
+    cmd("setslot", -4, ADMIN | STALE | NO_ASYNC_LOADING, 0, setslot),
     cmd("shards", 2, STALE, 0, shards),
     cmd("slaves", 3, ADMIN | STALE, 0, replicas),
     cmd("slots", 2, STALE, 0, slots),
@@ -888,7 +948,7 @@ fn replica_available(srv: &Server, cl: &Cluster, r: NodeId) -> bool {
         return false;
     }
     let off = if r == cl.myself {
-        srv.repl.offset
+        crate::replication::replica_offset(srv)
     } else {
         n.repl_offset
     };
@@ -939,7 +999,11 @@ fn shard_node(ctx: &mut Ctx, n: NodeId) {
     let plain = if tls_cluster { node.pport } else { node.port };
     let tls = if tls_cluster { node.port } else { 0 };
     let offset = if n == cl.myself {
-        ctx.srv.repl.offset
+        if node.is_replica() {
+            crate::replication::replica_offset(ctx.srv)
+        } else {
+            ctx.srv.repl.offset
+        }
     } else {
         node.repl_offset
     };

@@ -70,6 +70,9 @@ pub const TX_LEAVE: u32 = 1 << 21;
 pub const SCRIPT_CALL: u32 = 1 << 22;
 /// May use a slot being imported without ASKING first (RESTORE-ASKING).
 pub const ASKING: u32 = 1 << 23;
+/// Refused (-LOADING) while a replica loads its master's snapshot and serves the old
+/// data meanwhile (async loading): it would disturb the load or the swap.
+pub const NO_ASYNC_LOADING: u32 = 1 << 24;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -91,6 +94,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (ASKING, "asking"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
 ];
 
 // ACL categories (names as ACL CAT prints them).
@@ -437,6 +441,20 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     // does not stop it half-way and the client's pub/sub context does not restrict it.
     // (Read last in each test below: the common case decides without it.)
     let nested = |srv: &Server| srv.data.scripting.calling;
+    // A replica's link (after its SYNC) carries acknowledgements, not keyspace commands.
+    if cmd.flags & (READONLY | WRITE | MAY_REPLICATE) != 0
+        && !nested(ctx.srv)
+        && ctx.srv.net.clients[ctx.id]
+            .repl
+            .as_ref()
+            .is_some_and(|r| r.is_replica())
+    {
+        return reject(
+            ctx,
+            Some(id),
+            "ERR Replica can't interact with the keyspace",
+        );
+    }
     if ctx.srv.net.clients[ctx.id].tx.active && cmd.flags & NO_MULTI != 0 && !nested(ctx.srv) {
         return reject(
             ctx,
@@ -452,6 +470,17 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
             Some(id),
             "LOADING Redis is loading the dataset in memory",
         );
+    }
+    // During an async load the old data is served, but not what would disturb the load.
+    if ctx.srv.admin.rdb.async_loading && !nested(ctx.srv) {
+        let flags = multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd);
+        if flags & NO_ASYNC_LOADING != 0 {
+            return reject(
+                ctx,
+                Some(id),
+                "LOADING Redis is loading the dataset in memory",
+            );
+        }
     }
     // A script that passed busy-reply-threshold serves the event loop from its hook:
     // only allow-busy commands run meanwhile (not the script's own calls).

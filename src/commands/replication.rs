@@ -4,11 +4,35 @@ use super::*;
 use crate::util::eq_ic;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, 0, replicaof),
-    cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, 0, replicaof),
+    cmd(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        0,
+        replicaof,
+    ),
+    cmd(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        0,
+        replicaof,
+    ),
     cmd("failover", -1, ADMIN | NOSCRIPT | STALE, 0, failover),
-    cmd("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, 0, sync),
-    cmd("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, 0, psync),
+    cmd(
+        "sync",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING,
+        0,
+        sync,
+    ),
+    cmd(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING,
+        0,
+        psync,
+    ),
     cmd(
         "replconf",
         -1,

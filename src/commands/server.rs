@@ -23,9 +23,21 @@ pub static COMMANDS: &[Command] = &[
     cmd("command", -1, LOADING | STALE, CONNECTION, command).subs(COMMAND),
     cmd("time", 1, LOADING | STALE | FAST, 0, time),
     cmd("dbsize", 1, READONLY | FAST, KEYSPACE, dbsize),
-    cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI, 0, save),
-    cmd("bgsave", -1, ADMIN | NOSCRIPT, 0, bgsave),
-    cmd("bgrewriteaof", 1, ADMIN | NOSCRIPT, 0, bgrewriteaof),
+    cmd(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING,
+        0,
+        save,
+    ),
+    cmd("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, 0, bgsave),
+    cmd(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        0,
+        bgrewriteaof,
+    ),
     cmd(
         "lastsave",
         1,
@@ -56,9 +68,27 @@ pub static COMMANDS: &[Command] = &[
 static MODULE: &[Command] = &[
     cmd("help", 2, LOADING | STALE, 0, module_help),
     cmd("list", 2, ADMIN | NOSCRIPT, 0, module_list),
-    cmd("load", -3, ADMIN | NOSCRIPT | PROTECTED, 0, module_load),
-    cmd("loadex", -3, ADMIN | NOSCRIPT | PROTECTED, 0, module_load),
-    cmd("unload", 3, ADMIN | NOSCRIPT | PROTECTED, 0, module_unload),
+    cmd(
+        "load",
+        -3,
+        ADMIN | NOSCRIPT | PROTECTED | NO_ASYNC_LOADING,
+        0,
+        module_load,
+    ),
+    cmd(
+        "loadex",
+        -3,
+        ADMIN | NOSCRIPT | PROTECTED | NO_ASYNC_LOADING,
+        0,
+        module_load,
+    ),
+    cmd(
+        "unload",
+        3,
+        ADMIN | NOSCRIPT | PROTECTED | NO_ASYNC_LOADING,
+        0,
+        module_unload,
+    ),
 ];
 
 /// ROLE: a master with no replicas, until replication lands.
@@ -259,6 +289,8 @@ fn config_set(ctx: &mut Ctx, args: Args) {
             .error("ERR wrong number of arguments for 'config|set' command");
     }
     let mut pairs: Vec<(&'static config::Spec, String)> = Vec::new();
+    let loading = ctx.srv.admin.rdb.loading || ctx.srv.admin.rdb.async_loading;
+    let mut deny_loading = false;
     for i in (2..args.len()).step_by(2) {
         let name = String::from_utf8_lossy(args.get(i)).into_owned();
         let Some(spec) = config::lookup(&name) else {
@@ -269,10 +301,16 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         if spec.flags & config::types::IMMUTABLE != 0 {
             return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
         }
+        deny_loading |= loading && spec.flags & config::types::DENY_LOADING != 0;
         if pairs.iter().any(|(s, _)| s.name == spec.name) {
             return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
         }
         pairs.push((spec, String::from_utf8_lossy(args.get(i + 1)).into_owned()));
+    }
+    if deny_loading {
+        return ctx
+            .out
+            .error("LOADING Redis is loading the dataset in memory");
     }
     let old = ctx.srv.cfg.clone();
     for (spec, v) in &pairs {
@@ -875,15 +913,32 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
         "persistence" => {
             let r = &srv.admin.rdb;
             f!("loading", r.loading as u8);
-            if r.loading {
+            if r.loading || r.async_loading {
+                let (total, done) = (r.loading_total_bytes, r.loading_loaded_bytes);
+                let perc = if total > 0 {
+                    done as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let elapsed = (crate::util::now_ms() / 1000 - r.loading_started).max(0) as u64;
+                let left = if total > 0 {
+                    total.saturating_sub(done)
+                } else {
+                    1
+                };
+                let eta = if elapsed == 0 {
+                    1
+                } else {
+                    elapsed * left / (done + 1)
+                };
                 f!("loading_start_time", r.loading_started);
-                f!("loading_total_bytes", r.loading_total_bytes);
+                f!("loading_total_bytes", total);
                 f!("loading_rdb_used_mem", 0);
-                f!("loading_loaded_bytes", 0);
-                f!("loading_loaded_perc", "0.00");
-                f!("loading_eta_seconds", 1);
+                f!("loading_loaded_bytes", done);
+                f!("loading_loaded_perc", format!("{perc:.2}"));
+                f!("loading_eta_seconds", eta);
             }
-            f!("async_loading", 0);
+            f!("async_loading", r.async_loading as u8);
             f!("current_cow_peak", r.cow_peak);
             f!("current_cow_size", r.cow_size);
             f!(
@@ -1401,6 +1456,30 @@ pub fn load_for_replication(srv: &mut Server, path: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// A replica's diskless full sync that loaded whole: its keyspace and function libraries
+/// replace the server's (the libraries compiled first: one that fails keeps everything as
+/// it was). Watchers, tracking clients and clients blocked on keys learn of the change as
+/// of a FLUSHALL.
+pub fn swap_in_for_replication(
+    srv: &mut Server,
+    mut load: crate::persist::snapshot::StreamLoad,
+) -> Result<(), String> {
+    let mut reg = crate::scripting::functions::Registry::default();
+    for code in &load.functions {
+        crate::scripting::functions::load_from_file(&mut reg, code, false)?;
+    }
+    crate::commands::multi::touch_all_dbs(srv);
+    crate::tracking::flushed(srv);
+    std::mem::swap(&mut srv.data.ks, &mut load.ks);
+    srv.data.scripting.functions = reg;
+    for db in 0..srv.data.ks.dbs.len() {
+        crate::blocking::signal_db(srv, db);
+    }
+    srv.data.dirty += 1;
+    srv.admin.rdb.dirty_at_save = srv.data.dirty;
+    Ok(())
+}
+
 /// At startup: the AOF when appendonly yes (Redis then loads no RDB), else the RDB.
 pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     let mut register = register_library(false);
@@ -1884,7 +1963,8 @@ fn debug_populate(ctx: &mut Ctx, args: Args) {
         ctx.dbm()
             .insert_new(&key, crate::keyspace::Value::Str(val.into()));
     }
-    ctx.srv.data.dirty += count as u64;
+    // Not counted as changes, so not propagated: Redis's populate adds the keys to this
+    // server only (a replica's own keys stay its own).
     ctx.out.ok();
 }
 

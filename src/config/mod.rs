@@ -155,8 +155,8 @@ config_table! {
     rdb_key_save_delay: i64 = "rdb-key-save-delay" [] int(i32::MIN as i64, I32MAX), "0", HIDDEN, Nothing;
     key_load_delay: i64 = "key-load-delay" [] int(i32::MIN as i64, I32MAX), "0", HIDDEN, Nothing;
     dbfilename: String = "dbfilename" [] Kind::Str, "dump.rdb", NONE, Nothing;
-    dir: String = "dir" [] Kind::Str, "", NONE, Dir;
-    appendonly: bool = "appendonly" [] Kind::Bool, "no", NONE, Appendonly;
+    dir: String = "dir" [] Kind::Str, "", DENY_LOADING, Dir;
+    appendonly: bool = "appendonly" [] Kind::Bool, "no", DENY_LOADING, Appendonly;
     appendfilename: String = "appendfilename" [] Kind::Str, "appendonly.aof", IMMUTABLE, Nothing;
     appenddirname: String = "appenddirname" [] Kind::Str, "appendonlydir", IMMUTABLE, Nothing;
     appendfsync: Choice = "appendfsync" [] Kind::Enum(&["always", "everysec", "no"]), "everysec", NONE, Nothing;
@@ -183,7 +183,7 @@ config_table! {
     repl_diskless_sync: bool = "repl-diskless-sync" [] Kind::Bool, "yes", NONE, Nothing;
     repl_diskless_sync_delay: i64 = "repl-diskless-sync-delay" [] int(0, I32MAX), "5", NONE, Nothing;
     repl_diskless_sync_max_replicas: i64 = "repl-diskless-sync-max-replicas" [] int(0, I32MAX), "0", NONE, Nothing;
-    repl_diskless_load: Choice = "repl-diskless-load" [] Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", NONE, Nothing;
+    repl_diskless_load: Choice = "repl-diskless-load" [] Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", DENY_LOADING, Nothing;
     repl_ping_replica_period: i64 = "repl-ping-replica-period" ["repl-ping-slave-period"] int(1, I32MAX), "10", NONE, Nothing;
     repl_timeout: i64 = "repl-timeout" [] int(1, I32MAX), "60", NONE, Nothing;
     repl_disable_tcp_nodelay: bool = "repl-disable-tcp-nodelay" [] Kind::Bool, "no", NONE, Nothing;

@@ -6,6 +6,8 @@ pub const IMMUTABLE: u8 = 1;
 pub const HIDDEN: u8 = 2;
 /// Value masked in CONFIG GET output and logs.
 pub const SENSITIVE: u8 = 4;
+/// CONFIG SET refuses it (-LOADING) while a dataset loads (Redis's DENY_LOADING_CONFIG).
+pub const DENY_LOADING: u8 = 8;
 /// Not written back by CONFIG REWRITE when equal to its default.
 pub const NONE: u8 = 0;
 

@@ -1074,7 +1074,7 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
             ))
         }
         Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
-            super::snapshot::reports_to(srv, wr);
+            super::snapshot::reports_to(srv, rd, wr);
             let tmp = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
             let ok = write_base(srv, Path::new(&tmp), true).is_ok();
             if ok {

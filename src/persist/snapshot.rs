@@ -35,6 +35,11 @@ pub struct Rdb {
     pub loading_started: i64,
     pub loading_total_bytes: u64,
     pub loading_keys: u64,
+    /// Bytes of the file parsed so far (a replica's diskless load).
+    pub loading_loaded_bytes: u64,
+    /// A replica's diskless load serves the old dataset meanwhile (INFO async_loading):
+    /// only the commands that would disturb it get -LOADING.
+    pub async_loading: bool,
     /// The BGSAVE child's reports: the pipe's read end, the last copy-on-write size,
     /// its peak, when it came, keys written of how many.
     pub info_pipe: Option<std::fs::File>,
@@ -246,7 +251,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             Err(format!("ERR Can't save in background: fork: {e}"))
         }
         Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
-            reports_to(srv, wr);
+            reports_to(srv, rd, wr);
             match write_file_reporting(srv, std::process::id()) {
                 Ok(_) => {
                     crate::notice!("DB saved on disk");
@@ -290,7 +295,7 @@ pub fn bgsave_to_fd(srv: &mut Server, fd: i32, mark: &[u8]) -> Result<libc::pid_
             Err(format!("Can't save in background: fork: {e}"))
         }
         Ok(crate::child::Forked::Child) => crate::child::run_and_exit(|| {
-            reports_to(srv, wr);
+            reports_to(srv, rd, wr);
             // SAFETY: `fd` is the pipe's write end, open, owned by this child alone now.
             let mut f = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
             let mut opts = options(srv);
@@ -349,9 +354,14 @@ pub(crate) fn close_pipe(rd: i32, wr: i32) {
 }
 
 /// In the child: report through `wr`.
-pub(crate) fn reports_to(srv: &mut Server, wr: i32) {
+pub(crate) fn reports_to(srv: &mut Server, rd: i32, wr: i32) {
     crate::log::set_role(b'C');
     srv.admin.rdb.info_pipe = None;
+    if rd >= 0 {
+        // SAFETY: the child's copy of the read end, which it never reads: closed, so
+        // that the parent's death makes the reports fail (and the child leave).
+        unsafe { libc::close(rd) };
+    }
     CHILD_PIPE.store(wr, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -471,6 +481,7 @@ pub fn kill_child(srv: &mut Server) {
         unsafe { libc::waitpid(pid, &mut status, 0) };
         let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
         srv.admin.children.retain(|c| c.pid != pid);
+        srv.admin.killed_children.push(pid);
         srv.admin.rdb.reset_child_info();
     }
 }
@@ -540,6 +551,122 @@ pub fn end_loading(srv: &mut Server) {
     crate::keyspace::clock::set_deletes_expired(true);
 }
 
+/// What one load counted (for its last log line and INFO).
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    loaded: u64,
+    expired: u64,
+    empty: u64,
+}
+
+/// key-load-delay (a test knob): microseconds of sleep per key; a negative -n sleeps 1 µs
+/// once in n keys on average (Redis's debugDelay).
+fn key_load_delay(usec: i64) {
+    let us = if usec < 0 {
+        (crate::util::random_below(usec.unsigned_abs()) == 0) as u64
+    } else {
+        usec as u64
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
+}
+
+/// One key of a file into `dbs`. A key already expired is dropped (and noted in
+/// `expired_log` when asked) unless this server follows a master, whose DEL will come; a
+/// key already present is an error unless `merge`, which replaces it.
+fn put_key(
+    dbs: &mut [crate::keyspace::Db],
+    k: super::rdb_load::KeyItem<'_>,
+    merge: bool,
+    now: i64,
+    counts: &mut Counts,
+    expired_log: &mut Option<Vec<(usize, Vec<u8>)>>,
+) -> Result<(), String> {
+    let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
+    if k.expire_ms.is_some_and(|t| t < now) && !crate::keyspace::clock::following() {
+        counts.expired += 1;
+        if let Some(v) = expired_log.as_mut() {
+            v.push((k.db as usize, k.key.to_vec()));
+        }
+        return Ok(());
+    }
+    let db = &mut dbs[k.db as usize];
+    if db.dict.contains(&k.key) {
+        if !merge {
+            return Err(format!(
+                "Duplicate key '{}' found in RDB file",
+                String::from_utf8_lossy(&k.key)
+            ));
+        }
+        db.remove(&k.key);
+    }
+    let pos = db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
+    if let Some(lru) = crate::evict::restored(k.lru_idle, k.lfu_freq) {
+        if let Some(e) = db.dict.item_mut(pos) {
+            e.set_lru(lru);
+        }
+    }
+    counts.loaded += 1;
+    Ok(())
+}
+
+/// An aux field: logged as Redis does, the replication ones kept.
+fn note_aux(rdb: &mut Rdb, name: &[u8], value: &[u8], ctime_now: i64) {
+    let v = String::from_utf8_lossy(value);
+    match name {
+        b"redis-ver" => crate::notice!("Loading RDB produced by version {v}"),
+        b"repl-id" => rdb.loaded_repl.get_or_insert_with(Default::default).0 = v.into_owned(),
+        b"repl-offset" => {
+            rdb.loaded_repl.get_or_insert_with(Default::default).1 = v.parse().unwrap_or(0)
+        }
+        b"repl-stream-db" => {
+            rdb.loaded_repl.get_or_insert_with(Default::default).2 = v.parse().unwrap_or(0)
+        }
+        b"ctime" => {
+            let age = ctime_now - v.parse::<i64>().unwrap_or(ctime_now);
+            crate::notice!("RDB age {} seconds", age.max(0));
+        }
+        b"used-mem" => crate::notice!(
+            "RDB memory usage when created {:.2} Mb",
+            v.parse::<f64>().unwrap_or(0.0) / 1024.0 / 1024.0
+        ),
+        _ => {}
+    }
+}
+
+/// An empty container in the file: skipped, the first ten named in the log.
+fn note_empty(key: &[u8], counts: &mut Counts) {
+    if counts.empty < 10 {
+        crate::warn!(
+            "rdbLoadObject skipping empty key: {}",
+            String::from_utf8_lossy(key)
+        );
+    }
+    counts.empty += 1;
+}
+
+/// The end of a load: its counts logged and kept for INFO.
+fn loaded(rdb: &mut Rdb, c: Counts) {
+    rdb.keys_loaded = c.loaded;
+    rdb.keys_expired_at_load = c.expired;
+    let (loaded, expired, empty) = (c.loaded, c.expired, c.empty);
+    if empty > 0 {
+        crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty}.");
+    } else {
+        crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    }
+}
+
+/// A parse error as Redis logs it: what is wrong, then where.
+fn load_error(e: super::rdb_load::LoadError) -> String {
+    crate::warn!("{}", e.msg);
+    format!(
+        "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}",
+        e.offset, e.msg
+    )
+}
+
 /// Load an RDB image (a file's bytes, or an AOF's RDB base) into the dataset; returns
 /// where the RDB ended in `data`. Logs as Redis does.
 pub fn load_bytes(
@@ -551,7 +678,7 @@ pub fn load_bytes(
     use super::rdb_load::Item;
     let now = crate::util::now_ms();
     let opts = super::rdb_load::opts_of(&srv.cfg);
-    let (mut loaded, mut expired, mut empty) = (0u64, 0u64, 0u64);
+    let mut counts = Counts::default();
     let load_delay = srv.cfg.key_load_delay;
     let ctime_now = now / 1000;
     // Clients are served meanwhile (-LOADING), at startup and during DEBUG RELOAD.
@@ -562,42 +689,20 @@ pub fn load_bytes(
         let mut sink = |item: Item| -> Result<(), String> {
             match item {
                 Item::Key(k) => {
-                    if load_delay > 0 {
-                        // key-load-delay (tests): microseconds per key.
-                        std::thread::sleep(std::time::Duration::from_micros(load_delay as u64));
-                    }
-                    let exp = k.expire_ms.unwrap_or(crate::keyspace::NO_EXPIRE);
-                    // A replica keeps what expired: its master's DEL will come.
-                    if k.expire_ms.is_some_and(|t| t < now) && !crate::keyspace::clock::following()
-                    {
-                        expired += 1;
-                        if let Some(v) = srv.admin.rdb.expired_at_load.as_mut() {
-                            v.push((k.db as usize, k.key.to_vec()));
-                        }
-                    } else {
-                        let db = &mut srv.data.ks.dbs[k.db as usize];
-                        if db.dict.contains(&k.key) {
-                            if !merge {
-                                return Err(format!(
-                                    "Duplicate key '{}' found in RDB file",
-                                    String::from_utf8_lossy(&k.key)
-                                ));
-                            }
-                            db.remove(&k.key);
-                        }
-                        let pos =
-                            db.insert_entry(crate::keyspace::Entry::new(&k.key, k.value, exp));
-                        if let Some(lru) = crate::evict::restored(k.lru_idle, k.lfu_freq) {
-                            if let Some(e) = db.dict.item_mut(pos) {
-                                e.set_lru(lru);
-                            }
-                        }
-                        loaded += 1;
-                    }
-                    srv.admin.rdb.loading_keys += 1;
+                    key_load_delay(load_delay);
+                    let rdb = &mut srv.admin.rdb;
+                    put_key(
+                        &mut srv.data.ks.dbs,
+                        k,
+                        merge,
+                        now,
+                        &mut counts,
+                        &mut rdb.expired_at_load,
+                    )?;
+                    rdb.loading_keys += 1;
                     // Serve clients now and then (-LOADING, INFO, SHUTDOWN), as Redis
                     // does every loading-process-events-interval-bytes.
-                    if (load_delay > 0 || srv.admin.rdb.loading_keys.is_multiple_of(256))
+                    if (load_delay != 0 || rdb.loading_keys.is_multiple_of(256))
                         && last_served.elapsed() >= std::time::Duration::from_millis(10)
                     {
                         if let Some(serve) = serve {
@@ -606,58 +711,10 @@ pub fn load_bytes(
                         last_served = Instant::now();
                     }
                 }
-                Item::Function(code) => {
-                    register(srv, &code)?;
-                }
-                Item::Aux { name, value } => {
-                    let v = String::from_utf8_lossy(&value);
-                    match &*name {
-                        b"redis-ver" => crate::notice!("Loading RDB produced by version {v}"),
-                        b"repl-id" => {
-                            let e = srv
-                                .admin
-                                .rdb
-                                .loaded_repl
-                                .get_or_insert_with(Default::default);
-                            e.0 = v.into_owned();
-                        }
-                        b"repl-offset" => {
-                            let e = srv
-                                .admin
-                                .rdb
-                                .loaded_repl
-                                .get_or_insert_with(Default::default);
-                            e.1 = v.parse().unwrap_or(0);
-                        }
-                        b"repl-stream-db" => {
-                            let e = srv
-                                .admin
-                                .rdb
-                                .loaded_repl
-                                .get_or_insert_with(Default::default);
-                            e.2 = v.parse().unwrap_or(0);
-                        }
-                        b"ctime" => {
-                            let age = ctime_now - v.parse::<i64>().unwrap_or(ctime_now);
-                            crate::notice!("RDB age {} seconds", age.max(0));
-                        }
-                        b"used-mem" => crate::notice!(
-                            "RDB memory usage when created {:.2} Mb",
-                            v.parse::<f64>().unwrap_or(0.0) / 1024.0 / 1024.0
-                        ),
-                        _ => {}
-                    }
-                }
+                Item::Function(code) => register(srv, &code)?,
+                Item::Aux { name, value } => note_aux(&mut srv.admin.rdb, &name, &value, ctime_now),
                 Item::ResizeDb { .. } => {}
-                Item::EmptyKey(key) => {
-                    if empty < 10 {
-                        crate::warn!(
-                            "rdbLoadObject skipping empty key: {}",
-                            String::from_utf8_lossy(&key)
-                        );
-                    }
-                    empty += 1;
-                }
+                Item::EmptyKey(key) => note_empty(&key, &mut counts),
             }
             Ok(())
         };
@@ -665,22 +722,132 @@ pub fn load_bytes(
     };
     match result {
         Ok(summary) => {
-            srv.admin.rdb.keys_loaded = loaded;
-            srv.admin.rdb.keys_expired_at_load = expired;
-            if empty > 0 {
-                crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty}.");
-            } else {
-                crate::notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
-            }
+            loaded(&mut srv.admin.rdb, counts);
             Ok(summary.end)
         }
-        Err(e) => {
-            // What is wrong, then where (Redis logs both).
-            crate::warn!("{}", e.msg);
-            Err(format!(
-                "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}",
-                e.offset, e.msg
-            ))
+        Err(e) => Err(load_error(e)),
+    }
+}
+
+/// Why [`StreamLoad::feed`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    /// The bytes end inside an item: more are needed.
+    More,
+    /// Its share of work for this turn of the event loop is done.
+    Budget,
+    /// The whole file is in.
+    Done,
+}
+
+/// A snapshot loaded while it streams in (a replica's diskless load), into a keyspace of
+/// its own: it replaces the server's only once the whole file is in, so a transfer that
+/// fails half way leaves the dataset as it was. Function libraries are collected, to be
+/// compiled at the swap.
+pub struct StreamLoad {
+    parser: super::rdb_load::Incremental,
+    opts: super::rdb_load::LoadOpts,
+    pub ks: crate::keyspace::Keyspace,
+    pub functions: Vec<Vec<u8>>,
+    counts: Counts,
+    /// Unconsumed bytes when the parser last wanted more: it tries again only once there
+    /// are twice as many (or the stream ended), so a large value is parsed a few times,
+    /// not once per read.
+    short: usize,
+    now: i64,
+}
+
+impl StreamLoad {
+    pub fn new(srv: &Server) -> Self {
+        let mut ks = crate::keyspace::Keyspace::new(srv.data.ks.dbs.len());
+        if srv.data.ks.dbs.first().is_some_and(|d| d.slots.is_some()) {
+            for db in &mut ks.dbs {
+                db.enable_slot_index();
+            }
+        }
+        StreamLoad {
+            parser: super::rdb_load::Incremental::new(),
+            opts: super::rdb_load::opts_of(&srv.cfg),
+            ks,
+            functions: Vec::new(),
+            counts: Counts::default(),
+            short: 0,
+            now: crate::util::now_ms(),
+        }
+    }
+
+    /// Bytes of the file parsed so far.
+    pub fn consumed(&self) -> u64 {
+        self.parser.consumed()
+    }
+
+    /// Parse the items `buf` holds (it starts after the bytes consumed so far), for at most
+    /// `budget` bytes or until `deadline`; returns the bytes consumed and why it stopped.
+    /// `last`: the stream has ended, so a cut item is an error.
+    pub fn feed(
+        &mut self,
+        srv: &mut Server,
+        buf: &[u8],
+        last: bool,
+        budget: usize,
+        deadline: Instant,
+    ) -> Result<(usize, Fed), String> {
+        use super::rdb_load::{Item, Next};
+        let mut pos = 0;
+        loop {
+            if pos >= budget || Instant::now() >= deadline {
+                return Ok((pos, Fed::Budget));
+            }
+            if !last && buf.len() - pos < self.short.saturating_mul(2) {
+                return Ok((pos, Fed::More));
+            }
+            match self.parser.next(&buf[pos..], &self.opts, last) {
+                Ok(Next::Item(item, n)) => {
+                    self.short = 0;
+                    let at = self.parser.item_at as usize;
+                    let r = match item {
+                        Item::Key(k) => {
+                            key_load_delay(srv.cfg.key_load_delay);
+                            srv.admin.rdb.loading_keys += 1;
+                            put_key(
+                                &mut self.ks.dbs,
+                                k,
+                                false,
+                                self.now,
+                                &mut self.counts,
+                                &mut None,
+                            )
+                        }
+                        Item::Function(code) => {
+                            self.functions.push(code);
+                            Ok(())
+                        }
+                        Item::Aux { name, value } => {
+                            note_aux(&mut srv.admin.rdb, &name, &value, self.now / 1000);
+                            Ok(())
+                        }
+                        Item::ResizeDb { .. } => Ok(()),
+                        Item::EmptyKey(key) => {
+                            note_empty(&key, &mut self.counts);
+                            Ok(())
+                        }
+                    };
+                    if let Err(msg) = r {
+                        return Err(load_error(super::rdb_load::LoadError { offset: at, msg }));
+                    }
+                    pos += n;
+                }
+                Ok(Next::More(n)) => {
+                    pos += n;
+                    self.short = buf.len() - pos;
+                    return Ok((pos, Fed::More));
+                }
+                Ok(Next::Done(n)) => {
+                    loaded(&mut srv.admin.rdb, self.counts);
+                    return Ok((pos + n, Fed::Done));
+                }
+                Err(e) => return Err(load_error(e)),
+            }
         }
     }
 }
@@ -746,7 +913,16 @@ pub(crate) fn child_report(keys: u64) {
     msg[8..].copy_from_slice(&private_dirty().to_le_bytes());
     // SAFETY: writing our own buffer to the pipe's write end (nonblocking: a full pipe
     // drops the report, as Redis's does).
-    unsafe { libc::write(fd, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    let n = unsafe { libc::write(fd, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+        // No parent to read it (it was killed): nobody wants what is being written.
+        crate::warn!(
+            "Child failed reporting info to parent, exiting. {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: leaving the forked child at once, as its normal end does.
+        unsafe { libc::_exit(1) };
+    }
 }
 
 /// The parent reads what the child reported so far (from the cron, and when it ends).

@@ -27,6 +27,9 @@ pub enum Sync {
     Sending { file: std::fs::File, left: u64 },
     /// A diskless sync: the snapshot comes through the BGSAVE child's pipe.
     Diskless,
+    /// All the pipe held was relayed to it: whether that was the whole snapshot is
+    /// known once the child's exit is collected (a killed child leaves it cut).
+    PipeDone,
     /// Its diskless snapshot is sent; it is online from its first REPLCONF ACK (until
     /// then it could not tell the stream from the snapshot's end).
     WaitAck,
@@ -87,13 +90,45 @@ impl ReplicaConn {
     }
     fn state_name(&self) -> &'static str {
         match self.state {
-            Some(Sync::WaitStart) | Some(Sync::WaitEnd) | Some(Sync::Diskless) => "wait_bgsave",
+            Some(Sync::WaitStart)
+            | Some(Sync::WaitEnd)
+            | Some(Sync::Diskless)
+            | Some(Sync::PipeDone) => "wait_bgsave",
             Some(Sync::Sending { .. }) => "send_bulk",
             Some(Sync::WaitAck) => "online",
             Some(Sync::Online) => "online",
             None => "none",
         }
     }
+}
+
+/// A replica's link made a command reply (a replica only sends acknowledgements): the
+/// reply is not sent, an error is logged as CRITICAL, and the replica is dropped, as
+/// Redis does (what it would read could not be told from the stream).
+pub fn rogue_reply(srv: &mut Server, idx: usize, out: &mut Vec<u8>, mark: usize) {
+    let c = &mut srv.net.clients[idx];
+    let cmd = c.last_cmd;
+    if out[mark] == b'-' {
+        let end = out[mark..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(out.len(), |p| mark + p);
+        crate::warn!(
+            "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{}'",
+            String::from_utf8_lossy(&out[mark + 1..end]),
+            cmd
+        );
+    }
+    out.truncate(mark);
+    let info = crate::commands::connection::client_line(srv, idx, None);
+    crate::warn!(
+        "Replica generated a reply to command '{}', disconnecting it: {}",
+        cmd,
+        info
+    );
+    let c = &mut srv.net.clients[idx];
+    c.close_asap = true;
+    srv.net.pending_write.push(idx);
 }
 
 /// The address a replica is known by: its announced IP (REPLCONF ip-address) or the
@@ -159,7 +194,12 @@ pub fn replconf(ctx: &mut Ctx, args: Args) {
                 }
                 r.ack_time = Instant::now();
                 acked = true;
-                if matches!(r.state, Some(Sync::WaitAck)) {
+                // An ACK tells the snapshot was loaded whole (the replica saw its end
+                // mark): also before the pipe's end is read or the child collected.
+                if matches!(
+                    r.state,
+                    Some(Sync::WaitAck) | Some(Sync::PipeDone) | Some(Sync::Diskless)
+                ) {
                     // Its snapshot is loaded: the stream held for it follows (through
                     // this command's own output, after whatever is pending).
                     r.state = Some(Sync::Online);
@@ -245,12 +285,16 @@ pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
     crate::notice!("Replica {} asks for synchronization", name);
     if psync {
         let replid = String::from_utf8_lossy(args.get(1)).into_owned();
-        let offset = crate::util::parse_i64(args.get(2));
-        if let Some(off) = offset {
-            if partial(ctx, &replid, off) {
-                ctx.srv.repl.sync_partial_ok += 1;
-                return;
-            }
+        let Some(off) = crate::util::parse_i64(args.get(2)) else {
+            crate::warn!(
+                "Replica {} asks for synchronization but with a wrong offset",
+                name
+            );
+            return ctx.out.error("ERR value is not an integer or out of range");
+        };
+        if partial(ctx, &replid, off) {
+            ctx.srv.repl.sync_partial_ok += 1;
+            return;
         }
         if replid != "?" {
             ctx.srv.repl.sync_partial_err += 1;
@@ -555,11 +599,13 @@ pub fn pipe_readable(srv: &mut Server) {
                     targets.len()
                 );
                 for idx in targets {
-                    let c = &mut srv.net.clients[idx];
-                    let r = c.repl.as_mut().expect("a replica");
-                    r.state = Some(Sync::WaitAck);
-                    r.ack_time = Instant::now();
-                    crate::notice!("Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming", replica_name(c));
+                    let r = srv.net.clients[idx].repl.as_mut().expect("a replica");
+                    r.state = Some(Sync::PipeDone);
+                }
+                // The child may have been collected while its last bytes waited here.
+                if let Some(ok) = srv.repl.pipe_child_ok.take() {
+                    child_finished(srv, ok);
+                    start_pending(srv);
                 }
                 return;
             }
@@ -601,10 +647,20 @@ fn close_pipe(srv: &mut Server) {
     }
 }
 
-/// A replica left: with a diskless transfer under way and nobody left to take it, the
-/// child is stopped; else a pipe paused for it goes on.
+/// A replica left: with a snapshot under way for replicas and nobody left to take it,
+/// the child is stopped; else a pipe paused for it goes on.
 pub fn replica_gone(srv: &mut Server) {
     if srv.repl.pipe.is_none() {
+        // A BGSAVE to disk that only replicas waited for (no save points) is of no use
+        // once none waits: stopped, as Redis does.
+        let ours =
+            srv.repl.rdb_child.is_some() && srv.admin.rdb.child.map(|c| c.0) == srv.repl.rdb_child;
+        if ours
+            && srv.cfg.save.0.is_empty()
+            && replicas_where(srv, |s| matches!(s, Sync::WaitEnd)).is_empty()
+        {
+            crate::persist::snapshot::kill_child(srv);
+        }
         return;
     }
     let left = !replicas_where(srv, |s| matches!(s, Sync::Diskless)).is_empty();
@@ -614,6 +670,12 @@ pub fn replica_gone(srv: &mut Server) {
     }
     crate::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
     close_pipe(srv);
+    if let Some(ok) = srv.repl.pipe_child_ok.take() {
+        // Already collected: nothing to kill.
+        child_finished(srv, ok);
+        start_pending(srv);
+        return;
+    }
     if let Some(pid) = srv.repl.rdb_child {
         // SAFETY: signalling our own child process (reaped by the cron).
         unsafe { libc::kill(pid, libc::SIGUSR1) };
@@ -630,62 +692,78 @@ pub fn drained(srv: &mut Server) {
 /// A forked child ended (from the reaper): the replicas waiting for its snapshot get it
 /// (or are dropped when it failed), and those waiting for a BGSAVE get one.
 pub fn after_child(srv: &mut Server, pid: libc::pid_t, ok: bool) {
-    if srv.repl.rdb_child == Some(pid) && (srv.repl.pipe.is_some() || !ok) {
-        // A diskless sync's child that failed (or was killed): its replicas got no whole
-        // snapshot (no end mark) and are dropped to try again.
-        let relayed = srv.repl.pipe.is_some();
-        if relayed {
-            // What it wrote before it ended is relayed first.
-            pipe_readable(srv);
-            close_pipe(srv);
-        }
+    if srv.repl.rdb_child == Some(pid) && srv.repl.pipe.is_some() {
+        // What it wrote before it ended is relayed first; a pipe paused for a slow
+        // replica finishes the sync at its end.
+        srv.repl.pipe_child_ok = Some(ok);
+        pipe_readable(srv);
+        return;
     }
     if srv.repl.rdb_child == Some(pid) {
-        srv.repl.rdb_child = None;
-        let diskless = replicas_where(srv, |s| matches!(s, Sync::Diskless));
-        for idx in diskless {
+        child_finished(srv, ok);
+    }
+    start_pending(srv);
+}
+
+/// The replication child's exit is collected and its pipe (if any) read to the end.
+fn child_finished(srv: &mut Server, ok: bool) {
+    srv.repl.rdb_child = None;
+    srv.repl.pipe_child_ok = None;
+    for idx in replicas_where(srv, |s| matches!(s, Sync::PipeDone)) {
+        let c = &mut srv.net.clients[idx];
+        if ok {
+            let r = c.repl.as_mut().expect("a replica");
+            r.state = Some(Sync::WaitAck);
+            r.ack_time = Instant::now();
+            crate::notice!("Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming", replica_name(c));
+        } else {
             crate::warn!("Diskless sync to replica ended without a whole snapshot: dropping it");
-            srv.net.clients[idx].close_asap = true;
+            c.close_asap = true;
             srv.net.pending_write.push(idx);
         }
-        let waiting = replicas_where(srv, |s| matches!(s, Sync::WaitEnd));
-        let file = if waiting.is_empty() {
-            None
-        } else if ok {
-            let path = srv.cfg.dbfilename.clone();
-            std::fs::File::open(&path)
-                .and_then(|f| f.metadata().map(|m| (f, m.len())))
-                .map_err(|e| crate::warn!("SYNC failed. Can't open/stat DB after BGSAVE: {e}"))
+    }
+    // A pipe that failed left these cut.
+    for idx in replicas_where(srv, |s| matches!(s, Sync::Diskless)) {
+        crate::warn!("Diskless sync to replica ended without a whole snapshot: dropping it");
+        srv.net.clients[idx].close_asap = true;
+        srv.net.pending_write.push(idx);
+    }
+    let waiting = replicas_where(srv, |s| matches!(s, Sync::WaitEnd));
+    let file = if waiting.is_empty() {
+        None
+    } else if ok {
+        let path = srv.cfg.dbfilename.clone();
+        std::fs::File::open(&path)
+            .and_then(|f| f.metadata().map(|m| (f, m.len())))
+            .map_err(|e| crate::warn!("SYNC failed. Can't open/stat DB after BGSAVE: {e}"))
+            .ok()
+    } else {
+        crate::warn!("SYNC failed. BGSAVE child returned an error");
+        None
+    };
+    for idx in waiting {
+        let c = &mut srv.net.clients[idx];
+        let r = c.repl.as_mut().expect("a replica");
+        // A descriptor of its own each (a clone would share the read offset).
+        let opened = file.as_ref().and_then(|(_, len)| {
+            std::fs::File::open(&srv.cfg.dbfilename)
                 .ok()
-        } else {
-            crate::warn!("SYNC failed. BGSAVE child returned an error");
-            None
-        };
-        for idx in waiting {
-            let c = &mut srv.net.clients[idx];
-            let r = c.repl.as_mut().expect("a replica");
-            // A descriptor of its own each (a clone would share the read offset).
-            let opened = file.as_ref().and_then(|(_, len)| {
-                std::fs::File::open(&srv.cfg.dbfilename)
-                    .ok()
-                    .map(|f| (f, *len))
-            });
-            match opened {
-                Some((f, len)) => {
-                    c.out
-                        .buf
-                        .extend_from_slice(format!("${len}\r\n").as_bytes());
-                    r.state = Some(Sync::Sending { file: f, left: len });
-                    srv.net.pending_write.push(idx);
-                }
-                None => {
-                    c.close_asap = true;
-                    srv.net.pending_write.push(idx);
-                }
+                .map(|f| (f, *len))
+        });
+        match opened {
+            Some((f, len)) => {
+                c.out
+                    .buf
+                    .extend_from_slice(format!("${len}\r\n").as_bytes());
+                r.state = Some(Sync::Sending { file: f, left: len });
+                srv.net.pending_write.push(idx);
+            }
+            None => {
+                c.close_asap = true;
+                srv.net.pending_write.push(idx);
             }
         }
     }
-    start_pending(srv);
 }
 
 /// After a replica's output was all written: the next chunk of its snapshot, or, once
@@ -752,6 +830,13 @@ pub fn cron(srv: &mut Server, now: Instant) {
             Some(Sync::WaitStart) | Some(Sync::WaitEnd) => {
                 c.out.buf.push(b'\n');
                 srv.net.pending_write.push(idx);
+            }
+            // A replica that took all it was given is not late (the pipe may be waiting
+            // on another one): only one whose output stays stuck past repl-timeout is.
+            Some(Sync::Diskless) if c.pending_output() == 0 => {
+                if let Some(r) = c.repl.as_mut() {
+                    r.ack_time = now;
+                }
             }
             Some(Sync::Diskless) if now.duration_since(r.ack_time).as_secs() > timeout => {
                 crate::warn!(

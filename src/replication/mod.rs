@@ -41,6 +41,9 @@ pub struct Hooks {
     pub replay: crate::persist::aof::ReplayFn,
     /// Empties the dataset and loads the RDB file at the path (a full sync).
     pub load: fn(&mut Server, &str) -> Result<(), String>,
+    /// Puts a snapshot loaded while it streamed in (a diskless load) in place of the
+    /// dataset and function libraries.
+    pub swap_in: fn(&mut Server, crate::persist::snapshot::StreamLoad) -> Result<(), String>,
 }
 
 /// The ID of no history (replid2 when there is none).
@@ -61,8 +64,14 @@ pub struct Repl {
     pub rdb_child: Option<libc::pid_t>,
     /// Replicas whose snapshot transfer goes on at the next iteration.
     pub sending: Vec<usize>,
+    /// A diskless load (this server a replica) yielded with bytes to parse: it goes on
+    /// at the loop's next turn.
+    pub load_pending: bool,
     /// A diskless sync's pipe from the BGSAVE child.
     pub pipe: Option<master::RdbPipe>,
+    /// The diskless child was collected (with this outcome) while its pipe still held
+    /// bytes: the sync finishes when they are relayed.
+    pub pipe_child_ok: Option<bool>,
     /// A FAILOVER under way.
     pub failover: Option<failover::Failover>,
     /// The stream's database from a snapshot loaded at startup (a replica's).
@@ -106,6 +115,8 @@ impl Repl {
             replicas: Vec::new(),
             rdb_child: None,
             sending: Vec::new(),
+            load_pending: false,
+            pipe_child_ok: None,
             pipe: None,
             failover: None,
             restored_db: None,
@@ -241,6 +252,16 @@ pub fn feed(srv: &mut Server) {
         if f.buf.is_empty() && bytes.capacity() <= 1 << 20 {
             f.buf = bytes;
         }
+    }
+}
+
+/// This server's offset as a replica reports it (Redis's replicationGetSlaveOffset): 0
+/// from a full resync's start until its snapshot is loaded, and after a failed one (no
+/// history to continue), so the cluster shows it as loading.
+pub fn replica_offset(srv: &Server) -> i64 {
+    match srv.repl.master.as_ref() {
+        Some(m) if m.syncing_full() => 0,
+        _ => srv.repl.offset.max(0),
     }
 }
 

@@ -44,8 +44,15 @@ enum Step {
 
 /// The snapshot being received.
 struct Transfer {
-    path: String,
-    file: std::fs::File,
+    /// To disk (repl-diskless-load disabled, or on-empty-db with data): the temporary
+    /// file, loaded once complete.
+    disk: Option<(String, std::fs::File)>,
+    /// A diskless load: the snapshot parsed as it comes, into a dataset of its own.
+    load: Option<Box<crate::persist::snapshot::StreamLoad>>,
+    /// The diskless load serves the old dataset meanwhile (swapdb, same history).
+    async_load: bool,
+    /// The diskless load has parsed the whole RDB (its EOF mark may be due).
+    rdb_done: bool,
     /// `$<len>`: bytes still due; None: diskless, ended by `mark`.
     left: Option<u64>,
     mark: Vec<u8>,
@@ -125,6 +132,11 @@ impl Master {
     /// The stream's database as of its last applied command outside a transaction.
     pub fn db_committed(&self) -> usize {
         self.db
+    }
+
+    /// A full sync is under way (or failed, leaving nothing to continue from).
+    pub fn syncing_full(&self) -> bool {
+        self.state == State::Transfer || self.no_psync
     }
 
     /// ROLE's name of the state.
@@ -210,8 +222,8 @@ fn drop_link(srv: &mut Server) {
     };
     let link = m.link.take();
     let client = m.client.take();
-    abort_transfer(m);
     m.state = State::Connect;
+    abort_transfer(srv);
     if let Some(l) = link {
         link::close(srv, l);
     }
@@ -224,11 +236,35 @@ fn drop_link(srv: &mut Server) {
     }
 }
 
-fn abort_transfer(m: &mut Master) {
-    if let Some(t) = m.transfer.take() {
-        let _ = std::fs::remove_file(&t.path);
-    }
+/// A transfer given up: the temporary file removed, or the half-loaded dataset dropped
+/// (the old one stays).
+fn abort_transfer(srv: &mut Server) {
+    let Some(m) = srv.repl.master.as_mut() else {
+        return;
+    };
     m.sync_started = None;
+    let Some(t) = m.transfer.take() else {
+        return;
+    };
+    if let Some((path, _)) = &t.disk {
+        let _ = std::fs::remove_file(path);
+    }
+    if t.load.is_some() {
+        end_stream_load(srv, t.async_load);
+        srv.repl.load_pending = false;
+        if srv.cfg.repl_diskless_load.0 == 2 {
+            crate::notice!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
+        }
+    }
+}
+
+/// The loading state of a diskless load ends.
+fn end_stream_load(srv: &mut Server, async_load: bool) {
+    if async_load {
+        srv.admin.rdb.async_loading = false;
+    } else {
+        crate::persist::snapshot::end_loading(srv);
+    }
 }
 
 /// The link failed or timed out: log why, close it, retry in a second.
@@ -238,13 +274,14 @@ fn fail(srv: &mut Server, why: &str) {
         return;
     };
     let link = m.link.take();
-    if m.state == State::Transfer {
-        abort_transfer(m);
-    }
+    let transferring = m.state == State::Transfer;
     m.state = State::Connect;
     m.retry_at = Instant::now() + Duration::from_secs(1);
     if m.down_since.is_none() {
         m.down_since = Some(Instant::now());
+    }
+    if transferring {
+        abort_transfer(srv);
     }
     if let Some(l) = link {
         link::close(srv, l);
@@ -488,8 +525,6 @@ fn psync_reply(srv: &mut Server, idx: usize, is_err: bool, text: &str) -> bool {
                 return false;
             };
             crate::notice!("Full resync from master: {}:{}", id, off);
-            // The dataset will be replaced: our replicas must sync again too.
-            disconnect_replicas(srv);
             let m = srv.repl.master.as_mut().expect("a master");
             m.db = 0;
             m.full_replid = id.to_string();
@@ -533,14 +568,37 @@ fn disconnect_replicas(srv: &mut Server) {
     }
 }
 
-/// The snapshot's bytes, from the link's buffer to the temporary file; once it is all
-/// in, loaded.
+/// The snapshot's bytes: to the temporary file and loaded once all in, or (a diskless
+/// load) parsed as they come.
 fn transfer(srv: &mut Server, idx: usize) {
-    if srv.repl.master.as_ref().map(|m| m.state) != Some(State::Transfer) {
+    let Some(m) = srv.repl.master.as_ref() else {
+        return;
+    };
+    if m.state != State::Transfer {
         return;
     }
+    if m.transfer.is_none() {
+        let mut rbuf = std::mem::take(&mut srv.net.links[idx].rbuf);
+        let r = begin_transfer(srv, &mut rbuf);
+        srv.net.links[idx].rbuf = rbuf;
+        match r {
+            Err(e) => return fail(srv, &e),
+            Ok(false) => return,
+            Ok(true) => {}
+        }
+    }
+    let streaming = srv
+        .repl
+        .master
+        .as_ref()
+        .and_then(|m| m.transfer.as_ref())
+        .is_some_and(|t| t.load.is_some());
+    if streaming {
+        srv.net.links[idx].hold_reads = true;
+        return pump(srv, idx);
+    }
     let mut rbuf = std::mem::take(&mut srv.net.links[idx].rbuf);
-    let r = transfer_bytes(srv, &mut rbuf);
+    let r = to_disk(srv, &mut rbuf);
     if srv.net.links.contains(idx) {
         srv.net.links[idx].rbuf = rbuf;
     }
@@ -551,45 +609,83 @@ fn transfer(srv: &mut Server, idx: usize) {
     }
 }
 
-/// Ok(true): the snapshot is complete (what follows it stays in `rbuf`).
-fn transfer_bytes(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> {
-    let m = srv.repl.master.as_mut().expect("a master");
-    if m.transfer.is_none() {
-        // Newlines keep the link alive while the master prepares the snapshot.
-        let skip = rbuf.iter().take_while(|&&b| b == b'\n').count();
-        rbuf.drain(..skip);
-        let Some(end) = rbuf.windows(2).position(|w| w == b"\r\n") else {
-            if rbuf.len() > 1024 {
-                return Err("Bad protocol from MASTER: no bulk header".into());
-            }
-            return Ok(false);
-        };
-        let line = String::from_utf8_lossy(&rbuf[..end]).into_owned();
-        rbuf.drain(..end + 2);
-        if let Some(e) = line.strip_prefix('-') {
-            return Err(format!("MASTER aborted replication with an error: {e}"));
+/// The snapshot's header (`$<len>` or `$EOF:<mark>`): Ok(true) once it is in and the
+/// transfer set up, to a file or to the parser.
+fn begin_transfer(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> {
+    // Newlines keep the link alive while the master prepares the snapshot.
+    let skip = rbuf.iter().take_while(|&&b| b == b'\n').count();
+    rbuf.drain(..skip);
+    let Some(end) = rbuf.windows(2).position(|w| w == b"\r\n") else {
+        if rbuf.len() > 1024 {
+            return Err("Bad protocol from MASTER: no bulk header".into());
         }
-        if !line.starts_with('$') {
-            return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{line}'), are you sure the host and port are right?"));
+        return Ok(false);
+    };
+    let line = String::from_utf8_lossy(&rbuf[..end]).into_owned();
+    rbuf.drain(..end + 2);
+    if let Some(e) = line.strip_prefix('-') {
+        return Err(format!("MASTER aborted replication with an error: {e}"));
+    }
+    if !line.starts_with('$') {
+        return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{line}'), are you sure the host and port are right?"));
+    }
+    // Redis's useDisklessLoad: swapdb always, on-empty-db when there is no key.
+    let diskless = match srv.cfg.repl_diskless_load.0 {
+        2 => true,
+        1 => srv.data.ks.dbs.iter().all(|d| d.is_empty()),
+        _ => false,
+    };
+    let to = if diskless { "to parser" } else { "to disk" };
+    let (left, mark) = match line.strip_prefix("$EOF:") {
+        Some(mark) if mark.len() == 40 => {
+            crate::notice!(
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"
+            );
+            (None, mark.as_bytes().to_vec())
         }
-        let (left, mark) = match line.strip_prefix("$EOF:") {
-            Some(mark) if mark.len() == 40 => {
-                crate::notice!(
-                    "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
-                );
-                (None, mark.as_bytes().to_vec())
-            }
-            _ => {
-                let n = line[1..]
-                    .parse::<u64>()
-                    .map_err(|_| format!("Bad protocol from MASTER: bulk length '{line}'"))?;
-                crate::notice!(
-                    "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
-                    n
-                );
-                (Some(n), Vec::new())
-            }
-        };
+        _ => {
+            let n = line[1..]
+                .parse::<u64>()
+                .map_err(|_| format!("Bad protocol from MASTER: bulk length '{line}'"))?;
+            crate::notice!(
+                "MASTER <-> REPLICA sync: receiving {} bytes from master {to}",
+                n
+            );
+            (Some(n), Vec::new())
+        }
+    };
+    let mut t = Transfer {
+        disk: None,
+        load: None,
+        async_load: false,
+        rdb_done: false,
+        left,
+        mark,
+        tail: Vec::new(),
+        read: 0,
+        total: left,
+    };
+    if diskless {
+        let swapdb = srv.cfg.repl_diskless_load.0 == 2;
+        let m = srv.repl.master.as_ref().expect("a master");
+        // Serving the old data meanwhile is right only when it is an earlier point of
+        // the same history (Redis's async loading).
+        t.async_load = swapdb && m.full_replid == srv.repl.replid;
+        if !swapdb {
+            crate::notice!("MASTER <-> REPLICA sync: Flushing old data");
+        }
+        crate::notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+        t.load = Some(Box::new(crate::persist::snapshot::StreamLoad::new(srv)));
+        if t.async_load {
+            let r = &mut srv.admin.rdb;
+            r.async_loading = true;
+            r.loading_started = crate::util::now_ms() / 1000;
+            r.loading_total_bytes = left.unwrap_or(0);
+        } else {
+            crate::persist::snapshot::begin_loading(srv, left.unwrap_or(0));
+        }
+        srv.admin.rdb.loading_loaded_bytes = 0;
+    } else {
         let path = format!(
             "temp-{}.{}.rdb",
             crate::util::now_ms() / 1000,
@@ -598,24 +694,23 @@ fn transfer_bytes(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> 
         let file = std::fs::File::create(&path).map_err(|e| {
             format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
         })?;
-        m.transfer = Some(Transfer {
-            path,
-            file,
-            left,
-            mark,
-            tail: Vec::new(),
-            read: 0,
-            total: left,
-        });
+        t.disk = Some((path, file));
     }
+    srv.repl.master.as_mut().expect("a master").transfer = Some(t);
+    Ok(true)
+}
+
+/// Ok(true): the snapshot is all in the file (what follows it stays in `rbuf`).
+fn to_disk(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> {
+    let m = srv.repl.master.as_mut().expect("a master");
     let t = m.transfer.as_mut().expect("a transfer");
+    let (_, file) = t.disk.as_mut().expect("a file");
     let take = match t.left {
         Some(left) => (rbuf.len() as u64).min(left) as usize,
         None => rbuf.len(),
     };
     if take > 0 {
-        t.file
-            .write_all(&rbuf[..take])
+        file.write_all(&rbuf[..take])
             .map_err(|e| format!("Write error saving the DB from MASTER: {e}"))?;
         t.read += take as u64;
         if t.left.is_none() {
@@ -637,11 +732,10 @@ fn transfer_bytes(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> 
     }
     if t.left.is_none() {
         // The mark is not part of the snapshot.
-        t.file
-            .set_len(t.read - t.mark.len() as u64)
+        file.set_len(t.read - t.mark.len() as u64)
             .map_err(|e| format!("Error trying to truncate the received RDB: {e}"))?;
     }
-    t.file.sync_all().map_err(|e| {
+    file.sync_all().map_err(|e| {
         format!(
             "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"
         )
@@ -649,14 +743,181 @@ fn transfer_bytes(srv: &mut Server, rbuf: &mut Vec<u8>) -> Result<bool, String> 
     Ok(true)
 }
 
+/// How long a diskless load parses before it gives the event loop a turn (clients,
+/// the cluster bus), besides loading-process-events-interval-bytes.
+const LOAD_SLICE: Duration = Duration::from_millis(10);
+
+/// What one step of a diskless load came to.
+enum Pumped {
+    /// The parser wants more bytes.
+    Read,
+    /// Its share of this turn is done; more is buffered.
+    Yield,
+    Finished,
+    Failed(String),
+}
+
+/// A diskless load: parse what the link holds, read more when the parser wants it, and
+/// give the loop back after a slice (the rest goes on at its next turn: `load_pending`).
+/// The link's reads are held meanwhile, so a slow load slows the master's sending.
+fn pump(srv: &mut Server, idx: usize) {
+    let budget = srv.cfg.loading_process_events_interval_bytes.max(1) as usize;
+    let deadline = Instant::now() + LOAD_SLICE;
+    let mut used = 0;
+    loop {
+        let Some(mut t) = srv.repl.master.as_mut().and_then(|m| m.transfer.take()) else {
+            return;
+        };
+        let mut rbuf = std::mem::take(&mut srv.net.links[idx].rbuf);
+        let step = pump_step(srv, &mut t, &mut rbuf, budget, deadline, &mut used);
+        srv.net.links[idx].rbuf = rbuf;
+        let m = srv.repl.master.as_mut().expect("a master");
+        m.transfer = Some(t);
+        m.last_io = Instant::now();
+        match step {
+            Pumped::Read => {
+                srv.repl.load_pending = false;
+                match link::read_held(srv, idx) {
+                    Progress::Failed(e) => {
+                        let at = srv.admin.rdb.loading_loaded_bytes;
+                        crate::warn!("Internal error in RDB reading offset {at}, function at rdb.c:0 -> Unexpected EOF reading RDB file");
+                        return fail(
+                            srv,
+                            &format!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+                        );
+                    }
+                    Progress::Data => continue,
+                    // Drained: the next readable event calls back.
+                    _ => return,
+                }
+            }
+            Pumped::Yield => {
+                srv.repl.load_pending = true;
+                return;
+            }
+            Pumped::Finished => return finish_stream(srv, idx),
+            Pumped::Failed(e) => {
+                crate::warn!("{e}");
+                return fail(
+                    srv,
+                    "Failed trying to load the MASTER synchronization DB from socket",
+                );
+            }
+        }
+    }
+}
+
+fn pump_step(
+    srv: &mut Server,
+    t: &mut Transfer,
+    rbuf: &mut Vec<u8>,
+    budget: usize,
+    deadline: Instant,
+    used: &mut usize,
+) -> Pumped {
+    let Some(load) = t.load.as_mut() else {
+        return Pumped::Failed("no load".into());
+    };
+    if !t.rdb_done {
+        let avail = t
+            .left
+            .map_or(rbuf.len(), |l| (rbuf.len() as u64).min(l) as usize);
+        let last = t.left == Some(avail as u64);
+        let r = load.feed(
+            srv,
+            &rbuf[..avail],
+            last,
+            budget.saturating_sub(*used),
+            deadline,
+        );
+        let (n, fed) = match r {
+            Ok(v) => v,
+            Err(e) => return Pumped::Failed(e),
+        };
+        rbuf.drain(..n);
+        *used += n;
+        t.read += n as u64;
+        if let Some(l) = t.left.as_mut() {
+            *l -= n as u64;
+        }
+        srv.admin.rdb.loading_loaded_bytes = load.consumed();
+        match fed {
+            crate::persist::snapshot::Fed::More => return Pumped::Read,
+            crate::persist::snapshot::Fed::Budget => return Pumped::Yield,
+            crate::persist::snapshot::Fed::Done => t.rdb_done = true,
+        }
+    }
+    if t.left.is_some_and(|l| l > 0) {
+        return Pumped::Failed(format!(
+            "The RDB ended {} bytes before the length the master announced",
+            t.left.unwrap_or(0)
+        ));
+    }
+    // A diskless master's EOF mark follows the RDB.
+    if !t.mark.is_empty() {
+        if rbuf.len() < t.mark.len() {
+            return Pumped::Read;
+        }
+        if rbuf[..t.mark.len()] != t.mark[..] {
+            return Pumped::Failed("Replication stream EOF marker is broken".into());
+        }
+        rbuf.drain(..t.mark.len());
+    }
+    Pumped::Finished
+}
+
+/// The reactor's next turn: a diskless load that yielded goes on.
+pub fn resume_load(srv: &mut Server) {
+    srv.repl.load_pending = false;
+    let Some(idx) = srv.repl.master.as_ref().and_then(|m| m.link) else {
+        return;
+    };
+    if srv.net.links.contains(idx) {
+        transfer(srv, idx);
+    }
+}
+
+/// A diskless load is complete: its dataset replaces the server's, and the link becomes
+/// the master's client.
+fn finish_stream(srv: &mut Server, idx: usize) {
+    let m = srv.repl.master.as_mut().expect("a master");
+    let t = m.transfer.take().expect("a transfer");
+    srv.repl.load_pending = false;
+    let swapdb = srv.cfg.repl_diskless_load.0 == 2;
+    if swapdb {
+        crate::notice!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+    }
+    let load = t.load.expect("a load");
+    let swap_in = srv.repl.hooks.map(|h| h.swap_in);
+    let r = match swap_in {
+        Some(f) => f(srv, *load),
+        None => Err("no loader".into()),
+    };
+    end_stream_load(srv, t.async_load);
+    if let Err(e) = r {
+        return fail(
+            srv,
+            &format!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+        );
+    }
+    if swapdb {
+        crate::notice!("MASTER <-> REPLICA sync: Discarding old DB in background");
+    }
+    srv.repl.master.as_mut().expect("a master").link = None;
+    let mut l = srv.net.links.remove(idx);
+    let _ = srv.net.registry.deregister(&mut l.conn.stream);
+    synced(srv, l);
+}
+
 /// The snapshot is in: it replaces the dataset, and the link becomes the master's client.
 fn finish_sync(srv: &mut Server, idx: usize) {
     let m = srv.repl.master.as_mut().expect("a master");
     let t = m.transfer.take().expect("a transfer");
-    drop(t.file);
+    let (path, file) = t.disk.expect("a file");
+    drop(file);
     let target = srv.cfg.dbfilename.clone();
-    if let Err(e) = std::fs::rename(&t.path, &target) {
-        let _ = std::fs::remove_file(&t.path);
+    if let Err(e) = std::fs::rename(&path, &target) {
+        let _ = std::fs::remove_file(&path);
         return fail(
             srv,
             &format!("Failed trying to rename the temp DB into {target} in MASTER <-> REPLICA synchronization: {e}"),
@@ -685,8 +946,20 @@ fn finish_sync(srv: &mut Server, idx: usize) {
         crate::warn!("Failed trying to load the MASTER synchronization DB from disk: {e}");
         return;
     }
+    synced(srv, l);
+}
+
+/// A full sync loaded: this server is in the master's history at its offset, and the
+/// link (out of the loop) becomes the master's client.
+fn synced(srv: &mut Server, mut l: link::Link) {
+    let Some(m) = srv.repl.master.as_mut() else {
+        return;
+    };
     let (id, off) = (m.full_replid.clone(), m.full_offset);
     m.no_psync = false;
+    // The dataset is replaced: our replicas must sync again too (they kept their link
+    // until now, in case this sync failed and the history went on).
+    disconnect_replicas(srv);
     srv.repl.replid = id;
     srv.repl.offset = off;
     srv.repl.clear_id2();

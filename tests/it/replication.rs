@@ -1001,3 +1001,227 @@ fn wait_is_released_when_the_ack_arrives_not_at_the_next_tick() {
         t.elapsed()
     );
 }
+
+/// repl-diskless-load swapdb and on-empty-db, a ferrokv replica of a redis-server master
+/// over mTLS: the snapshot is parsed as it streams in (no file), the functions come with
+/// it, and the data equals the master's.
+#[test]
+fn diskless_load_from_a_redis_master_over_mtls() {
+    let pki = make_pki("replica");
+    let master = redis(&pki, &["--repl-diskless-sync", "yes"]);
+    let mut m = master.c();
+    load_library(&mut m);
+    fill(&mut m, "before", 3000);
+    for mode in ["swapdb", "on-empty-db"] {
+        let replica = ferrokv(&pki, &["--repl-diskless-load", mode]);
+        replica.replicaof(&master);
+        fill(&mut m, mode, 1000);
+        caught_up(&master, &replica);
+        same_data(&master, &replica);
+        let log = replica.srv.log();
+        assert!(
+            log.contains("receiving streamed RDB from master with EOF to parser"),
+            "{mode}: {log}"
+        );
+        assert!(!log.contains("temp-"), "{mode}: no temporary file");
+        let libs: redis::Value = q(&mut replica.c(), &["FUNCTION", "LIST"]);
+        assert!(format!("{libs:?}").contains("replib"), "{libs:?}");
+    }
+}
+
+/// A plain master and a swapdb replica whose next full sync is slowed down by
+/// rdb-key-save-delay: the replica is caught in the middle of loading.
+fn slow_swapdb_pair(same_history: bool) -> (Server, Server) {
+    let m = Server::start(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdbcompression",
+        "no",
+    ]);
+    let r = Server::start(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-load",
+        "swapdb",
+        "--replica-read-only",
+        "no",
+    ]);
+    let mut mc = m.client();
+    let mut rc = r.client();
+    let port = m.port.to_string();
+    if same_history {
+        let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &port]);
+        plain_caught_up(&m, &r);
+    }
+    let _: () = q(&mut rc, &["DEBUG", "POPULATE", "200", "replica", "10"]);
+    let _: () = q(&mut rc, &["SET", "mykey", "myvalue"]);
+    let _: () = q(&mut mc, &["DEBUG", "POPULATE", "1000", "master", "1000"]);
+    let _: () = q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "5000"]);
+    if same_history {
+        // The link dropped and the backlog outrun: a full sync of the same history.
+        let _: () = q(&mut mc, &["CONFIG", "SET", "repl-backlog-size", "16384"]);
+        let _: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+        for i in 0..10 {
+            let _: () = q(&mut mc, &["SET", &format!("fill{i}"), &"A".repeat(16384)]);
+        }
+    } else {
+        let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &port]);
+    }
+    (m, r)
+}
+
+fn info_field(s: &Server, name: &str) -> String {
+    let info: String = q(&mut s.client(), &["INFO", "all"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Async loading (swapdb, the same history): the old data, functions included, is
+/// served while the snapshot streams in, the commands that would disturb the load are
+/// refused with -LOADING, a transfer that fails keeps the old data, and a complete one
+/// replaces it.
+#[test]
+fn async_loading_serves_the_old_data_and_keeps_it_when_the_transfer_fails() {
+    let (m, r) = slow_swapdb_pair(true);
+    let mut rc = r.client();
+    let _: String = q(
+        &mut rc,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=t\nredis.register_function{function_name='t', callback=function() return 'old' end, flags={'no-writes'}}",
+        ],
+    );
+    wait_until("async loading", || info_field(&r, "async_loading") == "1");
+    assert_eq!(info_field(&r, "loading"), "0");
+    let v: Option<String> = q(&mut rc, &["GET", "mykey"]);
+    assert_eq!(v.as_deref(), Some("myvalue"));
+    let f: String = q(&mut rc, &["FCALL", "t", "0"]);
+    assert_eq!(f, "old");
+    let before: i64 = q(&mut rc, &["DBSIZE"]);
+    let loading = "LOADING Redis is loading the dataset in memory";
+    assert_eq!(
+        err(&mut rc, &["CONFIG", "SET", "appendonly", "no"]),
+        loading
+    );
+    assert_eq!(err(&mut rc, &["REPLICAOF", "NO", "ONE"]), loading);
+    assert_eq!(err(&mut rc, &["BGSAVE"]), loading);
+    wait_until("bytes parsed", || {
+        info_field(&r, "loading_loaded_bytes")
+            .parse::<u64>()
+            .unwrap_or(0)
+            > 0
+    });
+    assert_eq!(info_field(&r, "async_loading"), "1", "still loading");
+
+    // The transfer cut: the old data stays.
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+    let _: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    wait_until("load aborted", || info_field(&r, "async_loading") == "0");
+    let v: Option<String> = q(&mut rc, &["GET", "mykey"]);
+    assert_eq!(v.as_deref(), Some("myvalue"), "{}", r.log());
+    let after: i64 = q(&mut rc, &["DBSIZE"]);
+    assert_eq!(after, before);
+    let f: String = q(&mut rc, &["FCALL", "t", "0"]);
+    assert_eq!(f, "old");
+    let log = r.log();
+    assert!(log.contains("Unexpected EOF reading RDB file"), "{log}");
+    assert!(
+        log.contains("Discarding temporary DB in background"),
+        "{log}"
+    );
+
+    // A complete transfer replaces everything.
+    let _: () = q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let _: () = q(&mut mc, &["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
+    plain_caught_up(&m, &r);
+    let v: Option<String> = q(&mut rc, &["GET", "mykey"]);
+    assert_eq!(v, None);
+    let (nm, nr): (i64, i64) = (q(&mut mc, &["DBSIZE"]), q(&mut rc, &["DBSIZE"]));
+    assert_eq!(nm, nr);
+    let e = err(&mut rc, &["FCALL", "t", "0"]);
+    assert!(e.starts_with("ERR Function not found"), "{e}");
+}
+
+/// swapdb from another history: clients get -LOADING while it loads (the old data is no
+/// earlier point of the new one), and a failed transfer gives the old data back.
+#[test]
+fn swapdb_from_another_history_loads_blocking_and_restores_on_failure() {
+    let (m, r) = slow_swapdb_pair(false);
+    let mut rc = r.client();
+    wait_until("loading", || info_field(&r, "loading") == "1");
+    assert_eq!(info_field(&r, "async_loading"), "0");
+    assert_eq!(
+        err(&mut rc, &["GET", "mykey"]),
+        "LOADING Redis is loading the dataset in memory"
+    );
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+    let _: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    wait_until("load aborted", || info_field(&r, "loading") == "0");
+    let v: Option<String> = q(&mut rc, &["GET", "mykey"]);
+    assert_eq!(v.as_deref(), Some("myvalue"));
+    let n: i64 = q(&mut rc, &["DBSIZE"]);
+    assert_eq!(n, 201);
+}
+
+/// A replica slow to load (key-load-delay) reads its master's socket only as fast as it
+/// parses, so the master's rdb pipe waits for it (rather than the replica buffering the
+/// whole stream).
+#[test]
+fn a_slow_diskless_load_reads_no_faster_than_it_parses() {
+    let m = Server::start(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdbcompression",
+        "no",
+    ]);
+    let mut mc = m.client();
+    // 40 MB of values: more than the socket buffers hold.
+    let _: () = q(&mut mc, &["DEBUG", "POPULATE", "4000", "k", "10000"]);
+    let r = Server::start(&[
+        "--save",
+        "",
+        "--repl-diskless-load",
+        "swapdb",
+        "--key-load-delay",
+        "1000",
+    ]);
+    let _: String = q(
+        &mut r.client(),
+        &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+    );
+    wait_until("loading", || {
+        info_field(&r, "loading_loaded_bytes")
+            .parse::<u64>()
+            .unwrap_or(0)
+            > 100_000
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // 1 ms a key of 10 kB: about 10 MB/s parsed. The master is still streaming (a
+    // replica reading all it is sent takes the 40 MB in a few milliseconds).
+    assert_eq!(info_field(&m, "rdb_bgsave_in_progress"), "1");
+    let loaded: u64 = info_field(&r, "loading_loaded_bytes").parse().unwrap();
+    assert!(loaded < 30 << 20, "{loaded}");
+    let _: () = q(&mut r.client(), &["CONFIG", "SET", "key-load-delay", "0"]);
+    plain_caught_up(&m, &r);
+    let (a, b): (i64, i64) = (q(&mut mc, &["DBSIZE"]), q(&mut r.client(), &["DBSIZE"]));
+    assert_eq!(a, b);
+}
