@@ -155,7 +155,13 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         let no_one = host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one");
         (!no_one).then(|| (host.to_string(), port.trim().parse::<u16>().unwrap_or(6379)))
     });
-    if follow.is_none() {
+    // A cluster node's role comes from nodes.conf (Redis's iAmMaster at load).
+    let cluster_replica = srv
+        .cluster
+        .as_deref()
+        .is_some_and(|cl| cl.nodes[cl.myself].is_replica());
+    let replica = follow.is_some() || cluster_replica;
+    if !replica {
         // A master's keys expired at load become DELs for the replicas that continue.
         srv.admin.rdb.expired_at_load = Some(Vec::new());
     }
@@ -166,7 +172,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     } else {
         srv.admin.rdb.loaded_repl.take()
     };
-    replication::restore_history(&mut srv, loaded, follow.is_some());
+    replication::restore_history(&mut srv, loaded, replica);
     if let Some(target) = follow {
         let _ = replication::replica::replicaof(&mut srv, Some(target), "config");
         replication::replica::restore_stream_db(&mut srv);

@@ -506,3 +506,56 @@ fn a_half_closing_client_gets_its_replies_and_the_close() {
         }
     }
 }
+
+/// `daemonize yes`: the command returns at once (the server goes on in a child of its
+/// own session), writes its pid file and serves.
+#[test]
+fn daemonize_yes_returns_and_the_server_serves() {
+    let dir = temp_dir("daemon");
+    let port = free_port();
+    let pidfile = dir.join("d.pid");
+    let mut c = Command::new(bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--daemonize", "yes", "--logfile", "d.log"])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--dir")
+        .arg(&dir)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the launcher never returned"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+    wait_until("the pid file", || pidfile.exists());
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(pid as u32, c.id());
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let pong: String = q(&mut con, &["PING"]);
+    assert_eq!(pong, "PONG");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut con);
+    wait_until("the daemon exits", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1225,3 +1225,138 @@ fn a_slow_diskless_load_reads_no_faster_than_it_parses() {
     let (a, b): (i64, i64) = (q(&mut mc, &["DBSIZE"]), q(&mut r.client(), &["DBSIZE"]));
     assert_eq!(a, b);
 }
+
+/// A master whose diskless child is killed half way (FLUSHALL kills it, as Redis does)
+/// tells its replica the transfer failed, rather than leaving it waiting for an end mark
+/// that never comes: the replica is dropped, asks again, and syncs.
+#[test]
+fn a_killed_diskless_child_makes_its_replicas_sync_again() {
+    let m = Server::start(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdbcompression",
+        "no",
+        "--rdb-key-save-delay",
+        "2000",
+    ]);
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["DEBUG", "POPULATE", "2000", "k", "1000"]);
+    let r = Server::start(&["--save", "", "--repl-diskless-load", "swapdb"]);
+    let _: String = q(
+        &mut r.client(),
+        &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+    );
+    wait_until("the replica loads", || {
+        r.log()
+            .contains("MASTER <-> REPLICA sync: Loading DB in memory")
+    });
+    let _: () = q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let _: () = q(&mut mc, &["FLUSHALL"]);
+    let _: () = q(&mut mc, &["SET", "after", "1"]);
+    plain_caught_up(&m, &r);
+    let v: Option<String> = q(&mut r.client(), &["GET", "after"]);
+    assert_eq!(v.as_deref(), Some("1"));
+    let log = m.log();
+    assert!(log.contains("ended without a whole snapshot"), "{log}");
+    assert_eq!(
+        log.matches("Background RDB transfer started by pid")
+            .count(),
+        2
+    );
+}
+
+/// A disk BGSAVE started only for replicas (no save points) stops when the last
+/// replica waiting for it leaves; and a forked child whose parent was killed leaves too.
+#[test]
+fn a_snapshot_nobody_waits_for_is_stopped_and_an_orphan_child_leaves() {
+    let mut m = Server::start(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "no",
+        "--rdb-key-save-delay",
+        "1000000",
+    ]);
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["DEBUG", "POPULATE", "10"]);
+    let r = Server::start(&["--save", ""]);
+    let port = m.port.to_string();
+    let _: String = q(&mut r.client(), &["REPLICAOF", "127.0.0.1", &port]);
+    wait_until("the child", || {
+        info_field(&m, "rdb_bgsave_in_progress") == "1"
+    });
+    let _: String = q(&mut r.client(), &["REPLICAOF", "NO", "ONE"]);
+    wait_until("the child stopped", || {
+        info_field(&m, "rdb_bgsave_in_progress") == "0"
+    });
+
+    // A BGSAVE's child outlives a kill -9 of its server only until its next report.
+    let _: String = q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+    let _: () = q(&mut mc, &["DEBUG", "POPULATE", "10000"]);
+    let _: String = q(&mut mc, &["BGSAVE"]);
+    let child = m.children()[0];
+    unsafe { libc::kill(m.pid() as i32, libc::SIGKILL) };
+    let _ = m.wait_exit(Duration::from_secs(5));
+    wait_until("the orphan leaves", || {
+        !std::path::Path::new(&format!("/proc/{child}")).exists()
+            || std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+}
+
+/// A replica's link carries acknowledgements only: a command that makes a reply on it
+/// (a keyspace command is refused, which is a reply too) drops it, logged as Redis does;
+/// PSYNC with an offset that is not a number is an error.
+#[test]
+fn a_replica_link_that_makes_replies_is_dropped() {
+    use std::io::{Read, Write};
+    let m = Server::start(&["--save", ""]);
+    let mut s = m.raw();
+    s.write_all(&resp_cmd(&["PSYNC", "?", "-1"])).unwrap();
+    read_until(&mut s, "FULLRESYNC");
+    s.write_all(&resp_cmd(&["GET", "foo"])).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 65536];
+    let mut got = Vec::new();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        !String::from_utf8_lossy(&got).contains("Replica can't"),
+        "no reply reaches the replica"
+    );
+    let log = m.log();
+    assert!(
+        log.contains("Replica generated a reply to command 'get', disconnecting it"),
+        "{log}"
+    );
+    assert!(log.contains("This master is sending an error to its replica: 'ERR Replica can't interact with the keyspace'"), "{log}");
+    let e = err(&mut m.client(), &["PSYNC", "replid", "offset"]);
+    assert_eq!(e, "ERR value is not an integer or out of range");
+    assert!(m
+        .log()
+        .contains("asks for synchronization but with a wrong offset"));
+}
+
+/// DEBUG POPULATE adds keys to this server only (Redis does not propagate it).
+#[test]
+fn debug_populate_is_not_replicated() {
+    let (m, r) = plain_pair(&[]);
+    plain_caught_up(&m, &r);
+    let _: () = q(&mut m.client(), &["DEBUG", "POPULATE", "100"]);
+    let _: () = q(&mut m.client(), &["SET", "x", "1"]);
+    plain_caught_up(&m, &r);
+    let n: i64 = q(&mut r.client(), &["DBSIZE"]);
+    assert_eq!(n, 1);
+}
