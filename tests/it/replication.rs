@@ -1303,6 +1303,7 @@ fn a_snapshot_nobody_waits_for_is_stopped_and_an_orphan_child_leaves() {
     let _: () = q(&mut mc, &["DEBUG", "POPULATE", "10000"]);
     let _: String = q(&mut mc, &["BGSAVE"]);
     let child = m.children()[0];
+    // SAFETY: signalling the test's own server process.
     unsafe { libc::kill(m.pid() as i32, libc::SIGKILL) };
     let _ = m.wait_exit(Duration::from_secs(5));
     wait_until("the orphan leaves", || {
