@@ -349,7 +349,9 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, ro: bool) {
             .out
             .error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
     }
-    if flags & FLAG_SHEBANG != 0 && flags & FLAG_ALLOW_STALE == 0 && stale_replica(ctx) {
+    // Without a shebang (compatibility mode) a stale replica runs no script at all; with
+    // one, only allow-stale scripts.
+    if (flags & FLAG_SHEBANG == 0 || flags & FLAG_ALLOW_STALE == 0) && stale_replica(ctx) {
         return ctx.out.error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );

@@ -1361,3 +1361,39 @@ fn debug_populate_is_not_replicated() {
     let n: i64 = q(&mut r.client(), &["DBSIZE"]);
     assert_eq!(n, 1);
 }
+
+/// Scripts on a replica as Redis judges them: a queued script that declares writes fails
+/// its EXEC on a read-only replica (EXECABORT READONLY), and with
+/// replica-serve-stale-data no a script without a shebang does not run at all on a
+/// stale replica (plain MASTERDOWN, no script error).
+#[test]
+fn scripts_on_a_replica_are_judged_by_their_flags() {
+    let (m, r) = plain_pair(&[]);
+    plain_caught_up(&m, &r);
+    let mut rc = r.client();
+    let _: String = q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    let mut tx = r.client();
+    let _: () = q(&mut tx, &["MULTI"]);
+    let queued: String = q(&mut tx, &["EVAL", "#!lua\nreturn 1", "0"]);
+    assert_eq!(queued, "QUEUED");
+    let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    let e = err(&mut tx, &["EXEC"]);
+    assert!(
+        e.starts_with("EXECABORT Transaction discarded because of: READONLY"),
+        "{e}"
+    );
+
+    let _: () = q(
+        &mut rc,
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+    );
+    let _: String = q(
+        &mut rc,
+        &["REPLICAOF", "127.0.0.1", &free_port().to_string()],
+    );
+    let e = err(&mut rc, &["EVAL", "return redis.call('get','x')", "1", "x"]);
+    assert_eq!(
+        e,
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    );
+}
