@@ -490,10 +490,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
     }
     if let Some(p) = ctx.srv.admin.pause.filter(|_| !nested(ctx.srv)) {
         if Instant::now() < p.until
-            && (!p.write_only
-                || multi::effective_flags(&ctx.srv.net.clients[ctx.id], cmd)
-                    & (WRITE | MAY_REPLICATE)
-                    != 0)
+            && (!p.write_only || {
+                let own = declared_flags(ctx.srv, cmd, args);
+                let c = &ctx.srv.net.clients[ctx.id];
+                let queued = multi::effective_flags(c, cmd) & !cmd.flags;
+                (own | queued) & (WRITE | MAY_REPLICATE) != 0
+            })
         {
             return Flow::Paused;
         }
@@ -853,6 +855,20 @@ fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
 }
 
 /// Refuse a command before it runs (`id`: None when no command was resolved).
+/// A command's flags as Redis's getCommandFlags sees them: a script call (EVAL, FCALL
+/// and their forms) whose script declares its flags writes only without no-writes (and
+/// is then no longer "may replicate").
+pub fn declared_flags(srv: &Server, cmd: &Command, args: Args) -> u32 {
+    if cmd.flags & SCRIPT_CALL == 0 {
+        return cmd.flags;
+    }
+    match crate::scripting::declares_writes(srv, cmd.name, args) {
+        Some(true) => (cmd.flags & !MAY_REPLICATE) | WRITE,
+        Some(false) => cmd.flags & !(WRITE | MAY_REPLICATE),
+        None => cmd.flags,
+    }
+}
+
 fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
     let mark = ctx.out.buf.len();
     // A rejected command fails the transaction; a rejected EXEC discards it.

@@ -118,15 +118,9 @@ pub fn queues(c: &Client, cmd: &Command) -> bool {
 
 /// Queue a command of a client in MULTI and reply +QUEUED.
 pub fn queue(ctx: &mut Ctx, id: usize, args: Args) {
-    let cmd = ctx.srv.cmds.entries[id].cmd;
-    let mut flags = cmd.flags;
     // A script that declares its flags counts as a write unless it says no-writes (the
-    // EXEC of it on a read-only replica is refused, as Redis's).
-    if flags & SCRIPT_CALL != 0
-        && crate::scripting::declares_writes(ctx.srv, cmd.name, args) == Some(true)
-    {
-        flags |= WRITE;
-    }
+    // EXEC of it on a read-only replica is refused, a pause holds it, as Redis's).
+    let flags = super::declared_flags(ctx.srv, ctx.srv.cmds.entries[id].cmd, args);
     let tx = &mut ctx.srv.net.clients[ctx.id].tx;
     // An already failed transaction keeps no memory for more commands.
     if !(tx.dirty_cas || tx.dirty_exec) {

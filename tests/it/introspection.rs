@@ -690,3 +690,42 @@ fn getkeys_follows_key_specs_for_movable_keys() {
         "STORE's key is OW update: {flags:?}"
     );
 }
+
+/// CLIENT PAUSE WRITE holds the scripts that may write, not those that declare
+/// no-writes (EVAL with a shebang, FCALL of a no-writes function, inside MULTI too), as
+/// Redis judges a script call by its script's flags.
+#[test]
+fn pause_write_lets_no_writes_scripts_run() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let _: String = q(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=f1\nredis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}",
+        ],
+    );
+    let _: () = q(c, &["CLIENT", "PAUSE", "100000", "WRITE"]);
+    let mut rr = srv.client();
+    rr.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let v: String = q(&mut rr, &["EVAL", "#!lua flags=no-writes\nreturn 'u'", "0"]);
+    assert_eq!(v, "u");
+    let v: String = q(&mut rr, &["FCALL", "f1", "0"]);
+    assert_eq!(v, "hello");
+    let _: () = q(&mut rr, &["MULTI"]);
+    let _: String = q(&mut rr, &["EVAL", "#!lua flags=no-writes\nreturn 12", "0"]);
+    let v: Vec<i64> = q(&mut rr, &["EXEC"]);
+    assert_eq!(v, vec![12]);
+    // A script without a shebang may write: held.
+    let mut held = srv.raw();
+    use std::io::Write;
+    held.write_all(&resp_cmd(&["EVAL", "return 1", "0"]))
+        .unwrap();
+    wait_until("held", || {
+        let info: String = q(c, &["INFO", "clients"]);
+        info.contains("blocked_clients:1\r")
+    });
+    let _: () = q(c, &["CLIENT", "UNPAUSE"]);
+    read_until(&mut held, ":1\r\n");
+}
