@@ -84,9 +84,10 @@ pub enum Item<'a> {
 }
 
 /// What happened to the checksum trailer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Checksum {
     /// Version < 5: files had none.
+    #[default]
     Absent,
     /// Saved with rdbchecksum no (zero): nothing to check.
     Disabled,
@@ -95,7 +96,7 @@ pub enum Checksum {
     Verified,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     pub version: u32,
     /// Keys handed to the sink.
@@ -1037,14 +1038,7 @@ impl Incremental {
             crc: 0,
             consumed: 0,
             item_at: 0,
-            summary: Summary {
-                version: 0,
-                keys: 0,
-                functions: 0,
-                empty_keys_skipped: 0,
-                checksum: Checksum::Absent,
-                end: 0,
-            },
+            summary: Summary::default(),
         }
     }
 
@@ -1439,14 +1433,7 @@ mod tests {
             empty: Vec::new(),
             aux: Vec::new(),
             resize: Vec::new(),
-            summary: Summary {
-                version: 0,
-                keys: 0,
-                functions: 0,
-                empty_keys_skipped: 0,
-                checksum: Checksum::Absent,
-                end: 0,
-            },
+            summary: Summary::default(),
         };
         let summary = load(data, o, &mut |item| {
             match item {
@@ -2121,14 +2108,7 @@ mod tests {
         let mut o = opts();
         o.verify_checksum = false;
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-        let dir = format!("{}/tests/assets/rdb", env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "rdb") {
-                files.push(std::fs::read(p).unwrap());
-            }
-        }
+        let files = fixture_files();
         for i in 0..iters {
             let mut d = files[i % files.len()].clone();
             for _ in 0..rng.gen_range(1..=4) {
@@ -2137,6 +2117,19 @@ mod tests {
             }
             let _ = load_quiet(&d, &o);
         }
+    }
+
+    /// Every RDB file of tests/assets/rdb.
+    fn fixture_files() -> Vec<Vec<u8>> {
+        let dir = format!("{}/tests/assets/rdb", env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rdb") {
+                files.push(std::fs::read(p).unwrap());
+            }
+        }
+        files
     }
 
     /// Items as text, whatever the source: for comparing a whole parse with a piecewise one.
@@ -2163,14 +2156,7 @@ mod tests {
     fn piecewise_parse_equals_whole() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let dir = format!("{}/tests/assets/rdb", env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "rdb") {
-                files.push(std::fs::read(p).unwrap());
-            }
-        }
+        let mut files = fixture_files();
         // Corrupt copies too: the error must be the same one, at the same offset.
         for f in files.clone() {
             let mut d = f.clone();

@@ -1029,10 +1029,10 @@ fn diskless_load_from_a_redis_master_over_mtls() {
     }
 }
 
-/// A plain master and a swapdb replica whose next full sync is slowed down by
-/// rdb-key-save-delay: the replica is caught in the middle of loading.
-fn slow_swapdb_pair(same_history: bool) -> (Server, Server) {
-    let m = Server::start(&[
+/// A plain master that syncs diskless at once, uncompressed (so a slowed child streams
+/// key by key), with `extra` options.
+fn diskless_master(extra: &[&str]) -> Server {
+    let mut args = vec![
         "--save",
         "",
         "--enable-debug-command",
@@ -1043,7 +1043,15 @@ fn slow_swapdb_pair(same_history: bool) -> (Server, Server) {
         "0",
         "--rdbcompression",
         "no",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+/// A plain master and a swapdb replica whose next full sync is slowed down by
+/// rdb-key-save-delay: the replica is caught in the middle of loading.
+fn slow_swapdb_pair(same_history: bool) -> (Server, Server) {
+    let m = diskless_master(&[]);
     let r = Server::start(&[
         "--save",
         "",
@@ -1181,18 +1189,7 @@ fn swapdb_from_another_history_loads_blocking_and_restores_on_failure() {
 /// whole stream).
 #[test]
 fn a_slow_diskless_load_reads_no_faster_than_it_parses() {
-    let m = Server::start(&[
-        "--save",
-        "",
-        "--enable-debug-command",
-        "yes",
-        "--repl-diskless-sync",
-        "yes",
-        "--repl-diskless-sync-delay",
-        "0",
-        "--rdbcompression",
-        "no",
-    ]);
+    let m = diskless_master(&[]);
     let mut mc = m.client();
     // 40 MB of values: more than the socket buffers hold.
     let _: () = q(&mut mc, &["DEBUG", "POPULATE", "4000", "k", "10000"]);
@@ -1231,20 +1228,7 @@ fn a_slow_diskless_load_reads_no_faster_than_it_parses() {
 /// that never comes: the replica is dropped, asks again, and syncs.
 #[test]
 fn a_killed_diskless_child_makes_its_replicas_sync_again() {
-    let m = Server::start(&[
-        "--save",
-        "",
-        "--enable-debug-command",
-        "yes",
-        "--repl-diskless-sync",
-        "yes",
-        "--repl-diskless-sync-delay",
-        "0",
-        "--rdbcompression",
-        "no",
-        "--rdb-key-save-delay",
-        "2000",
-    ]);
+    let m = diskless_master(&["--rdb-key-save-delay", "2000"]);
     let mut mc = m.client();
     let _: () = q(&mut mc, &["DEBUG", "POPULATE", "2000", "k", "1000"]);
     let r = Server::start(&["--save", "", "--repl-diskless-load", "swapdb"]);
