@@ -5,7 +5,7 @@ use crate::keyspace::{Db, Str, Value, NO_EXPIRE};
 use crate::util::{eq_ic, parse_i64};
 
 pub static COMMANDS: &[Command] = &[
-    cmd("setbit", 4, WRITE | DENYOOM | FAST, BITMAP, setbit),
+    cmd("setbit", 4, WRITE | DENYOOM, BITMAP, setbit),
     cmd("getbit", 3, READONLY | FAST, BITMAP, getbit),
     cmd("bitcount", -2, READONLY, BITMAP, bitcount),
     cmd("bitpos", -3, READONLY, BITMAP, bitpos),

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 pub static COMMANDS: &[Command] = &[
     cmd("ping", -1, FAST, CONNECTION, ping),
-    cmd("echo", 2, FAST, CONNECTION, echo),
+    cmd("echo", 2, LOADING | STALE | FAST, CONNECTION, echo),
     cmd(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | LOADING | STALE | TX_CONTROL | TX_LEAVE,
+        ALLOW_BUSY | NOSCRIPT | NO_AUTH | FAST | LOADING | STALE | TX_CONTROL | TX_LEAVE,
         CONNECTION,
         quit,
     ),

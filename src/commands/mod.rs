@@ -74,6 +74,7 @@ pub const ASKING: u32 = 1 << 23;
 /// data meanwhile (async loading): it would disturb the load or the swap.
 pub const NO_ASYNC_LOADING: u32 = 1 << 24;
 
+/// The flags COMMAND shows, in Redis's order (may_replicate is hidden, as Redis hides it).
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),
@@ -86,15 +87,14 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (STALE, "stale"),
     (SKIP_MONITOR, "skip_monitor"),
     (SKIP_SLOWLOG, "skip_slowlog"),
+    (ASKING, "asking"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
-    (MAY_REPLICATE, "may_replicate"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),
     (ALLOW_BUSY, "allow_busy"),
-    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-    (ASKING, "asking"),
-    (NO_ASYNC_LOADING, "no_async_loading"),
 ];
 
 // ACL categories (names as ACL CAT prints them).
@@ -691,6 +691,10 @@ fn replica_refuses(ctx: &mut Ctx, cmd: &Command) -> Option<&'static str> {
         && !ctx.srv.cfg.replica_serve_stale_data
         && multi::denies_stale(&ctx.srv.net.clients[ctx.id], cmd)
     {
+        // A script's own call (its script allowed stale data): Redis's wording.
+        if ctx.srv.data.scripting.calling {
+            return Some("ERR Can not execute the command on a stale replica");
+        }
         return Some(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );

@@ -297,3 +297,57 @@ fn read_and_write_key_patterns_match_redis() {
     assert!(answer(&mut o, &["LMOVE", "w1", "r1", "LEFT", "RIGHT"])
         .contains("NOPERM this user has no permissions to access one of the keys"));
 }
+
+/// Every command's and subcommand's flags as COMMAND shows them, by name.
+fn command_flags(c: &mut Connection) -> std::collections::BTreeMap<String, Vec<String>> {
+    fn text(v: &Value) -> String {
+        redis::from_redis_value::<String>(v).unwrap_or_else(|_| format!("{v:?}"))
+    }
+    fn add(out: &mut std::collections::BTreeMap<String, Vec<String>>, row: &[Value]) {
+        let mut flags: Vec<String> = match &row[2] {
+            Value::Array(f) | Value::Set(f) => f.iter().map(text).collect(),
+            _ => Vec::new(),
+        };
+        flags.sort();
+        out.insert(text(&row[0]), flags);
+        if let Some(Value::Array(subs)) = row.get(9) {
+            for s in subs {
+                if let Value::Array(sub) = s {
+                    add(out, sub);
+                }
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let table: Vec<Value> = redis::cmd("COMMAND").query(c).unwrap();
+    for row in &table {
+        if let Value::Array(row) = row {
+            add(&mut out, row);
+        }
+    }
+    out
+}
+
+/// COMMAND's flags of every command redis-server has are Redis's (may_replicate hidden
+/// as Redis hides it), so clients and tools that read them (redis-cli, cluster clients,
+/// script flag checks) see the same server.
+#[test]
+fn command_flags_match_redis() {
+    let reference = start_redis_server(None);
+    let ours = Server::start(&[]);
+    let want = command_flags(&mut reference.client());
+    let got = command_flags(&mut ours.client());
+    let mut differ = Vec::new();
+    for (name, flags) in &want {
+        // The CLIENT container (not a command one runs) marks its subcommands' slowlog
+        // handling here.
+        if name == "client" {
+            continue;
+        }
+        match got.get(name) {
+            Some(f) if f == flags => {}
+            other => differ.push(format!("{name}: redis {flags:?}, ferrokv {other:?}")),
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

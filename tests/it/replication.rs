@@ -1380,4 +1380,28 @@ fn scripts_on_a_replica_are_judged_by_their_flags() {
         e,
         "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
     );
+    // An allow-stale script runs, but its calls of commands that are not allowed on a
+    // stale replica fail.
+    let e = err(
+        &mut rc,
+        &[
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')",
+            "1",
+            "x",
+        ],
+    );
+    assert!(
+        e.starts_with("ERR Can not execute the command on a stale replica"),
+        "{e}"
+    );
+    let v: String = q(
+        &mut rc,
+        &[
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','ok')",
+            "0",
+        ],
+    );
+    assert_eq!(v, "ok");
 }
