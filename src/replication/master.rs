@@ -653,8 +653,9 @@ pub fn replica_gone(srv: &mut Server) {
     if srv.repl.pipe.is_none() {
         // A BGSAVE to disk that only replicas waited for (no save points) is of no use
         // once none waits: stopped, as Redis does.
-        let ours =
-            srv.repl.rdb_child.is_some() && srv.admin.rdb.child.map(|c| c.0) == srv.repl.rdb_child;
+        let ours = srv.repl.rdb_child.is_some()
+            && !srv.admin.rdb.child_to_socket
+            && srv.admin.rdb.child.map(|c| c.0) == srv.repl.rdb_child;
         if ours
             && srv.cfg.save.0.is_empty()
             && replicas_where(srv, |s| matches!(s, Sync::WaitEnd)).is_empty()

@@ -209,7 +209,8 @@ impl Server {
     /// Ready when this server says it listens (so a probe cannot be answered by another
     /// test's server on the same port) and the probe port accepts.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: CI machines are shared, and many servers start at once.
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log = self.log();
