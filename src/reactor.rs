@@ -731,7 +731,12 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 };
                 let flow = commands::execute(&mut ctx, args);
                 db = ctx.db;
-                if replica && out.buf.len() > mark {
+                // (REPLCONF ACK's output is the stream held for a replica that just
+                // came online, not a reply.)
+                if replica
+                    && out.buf.len() > mark
+                    && !srv.net.clients[idx].last_cmd.starts_with("replconf")
+                {
                     crate::replication::master::rogue_reply(srv, idx, &mut out.buf, mark);
                 }
                 if flow == commands::Flow::Paused {

@@ -698,6 +698,8 @@ fn diskless_sync_feeds_several_replicas_from_one_child() {
         "yes",
         "--repl-diskless-sync-delay",
         "1",
+        "--rdb-key-save-delay",
+        "50",
     ]);
     let mut mc = m.client();
     let _: String = q(&mut mc, &["DEBUG", "POPULATE", "20000", "k", "100"]);
@@ -709,17 +711,24 @@ fn diskless_sync_feeds_several_replicas_from_one_child() {
             &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
         );
     }
-    // Writes while the child runs end up after the snapshot.
-    for i in 0..100 {
+    // Writes before and while the child runs (1 s of delay, then 20000 keys at 50 µs)
+    // end up after the snapshot: held for each replica until its first ACK.
+    let t0 = std::time::Instant::now();
+    let mut i = 0;
+    while t0.elapsed() < Duration::from_millis(1800) {
         let _: () = q(&mut mc, &["SET", &format!("w{i}"), "x"]);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
     }
     plain_caught_up(&m, &a);
     plain_caught_up(&m, &b);
     for s in [&a, &b] {
         let n: i64 = q(&mut s.client(), &["DBSIZE"]);
-        assert_eq!(n, 20100);
+        assert_eq!(n, 20000 + i);
     }
     let log = m.log();
+    // The held stream written with the first ACK is not a reply to it.
+    assert!(!log.contains("Replica generated a reply"), "{log}");
     assert_eq!(
         log.matches("Starting BGSAVE for SYNC with target: replicas sockets")
             .count(),
