@@ -343,11 +343,7 @@ impl Server {
         let n = cmds.len();
         // Calibrate quanta's TSC clock (command timing) now, not during the first command.
         let _ = quanta::Instant::now();
-        let mut ks = Keyspace::new(cfg.databases as usize);
-        if cfg.cluster_enabled {
-            // A cluster node has one database, cut by hash slot (COUNTKEYSINSLOT, migration).
-            ks.dbs[0].enable_slot_index();
-        }
+        let ks = Keyspace::for_server(cfg.databases as usize, cfg.cluster_enabled);
         Server {
             cfg,
             cmds,

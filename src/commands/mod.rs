@@ -858,7 +858,6 @@ fn apply_reply_mode(ctx: &mut Ctx, mark: usize) {
     };
 }
 
-/// Refuse a command before it runs (`id`: None when no command was resolved).
 /// A command's flags as Redis's getCommandFlags sees them: a script call (EVAL, FCALL
 /// and their forms) whose script declares its flags writes only without no-writes (and
 /// is then no longer "may replicate").
@@ -873,6 +872,7 @@ pub fn declared_flags(srv: &Server, cmd: &Command, args: Args) -> u32 {
     }
 }
 
+/// Refuse a command before it runs (`id`: None when no command was resolved).
 fn reject(ctx: &mut Ctx, id: Option<usize>, msg: &str) -> Flow {
     let mark = ctx.out.buf.len();
     // A rejected command fails the transaction; a rejected EXEC discards it.

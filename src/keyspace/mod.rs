@@ -430,6 +430,16 @@ impl Keyspace {
             dbs: (0..n).map(|_| Db::default()).collect(),
         }
     }
+
+    /// A server's keyspace: `n` databases; a cluster node's one database is cut by hash
+    /// slot (COUNTKEYSINSLOT, migration).
+    pub fn for_server(n: usize, cluster: bool) -> Self {
+        let mut ks = Keyspace::new(n);
+        if cluster {
+            ks.dbs[0].enable_slot_index();
+        }
+        ks
+    }
 }
 
 #[cfg(test)]

@@ -759,12 +759,8 @@ pub struct StreamLoad {
 
 impl StreamLoad {
     pub fn new(srv: &Server) -> Self {
-        let mut ks = crate::keyspace::Keyspace::new(srv.data.ks.dbs.len());
-        if srv.data.ks.dbs.first().is_some_and(|d| d.slots.is_some()) {
-            for db in &mut ks.dbs {
-                db.enable_slot_index();
-            }
-        }
+        let ks =
+            crate::keyspace::Keyspace::for_server(srv.data.ks.dbs.len(), srv.cfg.cluster_enabled);
         StreamLoad {
             parser: super::rdb_load::Incremental::new(),
             opts: super::rdb_load::opts_of(&srv.cfg),

@@ -274,6 +274,21 @@ fn all_agree(nodes: &[Node], live: &[usize]) -> bool {
     })
 }
 
+/// Whether the node behind `c` is the master CLUSTER SLOTS names for `slot`.
+fn serves_slot(c: &mut redis::Connection, slot: i64) -> bool {
+    let slots: Vec<Vec<redis::Value>> = q(c, &["CLUSTER", "SLOTS"]);
+    let id: String = q(c, &["CLUSTER", "MYID"]);
+    slots.iter().any(|r| {
+        let (a, b): (i64, i64) = (
+            redis::from_redis_value(&r[0]).unwrap(),
+            redis::from_redis_value(&r[1]).unwrap(),
+        );
+        let master: Vec<redis::Value> = redis::from_redis_value(&r[2]).unwrap();
+        let mid: String = redis::from_redis_value(&master[2]).unwrap();
+        a <= slot && slot <= b && mid == id
+    })
+}
+
 /// ferrokv and redis-server masters, each with a replica of the other kind, over a TLS
 /// bus: redis-cli builds it, gossip converges on every node, redirections read as
 /// Redis's, slots move both ways with keys of every type, and killing a master of either
@@ -325,19 +340,7 @@ fn a_mixed_tls_cluster_forms_reshards_and_fails_over() {
     let slot: i64 = nodes[0].q(&["CLUSTER", "KEYSLOT", "foo"]);
     assert_eq!(slot, 12182);
     let owner = (0..3)
-        .find(|&m| {
-            let slots: Vec<Vec<redis::Value>> = nodes[m].q(&["CLUSTER", "SLOTS"]);
-            let id = nodes[m].id();
-            slots.iter().any(|r| {
-                let (a, b): (i64, i64) = (
-                    redis::from_redis_value(&r[0]).unwrap(),
-                    redis::from_redis_value(&r[1]).unwrap(),
-                );
-                let master: Vec<redis::Value> = redis::from_redis_value(&r[2]).unwrap();
-                let mid: String = redis::from_redis_value(&master[2]).unwrap();
-                a <= slot && slot <= b && mid == id
-            })
-        })
+        .find(|&m| serves_slot(&mut nodes[m].srv.client(), slot))
         .unwrap();
     let other = nodes
         .iter()
@@ -961,19 +964,7 @@ fn redis_cli_add_node_rebalance_fix_and_del_node() {
     let owner = nodes
         .iter()
         .chain([&m4])
-        .find(|s| {
-            let v: Vec<Vec<redis::Value>> = q(&mut s.client(), &["CLUSTER", "SLOTS"]);
-            let id: String = q(&mut s.client(), &["CLUSTER", "MYID"]);
-            v.iter().any(|r| {
-                let (a, b): (i64, i64) = (
-                    redis::from_redis_value(&r[0]).unwrap(),
-                    redis::from_redis_value(&r[1]).unwrap(),
-                );
-                let m: Vec<redis::Value> = redis::from_redis_value(&r[2]).unwrap();
-                let mid: String = redis::from_redis_value(&m[2]).unwrap();
-                a <= 100 && 100 <= b && mid == id
-            })
-        })
+        .find(|s| serves_slot(&mut s.client(), 100))
         .unwrap();
     let other_id: String = q(
         &mut nodes
