@@ -147,6 +147,7 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
     reactor::prepare(&mut srv, poll);
     srv.repl.hooks = Some(replication::Hooks {
         replay: commands::replay,
+        held: commands::replay_held,
         load: commands::server::load_for_replication,
         swap_in: commands::server::swap_in_for_replication,
     });

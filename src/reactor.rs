@@ -1079,7 +1079,7 @@ fn cron(srv: &mut Server) -> bool {
     // A CLIENT PAUSE that ended lets the waiting clients run.
     if let Some(p) = srv.admin.pause {
         if Instant::now() >= p.until {
-            srv.admin.pause = None;
+            srv.admin.set_pause(None);
         }
     }
     if srv.admin.pause.is_none() && !srv.admin.paused_clients.is_empty() {
@@ -1095,8 +1095,9 @@ fn cron(srv: &mut Server) -> bool {
 }
 
 fn active_expire(srv: &mut Server) -> bool {
-    // A replica's keys expire when its master's DELs come.
-    if !srv.data.active_expire_enabled || srv.repl.is_replica() {
+    // A replica's keys expire when its master's DELs come; a paused server's when the
+    // pause is over.
+    if !srv.data.active_expire_enabled || srv.repl.is_replica() || srv.admin.pause.is_some() {
         return false;
     }
     let t0 = Instant::now();

@@ -332,6 +332,16 @@ pub struct Admin {
     pub aof: crate::persist::aof::Aof,
 }
 
+impl Admin {
+    /// A CLIENT PAUSE begins or changes (None: it ends). While one is in effect the
+    /// dataset stands still, as in Redis: no key is expired, lazily or actively, and
+    /// none evicted.
+    pub fn set_pause(&mut self, p: Option<Pause>) {
+        self.pause = p;
+        crate::keyspace::clock::set_held(p.is_some());
+    }
+}
+
 impl Server {
     pub fn new(
         cfg: Config,

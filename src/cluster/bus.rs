@@ -766,11 +766,11 @@ fn process(srv: &mut Server, l: usize, raw: &[u8]) {
                 "Manual failover requested by replica {}.",
                 cl.nodes[s].name_str()
             );
-            srv.admin.pause = Some(crate::server::Pause {
+            srv.admin.set_pause(Some(crate::server::Pause {
                 until: std::time::Instant::now()
                     + Duration::from_millis((MF_TIMEOUT * MF_PAUSE_MULT) as u64),
                 write_only: true,
-            });
+            }));
             send_ping(srv, l, msg::PING);
         }
         msg::UPDATE => {
@@ -1262,7 +1262,7 @@ pub fn failover_replace_master(srv: &mut Server) {
 pub fn reset_manual_failover(srv: &mut Server) {
     let cl = cl!(srv);
     if cl.failover.mf_replica.is_some() {
-        srv.admin.pause = None;
+        srv.admin.set_pause(None);
     }
     let cl = cl!(srv);
     cl.failover.mf_end = 0;

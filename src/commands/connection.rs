@@ -651,12 +651,12 @@ fn client_pause(ctx: &mut Ctx, args: Args) {
         },
         _ => Pause { until, write_only },
     };
-    ctx.srv.admin.pause = Some(p);
+    ctx.srv.admin.set_pause(Some(p));
     ctx.out.ok();
 }
 
 fn client_unpause(ctx: &mut Ctx, _: Args) {
-    ctx.srv.admin.pause = None;
+    ctx.srv.admin.set_pause(None);
     ctx.out.ok();
 }
 

@@ -488,17 +488,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) -> Flow {
         let msg = crate::scripting::current_busy_error(ctx.srv);
         return reject(ctx, Some(id), msg);
     }
-    if let Some(p) = ctx.srv.admin.pause.filter(|_| !nested(ctx.srv)) {
-        if Instant::now() < p.until
-            && (!p.write_only || {
-                let own = declared_flags(ctx.srv, cmd, args);
-                let c = &ctx.srv.net.clients[ctx.id];
-                let queued = multi::effective_flags(c, cmd) & !cmd.flags;
-                (own | queued) & (WRITE | MAY_REPLICATE) != 0
-            })
-        {
-            return Flow::Paused;
-        }
+    if ctx.srv.admin.pause.is_some()
+        && !nested(ctx.srv)
+        && held_by_pause(ctx.srv, ctx.id, cmd, args)
+    {
+        return Flow::Paused;
     }
     // Evictions run before every command (as Redis's performEvictions), read-only ones
     // included; only the commands that may grow memory are refused when they fail. Not
@@ -725,6 +719,35 @@ pub fn no_good_replicas(srv: &Server) -> bool {
 /// Redis's AOF client does: none of `execute`'s checks (ACL, OOM, LOADING...), MULTI
 /// queues as usual, the reply is dropped. Err: an unknown command (or a wrong arity,
 /// which no handler is written to take).
+/// Whether the CLIENT PAUSE in effect holds this command of this client: every command
+/// under PAUSE ALL, the ones that write or may replicate (a script by its declared
+/// flags, an EXEC by what it queued) under PAUSE WRITE.
+fn held_by_pause(srv: &Server, idx: usize, cmd: &Command, args: Args) -> bool {
+    let Some(p) = srv.admin.pause else {
+        return false;
+    };
+    Instant::now() < p.until
+        && (!p.write_only || {
+            let own = declared_flags(srv, cmd, args);
+            let queued = multi::effective_flags(&srv.net.clients[idx], cmd) & !cmd.flags;
+            (own | queued) & (WRITE | MAY_REPLICATE) != 0
+        })
+}
+
+/// Whether the master's next command waits for a CLIENT PAUSE to end: a paused replica
+/// reads its master's stream but applies none of it that the pause holds (Redis's
+/// postponed master client), so its applied offset stands still.
+pub fn replay_held(srv: &Server, idx: usize, data: &[u8], spans: &[(u32, u32)]) -> bool {
+    if srv.admin.pause.is_none() {
+        return false;
+    }
+    let args = Args::new(data, spans);
+    match lookup_full(&srv.cmds, args) {
+        Some(id) => held_by_pause(srv, idx, srv.cmds.entries[id].cmd, args),
+        None => false,
+    }
+}
+
 pub fn replay(
     srv: &mut Server,
     idx: usize,

@@ -2119,7 +2119,8 @@ fn memory_help(ctx: &mut Ctx, _: Args) {
 /// limit (noeviction, or nothing left to evict): the caller answers -OOM.
 pub fn free_memory_if_needed(srv: &mut Server) -> bool {
     let max = srv.cfg.maxmemory as u64;
-    if max == 0 {
+    // Nothing is evicted during a CLIENT PAUSE (nor refused for memory), as in Redis.
+    if max == 0 || srv.admin.pause.is_some() {
         return true;
     }
     let policy = crate::evict::policy_of(srv.cfg.maxmemory_policy_name());

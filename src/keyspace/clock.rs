@@ -29,6 +29,8 @@ thread_local! {
     /// An AOF is being replayed: nothing counts as expired (its commands are judged as
     /// when they first ran; what expired since goes once the load is over).
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
+    /// A CLIENT PAUSE holds the dataset still: expired keys are hidden, not deleted.
+    static HELD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A command starts (nested or not).
@@ -96,7 +98,16 @@ pub fn set_deletes_expired(yes: bool) {
 
 #[inline]
 pub fn deletes_expired() -> bool {
-    DELETES.with(|d| d.get()) && !FOLLOWING.with(|f| f.get())
+    DELETES.with(|d| d.get()) && !FOLLOWING.with(|f| f.get()) && !HELD.with(|h| h.get())
+}
+/// A CLIENT PAUSE (true) or its end: while paused, expired keys are only hidden (Redis
+/// expires nothing during a pause, so the paused dataset is what a failover hands on).
+pub fn set_held(yes: bool) {
+    HELD.with(|h| h.set(yes));
+}
+#[inline]
+pub fn held() -> bool {
+    HELD.with(|h| h.get())
 }
 /// A replica (true) hides expired keys and waits for its master's DEL; a master deletes
 /// them.

@@ -77,10 +77,10 @@ pub fn start(
         force,
     });
     // Writes wait (as CLIENT PAUSE WRITE) while the replica catches up.
-    srv.admin.pause = Some(crate::server::Pause {
+    srv.admin.set_pause(Some(crate::server::Pause {
         until: Instant::now() + Duration::from_secs(365 * 86400),
         write_only: true,
-    });
+    }));
     srv.repl.getack = true;
     Ok(())
 }
@@ -108,7 +108,7 @@ fn end(srv: &mut Server, why: Option<&str>) {
     } else {
         crate::notice!("Failover target replied successfully, failover complete.");
     }
-    srv.admin.pause = None;
+    srv.admin.set_pause(None);
 }
 
 /// From the cron and after acknowledgements: move the failover on.

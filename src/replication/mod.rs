@@ -39,6 +39,9 @@ use std::time::{Duration, Instant};
 pub struct Hooks {
     /// Runs one command as the master client (Err: unknown, or of a wrong arity).
     pub replay: crate::persist::aof::ReplayFn,
+    /// Whether a CLIENT PAUSE holds the master's next command (it then waits in the
+    /// read buffer: read, not applied).
+    pub held: fn(&Server, usize, &[u8], &[(u32, u32)]) -> bool,
     /// Empties the dataset and loads the RDB file at the path (a full sync).
     pub load: fn(&mut Server, &str) -> Result<(), String>,
     /// Puts a snapshot loaded while it streamed in (a diskless load) in place of the

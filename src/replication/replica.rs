@@ -1060,7 +1060,7 @@ pub fn on_client_killed(srv: &mut Server, idx: usize) {
 /// checks, nothing judged expired), is counted in the offset, and goes on, as it came,
 /// to this server's backlog and replicas.
 pub fn master_input(srv: &mut Server, idx: usize) {
-    let Some(replay) = srv.repl.hooks.map(|h| h.replay) else {
+    let Some((replay, held)) = srv.repl.hooks.map(|h| (h.replay, h.held)) else {
         return;
     };
     let c = &mut srv.net.clients[idx];
@@ -1081,6 +1081,14 @@ pub fn master_input(srv: &mut Server, idx: usize) {
             &mut partial,
         ) {
             Ok(Request::Command { consumed, inline }) => {
+                let data: &[u8] = if inline { &scratch } else { &rbuf[pos..] };
+                if held(srv, idx, data, &spans) {
+                    // The rest waits for the pause's end (the reactor then calls back).
+                    if !srv.admin.paused_clients.contains(&idx) {
+                        srv.admin.paused_clients.push(idx);
+                    }
+                    break;
+                }
                 let r = if inline {
                     replay(srv, idx, &scratch, &spans)
                 } else {

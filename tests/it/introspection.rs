@@ -729,3 +729,35 @@ fn pause_write_lets_no_writes_scripts_run() {
     let _: () = q(c, &["CLIENT", "UNPAUSE"]);
     read_until(&mut held, ":1\r\n");
 }
+
+/// During a CLIENT PAUSE the dataset stands still, as in Redis: keys whose TTL passes
+/// are hidden from reads but neither actively nor lazily expired (expired_keys does not
+/// grow, nothing is propagated); after UNPAUSE they expire.
+#[test]
+fn no_key_expires_during_a_client_pause() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let expired = |c: &mut redis::Connection| -> i64 {
+        let info: String = q(c, &["INFO", "stats"]);
+        field(&info, "expired_keys").unwrap().parse().unwrap()
+    };
+    let before = expired(c);
+    let _: () = q(c, &["MULTI"]);
+    let _: () = q(c, &["SET", "foo", "bar", "PX", "10"]);
+    let _: () = q(c, &["SET", "bar", "foo", "PX", "10"]);
+    let _: () = q(c, &["CLIENT", "PAUSE", "50000", "WRITE"]);
+    let _: Vec<redis::Value> = q(c, &["EXEC"]);
+    // Past the TTL and through several active expiry cycles (hz 10).
+    std::thread::sleep(Duration::from_millis(300));
+    let v: Option<String> = q(c, &["GET", "foo"]);
+    assert_eq!(v, None, "logically expired");
+    let v: Option<String> = q(c, &["GET", "bar"]);
+    assert_eq!(v, None);
+    assert_eq!(expired(c), before, "nothing expired during the pause");
+    let n: i64 = q(c, &["DBSIZE"]);
+    assert_eq!(n, 2, "both keys still stored");
+    let _: () = q(c, &["CLIENT", "UNPAUSE"]);
+    let _: Option<String> = q(c, &["GET", "foo"]);
+    let _: Option<String> = q(c, &["GET", "bar"]);
+    assert_eq!(expired(c), before + 2, "expired once unpaused");
+}

@@ -1414,3 +1414,32 @@ fn scripts_on_a_replica_are_judged_by_their_flags() {
     );
     assert_eq!(v, "ok");
 }
+
+/// A replica under CLIENT PAUSE WRITE reads its master's stream but applies none of its
+/// writes (its applied offset stands, the read offset moves), and applies them at
+/// UNPAUSE, as Redis postpones its master client.
+#[test]
+fn a_paused_replica_reads_but_does_not_apply_the_stream() {
+    let (m, r) = plain_pair(&["--repl-ping-replica-period", "3600"]);
+    let mut mc = m.client();
+    plain_caught_up(&m, &r);
+    // (The stream's first write brings its SELECT, which a pause would not hold.)
+    let _: () = q(&mut mc, &["SET", "foo", "bar"]);
+    plain_caught_up(&m, &r);
+    let applied = info_field(&r, "slave_repl_offset");
+    let mut rc = r.client();
+    let _: () = q(&mut rc, &["CLIENT", "PAUSE", "100000", "WRITE"]);
+    let _: () = q(&mut mc, &["SET", "foo2", "bar2"]);
+    let target = info_field(&m, "master_repl_offset");
+    wait_until("the replica read the write", || {
+        info_field(&r, "slave_read_repl_offset") == target
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(info_field(&r, "slave_repl_offset"), applied);
+    let v: Option<String> = q(&mut rc, &["GET", "foo2"]);
+    assert_eq!(v, None, "not applied during the pause");
+    let _: () = q(&mut rc, &["CLIENT", "UNPAUSE"]);
+    plain_caught_up(&m, &r);
+    let v: Option<String> = q(&mut rc, &["GET", "foo2"]);
+    assert_eq!(v.as_deref(), Some("bar2"));
+}
