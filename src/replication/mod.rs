@@ -35,13 +35,16 @@ use std::time::{Duration, Instant};
 
 /// What the replication layer needs from above (commands sit above it): running a
 /// command of the master's stream, and loading a received snapshot.
+/// Whether a CLIENT PAUSE holds a command of the master's client (its bytes and spans).
+pub type HeldFn = fn(&Server, usize, &[u8], &[(u32, u32)]) -> bool;
+
 #[derive(Clone, Copy)]
 pub struct Hooks {
     /// Runs one command as the master client (Err: unknown, or of a wrong arity).
     pub replay: crate::persist::aof::ReplayFn,
     /// Whether a CLIENT PAUSE holds the master's next command (it then waits in the
     /// read buffer: read, not applied).
-    pub held: fn(&Server, usize, &[u8], &[(u32, u32)]) -> bool,
+    pub held: HeldFn,
     /// Empties the dataset and loads the RDB file at the path (a full sync).
     pub load: fn(&mut Server, &str) -> Result<(), String>,
     /// Puts a snapshot loaded while it streamed in (a diskless load) in place of the
