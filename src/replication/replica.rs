@@ -188,8 +188,13 @@ pub fn replicaof(
             }
             drop_link(srv);
             let was_master = srv.repl.master.is_none();
+            // The stream's selected database goes with the cached history: a new master
+            // that continues it (PSYNC) sends no SELECT.
+            let db = srv.repl.master.as_ref().map_or(0, |m| m.db);
             srv.cfg.replicaof = format!("{host} {port}");
-            srv.repl.master = Some(Master::new(host.clone(), port));
+            let mut m = Master::new(host.clone(), port);
+            m.db = db;
+            srv.repl.master = Some(m);
             if was_master {
                 // Clients blocked on keys wait for writes that will now come from the
                 // master, if ever: released, as Redis does.
@@ -229,9 +234,16 @@ fn drop_link(srv: &mut Server) {
     }
     if let Some(c) = client {
         if let Some(cl) = srv.net.clients.get_mut(c) {
+            // The database the stream had selected, kept for a PSYNC that continues it
+            // (an unfinished transaction's is not: the transaction comes again).
+            let keep = (!cl.tx.active).then_some(cl.db);
             cl.is_master = false;
             cl.close_asap = true;
             srv.net.pending_write.push(c);
+            if let Some(m) = srv.repl.master.as_mut() {
+                m.db = keep.unwrap_or(m.db);
+                m.tx_bytes.clear();
+            }
         }
     }
 }

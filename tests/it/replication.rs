@@ -1443,3 +1443,29 @@ fn a_paused_replica_reads_but_does_not_apply_the_stream() {
     let v: Option<String> = q(&mut rc, &["GET", "foo2"]);
     assert_eq!(v.as_deref(), Some("bar2"));
 }
+
+/// A replica pointed at another master and back continues the stream partially in the
+/// database the stream had selected (the cached master keeps it): the master sends no
+/// new SELECT, so a replica that forgot it wrote the rest into database 0.
+#[test]
+fn a_replica_that_switches_masters_and_back_keeps_the_selected_database() {
+    let (m, r) = plain_pair(&[]);
+    plain_caught_up(&m, &r);
+    let mut mc = m.client();
+    let _: () = q(&mut mc, &["SELECT", "3"]);
+    let _: () = q(&mut mc, &["SET", "a", "1"]);
+    plain_caught_up(&m, &r);
+    let mut rc = r.client();
+    let nowhere = free_port().to_string();
+    let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &nowhere]);
+    let _: () = q(&mut mc, &["SET", "b", "2"]);
+    let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    plain_caught_up(&m, &r);
+    assert_eq!(info_field(&m, "sync_partial_ok"), "1", "{}", r.log());
+    let _: () = q(&mut rc, &["SELECT", "3"]);
+    let v: Option<String> = q(&mut rc, &["GET", "b"]);
+    assert_eq!(v.as_deref(), Some("2"));
+    let _: () = q(&mut rc, &["SELECT", "0"]);
+    let n: i64 = q(&mut rc, &["DBSIZE"]);
+    assert_eq!(n, 0, "nothing written into database 0");
+}
