@@ -529,19 +529,28 @@ fn handle_readable(srv: &mut Server, idx: usize) {
     let was_handshaking = !conn.established;
     let t0 = was_handshaking.then(quanta::Instant::now);
     let r = conn.read_into(&mut c.rbuf);
+    let from_master = c.is_master;
     if let Some(t0) = t0 {
         crate::latency::note(srv, crate::latency::Cause::Handshake, t0.elapsed());
     }
     let mut big_read = false;
     let closed = match r {
         Ok(ReadResult::Data(n)) => {
-            srv.admin.stats.net_input_bytes += n as u64;
+            if from_master {
+                srv.admin.stats.net_repl_input_bytes += n as u64;
+            } else {
+                srv.admin.stats.net_input_bytes += n as u64;
+            }
             srv.admin.stats.total_reads_processed += 1;
             big_read = n >= QUICKACK_FROM;
             false
         }
         Ok(ReadResult::Closed(n)) => {
-            srv.admin.stats.net_input_bytes += n as u64;
+            if from_master {
+                srv.admin.stats.net_repl_input_bytes += n as u64;
+            } else {
+                srv.admin.stats.net_input_bytes += n as u64;
+            }
             true
         }
         Err(e) => {
@@ -731,12 +740,7 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 };
                 let flow = commands::execute(&mut ctx, args);
                 db = ctx.db;
-                // (REPLCONF ACK's output is the stream held for a replica that just
-                // came online, not a reply.)
-                if replica
-                    && out.buf.len() > mark
-                    && !srv.net.clients[idx].last_cmd.starts_with("replconf")
-                {
+                if replica && out.buf.len() > mark {
                     crate::replication::master::rogue_reply(srv, idx, &mut out.buf, mark);
                 }
                 if flow == commands::Flow::Paused {
@@ -841,11 +845,25 @@ pub fn flush(srv: &mut Server, idx: usize) {
             Ok(true)
         }
     };
-    srv.admin.stats.net_output_bytes += (c.out_pos - before) as u64;
+    let replica = c.repl.as_ref().is_some_and(|r| r.is_replica());
+    if replica {
+        srv.admin.stats.net_repl_output_bytes += (c.out_pos - before) as u64;
+    } else {
+        srv.admin.stats.net_output_bytes += (c.out_pos - before) as u64;
+    }
     if c.out_pos > before {
         srv.admin.stats.total_writes_processed += 1;
     }
     c.tot_net_out += (c.out_pos - before) as u64;
+    let mut res = res;
+    if replica && matches!(res, Ok(true)) {
+        // Its output is written: then the stream it has still to be given, from the
+        // replication buffer the backlog and every replica share.
+        c.out.buf.clear();
+        c.out_pos = 0;
+        res = crate::replication::master::write_stream(srv, idx);
+    }
+    let c = &mut srv.net.clients[idx];
     match res {
         Ok(true) => {
             c.out.buf.clear();
@@ -860,6 +878,8 @@ pub fn flush(srv: &mut Server, idx: usize) {
                     close_client(srv, idx);
                     return;
                 }
+                // Sent whole: the stream kept for it comes next.
+                srv.net.pending_write.push(idx);
             }
             if c.out.buf.capacity() > 1 << 20 {
                 c.out.buf = Vec::with_capacity(16 * 1024);
@@ -910,31 +930,21 @@ pub fn flush(srv: &mut Server, idx: usize) {
 
 /// client-output-buffer-limit: hard limit closes at once, soft limit after its seconds.
 fn check_output_limits(srv: &mut Server, idx: usize) {
-    let c = &mut srv.net.clients[idx];
-    let class = if c.repl.as_ref().is_some_and(|r| r.is_replica()) {
-        crate::config::OBUF_REPLICA
-    } else if crate::commands::pubsub_client(c) {
+    let c = &srv.net.clients[idx];
+    if c.repl.as_ref().is_some_and(|r| r.is_replica()) {
+        // A replica's output is mostly its place in the replication buffer.
+        crate::replication::master::check_stream_limit(srv, idx);
+        return;
+    }
+    let class = if crate::commands::pubsub_client(c) {
         crate::config::OBUF_PUBSUB
     } else {
         crate::config::OBUF_NORMAL
     };
     let lim = srv.cfg.client_output_buffer_limit.0[class];
+    let c = &mut srv.net.clients[idx];
     let pending = c.pending_output() as i64;
-    let over_hard = lim.hard > 0 && pending >= lim.hard;
-    let over_soft = lim.soft > 0 && pending >= lim.soft;
-    let soft_expired = match (over_soft, c.obuf_soft_since) {
-        (true, Some(t)) => t.elapsed().as_secs() as i64 >= lim.soft_secs,
-        (true, None) => {
-            c.obuf_soft_since = Some(Instant::now());
-            lim.soft_secs == 0
-        }
-        (false, _) => {
-            c.obuf_soft_since = None;
-            false
-        }
-    };
-    if over_hard || soft_expired {
-        warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
+    if crate::server::output_limit_reached(c, lim, pending) {
         srv.admin.stats.client_outbuf_limit_disconnections += 1;
         close_client(srv, idx);
     }

@@ -332,6 +332,29 @@ pub struct Admin {
     pub aof: crate::persist::aof::Aof,
 }
 
+/// client-output-buffer-limit for a client whose output holds `pending` bytes: whether it
+/// is to be closed (past the hard limit, or past the soft one for its seconds); logged.
+pub fn output_limit_reached(c: &mut Client, lim: crate::config::ObufLimit, pending: i64) -> bool {
+    let over_hard = lim.hard > 0 && pending >= lim.hard;
+    let over_soft = lim.soft > 0 && pending >= lim.soft;
+    let soft_expired = match (over_soft, c.obuf_soft_since) {
+        (true, Some(t)) => t.elapsed().as_secs() as i64 >= lim.soft_secs,
+        (true, None) => {
+            c.obuf_soft_since = Some(Instant::now());
+            lim.soft_secs == 0
+        }
+        (false, _) => {
+            c.obuf_soft_since = None;
+            false
+        }
+    };
+    if over_hard || soft_expired {
+        crate::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
+        return true;
+    }
+    false
+}
+
 impl Admin {
     /// A CLIENT PAUSE begins or changes (None: it ends). While one is in effect the
     /// dataset stands still, as in Redis: no key is expired, lazily or actively, and

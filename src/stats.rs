@@ -14,6 +14,10 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// The bytes read from this server's master and written to its replicas (counted
+    /// apart from the clients', as Redis 7 does).
+    pub net_repl_input_bytes: u64,
+    pub net_repl_output_bytes: u64,
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub client_qbuf_limit_disconnections: u64,

@@ -394,7 +394,8 @@ pub fn client_line(
     };
     // Output accounting as Redis's: a 16k reply buffer (obl), the rest as reply list (omem).
     const REPLY_BUF: usize = 16 * 1024;
-    let pending = c.pending_output();
+    // (A replica's output includes the stream it has still to be given.)
+    let pending = c.pending_output() + crate::replication::stream_pending(srv, c);
     let qbuf = c.rbuf.len() + c.qbuf_in_flight;
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
@@ -419,7 +420,7 @@ pub fn client_line(
         pending.min(REPLY_BUF),
         usize::from(pending > REPLY_BUF),
         pending.saturating_sub(REPLY_BUF),
-        c.rbuf.capacity() + c.out.buf.capacity(),
+        c.rbuf.capacity() + c.out.buf.capacity() + pending.saturating_sub(c.pending_output()),
         if c.want_write { "rw" } else { "r" },
         c.last_cmd,
         c.user,

@@ -895,10 +895,15 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 format!("{:.2}", ratio(rss, used))
             );
             f!("mem_fragmentation_bytes", rss as i64 - used as i64);
-            f!("mem_not_counted_for_evict", 0);
-            f!("mem_replication_backlog", 0);
-            f!("mem_total_replication_buffers", 0);
-            f!("mem_clients_slaves", 0);
+            // The replication buffer: the backlog's share, the replicas' beyond it (not
+            // counted for maxmemory), as Redis reports them.
+            let repl_mem = srv.repl.backlog.as_ref().map_or(0, |b| b.mem());
+            let replicas_mem = crate::replication::replicas_extra_mem(srv);
+            let aof_buf = srv.data.prop.aof().map_or(0, |a| a.buf.capacity());
+            f!("mem_not_counted_for_evict", replicas_mem + aof_buf);
+            f!("mem_replication_backlog", repl_mem - replicas_mem);
+            f!("mem_total_replication_buffers", repl_mem);
+            f!("mem_clients_slaves", replicas_mem);
             f!("mem_clients_normal", clients);
             f!("mem_cluster_links", 0);
             f!(
@@ -991,8 +996,8 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("instantaneous_ops_per_sec", st.instantaneous_ops());
             f!("total_net_input_bytes", st.net_input_bytes);
             f!("total_net_output_bytes", st.net_output_bytes);
-            f!("total_net_repl_input_bytes", 0);
-            f!("total_net_repl_output_bytes", 0);
+            f!("total_net_repl_input_bytes", st.net_repl_input_bytes);
+            f!("total_net_repl_output_bytes", st.net_repl_output_bytes);
             f!(
                 "instantaneous_input_kbps",
                 format!("{:.2}", st.instantaneous_input_kbps())
@@ -2127,7 +2132,14 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
     let samples = srv.cfg.maxmemory_samples as usize;
     let decay = srv.cfg.lfu_decay_time;
     let mut guard = 0;
-    while crate::evict::used_memory() > max {
+    // The replicas' share of the replication buffer and the AOF buffer are not counted
+    // (Redis's freeMemoryGetNotCountedMemory): evicting keys would not shrink them.
+    let counted = |srv: &Server| {
+        let not = crate::replication::replicas_extra_mem(srv)
+            + srv.data.prop.aof().map_or(0, |a| a.buf.capacity());
+        crate::evict::used_memory().saturating_sub(not as u64)
+    };
+    while counted(srv) > max {
         if policy == crate::evict::Policy::NoEviction {
             return false;
         }
@@ -2143,7 +2155,7 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());
         guard += 1;
         if guard > 100_000 {
-            return crate::evict::used_memory() <= max;
+            return counted(srv) <= max;
         }
     }
     true

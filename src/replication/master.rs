@@ -47,8 +47,10 @@ pub struct ReplicaConn {
     pub capa_psync2: bool,
     /// SYNC (no PSYNC): no +FULLRESYNC line, no acknowledgements.
     pub pre_psync: bool,
-    /// The stream that came while its snapshot was made and sent.
-    pub held: Vec<u8>,
+    /// Its place in the replication buffer: the stream's offset it has been given up to
+    /// (None until its snapshot is forked: the stream before is in the snapshot). The
+    /// stream that comes while its snapshot is made and sent waits there for it.
+    pub pos: Option<i64>,
     /// Its full sync's start offset.
     pub initial_offset: i64,
     /// The offset it acknowledged last, and when.
@@ -67,7 +69,7 @@ impl ReplicaConn {
             capa_eof: false,
             capa_psync2: false,
             pre_psync: false,
-            held: Vec::new(),
+            pos: None,
             initial_offset: 0,
             ack_off: 0,
             ack_time: Instant::now(),
@@ -200,11 +202,9 @@ pub fn replconf(ctx: &mut Ctx, args: Args) {
                     r.state,
                     Some(Sync::WaitAck) | Some(Sync::PipeDone) | Some(Sync::Diskless)
                 ) {
-                    // Its snapshot is loaded: the stream held for it follows (through
-                    // this command's own output, after whatever is pending).
+                    // Its snapshot is loaded: the stream kept for it follows.
                     r.state = Some(Sync::Online);
-                    let held = std::mem::take(&mut r.held);
-                    ctx.out.buf.extend_from_slice(&held);
+                    ctx.srv.net.pending_write.push(ctx.id);
                     crate::notice!("Synchronization with replica {} succeeded", name);
                 }
             }
@@ -325,13 +325,12 @@ pub fn sync(ctx: &mut Ctx, args: Args, psync: bool) {
             .find(|&i| i != idx)
     });
     if let Some(other) = waiting {
-        let (held, initial) = {
+        // The stream since that fork is still in the replication buffer: it shares it.
+        let initial = {
             let r = ctx.srv.net.clients[other].repl.as_ref().expect("a replica");
-            (r.held.clone(), r.initial_offset)
+            r.initial_offset
         };
         full_resync_reply(ctx.srv, idx, initial, ctx.out);
-        let r = ctx.srv.net.clients[idx].repl.as_mut().expect("a replica");
-        r.held = held;
         crate::notice!("Waiting for end of BGSAVE for SYNC");
         return;
     }
@@ -439,9 +438,13 @@ fn partial(ctx: &mut Ctx, replid: &str, off: i64) -> bool {
     } else {
         ctx.out.buf.extend_from_slice(b"+CONTINUE\r\n");
     }
-    b.copy_from(off, &mut ctx.out.buf);
-    let sent = r.offset - off + 1;
+    let sent = b.end() - off + 1;
     become_replica(ctx.srv, ctx.id, Sync::Online);
+    // The backlog's bytes from its offset on are written from the buffer itself.
+    if let Some(r) = ctx.srv.net.clients[ctx.id].repl.as_mut() {
+        r.pos = Some(off - 1);
+    }
+    ctx.srv.net.pending_write.push(ctx.id);
     let c = &mut ctx.srv.net.clients[ctx.id];
     crate::notice!(
         "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
@@ -458,7 +461,7 @@ fn full_resync_reply(srv: &mut Server, idx: usize, offset: i64, out: &mut crate:
     let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
     let c = &mut srv.net.clients[idx];
     let r = c.repl.as_mut().expect("a replica");
-    r.held.clear();
+    r.pos = Some(offset);
     r.initial_offset = offset;
     r.state = Some(Sync::WaitEnd);
     if !r.pre_psync {
@@ -798,10 +801,9 @@ pub fn refill(c: &mut Client) -> bool {
     }
     r.state = Some(Sync::Online);
     r.ack_time = Instant::now();
-    let held = std::mem::take(&mut r.held);
-    c.out.buf.extend_from_slice(&held);
     crate::notice!("Synchronization with replica {} succeeded", name);
-    !c.out.buf.is_empty()
+    // The stream kept for it is written next, from the replication buffer.
+    false
 }
 
 /// Every second: newlines to the replicas waiting for a snapshot (they would time out),
@@ -945,4 +947,92 @@ pub fn good_replicas(srv: &Server) -> i64 {
     replica_conns(srv)
         .filter(|(_, _, r)| r.online() && r.ack_time.elapsed().as_secs() <= lag)
         .count() as i64
+}
+
+/// client-output-buffer-limit for a replica: what its output holds plus the stream it
+/// has still to be given (its place in the replication buffer, waiting for its snapshot
+/// included). The hard limit is never below repl-backlog-size, as in Redis: the backlog
+/// is shared, and a lower limit would drop a replica right after a partial resync.
+/// True when it is dropped.
+pub fn check_stream_limit(srv: &mut Server, idx: usize) -> bool {
+    let Some(c) = srv.net.clients.get(idx) else {
+        return false;
+    };
+    if c.close_asap {
+        return false;
+    }
+    let mut lim = srv.cfg.client_output_buffer_limit.0[crate::config::OBUF_REPLICA];
+    if lim.hard > 0 {
+        lim.hard = lim.hard.max(srv.cfg.repl_backlog_size);
+    }
+    let pending = (c.pending_output() + super::stream_pending(srv, c)) as i64;
+    let c = &mut srv.net.clients[idx];
+    if !crate::server::output_limit_reached(c, lim, pending) {
+        return false;
+    }
+    srv.admin.stats.client_outbuf_limit_disconnections += 1;
+    c.close_asap = true;
+    srv.net.pending_write.push(idx);
+    true
+}
+
+/// The output limits of every replica with a place in the replication buffer (after the
+/// stream grew).
+pub fn check_stream_limits(srv: &mut Server) {
+    let lim = srv.cfg.client_output_buffer_limit.0[crate::config::OBUF_REPLICA];
+    if lim.hard <= 0 && lim.soft <= 0 {
+        return;
+    }
+    for i in 0..srv.repl.replicas.len() {
+        let idx = srv.repl.replicas[i];
+        check_stream_limit(srv, idx);
+    }
+}
+
+/// Write the stream an online replica has still to be given, from the replication
+/// buffer, as far as its socket takes it: Ok(true) when it has it all, Ok(false) when the
+/// socket is full. A replica whose place left the buffer (it cannot be served) is an
+/// error: it is dropped and syncs again.
+pub fn write_stream(srv: &mut Server, idx: usize) -> std::io::Result<bool> {
+    let Some(b) = srv.repl.backlog.as_ref() else {
+        return Ok(true);
+    };
+    let c = &mut srv.net.clients[idx];
+    let Some(r) = c.repl.as_mut().filter(|r| r.online()) else {
+        return Ok(true);
+    };
+    let Some(mut pos) = r.pos else {
+        return Ok(true);
+    };
+    if !b.holds(pos) {
+        return Err(std::io::Error::other(format!(
+            "its stream offset {pos} is not in the replication buffer"
+        )));
+    }
+    let Some(conn) = c.conn.as_mut() else {
+        r.pos = Some(b.end());
+        return Ok(true);
+    };
+    let before = pos;
+    let res = loop {
+        let chunk = b.chunk(pos);
+        if chunk.is_empty() {
+            break Ok(true);
+        }
+        let mut k = 0;
+        let done = conn.write_from(chunk, &mut k);
+        pos += k as i64;
+        match done {
+            Ok(true) => {}
+            other => break other,
+        }
+    };
+    r.pos = Some(pos);
+    let n = (pos - before) as u64;
+    c.tot_net_out += n;
+    srv.admin.stats.net_repl_output_bytes += n;
+    if n > 0 {
+        srv.admin.stats.total_writes_processed += 1;
+    }
+    res
 }

@@ -212,9 +212,10 @@ pub fn reselect(srv: &mut Server) {
     }
 }
 
-/// Move what the stream's sink holds into the backlog and the replicas' output: the
-/// online ones get it to write, the ones still waiting for their snapshot keep it for
-/// after it.
+/// Move what the stream's sink holds into the replication buffer (the backlog, shared
+/// by the replicas): the online replicas are written from it, the ones still waiting for
+/// their snapshot keep their place in it. A replica whose place is too far behind
+/// (client-output-buffer-limit replica) is dropped; the blocks no one needs are freed.
 pub fn feed(srv: &mut Server) {
     let Some(f) = srv.data.prop.repl_mut() else {
         return;
@@ -225,32 +226,22 @@ pub fn feed(srv: &mut Server) {
     let bytes = std::mem::take(&mut f.buf);
     srv.repl.offset += bytes.len() as i64;
     if let Some(b) = srv.repl.backlog.as_mut() {
-        b.append(&bytes, srv.repl.offset);
+        b.append(&bytes);
     }
-    let hard = srv.cfg.client_output_buffer_limit.0[crate::config::OBUF_REPLICA].hard;
     for i in 0..srv.repl.replicas.len() {
         let idx = srv.repl.replicas[i];
-        let Some(c) = srv.net.clients.get_mut(idx) else {
-            continue;
-        };
-        let Some(r) = c.repl.as_mut() else {
-            continue;
-        };
-        if r.online() {
-            c.out.buf.extend_from_slice(&bytes);
+        if srv
+            .net
+            .clients
+            .get(idx)
+            .and_then(|c| c.repl.as_ref())
+            .is_some_and(|r| r.online())
+        {
             srv.net.pending_write.push(idx);
-        } else if r.waits_for_fork() {
-            // Its snapshot is not taken yet: it will hold this.
-        } else {
-            r.held.extend_from_slice(&bytes);
-            if hard > 0 && r.held.len() as i64 >= hard && !c.close_asap {
-                crate::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", c.id, c.peer);
-                srv.admin.stats.client_outbuf_limit_disconnections += 1;
-                c.close_asap = true;
-                srv.net.pending_write.push(idx);
-            }
         }
     }
+    master::check_stream_limits(srv);
+    trim(srv, backlog::TRIM_PER_CALL);
     // The buffer goes back to the sink for the next writes.
     let mut bytes = bytes;
     bytes.clear();
@@ -258,6 +249,45 @@ pub fn feed(srv: &mut Server) {
         if f.buf.is_empty() && bytes.capacity() <= 1 << 20 {
             f.buf = bytes;
         }
+    }
+}
+
+/// Free the replication buffer's blocks that neither the backlog nor a replica needs
+/// (`max` blocks at most). True when more could be freed.
+pub fn trim(srv: &mut Server, max: usize) -> bool {
+    let Some(b) = srv.repl.backlog.as_ref() else {
+        return false;
+    };
+    let mut keep = b.end();
+    for (_, _, r) in master::replica_conns(srv) {
+        if let Some(p) = r.pos {
+            keep = keep.min(p);
+        }
+    }
+    srv.repl.backlog.as_mut().is_some_and(|b| b.trim(keep, max))
+}
+
+/// The stream a replica still has to be given, in bytes (its share of the replication
+/// buffer: what its output would hold).
+pub fn stream_pending(srv: &Server, c: &Client) -> usize {
+    match (
+        srv.repl.backlog.as_ref(),
+        c.repl.as_ref().and_then(|r| r.pos),
+    ) {
+        (Some(b), Some(p)) => (b.end() - p).max(0) as usize,
+        _ => 0,
+    }
+}
+
+/// The replication buffer's memory beyond the backlog's size: the replicas' own (Redis
+/// counts it apart from the backlog, and not for maxmemory).
+pub fn replicas_extra_mem(srv: &Server) -> usize {
+    match srv.repl.backlog.as_ref() {
+        Some(b) => {
+            let counted = (b.size() / backlog::BLOCK + 1) * (backlog::BLOCK + 24);
+            b.mem().saturating_sub(counted)
+        }
+        None => 0,
     }
 }
 
@@ -309,6 +339,8 @@ pub fn cron(srv: &mut Server) {
     if !srv.repl.replicas.is_empty() {
         master::start_pending(srv);
     }
+    // Blocks a replica let go of (it caught up, or left) are freed a few at a time.
+    trim(srv, 10 * backlog::TRIM_PER_CALL);
     let now = Instant::now();
     if now.duration_since(srv.repl.last_cron) < Duration::from_secs(1) {
         return;
@@ -339,6 +371,8 @@ pub fn on_client_closed(srv: &mut Server, idx: usize, c: &Client) {
         srv.repl.replicas.retain(|&i| i != idx);
         srv.repl.sending.retain(|&i| i != idx);
         crate::notice!("Connection with replica {} lost.", master::replica_name(c));
+        // The blocks it alone held go (more in the next crons).
+        trim(srv, 10 * backlog::TRIM_PER_CALL);
         if srv.repl.replicas.is_empty() {
             srv.repl.no_replicas_since = Some(Instant::now());
         }

@@ -1469,3 +1469,108 @@ fn a_replica_that_switches_masters_and_back_keeps_the_selected_database() {
     let n: i64 = q(&mut rc, &["DBSIZE"]);
     assert_eq!(n, 0, "nothing written into database 0");
 }
+
+fn num(s: &Server, name: &str) -> i64 {
+    info_field(s, name)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}"))
+}
+
+fn fill_sized(c: &mut redis::Connection, n: usize, size: usize) {
+    let v = "A".repeat(size);
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET").arg(format!("k{i}")).arg(&v).ignore();
+    }
+    let _: () = p.query(c).unwrap();
+}
+
+/// Redis 7's shared replication buffer: the stream is held once for the backlog and
+/// every replica. A replica waiting for its snapshot keeps the stream since its fork, so
+/// the backlog outgrows repl-backlog-size meanwhile (one copy, not one per replica), and
+/// another replica that loses its link in that time continues partially from it with
+/// equal data. When the waiting replica goes, the buffer shrinks back. Replicas' traffic
+/// is counted in total_net_repl_output_bytes.
+#[test]
+fn replicas_share_one_replication_buffer() {
+    let (m, a) = plain_pair(&[
+        "--repl-backlog-size",
+        "16384",
+        "--repl-diskless-sync",
+        "no",
+        "--client-output-buffer-limit",
+        "replica 0 0 0",
+    ]);
+    plain_caught_up(&m, &a);
+    let mut mc = m.client();
+    fill_sized(&mut mc, 100, 16);
+    plain_caught_up(&m, &a);
+    // A second replica whose snapshot takes long: it waits, holding its place.
+    let _: () = q(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    let b = Server::start(&["--save", ""]);
+    let _: String = q(
+        &mut b.client(),
+        &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+    );
+    wait_until("a BGSAVE for the second replica", || {
+        num(&m, "rdb_bgsave_in_progress") == 1
+    });
+    let before = num(&m, "mem_total_replication_buffers");
+    fill_sized(&mut mc, 200, 10_000);
+    plain_caught_up(&m, &a);
+    let hist = num(&m, "repl_backlog_histlen");
+    let bufs = num(&m, "mem_total_replication_buffers");
+    assert!(hist > 2_000_000, "the backlog outgrew its size: {hist}");
+    assert!(
+        bufs - before < hist + hist / 5,
+        "one copy of the stream for two replicas: {bufs} for {hist} bytes"
+    );
+    assert!(num(&m, "total_net_repl_output_bytes") > 2_000_000);
+    assert!(num(&m, "total_net_output_bytes") < 1_000_000);
+    // The first replica loses its link while the buffer holds more than the backlog's
+    // size: it continues from the buffer.
+    let mut ac = a.client();
+    let nowhere = free_port().to_string();
+    let _: String = q(&mut ac, &["REPLICAOF", "127.0.0.1", &nowhere]);
+    fill_sized(&mut mc, 100, 10_000);
+    let _: () = q(&mut mc, &["DEL", "k7"]);
+    let _: String = q(&mut ac, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    plain_caught_up(&m, &a);
+    assert_eq!(num(&m, "sync_partial_ok"), 1, "{}", m.log());
+    let dm: String = q(&mut mc, &["DEBUG", "DIGEST"]);
+    let da: String = q(&mut ac, &["DEBUG", "DIGEST"]);
+    assert_eq!(dm, da);
+    // The waiting replica goes: the buffer goes back to about the backlog's size.
+    drop(b);
+    wait_until("the buffer shrinks", || {
+        num(&m, "mem_total_replication_buffers") < 200_000
+            && num(&m, "repl_backlog_histlen") < 100_000
+    });
+}
+
+/// A replica whose place in the shared buffer falls too far behind (it stopped reading)
+/// is dropped at client-output-buffer-limit replica, and the buffer it held is freed.
+#[test]
+fn a_replica_too_far_behind_is_dropped_and_its_buffer_freed() {
+    let (m, a) = plain_pair(&[
+        "--repl-backlog-size",
+        "16384",
+        "--client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    plain_caught_up(&m, &a);
+    let pid: i64 = num(&a, "process_id");
+    // SAFETY: stopping and resuming our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let mut mc = m.client();
+    fill_sized(&mut mc, 400, 10_000);
+    wait_until("the stopped replica dropped", || {
+        num(&m, "connected_slaves") == 0
+    });
+    assert_eq!(num(&m, "client_output_buffer_limit_disconnections"), 1);
+    wait_until("its buffer freed", || {
+        num(&m, "mem_total_replication_buffers") < 100_000
+    });
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    plain_caught_up(&m, &a);
+}
