@@ -1571,6 +1571,7 @@ fn a_replica_too_far_behind_is_dropped_and_its_buffer_freed() {
     wait_until("its buffer freed", || {
         num(&m, "mem_total_replication_buffers") < 100_000
     });
+    // SAFETY: resuming the child process stopped above.
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
     plain_caught_up(&m, &a);
 }
