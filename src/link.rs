@@ -156,7 +156,13 @@ pub fn open(
     owner: Owner,
 ) -> io::Result<usize> {
     let addr = resolve(host, port)?;
-    let sock = mio::net::TcpStream::connect(addr)?;
+    // bind-source-addr: the replica's link and the cluster bus leave from that address
+    // (as Redis's; MIGRATE does not).
+    let source = match owner {
+        Owner::Migrate => None,
+        _ => srv.cfg.bind_source_addr.parse::<std::net::IpAddr>().ok(),
+    };
+    let sock = connect_from(addr, source)?;
     let _ = sock.set_nodelay(true);
     let conn = match tls {
         None => Conn::plain(Stream::Tcp(sock)),
@@ -177,6 +183,32 @@ pub fn open(
         step,
         Interest::READABLE | Interest::WRITABLE,
     )
+}
+
+/// A nonblocking connect to `addr`, bound first to `source` when given. As Redis's best
+/// effort bind: a source address that cannot be bound (absent, another family) is
+/// logged and the connect goes on from the default address.
+fn connect_from(
+    addr: std::net::SocketAddr,
+    source: Option<std::net::IpAddr>,
+) -> io::Result<mio::net::TcpStream> {
+    let Some(src) = source else {
+        return mio::net::TcpStream::connect(addr);
+    };
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    sock.set_cloexec(true)?;
+    if let Err(e) = sock.bind(&std::net::SocketAddr::new(src, 0).into()) {
+        crate::verbose!("Could not bind to the source address {src}: {e}; connecting without");
+        return mio::net::TcpStream::connect(addr);
+    }
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(mio::net::TcpStream::from_std(sock.into()))
 }
 
 /// Put a link in the slab and register its socket; returns its slab index.

@@ -1011,3 +1011,200 @@ fn redis_cli_add_node_rebalance_fix_and_del_node() {
     check(&nodes[0]);
     assert_eq!(count(&[&nodes[0], &nodes[1], &nodes[2]]), 500);
 }
+
+/// A TCP proxy in front of a node's bus port (the port the node announces): it forwards
+/// to the real one, and while `cut` says so for a connection's source, refuses it and
+/// tears down the ones it carries. Closing a node's bus port this way, plus refusing what
+/// that node opens (it leaves from its own source address, bind-source-addr), partitions
+/// it from the cluster's bus while its client port stays open.
+struct BusProxy {
+    port: u16,
+    live: std::sync::Arc<std::sync::Mutex<Vec<(std::net::SocketAddr, std::net::TcpStream)>>>,
+}
+
+impl BusProxy {
+    fn start(
+        target: u16,
+        cut: impl Fn(std::net::SocketAddr) -> bool + Send + Sync + 'static,
+    ) -> BusProxy {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::{Arc, Mutex};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let live: Arc<Mutex<Vec<(std::net::SocketAddr, TcpStream)>>> = Arc::default();
+        let held = live.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(a) = s else { continue };
+                let Ok(peer) = a.peer_addr() else { continue };
+                if cut(peer) {
+                    continue;
+                }
+                let Ok(b) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                {
+                    let mut v = held.lock().unwrap();
+                    v.retain(|(_, s)| s.peer_addr().is_ok());
+                    v.push((peer, a.try_clone().unwrap()));
+                    v.push((peer, b.try_clone().unwrap()));
+                }
+                for (mut from, mut to) in [(a.try_clone().unwrap(), b.try_clone().unwrap()), (b, a)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        BusProxy { port, live }
+    }
+
+    /// Tear down the connections from sources that `cut` refuses now.
+    fn cut_now(&self, cut: impl Fn(std::net::SocketAddr) -> bool) {
+        for (peer, s) in self.live.lock().unwrap().iter() {
+            if cut(*peer) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// A master cut off the cluster bus (its bus port closed, its own bus connections
+/// refused) while its client port stays open: the majority marks it failing and its
+/// replica takes its slots over; the cut-off master sees the cluster down meanwhile.
+/// When the partition heals it learns of the newer owner and rejoins as its replica,
+/// with no key lost.
+#[test]
+fn a_partitioned_master_is_failed_over_and_rejoins_as_a_replica() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cut_off = Arc::new(AtomicBool::new(false));
+    // The node to cut off leaves from 127.0.0.2; the others from 127.0.0.1.
+    let from_a = |p: std::net::SocketAddr| p.ip() == std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let mut srvs = Vec::new();
+    let mut proxies = Vec::new();
+    for i in 0..4 {
+        let bus = free_port();
+        let flag = cut_off.clone();
+        let proxy = if i == 0 {
+            BusProxy::start(bus, move |_| flag.load(Ordering::SeqCst))
+        } else {
+            BusProxy::start(bus, move |p| flag.load(Ordering::SeqCst) && from_a(p))
+        };
+        let (b, ab) = (bus.to_string(), proxy.port.to_string());
+        let mut args = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            &b,
+            "--cluster-announce-bus-port",
+            &ab,
+            "--cluster-node-timeout",
+            "2000",
+            "--save",
+            "",
+        ];
+        if i == 0 {
+            args.extend(["--bind-source-addr", "127.0.0.2"]);
+        }
+        srvs.push(Server::start(&args));
+        proxies.push(proxy);
+    }
+    let q0 = |i: usize, args: &[&str]| -> String { q(&mut srvs[i].client(), args) };
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (i, (a, b)) in ranges.iter().enumerate() {
+        let _ = q0(i, &["CLUSTER", "ADDSLOTSRANGE", a, b]);
+    }
+    for i in 1..4 {
+        let _ = q0(
+            0,
+            &[
+                "CLUSTER",
+                "MEET",
+                "127.0.0.1",
+                &srvs[i].port.to_string(),
+                &proxies[i].port.to_string(),
+            ],
+        );
+    }
+    let ok = |i: usize| -> bool {
+        let info: String = q(&mut srvs[i].client(), &["CLUSTER", "INFO"]);
+        info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:4")
+    };
+    wait_for("the cluster forms", 20, || (0..4).all(ok));
+    let a_id = q0(0, &["CLUSTER", "MYID"]);
+    let _ = q0(3, &["CLUSTER", "REPLICATE", &a_id]);
+    wait_for("the replica syncs", 20, || {
+        let info: String = q(&mut srvs[3].client(), &["INFO", "replication"]);
+        info.contains("master_link_status:up")
+    });
+    // A key in A's slots (slot 0..5460), acknowledged by the replica.
+    let key = (0..)
+        .map(|i| format!("p{i}"))
+        .find(|k| {
+            let slot: i64 = q(&mut srvs[0].client(), &["CLUSTER", "KEYSLOT", k]);
+            slot <= 5460
+        })
+        .unwrap();
+    let mut a = srvs[0].client();
+    let _: () = q(&mut a, &["SET", &key, "kept"]);
+    let acked: i64 = q(&mut a, &["WAIT", "1", "5000"]);
+    assert_eq!(acked, 1);
+    // The partition: A's bus port closed, its own bus connections refused.
+    cut_off.store(true, Ordering::SeqCst);
+    proxies[0].cut_now(|_| true);
+    for p in &proxies[1..] {
+        p.cut_now(from_a);
+    }
+    let d_id = q0(3, &["CLUSTER", "MYID"]);
+    let show = |what: &str| {
+        for s in &srvs {
+            let log = s.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("--- {what}: node {} ---", s.port);
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    };
+    let failed_over = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("the majority fails A over to its replica", 30, || {
+            let nodes: String = q(&mut srvs[1].client(), &["CLUSTER", "NODES"]);
+            let role: Vec<redis::Value> = q(&mut srvs[3].client(), &["ROLE"]);
+            nodes
+                .lines()
+                .any(|l| l.starts_with(&a_id) && l.contains("fail") && !l.contains("fail?"))
+                && matches!(&role[0], redis::Value::BulkString(b) if b == b"master")
+                && (1..4).all(ok)
+        });
+        wait_for("A, cut off, sees the cluster down", 20, || {
+            let info: String = q(&mut srvs[0].client(), &["CLUSTER", "INFO"]);
+            info.contains("cluster_state:fail")
+        });
+    }));
+    if let Err(e) = failed_over {
+        show("partition");
+        std::panic::resume_unwind(e);
+    }
+    // The partition heals: A rejoins as the replica of the node that took its slots.
+    cut_off.store(false, Ordering::SeqCst);
+    let rejoined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("A rejoins as a replica of its successor", 30, || {
+            let nodes: String = q(&mut srvs[0].client(), &["CLUSTER", "NODES"]);
+            nodes
+                .lines()
+                .any(|l| l.starts_with(&a_id) && l.contains("slave") && l.contains(&d_id))
+                && (0..4).all(ok)
+        });
+    }));
+    if let Err(e) = rejoined {
+        show("heal");
+        std::panic::resume_unwind(e);
+    }
+    let mut d = srvs[3].client();
+    let v: String = q(&mut d, &["GET", &key]);
+    assert_eq!(v, "kept");
+}

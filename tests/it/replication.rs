@@ -1575,3 +1575,19 @@ fn a_replica_too_far_behind_is_dropped_and_its_buffer_freed() {
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
     plain_caught_up(&m, &a);
 }
+
+/// bind-source-addr: a replica's link to its master leaves from that address (the
+/// master sees the replica connect from it; 127.0.0.2 is not "local" to protected mode,
+/// as in Redis).
+#[test]
+fn a_replica_connects_from_bind_source_addr() {
+    let m = Server::start(&["--save", "", "--protected-mode", "no"]);
+    let r = Server::start(&["--save", "", "--bind-source-addr", "127.0.0.2"]);
+    let _: String = q(
+        &mut r.client(),
+        &["REPLICAOF", "127.0.0.1", &m.port.to_string()],
+    );
+    plain_caught_up(&m, &r);
+    let list: String = q(&mut m.client(), &["CLIENT", "LIST", "TYPE", "replica"]);
+    assert!(list.contains("addr=127.0.0.2:"), "{list}");
+}
