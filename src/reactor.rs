@@ -703,6 +703,9 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let mut out = std::mem::take(&mut c.out);
     let mut db = c.db;
     let mut partial = c.partial;
+    out.limit = output_class(srv, idx).map_or(0, |k| {
+        srv.cfg.client_output_buffer_limit.0[k].hard.max(0) as usize
+    });
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let outer = srv.executing.replace(idx);
     let mut pos = 0;
@@ -745,6 +748,20 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 }
                 if flow == commands::Flow::Paused {
                     srv.admin.paused_clients.push(idx);
+                    break;
+                }
+                // Output limits are checked as the reply grows (Redis checks at every
+                // append): a client past its hard limit is dropped with its reply unsent,
+                // and the rest of its pipeline is not run.
+                let sent = srv.net.clients[idx].out_pos;
+                if out.buf.len() - sent > REPLY_CHUNK
+                    && output_limit_hit(srv, idx, out.buf.len() - sent)
+                {
+                    out.buf.truncate(sent);
+                    let c = &mut srv.net.clients[idx];
+                    c.close_asap = true;
+                    srv.net.pending_write.push(idx);
+                    pos = rbuf.len();
                     break;
                 }
                 pos += consumed;
@@ -928,6 +945,38 @@ pub fn flush(srv: &mut Server, idx: usize) {
     }
 }
 
+/// Replies up to this size never count against output limits (Redis's 16 KB static reply
+/// buffer is not counted either).
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// The client-output-buffer-limit class of a client that gets replies (None: a replica,
+/// whose output is its place in the replication buffer, or this replica's master).
+fn output_class(srv: &Server, idx: usize) -> Option<usize> {
+    let c = &srv.net.clients[idx];
+    if c.is_master || c.repl.as_ref().is_some_and(|r| r.is_replica()) {
+        None
+    } else if crate::commands::pubsub_client(c) {
+        Some(crate::config::OBUF_PUBSUB)
+    } else {
+        Some(crate::config::OBUF_NORMAL)
+    }
+}
+
+/// Whether a client holding `pending` bytes of output passed its limits (counted in the
+/// stats and logged when it did).
+fn output_limit_hit(srv: &mut Server, idx: usize, pending: usize) -> bool {
+    let Some(class) = output_class(srv, idx) else {
+        return false;
+    };
+    let lim = srv.cfg.client_output_buffer_limit.0[class];
+    let c = &mut srv.net.clients[idx];
+    if crate::server::output_limit_reached(c, lim, pending as i64) {
+        srv.admin.stats.client_outbuf_limit_disconnections += 1;
+        return true;
+    }
+    false
+}
+
 /// client-output-buffer-limit: hard limit closes at once, soft limit after its seconds.
 fn check_output_limits(srv: &mut Server, idx: usize) {
     let c = &srv.net.clients[idx];
@@ -936,16 +985,8 @@ fn check_output_limits(srv: &mut Server, idx: usize) {
         crate::replication::master::check_stream_limit(srv, idx);
         return;
     }
-    let class = if crate::commands::pubsub_client(c) {
-        crate::config::OBUF_PUBSUB
-    } else {
-        crate::config::OBUF_NORMAL
-    };
-    let lim = srv.cfg.client_output_buffer_limit.0[class];
-    let c = &mut srv.net.clients[idx];
-    let pending = c.pending_output() as i64;
-    if crate::server::output_limit_reached(c, lim, pending) {
-        srv.admin.stats.client_outbuf_limit_disconnections += 1;
+    let pending = c.pending_output();
+    if output_limit_hit(srv, idx, pending) {
         close_client(srv, idx);
     }
 }
@@ -1046,10 +1087,15 @@ fn cron(srv: &mut Server) -> bool {
             while db.dict.rehash_step(1024) && Instant::now() < until {}
         }
     }
-    // Client timeouts and stalled TLS handshakes.
+    // Client timeouts and stalled TLS handshakes; output limits of clients whose output
+    // waits (a soft limit runs out with no traffic too).
     let timeout = srv.cfg.timeout;
     let mut to_close = Vec::new();
+    let mut waiting_output = Vec::new();
     for (idx, c) in srv.net.clients.iter_mut() {
+        if c.pending_output() > REPLY_CHUNK {
+            waiting_output.push(idx);
+        }
         let idle = c.last_interaction.elapsed();
         resize_query_buffer(c, idle);
         // The handshake deadline counts from the connection's start: a client trickling
@@ -1074,7 +1120,15 @@ fn cron(srv: &mut Server) -> bool {
             to_close.push(idx);
         }
     }
+    for idx in waiting_output {
+        if !to_close.contains(&idx) {
+            check_output_limits(srv, idx);
+        }
+    }
     for idx in to_close {
+        if !srv.net.clients.contains(idx) {
+            continue;
+        }
         if srv.net.clients[idx].established() {
             close_client(srv, idx);
         } else {

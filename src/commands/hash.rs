@@ -293,10 +293,31 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         }
         return;
     };
-    let pick: Vec<usize> = if n < 0 {
-        // Repetitions allowed: independent draws.
-        (0..n.unsigned_abs()).filter_map(|_| h.random()).collect()
-    } else if (n as u64).saturating_mul(3) <= h.len() as u64 {
+    let resp3 = out.resp3;
+    if n < 0 {
+        // Repetitions allowed: independent draws, written as drawn (no list of them: the
+        // count may be huge). A client past its output limit is dropped with this reply:
+        // it stops there.
+        let n = n.unsigned_abs() as usize;
+        out.array(if withvalues && !resp3 { n * 2 } else { n });
+        for _ in 0..n {
+            if out.over_limit() {
+                break;
+            }
+            let Some((f, v)) = h.random().and_then(|s| h.at(s)) else {
+                break;
+            };
+            if withvalues && resp3 {
+                out.array(2);
+            }
+            out.bulk(&f);
+            if withvalues {
+                out.bulk(&v);
+            }
+        }
+        return;
+    }
+    let pick: Vec<usize> = if (n as u64).saturating_mul(3) <= h.len() as u64 {
         // Few distinct fields from a big hash: sample until enough distinct ones.
         let mut seen = hashbrown::HashSet::with_capacity(n as usize);
         let mut pick = Vec::with_capacity(n as usize);
@@ -320,7 +341,6 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         cells.truncate(k);
         cells
     };
-    let resp3 = out.resp3;
     out.array(if withvalues && !resp3 {
         pick.len() * 2
     } else {

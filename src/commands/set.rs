@@ -255,13 +255,20 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
         // Repeats allowed: sample independently.
         let n = count.unsigned_abs() as usize;
         out.array(n);
+        // (A client past its output limit is dropped with this reply: it stops there.)
         if let Set::Ints(v) = s {
             let mut rng = rand::thread_rng();
             for _ in 0..n {
+                if out.over_limit() {
+                    break;
+                }
                 out.bulk_int(v.get(rng.gen_range(0..v.len())));
             }
         } else {
             for _ in 0..n {
+                if out.over_limit() {
+                    break;
+                }
                 if let Some(m) = s.random() {
                     out.bulk(&m);
                 }

@@ -130,6 +130,11 @@ fn reply_pairs<'a>(
         out.array(n);
     }
     for (m, s) in items {
+        // A client past its output limit is dropped with this reply: no need to finish
+        // it (ZRANDMEMBER with a huge negative count).
+        if out.over_limit() {
+            break;
+        }
         if withscores {
             if out.resp3 {
                 out.array(2);

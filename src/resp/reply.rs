@@ -7,6 +7,9 @@ pub struct Reply {
     pub resp3: bool,
     /// Error codes replied since the dispatcher last looked (for INFO errorstats).
     pub errors: Vec<String>,
+    /// The client's client-output-buffer-limit hard limit in bytes (0: none), so a
+    /// command building a huge reply can stop once the client is going to be dropped.
+    pub limit: usize,
 }
 
 impl Default for Reply {
@@ -15,11 +18,18 @@ impl Default for Reply {
             buf: Vec::with_capacity(16 * 1024),
             resp3: false,
             errors: Vec::new(),
+            limit: 0,
         }
     }
 }
 
 impl Reply {
+    /// Whether the reply being built already passed the client's hard output limit (the
+    /// client will be dropped with it unsent: the rest need not be made).
+    #[inline]
+    pub fn over_limit(&self) -> bool {
+        self.limit != 0 && self.buf.len() >= self.limit
+    }
     #[inline]
     fn header(&mut self, tag: u8, n: i64) {
         let mut b = itoa::Buffer::new();

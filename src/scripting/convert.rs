@@ -117,6 +117,7 @@ pub fn call_command(
         buf: Vec::new(),
         resp3,
         errors: Vec::new(),
+        limit: 0,
     };
     let mut inner = Ctx {
         srv: &mut *ctx.srv,

@@ -511,3 +511,86 @@ fn shutdown_save_refuses_when_the_save_fails() {
         .query::<()>(&mut c);
     assert_eq!(srv.wait_exit(std::time::Duration::from_secs(10)), Some(0));
 }
+
+/// Output limits hold while a reply is built, as Redis checks them at every append: a
+/// command whose reply passes the hard limit drops its client with nothing sent (the
+/// rest of its pipeline not run), HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a huge
+/// negative count stop there instead of growing without bound (gigabytes, minutes), and
+/// a soft limit runs out with no traffic too.
+#[test]
+fn output_limits_hold_while_a_reply_is_built() {
+    use std::io::{Read, Write};
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let _: () = q(
+        c,
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1000000 0 0",
+        ],
+    );
+    let _: i64 = q(c, &["HSET", "h", "a", "b"]);
+    let _: i64 = q(c, &["SADD", "s", "x", "1"]);
+    let _: i64 = q(c, &["ZADD", "z", "1", "m"]);
+    let before = info_field(c, "stats", "client_output_buffer_limit_disconnections");
+    for huge in [
+        &["HRANDFIELD", "h", "-999999999"][..],
+        &["HRANDFIELD", "h", "-999999999", "WITHVALUES"],
+        &["SRANDMEMBER", "s", "-999999999"],
+        &["ZRANDMEMBER", "z", "-999999999", "WITHSCORES"],
+    ] {
+        let t0 = std::time::Instant::now();
+        let mut s = srv.raw();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        s.write_all(&resp_cmd(huge)).unwrap();
+        // Then a command that must not run: the client is gone before it.
+        s.write_all(&resp_cmd(&["SET", "after", "1"])).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        assert!(
+            got.is_empty(),
+            "{huge:?}: nothing sent, got {} bytes",
+            got.len()
+        );
+        assert!(t0.elapsed().as_secs() < 10, "{huge:?} stopped early");
+    }
+    assert!(info_field(c, "memory", "used_memory") < 200_000_000);
+    assert_eq!(
+        info_field(c, "stats", "client_output_buffer_limit_disconnections"),
+        before + 4
+    );
+    let v: Option<String> = q(c, &["GET", "after"]);
+    assert_eq!(v, None, "the rest of the pipeline did not run");
+    // A soft limit, then no more traffic: the client is dropped once its seconds pass.
+    let _: () = q(
+        c,
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 100000 1",
+        ],
+    );
+    let mut sub = srv.raw();
+    sub.write_all(&resp_cmd(&["SUBSCRIBE", "ch"])).unwrap();
+    read_until(&mut sub, "subscribe");
+    let big = "x".repeat(1000);
+    // The subscriber reads nothing: its output grows past the soft limit once the
+    // socket buffers are full.
+    wait_until("the subscriber's output passes the soft limit", || {
+        for _ in 0..100 {
+            let _: i64 = q(c, &["PUBLISH", "ch", &big]);
+        }
+        let list: String = q(c, &["CLIENT", "LIST", "TYPE", "pubsub"]);
+        list.split_whitespace()
+            .find_map(|f| f.strip_prefix("omem="))
+            .is_some_and(|m| m.parse::<i64>().unwrap() > 100_000)
+    });
+    wait_until("the idle subscriber dropped at its soft limit", || {
+        let list: String = q(c, &["CLIENT", "LIST", "TYPE", "pubsub"]);
+        list.is_empty()
+    });
+}
