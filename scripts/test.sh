@@ -19,3 +19,9 @@ if /usr/bin/python3 -c 'import redis.cluster' 2>/dev/null; then
 else
     echo "python3-redis not installed: the RedisCluster workload is not run" >&2
 fi
+# A Sentinel-discovering client (redis-py's Sentinel, TLS) through a kill -9 failover.
+if /usr/bin/python3 -c 'import redis.sentinel' 2>/dev/null && command -v redis-sentinel >/dev/null 2>&1; then
+    /usr/bin/python3 scripts/sentinel-workload.py
+else
+    echo "python3-redis or redis-sentinel not installed: the Sentinel workload is not run" >&2
+fi
