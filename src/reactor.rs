@@ -898,7 +898,13 @@ pub fn flush(srv: &mut Server, idx: usize) {
                 // Sent whole: the stream kept for it comes next.
                 srv.net.pending_write.push(idx);
             }
-            if c.out.buf.capacity() > 1 << 20 {
+            if replica && !c.repl.as_ref().is_some_and(|r| r.sending()) {
+                // A replica's stream is written from the shared replication buffer: its
+                // own output (a snapshot's chunks, keepalives) is not kept once written.
+                if c.out.buf.capacity() > 0 {
+                    c.out.buf = Vec::new();
+                }
+            } else if c.out.buf.capacity() > 1 << 20 {
                 c.out.buf = Vec::with_capacity(16 * 1024);
             }
             c.obuf_soft_since = None;
@@ -1054,6 +1060,10 @@ fn resize_query_buffer(c: &mut Client, idle: Duration) {
 
 fn cron(srv: &mut Server) -> bool {
     srv.admin.cron_runs += 1;
+    if srv.data.evict_pending {
+        srv.data.evict_pending = false;
+        crate::commands::server::free_memory_if_needed(srv);
+    }
     if srv.data.tracking.clients > 0 {
         crate::tracking::limit_table(srv);
     }

@@ -285,6 +285,10 @@ pub struct Data {
     /// What writes become for the AOF and replicas.
     pub prop: crate::propagate::Propagation,
     pub active_expire_enabled: bool,
+    /// CONFIG SET lowered maxmemory: keys are evicted from the event loop, outside any
+    /// command (Redis's eviction time event), so a transaction that lowered it runs whole
+    /// and the evictions' DELs propagate on their own.
+    pub evict_pending: bool,
     /// The database the next active expiry run starts in.
     pub expire_next_db: usize,
     /// Clients blocked on keys, keys ready to serve them.
@@ -412,6 +416,7 @@ impl Server {
                 prop: Default::default(),
                 expire_next_db: 0,
                 active_expire_enabled: true,
+                evict_pending: false,
                 scripting: Default::default(),
             },
             admin: Admin {

@@ -412,7 +412,9 @@ pub fn apply_change(srv: &mut Server, apply: Apply, old: &config::Config) -> Res
         }
         Apply::Maxmemory => {
             crate::evict::configure(&srv.cfg);
-            free_memory_if_needed(srv);
+            // Evicted from the event loop, not inside this command (a MULTI that set it
+            // runs whole first), as Redis's eviction time event does.
+            srv.data.evict_pending = srv.cfg.maxmemory > 0;
             Ok(())
         }
         Apply::Requirepass => {
@@ -944,9 +946,16 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             // The replication buffer: the backlog's share, the replicas' beyond it (not
             // counted for maxmemory), as Redis reports them.
             let repl_mem = srv.repl.backlog.as_ref().map_or(0, |b| b.mem());
-            let replicas_mem = crate::replication::replicas_extra_mem(srv);
+            let replicas_mem = if srv.repl.replicas.is_empty() {
+                0
+            } else {
+                crate::replication::replicas_extra_mem(srv)
+            };
             let aof_buf = srv.data.prop.aof().map_or(0, |a| a.buf.capacity());
-            f!("mem_not_counted_for_evict", replicas_mem + aof_buf);
+            f!(
+                "mem_not_counted_for_evict",
+                crate::replication::not_counted_mem(srv) + aof_buf
+            );
             f!("mem_replication_backlog", repl_mem - replicas_mem);
             f!("mem_total_replication_buffers", repl_mem);
             f!("mem_clients_slaves", replicas_mem);
@@ -2182,11 +2191,21 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
     // The replicas' share of the replication buffer and the AOF buffer are not counted
     // (Redis's freeMemoryGetNotCountedMemory): evicting keys would not shrink them.
     let counted = |srv: &Server| {
-        let not = crate::replication::replicas_extra_mem(srv)
+        let not = crate::replication::not_counted_mem(srv)
             + srv.data.prop.aof().map_or(0, |a| a.buf.capacity());
         crate::evict::used_memory().saturating_sub(not as u64)
     };
-    while counted(srv) > max {
+    let used = counted(srv);
+    if used <= max {
+        return true;
+    }
+    // As Redis's performEvictions: the overage is measured once, and each eviction is
+    // credited with what deleting its key freed, not with what the loop then allocates
+    // (the DEL propagated, tracking invalidations queued to clients): otherwise those
+    // would feed more evictions, until the keyspace is drained.
+    let to_free = used - max;
+    let mut freed = 0u64;
+    while freed < to_free {
         if policy == crate::evict::Policy::NoEviction {
             return false;
         }
@@ -2196,7 +2215,9 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
             return false;
         };
         let key = srv.data.ks.dbs[db].at(pos).map(|e| e.key().to_vec());
+        let before = crate::evict::used_memory();
         srv.data.ks.dbs[db].remove_pos(pos);
+        freed += before.saturating_sub(crate::evict::used_memory());
         srv.admin.stats.evicted_keys += 1;
         // (Not a change to count in `dirty`, as in Redis: its DEL propagates by itself.)
         crate::notify::evicted(srv, db, key.as_deref().unwrap_or_default());

@@ -284,11 +284,20 @@ pub fn stream_pending(srv: &Server, c: &Client) -> usize {
 pub fn replicas_extra_mem(srv: &Server) -> usize {
     match srv.repl.backlog.as_ref() {
         Some(b) => {
-            let counted = (b.size() / backlog::BLOCK + 1) * (backlog::BLOCK + 24);
+            // The backlog's size plus the blocks' headers it takes (Redis's formula).
+            let counted = b.size() + (b.size() / backlog::BLOCK + 1) * 24;
             b.mem().saturating_sub(counted)
         }
         None => 0,
     }
+}
+
+/// The replication memory maxmemory does not count (Redis's freeMemoryGetNotCountedMemory,
+/// less the AOF buffer): the replication buffer beyond the backlog's size (with or
+/// without replicas: a buffer still being trimmed is theirs), and the stream staged for
+/// the next feed (its capacity is kept between event-loop iterations).
+pub fn not_counted_mem(srv: &Server) -> usize {
+    replicas_extra_mem(srv) + srv.data.prop.repl().map_or(0, |f| f.buf.capacity())
 }
 
 /// This server's offset as a replica reports it (Redis's replicationGetSlaveOffset): 0

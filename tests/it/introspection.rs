@@ -761,3 +761,24 @@ fn no_key_expires_during_a_client_pause() {
     let _: Option<String> = q(c, &["GET", "bar"]);
     assert_eq!(expired(c), before + 2, "expired once unpaused");
 }
+
+/// CONFIG SET maxmemory evicts from the event loop, not inside the command: a
+/// transaction that lowers it runs whole (its second INCR sees the first's key), and the
+/// keys go right after, as Redis's eviction time event does.
+#[test]
+fn lowering_maxmemory_in_a_transaction_evicts_after_it() {
+    let srv = Server::start(&[]);
+    let c = &mut srv.client();
+    let _: () = q(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    let _: () = q(c, &["MULTI"]);
+    let _: () = q(c, &["INCR", "x"]);
+    let _: () = q(c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let _: () = q(c, &["INCR", "x"]);
+    let r: (i64, String, i64) = q(c, &["EXEC"]);
+    assert_eq!(r, (1, "OK".to_string(), 2));
+    wait_until("the key evicted after the transaction", || {
+        let n: i64 = q(c, &["DBSIZE"]);
+        n == 0
+    });
+    let _: () = q(c, &["CONFIG", "SET", "maxmemory", "0"]);
+}
