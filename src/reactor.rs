@@ -703,9 +703,11 @@ pub fn process_input(srv: &mut Server, idx: usize) {
     let mut out = std::mem::take(&mut c.out);
     let mut db = c.db;
     let mut partial = c.partial;
-    out.limit = output_class(srv, idx).map_or(0, |k| {
-        srv.cfg.client_output_buffer_limit.0[k].hard.max(0) as usize
-    });
+    let lim = output_class(srv, idx).map(|k| srv.cfg.client_output_buffer_limit.0[k]);
+    out.limit = lim.map_or(0, |l| l.hard.max(0) as usize);
+    // Whether this client's output is limited at all (the default for normal clients is
+    // not): only then is it checked after each command.
+    let limited = lim.is_some_and(|l| l.hard > 0 || l.soft > 0);
     let max_bulk = srv.cfg.proto_max_bulk_len;
     let outer = srv.executing.replace(idx);
     let mut pos = 0;
@@ -754,7 +756,8 @@ pub fn process_input(srv: &mut Server, idx: usize) {
                 // append): a client past its hard limit is dropped with its reply unsent,
                 // and the rest of its pipeline is not run.
                 let sent = srv.net.clients[idx].out_pos;
-                if out.buf.len() - sent > REPLY_CHUNK
+                if limited
+                    && out.buf.len() - sent > REPLY_CHUNK
                     && output_limit_hit(srv, idx, out.buf.len() - sent)
                 {
                     out.buf.truncate(sent);
