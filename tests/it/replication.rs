@@ -665,14 +665,21 @@ fn plain_caught_up(m: &Server, r: &Server) {
     }
 }
 
-#[test]
-fn a_partial_resync_continues_in_the_database_the_stream_had_selected() {
+/// A synced plain pair whose stream has selected database 3 (a key written there), and a
+/// connection to the master in database 3.
+fn synced_in_db3() -> (Server, Server, redis::Connection) {
     let (m, r) = plain_pair(&[]);
     plain_caught_up(&m, &r);
     let mut mc = m.client();
     let _: () = q(&mut mc, &["SELECT", "3"]);
     let _: () = q(&mut mc, &["SET", "a", "1"]);
     plain_caught_up(&m, &r);
+    (m, r, mc)
+}
+
+#[test]
+fn a_partial_resync_continues_in_the_database_the_stream_had_selected() {
+    let (m, r, mut mc) = synced_in_db3();
     let killed: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
     assert_eq!(killed, 1);
     // The stream goes on in database 3 without a new SELECT.
@@ -1449,12 +1456,7 @@ fn a_paused_replica_reads_but_does_not_apply_the_stream() {
 /// new SELECT, so a replica that forgot it wrote the rest into database 0.
 #[test]
 fn a_replica_that_switches_masters_and_back_keeps_the_selected_database() {
-    let (m, r) = plain_pair(&[]);
-    plain_caught_up(&m, &r);
-    let mut mc = m.client();
-    let _: () = q(&mut mc, &["SELECT", "3"]);
-    let _: () = q(&mut mc, &["SET", "a", "1"]);
-    plain_caught_up(&m, &r);
+    let (m, r, mut mc) = synced_in_db3();
     let mut rc = r.client();
     let nowhere = free_port().to_string();
     let _: String = q(&mut rc, &["REPLICAOF", "127.0.0.1", &nowhere]);
