@@ -162,7 +162,11 @@ pub fn run(loader: Loader, config_file: Option<String>) -> Result<(), String> {
         .as_deref()
         .is_some_and(|cl| cl.nodes[cl.myself].is_replica());
     let replica = follow.is_some() || cluster_replica;
-    if !replica {
+    if replica {
+        // A replica loads its keys expired or not (Redis's iAmMaster at load): its
+        // master's DELs will come, and a partial resync continues from this very data.
+        crate::keyspace::clock::set_following(true);
+    } else {
         // A master's keys expired at load become DELs for the replicas that continue.
         srv.admin.rdb.expired_at_load = Some(Vec::new());
     }

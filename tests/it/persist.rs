@@ -359,6 +359,29 @@ fn keys_expired_on_disk_are_dropped_at_load() {
     assert!(q::<i64>(s, &["TTL", "long"]) > 990);
 }
 
+/// A replica (replicaof in its config) keeps the keys that expired while it was down:
+/// its master's DELs will come and a partial resync continues from this data, as Redis
+/// loads them when it is not a master. They are hidden from reads meanwhile.
+#[test]
+fn a_replica_keeps_expired_keys_at_load() {
+    let first = Server::start(&[]);
+    let c = &mut first.client();
+    q::<()>(c, &["SET", "short", "v", "PX", "300"]);
+    q::<()>(c, &["SET", "plain", "v"]);
+    q::<()>(c, &["SAVE"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let dir = first.dir.to_string_lossy().to_string();
+    let nowhere = free_port().to_string();
+    let second = Server::start(&["--dir", &dir, "--replicaof", "127.0.0.1", &nowhere]);
+    let s = &mut second.client();
+    assert_eq!(q::<i64>(s, &["DBSIZE"]), 2);
+    assert_eq!(
+        info_field(s, "persistence", "rdb_last_load_keys_expired"),
+        "0"
+    );
+    assert_eq!(q::<Option<String>>(s, &["GET", "short"]), None);
+}
+
 /// A damaged file stops the start with the offset and what is wrong, never a panic; the
 /// file is left as it was.
 #[test]
