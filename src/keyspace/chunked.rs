@@ -11,12 +11,16 @@ const CHUNK: usize = 4096;
 /// pointer: vacant cells are `None` and their indices sit in a separate free list.
 type Cell<T> = Option<T>;
 
+/// Positions are u32 (the dict's index stores them so).
 #[derive(Clone)]
 pub struct ChunkedSlab<T> {
-    chunks: Vec<Vec<Cell<T>>>,
-    len: usize,
+    /// The first chunk, here so a small table is one allocation fewer.
+    first: Vec<Cell<T>>,
+    /// Chunks 1, 2... (empty, unallocated, until the first is full).
+    more: Vec<Vec<Cell<T>>>,
+    len: u32,
     /// Cells ever used (occupied or vacant): indices are below this.
-    end: usize,
+    end: u32,
     /// Vacant indices, most recently vacated last (reused first).
     free: Vec<u32>,
 }
@@ -24,7 +28,8 @@ pub struct ChunkedSlab<T> {
 impl<T> Default for ChunkedSlab<T> {
     fn default() -> Self {
         ChunkedSlab {
-            chunks: Vec::new(),
+            first: Vec::new(),
+            more: Vec::new(),
             len: 0,
             end: 0,
             free: Vec::new(),
@@ -38,12 +43,32 @@ impl<T> ChunkedSlab<T> {
     }
     pub fn with_capacity(n: usize) -> Self {
         let mut s = Self::default();
-        s.chunks.reserve(n.div_ceil(CHUNK));
+        s.first.reserve_exact(n.next_power_of_two().min(CHUNK));
+        s.more.reserve((n / CHUNK).saturating_sub(1));
         s
     }
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
+    }
+    #[inline]
+    fn chunk(&self, c: usize) -> Option<&Vec<Cell<T>>> {
+        if c == 0 {
+            Some(&self.first)
+        } else {
+            self.more.get(c - 1)
+        }
+    }
+    #[inline]
+    fn chunk_mut(&mut self, c: usize) -> Option<&mut Vec<Cell<T>>> {
+        if c == 0 {
+            Some(&mut self.first)
+        } else {
+            self.more.get_mut(c - 1)
+        }
+    }
+    fn chunks(&self) -> impl Iterator<Item = &Vec<Cell<T>>> {
+        std::iter::once(&self.first).chain(self.more.iter())
     }
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -52,11 +77,11 @@ impl<T> ChunkedSlab<T> {
     /// One past the highest index in use: the range SCAN cursors and random picks cover.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.end
+        self.end as usize
     }
     #[inline]
     fn cell(&self, i: usize) -> Option<&Cell<T>> {
-        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+        self.chunk(i / CHUNK)?.get(i % CHUNK)
     }
     #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
@@ -64,7 +89,7 @@ impl<T> ChunkedSlab<T> {
     }
     #[inline]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)?.as_mut()
+        self.chunk_mut(i / CHUNK)?.get_mut(i % CHUNK)?.as_mut()
     }
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
@@ -75,25 +100,34 @@ impl<T> ChunkedSlab<T> {
         self.len += 1;
         if let Some(i) = self.free.pop() {
             let i = i as usize;
-            let cell = &mut self.chunks[i / CHUNK][i % CHUNK];
+            let cell = &mut self.chunk_mut(i / CHUNK).expect("a used chunk")[i % CHUNK];
             debug_assert!(cell.is_none(), "the free list holds vacant cells only");
             *cell = Some(t);
             return i;
         }
-        let i = self.end;
-        if i.is_multiple_of(CHUNK) && i / CHUNK == self.chunks.len() {
-            // The first chunk starts small and grows; later ones are allocated whole.
-            let cap = if self.chunks.is_empty() { 4 } else { CHUNK };
-            self.chunks.push(Vec::with_capacity(cap));
-        }
-        self.chunks[i / CHUNK].push(Some(t));
+        let i = self.end as usize;
         self.end += 1;
+        if i < CHUNK {
+            // The first chunk grows 4, 8, 12, 16 cells (a 10-member set holds 12, not 16),
+            // then doubles. Later chunks are allocated whole.
+            if self.first.len() == self.first.capacity() {
+                let extra = if i < 16 { 4 } else { i.min(CHUNK - i) };
+                self.first.reserve_exact(extra);
+            }
+            self.first.push(Some(t));
+            return i;
+        }
+        if i.is_multiple_of(CHUNK) {
+            self.more.push(Vec::with_capacity(CHUNK));
+        }
+        self.more[i / CHUNK - 1].push(Some(t));
         i
     }
     /// Take the value at `i` out. Panics if `i` is vacant (callers check first).
     pub fn remove(&mut self, i: usize) -> T {
-        let t = self.chunks[i / CHUNK][i % CHUNK]
-            .take()
+        let t = self
+            .chunk_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK)?.take())
             .unwrap_or_else(|| panic!("removing vacant cell {i}"));
         // Indices fit u32: the dict's index stores them as u32.
         self.free.push(i as u32);
@@ -101,15 +135,14 @@ impl<T> ChunkedSlab<T> {
         t
     }
     pub fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.chunks
-            .iter()
+        self.chunks()
             .flatten()
             .enumerate()
             .filter_map(|(i, c)| Some((i, c.as_ref()?)))
     }
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
-        self.chunks
-            .iter_mut()
+        std::iter::once(&mut self.first)
+            .chain(self.more.iter_mut())
             .flatten()
             .enumerate()
             .filter_map(|(i, c)| Some((i, c.as_mut()?)))

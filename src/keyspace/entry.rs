@@ -13,8 +13,11 @@
 //!  8  vlen: u32  string length, or BOXED (the bytes are a Box<[u8]>); 0 for other types
 //! 12  expire: i64 (unaligned), only when VOLATILE
 //!  .. key bytes
-//!  .. payload: string bytes | i64 (Int) | a container's Box pointer (List, Hash, ...)
+//!  .. payload: string bytes | i64 (Int)
+//!  .. (8-aligned) a container itself (List, Hash, Set, ZSet: 16 bytes; Stream)
 //! ```
+//! A container lives in the block, not in a box of its own: a small sorted set is this block
+//! plus its packed bytes, one allocation fewer (16 bytes a key) than a pointer to a box.
 //! Lengths that do not fit a u32 are boxed (a `Box::into_raw` slice pointer in place of the
 //! bytes), so any size the protocol accepts is stored.
 use super::value::{List, ValMut, ValRef, Value, NO_EXPIRE};
@@ -55,8 +58,9 @@ const FAT: usize = std::mem::size_of::<*mut [u8]>();
 enum Payload<'a> {
     Int(i64),
     Bytes(&'a [u8]),
-    /// A container's `Box::into_raw`, owned by the block from now on.
-    Ptr(*mut u8),
+    /// A container's bytes (`size` of them) to move into the block, which owns the
+    /// container from then on; the source is left as moved-from memory.
+    Inline(*const u8, usize),
 }
 
 /// Where `len` bytes of a key or string go: inline, or as a box.
@@ -127,11 +131,11 @@ impl Entry {
                 let raw = if s.is_raw() { RAW } else { 0 };
                 Self::build(key, expire, lru, T_STR | raw, Payload::Bytes(&s))
             }
-            Value::List(l) => Self::build(key, expire, lru, T_LIST, ptr_of(l)),
-            Value::Hash(h) => Self::build(key, expire, lru, T_HASH, ptr_of(h)),
-            Value::Set(s) => Self::build(key, expire, lru, T_SET, ptr_of(s)),
-            Value::ZSet(z) => Self::build(key, expire, lru, T_ZSET, ptr_of(z)),
-            Value::Stream(s) => Self::build(key, expire, lru, T_STREAM, ptr_of(s)),
+            Value::List(l) => moved_in(l, |p| Self::build(key, expire, lru, T_LIST, p)),
+            Value::Hash(h) => moved_in(h, |p| Self::build(key, expire, lru, T_HASH, p)),
+            Value::Set(s) => moved_in(s, |p| Self::build(key, expire, lru, T_SET, p)),
+            Value::ZSet(z) => moved_in(z, |p| Self::build(key, expire, lru, T_ZSET, p)),
+            Value::Stream(s) => moved_in(s, |p| Self::build(key, expire, lru, T_STREAM, p)),
         }
     }
     /// A new string key from the bytes a client sent: integer-encoded when they round-trip
@@ -146,11 +150,12 @@ impl Entry {
     fn build(key: &[u8], expire: i64, lru: u32, flags: u8, payload: Payload) -> Entry {
         let volatile = expire != NO_EXPIRE;
         let flags = flags | if volatile { VOLATILE } else { 0 };
-        let plen = match payload {
-            Payload::Int(_) | Payload::Ptr(_) => 8,
-            Payload::Bytes(b) => stored_len(b.len()),
+        let kend = HEAD + if volatile { 8 } else { 0 } + stored_len(key.len());
+        let size = match payload {
+            Payload::Int(_) => kend + 8,
+            Payload::Bytes(b) => kend + stored_len(b.len()),
+            Payload::Inline(_, n) => align8(kend) + n,
         };
-        let size = HEAD + if volatile { 8 } else { 0 } + stored_len(key.len()) + plen;
         let lay = layout(size);
         // SAFETY: the size is non-zero (HEAD); every byte of the header and of the parts
         // after it is written below before the block is read.
@@ -173,8 +178,9 @@ impl Entry {
                     ptr::write_unaligned(at as *mut i64, n);
                     0
                 }
-                Payload::Ptr(v) => {
-                    ptr::write_unaligned(at as *mut *mut u8, v);
+                Payload::Inline(src, n) => {
+                    let dst = b.add(align8(at.offset_from(b) as usize));
+                    ptr::copy_nonoverlapping(src, dst, n);
                     0
                 }
                 Payload::Bytes(s) => put_bytes(at, s),
@@ -213,19 +219,19 @@ impl Entry {
         self.key_offset() + if k == BOXED { FAT } else { k as usize }
     }
     fn size(&self) -> usize {
-        let plen = match self.flags() & TYPE_BITS {
-            T_STR if self.vlen_word() == BOXED => FAT,
-            T_STR => self.vlen_word() as usize,
-            _ => 8,
-        };
-        self.payload_offset() + plen
+        let tag = self.flags() & TYPE_BITS;
+        match tag {
+            T_STR if self.vlen_word() == BOXED => self.payload_offset() + FAT,
+            T_STR => self.payload_offset() + self.vlen_word() as usize,
+            T_INT => self.payload_offset() + 8,
+            _ => align8(self.payload_offset()) + container_size(tag),
+        }
     }
-    /// The raw payload word of an Int or a container.
+    /// Where a container lives in the block (8-aligned, after the key).
     #[inline]
     fn word(&self) -> *mut u8 {
-        // SAFETY: for Int and containers `build` wrote one 8-byte word at the payload
-        // offset (unaligned: the key before it has any length).
-        unsafe { ptr::read_unaligned(self.p.as_ptr().add(self.payload_offset()) as *const *mut u8) }
+        // SAFETY: `build` placed the container at this offset, inside the block.
+        unsafe { self.p.as_ptr().add(align8(self.payload_offset())) }
     }
 
     #[inline]
@@ -450,15 +456,15 @@ impl Entry {
             }
             _ => {
                 let w = self.word();
-                // SAFETY: the pointer came from Box::into_raw of the tagged type; the
-                // block disowns it below so Drop does not free it again.
+                // SAFETY: the block holds a container of the tagged type at `w`, moved
+                // out here; the block disowns it below so Drop does not drop it again.
                 let v = unsafe {
                     match self.flags() & TYPE_BITS {
-                        T_LIST => Value::List(Box::from_raw(w as *mut List)),
-                        T_HASH => Value::Hash(Box::from_raw(w as *mut Hash)),
-                        T_SET => Value::Set(Box::from_raw(w as *mut Set)),
-                        T_ZSET => Value::ZSet(Box::from_raw(w as *mut ZSet)),
-                        _ => Value::Stream(Box::from_raw(w as *mut Stream)),
+                        T_LIST => Value::List(Box::new(ptr::read(w as *const List))),
+                        T_HASH => Value::Hash(Box::new(ptr::read(w as *const Hash))),
+                        T_SET => Value::Set(Box::new(ptr::read(w as *const Set))),
+                        T_ZSET => Value::ZSet(Box::new(ptr::read(w as *const ZSet))),
+                        _ => Value::Stream(Box::new(ptr::read(w as *const Stream))),
                     }
                 };
                 self.disown();
@@ -488,7 +494,7 @@ impl Entry {
         let payload = match self.val() {
             ValRef::Int(n) => Payload::Int(n),
             ValRef::Str(s) => Payload::Bytes(s),
-            _ => Payload::Ptr(self.word()),
+            _ => Payload::Inline(self.word(), container_size(flags & TYPE_BITS)),
         };
         let new = Self::build(
             key.unwrap_or(self.key()),
@@ -500,20 +506,57 @@ impl Entry {
         self.disown();
         new
     }
-    /// Forget a container (now owned elsewhere): the block reads as an integer, of the
-    /// same payload size, so Drop frees the block alone.
+    /// Forget a container (now owned elsewhere): Drop frees the block alone.
     fn disown(&mut self) {
         if !matches!(self.flags() & TYPE_BITS, T_INT | T_STR) {
-            let meta = (self.meta() & !((TYPE_BITS as u32) << 24)) | (T_INT as u32) << 24;
-            // SAFETY: the aligned header word of a live block we own mutably.
-            unsafe { ptr::write(self.p.as_ptr() as *mut u32, meta) };
+            let size = self.size();
+            // SAFETY: the block is `size` bytes; it is freed with the layout of that size
+            // and never read as a container again.
+            unsafe {
+                alloc::dealloc(self.p.as_ptr(), layout(size));
+            }
+            self.p = NonNull::from(&EMPTY).cast();
         }
     }
 }
 
-/// Ownership of a boxed container passes to the block.
-fn ptr_of<T>(b: Box<T>) -> Payload<'static> {
-    Payload::Ptr(Box::into_raw(b) as *mut u8)
+/// What a disowned entry points at: a string block of no key and no bytes, never freed.
+static EMPTY: [u32; 3] = [(T_STR as u32) << 24, 0, 0];
+
+#[inline]
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Bytes of the container a type tag stands for.
+fn container_size(tag: u8) -> usize {
+    match tag {
+        T_LIST => std::mem::size_of::<List>(),
+        T_HASH => std::mem::size_of::<Hash>(),
+        T_SET => std::mem::size_of::<Set>(),
+        T_ZSET => std::mem::size_of::<ZSet>(),
+        _ => std::mem::size_of::<Stream>(),
+    }
+}
+
+// Containers sit at 8-aligned offsets of 8-aligned blocks.
+const _: () = assert!(
+    std::mem::align_of::<List>() <= 8
+        && std::mem::align_of::<Hash>() <= 8
+        && std::mem::align_of::<Set>() <= 8
+        && std::mem::align_of::<ZSet>() <= 8
+        && std::mem::align_of::<Stream>() <= 8
+);
+
+/// Build a block around a boxed container: its bytes move into the block, the box's
+/// memory is freed without dropping what moved.
+fn moved_in<T>(b: Box<T>, build: impl FnOnce(Payload) -> Entry) -> Entry {
+    let raw = Box::into_raw(b);
+    let e = build(Payload::Inline(raw as *const u8, std::mem::size_of::<T>()));
+    // SAFETY: `raw` is a live box whose contents the block now owns; freeing it as
+    // MaybeUninit releases the memory without running T's destructor.
+    unsafe { drop(Box::from_raw(raw as *mut std::mem::MaybeUninit<T>)) };
+    e
 }
 
 /// A client string's tag and payload: an integer when the bytes round-trip.
@@ -529,6 +572,9 @@ fn str_payload(b: &[u8]) -> (u8, Payload<'_>) {
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        if std::ptr::eq(self.p.as_ptr(), EMPTY.as_ptr() as *const u8) {
+            return;
+        }
         let flags = self.flags();
         let b = self.p.as_ptr();
         // SAFETY: what is freed is what `build` allocated or boxed, once.
@@ -536,11 +582,11 @@ impl Drop for Entry {
             match flags & TYPE_BITS {
                 T_STR => drop_bytes(b.add(self.payload_offset()), self.vlen_word()),
                 T_INT => {}
-                T_LIST => drop(Box::from_raw(self.word() as *mut List)),
-                T_HASH => drop(Box::from_raw(self.word() as *mut Hash)),
-                T_SET => drop(Box::from_raw(self.word() as *mut Set)),
-                T_ZSET => drop(Box::from_raw(self.word() as *mut ZSet)),
-                _ => drop(Box::from_raw(self.word() as *mut Stream)),
+                T_LIST => ptr::drop_in_place(self.word() as *mut List),
+                T_HASH => ptr::drop_in_place(self.word() as *mut Hash),
+                T_SET => ptr::drop_in_place(self.word() as *mut Set),
+                T_ZSET => ptr::drop_in_place(self.word() as *mut ZSet),
+                _ => ptr::drop_in_place(self.word() as *mut Stream),
             }
             drop_bytes(b.add(self.key_offset()), self.klen_word());
             alloc::dealloc(b, layout(self.size()));
