@@ -281,9 +281,8 @@ fn put_compact(b: &mut Vec<u8>, v: &ValRef, z: bool) {
             put_string(b, &lp.finish(), z);
         }
         ValRef::Set(s) => {
-            // The in-memory intset is Redis's layout: written as it is.
             if let Some(ints) = s.ints() {
-                put_string(b, ints.as_bytes(), z);
+                put_string(b, &ints.to_redis(), z);
             }
         }
         _ => {}

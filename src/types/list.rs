@@ -189,12 +189,203 @@ impl Node {
     }
 }
 
+/// The nodes of a list: none, one (inline: a short list is its node's bytes and nothing
+/// else), or a deque (boxed, so `Nodes` stays the 32 bytes of one node).
+#[derive(Clone, Default)]
+enum Nodes {
+    #[default]
+    None,
+    One(Node),
+    // Boxed on purpose: the enum stays one node's size (32 bytes), not 40.
+    #[allow(clippy::box_collection)]
+    Many(Box<VecDeque<Node>>),
+}
+
+impl Nodes {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Nodes::None => 0,
+            Nodes::One(_) => 1,
+            Nodes::Many(d) => d.len(),
+        }
+    }
+    #[inline]
+    fn slices(&self) -> (&[Node], &[Node]) {
+        match self {
+            Nodes::None => (&[], &[]),
+            Nodes::One(n) => (std::slice::from_ref(n), &[]),
+            Nodes::Many(d) => d.as_slices(),
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = &Node> {
+        let (a, b) = self.slices();
+        a.iter().chain(b)
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> {
+        let (a, b): (&mut [Node], &mut [Node]) = match self {
+            Nodes::None => (&mut [], &mut []),
+            Nodes::One(n) => (std::slice::from_mut(n), &mut []),
+            Nodes::Many(d) => d.as_mut_slices(),
+        };
+        a.iter_mut().chain(b)
+    }
+    #[inline]
+    fn front(&self) -> Option<&Node> {
+        match self {
+            Nodes::None => None,
+            Nodes::One(n) => Some(n),
+            Nodes::Many(d) => d.front(),
+        }
+    }
+    #[inline]
+    fn back(&self) -> Option<&Node> {
+        match self {
+            Nodes::None => None,
+            Nodes::One(n) => Some(n),
+            Nodes::Many(d) => d.back(),
+        }
+    }
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut Node> {
+        match self {
+            Nodes::None => None,
+            Nodes::One(n) => Some(n),
+            Nodes::Many(d) => d.front_mut(),
+        }
+    }
+    #[inline]
+    fn back_mut(&mut self) -> Option<&mut Node> {
+        match self {
+            Nodes::None => None,
+            Nodes::One(n) => Some(n),
+            Nodes::Many(d) => d.back_mut(),
+        }
+    }
+    /// The deque, made from what there is (a second node is coming).
+    fn many(&mut self) -> &mut VecDeque<Node> {
+        if !matches!(self, Nodes::Many(_)) {
+            let mut d = VecDeque::new();
+            match std::mem::take(self) {
+                Nodes::One(n) => {
+                    d.reserve_exact(2);
+                    d.push_back(n);
+                }
+                _ => d.reserve_exact(1),
+            }
+            *self = Nodes::Many(Box::new(d));
+        }
+        match self {
+            Nodes::Many(d) => d,
+            _ => unreachable!("made a deque above"),
+        }
+    }
+    /// Back to one node inline (or none) once a deque has that few.
+    fn settle(&mut self) {
+        if let Nodes::Many(d) = self {
+            if d.len() <= 1 {
+                *self = d.pop_front().map_or(Nodes::None, Nodes::One);
+            }
+        }
+    }
+    fn push(&mut self, n: Node, front: bool) {
+        if let Nodes::None = self {
+            *self = Nodes::One(n);
+            return;
+        }
+        let d = self.many();
+        if d.len() == d.capacity() {
+            // Exact growth while small.
+            let extra = d.len().max(1);
+            d.reserve_exact(extra);
+        }
+        if front {
+            d.push_front(n)
+        } else {
+            d.push_back(n)
+        }
+    }
+    fn pop(&mut self, front: bool) -> Option<Node> {
+        let n = match self {
+            Nodes::None => None,
+            Nodes::One(_) => match std::mem::take(self) {
+                Nodes::One(n) => Some(n),
+                _ => None,
+            },
+            Nodes::Many(d) if front => d.pop_front(),
+            Nodes::Many(d) => d.pop_back(),
+        };
+        self.settle();
+        n
+    }
+    fn insert(&mut self, k: usize, n: Node) {
+        self.many().insert(k, n);
+    }
+    fn remove(&mut self, k: usize) {
+        match self {
+            Nodes::One(_) if k == 0 => *self = Nodes::None,
+            Nodes::Many(d) => {
+                d.remove(k);
+                self.settle();
+            }
+            _ => {}
+        }
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&Node) -> bool) {
+        match self {
+            Nodes::None => {}
+            Nodes::One(n) => {
+                if !keep(n) {
+                    *self = Nodes::None;
+                }
+            }
+            Nodes::Many(d) => {
+                d.retain(keep);
+                self.settle();
+            }
+        }
+    }
+    /// Heap bytes of the deque itself (not the nodes' bytes).
+    fn heap_size(&self) -> usize {
+        match self {
+            Nodes::Many(d) => {
+                std::mem::size_of::<VecDeque<Node>>() + d.capacity() * std::mem::size_of::<Node>()
+            }
+            _ => 0,
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Nodes {
+    type Output = Node;
+    #[inline]
+    fn index(&self, k: usize) -> &Node {
+        match self {
+            Nodes::One(n) if k == 0 => n,
+            Nodes::Many(d) => &d[k],
+            _ => panic!("node {k} of {}", self.len()),
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Nodes {
+    #[inline]
+    fn index_mut(&mut self, k: usize) -> &mut Node {
+        let len = self.len();
+        match self {
+            Nodes::One(n) if k == 0 => n,
+            Nodes::Many(d) => &mut d[k],
+            _ => panic!("node {k} of {len}"),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct List {
-    nodes: VecDeque<Node>,
+    nodes: Nodes,
     len: usize,
     /// `list-max-listpack-size` when the list was created (Redis keeps it per list too).
-    fill: i64,
+    fill: i32,
     /// `list-compress-depth` when the list was created: this many nodes at each end stay
     /// raw, the inner ones are LZF-compressed.
     depth: u16,
@@ -209,9 +400,9 @@ impl Default for List {
 impl List {
     pub fn new(fill: i64, depth: i64) -> Self {
         List {
-            nodes: VecDeque::new(),
+            nodes: Nodes::None,
             len: 0,
-            fill: fill.clamp(-5, 1 << 20),
+            fill: fill.clamp(-5, 1 << 20) as i32,
             depth: depth.clamp(0, u16::MAX as i64) as u16,
         }
     }
@@ -220,17 +411,12 @@ impl List {
     }
     /// The list-max-listpack-size it was created with (clamped as Redis clamps it).
     pub fn fill(&self) -> i64 {
-        self.fill
+        self.fill as i64
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
     fn new_node(&mut self, front: bool) {
-        if self.nodes.len() == self.nodes.capacity() {
-            // Exact growth while small: a one-node list holds one 32-byte slot.
-            let extra = self.nodes.len().max(1);
-            self.nodes.reserve_exact(extra);
-        }
         // The node pushes went to is done: drop its slack.
         let done = if front {
             self.nodes.front_mut()
@@ -242,11 +428,7 @@ impl List {
                 n.buf.shrink_to_fit();
             }
         }
-        if front {
-            self.nodes.push_front(Node::default());
-        } else {
-            self.nodes.push_back(Node::default());
-        }
+        self.nodes.push(Node::default(), front);
         self.settle_ends();
     }
     /// After a node came or went at an end: the `depth` nodes at each end raw, the next
@@ -289,7 +471,7 @@ impl List {
         } else {
             self.nodes.back()
         };
-        if !end.is_some_and(|n| n.allows(v.len(), self.fill)) {
+        if !end.is_some_and(|n| n.allows(v.len(), self.fill())) {
             self.new_node(front);
         }
         let end = if front {
@@ -317,7 +499,7 @@ impl List {
         let out = Key::from(v);
         node.cut(0, end, 1);
         if node.n == 0 {
-            self.nodes.pop_front();
+            self.nodes.pop(true);
             self.settle_ends();
         }
         self.len -= 1;
@@ -331,7 +513,7 @@ impl List {
         let out = Key::from(entry(&node.buf, start).0);
         node.cut(start, end, 1);
         if node.n == 0 {
-            self.nodes.pop_back();
+            self.nodes.pop(false);
             self.settle_ends();
         }
         self.len -= 1;
@@ -349,7 +531,8 @@ impl List {
             }
         } else {
             let mut from_end = self.len - i;
-            for (k, n) in self.nodes.iter().enumerate().rev() {
+            for k in (0..self.nodes.len()).rev() {
+                let n = &self.nodes[k];
                 if from_end <= n.n as usize {
                     return (k, n.n as usize - from_end);
                 }
@@ -405,7 +588,7 @@ impl List {
     }
     /// Halves node `k` (raw) while it is over the fill's limits.
     fn split_if_over(&mut self, k: usize) {
-        if !self.nodes[k].over(self.fill) {
+        if !self.nodes[k].over(self.fill()) {
             return;
         }
         let node = &mut self.nodes[k];
@@ -461,7 +644,7 @@ impl List {
         self.settle_all();
     }
     pub fn clear(&mut self) {
-        self.nodes = VecDeque::new();
+        self.nodes = Nodes::None;
         self.len = 0;
     }
     /// Keeps the elements for which `keep` holds (in order); returns how many went.
@@ -517,7 +700,7 @@ impl List {
             return;
         }
         let (k, mut j) = self.locate(start);
-        for node in self.nodes.range(k..) {
+        for node in self.nodes.iter().skip(k) {
             let b = node.bytes();
             let mut at = if j == 0 {
                 0
@@ -566,8 +749,7 @@ impl List {
         }
     }
     pub fn heap_size(&self) -> usize {
-        self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
-            + self.nodes.capacity() * std::mem::size_of::<Node>()
+        self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>() + self.nodes.heap_size()
     }
     /// Nodes, for tests and DEBUG: (elements, raw bytes, compressed) of each.
     pub fn node_shape(&self) -> Vec<(usize, usize, bool)> {
@@ -846,12 +1028,22 @@ mod tests {
         }
         let n = l.nodes.len();
         assert!(n > 3);
-        assert!(l.nodes.range(1..n - 1).all(|n| n.lzf == INCOMPRESSIBLE));
+        assert!(l
+            .nodes
+            .iter()
+            .skip(1)
+            .take(n - 2)
+            .all(|n| n.lzf == INCOMPRESSIBLE));
         l.set(20, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
         // The edited node was tried again (the run of a's compresses); the others stay
         // marked, untouched.
         assert!(l.nodes[2].is_compressed());
-        assert!(l.nodes.range(3..n - 1).all(|n| n.lzf == INCOMPRESSIBLE));
+        assert!(l
+            .nodes
+            .iter()
+            .skip(3)
+            .take(n - 4)
+            .all(|n| n.lzf == INCOMPRESSIBLE));
         assert_eq!(
             l.get(20).as_deref(),
             Some(&b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..])

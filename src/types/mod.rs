@@ -10,12 +10,14 @@ pub mod stream;
 pub mod stream_entries;
 pub mod varint;
 pub mod zset;
-/// A small collection costs its bytes plus one 16-byte block for its value (the entry
-/// holds a pointer to it): the encoding enums must stay 16 bytes.
+/// A small collection costs its bytes plus its value's place in the key's entry block
+/// (the value lives there): the encoding enums must stay 16 bytes.
 #[cfg(test)]
 #[test]
 fn collection_values_stay_small() {
     assert_eq!(std::mem::size_of::<set::Set>(), 16);
     assert_eq!(std::mem::size_of::<zset::ZSet>(), 16);
     assert_eq!(std::mem::size_of::<hash::Hash>(), 16);
+    // A list with one node is that node inline: 48 bytes in its key's entry block.
+    assert_eq!(std::mem::size_of::<list::List>(), 48);
 }
