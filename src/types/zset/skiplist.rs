@@ -28,8 +28,50 @@ struct Node {
     pos: u32,
     back: u32,
     score: f64,
-    links: Box<[Link]>,
+    links: Links,
 }
+
+/// A node's forward links, one per level. Three nodes in four have one level: that link is
+/// kept in place (the enum is the 16 bytes of the boxed slice), with no allocation.
+#[derive(Clone)]
+enum Links {
+    One(Link),
+    Many(Box<[Link]>),
+}
+
+impl Links {
+    fn new(levels: usize) -> Links {
+        let nil = Link { next: NIL, span: 0 };
+        if levels == 1 {
+            Links::One(nil)
+        } else {
+            Links::Many(vec![nil; levels].into())
+        }
+    }
+}
+
+impl std::ops::Deref for Links {
+    type Target = [Link];
+    #[inline]
+    fn deref(&self) -> &[Link] {
+        match self {
+            Links::One(l) => std::slice::from_ref(l),
+            Links::Many(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Links {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Link] {
+        match self {
+            Links::One(l) => std::slice::from_mut(l),
+            Links::Many(b) => b,
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Links>() == 16);
 
 /// Total order of (score, member); scores are never NaN.
 #[inline]
@@ -56,7 +98,7 @@ impl Default for SkipList {
                 pos: NIL,
                 score: 0.0,
                 back: NIL,
-                links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into(),
+                links: Links::new(MAX_LEVEL),
             }],
             free: Vec::new(),
             tail: NIL,
@@ -157,7 +199,7 @@ impl SkipList {
             pos,
             score,
             back: NIL,
-            links: vec![Link { next: NIL, span: 0 }; lvl].into(),
+            links: Links::new(lvl),
         });
         for i in 0..lvl {
             let prev = update[i] as usize;
@@ -210,7 +252,7 @@ impl SkipList {
             self.level -= 1;
         }
         let n = &mut self.nodes[id as usize];
-        n.links = Box::default();
+        n.links = Links::Many(Box::default());
         n.pos = NIL;
         self.free.push(id);
     }
