@@ -1915,6 +1915,29 @@ fn debug(ctx: &mut Ctx, args: Args) {
             debug_loadaof(ctx.srv);
             ctx.out.ok()
         }
+        "htstats-key" if args.len() >= 3 => {
+            // DEBUG HTSTATS-KEY <key> [full]: a hash-table-encoded value's index, in
+            // Redis's layout (chains do not exist here: open addressing).
+            let Some(e) = ctx.srv.data.ks.dbs[ctx.db].raw(args.get(2)) else {
+                return ctx.out.error("ERR no such key");
+            };
+            let Some((main, old)) = e.val().table_stats() else {
+                return ctx.out.error("ERR The value stored at the specified key is not represented using an hash table");
+            };
+            let stats = |n: usize, (size, _): (usize, usize), what: &str, k: u8| {
+                format!("Hash table {k} stats ({what}):\n table size: {size}\n number of elements: {n}\n")
+            };
+            let mut text = String::from("[Dictionary HT]\n");
+            match old {
+                // The old index is the one still read from; the main one is the target.
+                Some(o) => {
+                    text += &stats(o.1, o, "main hash table", 0);
+                    text += &stats(main.1, main, "rehashing target", 1);
+                }
+                None => text += &stats(main.1, main, "main hash table", 0),
+            }
+            ctx.out.bulk(text.as_bytes());
+        }
         "htstats" if args.len() >= 3 => {
             // DEBUG HTSTATS <db>: the keyspace index's size, in Redis's layout.
             let Some(db) = crate::util::parse_i64(args.get(2))

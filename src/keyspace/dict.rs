@@ -36,10 +36,13 @@ pub struct Table<T> {
     cells: Slab<T>,
     index: HashTable<u32>,
     /// The index being moved into `index` while a large table grows. Boxed: a small
-    /// table (a 10-member set) is 104 bytes, one 112-byte block.
+    /// table (a 10-member set) is 128 bytes, one 128-byte block.
     grow: Option<Box<Growth>>,
     hasher: foldhash::fast::RandomState,
 }
+
+/// (table size, elements) of a table's index, and of the old one while it grows.
+pub type IndexStats = ((usize, usize), Option<(usize, usize)>);
 
 #[derive(Clone)]
 struct Growth {
@@ -88,6 +91,22 @@ impl<T: Keyed> Table<T> {
     #[inline]
     pub fn len(&self) -> usize {
         self.cells.len()
+    }
+    /// DEBUG HTSTATS-KEY's view: (table size, elements) of the main index, and of the one
+    /// being moved from while a large table grows (Redis's "rehashing target" is the
+    /// new one; here the old one drains into the main).
+    pub fn index_stats(&self) -> IndexStats {
+        let size = |t: &HashTable<u32>| {
+            if t.capacity() == 0 {
+                0
+            } else {
+                (t.capacity() * 8 / 7).next_power_of_two()
+            }
+        };
+        (
+            (size(&self.index), self.index.len()),
+            self.grow.as_ref().map(|g| (size(&g.old), g.old.len())),
+        )
     }
     /// The index's bucket count (DEBUG HTSTATS's "table size"): a power of two, holding
     /// up to 7/8 of it in entries.

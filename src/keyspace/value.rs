@@ -199,6 +199,16 @@ impl<'a> ValRef<'a> {
         }
         d
     }
+    /// DEBUG HTSTATS-KEY: the hash-table index of a hashtable-encoded set or hash, or of a
+    /// skiplist sorted set's member dictionary; None for other encodings.
+    pub fn table_stats(self) -> Option<crate::keyspace::dict::IndexStats> {
+        match self {
+            ValRef::Set(crate::types::set::Set::Table(d)) => Some(d.index_stats()),
+            ValRef::Hash(crate::types::hash::Hash::Table(t)) => Some(t.index_stats()),
+            ValRef::ZSet(crate::types::zset::ZSet::Skip(k)) => Some(k.dict_stats()),
+            _ => None,
+        }
+    }
     /// Approximate heap bytes held by the value (MEMORY USAGE, OBJECT).
     pub fn heap_size(self) -> usize {
         match self {

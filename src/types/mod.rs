@@ -20,4 +20,6 @@ fn collection_values_stay_small() {
     assert_eq!(std::mem::size_of::<hash::Hash>(), 16);
     // A list with one node is that node inline: 48 bytes in its key's entry block.
     assert_eq!(std::mem::size_of::<list::List>(), 48);
+    // A small hash table (a 10-member set) is one 128-byte block plus its cells.
+    assert!(std::mem::size_of::<crate::keyspace::Dict<()>>() <= 128);
 }

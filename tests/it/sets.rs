@@ -278,3 +278,53 @@ fn sscan_visits_every_member() {
         "ERR syntax error"
     );
 }
+
+/// Integer sets are offsets from their smallest member: clustered ids, negative and
+/// extreme values, a new smallest member, widening, and DUMP/RESTORE in Redis's intset
+/// layout (redis-server reads the same bytes in the interop tests).
+#[test]
+fn intsets_of_any_range_round_trip_and_dump_as_redis_intsets() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = srv.client();
+    let vals = [
+        "1000050",
+        "1000000",
+        "1000099",
+        "999999",
+        "-5",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "70000",
+        "0",
+    ];
+    let mut want = HashSet::new();
+    for v in vals {
+        assert_eq!(q::<i64>(&mut c, &["SADD", "s", v]), 1);
+        want.insert(v.to_string());
+        assert_eq!(members(&mut c, "s"), want, "after {v}");
+        assert_eq!(q::<i64>(&mut c, &["SISMEMBER", "s", v]), 1);
+    }
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "s"]), "intset");
+    assert_eq!(q::<i64>(&mut c, &["SISMEMBER", "s", "1000001"]), 0);
+    let sorted: Vec<String> = q(&mut c, &["SORT", "s"]);
+    assert_eq!(
+        sorted.first().map(String::as_str),
+        Some("-9223372036854775808")
+    );
+    // An intset DUMP holds Redis's 8-byte width for these members: 8 + 9 * 8 bytes of body.
+    let dump: Vec<u8> = q(&mut c, &["DUMP", "s"]);
+    let _: () = q(&mut c, &["DEL", "s"]);
+    let _: () = redis::cmd("RESTORE")
+        .arg("s")
+        .arg(0)
+        .arg(&dump)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(members(&mut c, "s"), want);
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "s"]), "intset");
+    let e = err(&mut c, &["DEBUG", "HTSTATS-KEY", "s"]);
+    assert!(e.contains("not represented using an hash table"), "{e}");
+    let _: i64 = q(&mut c, &["SADD", "s", "x"]);
+    let st: String = q(&mut c, &["DEBUG", "HTSTATS-KEY", "s"]);
+    assert!(st.contains("number of elements: 10"), "{st}");
+}

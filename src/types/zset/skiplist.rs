@@ -424,6 +424,10 @@ impl SkipList {
             .scan(cursor, budget, |k, &id| f(k, self.nodes[id as usize].score))
     }
 
+    /// The member dictionary (DEBUG HTSTATS-KEY).
+    pub fn dict_stats(&self) -> crate::keyspace::dict::IndexStats {
+        self.index.index_stats()
+    }
     pub fn max_member_len(&self) -> usize {
         self.index.keys().map(|k| k.len()).max().unwrap_or(0)
     }
