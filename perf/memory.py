@@ -177,7 +177,7 @@ def main():
         f.write("| case | keys | ferrokv used_memory MB | redis MB | ratio | RSS ratio | OBJECT ENCODING ferrokv / redis |\n")
         f.write("|---|---:|---:|---:|---:|---:|---|\n")
         for name, keys, fu, ru, ratio, rr, fe, re in rows:
-            f.write(f"| {name} | {keys} | {fu / 1e6:.1f} | {ru / 1e6:.1f} | {ratio:.2f} | {rr:.2f} | {fe} / {re} |\n")
+            f.write(f"| {name} | {keys} | {fu / 1e6:.2f} | {ru / 1e6:.2f} | {ratio:.3f} | {rr:.2f} | {fe} / {re} |\n")
     print(f"written {args.out}")
 
 

@@ -3,8 +3,9 @@
 //! Why a skip list: it is what Redis uses, and with a "span" on every forward link (how many
 //! bottom-level nodes the link jumps over) one descent gives the rank of a node, the node at
 //! a rank, or the number of elements before any monotonic bound, all in O(log n) expected.
-//! Nodes live in an arena (`Vec<Node>`, links are u32 indices, freed positions are reused), so
-//! there is no unsafe code and no per-link pointer; node 0 is the header.
+//! Nodes live in one arena of u32 words, each node's links right after its fields (links are
+//! u32 word indices, freed nodes are reused by level), so there is no unsafe code, no
+//! per-link pointer and no allocation per node; node 0 is the header.
 use super::{LexRange, ScoreRange};
 use crate::keyspace::Dict;
 use rand::Rng;
@@ -21,89 +22,48 @@ struct Link {
     span: u32,
 }
 
-/// A node names its member by the member's position in `index` (positions never move):
-/// the member's bytes are stored once, in the dictionary.
-#[derive(Clone)]
+/// A node's fields, as a descent's comparisons read them.
+#[derive(Clone, Copy)]
 struct Node {
+    /// The member's position in `index` (positions never move): the member's bytes are
+    /// stored once, in the dictionary.
     pos: u32,
-    back: u32,
     score: f64,
-    links: Links,
 }
 
-/// A node's forward links, one per level. Three nodes in four have one level: that link is
-/// kept in place (the enum is the 16 bytes of the boxed slice), with no allocation.
-#[derive(Clone)]
-enum Links {
-    One(Link),
-    Many(Box<[Link]>),
-}
-
-impl Links {
-    fn new(levels: usize) -> Links {
-        let nil = Link { next: NIL, span: 0 };
-        if levels == 1 {
-            Links::One(nil)
-        } else {
-            Links::Many(vec![nil; levels].into())
-        }
-    }
-}
-
-impl std::ops::Deref for Links {
-    type Target = [Link];
-    #[inline]
-    fn deref(&self) -> &[Link] {
-        match self {
-            Links::One(l) => std::slice::from_ref(l),
-            Links::Many(b) => b,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Links {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [Link] {
-        match self {
-            Links::One(l) => std::slice::from_mut(l),
-            Links::Many(b) => b,
-        }
-    }
-}
-
-const _: () = assert!(std::mem::size_of::<Links>() == 16);
-
-/// Total order of (score, member); scores are never NaN.
-#[inline]
-fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
-    s1.partial_cmp(&s2)
-        .unwrap_or(Ordering::Equal)
-        .then(m1.cmp(m2))
-}
+// A node is a run of u32 words in one arena, its links inline after its fields (as Redis's
+// zskiplistNode ends with its level array): a step of a descent reads one place, where a
+// node with a separately boxed link array cost a second cache miss.
+/// Words: score (2, little-endian halves), member position, back link, level, then
+/// (next, span) per level. A node's id is its first word's index.
+const W_POS: usize = 2;
+const W_BACK: usize = 3;
+const W_LEVEL: usize = 4;
+const W_LINKS: usize = 5;
 
 #[derive(Clone)]
 pub struct SkipList {
     index: Dict<u32>,
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    arena: Vec<u32>,
+    /// Freed nodes by level (a new node of that level takes one).
+    free: Vec<Vec<u32>>,
     tail: u32,
     level: usize,
 }
 
 impl Default for SkipList {
     fn default() -> Self {
-        SkipList {
+        let mut z = SkipList {
             index: Dict::new(),
-            nodes: vec![Node {
-                pos: NIL,
-                score: 0.0,
-                back: NIL,
-                links: Links::new(MAX_LEVEL),
-            }],
+            arena: Vec::new(),
             free: Vec::new(),
             tail: NIL,
             level: 1,
-        }
+        };
+        let head = z.alloc(MAX_LEVEL);
+        debug_assert_eq!(head, HEAD);
+        z.set_pos(HEAD, NIL);
+        z
     }
 }
 
@@ -114,6 +74,94 @@ fn random_level() -> usize {
         l += 1;
     }
     l
+}
+
+/// Node field access.
+impl SkipList {
+    #[inline]
+    fn score_of(&self, id: u32) -> f64 {
+        let i = id as usize;
+        f64::from_bits(self.arena[i] as u64 | (self.arena[i + 1] as u64) << 32)
+    }
+    #[inline]
+    fn set_score(&mut self, id: u32, s: f64) {
+        let (i, b) = (id as usize, s.to_bits());
+        self.arena[i] = b as u32;
+        self.arena[i + 1] = (b >> 32) as u32;
+    }
+    #[inline]
+    fn pos_of(&self, id: u32) -> u32 {
+        self.arena[id as usize + W_POS]
+    }
+    #[inline]
+    fn set_pos(&mut self, id: u32, pos: u32) {
+        self.arena[id as usize + W_POS] = pos;
+    }
+    #[inline]
+    fn back(&self, id: u32) -> u32 {
+        self.arena[id as usize + W_BACK]
+    }
+    #[inline]
+    fn set_back(&mut self, id: u32, b: u32) {
+        self.arena[id as usize + W_BACK] = b;
+    }
+    #[inline]
+    fn level_of(&self, id: u32) -> usize {
+        self.arena[id as usize + W_LEVEL] as usize
+    }
+    #[inline]
+    fn link(&self, id: u32, i: usize) -> Link {
+        let at = id as usize + W_LINKS + 2 * i;
+        Link {
+            next: self.arena[at],
+            span: self.arena[at + 1],
+        }
+    }
+    #[inline]
+    fn set_link(&mut self, id: u32, i: usize, l: Link) {
+        let at = id as usize + W_LINKS + 2 * i;
+        self.arena[at] = l.next;
+        self.arena[at + 1] = l.span;
+    }
+    #[inline]
+    fn set_span(&mut self, id: u32, i: usize, span: u32) {
+        self.arena[id as usize + W_LINKS + 2 * i + 1] = span;
+    }
+    #[inline]
+    fn node(&self, id: u32) -> Node {
+        Node {
+            pos: self.pos_of(id),
+            score: self.score_of(id),
+        }
+    }
+    /// A node of `level` links, all nil (a freed one of that level if any).
+    fn alloc(&mut self, level: usize) -> u32 {
+        let id = match self.free.get_mut(level - 1).and_then(|f| f.pop()) {
+            Some(id) => id,
+            None => {
+                let id = self.arena.len();
+                assert!(
+                    id + W_LINKS + 2 * level < NIL as usize,
+                    "sorted set arena full"
+                );
+                self.arena.resize(id + W_LINKS + 2 * level, 0);
+                id as u32
+            }
+        };
+        self.arena[id as usize + W_LEVEL] = level as u32;
+        for k in 0..level {
+            self.set_link(id, k, Link { next: NIL, span: 0 });
+        }
+        id
+    }
+    fn release(&mut self, id: u32) {
+        let level = self.level_of(id);
+        self.set_pos(id, NIL);
+        if self.free.len() < level {
+            self.free.resize_with(level, Vec::new);
+        }
+        self.free[level - 1].push(id);
+    }
 }
 
 impl SkipList {
@@ -127,23 +175,19 @@ impl SkipList {
         self.index.is_empty()
     }
     pub fn score(&self, m: &[u8]) -> Option<f64> {
-        self.index.get(m).map(|&n| self.nodes[n as usize].score)
-    }
-    #[inline]
-    fn node(&self, id: u32) -> &Node {
-        &self.nodes[id as usize]
+        self.index.get(m).map(|&n| self.score_of(n))
     }
 
     /// Descend keeping, per level, the last node for which `before` holds (the header if
     /// none) and its rank (1-based, header = 0). `before` must hold for a prefix of the order.
-    fn seek(&self, before: impl Fn(&Node) -> bool) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+    fn seek(&self, before: impl Fn(Node) -> bool) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
         let mut r = 0u32;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.node(x).links[i];
+                let l = self.link(x, i);
                 if l.next != NIL && before(self.node(l.next)) {
                     r += l.span;
                     x = l.next;
@@ -158,27 +202,25 @@ impl SkipList {
     }
 
     /// How many elements come before the first one for which `before` is false.
-    fn count_before(&self, before: impl Fn(&Node) -> bool) -> usize {
+    fn count_before(&self, before: impl Fn(Node) -> bool) -> usize {
         let (_, rank) = self.seek(before);
         rank[0] as usize
     }
 
-    fn alloc(&mut self, n: Node) -> u32 {
-        match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = n;
-                id
-            }
-            None => {
-                self.nodes.push(n);
-                (self.nodes.len() - 1) as u32
-            }
+    /// Whether node `n` sorts before (score, member). The member (another cache line) is
+    /// read only when the scores tie.
+    #[inline]
+    fn sorts_before(&self, n: Node, score: f64, member: &[u8]) -> bool {
+        match n.score.partial_cmp(&score) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Greater) => false,
+            _ => self.mem(n) < member,
         }
     }
 
     /// A node's member.
     #[inline]
-    fn mem(&self, n: &Node) -> &[u8] {
+    fn mem(&self, n: Node) -> &[u8] {
         self.index.at(n.pos as usize).map_or(&[][..], |(k, _)| k)
     }
 
@@ -186,43 +228,48 @@ impl SkipList {
     fn list_insert(&mut self, pos: u32, score: f64) -> u32 {
         let (update, rank) = {
             let member = self.index.at(pos as usize).map_or(&[][..], |(k, _)| &**k);
-            self.seek(|n| cmp_key(n.score, self.mem(n), score, member).is_lt())
+            self.seek(|n| self.sorts_before(n, score, member))
         };
         let lvl = random_level();
         if lvl > self.level {
             for i in self.level..lvl {
-                self.nodes[HEAD as usize].links[i].span = self.len() as u32;
+                self.set_span(HEAD, i, self.len() as u32);
             }
             self.level = lvl;
         }
-        let id = self.alloc(Node {
-            pos,
-            score,
-            back: NIL,
-            links: Links::new(lvl),
-        });
-        for i in 0..lvl {
-            let prev = update[i] as usize;
-            let pl = self.nodes[prev].links[i];
-            self.nodes[id as usize].links[i] = Link {
-                next: pl.next,
-                span: pl.span - (rank[0] - rank[i]),
-            };
-            self.nodes[prev].links[i] = Link {
-                next: id,
-                span: rank[0] - rank[i] + 1,
-            };
+        let id = self.alloc(lvl);
+        self.set_pos(id, pos);
+        self.set_score(id, score);
+        for (i, (&prev, &ri)) in update.iter().zip(&rank).enumerate().take(lvl) {
+            let pl = self.link(prev, i);
+            self.set_link(
+                id,
+                i,
+                Link {
+                    next: pl.next,
+                    span: pl.span - (rank[0] - ri),
+                },
+            );
+            self.set_link(
+                prev,
+                i,
+                Link {
+                    next: id,
+                    span: rank[0] - ri + 1,
+                },
+            );
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nodes[u as usize].links[i].span += 1;
+            let l = self.link(u, i);
+            self.set_span(u, i, l.span + 1);
         }
         let back = if update[0] == HEAD { NIL } else { update[0] };
-        self.nodes[id as usize].back = back;
-        let next = self.nodes[id as usize].links[0].next;
+        self.set_back(id, back);
+        let next = self.link(id, 0).next;
         if next == NIL {
             self.tail = id;
         } else {
-            self.nodes[next as usize].back = id;
+            self.set_back(next, id);
         }
         id
     }
@@ -230,38 +277,39 @@ impl SkipList {
     /// Unlink node `id` (found through `update`) and free its position.
     fn list_delete(&mut self, id: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let ul = self.nodes[u as usize].links[i];
+            let ul = self.link(u, i);
             if ul.next == id {
-                let nl = self.nodes[id as usize].links[i];
-                self.nodes[u as usize].links[i] = Link {
-                    next: nl.next,
-                    span: ul.span + nl.span - 1,
-                };
+                let nl = self.link(id, i);
+                self.set_link(
+                    u,
+                    i,
+                    Link {
+                        next: nl.next,
+                        span: ul.span + nl.span - 1,
+                    },
+                );
             } else {
-                self.nodes[u as usize].links[i].span = ul.span.saturating_sub(1);
+                self.set_span(u, i, ul.span.saturating_sub(1));
             }
         }
-        let next = self.nodes[id as usize].links[0].next;
-        let back = self.nodes[id as usize].back;
+        let next = self.link(id, 0).next;
+        let back = self.back(id);
         if next == NIL {
             self.tail = back;
         } else {
-            self.nodes[next as usize].back = back;
+            self.set_back(next, back);
         }
-        while self.level > 1 && self.nodes[HEAD as usize].links[self.level - 1].next == NIL {
+        while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
         }
-        let n = &mut self.nodes[id as usize];
-        n.links = Links::Many(Box::default());
-        n.pos = NIL;
-        self.free.push(id);
+        self.release(id);
     }
 
     /// Remove the node holding (score, member) from the list.
     fn unlink(&mut self, score: f64, member: &[u8]) -> Option<u32> {
-        let (update, _) = self.seek(|n| cmp_key(n.score, self.mem(n), score, member).is_lt());
-        let id = self.node(update[0]).links[0].next;
-        if id == NIL || self.node(id).score != score || self.mem(self.node(id)) != member {
+        let (update, _) = self.seek(|n| self.sorts_before(n, score, member));
+        let id = self.link(update[0], 0).next;
+        if id == NIL || self.score_of(id) != score || self.mem(self.node(id)) != member {
             return None;
         }
         self.list_delete(id, &update);
@@ -272,7 +320,7 @@ impl SkipList {
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
         if let Some(pos) = self.index.pos_of(m) {
             let id = self.index.at(pos).map_or(NIL, |(_, &id)| id);
-            let old = self.node(id).score;
+            let old = self.score_of(id);
             if old != score {
                 // Redis moves the node in place when the order does not change; reinserting
                 // gives the same result.
@@ -297,14 +345,14 @@ impl SkipList {
             return false;
         };
         // Unlinked first: the walk compares members, read from the index.
-        let s = self.node(id).score;
+        let s = self.score_of(id);
         self.unlink(s, m);
         self.index.remove(m);
         true
     }
 
     fn first_id(&self) -> u32 {
-        self.node(HEAD).links[0].next
+        self.link(HEAD, 0).next
     }
 
     pub fn pop_min(&mut self) -> Option<(Box<[u8]>, f64)> {
@@ -318,7 +366,7 @@ impl SkipList {
         if id == NIL {
             return None;
         }
-        let (s, m): (f64, Box<[u8]>) = (self.node(id).score, self.mem(self.node(id)).into());
+        let (s, m): (f64, Box<[u8]>) = (self.score_of(id), self.mem(self.node(id)).into());
         self.remove(&m);
         Some((m, s))
     }
@@ -326,7 +374,7 @@ impl SkipList {
     /// 0-based rank of a member in ascending order.
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
         let s = self.score(m)?;
-        Some(self.count_before(|n| cmp_key(n.score, self.mem(n), s, m).is_lt()))
+        Some(self.count_before(|n| self.sorts_before(n, s, m)))
     }
 
     /// Node at 0-based rank.
@@ -339,7 +387,7 @@ impl SkipList {
         let mut r = 0u32;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.node(x).links[i];
+                let l = self.link(x, i);
                 if l.next != NIL && r + l.span <= target {
                     r += l.span;
                     x = l.next;
@@ -415,13 +463,13 @@ impl SkipList {
     pub fn random(&self) -> Option<(&[u8], f64)> {
         let pos = self.index.random_pos()?;
         let (k, &id) = self.index.at(pos)?;
-        Some((k, self.node(id).score))
+        Some((k, self.score_of(id)))
     }
 
     /// SCAN over the member dictionary (stable positions, see `Dict::scan`).
     pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&[u8], f64)) -> usize {
         self.index
-            .scan(cursor, budget, |k, &id| f(k, self.nodes[id as usize].score))
+            .scan(cursor, budget, |k, &id| f(k, self.score_of(id)))
     }
 
     /// The member dictionary (DEBUG HTSTATS-KEY).
@@ -434,7 +482,7 @@ impl SkipList {
     pub fn heap_size(&self) -> usize {
         self.index
             .iter()
-            .map(|(k, &id)| k.len() + 56 + self.node(id).links.len() * 8)
+            .map(|(k, &id)| k.len() + 48 + (W_LINKS + 2 * self.level_of(id)) * 4)
             .sum()
     }
 }
@@ -463,10 +511,15 @@ impl<'a> Iterator for Iter<'a> {
         if self.left == 0 || self.cur == NIL {
             return None;
         }
-        let n = self.z.node(self.cur);
+        let (z, id) = (self.z, self.cur);
         self.left -= 1;
-        self.cur = if self.rev { n.back } else { n.links[0].next };
-        Some((self.z.mem(n), n.score))
+        self.cur = if self.rev {
+            z.back(id)
+        } else {
+            z.link(id, 0).next
+        };
+        let n = z.node(id);
+        Some((z.mem(n), n.score))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
