@@ -506,14 +506,17 @@ impl Entry {
         self.disown();
         new
     }
-    /// Forget a container (now owned elsewhere): Drop frees the block alone.
+    /// Forget a container (now owned elsewhere): the block and a boxed key are freed here,
+    /// and the entry is left pointing at `EMPTY`, which Drop skips.
     fn disown(&mut self) {
         if !matches!(self.flags() & TYPE_BITS, T_INT | T_STR) {
             let size = self.size();
-            // SAFETY: the block is `size` bytes; it is freed with the layout of that size
-            // and never read as a container again.
+            let b = self.p.as_ptr();
+            // SAFETY: the block is `size` bytes; its key (boxed or not) and the block are
+            // freed once, and the entry never reads them again.
             unsafe {
-                alloc::dealloc(self.p.as_ptr(), layout(size));
+                drop_bytes(b.add(self.key_offset()), self.klen_word());
+                alloc::dealloc(b, layout(size));
             }
             self.p = NonNull::from(&EMPTY).cast();
         }
@@ -604,6 +607,31 @@ impl super::dict::Keyed for Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Moving a container to a new block (expiry added or removed, RENAME) or out of it
+    /// frees the old block's boxed key: the heap (jemalloc's counters for this thread) is
+    /// back where it started.
+    #[test]
+    fn moving_a_container_frees_the_old_key() {
+        let key = vec![b'k'; BOX_FROM + 10];
+        let mk = || {
+            let mut z = ZSet::new();
+            z.insert(b"a", 1.0);
+            Value::ZSet(Box::new(z))
+        };
+        // Warm up thread-local caches and counters.
+        drop(Entry::new(&key, mk(), NO_EXPIRE).rekey(&key));
+        let before = crate::evict::used_memory();
+        for _ in 0..1000 {
+            let mut e = Entry::new(&key, mk(), NO_EXPIRE);
+            e.set_expire(5);
+            e.set_expire(NO_EXPIRE);
+            let e = e.rekey(&key);
+            drop(e.into_value());
+        }
+        let after = crate::evict::used_memory();
+        assert!(after <= before + 4096, "{before} -> {after}");
+    }
 
     #[test]
     fn a_cell_is_one_pointer() {
