@@ -29,7 +29,8 @@ pub struct State {
 /// A function a library registered while loading.
 pub struct Registered {
     pub name: String,
-    pub func: Function,
+    /// The callback, in the Lua registry (see `super::Script::func`).
+    pub func: mlua::RegistryKey,
     pub flags: Vec<String>,
     pub description: Option<String>,
 }
@@ -37,7 +38,10 @@ pub struct Registered {
 /// What a run calls: a cached script (by SHA1) or a library's function.
 pub enum Callee<'a> {
     Script(&'a str),
-    Function { name: &'a str, func: Function },
+    Function {
+        name: &'a str,
+        func: std::rc::Rc<mlua::RegistryKey>,
+    },
 }
 
 /// Longest a library's code may run while it loads.
@@ -205,6 +209,8 @@ impl State {
     /// Run a library's code (the part after its shebang line) and return the functions
     /// it registered, or the error reply text. A library may run for LOAD_LIMIT at most.
     pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        // Free the registry entries of functions deleted or replaced since the last load.
+        self.lua.expire_registry_values();
         let start = Instant::now();
         self.lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -229,9 +235,13 @@ impl State {
         for entry in registered.sequence_values::<Table>() {
             let entry = entry.map_err(|e| format!("ERR {e}"))?;
             let flags: Table = entry.get("flags").map_err(|e| format!("ERR {e}"))?;
+            let callback: Function = entry.get("callback").map_err(|e| format!("ERR {e}"))?;
             out.push(Registered {
                 name: entry.get("name").map_err(|e| format!("ERR {e}"))?,
-                func: entry.get("callback").map_err(|e| format!("ERR {e}"))?,
+                func: self
+                    .lua
+                    .create_registry_value(callback)
+                    .map_err(|e| format!("ERR {e}"))?,
                 flags: flags.sequence_values::<String>().flatten().collect(),
                 description: entry.get("description").ok().flatten(),
             });
@@ -253,6 +263,15 @@ fn load_error(v: &Value) -> String {
     format!("ERR Error registering functions: {msg}")
 }
 
+/// Where the Lua state of scripts (or of functions) is kept between runs.
+fn slot_of<'a>(ctx: &'a mut Ctx, is_function: bool) -> &'a mut Option<State> {
+    if is_function {
+        &mut ctx.srv.data.scripting.functions.lua
+    } else {
+        &mut ctx.srv.data.scripting.lua
+    }
+}
+
 /// Run a script or a function called by `args` (EVAL/EVALSHA/FCALL and their _RO forms:
 /// the keys and arguments start at the fourth word); the reply goes to `ctx.out`.
 pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only: bool) {
@@ -266,11 +285,25 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
         return ctx.out.error("ERR Lua state is not available");
     };
     let (func, name) = match callee {
-        Callee::Script(sha) => (
-            ctx.srv.data.scripting.scripts[sha].func.clone(),
-            sha.to_string(),
-        ),
-        Callee::Function { name, func } => (func, name.to_string()),
+        Callee::Script(sha) => {
+            match state
+                .lua
+                .registry_value::<Function>(&ctx.srv.data.scripting.scripts[sha].func)
+            {
+                Ok(f) => (f, sha.to_string()),
+                Err(e) => {
+                    *slot_of(ctx, is_function) = Some(state);
+                    return ctx.out.error(&format!("ERR {e}"));
+                }
+            }
+        }
+        Callee::Function { name, func } => match state.lua.registry_value::<Function>(&func) {
+            Ok(f) => (f, name.to_string()),
+            Err(e) => {
+                *slot_of(ctx, is_function) = Some(state);
+                return ctx.out.error(&format!("ERR {e}"));
+            }
+        },
     };
     let caller_db = ctx.srv.net.clients[ctx.id].db;
     let cross_slot = if is_function {

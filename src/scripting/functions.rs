@@ -15,7 +15,8 @@ pub struct Function {
     /// As registered (the map key is lowercased).
     pub name: String,
     pub library: String,
-    pub func: mlua::Function,
+    /// The callback, in the functions' Lua registry (see `Script::func`).
+    pub func: std::rc::Rc<mlua::RegistryKey>,
     pub flags: Vec<String>,
     pub description: Option<String>,
 }
@@ -215,7 +216,7 @@ fn load_library(reg: &mut Registry, code: &[u8], replace: bool) -> Result<String
             Function {
                 name: f.name.clone(),
                 library: name.clone(),
-                func: f.func,
+                func: std::rc::Rc::new(f.func),
                 flags: f.flags,
                 description: f.description,
             },

@@ -164,6 +164,7 @@ end
 local flag_names = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
   ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
 local registered -- nil unless a library is loading
+local registered_names -- the names in `registered`
 local function register(name, callback, flags, description)
   if type(name) ~= 'string' then error(errtable('first argument to redis.register_function must be a string'), 2) end
   if type(callback) ~= 'function' then error(errtable('second argument to redis.register_function must be a function'), 2) end
@@ -171,9 +172,9 @@ local function register(name, callback, flags, description)
     -- (Redis 7.0 words this error about libraries.)
     error(errtable('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long'), 2)
   end
-  for _, f in ipairs(registered) do
-    if f.name == name then error(errtable('Function already exists in the library'), 2) end
-  end
+  -- A set of the names so far: a library of n functions loads in O(n), not O(n^2).
+  if registered_names[name] then error(errtable('Function already exists in the library'), 2) end
+  registered_names[name] = true
   registered[#registered + 1] = {name = name, callback = callback, flags = flags or {}, description = description}
 end
 local load_api = {
@@ -238,12 +239,12 @@ local function load_library(code)
   local f, err = loadstring(code, '@user_function')
   if not f then return false, {err = 'ERR Error compiling function: ' .. tostring(err)} end
   setfenv_c(f, fenv)
-  registered = {}
+  registered, registered_names = {}, {}
   loading = true
   local ok, e = xpcall(f, handler)
   loading = false
   local found = registered
-  registered = nil
+  registered, registered_names = nil, nil
   if not ok then return false, e end
   if #found == 0 then return false, {err = 'ERR No functions registered'} end
   return true, found

@@ -34,7 +34,10 @@ pub const FLAG_CROSS_SLOT: u32 = 1 << 5;
 
 pub struct Script {
     pub flags: u32,
-    pub func: mlua::Function,
+    /// The compiled function, in the Lua registry: a `Function` handle held this long
+    /// takes a slot of mlua's reference stack (8000 at most: 8000 cached scripts were a
+    /// panic), a registry entry does not.
+    pub func: mlua::RegistryKey,
 }
 
 /// The script cache and the Lua state (None until first needed, and while a script runs).
@@ -423,6 +426,10 @@ fn create(ctx: &mut Ctx, body: &[u8], sha: &str) -> Result<(), String> {
         .lua
         .get_or_insert_with(engine::State::new);
     let func = state.compile(&body[skip..])?;
+    let func = state
+        .lua
+        .create_registry_value(func)
+        .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
     ctx.srv
         .data
         .scripting

@@ -765,3 +765,37 @@ fn resp3_attributes_are_skipped_in_replies_to_scripts() {
     );
     assert_eq!(v, "Some real reply following the attribute");
 }
+
+/// More cached scripts (and functions) than mlua's reference stack holds (8000): each is
+/// kept in the Lua registry, so the 8000th SCRIPT LOAD no longer panics the server
+/// (Redis's memefficiency unit loads 50,000), and every one still runs.
+#[test]
+fn ten_thousand_cached_scripts_and_a_library_of_nine_thousand_functions() {
+    let srv = Server::start(&[]);
+    let mut c = srv.client();
+    let mut pipe = redis::pipe();
+    for i in 0..10_000 {
+        pipe.cmd("SCRIPT").arg("LOAD").arg(format!("return {i}"));
+    }
+    let shas: Vec<String> = pipe.query(&mut c).expect("10k SCRIPT LOADs");
+    for i in [0usize, 7999, 8000, 9999] {
+        let v: i64 = redis::cmd("EVALSHA")
+            .arg(&shas[i])
+            .arg(0)
+            .query(&mut c)
+            .expect("a cached script runs");
+        assert_eq!(v, i as i64);
+    }
+    let mut code = String::from("#!lua name=many\n");
+    for i in 0..9000 {
+        code += &format!("redis.register_function('f{i}', function() return {i} end)\n");
+    }
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", &code]);
+    let v: i64 = q(&mut c, &["FCALL", "f8999", "0"]);
+    assert_eq!(v, 8999);
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", "REPLACE", &code]);
+    let v: i64 = q(&mut c, &["FCALL", "f0", "0"]);
+    assert_eq!(v, 0);
+    let pong: String = q(&mut c, &["PING"]);
+    assert_eq!(pong, "PONG");
+}
