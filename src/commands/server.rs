@@ -909,9 +909,12 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
                 "used_memory_dataset_perc",
                 format!("{:.2}%", pct(dataset, used - startup))
             );
-            f!("allocator_allocated", used);
-            f!("allocator_active", used);
-            f!("allocator_resident", rss);
+            // jemalloc's own view, refreshed now (Redis refreshes it from its cron): bytes
+            // handed out, in active pages, and resident.
+            let (alloc_b, active_b, resident_b) = allocator_stats().unwrap_or((used, used, rss));
+            f!("allocator_allocated", alloc_b);
+            f!("allocator_active", active_b);
+            f!("allocator_resident", resident_b);
             f!("total_system_memory", total_sys);
             f!("total_system_memory_human", human(total_sys));
             // Lua's own memory is not measured: those fields report an empty engine.
@@ -932,12 +935,21 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("maxmemory", srv.cfg.maxmemory);
             f!("maxmemory_human", human(srv.cfg.maxmemory as u64));
             f!("maxmemory_policy", srv.cfg.maxmemory_policy_name());
-            f!("allocator_frag_ratio", "1.00");
-            f!("allocator_frag_bytes", 0);
-            f!("allocator_rss_ratio", format!("{:.2}", ratio(rss, used)));
-            f!("allocator_rss_bytes", rss as i64 - used as i64);
-            f!("rss_overhead_ratio", "1.00");
-            f!("rss_overhead_bytes", 0);
+            f!(
+                "allocator_frag_ratio",
+                format!("{:.2}", ratio(active_b, alloc_b))
+            );
+            f!("allocator_frag_bytes", active_b as i64 - alloc_b as i64);
+            f!(
+                "allocator_rss_ratio",
+                format!("{:.2}", ratio(resident_b, active_b))
+            );
+            f!("allocator_rss_bytes", resident_b as i64 - active_b as i64);
+            f!(
+                "rss_overhead_ratio",
+                format!("{:.2}", ratio(rss, resident_b))
+            );
+            f!("rss_overhead_bytes", rss as i64 - resident_b as i64);
             f!(
                 "mem_fragmentation_ratio",
                 format!("{:.2}", ratio(rss, used))
@@ -1915,6 +1927,27 @@ fn debug(ctx: &mut Ctx, args: Args) {
             debug_loadaof(ctx.srv);
             ctx.out.ok()
         }
+        "mallctl" if args.len() == 3 || args.len() == 4 => {
+            // DEBUG MALLCTL <name> [<value>]: a jemalloc control read as an integer, and
+            // set first when a value is given (as Redis's debug.c does for size_t ones).
+            let mut name = args.get(2).to_vec();
+            name.push(0);
+            if args.len() == 4 {
+                let Some(v) = crate::util::parse_i64(args.get(3)).filter(|v| *v >= 0) else {
+                    return ctx.out.error("ERR value is not an integer or out of range");
+                };
+                // SAFETY: `name` is NUL-terminated; a size_t control takes a usize.
+                if let Err(e) = unsafe { tikv_jemalloc_ctl::raw::write::<usize>(&name, v as usize) }
+                {
+                    return ctx.out.error(&mallctl_error(e));
+                }
+            }
+            // SAFETY: `name` is NUL-terminated; read as the size_t most controls are.
+            match unsafe { tikv_jemalloc_ctl::raw::read::<usize>(&name) } {
+                Ok(v) => ctx.out.int(v as i64),
+                Err(e) => ctx.out.error(&mallctl_error(e)),
+            }
+        }
         "htstats-key" if args.len() >= 3 => {
             // DEBUG HTSTATS-KEY <key> [full]: a hash-table-encoded value's index, in
             // Redis's layout (chains do not exist here: open addressing).
@@ -2250,4 +2283,24 @@ pub fn free_memory_if_needed(srv: &mut Server) -> bool {
         }
     }
     true
+}
+
+/// A failed mallctl as Redis words it: "ERR " and strerror of its code.
+fn mallctl_error(e: tikv_jemalloc_ctl::Error) -> String {
+    // SAFETY: `Error` is `repr(transparent)` over a non-zero C int, the errno mallctl gave.
+    let code: i32 = unsafe { std::mem::transmute::<tikv_jemalloc_ctl::Error, i32>(e) };
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    format!("ERR {text}")
+}
+
+/// jemalloc's (allocated, active, resident) bytes, its statistics refreshed first.
+fn allocator_stats() -> Option<(u64, u64, u64)> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    Some((
+        stats::allocated::read().ok()? as u64,
+        stats::active::read().ok()? as u64,
+        stats::resident::read().ok()? as u64,
+    ))
 }

@@ -312,6 +312,11 @@ pub fn lookup(name: &str) -> Option<&'static Spec> {
 
 /// Checks some options make beyond their kind (Redis's per-option validators).
 pub fn validate(spec: &Spec, value: &str) -> Result<(), String> {
+    if spec.name == "activedefrag" && value.eq_ignore_ascii_case("yes") {
+        // No active defragmentation here: refused as by a Redis built without Redis's own
+        // jemalloc (Debian's), not accepted and ignored.
+        return Err("Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution".into());
+    }
     if spec.name == "cluster-announce-hostname" {
         if value.len() >= 256 {
             return Err("Hostnames must be less than 256 characters".into());

@@ -782,3 +782,45 @@ fn lowering_maxmemory_in_a_transaction_evicts_after_it() {
     });
     let _: () = q(c, &["CONFIG", "SET", "maxmemory", "0"]);
 }
+
+/// INFO memory's allocator fields are jemalloc's own (refreshed when asked), DEBUG MALLCTL
+/// reads a control, and `activedefrag yes` is refused as by a Redis built without its own
+/// jemalloc (Debian's): there is no active defragmentation, so it is not accepted and ignored.
+#[test]
+fn allocator_stats_mallctl_and_activedefrag_as_a_system_jemalloc_build() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = srv.client();
+    let _: () = q(&mut c, &["DEBUG", "POPULATE", "20000", "k", "100"]);
+    let info: String = q(&mut c, &["INFO", "memory"]);
+    let field = |name: &str| -> f64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+    };
+    let (alloc, active, resident) = (
+        field("allocator_allocated"),
+        field("allocator_active"),
+        field("allocator_resident"),
+    );
+    assert!(
+        alloc > 2_000_000.0 && active >= alloc && resident >= active,
+        "{info}"
+    );
+    let frag = field("allocator_frag_ratio");
+    assert!((frag - active / alloc).abs() < 0.01, "{info}");
+    assert_eq!(field("allocator_frag_bytes"), active - alloc);
+    let page: i64 = q(&mut c, &["DEBUG", "MALLCTL", "arenas.page"]);
+    assert!(page >= 4096 && page.count_ones() == 1);
+    assert_eq!(
+        err(&mut c, &["DEBUG", "MALLCTL", "no.such.control"]),
+        "ERR No such file or directory"
+    );
+    let e = err(&mut c, &["CONFIG", "SET", "activedefrag", "yes"]);
+    assert!(
+        e.contains("Active defragmentation cannot be enabled"),
+        "{e}"
+    );
+    let v: Vec<String> = q(&mut c, &["CONFIG", "GET", "activedefrag"]);
+    assert_eq!(v, ["activedefrag", "no"]);
+}
