@@ -1,8 +1,9 @@
 //! `ChunkedSlab`: a slab (stable indices, a free list of vacated ones) stored in fixed-size chunks.
 //!
 //! A single `Vec` doubles by copying everything: 64 MB at 1M keys, a ~40 ms pause for every
-//! client. Here the first chunk grows as a `Vec` up to `CHUNK` entries (small dicts stay
-//! small) and then whole chunks are added, so growing never moves more than one chunk.
+//! client. Here each chunk grows as a `Vec` up to `CHUNK` entries (small dicts stay small,
+//! and the last chunk holds little more than it uses), so growing never moves more than
+//! one chunk.
 use std::ops::{Index, IndexMut};
 
 const CHUNK: usize = 4096;
@@ -109,7 +110,7 @@ impl<T> ChunkedSlab<T> {
         self.end += 1;
         if i < CHUNK {
             // The first chunk grows 4, 8, 12, 16 cells (a 10-member set holds 12, not 16),
-            // then doubles. Later chunks are allocated whole.
+            // then doubles.
             if self.first.len() == self.first.capacity() {
                 let extra = if i < 16 { 4 } else { i.min(CHUNK - i) };
                 self.first.reserve_exact(extra);
@@ -118,9 +119,16 @@ impl<T> ChunkedSlab<T> {
             return i;
         }
         if i.is_multiple_of(CHUNK) {
-            self.more.push(Vec::with_capacity(CHUNK));
+            // A new chunk starts at an eighth and doubles (copying at most half a chunk):
+            // a 5000-member set holds 1024 cells past its first chunk, not 4096.
+            self.more.push(Vec::with_capacity(CHUNK / 8));
         }
-        self.more[i / CHUNK - 1].push(Some(t));
+        let last = &mut self.more[i / CHUNK - 1];
+        if last.len() == last.capacity() {
+            let extra = last.len().min(CHUNK - last.len());
+            last.reserve_exact(extra);
+        }
+        last.push(Some(t));
         i
     }
     /// Take the value at `i` out. Panics if `i` is vacant (callers check first).
@@ -167,6 +175,22 @@ impl<T> IndexMut<usize> for ChunkedSlab<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past the first chunk, cells are allocated as they are needed, not a chunk at a time.
+    #[test]
+    fn later_chunks_grow_as_needed() {
+        let mut s = ChunkedSlab::new();
+        for i in 0..CHUNK + 10 {
+            assert_eq!(s.insert(i), i);
+        }
+        let cells: usize = s.first.capacity() + s.more.iter().map(Vec::capacity).sum::<usize>();
+        assert!(cells <= CHUNK + CHUNK / 8, "{cells}");
+        for i in CHUNK + 10..3 * CHUNK {
+            assert_eq!(s.insert(i), i);
+        }
+        assert!(s.more.iter().all(|c| c.capacity() == CHUNK));
+        assert_eq!(s[CHUNK + 5], CHUNK + 5);
+    }
 
     #[test]
     fn indices_are_stable_and_reused_across_chunks() {
