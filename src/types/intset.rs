@@ -75,10 +75,14 @@ impl IntSet {
     #[inline]
     fn off(&self, i: usize) -> u64 {
         let w = self.width();
-        let at = HEAD + i * w;
-        let mut b = [0u8; 8];
-        b[..w].copy_from_slice(&self.buf[at..at + w]);
-        u64::from_le_bytes(b)
+        let b = &self.buf[HEAD + i * w..];
+        // One fixed-size load per width (a copy of `w` bytes is a call to memcpy).
+        match w {
+            1 => b[0] as u64,
+            2 => u16::from_le_bytes([b[0], b[1]]) as u64,
+            4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+            _ => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        }
     }
     /// The member at position `i` (ascending).
     #[inline]
