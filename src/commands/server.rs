@@ -935,26 +935,21 @@ fn section(ctx: &mut Ctx, sec: &str, o: &mut String) {
             f!("maxmemory", srv.cfg.maxmemory);
             f!("maxmemory_human", human(srv.cfg.maxmemory as u64));
             f!("maxmemory_policy", srv.cfg.maxmemory_policy_name());
-            f!(
-                "allocator_frag_ratio",
-                format!("{:.2}", ratio(active_b, alloc_b))
-            );
-            f!("allocator_frag_bytes", active_b as i64 - alloc_b as i64);
-            f!(
-                "allocator_rss_ratio",
-                format!("{:.2}", ratio(resident_b, active_b))
-            );
-            f!("allocator_rss_bytes", resident_b as i64 - active_b as i64);
-            f!(
-                "rss_overhead_ratio",
-                format!("{:.2}", ratio(rss, resident_b))
-            );
-            f!("rss_overhead_bytes", rss as i64 - resident_b as i64);
-            f!(
-                "mem_fragmentation_ratio",
-                format!("{:.2}", ratio(rss, used))
-            );
-            f!("mem_fragmentation_bytes", rss as i64 - used as i64);
+            // Each layer's size over the one it holds: allocator pages over bytes handed
+            // out, resident over active, the process's RSS over the allocator's, RSS over
+            // used_memory.
+            for (name, outer, inner) in [
+                ("allocator_frag", active_b, alloc_b),
+                ("allocator_rss", resident_b, active_b),
+                ("rss_overhead", rss, resident_b),
+                ("mem_fragmentation", rss, used),
+            ] {
+                f!(
+                    format!("{name}_ratio"),
+                    format!("{:.2}", ratio(outer, inner))
+                );
+                f!(format!("{name}_bytes"), outer as i64 - inner as i64);
+            }
             // The replication buffer: the backlog's share, the replicas' beyond it (not
             // counted for maxmemory), as Redis reports them.
             let repl_mem = srv.repl.backlog.as_ref().map_or(0, |b| b.mem());
