@@ -276,12 +276,7 @@ fn slot_of<'a>(ctx: &'a mut Ctx, is_function: bool) -> &'a mut Option<State> {
 /// the keys and arguments start at the fourth word); the reply goes to `ctx.out`.
 pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only: bool) {
     let is_function = matches!(callee, Callee::Function { .. });
-    let slot = if is_function {
-        &mut ctx.srv.data.scripting.functions.lua
-    } else {
-        &mut ctx.srv.data.scripting.lua
-    };
-    let Some(state) = slot.take() else {
+    let Some(state) = slot_of(ctx, is_function).take() else {
         return ctx.out.error("ERR Lua state is not available");
     };
     let (func, name) = match callee {
@@ -355,11 +350,7 @@ pub fn run(ctx: &mut Ctx, callee: Callee, args: Args, numkeys: usize, read_only:
     }
     state.lua.remove_hook();
     let _ = state.lua.unset_named_registry_value(RAW);
-    if is_function {
-        ctx.srv.data.scripting.functions.lua = Some(state);
-    } else {
-        ctx.srv.data.scripting.lua = Some(state);
-    }
+    *slot_of(ctx, is_function) = Some(state);
 }
 
 /// The count hook of a running script (Redis's scriptInterrupt): past

@@ -222,45 +222,37 @@ impl Nodes {
         let (a, b) = self.slices();
         a.iter().chain(b)
     }
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> {
-        let (a, b): (&mut [Node], &mut [Node]) = match self {
+    #[inline]
+    fn slices_mut(&mut self) -> (&mut [Node], &mut [Node]) {
+        match self {
             Nodes::None => (&mut [], &mut []),
             Nodes::One(n) => (std::slice::from_mut(n), &mut []),
             Nodes::Many(d) => d.as_mut_slices(),
-        };
+        }
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> {
+        let (a, b) = self.slices_mut();
         a.iter_mut().chain(b)
     }
     #[inline]
     fn front(&self) -> Option<&Node> {
-        match self {
-            Nodes::None => None,
-            Nodes::One(n) => Some(n),
-            Nodes::Many(d) => d.front(),
-        }
+        let (a, b) = self.slices();
+        a.first().or(b.first())
     }
     #[inline]
     fn back(&self) -> Option<&Node> {
-        match self {
-            Nodes::None => None,
-            Nodes::One(n) => Some(n),
-            Nodes::Many(d) => d.back(),
-        }
+        let (a, b) = self.slices();
+        b.last().or(a.last())
     }
     #[inline]
     fn front_mut(&mut self) -> Option<&mut Node> {
-        match self {
-            Nodes::None => None,
-            Nodes::One(n) => Some(n),
-            Nodes::Many(d) => d.front_mut(),
-        }
+        let (a, b) = self.slices_mut();
+        a.first_mut().or(b.first_mut())
     }
     #[inline]
     fn back_mut(&mut self) -> Option<&mut Node> {
-        match self {
-            Nodes::None => None,
-            Nodes::One(n) => Some(n),
-            Nodes::Many(d) => d.back_mut(),
-        }
+        let (a, b) = self.slices_mut();
+        b.last_mut().or(a.last_mut())
     }
     /// The deque, made from what there is (a second node is coming).
     fn many(&mut self) -> &mut VecDeque<Node> {
