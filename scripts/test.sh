@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The test command: unit and integration tests (release build), the keyspace's unit tests
-# again under valgrind (its unsafe code: entry, dict, chunked slab, slots), then interop
-# with redis-cli, openssl s_client and redis-benchmark.
+# The test command: unit and integration tests (release build), the keyspace's and the
+# types' unit tests again under valgrind (their unsafe code: entry, dict, chunked slab,
+# slots, the one-word containers of types/thin.rs), then interop with redis-cli,
+# openssl s_client and redis-benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release
 if command -v valgrind >/dev/null 2>&1; then
     bin=$(cargo test --release --lib --no-run --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-    valgrind --error-exitcode=9 -q "$bin" keyspace:: --test-threads=1
+    valgrind --error-exitcode=9 -q "$bin" keyspace:: types:: --test-threads=1
 else
     echo "valgrind not installed: keyspace unit tests not run under it" >&2
 fi

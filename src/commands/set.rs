@@ -256,7 +256,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
         let n = count.unsigned_abs() as usize;
         out.array(n);
         // (A client past its output limit is dropped with this reply: it stops there.)
-        if let Set::Ints(v) = s {
+        if let Some(v) = s.ints() {
             let mut rng = rand::thread_rng();
             for _ in 0..n {
                 if out.over_limit() {

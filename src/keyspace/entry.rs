@@ -10,12 +10,14 @@
 //! ```text
 //!  0  meta: u32  LRU clock or LFU data (low 24 bits) | flags (high 8: type, RAW, VOLATILE)
 //!  4  klen: u32  key length, or BOXED (the key is a Box<[u8]> here instead of its bytes)
-//!  8  vlen: u32  string length, or BOXED (the bytes are a Box<[u8]>); 0 for other types
-//! 12  expire: i64 (unaligned), only when VOLATILE
+//!  8  vlen: u32  string length, or BOXED (the bytes are a Box<[u8]>); strings only
+//!  .. expire: i64 (unaligned), only when VOLATILE (at 12 for strings, 8 for the others)
 //!  .. key bytes
 //!  .. payload: string bytes | i64 (Int)
-//!  .. (8-aligned) a container itself (List, Hash, Set, ZSet: 16 bytes; Stream)
+//!  .. (8-aligned) a container itself (Hash, Set, ZSet: one word; List; Stream)
 //! ```
+//! The header of the other types has no `vlen` (8 bytes): a 13-byte key and a small sorted
+//! set's word then fit one 32-byte block.
 //! A container lives in the block, not in a box of its own: a small sorted set is this block
 //! plus its packed bytes, one allocation fewer (16 bytes a key) than a pointer to a box.
 //! Lengths that do not fit a u32 are boxed (a `Box::into_raw` slice pointer in place of the
@@ -43,7 +45,15 @@ const RAW: u8 = 8;
 /// An expiry follows the header.
 const VOLATILE: u8 = 16;
 
-const HEAD: usize = 12;
+/// Header bytes: strings have a `vlen` word, the other types do not.
+#[inline]
+fn head(flags: u8) -> usize {
+    if flags & TYPE_BITS == T_STR {
+        12
+    } else {
+        8
+    }
+}
 const LRU_BITS: u32 = (1 << 24) - 1;
 /// `klen`/`vlen` value meaning "stored as a Box<[u8]>".
 const BOXED: u32 = u32::MAX;
@@ -150,14 +160,14 @@ impl Entry {
     fn build(key: &[u8], expire: i64, lru: u32, flags: u8, payload: Payload) -> Entry {
         let volatile = expire != NO_EXPIRE;
         let flags = flags | if volatile { VOLATILE } else { 0 };
-        let kend = HEAD + if volatile { 8 } else { 0 } + stored_len(key.len());
+        let kend = head(flags) + if volatile { 8 } else { 0 } + stored_len(key.len());
         let size = match payload {
             Payload::Int(_) => kend + 8,
             Payload::Bytes(b) => kend + stored_len(b.len()),
             Payload::Inline(_, n) => align8(kend) + n,
         };
         let lay = layout(size);
-        // SAFETY: the size is non-zero (HEAD); every byte of the header and of the parts
+        // SAFETY: the size is non-zero (the header); every byte of the header and of the parts
         // after it is written below before the block is read.
         unsafe {
             let p = alloc::alloc(lay);
@@ -166,7 +176,7 @@ impl Entry {
             };
             let b = p.as_ptr();
             ptr::write(b as *mut u32, (lru & LRU_BITS) | (flags as u32) << 24);
-            let mut at = b.add(HEAD);
+            let mut at = b.add(head(flags));
             if volatile {
                 ptr::write_unaligned(at as *mut i64, expire);
                 at = at.add(8);
@@ -185,7 +195,9 @@ impl Entry {
                 }
                 Payload::Bytes(s) => put_bytes(at, s),
             };
-            ptr::write(b.add(8) as *mut u32, vlen);
+            if flags & TYPE_BITS == T_STR {
+                ptr::write(b.add(8) as *mut u32, vlen);
+            }
             Entry { p }
         }
     }
@@ -211,7 +223,7 @@ impl Entry {
     }
     #[inline]
     fn key_offset(&self) -> usize {
-        HEAD + if self.flags() & VOLATILE != 0 { 8 } else { 0 }
+        head(self.flags()) + if self.flags() & VOLATILE != 0 { 8 } else { 0 }
     }
     #[inline]
     fn payload_offset(&self) -> usize {
@@ -246,7 +258,7 @@ impl Entry {
             return NO_EXPIRE;
         }
         // SAFETY: VOLATILE blocks hold the expiry right after the header.
-        unsafe { ptr::read_unaligned(self.p.as_ptr().add(HEAD) as *const i64) }
+        unsafe { ptr::read_unaligned(self.p.as_ptr().add(head(self.flags())) as *const i64) }
     }
     /// Set or clear the expiry. Adding or removing one rebuilds the block (8 bytes more or
     /// less); changing one is a write.
@@ -255,7 +267,9 @@ impl Entry {
         let had = self.flags() & VOLATILE != 0;
         if had && at != NO_EXPIRE {
             // SAFETY: the block has the expiry word (VOLATILE), written over in place.
-            unsafe { ptr::write_unaligned(self.p.as_ptr().add(HEAD) as *mut i64, at) };
+            unsafe {
+                ptr::write_unaligned(self.p.as_ptr().add(head(self.flags())) as *mut i64, at)
+            };
         } else if had || at != NO_EXPIRE {
             *self = self.remade(None, at);
         }

@@ -203,9 +203,9 @@ impl<'a> ValRef<'a> {
     /// skiplist sorted set's member dictionary; None for other encodings.
     pub fn table_stats(self) -> Option<crate::keyspace::dict::IndexStats> {
         match self {
-            ValRef::Set(crate::types::set::Set::Table(d)) => Some(d.index_stats()),
-            ValRef::Hash(crate::types::hash::Hash::Table(t)) => Some(t.index_stats()),
-            ValRef::ZSet(crate::types::zset::ZSet::Skip(k)) => Some(k.dict_stats()),
+            ValRef::Set(s) => s.dict().map(|d| d.index_stats()),
+            ValRef::Hash(h) => h.table().map(|t| t.index_stats()),
+            ValRef::ZSet(z) => z.skiplist().map(|k| k.dict_stats()),
             _ => None,
         }
     }

@@ -619,7 +619,7 @@ fn object(r: &mut R<'_>, t: u8, opts: &LoadOpts) -> Res<Option<Value>> {
             let n = r.count(2)?;
             // Too many fields for a listpack: a hash table from the start, as Redis.
             let mut h = if n > opts.shape.hash_limits.entries {
-                Hash::Table(Box::default())
+                Hash::table_form()
             } else {
                 Hash::new()
             };

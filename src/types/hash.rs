@@ -3,6 +3,7 @@
 //! entry plus an index position); once a hash outgrows hash-max-listpack-entries or stores a
 //! field or value longer than hash-max-listpack-value it becomes a `Dict` for good, as in
 //! Redis, even if it later shrinks.
+use super::thin::{Form, Packed, ThinBytes};
 use rand::Rng;
 
 use crate::keyspace::Table as Slots;
@@ -54,13 +55,10 @@ impl crate::keyspace::dict::Keyed for Pair {
 
 type Table = Slots<Pair>;
 
+/// One word (see `thin`): the small form's pairs, encoded back to back (see `Item`), or
+/// a boxed table.
 #[derive(Clone)]
-pub enum Hash {
-    /// Pairs encoded as `varint(len) field varint(len) value`, back to back.
-    Small(Box<[u8]>),
-    /// Boxed so a hash value stays the size of a Vec inside `Value`.
-    Table(Box<Table>),
-}
+pub struct Hash(Packed<ThinBytes, Table>);
 
 /// The hash-max-listpack-* thresholds in force when a hash is written.
 #[derive(Clone, Copy, Debug)]
@@ -80,7 +78,7 @@ impl Limits {
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Small(Box::default())
+        Hash(Packed::compact(ThinBytes::new()))
     }
 }
 
@@ -162,13 +160,29 @@ fn int_width(n: i64) -> usize {
     w
 }
 
-/// One item (field or value) of the compact form: `varint(len << 1)` and the bytes, or
-/// `varint(width << 1 | 1)` and an integer in `width` little-endian bytes when the
-/// string is an integer's canonical text: "1234567" takes 4 bytes instead of 8.
+/// One item (field or value) of the compact form: bytes, or an integer when the string is
+/// an integer's canonical text ("1234567" takes 3 bytes instead of 7).
+///
+/// A pair is one header byte, the field's code in its high nibble and the value's in its
+/// low one, then the field and the value:
+/// - codes 0..=9: a string of that many bytes;
+/// - codes 10..=14: an integer in 1, 2, 3, 4 or 8 little-endian bytes (sign-extended);
+/// - code 15 (`LONG`): a varint follows, `len << 1` for a longer string or
+///   `width << 1 | 1` for an integer of another width, then the bytes.
+///
+/// `f3 → 1234567` is 1 + 2 + 3 = 6 bytes (Redis's listpack: 10); short field names with
+/// integer or short values, the common hash, pay one byte of header per pair.
+#[derive(Clone, Copy)]
 enum Item<'a> {
     Bytes(&'a [u8]),
     Int(i64),
 }
+
+/// Strings up to this long have their length in the nibble.
+const INLINE_MAX: usize = 9;
+/// Integer widths with a nibble code of their own (10 + index).
+const INT_WIDTHS: [usize; 5] = [1, 2, 3, 4, 8];
+const LONG: u8 = 15;
 
 impl<'a> Item<'a> {
     #[inline]
@@ -178,91 +192,123 @@ impl<'a> Item<'a> {
             None => Item::Bytes(s),
         }
     }
+    /// The nibble code, and the varint after the header byte when it is `LONG`.
+    #[inline]
+    fn code(&self) -> (u8, Option<usize>) {
+        match *self {
+            Item::Bytes(b) if b.len() <= INLINE_MAX => (b.len() as u8, None),
+            Item::Bytes(b) => (LONG, Some(b.len() << 1)),
+            Item::Int(n) => {
+                let w = int_width(n);
+                match INT_WIDTHS.iter().position(|&x| x == w) {
+                    Some(i) => (10 + i as u8, None),
+                    None => (LONG, Some(w << 1 | 1)),
+                }
+            }
+        }
+    }
+    /// Bytes after the header byte: the long form's varint, then the item's own bytes.
+    #[inline]
     fn encoded_len(&self) -> usize {
-        match self {
-            Item::Bytes(b) => varint_len(b.len() << 1) + b.len(),
-            Item::Int(n) => 1 + int_width(*n),
-        }
+        let body = match *self {
+            Item::Bytes(b) => b.len(),
+            Item::Int(n) => int_width(n),
+        };
+        body + self.code().1.map_or(0, varint_len)
     }
-    fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Item::Bytes(b) => {
-                put_varint(out, b.len() << 1);
-                out.extend_from_slice(b);
-            }
-            Item::Int(n) => {
-                let w = int_width(*n);
-                out.push((w << 1 | 1) as u8);
-                out.extend_from_slice(&n.to_le_bytes()[..w]);
-            }
-        }
-    }
-    /// Writes the encoding into `out` (exactly `encoded_len` bytes).
+    /// Writes what `encoded_len` counts into `out` (exactly that many bytes).
     fn write_at(&self, out: &mut [u8]) {
-        match self {
-            Item::Bytes(b) => {
-                let p = varint::write(out, b.len() << 1);
-                out[p..].copy_from_slice(b);
-            }
-            Item::Int(n) => {
-                let w = int_width(*n);
-                out[0] = (w << 1 | 1) as u8;
-                out[1..].copy_from_slice(&n.to_le_bytes()[..w]);
-            }
+        let p = match self.code().1 {
+            Some(ext) => varint::write(out, ext),
+            None => 0,
+        };
+        match *self {
+            Item::Bytes(b) => out[p..].copy_from_slice(b),
+            Item::Int(n) => out[p..].copy_from_slice(&n.to_le_bytes()[..int_width(n)]),
         }
     }
     fn val(&self) -> Val<'a> {
-        match self {
+        match *self {
             Item::Bytes(b) => Val::Bytes(b),
-            Item::Int(n) => num_val(*n),
+            Item::Int(n) => num_val(n),
         }
     }
 }
 
-/// Reads one item at `*pos`, advancing past it.
+/// The encoded size of a pair.
 #[inline]
-fn get_item<'a>(buf: &'a [u8], pos: &mut usize) -> Item<'a> {
-    let h = varint::read(buf, pos);
-    if h & 1 == 1 {
-        let w = h >> 1;
-        let mut raw = [0u8; 8];
-        raw[..w].copy_from_slice(&buf[*pos..*pos + w]);
-        *pos += w;
-        let sh = 64 - 8 * w as u32;
-        Item::Int((i64::from_le_bytes(raw) << sh) >> sh)
+fn pair_len(f: &Item, v: &Item) -> usize {
+    1 + f.encoded_len() + v.encoded_len()
+}
+
+/// Writes a pair into `out` (exactly `pair_len` bytes).
+fn write_pair(out: &mut [u8], f: &Item, v: &Item) {
+    out[0] = f.code().0 << 4 | v.code().0;
+    let fl = f.encoded_len();
+    f.write_at(&mut out[1..1 + fl]);
+    v.write_at(&mut out[1 + fl..]);
+}
+
+/// Where an item of nibble `code` is, at `*pos`: (is an integer, its byte length), with
+/// `*pos` moved past the long form's varint to the item's bytes.
+#[inline]
+fn item_span(code: u8, buf: &[u8], pos: &mut usize) -> (bool, usize) {
+    match code {
+        0..=9 => (false, code as usize),
+        LONG => {
+            let h = varint::read(buf, pos);
+            (h & 1 == 1, h >> 1)
+        }
+        _ => (true, INT_WIDTHS[(code - 10) as usize]),
+    }
+}
+
+/// Reads an item of nibble `code` at `*pos`, advancing past it.
+#[inline]
+fn get_item<'a>(code: u8, buf: &'a [u8], pos: &mut usize) -> Item<'a> {
+    let (int, n) = item_span(code, buf, pos);
+    let s = &buf[*pos..*pos + n];
+    *pos += n;
+    if int {
+        Item::Int(read_int(s))
     } else {
-        let n = h >> 1;
-        let s = &buf[*pos..*pos + n];
-        *pos += n;
         Item::Bytes(s)
     }
 }
 
-/// The pairs of a small hash, with each pair's byte range in the buffer.
+/// A sign-extended little-endian integer of 1..=8 bytes.
+#[inline]
+fn read_int(s: &[u8]) -> i64 {
+    let mut raw = [0u8; 8];
+    raw[..s.len()].copy_from_slice(s);
+    let sh = 64 - 8 * s.len() as u32;
+    (i64::from_le_bytes(raw) << sh) >> sh
+}
+
+/// The pairs of a small hash.
 pub struct SmallPairs<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl<'a> SmallPairs<'a> {
-    /// (start offset, field, value, end offset, value's start offset)
-    #[inline]
-    fn next_raw(&mut self) -> Option<(usize, Item<'a>, Item<'a>, usize, usize)> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let start = self.pos;
-        let f = get_item(self.buf, &mut self.pos);
-        let vstart = self.pos;
-        let v = get_item(self.buf, &mut self.pos);
-        Some((start, f, v, self.pos, vstart))
-    }
+/// Reads the pair at `*pos`, advancing past it.
+#[inline]
+fn read_pair<'a>(buf: &'a [u8], pos: &mut usize) -> (Item<'a>, Item<'a>) {
+    let h = buf[*pos];
+    *pos += 1;
+    let f = get_item(h >> 4, buf, pos);
+    let v = get_item(h & 15, buf, pos);
+    (f, v)
 }
 
 impl<'a> Iterator for SmallPairs<'a> {
     type Item = (Val<'a>, Val<'a>);
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_raw().map(|(_, f, v, _, _)| (f.val(), v.val()))
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let (f, v) = read_pair(self.buf, &mut self.pos);
+        Some((f.val(), v.val()))
     }
 }
 
@@ -270,11 +316,10 @@ fn pairs(buf: &[u8]) -> SmallPairs<'_> {
     SmallPairs { buf, pos: 0 }
 }
 
-/// Encodes one pair into `out` (exact growth: small hashes should not carry slack).
-fn encode_pair(out: &mut Vec<u8>, f: &Item, v: &Item) {
-    out.reserve_exact(f.encoded_len() + v.encoded_len());
-    f.encode(out);
-    v.encode(out);
+/// Appends one pair (exact growth: small hashes should not carry slack).
+fn append_pair(out: &mut ThinBytes, f: &Item, v: &Item) {
+    let end = out.len();
+    write_pair(out.splice(end, end, pair_len(f, v)), f, v);
 }
 
 pub enum Iter<'a> {
@@ -297,62 +342,64 @@ impl Hash {
         Self::default()
     }
     /// Whether the compact (listpack) form is in use.
+    /// An empty hash in the table form.
+    pub fn table_form() -> Self {
+        Hash(Packed::big(Box::default()))
+    }
+    /// The table of a hash in the table form.
+    pub fn table(&self) -> Option<&Table> {
+        match self.0.get() {
+            Form::Big(t) => Some(t),
+            Form::Packed(_) => None,
+        }
+    }
     pub fn is_small(&self) -> bool {
-        matches!(self, Hash::Small(_))
+        self.0.is_packed()
     }
     pub fn len(&self) -> usize {
-        match self {
-            Hash::Small(b) => pairs(b).count(),
-            Hash::Table(t) => t.len(),
+        match self.0.get() {
+            Form::Packed(b) => pairs(b).count(),
+            Form::Big(t) => t.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
-        match self {
-            Hash::Small(b) => b.is_empty(),
-            Hash::Table(t) => t.is_empty(),
+        match self.0.get() {
+            Form::Packed(b) => b.is_empty(),
+            Form::Big(t) => t.is_empty(),
         }
     }
     pub fn get(&self, f: &[u8]) -> Option<Val<'_>> {
-        match self {
-            Hash::Small(b) => Self::find_small(b, f).0.map(|(_, vstart, _)| {
-                let mut p = vstart;
-                get_item(b, &mut p).val()
+        match self.0.get() {
+            Form::Packed(b) => Self::find_small(b, f).0.map(|(start, _)| {
+                let mut p = start;
+                read_pair(b, &mut p).1.val()
             }),
-            Hash::Table(t) => t
+            Form::Big(t) => t
                 .pos_of(f)
                 .and_then(|p| t.item(p))
                 .map(|p| Val::Bytes(p.value())),
         }
     }
-    /// Where field `f` is in the small form: (pair start, value start, pair end), and
-    /// how many pairs come before it (all of them when absent).
-    fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize, usize)>, usize) {
-        // One pass reading headers only: a string's length and an integer's width are
-        // both the header shifted right once, so a value is skipped without decoding.
-        use varint::read as header;
+    /// Where field `f` is in the small form: (pair start, pair end), and how many pairs
+    /// come before it (all of them when absent).
+    fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize)>, usize) {
+        // One pass reading headers: a value is skipped without decoding it.
         let probe = Item::of(f);
         let (mut p, mut count) = (0, 0);
         while p < b.len() {
             let start = p;
-            let h = header(b, &mut p);
-            let n = h >> 1;
+            let h = b[p];
+            p += 1;
+            let (int, n) = item_span(h >> 4, b, &mut p);
             let hit = match probe {
-                Item::Bytes(x) => h & 1 == 0 && n == x.len() && &b[p..p + n] == x,
-                Item::Int(v) => {
-                    h & 1 == 1 && {
-                        let mut raw = [0u8; 8];
-                        raw[..n].copy_from_slice(&b[p..p + n]);
-                        let sh = 64 - 8 * n as u32;
-                        (i64::from_le_bytes(raw) << sh) >> sh == v
-                    }
-                }
+                Item::Bytes(x) => !int && n == x.len() && &b[p..p + n] == x,
+                Item::Int(v) => int && read_int(&b[p..p + n]) == v,
             };
             p += n;
-            let vstart = p;
-            let vh = header(b, &mut p);
-            p += vh >> 1;
+            let (_, vn) = item_span(h & 15, b, &mut p);
+            p += vn;
             if hit {
-                return (Some((start, vstart, p)), count);
+                return (Some((start, p)), count);
             }
             count += 1;
         }
@@ -363,48 +410,45 @@ impl Hash {
     }
     /// Pairs in storage order (insertion order for the small form).
     pub fn iter(&self) -> Iter<'_> {
-        match self {
-            Hash::Small(b) => Iter::Small(pairs(b)),
-            Hash::Table(t) => Iter::Table(Box::new(t.items().map(|(_, p)| p.split()))),
+        match self.0.get() {
+            Form::Packed(b) => Iter::Small(pairs(b)),
+            Form::Big(t) => Iter::Table(Box::new(t.items().map(|(_, p)| p.split()))),
         }
     }
     /// Sets `f` to `v`, converting to the table form when the limits require it.
     /// Returns whether `f` is a new field.
     pub fn set(&mut self, f: &[u8], v: &[u8], lim: Limits) -> bool {
-        if let Hash::Small(b) = self {
+        if let Form::Packed(b) = self.0.get_mut() {
             if f.len() > lim.value || v.len() > lim.value {
                 self.convert();
             } else {
                 let (found, count) = Self::find_small(b, f);
                 let nv = Item::of(v);
                 match found {
-                    Some((_, vstart, end)) if end - vstart == nv.encoded_len() => {
-                        // Same encoded size (a counter, usually): overwrite in place.
-                        nv.write_at(&mut b[vstart..end]);
-                        return false;
-                    }
-                    Some((_, vstart, end)) => {
-                        // Resize the value's room in place, then write it there.
-                        let (old, new) = (end - vstart, nv.encoded_len());
-                        crate::types::boxbuf::edit(b, |b| {
-                            if new > old {
-                                b.splice(vstart..vstart, std::iter::repeat_n(0, new - old));
-                            } else {
-                                b.drain(vstart..vstart + old - new);
-                            }
-                            nv.write_at(&mut b[vstart..vstart + new]);
-                        });
+                    Some((start, end)) => {
+                        // The pair rewritten where it is: in place when its size stays (a
+                        // counter, usually), else resized in place first.
+                        // The field matched: its encoding is the probe's.
+                        let fi = Item::of(f);
+                        let len = pair_len(&fi, &nv);
+                        if len == end - start {
+                            write_pair(&mut b[start..end], &fi, &nv);
+                        } else {
+                            write_pair(b.splice(start, end, len), &fi, &nv);
+                        }
                         return false;
                     }
                     None if count < lim.entries => {
-                        crate::types::boxbuf::edit(b, |b| encode_pair(b, &Item::of(f), &nv));
+                        append_pair(b, &Item::of(f), &nv);
                         return true;
                     }
                     None => self.convert(),
                 }
             }
         }
-        let Hash::Table(t) = self else { unreachable!() };
+        let Form::Big(t) = self.0.get_mut() else {
+            unreachable!()
+        };
         match t.pos_of(f) {
             Some(p) => {
                 if let Some(cell) = t.item_mut(p) {
@@ -420,38 +464,36 @@ impl Hash {
     }
     /// Removes `f`; returns whether it was present.
     pub fn remove(&mut self, f: &[u8]) -> bool {
-        match self {
-            Hash::Small(b) => match Self::find_small(b, f).0 {
-                Some((start, _, end)) => {
-                    crate::types::boxbuf::edit(b, |b| {
-                        b.drain(start..end);
-                    });
+        match self.0.get_mut() {
+            Form::Packed(b) => match Self::find_small(b, f).0 {
+                Some((start, end)) => {
+                    b.remove(start, end);
                     true
                 }
                 None => false,
             },
-            Hash::Table(t) => t.remove_key(f).is_some(),
+            Form::Big(t) => t.remove_key(f).is_some(),
         }
     }
     /// Moves every pair into a Dict (one way: Redis never converts back).
     fn convert(&mut self) {
-        if let Hash::Small(b) = self {
+        if let Form::Packed(b) = self.0.get() {
             let mut t = Table::with_capacity(pairs(b).count() + 1);
             for (f, v) in pairs(b) {
                 t.add(Pair::new(&f, &v));
             }
-            *self = Hash::Table(Box::new(t));
+            self.0 = Packed::big(Box::new(t));
         }
     }
     /// HSCAN of the table form from `cursor`; the small form is scanned whole (cursor 0).
     pub fn scan(&self, cursor: usize, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> usize {
-        match self {
-            Hash::Small(_) => {
+        match self.0.get() {
+            Form::Packed(_) => {
                 self.iter().for_each(|(k, v)| f(&k, &v));
                 0
             }
-            Hash::Table(t) if cursor >= t.pos_bound() => 0,
-            Hash::Table(t) => t.scan_items(cursor, count, |p| {
+            Form::Big(t) if cursor >= t.pos_bound() => 0,
+            Form::Big(t) => t.scan_items(cursor, count, |p| {
                 let (k, v) = p.split();
                 f(k, v)
             }),
@@ -459,16 +501,16 @@ impl Hash {
     }
     /// Random access by position, for HRANDFIELD.
     pub fn sampler(&self) -> Sampler<'_> {
-        match self {
-            Hash::Small(_) => Sampler::Small(self.iter().collect()),
-            Hash::Table(t) => Sampler::Table(t),
+        match self.0.get() {
+            Form::Packed(_) => Sampler::Small(self.iter().collect()),
+            Form::Big(t) => Sampler::Table(t),
         }
     }
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
-        match self {
-            Hash::Small(b) => b.len(),
-            Hash::Table(t) => {
+        match self.0.get() {
+            Form::Packed(b) => b.heap_size(),
+            Form::Big(t) => {
                 // A 16-byte cell, ~5 bytes of index and the pair's own block.
                 std::mem::size_of::<Table>()
                     + t.items().map(|(_, p)| p.0.len() + 16 + 5).sum::<usize>()
@@ -573,7 +615,7 @@ mod tests {
 
     #[test]
     fn value_stays_small() {
-        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Hash>(), 8);
         let mut h = Hash::new();
         h.set(b"n", b"10", LIM);
         h.set(b"m", b"x", LIM);
@@ -610,7 +652,7 @@ mod tests {
         for v in cases {
             assert_eq!(h.get(v).as_deref(), Some(v));
         }
-        let Hash::Small(b) = &h else { panic!() };
+        let Form::Packed(b) = h.0.get() else { panic!() };
         // "1234567" as a field and as a value: 1 + 3 bytes each, not 1 + 7.
         assert!(b.len() < cases.iter().map(|c| 2 * (c.len() + 1)).sum::<usize>());
         assert_eq!(h.get(b"1").as_deref(), None);
@@ -634,5 +676,86 @@ mod tests {
         assert_eq!(h.get(&big).as_deref(), Some(&big[..]));
         assert_eq!(h.get(b"k").as_deref(), Some(&b""[..]));
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn every_nibble_code_round_trips_under_churn() {
+        // Strings of 0..=12 bytes (inline and long), integers of every width (the nibble
+        // ones and the long form's 5..=7), "-0" and "007" (strings), against a model.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+        let lim = Limits {
+            entries: 64,
+            value: 64,
+        };
+        let item = |rng: &mut rand::rngs::StdRng| -> Vec<u8> {
+            match rng.gen_range(0..4) {
+                0 => (0..rng.gen_range(0..=12))
+                    .map(|_| rng.gen_range(b'a'..=b'c'))
+                    .collect(),
+                1 => {
+                    let bits = rng.gen_range(0..64);
+                    let n = rng.gen::<i64>() >> bits;
+                    n.to_string().into_bytes()
+                }
+                2 => {
+                    [&b"-0"[..], b"007", b"", b"9223372036854775807"][rng.gen_range(0..4)].to_vec()
+                }
+                _ => rng.gen_range(0..20).to_string().into_bytes(),
+            }
+        };
+        for _ in 0..200 {
+            let mut h = Hash::new();
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for _ in 0..60 {
+                let f = item(&mut rng);
+                if rng.gen_bool(0.2) {
+                    let was = model.iter().position(|(k, _)| *k == f);
+                    assert_eq!(h.remove(&f), was.is_some());
+                    if let Some(i) = was {
+                        model.remove(i);
+                    }
+                    continue;
+                }
+                let v = item(&mut rng);
+                let new = match model.iter_mut().find(|(k, _)| *k == f) {
+                    Some(kv) => {
+                        kv.1 = v.clone();
+                        false
+                    }
+                    None => {
+                        model.push((f.clone(), v.clone()));
+                        true
+                    }
+                };
+                assert_eq!(h.set(&f, &v, lim), new);
+                assert!(h.is_small());
+                let got: Vec<(Vec<u8>, Vec<u8>)> =
+                    h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+                assert_eq!(got, model);
+                for (k, v) in &model {
+                    assert_eq!(h.get(k).as_deref(), Some(&v[..]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_field_and_an_integer_take_one_header_byte() {
+        let lim = Limits {
+            entries: 8,
+            value: 64,
+        };
+        let mut h = Hash::new();
+        h.set(b"f3", b"1234567", lim);
+        let Form::Packed(b) = h.0.get() else { panic!() };
+        // Header, "f3", 1234567 in 3 bytes (Redis's listpack: 1+2+1 and 1+3+1).
+        assert_eq!(b.len(), 1 + 2 + 3);
+        h.set(b"f3", b"12345678901", lim);
+        h.set(b"long field", b"v", lim);
+        let Form::Packed(b) = h.0.get() else { panic!() };
+        // 12345678901 is 5 bytes (long form: 1 + 5); "long field" is 10 (long: 1 + 10).
+        assert_eq!(b.len(), (1 + 2 + 1 + 5) + (1 + 1 + 10 + 1));
+        assert_eq!(h.get(b"f3").as_deref(), Some(&b"12345678901"[..]));
     }
 }

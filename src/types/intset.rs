@@ -10,19 +10,27 @@
 //! smallest member let clustered ids (the common case: 100 consecutive ids near 10^6) take
 //! 1 byte each instead of 4, and never take more than Redis's width. RDB and DUMP write
 //! Redis's layout (`to_redis`), converted on the way out.
+use super::thin::{ThinBytes, ThinRepr};
+
 const HEAD: usize = 13;
 
 #[derive(Clone)]
+#[repr(transparent)]
 pub struct IntSet {
-    /// Exact size (see `boxbuf`).
-    buf: Box<[u8]>,
+    /// Exact size, one word (see `thin`).
+    buf: ThinBytes,
 }
+
+// SAFETY: IntSet is #[repr(transparent)] over ThinBytes.
+unsafe impl ThinRepr for IntSet {}
 
 impl Default for IntSet {
     fn default() -> Self {
         let mut b = [0u8; HEAD];
         b[0] = 1;
-        IntSet { buf: Box::new(b) }
+        IntSet {
+            buf: ThinBytes::from_slice(&b),
+        }
     }
 }
 
@@ -135,7 +143,7 @@ impl IntSet {
             let off = (v as u64).wrapping_sub(base as u64);
             out.extend_from_slice(&off.to_le_bytes()[..w]);
         }
-        self.buf = out.into_boxed_slice();
+        self.buf = ThinBytes::from_slice(&out);
     }
     /// Add `v`; true if it was new.
     pub fn insert(&mut self, v: i64) -> bool {
@@ -159,11 +167,7 @@ impl IntSet {
         let w = self.width();
         let n = self.len();
         let at = HEAD + pos * w;
-        super::boxbuf::edit(&mut self.buf, |b| {
-            b.reserve_exact(w);
-            b.resize(HEAD + (n + 1) * w, 0);
-            b.copy_within(at..HEAD + n * w, at + w);
-        });
+        self.buf.splice(at, at, w);
         self.put(pos, off);
         self.set_len(n + 1);
         true
@@ -173,9 +177,7 @@ impl IntSet {
         let v = self.get(i);
         let w = self.width();
         let at = HEAD + i * w;
-        super::boxbuf::edit(&mut self.buf, |b| {
-            b.drain(at..at + w);
-        });
+        self.buf.remove(at, at + w);
         let n = self.len();
         self.set_len(n - 1);
         v
@@ -210,7 +212,7 @@ impl IntSet {
         out
     }
     pub fn heap_size(&self) -> usize {
-        self.buf.len()
+        self.buf.heap_size()
     }
 }
 
@@ -260,7 +262,7 @@ mod tests {
         for v in (1_000_000..1_000_100).rev() {
             assert!(s.insert(v));
         }
-        assert_eq!((s.width(), s.heap_size()), (1, HEAD + 100));
+        assert_eq!((s.width(), s.heap_size()), (1, 4 + HEAD + 100));
         assert!(s.iter().eq(1_000_000..1_000_100));
         let mut e = IntSet::default();
         for v in [i64::MAX, i64::MIN, 0, -1, 1, i64::MIN + 1, i64::MAX - 1] {

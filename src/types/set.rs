@@ -2,21 +2,19 @@
 //! `set-max-intset-entries`), otherwise a `Dict`. The switch to the dictionary is one way,
 //! as in Redis.
 use super::intset::IntSet;
+use super::thin::{Form, Packed};
 use crate::keyspace::Dict;
 use crate::util::parse_i64;
 use rand::Rng;
 use std::borrow::Cow;
 
+/// One word: the intset, or a boxed dictionary (see `thin`).
 #[derive(Clone)]
-pub enum Set {
-    Ints(IntSet),
-    /// Boxed: an intset-encoded set stays the size of a Vec.
-    Table(Box<Dict<()>>),
-}
+pub struct Set(Packed<IntSet, Dict<()>>);
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(IntSet::default())
+        Set(Packed::compact(IntSet::default()))
     }
 }
 
@@ -37,46 +35,53 @@ impl Set {
     }
     /// An empty set in the hashtable encoding.
     pub fn table() -> Set {
-        Set::Table(Box::default())
+        Set(Packed::big(Box::default()))
     }
     pub fn is_intset(&self) -> bool {
-        matches!(self, Set::Ints(_))
+        self.0.is_packed()
     }
     /// The intset of an intset-encoded set.
     pub fn ints(&self) -> Option<&IntSet> {
-        match self {
-            Set::Ints(v) => Some(v),
-            Set::Table(_) => None,
+        match self.0.get() {
+            Form::Packed(v) => Some(v),
+            Form::Big(_) => None,
+        }
+    }
+    /// The dictionary of a hashtable-encoded set.
+    pub fn dict(&self) -> Option<&Dict<()>> {
+        match self.0.get() {
+            Form::Big(d) => Some(d),
+            Form::Packed(_) => None,
         }
     }
     pub fn len(&self) -> usize {
-        match self {
-            Set::Ints(v) => v.len(),
-            Set::Table(d) => d.len(),
+        match self.0.get() {
+            Form::Packed(v) => v.len(),
+            Form::Big(d) => d.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     pub fn contains(&self, m: &[u8]) -> bool {
-        match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
-            Set::Table(d) => d.contains(m),
+        match self.0.get() {
+            Form::Packed(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
+            Form::Big(d) => d.contains(m),
         }
     }
     fn convert_to_table(&mut self) {
-        if let Set::Ints(v) = self {
+        if let Form::Packed(v) = self.0.get() {
             let mut d = Dict::with_capacity(v.len() + 1);
             let mut b = itoa::Buffer::new();
             for n in v.iter() {
                 d.insert_new(b.format(n).as_bytes().into(), ());
             }
-            *self = Set::Table(Box::new(d));
+            self.0 = Packed::big(Box::new(d));
         }
     }
     /// Add a member; true if it was new. `max_ints` is `set-max-intset-entries`.
     pub fn insert(&mut self, m: &[u8], max_ints: usize) -> bool {
-        if let Set::Ints(v) = self {
+        if let Form::Packed(v) = self.0.get_mut() {
             match parse_i64(m) {
                 Some(n) => {
                     if !v.insert(n) {
@@ -90,33 +95,33 @@ impl Set {
                 None => self.convert_to_table(),
             }
         }
-        match self {
-            Set::Table(d) => d.insert(m, ()).is_none(),
-            Set::Ints(_) => false,
+        match self.0.get_mut() {
+            Form::Big(d) => d.insert(m, ()).is_none(),
+            Form::Packed(_) => false,
         }
     }
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
-            Set::Table(d) => d.remove(m).is_some(),
+        match self.0.get_mut() {
+            Form::Packed(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
+            Form::Big(d) => d.remove(m).is_some(),
         }
     }
     /// Every member, in the set's own order (ascending for an intset).
     pub fn members(&self) -> Vec<Cow<'_, [u8]>> {
-        match self {
-            Set::Ints(v) => v.iter().map(int_bytes).collect(),
-            Set::Table(d) => d.keys().map(|k| Cow::Borrowed(&**k)).collect(),
+        match self.0.get() {
+            Form::Packed(v) => v.iter().map(int_bytes).collect(),
+            Form::Big(d) => d.keys().map(|k| Cow::Borrowed(&**k)).collect(),
         }
     }
     pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
-        match self {
-            Set::Ints(v) => {
+        match self.0.get() {
+            Form::Packed(v) => {
                 let mut b = itoa::Buffer::new();
                 for n in v.iter() {
                     f(b.format(n).as_bytes());
                 }
             }
-            Set::Table(d) => {
+            Form::Big(d) => {
                 for k in d.keys() {
                     f(k);
                 }
@@ -125,10 +130,10 @@ impl Set {
     }
     /// A uniformly random member.
     pub fn random(&self) -> Option<Cow<'_, [u8]>> {
-        match self {
-            Set::Ints(v) if v.is_empty() => None,
-            Set::Ints(v) => Some(int_bytes(v.get(rand::thread_rng().gen_range(0..v.len())))),
-            Set::Table(d) => d
+        match self.0.get() {
+            Form::Packed(v) if v.is_empty() => None,
+            Form::Packed(v) => Some(int_bytes(v.get(rand::thread_rng().gen_range(0..v.len())))),
+            Form::Big(d) => d
                 .random_pos()
                 .and_then(|s| d.at(s))
                 .map(|(k, _)| Cow::Borrowed(&**k)),
@@ -136,13 +141,13 @@ impl Set {
     }
     /// Remove and return a random member.
     pub fn pop_random(&mut self) -> Option<Box<[u8]>> {
-        match self {
-            Set::Ints(v) if v.is_empty() => None,
-            Set::Ints(v) => {
+        match self.0.get_mut() {
+            Form::Packed(v) if v.is_empty() => None,
+            Form::Packed(v) => {
                 let i = rand::thread_rng().gen_range(0..v.len());
                 Some(int_bytes(v.remove_at(i)).into_owned().into())
             }
-            Set::Table(d) => {
+            Form::Big(d) => {
                 let s = d.random_pos()?;
                 d.remove_pos(s).map(|(k, _)| k.into())
             }
@@ -150,18 +155,18 @@ impl Set {
     }
     /// SSCAN step: an intset is returned whole (cursor 0), like Redis.
     pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&[u8])) -> usize {
-        match self {
-            Set::Ints(_) => {
+        match self.0.get() {
+            Form::Packed(_) => {
                 self.for_each(f);
                 0
             }
-            Set::Table(d) => d.scan(cursor, budget, |k, _| f(k)),
+            Form::Big(d) => d.scan(cursor, budget, |k, _| f(k)),
         }
     }
     pub fn heap_size(&self) -> usize {
-        match self {
-            Set::Ints(v) => v.heap_size(),
-            Set::Table(d) => d.keys().map(|k| k.len() + Dict::<()>::ENTRY_OVERHEAD).sum(),
+        match self.0.get() {
+            Form::Packed(v) => v.heap_size(),
+            Form::Big(d) => d.keys().map(|k| k.len() + Dict::<()>::ENTRY_OVERHEAD).sum(),
         }
     }
 }

@@ -5,19 +5,18 @@
 mod skiplist;
 mod small;
 
+use crate::types::thin::{Form, Packed};
 pub use skiplist::SkipList;
 use small::Small;
 use std::cmp::Ordering;
 
+/// One word: the packed pairs, or a boxed skip list (see `thin`).
 #[derive(Clone)]
-pub enum ZSet {
-    Small(Small),
-    Skip(Box<SkipList>),
-}
+pub struct ZSet(Packed<Small, SkipList>);
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet::Small(Small::default())
+        ZSet(Packed::compact(Small::default()))
     }
 }
 
@@ -105,9 +104,18 @@ pub(crate) fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
 
 macro_rules! both {
     ($self:expr, $z:ident => $e:expr) => {
-        match $self {
-            ZSet::Small($z) => $e,
-            ZSet::Skip($z) => $e,
+        match $self.0.get() {
+            Form::Packed($z) => $e,
+            Form::Big($z) => $e,
+        }
+    };
+}
+
+macro_rules! both_mut {
+    ($self:expr, $z:ident => $e:expr) => {
+        match $self.0.get_mut() {
+            Form::Packed($z) => $e,
+            Form::Big($z) => $e,
         }
     };
 }
@@ -119,34 +127,41 @@ impl ZSet {
     }
     /// An empty set in the skiplist encoding.
     pub fn new_skiplist() -> Self {
-        ZSet::Skip(Box::default())
+        ZSet(Packed::big(Box::default()))
+    }
+    /// The skip list of a skiplist-encoded set.
+    pub fn skiplist(&self) -> Option<&SkipList> {
+        match self.0.get() {
+            Form::Big(k) => Some(k),
+            Form::Packed(_) => None,
+        }
     }
     /// Whether the compact (listpack) encoding is in use.
     pub fn is_listpack(&self) -> bool {
-        matches!(self, ZSet::Small(_))
+        self.0.is_packed()
     }
     /// Converts to the skip list (one way, as Redis: past a listpack limit).
     pub fn to_skiplist(&mut self) {
-        if let ZSet::Small(s) = self {
+        if let Form::Packed(s) = self.0.get() {
             let mut k = SkipList::new();
             for (m, sc) in s.iter() {
                 k.insert(m, sc);
             }
-            *self = ZSet::Skip(Box::new(k));
+            self.0 = Packed::big(Box::new(k));
         }
     }
     /// Takes the encoding Redis would give a set built or loaded whole: the listpack when
     /// `listpack`, else the skip list.
     pub fn set_listpack(&mut self, listpack: bool) {
-        match self {
-            ZSet::Skip(k) if listpack => {
+        match self.0.get() {
+            Form::Big(k) if listpack => {
                 let mut s = Small::default();
                 for (m, sc) in k.iter() {
                     s.push_sorted(m, sc);
                 }
-                *self = ZSet::Small(s);
+                self.0 = Packed::compact(s);
             }
-            ZSet::Small(_) if !listpack => self.to_skiplist(),
+            Form::Packed(_) if !listpack => self.to_skiplist(),
             _ => {}
         }
     }
@@ -161,16 +176,16 @@ impl ZSet {
     }
     /// Insert or update; true if the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
-        both!(self, z => z.insert(m, score))
+        both_mut!(self, z => z.insert(m, score))
     }
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        both!(self, z => z.remove(m))
+        both_mut!(self, z => z.remove(m))
     }
     pub fn pop_min(&mut self) -> Option<(Box<[u8]>, f64)> {
-        both!(self, z => z.pop_min())
+        both_mut!(self, z => z.pop_min())
     }
     pub fn pop_max(&mut self) -> Option<(Box<[u8]>, f64)> {
-        both!(self, z => z.pop_max())
+        both_mut!(self, z => z.pop_max())
     }
     /// 0-based rank of a member in ascending order.
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
@@ -179,16 +194,16 @@ impl ZSet {
     /// Elements with rank in `start..=end` (ascending ranks, or ranks from the top when
     /// `rev`), walked forward or backward.
     pub fn range(&self, start: usize, end: usize, rev: bool) -> Iter<'_> {
-        match self {
-            ZSet::Small(z) => Iter::Small(z.range(start, end, rev)),
-            ZSet::Skip(z) => Iter::Skip(z.range(start, end, rev)),
+        match self.0.get() {
+            Form::Packed(z) => Iter::Small(z.range(start, end, rev)),
+            Form::Big(z) => Iter::Skip(z.range(start, end, rev)),
         }
     }
     /// Everything in order.
     pub fn iter(&self) -> Iter<'_> {
-        match self {
-            ZSet::Small(z) => Iter::Small(z.iter()),
-            ZSet::Skip(z) => Iter::Skip(z.iter()),
+        match self.0.get() {
+            Form::Packed(z) => Iter::Small(z.iter()),
+            Form::Big(z) => Iter::Skip(z.iter()),
         }
     }
     /// Ascending ranks [first, last) of the elements within a score range.
@@ -201,25 +216,25 @@ impl ZSet {
     }
     /// Remove ranks [first, last); returns how many went.
     pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
-        both!(self, z => z.remove_ranks(first, last))
+        both_mut!(self, z => z.remove_ranks(first, last))
     }
     /// A random member and its score.
     pub fn random(&self) -> Option<(&[u8], f64)> {
         use rand::Rng;
-        match self {
-            ZSet::Small(z) if z.is_empty() => None,
-            ZSet::Small(z) => z.at_rank(rand::thread_rng().gen_range(0..z.len())),
-            ZSet::Skip(z) => z.random(),
+        match self.0.get() {
+            Form::Packed(z) if z.is_empty() => None,
+            Form::Packed(z) => z.at_rank(rand::thread_rng().gen_range(0..z.len())),
+            Form::Big(z) => z.random(),
         }
     }
     /// ZSCAN step: a listpack is returned whole (cursor 0), as Redis does.
     pub fn scan(&self, cursor: usize, budget: usize, mut f: impl FnMut(&[u8], f64)) -> usize {
-        match self {
-            ZSet::Small(z) => {
+        match self.0.get() {
+            Form::Packed(z) => {
                 z.iter().for_each(|(m, s)| f(m, s));
                 0
             }
-            ZSet::Skip(z) => z.scan(cursor, budget, f),
+            Form::Big(z) => z.scan(cursor, budget, f),
         }
     }
     pub fn max_member_len(&self) -> usize {

@@ -14,6 +14,7 @@
 //! alone takes more than that. Lookups are linear, as in Redis: the set stays small
 //! (`zset-max-listpack-entries`, 128 by default) or becomes a skip list for good.
 use super::{cmp_key, LexRange, ScoreRange};
+use crate::types::thin::{ThinBytes, ThinRepr};
 
 const TAG_DOUBLE: u8 = 9;
 
@@ -25,10 +26,14 @@ const SMALL_MAX: i64 = 175;
 const SMALL_BIAS: i64 = 80;
 
 #[derive(Clone, Default)]
+#[repr(transparent)]
 pub struct Small {
-    /// Empty, or the count and the pairs; exact size (see `boxbuf`).
-    buf: Box<[u8]>,
+    /// Empty, or the count and the pairs; exact size, one word (see `thin`).
+    buf: ThinBytes,
 }
+
+// SAFETY: Small is #[repr(transparent)] over ThinBytes.
+unsafe impl ThinRepr for Small {}
 
 /// One decoded pair: its member, score and byte range.
 #[derive(Clone, Copy)]
@@ -111,14 +116,14 @@ impl Small {
     }
     fn set_len(&mut self, n: usize) {
         if n == 0 {
-            self.buf = Box::default();
+            self.buf = ThinBytes::new();
         } else {
             let c = n.min(u16::MAX as usize) as u16;
             self.buf[..HDR].copy_from_slice(&c.to_le_bytes());
         }
     }
     pub fn heap_size(&self) -> usize {
-        self.buf.len()
+        self.buf.heap_size()
     }
 
     /// The pair starting at `at`.
@@ -189,26 +194,16 @@ impl Small {
         let at = at.max(HDR);
         let (tag, sb) = score_bytes(score);
         let len = pair_len(m, tag);
-        crate::types::boxbuf::edit(&mut self.buf, |b| {
-            if b.is_empty() {
-                b.reserve_exact(HDR + len);
-                b.extend_from_slice(&[0; HDR]);
-            } else {
-                b.reserve_exact(len);
-            }
-            let old = b.len();
-            b.resize(old + len, 0);
-            b.copy_within(at..old, at + len);
-            write_pair(&mut b[at..at + len], m, tag, &sb);
-        });
+        if self.buf.is_empty() {
+            self.buf.resize(HDR);
+        }
+        write_pair(self.buf.splice(at, at, len), m, tag, &sb);
         self.set_len(n + 1);
     }
 
     fn cut(&mut self, start: usize, end: usize, pairs: usize) {
         let n = self.len();
-        crate::types::boxbuf::edit(&mut self.buf, |b| {
-            b.drain(start..end);
-        });
+        self.buf.remove(start, end);
         self.set_len(n - pairs);
     }
 

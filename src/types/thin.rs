@@ -1,0 +1,347 @@
+//! One-word containers: a compact encoding's bytes behind a thin pointer, or a boxed
+//! large form, in a single tagged word.
+//!
+//! A `Box<[u8]>` is two words and an enum of it and a `Box<Big>` is two words too; here
+//! either is one: the pointer's low bit says which (1: packed bytes, 0: the box). The
+//! key's block (see `keyspace::entry`) then holds an 8-byte container: a 13-byte key and
+//! its small sorted set's header fit a 32-byte block instead of a 48-byte one.
+//!
+//! `ThinBytes` keeps its length in a u32 in front of the bytes (`[len][bytes]`, one
+//! allocation of exactly that size); the empty buffer points at a static header, so an
+//! empty container allocates nothing.
+use std::alloc::{self, Layout};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::ptr::{self, NonNull};
+
+/// Bytes before the data: the length.
+const PRE: usize = 4;
+
+#[repr(C, align(4))]
+struct Header(u32);
+
+/// The header of every empty buffer (never written, never freed).
+static EMPTY: Header = Header(0);
+
+fn layout(len: usize) -> Layout {
+    Layout::from_size_align(PRE + len, 4).expect("packed buffer size")
+}
+
+/// A byte buffer in one word: a pointer to `[len: u32 LE][bytes]` with bit 0 set.
+#[repr(transparent)]
+pub struct ThinBytes {
+    w: NonNull<u8>,
+}
+
+// SAFETY: the buffer is uniquely owned, like a Box<[u8]>.
+unsafe impl Send for ThinBytes {}
+// SAFETY: shared access only reads.
+unsafe impl Sync for ThinBytes {}
+
+impl ThinBytes {
+    #[inline]
+    fn base(&self) -> *mut u8 {
+        self.w.as_ptr().wrapping_sub(1)
+    }
+    #[inline]
+    fn is_static(&self) -> bool {
+        ptr::eq(self.base() as *const Header, &EMPTY)
+    }
+    #[inline]
+    fn tagged(base: *mut u8) -> NonNull<u8> {
+        // SAFETY: base is a live header (alignment 4), so base + 1 is not null.
+        unsafe { NonNull::new_unchecked(base.wrapping_add(1)) }
+    }
+    pub fn new() -> Self {
+        ThinBytes {
+            w: Self::tagged(&EMPTY as *const Header as *mut u8),
+        }
+    }
+    /// A buffer of `len` bytes, uninitialized past the header (the caller writes them).
+    fn with_len(len: usize) -> Self {
+        if len == 0 {
+            return Self::new();
+        }
+        let lay = layout(len);
+        let n = u32::try_from(len).expect("packed buffer under 4 GB");
+        // SAFETY: non-zero size; the header is written before the buffer is used.
+        unsafe {
+            let p = alloc::alloc(lay);
+            if p.is_null() {
+                alloc::handle_alloc_error(lay)
+            }
+            ptr::write(p as *mut u32, n);
+            ThinBytes { w: Self::tagged(p) }
+        }
+    }
+    pub fn from_slice(b: &[u8]) -> Self {
+        let mut t = Self::with_len(b.len());
+        t.as_mut_slice().copy_from_slice(b);
+        t
+    }
+    #[inline]
+    pub fn len(&self) -> usize {
+        // SAFETY: the base is always a live, aligned header.
+        unsafe { ptr::read(self.base() as *const u32) as usize }
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Bytes allocated: the length word and the bytes (nothing when empty).
+    pub fn heap_size(&self) -> usize {
+        if self.is_static() {
+            0
+        } else {
+            PRE + self.len()
+        }
+    }
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `len` initialized bytes follow the header.
+        unsafe { std::slice::from_raw_parts(self.base().add(PRE), self.len()) }
+    }
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as `as_slice`, borrowed uniquely; an empty buffer yields an empty slice
+        // (nothing is written through it).
+        unsafe { std::slice::from_raw_parts_mut(self.base().add(PRE), self.len()) }
+    }
+    /// Resizes to `len` bytes, keeping the first `min(len, old)`; new bytes are zero.
+    /// One `realloc` (in place when the allocator can), as Redis's listpack resizes.
+    pub fn resize(&mut self, len: usize) {
+        let old = self.len();
+        if len == old {
+            return;
+        }
+        if len == 0 {
+            *self = Self::new();
+            return;
+        }
+        if self.is_static() {
+            *self = Self::with_len(len);
+            self.as_mut_slice().fill(0);
+            return;
+        }
+        let n = u32::try_from(len).expect("packed buffer under 4 GB");
+        // SAFETY: the block was allocated with layout(old); the header is rewritten at
+        // once and the grown tail zeroed before any read.
+        unsafe {
+            let p = alloc::realloc(self.base(), layout(old), PRE + len);
+            if p.is_null() {
+                alloc::handle_alloc_error(layout(len))
+            }
+            ptr::write(p as *mut u32, n);
+            if len > old {
+                ptr::write_bytes(p.add(PRE + old), 0, len - old);
+            }
+            self.w = Self::tagged(p);
+        }
+    }
+    /// Replaces the bytes `start..end` with `n` bytes of room (zeroed when the buffer
+    /// grew), returning that room to write into.
+    pub fn splice(&mut self, start: usize, end: usize, n: usize) -> &mut [u8] {
+        let old = self.len();
+        assert!(start <= end && end <= old, "splice range");
+        let new = old - (end - start) + n;
+        if new < old {
+            self.as_mut_slice().copy_within(end..old, start + n);
+            self.resize(new);
+        } else if new > old {
+            self.resize(new);
+            self.as_mut_slice().copy_within(end..old, start + n);
+        }
+        &mut self.as_mut_slice()[start..start + n]
+    }
+    /// Inserts `b` at `at`.
+    pub fn insert(&mut self, at: usize, b: &[u8]) {
+        self.splice(at, at, b.len()).copy_from_slice(b);
+    }
+    /// Removes the bytes `start..end`.
+    pub fn remove(&mut self, start: usize, end: usize) {
+        self.splice(start, end, 0);
+    }
+    /// Runs `f` on a copy of the bytes as a Vec and keeps the result (for rewrites that
+    /// are not one splice).
+    pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut v = self.as_slice().to_vec();
+        let r = f(&mut v);
+        *self = Self::from_slice(&v);
+        r
+    }
+}
+
+impl Default for ThinBytes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ThinBytes {
+    fn drop(&mut self) {
+        if !self.is_static() {
+            // SAFETY: a non-static buffer was allocated with layout(len).
+            unsafe { alloc::dealloc(self.base(), layout(self.len())) }
+        }
+    }
+}
+
+impl Clone for ThinBytes {
+    fn clone(&self) -> Self {
+        Self::from_slice(self.as_slice())
+    }
+}
+
+impl Deref for ThinBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl DerefMut for ThinBytes {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
+impl std::fmt::Debug for ThinBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+/// A type that is a `ThinBytes` underneath (`#[repr(transparent)]` over it), so a
+/// `Packed` word can be read as one.
+///
+/// # Safety
+/// Implementors must be `#[repr(transparent)]` over `ThinBytes`.
+pub unsafe trait ThinRepr: Sized {}
+
+// SAFETY: ThinBytes is itself.
+unsafe impl ThinRepr for ThinBytes {}
+
+/// Which form a `Packed` holds, borrowed.
+pub enum Form<S, B> {
+    Packed(S),
+    Big(B),
+}
+
+/// One word: an `S` (compact bytes, tag 1) or a `Box<B>` (tag 0).
+#[repr(transparent)]
+pub struct Packed<S: ThinRepr, B> {
+    w: NonNull<u8>,
+    _m: PhantomData<(S, Box<B>)>,
+}
+
+// SAFETY: owns an S or a Box<B>, like an enum of them.
+unsafe impl<S: ThinRepr + Send, B: Send> Send for Packed<S, B> {}
+// SAFETY: as above.
+unsafe impl<S: ThinRepr + Sync, B: Sync> Sync for Packed<S, B> {}
+
+impl<S: ThinRepr, B> Packed<S, B> {
+    const BIG_ALIGNED: () = assert!(std::mem::align_of::<B>() >= 2, "tag bit free");
+
+    pub fn compact(s: S) -> Self {
+        let s = std::mem::ManuallyDrop::new(s);
+        // SAFETY: S is a ThinBytes underneath (ThinRepr), whose word has bit 0 set.
+        let w = unsafe { ptr::read(&*s as *const S as *const NonNull<u8>) };
+        Packed { w, _m: PhantomData }
+    }
+    pub fn big(b: Box<B>) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::BIG_ALIGNED;
+        // SAFETY: Box::into_raw is never null; its alignment leaves bit 0 clear.
+        let w = unsafe { NonNull::new_unchecked(Box::into_raw(b) as *mut u8) };
+        Packed { w, _m: PhantomData }
+    }
+    #[inline]
+    pub fn is_packed(&self) -> bool {
+        self.w.as_ptr() as usize & 1 == 1
+    }
+    #[inline]
+    pub fn get(&self) -> Form<&S, &B> {
+        if self.is_packed() {
+            // SAFETY: a tag-1 word is an S (repr(transparent) over the same word).
+            Form::Packed(unsafe { &*(self as *const Self as *const S) })
+        } else {
+            // SAFETY: a tag-0 word is a live Box<B> we own.
+            Form::Big(unsafe { &*(self.w.as_ptr() as *const B) })
+        }
+    }
+    #[inline]
+    pub fn get_mut(&mut self) -> Form<&mut S, &mut B> {
+        if self.is_packed() {
+            // SAFETY: as `get`, borrowed uniquely. S's methods may replace the word with
+            // another tag-1 word (a reallocated buffer), never a tag-0 one.
+            Form::Packed(unsafe { &mut *(self as *mut Self as *mut S) })
+        } else {
+            // SAFETY: as `get`, borrowed uniquely.
+            Form::Big(unsafe { &mut *(self.w.as_ptr() as *mut B) })
+        }
+    }
+}
+
+impl<S: ThinRepr, B> Drop for Packed<S, B> {
+    fn drop(&mut self) {
+        // SAFETY: the word is the S or the Box<B> its tag says, owned here, dropped once.
+        unsafe {
+            if self.is_packed() {
+                ptr::drop_in_place(self as *mut Self as *mut S);
+            } else {
+                drop(Box::from_raw(self.w.as_ptr() as *mut B));
+            }
+        }
+    }
+}
+
+impl<S: ThinRepr + Clone, B: Clone> Clone for Packed<S, B> {
+    fn clone(&self) -> Self {
+        match self.get() {
+            Form::Packed(s) => Self::compact(s.clone()),
+            Form::Big(b) => Self::big(Box::new(b.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splices_resize_in_place_and_keep_bytes() {
+        let mut t = ThinBytes::new();
+        assert!(t.is_empty());
+        t.insert(0, b"world");
+        t.insert(0, b"hello ");
+        assert_eq!(&*t, b"hello world");
+        t.splice(5, 6, 3).copy_from_slice(b", w");
+        assert_eq!(&*t, b"hello, wworld");
+        t.remove(7, 9);
+        assert_eq!(&*t, b"hello, orld");
+        t.resize(13);
+        assert_eq!(&*t, b"hello, orld\0\0");
+        let c = t.clone();
+        t.remove(0, t.len());
+        assert!(t.is_empty() && t.is_static());
+        assert_eq!(&*c, b"hello, orld\0\0");
+        assert_eq!(std::mem::size_of::<Packed<ThinBytes, u64>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Packed<ThinBytes, u64>>>(), 8);
+    }
+
+    #[test]
+    fn packed_holds_either_form_and_drops_it() {
+        let mut p: Packed<ThinBytes, Vec<u8>> = Packed::compact(ThinBytes::from_slice(b"abc"));
+        match p.get_mut() {
+            Form::Packed(s) => s.insert(3, b"def"),
+            Form::Big(_) => panic!("packed"),
+        }
+        assert!(matches!(p.get(), Form::Packed(s) if &**s == b"abcdef"));
+        let q = p.clone();
+        p = Packed::big(Box::new(b"big".to_vec()));
+        assert!(matches!(p.get(), Form::Big(b) if b == b"big"));
+        assert!(matches!(q.get(), Form::Packed(s) if &**s == b"abcdef"));
+    }
+}
