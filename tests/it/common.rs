@@ -31,15 +31,22 @@ pub fn bin() -> String {
     std::env::var("FERROKV_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ferrokv").to_string())
 }
 
+/// A fresh directory of its own. Named by a process-wide counter: a name from a free port
+/// (as before) could be handed to two tests at once, and the first to finish removed the
+/// other's directory (its AOF gone under it: "Can't chdir", a digest mismatch).
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "ferrokv-test-{}-{}-{}",
-        tag,
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d =
+            std::env::temp_dir().join(format!("ferrokv-test-{}-{}-{}", tag, std::process::id(), n));
+        // An existing one (a leftover of an earlier run with the same pid) is skipped.
+        match std::fs::create_dir(&d) {
+            Ok(()) => return d,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("{}: {e}", d.display()),
+        }
+    }
 }
 
 impl Server {
