@@ -44,6 +44,11 @@ const INCOMPRESSIBLE: u32 = u32::MAX;
 struct Node {
     buf: Vec<u8>,
     n: u32,
+    /// 0: elements are `varint(length) bytes backlen`; w > 0: every element is exactly w
+    /// bytes, stored bare (a node of ids, hashes, timestamps: 8 bytes an element where
+    /// the general form takes 10). A node takes the width of its first element and drops
+    /// to the general form, for good, when an element of another length joins it.
+    w: u16,
     /// The raw length when `buf` is LZF-compressed (an inner node under
     /// list-compress-depth); 0 when `buf` is the raw entries (INCOMPRESSIBLE: raw, and
     /// compressing it was tried).
@@ -83,8 +88,56 @@ fn entry(b: &[u8], at: usize) -> (&[u8], usize) {
     (v, p + len + varint_len(body))
 }
 
-/// Byte offset of element `i` of `n` (`i == n` gives the end), from the nearer end.
-fn offset_of(b: &[u8], n: usize, i: usize) -> usize {
+/// The element at byte offset `at` of a node of width `w` (see `Node::w`), and the
+/// offset after it.
+#[inline(always)]
+fn elem(w: u16, b: &[u8], at: usize) -> (&[u8], usize) {
+    if w != 0 {
+        let end = at + w as usize;
+        (&b[at..end], end)
+    } else {
+        entry(b, at)
+    }
+}
+
+/// The offset of the element that ends at `at`, in a node of width `w`.
+#[inline(always)]
+fn elem_before(w: u16, b: &[u8], at: usize) -> usize {
+    if w != 0 {
+        at - w as usize
+    } else {
+        start_before(b, at)
+    }
+}
+
+/// The size jemalloc allocates for a request of `n` bytes (its default classes: 16-byte
+/// steps to 128, then four classes per doubling).
+fn size_class(n: usize) -> usize {
+    if n <= 8 {
+        8
+    } else if n <= 128 {
+        n.div_ceil(16) * 16
+    } else {
+        let spacing = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
+        n.div_ceil(spacing) * spacing
+    }
+}
+
+/// The width a node starting with an element of `len` bytes takes (0: the general form).
+fn width_for(len: usize) -> u16 {
+    if (1..=u16::MAX as usize).contains(&len) {
+        len as u16
+    } else {
+        0
+    }
+}
+
+/// Byte offset of element `i` of `n` (`i == n` gives the end) in a node of width `w`,
+/// from the nearer end.
+fn offset_of(w: u16, b: &[u8], n: usize, i: usize) -> usize {
+    if w != 0 {
+        return i * w as usize;
+    }
     if i <= n / 2 {
         let mut at = 0;
         for _ in 0..i {
@@ -153,18 +206,51 @@ impl Node {
             _ => self.lzf = INCOMPRESSIBLE,
         }
     }
-    /// Inserts at byte offset `at` of a raw node.
-    fn insert_at(&mut self, at: usize, v: &[u8]) {
+    /// A fixed-width raw node in the general form (an element of another width is coming).
+    fn unfix(&mut self) {
         debug_assert!(self.lzf == 0);
-        let len = entry_len(v.len());
+        let w = std::mem::take(&mut self.w) as usize;
+        if w == 0 {
+            return;
+        }
+        let mut out = vec![0; self.n as usize * entry_len(w)];
+        let mut at = 0;
+        for v in self.buf.chunks_exact(w) {
+            let len = entry_len(w);
+            write_entry(&mut out[at..at + len], v);
+            at += len;
+        }
+        self.buf = out;
+    }
+    /// Inserts before element `j` (`j == n`: appends) of a raw node.
+    fn insert_at(&mut self, j: usize, v: &[u8]) {
+        debug_assert!(self.lzf == 0);
+        if self.n == 0 {
+            self.buf.clear();
+            self.w = width_for(v.len());
+        } else if self.w != 0 && v.len() != self.w as usize {
+            self.unfix();
+        }
+        let at = offset_of(self.w, &self.buf, self.n as usize, j);
+        let len = if self.w != 0 {
+            v.len()
+        } else {
+            entry_len(v.len())
+        };
         let old = self.buf.len();
         if self.buf.capacity() - old < len {
-            // Some slack while a node is the one pushes go to; trimmed when it is done.
-            self.buf.reserve_exact(len.max(old / 8));
+            // Room up to the allocator's size class: jemalloc hands out that much anyway,
+            // so the slack costs nothing, and the next class is 12-25% larger (amortized
+            // growth). Trimmed when the node is done.
+            self.buf.reserve_exact(size_class(old + len) - old);
         }
         self.buf.resize(old + len, 0);
         self.buf.copy_within(at..old, at + len);
-        write_entry(&mut self.buf[at..at + len], v);
+        if self.w != 0 {
+            self.buf[at..at + len].copy_from_slice(v);
+        } else {
+            write_entry(&mut self.buf[at..at + len], v);
+        }
         self.n += 1;
     }
     fn cut(&mut self, start: usize, end: usize, count: usize) {
@@ -179,9 +265,18 @@ impl Node {
             self.buf.shrink_to_fit();
         }
     }
-    /// Whether Redis's quicklist would add an element of `len` bytes to this node.
+    /// Whether Redis's quicklist would add an element of `len` bytes to this node. The
+    /// rule counts the node's own bytes: a fixed-width node holds as many elements as fit
+    /// in its size, more than a listpack of them would (817 8-byte elements in Redis's
+    /// 8 KB node; 1021 here), so it fills its allocation as Redis's node fills its own.
+    /// An element of another width counts the node in the general form it would take.
     fn allows(&self, len: usize, fill: i64) -> bool {
-        node_allows(self.raw_len() + LP_OVERHEAD - 1, self.n as usize, len, fill)
+        let bytes = if self.w != 0 && len != self.w as usize {
+            self.n as usize * entry_len(self.w as usize)
+        } else {
+            self.raw_len()
+        };
+        node_allows(bytes + LP_OVERHEAD - 1, self.n as usize, len, fill)
     }
     /// Whether this node is over its limits (after an edit in the middle).
     fn over(&self, fill: i64) -> bool {
@@ -190,13 +285,13 @@ impl Node {
 }
 
 /// The nodes of a list: none, one (inline: a short list is its node's bytes and nothing
-/// else), or a deque (boxed, so `Nodes` stays the 32 bytes of one node).
+/// else), or a deque (boxed, so `Nodes` stays the 40 bytes of one node).
 #[derive(Clone, Default)]
 enum Nodes {
     #[default]
     None,
     One(Node),
-    // Boxed on purpose: the enum stays one node's size (32 bytes), not 40.
+    // Boxed on purpose: the enum stays one node's size (40 bytes), not 48.
     #[allow(clippy::box_collection)]
     Many(Box<VecDeque<Node>>),
 }
@@ -473,8 +568,8 @@ impl List {
         };
         if let Some(node) = end {
             node.decompress();
-            let at = if front { 0 } else { node.buf.len() };
-            node.insert_at(at, v);
+            let j = if front { 0 } else { node.n as usize };
+            node.insert_at(j, v);
             self.len += 1;
         }
     }
@@ -487,7 +582,7 @@ impl List {
     pub fn pop_front(&mut self) -> Option<Key> {
         let node = self.nodes.front_mut()?;
         node.decompress();
-        let (v, end) = entry(&node.buf, 0);
+        let (v, end) = elem(node.w, &node.buf, 0);
         let out = Key::from(v);
         node.cut(0, end, 1);
         if node.n == 0 {
@@ -501,8 +596,8 @@ impl List {
         let node = self.nodes.back_mut()?;
         node.decompress();
         let end = node.buf.len();
-        let start = start_before(&node.buf, end);
-        let out = Key::from(entry(&node.buf, start).0);
+        let start = elem_before(node.w, &node.buf, end);
+        let out = Key::from(elem(node.w, &node.buf, start).0);
         node.cut(start, end, 1);
         if node.n == 0 {
             self.nodes.pop(false);
@@ -539,28 +634,29 @@ impl List {
         }
         let (k, j) = self.locate(i);
         let node = &self.nodes[k];
+        let (w, n) = (node.w, node.n as usize);
         Some(match node.bytes() {
-            Cow::Borrowed(b) => Cow::Borrowed(entry(b, offset_of(b, node.n as usize, j)).0),
-            Cow::Owned(b) => Cow::Owned(entry(&b, offset_of(&b, node.n as usize, j)).0.to_vec()),
+            Cow::Borrowed(b) => Cow::Borrowed(elem(w, b, offset_of(w, b, n, j)).0),
+            Cow::Owned(b) => Cow::Owned(elem(w, &b, offset_of(w, &b, n, j)).0.to_vec()),
         })
     }
-    /// The node holding element `i < len`, raw, and the element's byte offset in it.
+    /// The node holding element `i < len`, raw, and the element's place in it.
     fn open(&mut self, i: usize) -> (usize, usize) {
         let (k, j) = self.locate(i);
-        let node = &mut self.nodes[k];
-        node.decompress();
-        (k, offset_of(&node.buf, node.n as usize, j))
+        self.nodes[k].decompress();
+        (k, j)
     }
     /// Replaces element `i < len`.
     pub fn set(&mut self, i: usize, v: &[u8]) {
         if i >= self.len {
             return;
         }
-        let (k, at) = self.open(i);
+        let (k, j) = self.open(i);
         let node = &mut self.nodes[k];
-        let end = entry(&node.buf, at).1;
+        let at = offset_of(node.w, &node.buf, node.n as usize, j);
+        let end = elem(node.w, &node.buf, at).1;
         node.cut(at, end, 1);
-        node.insert_at(at, v);
+        node.insert_at(j, v);
         self.split_if_over(k);
         self.settle_all();
     }
@@ -572,8 +668,8 @@ impl List {
         if i == 0 {
             return self.push_front(v);
         }
-        let (k, at) = self.open(i);
-        self.nodes[k].insert_at(at, v);
+        let (k, j) = self.open(i);
+        self.nodes[k].insert_at(j, v);
         self.len += 1;
         self.split_if_over(k);
         self.settle_all();
@@ -586,11 +682,12 @@ impl List {
         let node = &mut self.nodes[k];
         node.decompress();
         let half = node.n as usize / 2;
-        let at = offset_of(&node.buf, node.n as usize, half);
+        let at = offset_of(node.w, &node.buf, node.n as usize, half);
         let tail = Node {
             buf: node.buf[at..].to_vec(),
             n: node.n - half as u32,
             lzf: 0,
+            w: node.w,
         };
         node.cut(at, node.buf.len(), tail.n as usize);
         node.buf.shrink_to_fit();
@@ -624,8 +721,8 @@ impl List {
                 self.nodes.remove(k);
             } else {
                 node.decompress();
-                let a = offset_of(&node.buf, n, j);
-                let b = offset_of(&node.buf, n, j + take);
+                let a = offset_of(node.w, &node.buf, n, j);
+                let b = offset_of(node.w, &node.buf, n, j + take);
                 node.cut(a, b, take);
                 k += 1;
             }
@@ -648,10 +745,10 @@ impl List {
         for node in self.nodes.iter_mut() {
             gone.clear();
             {
-                let b = node.bytes();
+                let (b, w) = (node.bytes(), node.w);
                 let mut at = 0;
                 while at < b.len() {
-                    let (v, end) = entry(&b, at);
+                    let (v, end) = elem(w, &b, at);
                     if !keep(v) {
                         gone.push((at, end));
                     }
@@ -694,17 +791,24 @@ impl List {
         let (k, mut j) = self.locate(start);
         for node in self.nodes.iter().skip(k) {
             let b = node.bytes();
-            let mut at = if j == 0 {
-                0
-            } else {
-                offset_of(&b, node.n as usize, j)
-            };
+            let w = node.w;
+            let at = offset_of(w, &b, node.n as usize, j);
             j = 0;
-            while left > 0 && at < b.len() {
-                let (v, end) = entry(&b, at);
-                f(v);
-                at = end;
-                left -= 1;
+            if w != 0 {
+                // Fixed width: the elements are the chunks.
+                let take = left.min((b.len() - at) / w as usize);
+                b[at..at + take * w as usize]
+                    .chunks_exact(w as usize)
+                    .for_each(&mut f);
+                left -= take;
+            } else {
+                let mut at = at;
+                while left > 0 && at < b.len() {
+                    let (v, end) = entry(&b, at);
+                    f(v);
+                    at = end;
+                    left -= 1;
+                }
             }
             if left == 0 {
                 return;
@@ -729,10 +833,10 @@ impl List {
         let (fk, fj) = self.locate(start);
         let (bk, bj) = self.locate(start + count - 1);
         let mut f = Side::load(self, fk);
-        f.pos = offset_of(f.bytes(), self.nodes[fk].n as usize, fj);
+        f.pos = offset_of(f.w, f.bytes(), self.nodes[fk].n as usize, fj);
         let mut b = Side::load(self, bk);
         let bb = b.bytes();
-        b.pos = entry(bb, offset_of(bb, self.nodes[bk].n as usize, bj)).1;
+        b.pos = elem(b.w, bb, offset_of(b.w, bb, self.nodes[bk].n as usize, bj)).1;
         Iter {
             l: self,
             left: count,
@@ -766,6 +870,8 @@ impl<'a> FromIterator<&'a [u8]> for List {
 /// and a byte offset (the next element from the front; just past the next from the back).
 struct Side<'a> {
     k: usize,
+    /// The node's width (`Node::w`).
+    w: u16,
     raw: &'a [u8],
     own: Option<Vec<u8>>,
     pos: usize,
@@ -775,21 +881,25 @@ impl<'a> Side<'a> {
     fn empty() -> Self {
         Side {
             k: 0,
+            w: 0,
             raw: &[],
             own: None,
             pos: 0,
         }
     }
     fn load(l: &'a List, k: usize) -> Self {
+        let w = l.nodes[k].w;
         match l.nodes[k].bytes() {
             Cow::Borrowed(raw) => Side {
                 k,
+                w,
                 raw,
                 own: None,
                 pos: 0,
             },
             Cow::Owned(v) => Side {
                 k,
+                w,
                 raw: &[],
                 own: Some(v),
                 pos: 0,
@@ -825,12 +935,12 @@ impl<'a> Iterator for Iter<'a> {
         Some(match &self.f.own {
             None => {
                 let raw: &'a [u8] = self.f.raw;
-                let (v, end) = entry(raw, pos);
+                let (v, end) = elem(self.f.w, raw, pos);
                 self.f.pos = end;
                 Cow::Borrowed(v)
             }
             Some(o) => {
-                let (v, end) = entry(o, pos);
+                let (v, end) = elem(self.f.w, o, pos);
                 let v = Cow::Owned(v.to_vec());
                 self.f.pos = end;
                 v
@@ -853,14 +963,15 @@ impl DoubleEndedIterator for Iter<'_> {
             self.b = Side::load(self.l, self.b.k - 1);
             self.b.pos = self.b.bytes().len();
         }
-        let start = start_before(self.b.bytes(), self.b.pos);
+        let w = self.b.w;
+        let start = elem_before(w, self.b.bytes(), self.b.pos);
         self.b.pos = start;
         Some(match &self.b.own {
             None => {
                 let raw = self.b.raw;
-                Cow::Borrowed(entry(raw, start).0)
+                Cow::Borrowed(elem(w, raw, start).0)
             }
-            Some(o) => Cow::Owned(entry(o, start).0.to_vec()),
+            Some(o) => Cow::Owned(elem(w, o, start).0.to_vec()),
         })
     }
 }
@@ -894,14 +1005,21 @@ mod tests {
     #[test]
     fn matches_a_deque_model() {
         let mut rng = rand::thread_rng();
-        for (fill, depth) in [(-2i64, 0i64), (-1, 1), (1, 2), (3, 1), (128, 0), (4, 3)] {
+        let configs = [(-2i64, 0i64), (-1, 1), (1, 2), (3, 1), (128, 0), (4, 3)];
+        // Mixed lengths (general-form nodes), and nearly all 8 bytes (fixed-width nodes,
+        // some dropping to the general form when another length joins).
+        for (fill, depth, uniform) in configs
+            .iter()
+            .flat_map(|&(f, d)| [(f, d, false), (f, d, true)])
+        {
             let mut l = List::new(fill, depth);
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..6000 {
-                let len = match rng.gen_range(0..10) {
+                let len = match rng.gen_range(0..if uniform { 200 } else { 10 }) {
                     0 => rng.gen_range(100..400),
                     1 => 0,
-                    _ => rng.gen_range(1..20),
+                    2..=9 => rng.gen_range(1..20),
+                    _ => 8,
                 };
                 // Compressible (repetitive) elements, so inner nodes do get compressed.
                 let c = rng.gen_range(b'a'..b'e');
@@ -973,6 +1091,40 @@ mod tests {
             }
             check(&l, &m);
         }
+    }
+
+    #[test]
+    fn same_length_elements_are_stored_bare_until_another_length_joins() {
+        let mut l = List::new(-2, 0);
+        for i in 0..1000 {
+            l.push_back(format!("e{i:07}").as_bytes());
+        }
+        let bytes: usize = l.nodes.iter().map(|n| n.buf.len()).sum();
+        assert_eq!(bytes, 1000 * 8, "8 bytes an element, no length or backlen");
+        assert!(l.nodes.iter().all(|n| n.w == 8));
+        // Nodes are cut by Redis's rule on their own bytes: 8 KB of elements each.
+        let shape: Vec<usize> = l.node_shape().iter().map(|s| s.0).collect();
+        let (mut want, mut count) = (vec![], 0);
+        for _ in 0..1000 {
+            // The rule on the node's bytes: 8 an element (a listpack's header counted).
+            if count > 0 && !node_allows(6 + 8 * count, count, 8, -2) {
+                want.push(count);
+                count = 0;
+            }
+            count += 1;
+        }
+        want.push(count);
+        assert_eq!(shape, want);
+        // Another length in the middle: that node drops to the general form, alone.
+        l.insert(500, b"longer element");
+        l.set(10, b"x");
+        let forms: Vec<u16> = l.nodes.iter().map(|n| n.w).collect();
+        assert_eq!(forms.iter().filter(|&&w| w == 0).count(), 2, "{forms:?}");
+        assert_eq!(l.get(500).as_deref(), Some(&b"longer element"[..]));
+        assert_eq!(l.get(10).as_deref(), Some(&b"x"[..]));
+        assert_eq!(l.get(999).as_deref(), Some(&b"e0000998"[..]));
+        assert_eq!(l.pop_back().as_deref(), Some(&b"e0000999"[..]));
+        assert_eq!(l.iter().rev().nth(1).as_deref(), Some(&b"e0000997"[..]));
     }
 
     #[test]
