@@ -8,6 +8,7 @@
 //! counts from the nearer end, then the node: O(n / node size + node size), as in Redis.
 //! Ten 8-byte elements take one 100-byte node where a deque of inline cells took 24
 //! bytes an element plus its growth slack.
+use super::thin::{Form, Packed, ThinBytes, ThinRepr};
 use crate::keyspace::Key;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -467,8 +468,415 @@ impl std::ops::IndexMut<usize> for Nodes {
     }
 }
 
+/// A list: flat while it is one node (the node's header and bytes in one block, and the
+/// key's entry holds one word), a quicklist once a second node is needed, for good.
+///
+/// A 100-element list of 8-byte elements is then a 32-byte key block and an 816-byte
+/// block (in jemalloc's 896 class), where the quicklist form takes an 80-byte key block
+/// (its 56-byte struct inline) and the node's 896.
 #[derive(Clone)]
-pub struct List {
+pub struct List(Packed<Flat, Quick>);
+
+impl Default for List {
+    fn default() -> Self {
+        List::new(-2, 0)
+    }
+}
+
+/// The flat form (see `thin`): `n: u32  fill: i32  depth: u16  w: u16` (as in `Quick` and
+/// `Node`), then the node's bytes.
+#[derive(Clone)]
+#[repr(transparent)]
+struct Flat {
+    b: ThinBytes,
+}
+
+// SAFETY: Flat is #[repr(transparent)] over ThinBytes.
+unsafe impl ThinRepr for Flat {}
+
+/// Header bytes of the flat form.
+const FH: usize = 12;
+
+impl Flat {
+    fn new(fill: i32, depth: u16) -> Self {
+        let mut b = ThinBytes::new();
+        b.resize(FH);
+        b[4..8].copy_from_slice(&fill.to_le_bytes());
+        b[8..10].copy_from_slice(&depth.to_le_bytes());
+        Flat { b }
+    }
+    #[inline]
+    fn n(&self) -> usize {
+        u32::from_le_bytes([self.b[0], self.b[1], self.b[2], self.b[3]]) as usize
+    }
+    #[inline]
+    fn set_n(&mut self, n: usize) {
+        self.b[0..4].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+    fn fill(&self) -> i32 {
+        i32::from_le_bytes([self.b[4], self.b[5], self.b[6], self.b[7]])
+    }
+    fn depth(&self) -> u16 {
+        u16::from_le_bytes([self.b[8], self.b[9]])
+    }
+    #[inline]
+    fn w(&self) -> u16 {
+        u16::from_le_bytes([self.b[10], self.b[11]])
+    }
+    fn set_w(&mut self, w: u16) {
+        self.b[10..12].copy_from_slice(&w.to_le_bytes());
+    }
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        &self.b[FH..]
+    }
+    /// Whether an element of `len` bytes may join (as `Node::allows`; an empty node takes
+    /// any element).
+    fn allows(&self, len: usize) -> bool {
+        let (n, w) = (self.n(), self.w());
+        let bytes = if w != 0 && len != w as usize {
+            n * entry_len(w as usize)
+        } else {
+            self.bytes().len()
+        };
+        n == 0 || node_allows(bytes + LP_OVERHEAD - 1, n, len, self.fill() as i64)
+    }
+    /// Whether the node is over its limits (as `Node::over`).
+    fn over(&self) -> bool {
+        self.n() > 1
+            && !node_fits(
+                self.bytes().len() + LP_OVERHEAD,
+                self.n(),
+                self.fill() as i64,
+            )
+    }
+    /// The general form for a fixed-width node (as `Node::unfix`).
+    fn unfix(&mut self) {
+        let w = self.w() as usize;
+        if w == 0 {
+            return;
+        }
+        let mut out = vec![0; FH + self.n() * entry_len(w)];
+        out[..FH].copy_from_slice(&self.b[..FH]);
+        let mut at = FH;
+        for v in self.bytes().chunks_exact(w) {
+            write_entry(&mut out[at..at + entry_len(w)], v);
+            at += entry_len(w);
+        }
+        self.b = ThinBytes::from_slice(&out);
+        self.set_w(0);
+    }
+    /// Inserts before element `j` (as `Node::insert_at`).
+    fn insert_at(&mut self, j: usize, v: &[u8]) {
+        let n = self.n();
+        if n == 0 {
+            self.b.resize(FH);
+            self.set_w(width_for(v.len()));
+        } else if self.w() != 0 && v.len() != self.w() as usize {
+            self.unfix();
+        }
+        let w = self.w();
+        let at = FH + offset_of(w, self.bytes(), n, j);
+        if w != 0 {
+            self.b.insert(at, v);
+        } else {
+            write_entry(self.b.splice(at, at, entry_len(v.len())), v);
+        }
+        self.set_n(n + 1);
+    }
+    /// Removes elements `j..j + count`.
+    fn remove_at(&mut self, j: usize, count: usize) {
+        let (n, w) = (self.n(), self.w());
+        let a = offset_of(w, self.bytes(), n, j);
+        let b = offset_of(w, self.bytes(), n, j + count);
+        self.b.remove(FH + a, FH + b);
+        self.set_n(n - count);
+    }
+    fn pop(&mut self, front: bool) -> Option<Key> {
+        let n = self.n();
+        if n == 0 {
+            return None;
+        }
+        let j = if front { 0 } else { n - 1 };
+        let out = Key::from(self.get(j)?);
+        self.remove_at(j, 1);
+        Some(out)
+    }
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let (n, w, b) = (self.n(), self.w(), self.bytes());
+        (i < n).then(|| elem(w, b, offset_of(w, b, n, i)).0)
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
+        let (n, w) = (self.n(), self.w());
+        let mut out = self.b[..FH].to_vec();
+        let (b, mut at, mut kept) = (self.bytes(), 0, 0);
+        while at < b.len() {
+            let (v, end) = elem(w, b, at);
+            if keep(v) {
+                out.extend_from_slice(&b[at..end]);
+                kept += 1;
+            }
+            at = end;
+        }
+        if kept < n {
+            self.b = ThinBytes::from_slice(&out);
+            self.set_n(kept);
+        }
+        n - kept
+    }
+    fn range_from(&self, start: usize, count: usize) -> Iter<'_> {
+        let (n, w, b) = (self.n(), self.w(), self.bytes());
+        let count = count.min(n.saturating_sub(start));
+        let side = |pos| Side {
+            k: 0,
+            w,
+            raw: b,
+            own: None,
+            pos,
+        };
+        Iter {
+            l: None,
+            left: count,
+            f: side(offset_of(w, b, n, start.min(n))),
+            b: side(offset_of(w, b, n, (start + count).min(n))),
+        }
+    }
+    fn to_quick(&self) -> Quick {
+        let mut q = Quick::new(self.fill(), self.depth());
+        let n = self.n();
+        if n > 0 {
+            q.nodes = Nodes::One(Node {
+                buf: self.bytes().to_vec(),
+                n: n as u32,
+                lzf: 0,
+                w: self.w(),
+            });
+            q.len = n;
+        }
+        q
+    }
+}
+
+impl List {
+    pub fn new(fill: i64, depth: i64) -> Self {
+        let fill = fill.clamp(-5, 1 << 20) as i32;
+        let depth = depth.clamp(0, u16::MAX as i64) as u16;
+        List(Packed::compact(Flat::new(fill, depth)))
+    }
+    /// The quicklist form, made from the flat one (for good) when needed.
+    fn quick(&mut self) -> &mut Quick {
+        if let Form::Packed(f) = self.0.get() {
+            let q = f.to_quick();
+            self.0 = Packed::big(Box::new(q));
+        }
+        match self.0.get_mut() {
+            Form::Big(q) => q,
+            Form::Packed(_) => unreachable!("made a quicklist above"),
+        }
+    }
+    /// After an edit in the middle of a flat list: a quicklist when the node is over.
+    fn settle_flat(&mut self) {
+        if let Form::Packed(f) = self.0.get() {
+            if f.over() {
+                self.quick().split_if_over(0);
+            }
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self.0.get() {
+            Form::Packed(f) => f.n(),
+            Form::Big(q) => q.len(),
+        }
+    }
+    /// The list-max-listpack-size it was created with (clamped as Redis clamps it).
+    pub fn fill(&self) -> i64 {
+        match self.0.get() {
+            Form::Packed(f) => f.fill() as i64,
+            Form::Big(q) => q.fill(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// LPUSH (`front`) or RPUSH one element.
+    pub fn push(&mut self, v: &[u8], front: bool) {
+        if let Form::Packed(f) = self.0.get_mut() {
+            if f.allows(v.len()) {
+                let j = if front { 0 } else { f.n() };
+                return f.insert_at(j, v);
+            }
+        }
+        self.quick().push(v, front)
+    }
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.push(v, false)
+    }
+    pub fn push_front(&mut self, v: &[u8]) {
+        self.push(v, true)
+    }
+    pub fn pop_front(&mut self) -> Option<Key> {
+        match self.0.get_mut() {
+            Form::Packed(f) => f.pop(true),
+            Form::Big(q) => q.pop_front(),
+        }
+    }
+    pub fn pop_back(&mut self) -> Option<Key> {
+        match self.0.get_mut() {
+            Form::Packed(f) => f.pop(false),
+            Form::Big(q) => q.pop_back(),
+        }
+    }
+    pub fn get(&self, i: usize) -> Option<Cow<'_, [u8]>> {
+        match self.0.get() {
+            Form::Packed(f) => f.get(i).map(Cow::Borrowed),
+            Form::Big(q) => q.get(i),
+        }
+    }
+    /// Replaces element `i < len`.
+    pub fn set(&mut self, i: usize, v: &[u8]) {
+        match self.0.get_mut() {
+            Form::Packed(f) if i < f.n() => {
+                f.remove_at(i, 1);
+                f.insert_at(i, v);
+                self.settle_flat();
+            }
+            Form::Packed(_) => {}
+            Form::Big(q) => q.set(i, v),
+        }
+    }
+    /// Inserts before element `i` (`i == len` appends).
+    pub fn insert(&mut self, i: usize, v: &[u8]) {
+        match self.0.get_mut() {
+            Form::Packed(f) if i > 0 && i < f.n() => {
+                f.insert_at(i, v);
+                self.settle_flat();
+            }
+            Form::Packed(f) => {
+                let front = i == 0 && f.n() > 0;
+                self.push(v, front)
+            }
+            Form::Big(q) => q.insert(i, v),
+        }
+    }
+    /// Keeps elements [start, start+count) only: LTRIM.
+    pub fn keep_range(&mut self, start: usize, count: usize) {
+        let end = (start + count).min(self.len());
+        if start >= end {
+            return self.clear();
+        }
+        self.remove_range(end, self.len() - end);
+        self.remove_range(0, start);
+    }
+    /// Removes `count` elements from `start`.
+    pub fn remove_range(&mut self, start: usize, count: usize) {
+        match self.0.get_mut() {
+            Form::Packed(f) => {
+                let count = count.min(f.n().saturating_sub(start));
+                if count > 0 {
+                    f.remove_at(start, count);
+                }
+            }
+            Form::Big(q) => q.remove_range(start, count),
+        }
+    }
+    pub fn clear(&mut self) {
+        let (fill, depth) = match self.0.get() {
+            Form::Packed(f) => (f.fill(), f.depth()),
+            Form::Big(q) => (q.fill, q.depth),
+        };
+        *self = List::new(fill as i64, depth as i64);
+    }
+    /// Keeps the elements for which `keep` holds (in order); returns how many went.
+    pub fn retain(&mut self, keep: impl FnMut(&[u8]) -> bool) -> usize {
+        match self.0.get_mut() {
+            Form::Packed(f) => f.retain(keep),
+            Form::Big(q) => q.retain(keep),
+        }
+    }
+    /// Calls `f` with `count` elements from `start`, in order (LRANGE).
+    pub fn for_range(&self, start: usize, count: usize, mut f: impl FnMut(&[u8])) {
+        match self.0.get() {
+            Form::Packed(l) => {
+                let (n, w, b) = (l.n(), l.w(), l.bytes());
+                let count = count.min(n.saturating_sub(start));
+                if count == 0 {
+                    return;
+                }
+                let at = offset_of(w, b, n, start);
+                if w != 0 {
+                    b[at..at + count * w as usize]
+                        .chunks_exact(w as usize)
+                        .for_each(f);
+                } else {
+                    let mut at = at;
+                    for _ in 0..count {
+                        let (v, end) = entry(b, at);
+                        f(v);
+                        at = end;
+                    }
+                }
+            }
+            Form::Big(q) => q.for_range(start, count, f),
+        }
+    }
+    /// Every element, front to back (and back to front with `.rev()`).
+    pub fn iter(&self) -> Iter<'_> {
+        self.range_from(0, self.len())
+    }
+    /// `count` elements from `start`.
+    pub fn range_from(&self, start: usize, count: usize) -> Iter<'_> {
+        match self.0.get() {
+            Form::Packed(f) => f.range_from(start, count),
+            Form::Big(q) => q.range_from(start, count),
+        }
+    }
+    pub fn heap_size(&self) -> usize {
+        match self.0.get() {
+            Form::Packed(f) => f.b.heap_size(),
+            Form::Big(q) => std::mem::size_of::<Quick>() + q.heap_size(),
+        }
+    }
+    /// Nodes, for tests and DEBUG: (elements, raw bytes, compressed) of each.
+    pub fn node_shape(&self) -> Vec<(usize, usize, bool)> {
+        match self.0.get() {
+            Form::Packed(f) if f.n() == 0 => vec![],
+            Form::Packed(f) => vec![(f.n(), f.bytes().len(), false)],
+            Form::Big(q) => q.node_shape(),
+        }
+    }
+    /// Each node's width (`Node::w`), for tests.
+    #[cfg(test)]
+    fn widths(&self) -> Vec<u16> {
+        match self.0.get() {
+            Form::Packed(f) if f.n() == 0 => vec![],
+            Form::Packed(f) => vec![f.w()],
+            Form::Big(q) => q.nodes.iter().map(|n| n.w).collect(),
+        }
+    }
+    #[cfg(test)]
+    fn is_flat(&self) -> bool {
+        self.0.is_packed()
+    }
+    #[cfg(test)]
+    fn depth(&self) -> u16 {
+        match self.0.get() {
+            Form::Packed(f) => f.depth(),
+            Form::Big(q) => q.depth,
+        }
+    }
+    /// The quicklist form, for tests of its nodes.
+    #[cfg(test)]
+    fn nodes(&self) -> &Nodes {
+        match self.0.get() {
+            Form::Big(q) => &q.nodes,
+            Form::Packed(_) => panic!("a flat list"),
+        }
+    }
+}
+
+/// The quicklist form: any number of nodes.
+#[derive(Clone)]
+struct Quick {
     nodes: Nodes,
     len: usize,
     /// `list-max-listpack-size` when the list was created (Redis keeps it per list too).
@@ -478,19 +886,13 @@ pub struct List {
     depth: u16,
 }
 
-impl Default for List {
-    fn default() -> Self {
-        List::new(-2, 0)
-    }
-}
-
-impl List {
-    pub fn new(fill: i64, depth: i64) -> Self {
-        List {
+impl Quick {
+    fn new(fill: i32, depth: u16) -> Self {
+        Quick {
             nodes: Nodes::None,
             len: 0,
-            fill: fill.clamp(-5, 1 << 20) as i32,
-            depth: depth.clamp(0, u16::MAX as i64) as u16,
+            fill,
+            depth,
         }
     }
     pub fn len(&self) -> usize {
@@ -499,9 +901,6 @@ impl List {
     /// The list-max-listpack-size it was created with (clamped as Redis clamps it).
     pub fn fill(&self) -> i64 {
         self.fill as i64
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
     fn new_node(&mut self, front: bool) {
         // The node pushes went to is done: drop its slack.
@@ -695,16 +1094,6 @@ impl List {
         self.split_if_over(k + 1);
         self.split_if_over(k);
     }
-    /// Keeps elements [start, start+count) only: LTRIM.
-    pub fn keep_range(&mut self, start: usize, count: usize) {
-        let end = (start + count).min(self.len);
-        if start >= end {
-            return self.clear();
-        }
-        // Drop the tail beyond `end`, then the head before `start`.
-        self.remove_range(end, self.len - end);
-        self.remove_range(0, start);
-    }
     /// Removes `count` elements from `start`.
     pub fn remove_range(&mut self, start: usize, count: usize) {
         let count = count.min(self.len.saturating_sub(start));
@@ -731,10 +1120,6 @@ impl List {
         }
         self.len -= count;
         self.settle_all();
-    }
-    pub fn clear(&mut self) {
-        self.nodes = Nodes::None;
-        self.len = 0;
     }
     /// Keeps the elements for which `keep` holds (in order); returns how many went.
     /// `keep` sees each element once, in order. A compressed node nobody leaves stays
@@ -815,16 +1200,12 @@ impl List {
             }
         }
     }
-    /// Every element, front to back (and back to front with `.rev()`).
-    pub fn iter(&self) -> Iter<'_> {
-        self.range_from(0, self.len)
-    }
     /// `count` elements from `start`.
     pub fn range_from(&self, start: usize, count: usize) -> Iter<'_> {
         let count = count.min(self.len.saturating_sub(start));
         if count == 0 {
             return Iter {
-                l: self,
+                l: Some(self),
                 left: 0,
                 f: Side::empty(),
                 b: Side::empty(),
@@ -838,7 +1219,7 @@ impl List {
         let bb = b.bytes();
         b.pos = elem(b.w, bb, offset_of(b.w, bb, self.nodes[bk].n as usize, bj)).1;
         Iter {
-            l: self,
+            l: Some(self),
             left: count,
             f,
             b,
@@ -887,7 +1268,7 @@ impl<'a> Side<'a> {
             pos: 0,
         }
     }
-    fn load(l: &'a List, k: usize) -> Self {
+    fn load(l: &'a Quick, k: usize) -> Self {
         let w = l.nodes[k].w;
         match l.nodes[k].bytes() {
             Cow::Borrowed(raw) => Side {
@@ -914,7 +1295,9 @@ impl<'a> Side<'a> {
 /// Elements in order; double-ended. Borrowed from raw nodes, copied out of compressed
 /// ones.
 pub struct Iter<'a> {
-    l: &'a List,
+    /// The quicklist, for the nodes after the first side's; None for a flat list (one
+    /// node: both sides start in it and never leave it).
+    l: Option<&'a Quick>,
     left: usize,
     f: Side<'a>,
     b: Side<'a>,
@@ -929,7 +1312,7 @@ impl<'a> Iterator for Iter<'a> {
         }
         self.left -= 1;
         if self.f.pos >= self.f.bytes().len() {
-            self.f = Side::load(self.l, self.f.k + 1);
+            self.f = Side::load(self.l.expect("a next node"), self.f.k + 1);
         }
         let pos = self.f.pos;
         Some(match &self.f.own {
@@ -960,7 +1343,7 @@ impl DoubleEndedIterator for Iter<'_> {
         }
         self.left -= 1;
         if self.b.pos == 0 {
-            self.b = Side::load(self.l, self.b.k - 1);
+            self.b = Side::load(self.l.expect("a previous node"), self.b.k - 1);
             self.b.pos = self.b.bytes().len();
         }
         let w = self.b.w;
@@ -994,7 +1377,7 @@ mod tests {
         assert_eq!(shape.iter().map(|s| s.0).sum::<usize>(), model.len());
         assert!(shape.iter().all(|s| s.0 > 0));
         // list-compress-depth: the end nodes raw; inner ones compressed when that pays.
-        let d = l.depth as usize;
+        let d = l.depth() as usize;
         for (k, s) in shape.iter().enumerate() {
             if k < d || k + d >= shape.len() || d == 0 {
                 assert!(!s.2, "node {k} of {} compressed at depth {d}", shape.len());
@@ -1008,13 +1391,20 @@ mod tests {
         let configs = [(-2i64, 0i64), (-1, 1), (1, 2), (3, 1), (128, 0), (4, 3)];
         // Mixed lengths (general-form nodes), and nearly all 8 bytes (fixed-width nodes,
         // some dropping to the general form when another length joins).
-        for (fill, depth, uniform) in configs
-            .iter()
-            .flat_map(|&(f, d)| [(f, d, false), (f, d, true)])
-        {
+        // And kept under 40 elements: a flat list (one node) through every operation.
+        for (fill, depth, uniform, cap) in configs.iter().flat_map(|&(f, d)| {
+            [
+                (f, d, false, usize::MAX),
+                (f, d, true, usize::MAX),
+                (f, d, false, 40),
+            ]
+        }) {
             let mut l = List::new(fill, depth);
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..6000 {
+                while m.len() > cap {
+                    assert_eq!(l.pop_front().map(|k| k.to_vec()), m.pop_front());
+                }
                 let len = match rng.gen_range(0..if uniform { 200 } else { 10 }) {
                     0 => rng.gen_range(100..400),
                     1 => 0,
@@ -1096,16 +1486,16 @@ mod tests {
     #[test]
     fn same_length_elements_are_stored_bare_until_another_length_joins() {
         let mut l = List::new(-2, 0);
-        for i in 0..1000 {
+        for i in 0..3000 {
             l.push_back(format!("e{i:07}").as_bytes());
         }
-        let bytes: usize = l.nodes.iter().map(|n| n.buf.len()).sum();
-        assert_eq!(bytes, 1000 * 8, "8 bytes an element, no length or backlen");
-        assert!(l.nodes.iter().all(|n| n.w == 8));
+        let shape = l.node_shape();
+        let bytes: usize = shape.iter().map(|s| s.1).sum();
+        assert_eq!(bytes, 3000 * 8, "8 bytes an element, no length or backlen");
+        assert_eq!(l.widths(), vec![8; shape.len()]);
         // Nodes are cut by Redis's rule on their own bytes: 8 KB of elements each.
-        let shape: Vec<usize> = l.node_shape().iter().map(|s| s.0).collect();
         let (mut want, mut count) = (vec![], 0);
-        for _ in 0..1000 {
+        for _ in 0..3000 {
             // The rule on the node's bytes: 8 an element (a listpack's header counted).
             if count > 0 && !node_allows(6 + 8 * count, count, 8, -2) {
                 want.push(count);
@@ -1114,17 +1504,65 @@ mod tests {
             count += 1;
         }
         want.push(count);
-        assert_eq!(shape, want);
-        // Another length in the middle: that node drops to the general form, alone.
-        l.insert(500, b"longer element");
-        l.set(10, b"x");
-        let forms: Vec<u16> = l.nodes.iter().map(|n| n.w).collect();
-        assert_eq!(forms.iter().filter(|&&w| w == 0).count(), 2, "{forms:?}");
-        assert_eq!(l.get(500).as_deref(), Some(&b"longer element"[..]));
-        assert_eq!(l.get(10).as_deref(), Some(&b"x"[..]));
-        assert_eq!(l.get(999).as_deref(), Some(&b"e0000998"[..]));
-        assert_eq!(l.pop_back().as_deref(), Some(&b"e0000999"[..]));
-        assert_eq!(l.iter().rev().nth(1).as_deref(), Some(&b"e0000997"[..]));
+        assert_eq!(shape.iter().map(|s| s.0).collect::<Vec<_>>(), want);
+        // Another length in a node: that node drops to the general form (10 KB now: it
+        // splits in two); the others stay bare.
+        l.insert(1500, b"longer element");
+        assert_eq!(l.widths(), vec![8, 0, 0, 8]);
+        assert_eq!(l.get(1500).as_deref(), Some(&b"longer element"[..]));
+        assert_eq!(l.get(2999).as_deref(), Some(&b"e0002998"[..]));
+        assert_eq!(l.pop_back().as_deref(), Some(&b"e0002999"[..]));
+        assert_eq!(l.iter().rev().nth(1).as_deref(), Some(&b"e0002997"[..]));
+    }
+
+    #[test]
+    fn a_one_node_list_is_flat_until_a_second_node_is_needed() {
+        let mut l = List::new(-2, 0);
+        for i in 0..100 {
+            l.push_back(format!("e{i:07}").as_bytes());
+        }
+        assert!(l.is_flat());
+        // Header (length word and 12 bytes) and 800 bytes: one block.
+        assert_eq!(l.heap_size(), 4 + FH + 800);
+        l.set(3, b"x");
+        l.insert(5, b"yy");
+        l.push_front(b"front");
+        assert_eq!(l.pop_back().as_deref(), Some(&b"e0000099"[..]));
+        assert_eq!(l.retain(|v| v != b"e0000050"), 1);
+        l.keep_range(1, 50);
+        assert!(l.is_flat());
+        let got: Vec<Vec<u8>> = l.iter().map(|v| v.into_owned()).collect();
+        assert_eq!(got.len(), 50);
+        assert_eq!(
+            (&got[0][..], &got[3][..], &got[5][..]),
+            (&b"e0000000"[..], &b"x"[..], &b"yy"[..])
+        );
+        // Past one node: a quicklist with the same elements, for good.
+        for i in 0..2000 {
+            l.push_back(format!("f{i:07}").as_bytes());
+        }
+        assert!(!l.is_flat());
+        assert_eq!(l.get(3).as_deref(), Some(&b"x"[..]));
+        assert_eq!(l.len(), 2050);
+        while l.len() > 1 {
+            l.pop_back();
+        }
+        assert!(!l.is_flat());
+        // An edit that puts a flat node over its limit splits it into a quicklist.
+        let mut p = List::new(4, 0);
+        for v in [&b"a"[..], b"b", b"c", b"d"] {
+            p.push_back(v);
+        }
+        assert!(p.is_flat());
+        p.insert(2, b"x");
+        assert!(!p.is_flat());
+        assert_eq!(
+            p.node_shape().iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert!(p
+            .iter()
+            .eq([&b"a"[..], b"b", b"x", b"c", b"d"].map(Cow::Borrowed)));
     }
 
     #[test]
@@ -1170,10 +1608,10 @@ mod tests {
                 .collect();
             l.push_back(&v);
         }
-        let n = l.nodes.len();
+        let n = l.nodes().len();
         assert!(n > 3);
         assert!(l
-            .nodes
+            .nodes()
             .iter()
             .skip(1)
             .take(n - 2)
@@ -1181,9 +1619,9 @@ mod tests {
         l.set(20, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
         // The edited node was tried again (the run of a's compresses); the others stay
         // marked, untouched.
-        assert!(l.nodes[2].is_compressed());
+        assert!(l.nodes()[2].is_compressed());
         assert!(l
-            .nodes
+            .nodes()
             .iter()
             .skip(3)
             .take(n - 4)
