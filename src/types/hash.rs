@@ -249,17 +249,18 @@ fn write_pair(out: &mut [u8], f: &Item, v: &Item) {
     v.write_at(&mut out[1 + fl..]);
 }
 
+/// Bytes of an item of each nibble code but `LONG`.
+const SPAN: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 8];
+
 /// Where an item of nibble `code` is, at `*pos`: (is an integer, its byte length), with
 /// `*pos` moved past the long form's varint to the item's bytes.
-#[inline]
+#[inline(always)]
 fn item_span(code: u8, buf: &[u8], pos: &mut usize) -> (bool, usize) {
-    match code {
-        0..=9 => (false, code as usize),
-        LONG => {
-            let h = varint::read(buf, pos);
-            (h & 1 == 1, h >> 1)
-        }
-        _ => (true, INT_WIDTHS[(code - 10) as usize]),
+    if code < LONG {
+        (code >= 10, SPAN[code as usize] as usize)
+    } else {
+        let h = varint::read(buf, pos);
+        (h & 1 == 1, h >> 1)
     }
 }
 
@@ -383,21 +384,30 @@ impl Hash {
     /// Where field `f` is in the small form: (pair start, pair end), and how many pairs
     /// come before it (all of them when absent).
     fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize)>, usize) {
-        // One pass reading headers: a value is skipped without decoding it.
+        // One pass over the header bytes: a field matches when its code and its bytes
+        // are the probe's (an integer's bytes are canonical: its fewest); a value is
+        // skipped by its code's span.
         let probe = Item::of(f);
+        let pc = probe.code().0;
+        let mut ib = [0u8; 8];
+        let (pint, body): (bool, &[u8]) = match probe {
+            Item::Bytes(x) => (false, x),
+            Item::Int(v) => {
+                let w = int_width(v);
+                ib[..w].copy_from_slice(&v.to_le_bytes()[..w]);
+                (true, &ib[..w])
+            }
+        };
         let (mut p, mut count) = (0, 0);
         while p < b.len() {
             let start = p;
             let h = b[p];
             p += 1;
-            let (int, n) = item_span(h >> 4, b, &mut p);
-            let hit = match probe {
-                Item::Bytes(x) => !int && n == x.len() && &b[p..p + n] == x,
-                Item::Int(v) => int && read_int(&b[p..p + n]) == v,
-            };
+            let fc = h >> 4;
+            let (fint, n) = item_span(fc, b, &mut p);
+            let hit = fc == pc && fint == pint && n == body.len() && &b[p..p + n] == body;
             p += n;
-            let (_, vn) = item_span(h & 15, b, &mut p);
-            p += vn;
+            p += item_span(h & 15, b, &mut p).1;
             if hit {
                 return (Some((start, p)), count);
             }

@@ -262,7 +262,10 @@ mod tests {
         for v in (1_000_000..1_000_100).rev() {
             assert!(s.insert(v));
         }
-        assert_eq!((s.width(), s.heap_size()), (1, 4 + HEAD + 100));
+        assert_eq!(
+            (s.width(), s.heap_size()),
+            (1, crate::types::thin::size_class(8 + HEAD + 100))
+        );
         assert!(s.iter().eq(1_000_000..1_000_100));
         let mut e = IntSet::default();
         for v in [i64::MAX, i64::MIN, 0, -1, 1, i64::MIN + 1, i64::MAX - 1] {

@@ -8,7 +8,7 @@
 //! counts from the nearer end, then the node: O(n / node size + node size), as in Redis.
 //! Ten 8-byte elements take one 100-byte node where a deque of inline cells took 24
 //! bytes an element plus its growth slack.
-use super::thin::{Form, Packed, ThinBytes, ThinRepr};
+use super::thin::{size_class, Form, Packed, ThinBytes, ThinRepr};
 use crate::keyspace::Key;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -108,19 +108,6 @@ fn elem_before(w: u16, b: &[u8], at: usize) -> usize {
         at - w as usize
     } else {
         start_before(b, at)
-    }
-}
-
-/// The size jemalloc allocates for a request of `n` bytes (its default classes: 16-byte
-/// steps to 128, then four classes per doubling).
-fn size_class(n: usize) -> usize {
-    if n <= 8 {
-        8
-    } else if n <= 128 {
-        n.div_ceil(16) * 16
-    } else {
-        let spacing = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
-        n.div_ceil(spacing) * spacing
     }
 }
 
@@ -471,7 +458,7 @@ impl std::ops::IndexMut<usize> for Nodes {
 /// A list: flat while it is one node (the node's header and bytes in one block, and the
 /// key's entry holds one word), a quicklist once a second node is needed, for good.
 ///
-/// A 100-element list of 8-byte elements is then a 32-byte key block and an 816-byte
+/// A 100-element list of 8-byte elements is then a 32-byte key block and an 820-byte
 /// block (in jemalloc's 896 class), where the quicklist form takes an 80-byte key block
 /// (its 56-byte struct inline) and the node's 896.
 #[derive(Clone)]
@@ -678,7 +665,9 @@ impl List {
     fn settle_flat(&mut self) {
         if let Form::Packed(f) = self.0.get() {
             if f.over() {
-                self.quick().split_if_over(0);
+                let q = self.quick();
+                q.split_if_over(0);
+                q.settle_all();
             }
         }
     }
@@ -1522,8 +1511,8 @@ mod tests {
             l.push_back(format!("e{i:07}").as_bytes());
         }
         assert!(l.is_flat());
-        // Header (length word and 12 bytes) and 800 bytes: one block.
-        assert_eq!(l.heap_size(), 4 + FH + 800);
+        // Header (length and capacity words, 12 bytes) and 800 bytes: one 896-byte block.
+        assert_eq!(l.heap_size(), size_class(8 + FH + 800));
         l.set(3, b"x");
         l.insert(5, b"yy");
         l.push_front(b"front");

@@ -6,28 +6,51 @@
 //! key's block (see `keyspace::entry`) then holds an 8-byte container: a 13-byte key and
 //! its small sorted set's header fit a 32-byte block instead of a 48-byte one.
 //!
-//! `ThinBytes` keeps its length in a u32 in front of the bytes (`[len][bytes]`, one
-//! allocation of exactly that size); the empty buffer points at a static header, so an
-//! empty container allocates nothing.
+//! `ThinBytes` keeps its length and capacity in front of the bytes (`[len][cap][bytes]`,
+//! one allocation of jemalloc's size class for its length: the room the allocator hands
+//! out anyway). A resize within that room is a write of the length, not a `realloc`: an
+//! LPUSH + RPOP pair on a small list allocates nothing, and an update that shrinks then
+//! regrows a pair (ZADD of a new score) does not move the bytes twice. The room is given
+//! back when the bytes fall to half of it. The empty buffer points at a static header, so
+//! an empty container allocates nothing.
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
-/// Bytes before the data: the length.
-const PRE: usize = 4;
+/// Bytes before the data: the length and the capacity (u32 each).
+const PRE: usize = 8;
 
 #[repr(C, align(4))]
-struct Header(u32);
+struct Header(u32, u32);
 
 /// The header of every empty buffer (never written, never freed).
-static EMPTY: Header = Header(0);
+static EMPTY: Header = Header(0, 0);
 
-fn layout(len: usize) -> Layout {
-    Layout::from_size_align(PRE + len, 4).expect("packed buffer size")
+/// The size jemalloc allocates for a request of `n` bytes (its default classes: 16-byte
+/// steps to 128, then four classes per doubling).
+pub fn size_class(n: usize) -> usize {
+    if n <= 8 {
+        8
+    } else if n <= 128 {
+        n.div_ceil(16) * 16
+    } else {
+        let spacing = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
+        n.div_ceil(spacing) * spacing
+    }
 }
 
-/// A byte buffer in one word: a pointer to `[len: u32 LE][bytes]` with bit 0 set.
+/// The block of a buffer of capacity `cap`.
+fn layout(cap: usize) -> Layout {
+    Layout::from_size_align(PRE + cap, 4).expect("packed buffer size")
+}
+
+/// The capacity to allocate for `len` bytes: the rest of their size class.
+fn cap_for(len: usize) -> usize {
+    size_class(PRE + len) - PRE
+}
+
+/// A byte buffer in one word: a pointer to `[len: u32][cap: u32][bytes]` with bit 0 set.
 #[repr(transparent)]
 pub struct ThinBytes {
     w: NonNull<u8>,
@@ -62,17 +85,24 @@ impl ThinBytes {
         if len == 0 {
             return Self::new();
         }
-        let lay = layout(len);
-        let n = u32::try_from(len).expect("packed buffer under 4 GB");
+        let cap = cap_for(len);
+        let lay = layout(cap);
+        let n = u32::try_from(cap).expect("packed buffer under 4 GB");
         // SAFETY: non-zero size; the header is written before the buffer is used.
         unsafe {
             let p = alloc::alloc(lay);
             if p.is_null() {
                 alloc::handle_alloc_error(lay)
             }
-            ptr::write(p as *mut u32, n);
+            ptr::write(p as *mut u32, len as u32);
+            ptr::write(p.add(4) as *mut u32, n);
             ThinBytes { w: Self::tagged(p) }
         }
+    }
+    #[inline]
+    fn cap(&self) -> usize {
+        // SAFETY: the base is always a live, aligned header.
+        unsafe { ptr::read(self.base().add(4) as *const u32) as usize }
     }
     pub fn from_slice(b: &[u8]) -> Self {
         let mut t = Self::with_len(b.len());
@@ -88,12 +118,12 @@ impl ThinBytes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Bytes allocated: the length word and the bytes (nothing when empty).
+    /// Bytes allocated: the header and the capacity (nothing when empty).
     pub fn heap_size(&self) -> usize {
         if self.is_static() {
             0
         } else {
-            PRE + self.len()
+            PRE + self.cap()
         }
     }
     #[inline]
@@ -108,9 +138,10 @@ impl ThinBytes {
         unsafe { std::slice::from_raw_parts_mut(self.base().add(PRE), self.len()) }
     }
     /// Resizes to `len` bytes, keeping the first `min(len, old)`; new bytes are zero.
-    /// One `realloc` (in place when the allocator can), as Redis's listpack resizes.
+    /// Within the capacity this writes the length; past it, or below half of it, the
+    /// block is reallocated to `len`'s size class (as Redis's listpack resizes).
     pub fn resize(&mut self, len: usize) {
-        let old = self.len();
+        let (old, cap) = (self.len(), self.cap());
         if len == old {
             return;
         }
@@ -124,13 +155,25 @@ impl ThinBytes {
             return;
         }
         let n = u32::try_from(len).expect("packed buffer under 4 GB");
-        // SAFETY: the block was allocated with layout(old); the header is rewritten at
-        // once and the grown tail zeroed before any read.
+        let to = if len > cap || PRE + cap >= 2 * size_class(PRE + len) {
+            cap_for(len)
+        } else {
+            cap
+        };
+        // SAFETY: the block was allocated with layout(cap); it is reallocated only to
+        // layout(to), whose capacity is written with the length at once; the grown part
+        // of the bytes is zeroed before any read.
         unsafe {
-            let p = alloc::realloc(self.base(), layout(old), PRE + len);
-            if p.is_null() {
-                alloc::handle_alloc_error(layout(len))
-            }
+            let p = if to == cap {
+                self.base()
+            } else {
+                let p = alloc::realloc(self.base(), layout(cap), PRE + to);
+                if p.is_null() {
+                    alloc::handle_alloc_error(layout(to))
+                }
+                ptr::write(p.add(4) as *mut u32, to as u32);
+                p
+            };
             ptr::write(p as *mut u32, n);
             if len > old {
                 ptr::write_bytes(p.add(PRE + old), 0, len - old);
@@ -180,8 +223,8 @@ impl Default for ThinBytes {
 impl Drop for ThinBytes {
     fn drop(&mut self) {
         if !self.is_static() {
-            // SAFETY: a non-static buffer was allocated with layout(len).
-            unsafe { alloc::dealloc(self.base(), layout(self.len())) }
+            // SAFETY: a non-static buffer was allocated with layout(cap).
+            unsafe { alloc::dealloc(self.base(), layout(self.cap())) }
         }
     }
 }
@@ -328,6 +371,28 @@ mod tests {
         assert!(t.is_empty() && t.is_static());
         assert_eq!(&*c, b"hello, orld\0\0");
         assert_eq!(std::mem::size_of::<Packed<ThinBytes, u64>>(), 8);
+        // Within the capacity (its size class) a resize is a length write: the block
+        // stays where it is; below half of it, the room goes back.
+        let mut t = ThinBytes::from_slice(&[7; 20]);
+        let at = t.base();
+        assert_eq!(t.heap_size(), 32);
+        t.resize(24);
+        assert_eq!((t.base(), &t[18..]), (at, &[7, 7, 0, 0, 0, 0][..]));
+        t.resize(25);
+        assert_eq!((t.heap_size(), t.len()), (48, 25));
+        t.resize(20);
+        assert_eq!(t.heap_size(), 48);
+        t.resize(8);
+        assert_eq!((t.heap_size(), &t[..]), (16, &[7; 8][..]));
+        let mut big = ThinBytes::from_slice(&[1; 1000]);
+        for n in (1..1000).rev() {
+            big.resize(n);
+            assert!(big.heap_size() < 2 * size_class(PRE + n) + 16);
+        }
+        assert_eq!(
+            [8, 9, 128, 129, 160, 161, 1025, 6536, 8192, 8193].map(size_class),
+            [8, 16, 128, 160, 160, 192, 1280, 7168, 8192, 10240]
+        );
         assert_eq!(std::mem::size_of::<Option<Packed<ThinBytes, u64>>>(), 8);
     }
 
