@@ -141,6 +141,37 @@ fn offset_of(w: u16, b: &[u8], n: usize, i: usize) -> usize {
     }
 }
 
+/// `w`-wide bare elements (a fixed-width node's bytes) in the general form, appended
+/// to `out`.
+fn unfixed_into(out: &mut Vec<u8>, w: usize, bare: &[u8]) {
+    let len = entry_len(w);
+    let mut at = out.len();
+    out.resize(at + bare.len() / w * len, 0);
+    for v in bare.chunks_exact(w) {
+        write_entry(&mut out[at..at + len], v);
+        at += len;
+    }
+}
+
+/// Whether an element of `len` bytes may join a node of `n` elements, width `w` and
+/// `raw` bytes (Redis's quicklist rule on the node's own bytes: a fixed-width node holds
+/// as many elements as fit in its size, 1021 8-byte elements where Redis's 8 KB listpack
+/// holds 817, so it fills its allocation as Redis's node fills its own; an element of
+/// another width counts the node in the general form it would take).
+fn rule_allows(n: usize, w: u16, raw: usize, len: usize, fill: i64) -> bool {
+    let bytes = if w != 0 && len != w as usize {
+        n * entry_len(w as usize)
+    } else {
+        raw
+    };
+    node_allows(bytes + LP_OVERHEAD - 1, n, len, fill)
+}
+
+/// Whether a node of `n` elements and `raw` bytes is over its limits.
+fn rule_over(n: usize, raw: usize, fill: i64) -> bool {
+    n > 1 && !node_fits(raw + LP_OVERHEAD, n, fill)
+}
+
 /// Redis compresses a node only from this size, and only when LZF saves this much.
 const MIN_COMPRESS_BYTES: usize = 48;
 const MIN_COMPRESS_IMPROVE: usize = 8;
@@ -201,13 +232,8 @@ impl Node {
         if w == 0 {
             return;
         }
-        let mut out = vec![0; self.n as usize * entry_len(w)];
-        let mut at = 0;
-        for v in self.buf.chunks_exact(w) {
-            let len = entry_len(w);
-            write_entry(&mut out[at..at + len], v);
-            at += len;
-        }
+        let mut out = Vec::with_capacity(self.n as usize * entry_len(w));
+        unfixed_into(&mut out, w, &self.buf);
         self.buf = out;
     }
     /// Inserts before element `j` (`j == n`: appends) of a raw node.
@@ -253,22 +279,13 @@ impl Node {
             self.buf.shrink_to_fit();
         }
     }
-    /// Whether Redis's quicklist would add an element of `len` bytes to this node. The
-    /// rule counts the node's own bytes: a fixed-width node holds as many elements as fit
-    /// in its size, more than a listpack of them would (817 8-byte elements in Redis's
-    /// 8 KB node; 1021 here), so it fills its allocation as Redis's node fills its own.
-    /// An element of another width counts the node in the general form it would take.
+    /// Whether Redis's quicklist would add an element of `len` bytes to this node.
     fn allows(&self, len: usize, fill: i64) -> bool {
-        let bytes = if self.w != 0 && len != self.w as usize {
-            self.n as usize * entry_len(self.w as usize)
-        } else {
-            self.raw_len()
-        };
-        node_allows(bytes + LP_OVERHEAD - 1, self.n as usize, len, fill)
+        rule_allows(self.n as usize, self.w, self.raw_len(), len, fill)
     }
     /// Whether this node is over its limits (after an edit in the middle).
     fn over(&self, fill: i64) -> bool {
-        self.n > 1 && !node_fits(self.raw_len() + LP_OVERHEAD, self.n as usize, fill)
+        rule_over(self.n as usize, self.raw_len(), fill)
     }
 }
 
@@ -520,22 +537,12 @@ impl Flat {
     /// Whether an element of `len` bytes may join (as `Node::allows`; an empty node takes
     /// any element).
     fn allows(&self, len: usize) -> bool {
-        let (n, w) = (self.n(), self.w());
-        let bytes = if w != 0 && len != w as usize {
-            n * entry_len(w as usize)
-        } else {
-            self.bytes().len()
-        };
-        n == 0 || node_allows(bytes + LP_OVERHEAD - 1, n, len, self.fill() as i64)
+        let (n, raw) = (self.n(), self.bytes().len());
+        n == 0 || rule_allows(n, self.w(), raw, len, self.fill() as i64)
     }
     /// Whether the node is over its limits (as `Node::over`).
     fn over(&self) -> bool {
-        self.n() > 1
-            && !node_fits(
-                self.bytes().len() + LP_OVERHEAD,
-                self.n(),
-                self.fill() as i64,
-            )
+        rule_over(self.n(), self.bytes().len(), self.fill() as i64)
     }
     /// The general form for a fixed-width node (as `Node::unfix`).
     fn unfix(&mut self) {
@@ -543,13 +550,9 @@ impl Flat {
         if w == 0 {
             return;
         }
-        let mut out = vec![0; FH + self.n() * entry_len(w)];
-        out[..FH].copy_from_slice(&self.b[..FH]);
-        let mut at = FH;
-        for v in self.bytes().chunks_exact(w) {
-            write_entry(&mut out[at..at + entry_len(w)], v);
-            at += entry_len(w);
-        }
+        let mut out = Vec::with_capacity(FH + self.n() * entry_len(w));
+        out.extend_from_slice(&self.b[..FH]);
+        unfixed_into(&mut out, w, self.bytes());
         self.b = ThinBytes::from_slice(&out);
         self.set_w(0);
     }
