@@ -371,9 +371,9 @@ impl Hash {
     }
     pub fn get(&self, f: &[u8]) -> Option<Val<'_>> {
         match self.0.get() {
-            Form::Packed(b) => Self::find_small(b, f).0.map(|(start, _)| {
-                let mut p = start;
-                read_pair(b, &mut p).1.val()
+            Form::Packed(b) => Self::find_small(b, f).0.map(|(start, vstart, _)| {
+                let mut p = vstart;
+                get_item(b[start] & 15, b, &mut p).val()
             }),
             Form::Big(t) => t
                 .pos_of(f)
@@ -381,9 +381,9 @@ impl Hash {
                 .map(|p| Val::Bytes(p.value())),
         }
     }
-    /// Where field `f` is in the small form: (pair start, pair end), and how many pairs
-    /// come before it (all of them when absent).
-    fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize)>, usize) {
+    /// Where field `f` is in the small form: (pair start, value start, pair end), and how
+    /// many pairs come before it (all of them when absent).
+    fn find_small(b: &[u8], f: &[u8]) -> (Option<(usize, usize, usize)>, usize) {
         // One pass over the header bytes: a field matches when its code and its bytes
         // are the probe's (an integer's bytes are canonical: its fewest); a value is
         // skipped by its code's span.
@@ -407,9 +407,10 @@ impl Hash {
             let (fint, n) = item_span(fc, b, &mut p);
             let hit = fc == pc && fint == pint && n == body.len() && &b[p..p + n] == body;
             p += n;
+            let vstart = p;
             p += item_span(h & 15, b, &mut p).1;
             if hit {
-                return (Some((start, p)), count);
+                return (Some((start, vstart, p)), count);
             }
             count += 1;
         }
@@ -435,7 +436,7 @@ impl Hash {
                 let (found, count) = Self::find_small(b, f);
                 let nv = Item::of(v);
                 match found {
-                    Some((start, end)) => {
+                    Some((start, _, end)) => {
                         // The pair rewritten where it is: in place when its size stays (a
                         // counter, usually), else resized in place first.
                         // The field matched: its encoding is the probe's.
@@ -476,7 +477,7 @@ impl Hash {
     pub fn remove(&mut self, f: &[u8]) -> bool {
         match self.0.get_mut() {
             Form::Packed(b) => match Self::find_small(b, f).0 {
-                Some((start, end)) => {
+                Some((start, _, end)) => {
                     b.remove(start, end);
                     true
                 }

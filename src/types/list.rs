@@ -587,9 +587,16 @@ impl Flat {
         if n == 0 {
             return None;
         }
-        let j = if front { 0 } else { n - 1 };
-        let out = Key::from(self.get(j)?);
-        self.remove_at(j, 1);
+        // The end element's span, found once (no walk from the nearer end).
+        let (w, b) = (self.w(), self.bytes());
+        let (start, end) = if front {
+            (0, elem(w, b, 0).1)
+        } else {
+            (elem_before(w, b, b.len()), b.len())
+        };
+        let out = Key::from(elem(w, b, start).0);
+        self.b.remove(FH + start, FH + end);
+        self.set_n(n - 1);
         Some(out)
     }
     fn get(&self, i: usize) -> Option<&[u8]> {
