@@ -8,8 +8,10 @@ order rotating per round; CPU per request is the server's CPU time over the run
 
 Tests: the built-in LPUSH RPOP SADD SPOP ZADD ZPOPMIN HSET LRANGE_100 LRANGE_600, and
 ZRANGEBYSCORE -inf +inf on 1000 preloaded 10-member sorted sets (random key per request),
-ZADD / ZRANK on one sorted set of up to 100k members (zadd_big, zrank_big), HSET / HGET
-on one hash of up to 100k fields (hset_big, hget_big).
+LPUSH / RPOP on 10k small lists (lpush_small, rpop_small: one node each), HGET on 1000
+preloaded 10-field hashes (hget_small10), ZADD / ZRANK on one sorted set of up to 100k
+members (zadd_big, zrank_big), HSET / HGET on one hash of up to 100k fields (hset_big,
+hget_big).
 
     python3 perf/types.py [--ferrokv target/release/ferrokv] [--before OLD_BINARY]
                           [--redis /usr/bin/redis-server] [--rounds 3] [--requests 400000]
@@ -46,6 +48,10 @@ def preload(port):
         for i in range(10):
             parts += [b"%d" % i, b"member:%d" % i]
         cmds.append(resp(*parts))
+        parts = [b"HSET", b"hs10:%012d" % k]
+        for i in range(10):
+            parts += [b"f%d" % i, b"%d" % (k * 10 + i)]
+        cmds.append(resp(*parts))
     c.pipeline(cmds)
 
 
@@ -53,6 +59,13 @@ def run(port, test, n):
     base = ["redis-benchmark", "-p", str(port), "-c", "50", "-P", "16", "-n", str(n), "-q"]
     if test == "zrangebyscore10":
         args = base + ["-r", "1000", "ZRANGEBYSCORE", "zs10:__rand_int__", "-inf", "+inf"]
+    elif test == "lpush_small":
+        # 10k small lists (one node each: ~40 elements by the end of a run).
+        args = base + ["-r", "10000", "LPUSH", "ls:__rand_int__", "e0000000"]
+    elif test == "rpop_small":
+        args = base + ["-r", "10000", "RPOP", "ls:__rand_int__"]
+    elif test == "hget_small10":
+        args = base + ["-r", "1000", "HGET", "hs10:__rand_int__", "f5"]
     elif test == "zadd_big":
         # One sorted set of up to 100k members (a skip list): insert or re-score.
         args = base + ["-r", "100000", "ZADD", "zbig", "__rand_int__", "member:__rand_int__"]
@@ -76,7 +89,8 @@ def main():
     ap.add_argument("--redis", default="/usr/bin/redis-server")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=400000)
-    ap.add_argument("--tests", default=",".join(BUILTIN + ["zrangebyscore10", "zadd_big", "zrank_big", "hset_big", "hget_big"]))
+    ap.add_argument("--tests", default=",".join(BUILTIN + ["zrangebyscore10", "lpush_small", "rpop_small", "hget_small10",
+                                                          "zadd_big", "zrank_big", "hset_big", "hget_big"]))
     ap.add_argument("--port", type=int, default=7870)
     ap.add_argument("--out", default=os.path.join(ROOT, "perf/results/types.md"))
     args = ap.parse_args()
