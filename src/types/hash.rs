@@ -430,7 +430,7 @@ impl Hash {
     /// Returns whether `f` is a new field.
     pub fn set(&mut self, f: &[u8], v: &[u8], lim: Limits) -> bool {
         if let Form::Packed(b) = self.0.get_mut() {
-            if f.len() > lim.value || v.len() > lim.value {
+            if f.len() > lim.value || v.len() > lim.value || !b.fits(f.len() + v.len() + 24) {
                 self.convert();
             } else {
                 let (found, count) = Self::find_small(b, f);

@@ -536,9 +536,10 @@ impl Flat {
     }
     /// Whether an element of `len` bytes may join (as `Node::allows`; an empty node takes
     /// any element).
+    /// An element that would take it past `SAFE_BYTES` makes the list a quicklist.
     fn allows(&self, len: usize) -> bool {
         let (n, raw) = (self.n(), self.bytes().len());
-        n == 0 || rule_allows(n, self.w(), raw, len, self.fill() as i64)
+        self.b.fits(len + 16) && (n == 0 || rule_allows(n, self.w(), raw, len, self.fill() as i64))
     }
     /// Whether the node is over its limits (as `Node::over`).
     fn over(&self) -> bool {
@@ -734,11 +735,12 @@ impl List {
     /// Replaces element `i < len`.
     pub fn set(&mut self, i: usize, v: &[u8]) {
         match self.0.get_mut() {
-            Form::Packed(f) if i < f.n() => {
+            Form::Packed(f) if i < f.n() && f.b.fits(v.len() + 16) => {
                 f.remove_at(i, 1);
                 f.insert_at(i, v);
                 self.settle_flat();
             }
+            Form::Packed(f) if i < f.n() => self.quick().set(i, v),
             Form::Packed(_) => {}
             Form::Big(q) => q.set(i, v),
         }
@@ -746,10 +748,11 @@ impl List {
     /// Inserts before element `i` (`i == len` appends).
     pub fn insert(&mut self, i: usize, v: &[u8]) {
         match self.0.get_mut() {
-            Form::Packed(f) if i > 0 && i < f.n() => {
+            Form::Packed(f) if i > 0 && i < f.n() && f.b.fits(v.len() + 16) => {
                 f.insert_at(i, v);
                 self.settle_flat();
             }
+            Form::Packed(f) if i > 0 && i < f.n() => self.quick().insert(i, v),
             Form::Packed(f) => {
                 let front = i == 0 && f.n() > 0;
                 self.push(v, front)
@@ -1512,6 +1515,26 @@ mod tests {
         assert_eq!(l.get(2999).as_deref(), Some(&b"e0002998"[..]));
         assert_eq!(l.pop_back().as_deref(), Some(&b"e0002999"[..]));
         assert_eq!(l.iter().rev().nth(1).as_deref(), Some(&b"e0002997"[..]));
+    }
+
+    #[test]
+    fn an_element_past_the_safety_size_makes_a_quicklist() {
+        // (SAFE_BYTES is 16 KB in unit tests, 1 GB in the server.)
+        let huge = vec![b'h'; crate::types::thin::SAFE_BYTES + 1];
+        let mut pushed = List::new(-2, 0);
+        pushed.push_back(&huge);
+        let mut set = List::new(-2, 0);
+        set.push_back(b"a");
+        set.set(0, &huge);
+        let mut inserted = List::new(-2, 0);
+        inserted.push_back(b"a");
+        inserted.push_back(b"b");
+        inserted.insert(1, &huge);
+        for l in [&pushed, &set, &inserted] {
+            assert!(!l.is_flat());
+            assert!(l.iter().any(|v| v.len() == huge.len()));
+        }
+        assert_eq!(inserted.get(2).as_deref(), Some(&b"b"[..]));
     }
 
     #[test]

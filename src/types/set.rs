@@ -2,7 +2,7 @@
 //! `set-max-intset-entries`), otherwise a `Dict`. The switch to the dictionary is one way,
 //! as in Redis.
 use super::intset::IntSet;
-use super::thin::{Form, Packed};
+use super::thin::{Form, Packed, SAFE_BYTES};
 use crate::keyspace::Dict;
 use crate::util::parse_i64;
 use rand::Rng;
@@ -87,7 +87,8 @@ impl Set {
                     if !v.insert(n) {
                         return false;
                     }
-                    if v.len() > max_ints {
+                    // Past the limit, or where 8-byte members would pass SAFE_BYTES.
+                    if v.len() > max_ints || v.len() >= SAFE_BYTES / 8 {
                         self.convert_to_table();
                     }
                     return true;

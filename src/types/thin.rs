@@ -18,6 +18,14 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
+/// The most bytes a compact form holds: past this it takes its large form, as Redis's
+/// listpacks do past LISTPACK_MAX_SAFETY_SIZE (whatever the `*-max-listpack-*` limits say:
+/// a user may raise them to gigabytes). Small in unit tests, so the path is exercised.
+#[cfg(not(test))]
+pub const SAFE_BYTES: usize = 1 << 30;
+#[cfg(test)]
+pub const SAFE_BYTES: usize = 1 << 14;
+
 /// Bytes before the data: the length and the capacity (u32 each).
 const PRE: usize = 8;
 
@@ -118,6 +126,11 @@ impl ThinBytes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Whether `extra` more bytes keep the buffer within `SAFE_BYTES`.
+    #[inline]
+    pub fn fits(&self, extra: usize) -> bool {
+        self.len().saturating_add(extra) <= SAFE_BYTES
+    }
     /// Bytes allocated: the header and the capacity (nothing when empty).
     pub fn heap_size(&self) -> usize {
         if self.is_static() {
@@ -203,14 +216,6 @@ impl ThinBytes {
     /// Removes the bytes `start..end`.
     pub fn remove(&mut self, start: usize, end: usize) {
         self.splice(start, end, 0);
-    }
-    /// Runs `f` on a copy of the bytes as a Vec and keeps the result (for rewrites that
-    /// are not one splice).
-    pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut v = self.as_slice().to_vec();
-        let r = f(&mut v);
-        *self = Self::from_slice(&v);
-        r
     }
 }
 

@@ -5,7 +5,7 @@
 mod skiplist;
 mod small;
 
-use crate::types::thin::{Form, Packed};
+use crate::types::thin::{Form, Packed, SAFE_BYTES};
 pub use skiplist::SkipList;
 use small::Small;
 use std::cmp::Ordering;
@@ -154,7 +154,9 @@ impl ZSet {
     /// `listpack`, else the skip list.
     pub fn set_listpack(&mut self, listpack: bool) {
         match self.0.get() {
-            Form::Big(k) if listpack => {
+            Form::Big(k)
+                if listpack && k.iter().map(|(m, _)| m.len() + 16).sum::<usize>() <= SAFE_BYTES =>
+            {
                 let mut s = Small::default();
                 for (m, sc) in k.iter() {
                     s.push_sorted(m, sc);
@@ -174,8 +176,14 @@ impl ZSet {
     pub fn score(&self, m: &[u8]) -> Option<f64> {
         both!(self, z => z.score(m))
     }
-    /// Insert or update; true if the member is new.
+    /// Insert or update; true if the member is new. A listpack that would pass
+    /// `SAFE_BYTES` becomes a skip list first.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
+        if let Form::Packed(s) = self.0.get() {
+            if !s.fits(m.len() + 16) {
+                self.to_skiplist();
+            }
+        }
         both_mut!(self, z => z.insert(m, score))
     }
     pub fn remove(&mut self, m: &[u8]) -> bool {

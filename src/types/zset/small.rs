@@ -102,6 +102,10 @@ fn write_pair(out: &mut [u8], m: &[u8], tag: u8, sb: &[u8; 8]) {
 }
 
 impl Small {
+    /// Whether `extra` more bytes keep the pairs within `SAFE_BYTES`.
+    pub fn fits(&self, extra: usize) -> bool {
+        self.buf.fits(extra)
+    }
     pub fn len(&self) -> usize {
         if self.buf.is_empty() {
             return 0;
