@@ -167,6 +167,35 @@ fn rule_allows(n: usize, w: u16, raw: usize, len: usize, fill: i64) -> bool {
     node_allows(bytes + LP_OVERHEAD - 1, n, len, fill)
 }
 
+/// The byte ranges of a node's elements (width `w`) that `keep` rejects, into `gone`.
+fn rejected(
+    w: u16,
+    b: &[u8],
+    keep: &mut impl FnMut(&[u8]) -> bool,
+    gone: &mut Vec<(usize, usize)>,
+) {
+    let mut at = 0;
+    while at < b.len() {
+        let (v, end) = elem(w, b, at);
+        if !keep(v) {
+            gone.push((at, end));
+        }
+        at = end;
+    }
+}
+
+/// Slides each run of kept bytes down over the `gone` ranges (ascending, non-empty) in
+/// one pass; returns the new length.
+fn slide_out(b: &mut [u8], gone: &[(usize, usize)]) -> usize {
+    let mut to = gone[0].0;
+    for (i, &(_, e)) in gone.iter().enumerate() {
+        let next = gone.get(i + 1).map_or(b.len(), |g| g.0);
+        b.copy_within(e..next, to);
+        to += next - e;
+    }
+    to
+}
+
 /// Whether a node of `n` elements and `raw` bytes is over its limits.
 fn rule_over(n: usize, raw: usize, fill: i64) -> bool {
     n > 1 && !node_fits(raw + LP_OVERHEAD, n, fill)
@@ -604,23 +633,17 @@ impl Flat {
         let (n, w, b) = (self.n(), self.w(), self.bytes());
         (i < n).then(|| elem(w, b, offset_of(w, b, n, i)).0)
     }
+    /// As `Quick::retain`: in place, allocating only when something goes.
     fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
-        let (n, w) = (self.n(), self.w());
-        let mut out = self.b[..FH].to_vec();
-        let (b, mut at, mut kept) = (self.bytes(), 0, 0);
-        while at < b.len() {
-            let (v, end) = elem(w, b, at);
-            if keep(v) {
-                out.extend_from_slice(&b[at..end]);
-                kept += 1;
-            }
-            at = end;
+        let mut gone = Vec::new();
+        rejected(self.w(), self.bytes(), &mut keep, &mut gone);
+        if gone.is_empty() {
+            return 0;
         }
-        if kept < n {
-            self.b = ThinBytes::from_slice(&out);
-            self.set_n(kept);
-        }
-        n - kept
+        let to = slide_out(&mut self.b[FH..], &gone);
+        self.b.resize(FH + to);
+        self.set_n(self.n() - gone.len());
+        gone.len()
     }
     fn range_from(&self, start: usize, count: usize) -> Iter<'_> {
         let (n, w, b) = (self.n(), self.w(), self.bytes());
@@ -1131,30 +1154,13 @@ impl Quick {
         let mut gone: Vec<(usize, usize)> = Vec::new();
         for node in self.nodes.iter_mut() {
             gone.clear();
-            {
-                let (b, w) = (node.bytes(), node.w);
-                let mut at = 0;
-                while at < b.len() {
-                    let (v, end) = elem(w, &b, at);
-                    if !keep(v) {
-                        gone.push((at, end));
-                    }
-                    at = end;
-                }
-            }
+            rejected(node.w, &node.bytes(), &mut keep, &mut gone);
             if gone.is_empty() {
                 continue;
             }
             node.decompress();
-            // One pass: slide each run of kept elements down over the gaps.
-            let b = &mut node.buf;
-            let mut to = gone[0].0;
-            for (i, &(_, e)) in gone.iter().enumerate() {
-                let next = gone.get(i + 1).map_or(b.len(), |g| g.0);
-                b.copy_within(e..next, to);
-                to += next - e;
-            }
-            b.truncate(to);
+            let to = slide_out(&mut node.buf, &gone);
+            node.buf.truncate(to);
             node.n -= gone.len() as u32;
             if node.buf.capacity() > node.buf.len() * 2 + 64 {
                 node.buf.shrink_to_fit();
